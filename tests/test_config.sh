@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# test_config.sh BIN -- bad configuration stops order-worker at start with a
+# message naming the setting, and --help lists every setting with its default.
+set -uo pipefail
+bin=$1
+passed=0 failed=0
+good=(KAFKA_BROKERS=127.0.0.1:1 REDIS_URL=redis://127.0.0.1:1 DATABASE_URL=postgresql://x@127.0.0.1:1/x
+      ALPACA_BASE_URL=http://127.0.0.1:1 ALPACA_DATA_URL=http://127.0.0.1:1
+      ALPACA_API_KEY_ID=k ALPACA_API_SECRET_KEY=topsecret-value)
+
+# expect NAME: the worker, run with the good settings plus "$@", exits 2 and
+# its error names NAME.
+expect() {
+  local name=$1; shift
+  local out rc
+  out=$(env -i PATH="$PATH" "${good[@]}" "$@" "$bin" run 2>&1); rc=$?
+  if [[ $rc -eq 2 && $out == *"$name"* && $out != *topsecret-value* ]]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1)); echo "FAIL: $* -> rc=$rc, output: $out"
+  fi
+}
+
+for v in KAFKA_BROKERS REDIS_URL DATABASE_URL ALPACA_BASE_URL ALPACA_DATA_URL \
+         ALPACA_API_KEY_ID ALPACA_API_SECRET_KEY; do
+  expect "$v" "$v="
+done
+expect BOT_TRADES_PER_MIN BOT_TRADES_PER_MIN=ten
+expect BOT_TRADES_PER_MIN BOT_TRADES_PER_MIN=0
+expect USER_TRADES_PER_MIN USER_TRADES_PER_MIN=-3
+expect RATE_PERIOD_MS RATE_PERIOD_MS=1.5
+expect INTENT_MAX_AGE_MS INTENT_MAX_AGE_MS=soon
+expect BREAKER_FAILURE_RATE BREAKER_FAILURE_RATE=1.5
+expect WORKER_CONCURRENCY WORKER_CONCURRENCY=100000
+expect LOG_LEVEL LOG_LEVEL=verbose
+expect REDIS_URL REDIS_URL=localhost:6379
+expect ALPACA_FEED ALPACA_FEED=nasdaq
+
+# Unknown command: usage error.
+out=$("$bin" frobnicate 2>&1); rc=$?
+if [[ $rc -eq 2 && $out == *"unknown command"* ]]; then passed=$((passed + 1))
+else failed=$((failed + 1)); echo "FAIL: unknown command -> $rc: $out"; fi
+
+# --help lists every setting the worker reads, with defaults.
+help=$("$bin" --help)
+for v in KAFKA_BROKERS REDIS_URL DATABASE_URL ALPACA_BASE_URL ALPACA_DATA_URL ALPACA_API_KEY_ID \
+         ALPACA_API_SECRET_KEY BOT_TRADES_PER_MIN USER_TRADES_PER_MIN ALPACA_CALLS_PER_MIN \
+         RATE_PERIOD_MS INTENT_MAX_AGE_MS BREAKER_FAILURE_RATE BREAKER_OPEN_MS WORKER_CONCURRENCY; do
+  if [[ $help == *"$v"* ]]; then passed=$((passed + 1))
+  else failed=$((failed + 1)); echo "FAIL: --help does not list $v"; fi
+done
+if [[ $help == *"default: 60000"* ]]; then passed=$((passed + 1))
+else failed=$((failed + 1)); echo "FAIL: --help shows no defaults"; fi
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]

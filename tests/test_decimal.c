@@ -1,0 +1,253 @@
+/* test_decimal.c -- tests for worker/decimal.c and worker/timefmt.c.
+ *
+ * A table of decimal texts with the status, canonical text and scale
+ * decimal_parse must give, comparisons for decimal_cmp, and RFC 3339
+ * parsing/formatting cases.  Prints every failed case and a final
+ * "N passed, M failed" line; exits non-zero on any failure. */
+#include <stdio.h>
+#include <string.h>
+
+#include "decimal.h"
+#include "timefmt.h"
+
+typedef struct parse_case {
+    const char *in;
+    int allow_exponent;
+    decimal_status_t status;
+    const char *text; /* canonical, when DECIMAL_OK */
+    int scale;
+} parse_case_t;
+
+static const parse_case_t parse_cases[] = {
+    /* strings: -?digits[.digits] */
+    {"10", 0, DECIMAL_OK, "10", 0},
+    {"0.5", 0, DECIMAL_OK, "0.5", 1},
+    {"187.25", 0, DECIMAL_OK, "187.25", 2},
+    {"1.50", 0, DECIMAL_OK, "1.5", 1},
+    {"007", 0, DECIMAL_OK, "7", 0},
+    {"00.50", 0, DECIMAL_OK, "0.5", 1},
+    {"0", 0, DECIMAL_OK, "0", 0},
+    {"0.000", 0, DECIMAL_OK, "0", 0},
+    {"-0", 0, DECIMAL_OK, "0", 0},
+    {"-2.50", 0, DECIMAL_OK, "-2.5", 1},
+    {"100.000", 0, DECIMAL_OK, "100", 0},
+    {"0.000000001", 0, DECIMAL_OK, "0.000000001", 9},
+    {"123456789.123456789", 0, DECIMAL_OK, "123456789.123456789", 9},
+    {"", 0, DECIMAL_SYNTAX, NULL, 0},
+    {" 1", 0, DECIMAL_SYNTAX, NULL, 0},
+    {"1 ", 0, DECIMAL_SYNTAX, NULL, 0},
+    {"1e3", 0, DECIMAL_SYNTAX, NULL, 0},
+    {"+1", 0, DECIMAL_SYNTAX, NULL, 0},
+    {".5", 0, DECIMAL_SYNTAX, NULL, 0},
+    {"1.", 0, DECIMAL_SYNTAX, NULL, 0},
+    {"-", 0, DECIMAL_SYNTAX, NULL, 0},
+    {"1.2.3", 0, DECIMAL_SYNTAX, NULL, 0},
+    {"abc", 0, DECIMAL_SYNTAX, NULL, 0},
+    {"1,5", 0, DECIMAL_SYNTAX, NULL, 0},
+    {"--1", 0, DECIMAL_SYNTAX, NULL, 0},
+    /* numbers: the JSON grammar, exponent shifted exactly */
+    {"1e2", 1, DECIMAL_OK, "100", 0},
+    {"1E2", 1, DECIMAL_OK, "100", 0},
+    {"1e+2", 1, DECIMAL_OK, "100", 0},
+    {"1.50", 1, DECIMAL_OK, "1.5", 1},
+    {"0.1e1", 1, DECIMAL_OK, "1", 0},
+    {"1.5e2", 1, DECIMAL_OK, "150", 0},
+    {"12345e-2", 1, DECIMAL_OK, "123.45", 2},
+    {"5e-3", 1, DECIMAL_OK, "0.005", 3},
+    {"-1.25e1", 1, DECIMAL_OK, "-12.5", 1},
+    {"0e999999999999999999", 1, DECIMAL_OK, "0", 0},
+    {"0.1", 1, DECIMAL_OK, "0.1", 1},
+    {"187.25", 1, DECIMAL_OK, "187.25", 2},
+    {"0.30000000000000004", 1, DECIMAL_OK, "0.30000000000000004", 17},
+    {"01", 1, DECIMAL_SYNTAX, NULL, 0},
+    {"1e", 1, DECIMAL_SYNTAX, NULL, 0},
+    {"1e+", 1, DECIMAL_SYNTAX, NULL, 0},
+    {".5", 1, DECIMAL_SYNTAX, NULL, 0},
+    {"1.", 1, DECIMAL_SYNTAX, NULL, 0},
+    {"+1", 1, DECIMAL_SYNTAX, NULL, 0},
+    {"1.e2", 1, DECIMAL_SYNTAX, NULL, 0},
+    {"1e2.5", 1, DECIMAL_SYNTAX, NULL, 0},
+    /* range: the canonical text must fit DECIMAL_MAX_TEXT */
+    {"1e46", 1, DECIMAL_OK, "10000000000000000000000000000000000000000000000", 0},
+    {"1e47", 1, DECIMAL_RANGE, NULL, 0},
+    {"-1e46", 1, DECIMAL_RANGE, NULL, 0},
+    {"1e-45", 1, DECIMAL_OK, "0.000000000000000000000000000000000000000000001", 45},
+    {"1e-46", 1, DECIMAL_RANGE, NULL, 0},
+    {"1e400", 1, DECIMAL_RANGE, NULL, 0},
+    {"1e999999999999999999999", 1, DECIMAL_RANGE, NULL, 0},
+    {"1e-999999999999999999999", 1, DECIMAL_RANGE, NULL, 0},
+    {"123456789012345678901234567890123456789012345678", 0, DECIMAL_RANGE, NULL, 0},
+    {"1.000000000000000000000000000000000000000000000000000000000000", 0,
+     DECIMAL_OK, "1", 0},
+};
+
+typedef struct cmp_case {
+    const char *a, *b;
+    int want;
+} cmp_case_t;
+
+static const cmp_case_t cmp_cases[] = {
+    {"1", "1.0", 0},       {"1", "2", -1},        {"10", "9", 1},
+    {"0.5", "0.50", 0},    {"0.5", "0.45", 1},    {"0.05", "0.5", -1},
+    {"-1", "1", -1},       {"-2", "-1", -1},      {"-0.5", "-0.25", -1},
+    {"0", "-0", 0},        {"0", "0.0001", -1},   {"187.25", "187.251", -1},
+    {"100", "99.999", 1},  {"-0.1", "0", -1},
+};
+
+typedef struct time_case {
+    const char *in;
+    int ok;
+    long long ms;
+} time_case_t;
+
+static const time_case_t time_cases[] = {
+    {"1970-01-01T00:00:00Z", 1, 0LL},
+    {"2026-11-23T13:21:25Z", 1, 1795440085000LL},
+    {"2026-11-23t13:21:25z", 1, 1795440085000LL},
+    {"2026-11-23T08:21:25-05:00", 1, 1795440085000LL},
+    {"2026-11-23T14:51:25+01:30", 1, 1795440085000LL},
+    {"2026-11-23T13:21:25.123Z", 1, 1795440085123LL},
+    {"2026-11-23T13:21:25.1Z", 1, 1795440085100LL},
+    {"2026-11-23T13:21:25.123456789Z", 1, 1795440085123LL},
+    {"2026-11-23T13:21:25-00:00", 1, 1795440085000LL},
+    {"2024-02-29T00:00:00Z", 1, 1709164800000LL},
+    {"2000-02-29T00:00:00Z", 1, 951782400000LL},
+    {"1969-12-31T23:59:59.999Z", 1, -1LL},
+    {"2026-02-30T00:00:00Z", 0, 0},
+    {"2100-02-29T00:00:00Z", 0, 0},
+    {"2026-13-01T00:00:00Z", 0, 0},
+    {"2026-00-01T00:00:00Z", 0, 0},
+    {"2026-01-00T00:00:00Z", 0, 0},
+    {"2026-11-23T24:00:00Z", 0, 0},
+    {"2026-11-23T23:60:00Z", 0, 0},
+    {"2026-11-23T23:59:60Z", 0, 0},
+    {"2026-11-23T13:21:25", 0, 0},
+    {"2026-11-23 13:21:25Z", 0, 0},
+    {"2026-11-23T13:21Z", 0, 0},
+    {"2026-11-23T13:21:25.Z", 0, 0},
+    {"2026-11-23T13:21:25+0500", 0, 0},
+    {"2026-11-23T13:21:25+24:00", 0, 0},
+    {"2026-11-23T13:21:25Z ", 0, 0},
+    {"26-11-23T13:21:25Z", 0, 0},
+    {"2026-11-23", 0, 0},
+    {"", 0, 0},
+};
+
+typedef struct format_case {
+    long long ms;
+    const char *want;
+} format_case_t;
+
+static const format_case_t format_cases[] = {
+    {0LL, "1970-01-01T00:00:00.000Z"},
+    {1795440085123LL, "2026-11-23T13:21:25.123Z"},
+    {1709164800000LL, "2024-02-29T00:00:00.000Z"},
+    {-1LL, "1969-12-31T23:59:59.999Z"},
+    {253402300799999LL, "9999-12-31T23:59:59.999Z"},
+};
+
+int main(void) {
+    int passed = 0, failed = 0;
+    size_t i;
+
+    for (i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
+        const parse_case_t *c = &parse_cases[i];
+        decimal_t d;
+        decimal_status_t st = decimal_parse(c->in, strlen(c->in),
+                                            c->allow_exponent, &d);
+        int ok = st == c->status;
+        if (ok && st == DECIMAL_OK) {
+            ok = strcmp(d.text, c->text) == 0 && d.scale == c->scale &&
+                 d.negative == (c->text[0] == '-') &&
+                 d.zero == (strcmp(c->text, "0") == 0);
+        }
+        if (ok) {
+            passed++;
+        } else {
+            failed++;
+            printf("FAIL parse \"%s\" (exp=%d): status %d text \"%s\" scale %d"
+                   " negative %d zero %d; want status %d text \"%s\" scale %d\n",
+                   c->in, c->allow_exponent, (int)st,
+                   st == DECIMAL_OK ? d.text : "", d.scale, d.negative, d.zero,
+                   (int)c->status, c->text ? c->text : "", c->scale);
+        }
+    }
+
+    /* Length-bounded: bytes after len are not read. */
+    {
+        decimal_t d;
+        if (decimal_parse("12.5xyz", 4, 0, &d) == DECIMAL_OK &&
+            strcmp(d.text, "12.5") == 0) {
+            passed++;
+        } else {
+            failed++;
+            printf("FAIL parse respects len\n");
+        }
+    }
+
+    for (i = 0; i < sizeof(cmp_cases) / sizeof(cmp_cases[0]); i++) {
+        const cmp_case_t *c = &cmp_cases[i];
+        decimal_t a, b;
+        int got, rev;
+        if (decimal_parse(c->a, strlen(c->a), 0, &a) != DECIMAL_OK ||
+            decimal_parse(c->b, strlen(c->b), 0, &b) != DECIMAL_OK) {
+            failed++;
+            printf("FAIL cmp %s %s: parse\n", c->a, c->b);
+            continue;
+        }
+        got = decimal_cmp(&a, &b);
+        rev = decimal_cmp(&b, &a);
+        if (got == c->want && rev == -c->want) {
+            passed++;
+        } else {
+            failed++;
+            printf("FAIL cmp %s %s: got %d / %d, want %d\n", c->a, c->b, got,
+                   rev, c->want);
+        }
+    }
+
+    for (i = 0; i < sizeof(time_cases) / sizeof(time_cases[0]); i++) {
+        const time_case_t *c = &time_cases[i];
+        int64_t ms = 0;
+        int rc = timefmt_parse_rfc3339(c->in, strlen(c->in), &ms);
+        if ((rc == 0) == c->ok && (!c->ok || ms == c->ms)) {
+            passed++;
+        } else {
+            failed++;
+            printf("FAIL time \"%s\": rc %d ms %lld; want ok %d ms %lld\n",
+                   c->in, rc, (long long)ms, c->ok, c->ms);
+        }
+    }
+
+    for (i = 0; i < sizeof(format_cases) / sizeof(format_cases[0]); i++) {
+        const format_case_t *c = &format_cases[i];
+        char buf[32];
+        int64_t back = 0;
+        timefmt_format_rfc3339(c->ms, buf, sizeof(buf));
+        if (strcmp(buf, c->want) == 0 &&
+            timefmt_parse_rfc3339(buf, strlen(buf), &back) == 0 &&
+            back == c->ms) {
+            passed++;
+        } else {
+            failed++;
+            printf("FAIL format %lld: \"%s\", want \"%s\"\n", c->ms, buf,
+                   c->want);
+        }
+    }
+
+    /* Clocks: wall clock is after 2024, monotonic does not go back. */
+    {
+        int64_t now = timefmt_now_ms(), m1 = timefmt_mono_ms(),
+                m2 = timefmt_mono_ms();
+        if (now > 1704067200000LL && m2 >= m1 && m1 > 0) {
+            passed++;
+        } else {
+            failed++;
+            printf("FAIL clocks: now %lld mono %lld %lld\n", (long long)now,
+                   (long long)m1, (long long)m2);
+        }
+    }
+
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

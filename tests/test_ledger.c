@@ -1,0 +1,217 @@
+/* test_ledger.c -- the ledger against a real PostgreSQL (DATABASE_URL).
+ *
+ * Checks the rules the pipeline relies on: migrations apply once; an intent
+ * is recorded once and a reused intent_id with other content is told apart
+ * from a redelivery; a state change happens only from the expected state;
+ * events are stored once per event_id with their payload unchanged; decimals
+ * come back exactly; dead letters are recorded once per origin. */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "intent.h"
+#include "ledger.h"
+#include "publish.h"
+#include "timefmt.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                   \
+    do {                                                   \
+        if (cond) {                                        \
+            passed++;                                      \
+        } else {                                           \
+            failed++;                                      \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);    \
+            printf(__VA_ARGS__);                           \
+            printf("\n");                                  \
+        }                                                  \
+    } while (0)
+
+static void make_uuid(char *buf, size_t n, unsigned seq) {
+    snprintf(buf, n, "%08x-%04x-4%03x-8%03x-%012llx", (unsigned)getpid(), seq & 0xffff,
+             seq & 0xfff, (unsigned)(timefmt_now_ms() & 0xfff),
+             (unsigned long long)timefmt_now_ms());
+}
+
+static void decode(const char *json, intent_t *in) {
+    intent_verdict_t v;
+    intent_decode(json, strlen(json), INTENT_SOURCE_BOT, 60000, in, &v);
+    if (v.status != INTENT_VALID) {
+        printf("test intent invalid: %s\n", json);
+        exit(2);
+    }
+}
+
+static char *scalar(PGconn *c, const char *sql, const char *arg) {
+    const char *p[] = {arg};
+    PGresult *r = PQexecParams(c, sql, 1, NULL, p, NULL, NULL, 0);
+    char *out = NULL;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        out = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return out;
+}
+
+typedef struct seen_events {
+    int n;
+    char ids[8][96];
+    char payloads[8][256];
+} seen_events_t;
+
+static int collect(void *ud, const char *event_id, const char *topic, const char *key,
+                   const char *payload, int published) {
+    (void)topic;
+    (void)key;
+    (void)published;
+    seen_events_t *s = ud;
+    if (s->n < 8) {
+        snprintf(s->ids[s->n], sizeof(s->ids[0]), "%s", event_id);
+        snprintf(s->payloads[s->n], sizeof(s->payloads[0]), "%s", payload);
+    }
+    s->n++;
+    return 0;
+}
+
+int main(void) {
+    const char *url = getenv("DATABASE_URL");
+    if (!url || !*url) {
+        printf("DATABASE_URL is not set: this test needs the PostgreSQL of "
+               "`compose/dev test` (or any PostgreSQL)\n0 passed, 1 failed\n");
+        return 1;
+    }
+    char err[512];
+    ledger_t *l = ledger_connect(url, "test", err, sizeof(err));
+    if (!l) {
+        printf("%s\n0 passed, 1 failed\n", err);
+        return 1;
+    }
+    CHECK(ledger_migrate(l, err, sizeof(err)) == 0, "migrate: %s", err);
+    CHECK(ledger_migrate(l, err, sizeof(err)) == 0, "migrate twice: %s", err);
+    CHECK(ledger_check_schema(l, err, sizeof(err)) == 0, "schema: %s", err);
+    PGconn *pg = PQconnectdb(url);
+
+    char id[40], json[1024], json2[1024];
+    make_uuid(id, sizeof(id), 1);
+    snprintf(json, sizeof(json),
+             "{\"intent_id\":\"%s\",\"bot_id\":\"b1\",\"user_id\":\"u1\",\"symbol\":\"AAPL\","
+             "\"side\":\"buy\",\"type\":\"limit\",\"qty\":\"0.123456789\",\"limit_price\":187.25,"
+             "\"created_at\":\"2026-11-23T10:00:00Z\"}",
+             id);
+    intent_t in;
+    decode(json, &in);
+    origin_t from = {"orders.intents.bot", 3, 42, "b1", 2};
+    ledger_seen_t seen;
+    char state[LEDGER_STATE_MAX];
+
+    /* Recorded once; the same content again is a redelivery. */
+    CHECK(ledger_begin_intent(l, &in, &from, json, strlen(json), &seen, state, err,
+                              sizeof(err)) == 0, "begin: %s", err);
+    CHECK(seen == LEDGER_FRESH && !strcmp(state, "received"), "fresh/received, got %d/%s",
+          seen, state);
+    CHECK(ledger_begin_intent(l, &in, &from, json, strlen(json), &seen, state, err,
+                              sizeof(err)) == 0 && seen == LEDGER_SEEN,
+          "second begin is SEEN, got %d", seen);
+
+    /* Exact decimals and times. */
+    char *q = scalar(pg, "SELECT qty::text || ' ' || limit_price::text || ' ' || "
+                         "(extract(epoch from created_at) * 1000)::bigint FROM intents WHERE intent_id = $1", id);
+    CHECK(q && !strcmp(q, "0.123456789 187.25 1795428000000"), "decimals/time: %s", q ? q : "(null)");
+    free(q);
+
+    /* Same intent_id, other content: conflict. */
+    snprintf(json2, sizeof(json2),
+             "{\"intent_id\":\"%s\",\"bot_id\":\"b1\",\"user_id\":\"u1\",\"symbol\":\"AAPL\","
+             "\"side\":\"buy\",\"type\":\"limit\",\"qty\":\"2\",\"limit_price\":187.25,"
+             "\"created_at\":\"2026-11-23T10:00:00Z\"}",
+             id);
+    intent_t in2;
+    decode(json2, &in2);
+    CHECK(ledger_begin_intent(l, &in2, &from, json2, strlen(json2), &seen, state, err,
+                              sizeof(err)) == 0 && seen == LEDGER_CONFLICT,
+          "other content is CONFLICT, got %d", seen);
+    intent_free(&in2);
+
+    /* Transitions only from the expected state. */
+    CHECK(ledger_transition(l, id, "received", "validated", NULL, err, sizeof(err)) == 0,
+          "received->validated: %s", err);
+    CHECK(ledger_transition(l, id, "received", "validated", NULL, err, sizeof(err)) == 1,
+          "second received->validated must report 1");
+    CHECK(ledger_transition(l, id, "validated", "quota_granted", "{\"remaining\":3}", err,
+                            sizeof(err)) == 0, "validated->quota_granted: %s", err);
+    CHECK(ledger_transition(l, id, "quota_granted", "submitting", NULL, err, sizeof(err)) == 0,
+          "->submitting: %s", err);
+    char *n = scalar(pg, "SELECT count(*) FROM intent_transitions WHERE intent_id = $1", id);
+    CHECK(n && !strcmp(n, "4"), "4 transitions recorded, got %s", n ? n : "(null)");
+    free(n);
+
+    /* Order + events + state in one commit; events stored once per id. */
+    alpaca_order_t o;
+    memset(&o, 0, sizeof(o));
+    snprintf(o.id, sizeof(o.id), "ord-%s", id);
+    intent_client_order_id(&in, o.client_order_id, sizeof(o.client_order_id));
+    snprintf(o.status, sizeof(o.status), "filled");
+    snprintf(o.filled_qty, sizeof(o.filled_qty), "0.123456789");
+    snprintf(o.filled_avg_price, sizeof(o.filled_avg_price), "187.2");
+    o.raw = strdup("{\"id\":\"x\"}");
+    config_t cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    snprintf(cfg.topic_fills, sizeof(cfg.topic_fills), "orders.fills");
+    event_t evs[2];
+    publish_build_fill(&cfg, &in, &o, "accepted", 1, NULL, NULL, &evs[0]);
+    publish_build_fill(&cfg, &in, &o, "fill", 1, o.filled_qty, o.filled_avg_price, &evs[1]);
+    char first_payload[256];
+    snprintf(first_payload, sizeof(first_payload), "%.255s", evs[0].payload);
+    CHECK(ledger_commit(l, id, "submitting", "filled", NULL, &o, evs, 2, "b1", 2, err,
+                        sizeof(err)) == 0, "commit: %s", err);
+    CHECK(ledger_commit(l, id, "submitting", "filled", NULL, &o, evs, 2, "b1", 2, err,
+                        sizeof(err)) == 1, "commit from a state left must report 1");
+    /* Re-storing an event id keeps the first payload. */
+    free(evs[0].payload);
+    evs[0].payload = strdup("{\"changed\":true}");
+    CHECK(ledger_commit(l, id, "filled", "filled", NULL, NULL, evs, 1, "b1", 2, err,
+                        sizeof(err)) == 0, "re-commit: %s", err);
+    seen_events_t se = {0};
+    CHECK(ledger_events_each(l, id, collect, &se, err, sizeof(err)) == 0, "events: %s", err);
+    CHECK(se.n == 2, "2 events stored, got %d", se.n);
+    CHECK(se.n >= 2 && !strcmp(se.ids[0], evs[0].event_id) && !strcmp(se.ids[1], evs[1].event_id),
+          "events in order");
+    CHECK(se.n >= 1 && !strcmp(se.payloads[0], first_payload), "first payload kept: %s",
+          se.payloads[0]);
+    char *fq = scalar(pg, "SELECT filled_qty::text FROM broker_orders WHERE intent_id = $1", id);
+    CHECK(fq && !strcmp(fq, "0.123456789"), "broker order filled_qty %s", fq ? fq : "(null)");
+    free(fq);
+    CHECK(ledger_mark_published(l, evs[1].event_id, err, sizeof(err)) == 0, "mark: %s", err);
+    char *pub = scalar(pg, "SELECT count(*) FROM events WHERE intent_id = $1 AND published_at IS NOT NULL", id);
+    CHECK(pub && !strcmp(pub, "1"), "1 published, got %s", pub ? pub : "(null)");
+    free(pub);
+    publish_event_clear(&evs[0]);
+    publish_event_clear(&evs[1]);
+    alpaca_order_clear(&o);
+
+    /* A state outside the machine is refused by the table itself. */
+    CHECK(ledger_transition(l, id, "filled", "bogus", NULL, err, sizeof(err)) == -1,
+          "unknown state refused");
+
+    /* Dead letters: once per origin, bytes kept exactly. */
+    origin_t dl = {"orders.intents.bot", 1, (int64_t)(timefmt_now_ms() % 1000000000), NULL, 0};
+    const char raw[] = {'n', 'o', 't', '\x00', '\xff', 'j'};
+    CHECK(ledger_record_dead_letter(l, &dl, "not_json", "x", raw, sizeof(raw), err,
+                                    sizeof(err)) == 0, "dead letter: %s", err);
+    CHECK(ledger_record_dead_letter(l, &dl, "not_json", "x", raw, sizeof(raw), err,
+                                    sizeof(err)) == 0, "dead letter again: %s", err);
+    char off[32];
+    snprintf(off, sizeof(off), "%lld", (long long)dl.offset);
+    char *dn = scalar(pg, "SELECT count(*) || ' ' || encode(raw, 'hex') FROM dead_letters "
+                          "WHERE topic = 'orders.intents.bot' AND kafka_partition = 1 AND kafka_offset = $1::bigint GROUP BY raw", off);
+    CHECK(dn && !strcmp(dn, "1 6e6f7400ff6a"), "dead letter once, exact bytes: %s", dn ? dn : "(null)");
+    free(dn);
+
+    intent_free(&in);
+    PQfinish(pg);
+    ledger_close(l);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,208 @@
+/* config.c -- the worker's settings (see config.h).
+ *
+ * One table lists every setting: its environment name, default, kind and
+ * meaning.  Loading, checking and `--help` all walk that table, so a setting
+ * cannot exist in one and be missing from the other.  Secret settings are
+ * marked so that neither help nor errors ever print their values. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef enum { K_STR, K_SECRET, K_INT, K_MS, K_RATE, K_LEVEL, K_URL } kind_t;
+
+typedef struct setting {
+    const char *name;
+    const char *def;       /* NULL: required */
+    kind_t kind;
+    size_t offset;
+    size_t size;           /* for strings */
+    long long min, max;    /* for numbers */
+    const char *help;
+} setting_t;
+
+#define STR(f) offsetof(config_t, f), sizeof(((config_t *)0)->f)
+#define NUM(f) offsetof(config_t, f), 0
+
+static const setting_t SETTINGS[] = {
+    {"KAFKA_BROKERS", NULL, K_STR, STR(kafka_brokers), 0, 0,
+     "Kafka bootstrap servers, host:port[,host:port...]"},
+    {"KAFKA_GROUP_ID", "order-worker", K_STR, STR(kafka_group_id), 0, 0,
+     "consumer group shared by all replicas"},
+    {"REDIS_URL", NULL, K_URL, STR(redis_url), 0, 0,
+     "redis://[[user]:password@]host[:port][/db] for quotas"},
+    {"DATABASE_URL", NULL, K_URL, STR(database_url), 0, 0,
+     "PostgreSQL connection URI of the ledger"},
+    {"ALPACA_BASE_URL", NULL, K_URL, STR(alpaca_base_url), 0, 0,
+     "Alpaca trading API, e.g. https://paper-api.alpaca.markets"},
+    {"ALPACA_DATA_URL", NULL, K_URL, STR(alpaca_data_url), 0, 0,
+     "Alpaca market data API, e.g. https://data.alpaca.markets"},
+    {"ALPACA_API_KEY_ID", NULL, K_SECRET, STR(alpaca_key_id), 0, 0,
+     "Alpaca API key id (secret: never logged)"},
+    {"ALPACA_API_SECRET_KEY", NULL, K_SECRET, STR(alpaca_secret_key), 0, 0,
+     "Alpaca API secret key (secret: never logged)"},
+    {"TOPIC_INTENTS_BOT", "orders.intents.bot", K_STR, STR(topic_bot), 0, 0,
+     "topic of intents from bots"},
+    {"TOPIC_INTENTS_USER", "orders.intents.user", K_STR, STR(topic_user), 0, 0,
+     "topic of intents placed by users"},
+    {"TOPIC_FILLS", "orders.fills", K_STR, STR(topic_fills), 0, 0,
+     "topic of order lifecycle events"},
+    {"TOPIC_REJECTIONS", "orders.rejections", K_STR, STR(topic_rejections), 0, 0,
+     "topic of rejections"},
+    {"TOPIC_DLQ", "orders.dlq", K_STR, STR(topic_dlq), 0, 0,
+     "topic of messages that cannot be read as an intent"},
+    {"BOT_TRADES_PER_MIN", "10", K_INT, NUM(bot_trades_per_min), 1, 1000000,
+     "trades per bot per RATE_PERIOD_MS"},
+    {"USER_TRADES_PER_MIN", "10", K_INT, NUM(user_trades_per_min), 1, 1000000,
+     "trades per user (user topic) per RATE_PERIOD_MS"},
+    {"ALPACA_CALLS_PER_MIN", "200", K_INT, NUM(alpaca_calls_per_min), 1, 1000000,
+     "Alpaca trading API calls per RATE_PERIOD_MS, all replicas together"},
+    {"RATE_PERIOD_MS", "60000", K_MS, NUM(rate_period_ms), 100, 86400000,
+     "the \"minute\" of the three limits above"},
+    {"INTENT_MAX_AGE_MS", "60000", K_MS, NUM(intent_max_age_ms), 1, 86400000,
+     "expiry of an intent without expires_at, counted from created_at"},
+    {"BREAKER_FAILURE_RATE", "0.5", K_RATE, NUM(breaker_failure_rate), 0, 0,
+     "failure rate (0..1] that opens a circuit breaker"},
+    {"BREAKER_OPEN_MS", "30000", K_MS, NUM(breaker_open_ms), 1, 3600000,
+     "time a circuit breaker stays open before probing"},
+    {"WORKER_CONCURRENCY", "8", K_INT, NUM(concurrency), 1, 256,
+     "lanes: intents with different keys handled in parallel"},
+    {"WORKER_MAX_IN_FLIGHT", "1000", K_INT, NUM(max_in_flight), 1, 1000000,
+     "messages held at once; consumption waits beyond this"},
+    {"ALPACA_TIMEOUT_MS", "10000", K_MS, NUM(alpaca_timeout_ms), 1, 600000,
+     "total time allowed for one Alpaca call"},
+    {"ALPACA_CONNECT_TIMEOUT_MS", "3000", K_MS, NUM(alpaca_connect_timeout_ms), 1, 600000,
+     "time allowed to connect to Alpaca"},
+    {"ALPACA_FEED", "iex", K_STR, STR(alpaca_feed), 0, 0,
+     "market data feed for quotes: iex or sip"},
+    {"PUBLISH_TIMEOUT_MS", "30000", K_MS, NUM(publish_timeout_ms), 100, 3600000,
+     "time a result may wait for Kafka's acknowledgement before the intent is "
+     "left for redelivery"},
+    {"WORKER_DRAIN_MS", "30000", K_MS, NUM(drain_ms), 0, 3600000,
+     "on SIGTERM, time to finish in-flight intents before leaving them for "
+     "redelivery"},
+    {"REPLICA_ID", "", K_STR, STR(replica_id), 0, 0,
+     "name of this replica in logs and the ledger (default hostname-pid)"},
+    {"LOG_LEVEL", "info", K_LEVEL, NUM(log_level), 0, 0,
+     "debug, info, warn or error"},
+};
+
+#define N_SETTINGS (sizeof(SETTINGS) / sizeof(SETTINGS[0]))
+
+static int parse_int(const char *v, long long min, long long max, long long *out) {
+    if (!*v) return -1;
+    errno = 0;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (errno || *end || n < min || n > max) return -1;
+    *out = n;
+    return 0;
+}
+
+static int load_one(const setting_t *s, const char *v, config_t *cfg, char *err,
+                    size_t errlen) {
+    char *base = (char *)cfg + s->offset;
+    long long n;
+    switch (s->kind) {
+    case K_STR:
+    case K_SECRET:
+    case K_URL:
+        if (strlen(v) >= s->size) {
+            snprintf(err, errlen, "%s is too long (at most %zu characters)",
+                     s->name, s->size - 1);
+            return -1;
+        }
+        if (s->kind == K_URL && !strstr(v, "://")) {
+            snprintf(err, errlen, "%s must be a URL (scheme://...), got something else",
+                     s->name);
+            return -1;
+        }
+        memcpy(base, v, strlen(v) + 1);
+        return 0;
+    case K_INT:
+        if (parse_int(v, s->min, s->max, &n) < 0) {
+            snprintf(err, errlen, "%s must be an integer from %lld to %lld, got \"%s\"",
+                     s->name, s->min, s->max, v);
+            return -1;
+        }
+        *(int *)base = (int)n;
+        return 0;
+    case K_MS:
+        if (parse_int(v, s->min, s->max, &n) < 0) {
+            snprintf(err, errlen,
+                     "%s must be milliseconds, an integer from %lld to %lld, got \"%s\"",
+                     s->name, s->min, s->max, v);
+            return -1;
+        }
+        *(int64_t *)base = n;
+        return 0;
+    case K_RATE: {
+        char *end;
+        errno = 0;
+        double d = strtod(v, &end);
+        if (!*v || errno || *end || !(d > 0.0 && d <= 1.0)) {
+            snprintf(err, errlen, "%s must be a number above 0 and at most 1, got \"%s\"",
+                     s->name, v);
+            return -1;
+        }
+        *(double *)base = d;
+        return 0;
+    }
+    case K_LEVEL: {
+        static const char *levels[] = {"debug", "info", "warn", "error"};
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(v, levels[i])) {
+                *(int *)base = i;
+                return 0;
+            }
+        snprintf(err, errlen, "%s must be debug, info, warn or error, got \"%s\"",
+                 s->name, v);
+        return -1;
+    }
+    }
+    return -1;
+}
+
+int config_load(config_t *cfg, char *err, size_t errlen) {
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        const setting_t *s = &SETTINGS[i];
+        const char *v = getenv(s->name);
+        if (!v || !*v) {
+            if (!s->def) {
+                snprintf(err, errlen, "%s is not set (required: %s)", s->name, s->help);
+                return -1;
+            }
+            v = s->def;
+        }
+        if (load_one(s, v, cfg, err, errlen) < 0) return -1;
+    }
+    if (strcmp(cfg->alpaca_feed, "iex") && strcmp(cfg->alpaca_feed, "sip")) {
+        snprintf(err, errlen, "ALPACA_FEED must be iex or sip, got \"%s\"", cfg->alpaca_feed);
+        return -1;
+    }
+    if (!cfg->replica_id[0]) {
+        char host[64] = "worker";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(cfg->replica_id, sizeof(cfg->replica_id), "%s-%d", host, (int)getpid());
+    }
+    /* Trailing slashes would double in URLs built as base + "/v2/...". */
+    size_t n = strlen(cfg->alpaca_base_url);
+    while (n > 0 && cfg->alpaca_base_url[n - 1] == '/') cfg->alpaca_base_url[--n] = '\0';
+    n = strlen(cfg->alpaca_data_url);
+    while (n > 0 && cfg->alpaca_data_url[n - 1] == '/') cfg->alpaca_data_url[--n] = '\0';
+    return 0;
+}
+
+void config_print_help(FILE *out) {
+    fprintf(out, "Settings (environment variables):\n");
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        const setting_t *s = &SETTINGS[i];
+        fprintf(out, "  %-26s %s\n  %-26s default: %s\n", s->name, s->help, "",
+                s->def ? (*s->def ? s->def : "(derived)") : "(required)");
+    }
+}

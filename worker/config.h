@@ -1,0 +1,56 @@
+/* config.h -- the worker's settings, read once at start from the environment.
+ *
+ * Every setting has a name, a default and a check; config_load() stops at
+ * the first missing or malformed one with a message naming it.  The table in
+ * config.c is the single source of `order-worker --help` and of README's
+ * configuration reference. */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct config {
+    /* connections */
+    char kafka_brokers[512];
+    char kafka_group_id[128];
+    char redis_url[512];
+    char database_url[512];
+    char alpaca_base_url[256];
+    char alpaca_data_url[256];
+    char alpaca_key_id[256];
+    char alpaca_secret_key[256];
+    /* topics */
+    char topic_bot[128];
+    char topic_user[128];
+    char topic_fills[128];
+    char topic_rejections[128];
+    char topic_dlq[128];
+    /* limits (contract section 5) */
+    int bot_trades_per_min;
+    int user_trades_per_min;
+    int alpaca_calls_per_min;
+    int64_t rate_period_ms;
+    int64_t intent_max_age_ms;
+    double breaker_failure_rate;
+    int64_t breaker_open_ms;
+    /* the worker itself */
+    int concurrency;             /* lanes: intents with different keys in parallel */
+    int max_in_flight;           /* messages held at once before polling pauses */
+    int64_t alpaca_timeout_ms;
+    int64_t alpaca_connect_timeout_ms;
+    char alpaca_feed[16];
+    int64_t publish_timeout_ms;
+    int64_t drain_ms;            /* SIGTERM: time to finish in-flight intents */
+    char replica_id[128];
+    int log_level;               /* 0 debug, 1 info, 2 warn, 3 error */
+} config_t;
+
+/* Loads every setting from the environment (getenv).  Returns 0, or -1
+ * with err naming the setting and what is wrong with it. */
+int config_load(config_t *cfg, char *err, size_t errlen);
+
+/* Prints every setting with its default and meaning (for --help). */
+void config_print_help(FILE *out);
+
+#endif

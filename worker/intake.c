@@ -1,0 +1,488 @@
+/* intake.c -- the consumer, the lanes and the offsets (see intake.h).
+ *
+ * The main thread is the only one that talks to the consumer handle: it
+ * polls, hands each message to a lane, stores offsets and serves rebalances.
+ * Lanes are threads, each with its own pipeline (its own PostgreSQL, Redis
+ * and HTTP connections) and a FIFO of messages.  A message goes to the lane
+ * chosen by a hash of its key, so one key is always handled by one lane, in
+ * the order of its partition.
+ *
+ * Offsets: lanes finish messages out of order across keys, so each partition
+ * keeps the offsets it has handed out, in order, with a done mark.  The
+ * offset stored for commit is one past the longest done prefix: a message is
+ * never committed before every message ahead of it in its partition has a
+ * durable outcome, so a crash redelivers instead of losing.
+ *
+ * Rebalances use the cooperative protocol: before revoked partitions are
+ * given up, their in-flight messages are finished and their offsets stored
+ * (librdkafka commits stored offsets on unassign). */
+#include "intake.h"
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "pipeline.h"
+#include "publish.h"
+#include "timefmt.h"
+
+/* ---- offset tracking ----------------------------------------------------- */
+
+typedef struct partition {
+    char topic[128];
+    int32_t partition;
+    int64_t *offsets;       /* handed out, ascending, not yet committed */
+    unsigned char *done;
+    size_t head, count, cap; /* ring buffer */
+    int64_t store;          /* next offset to store, -1 if nothing new */
+    int assigned;
+} partition_t;
+
+typedef struct job {
+    rd_kafka_message_t *msg;
+    partition_t *part;
+    intent_source_t source;
+    struct job *next;
+} job_t;
+
+typedef struct lane {
+    pthread_t thread;
+    struct intake *owner;
+    pipeline_t *pipeline;
+    job_t *first, *last;    /* FIFO, guarded by owner->lock */
+    pthread_cond_t work_cv;
+} lane_t;
+
+typedef struct intake {
+    const config_t *cfg;
+    rd_kafka_t *rk;
+    publisher_t *pub;
+    lane_t *lanes;
+    int n_lanes;
+    pthread_mutex_t lock;   /* guards partitions, lane queues, counters */
+    pthread_cond_t done_cv; /* a message finished */
+    partition_t **parts;
+    int n_parts, cap_parts;
+    int in_flight;
+    int stopping;           /* lanes exit when their queue is empty */
+    atomic_int abandon;     /* lanes give up unfinished work */
+    int paused;             /* consumption paused for back-pressure */
+} intake_t;
+
+static partition_t *part_find(intake_t *k, const char *topic, int32_t partition,
+                              int create) {
+    for (int i = 0; i < k->n_parts; i++)
+        if (k->parts[i]->partition == partition && !strcmp(k->parts[i]->topic, topic))
+            return k->parts[i];
+    if (!create) return NULL;
+    if (k->n_parts == k->cap_parts) {
+        int cap = k->cap_parts ? k->cap_parts * 2 : 16;
+        partition_t **np = realloc(k->parts, (size_t)cap * sizeof(*np));
+        if (!np) return NULL;
+        k->parts = np;
+        k->cap_parts = cap;
+    }
+    partition_t *p = calloc(1, sizeof(*p));
+    if (!p) return NULL;
+    snprintf(p->topic, sizeof(p->topic), "%s", topic);
+    p->partition = partition;
+    p->store = -1;
+    k->parts[k->n_parts++] = p;
+    return p;
+}
+
+static int part_push(partition_t *p, int64_t offset) {
+    if (p->count == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 64;
+        int64_t *o = malloc(cap * sizeof(*o));
+        unsigned char *d = malloc(cap);
+        if (!o || !d) {
+            free(o);
+            free(d);
+            return -1;
+        }
+        for (size_t i = 0; i < p->count; i++) {
+            o[i] = p->offsets[(p->head + i) % p->cap];
+            d[i] = p->done[(p->head + i) % p->cap];
+        }
+        free(p->offsets);
+        free(p->done);
+        p->offsets = o;
+        p->done = d;
+        p->head = 0;
+        p->cap = cap;
+    }
+    size_t at = (p->head + p->count) % p->cap;
+    p->offsets[at] = offset;
+    p->done[at] = 0;
+    p->count++;
+    return 0;
+}
+
+/* Marks offset done and advances the storable offset past the done prefix. */
+static void part_done(partition_t *p, int64_t offset) {
+    for (size_t i = 0; i < p->count; i++) {
+        size_t at = (p->head + i) % p->cap;
+        if (p->offsets[at] == offset) {
+            p->done[at] = 1;
+            break;
+        }
+    }
+    while (p->count > 0 && p->done[p->head]) {
+        p->store = p->offsets[p->head] + 1;
+        p->head = (p->head + 1) % p->cap;
+        p->count--;
+    }
+}
+
+/* Stores every new done-prefix offset (caller holds k->lock). */
+static void store_offsets(intake_t *k) {
+    for (int i = 0; i < k->n_parts; i++) {
+        partition_t *p = k->parts[i];
+        if (p->store < 0 || !p->assigned) continue;
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->store;
+        rd_kafka_resp_err_t e = rd_kafka_offsets_store(k->rk, l);
+        if (e || l->elems[0].err)
+            log_msg(LOG_WARN, "offset_store_failed", NULL, "%s[%d]@%lld: %s", p->topic,
+                    (int)p->partition, (long long)p->store,
+                    rd_kafka_err2str(e ? e : l->elems[0].err));
+        rd_kafka_topic_partition_list_destroy(l);
+        p->store = -1;
+    }
+}
+
+/* ---- lanes ------------------------------------------------------------------- */
+
+static void *lane_main(void *arg) {
+    lane_t *lane = arg;
+    intake_t *k = lane->owner;
+    for (;;) {
+        pthread_mutex_lock(&k->lock);
+        while (!lane->first && !k->stopping) pthread_cond_wait(&lane->work_cv, &k->lock);
+        job_t *j = lane->first;
+        if (!j) {
+            pthread_mutex_unlock(&k->lock);
+            break;
+        }
+        lane->first = j->next;
+        if (!lane->first) lane->last = NULL;
+        pthread_mutex_unlock(&k->lock);
+
+        rd_kafka_message_t *m = j->msg;
+        origin_t from = {rd_kafka_topic_name(m->rkt), m->partition, m->offset,
+                         m->key, m->key_len};
+        int rc = pipeline_handle(lane->pipeline, &from, j->source, m->payload ? m->payload : "",
+                                 m->payload ? m->len : 0, &k->abandon);
+
+        pthread_mutex_lock(&k->lock);
+        /* An abandoned message is not marked done: its offset is never
+         * stored, so it is redelivered to whoever owns the partition next. */
+        if (rc == 0) part_done(j->part, m->offset);
+        k->in_flight--;
+        pthread_cond_broadcast(&k->done_cv);
+        pthread_mutex_unlock(&k->lock);
+        rd_kafka_message_destroy(m);
+        free(j);
+    }
+    return NULL;
+}
+
+static unsigned int key_hash(const rd_kafka_message_t *m) {
+    /* FNV-1a of the key; messages without a key stay in partition order. */
+    unsigned int h = 2166136261u;
+    if (m->key && m->key_len) {
+        const unsigned char *s = m->key;
+        for (size_t i = 0; i < m->key_len; i++) h = (h ^ s[i]) * 16777619u;
+    } else {
+        h = (h ^ (unsigned int)m->partition) * 16777619u;
+    }
+    return h;
+}
+
+static void dispatch(intake_t *k, rd_kafka_message_t *m) {
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    intent_source_t source =
+        !strcmp(topic, k->cfg->topic_user) ? INTENT_SOURCE_USER : INTENT_SOURCE_BOT;
+    job_t *j = calloc(1, sizeof(*j));
+    pthread_mutex_lock(&k->lock);
+    partition_t *p = part_find(k, topic, m->partition, 1);
+    if (!j || !p || part_push(p, m->offset) < 0) {
+        pthread_mutex_unlock(&k->lock);
+        /* Without memory nothing safe can be done: not storing the offset
+         * and leaving lets the group redeliver it. */
+        log_msg(LOG_ERROR, "out_of_memory", NULL, "cannot queue a message; exiting");
+        abort();
+    }
+    j->msg = m;
+    j->part = p;
+    j->source = source;
+    lane_t *lane = &k->lanes[key_hash(m) % (unsigned)k->n_lanes];
+    if (lane->last) lane->last->next = j;
+    else lane->first = j;
+    lane->last = j;
+    k->in_flight++;
+    pthread_cond_signal(&lane->work_cv);
+    pthread_mutex_unlock(&k->lock);
+}
+
+/* ---- rebalances -------------------------------------------------------------- */
+
+/* Waits until no message of the listed partitions is in flight, storing
+ * offsets as they complete, so that the commit on unassign is complete. */
+static void drain_partitions(intake_t *k, rd_kafka_topic_partition_list_t *parts) {
+    pthread_mutex_lock(&k->lock);
+    for (;;) {
+        store_offsets(k);
+        int busy = 0;
+        for (int i = 0; i < parts->cnt; i++) {
+            partition_t *p = part_find(k, parts->elems[i].topic, parts->elems[i].partition, 0);
+            if (p && p->count > 0) busy = 1;
+        }
+        if (!busy || atomic_load(&k->abandon)) break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&k->done_cv, &k->lock, &ts);
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        partition_t *p = part_find(k, parts->elems[i].topic, parts->elems[i].partition, 0);
+        if (!p) continue;
+        p->assigned = 0;
+        /* Abandoned offsets are forgotten: the next owner starts at the
+         * committed offset and redelivers them. */
+        p->count = 0;
+        p->head = 0;
+        p->store = -1;
+    }
+    pthread_mutex_unlock(&k->lock);
+}
+
+static void set_assigned(intake_t *k, rd_kafka_topic_partition_list_t *parts) {
+    pthread_mutex_lock(&k->lock);
+    for (int i = 0; i < parts->cnt; i++) {
+        partition_t *p = part_find(k, parts->elems[i].topic, parts->elems[i].partition, 1);
+        if (p) p->assigned = 1;
+    }
+    pthread_mutex_unlock(&k->lock);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+    intake_t *k = opaque;
+    int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        log_msg(LOG_INFO, "partitions_assigned", NULL, "%d partition(s)", parts->cnt);
+        set_assigned(k, parts);
+        if (cooperative) {
+            rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
+            if (e) {
+                log_msg(LOG_ERROR, "assign_failed", NULL, "%s", rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+            }
+        } else {
+            rd_kafka_assign(rk, parts);
+        }
+        /* A pause belongs to this process, not to the partition: newly
+         * assigned partitions join the current back-pressure state. */
+        if (k->paused) rd_kafka_pause_partitions(rk, parts);
+        return;
+    }
+    log_msg(LOG_INFO, "partitions_revoked", NULL, "%d partition(s)%s", parts->cnt,
+            err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "" : " (lost)");
+    drain_partitions(k, parts);
+    if (cooperative) {
+        rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+        if (e) {
+            log_msg(LOG_ERROR, "unassign_failed", NULL, "%s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+    } else {
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+/* ---- back-pressure -------------------------------------------------------- */
+
+static void set_paused(intake_t *k, int pause) {
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (rd_kafka_assignment(k->rk, &a) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    if (pause) rd_kafka_pause_partitions(k->rk, a);
+    else rd_kafka_resume_partitions(k->rk, a);
+    rd_kafka_topic_partition_list_destroy(a);
+    k->paused = pause;
+    log_msg(LOG_INFO, pause ? "consumption_paused" : "consumption_resumed", NULL,
+            "%d message(s) in flight (limit %d)", k->in_flight, k->cfg->max_in_flight);
+}
+
+/* ---- setup and the main loop --------------------------------------------- */
+
+static int conf_set(rd_kafka_conf_t *c, const char *key, const char *val) {
+    char e[256];
+    if (rd_kafka_conf_set(c, key, val, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
+        log_msg(LOG_ERROR, "config_invalid", NULL, "kafka setting %s: %s", key, e);
+        return -1;
+    }
+    return 0;
+}
+
+static rd_kafka_t *consumer_new(intake_t *k) {
+    const config_t *cfg = k->cfg;
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    char client_id[160];
+    snprintf(client_id, sizeof(client_id), "order-worker-%s", cfg->replica_id);
+    if (conf_set(c, "bootstrap.servers", cfg->kafka_brokers) < 0 ||
+        conf_set(c, "group.id", cfg->kafka_group_id) < 0 ||
+        conf_set(c, "client.id", client_id) < 0 ||
+        conf_set(c, "enable.auto.offset.store", "false") < 0 ||
+        conf_set(c, "enable.auto.commit", "true") < 0 ||
+        conf_set(c, "auto.commit.interval.ms", "1000") < 0 ||
+        conf_set(c, "auto.offset.reset", "earliest") < 0 ||
+        conf_set(c, "partition.assignment.strategy", "cooperative-sticky") < 0 ||
+        conf_set(c, "session.timeout.ms", "10000") < 0 ||
+        conf_set(c, "heartbeat.interval.ms", "1000") < 0) {
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
+    rd_kafka_conf_set_opaque(c, k);
+    char e[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
+    if (!rk) {
+        log_msg(LOG_ERROR, "kafka_failed", NULL, "consumer: %s", e);
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    return rk;
+}
+
+static void intake_free(intake_t *k) {
+    for (int i = 0; i < k->n_lanes; i++) {
+        pipeline_free(k->lanes[i].pipeline);
+        pthread_cond_destroy(&k->lanes[i].work_cv);
+    }
+    free(k->lanes);
+    for (int i = 0; i < k->n_parts; i++) {
+        free(k->parts[i]->offsets);
+        free(k->parts[i]->done);
+        free(k->parts[i]);
+    }
+    free(k->parts);
+    pthread_mutex_destroy(&k->lock);
+    pthread_cond_destroy(&k->done_cv);
+}
+
+int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
+               int64_t drain_ms) {
+    intake_t k;
+    memset(&k, 0, sizeof(k));
+    k.cfg = cfg;
+    atomic_init(&k.abandon, 0);
+    pthread_mutex_init(&k.lock, NULL);
+    pthread_cond_init(&k.done_cv, NULL);
+    char err[512];
+    k.pub = publish_new(cfg, err, sizeof(err));
+    if (!k.pub) {
+        log_msg(LOG_ERROR, "kafka_failed", NULL, "%s", err);
+        intake_free(&k);
+        return 1;
+    }
+    k.n_lanes = cfg->concurrency;
+    k.lanes = calloc((size_t)k.n_lanes, sizeof(*k.lanes));
+    for (int i = 0; i < k.n_lanes; i++) {
+        k.lanes[i].owner = &k;
+        pthread_cond_init(&k.lanes[i].work_cv, NULL);
+        k.lanes[i].pipeline = pipeline_new(cfg, k.pub, err, sizeof(err));
+        if (!k.lanes[i].pipeline) {
+            log_msg(LOG_ERROR, "start_failed", NULL, "%s", err);
+            k.n_lanes = i + 1;
+            intake_free(&k);
+            publish_free(k.pub);
+            return 1;
+        }
+    }
+    k.rk = consumer_new(&k);
+    if (!k.rk) {
+        intake_free(&k);
+        publish_free(k.pub);
+        return 1;
+    }
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(2);
+    rd_kafka_topic_partition_list_add(topics, cfg->topic_bot, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(topics, cfg->topic_user, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(k.rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e) {
+        log_msg(LOG_ERROR, "kafka_failed", NULL, "subscribe: %s", rd_kafka_err2str(e));
+        rd_kafka_destroy(k.rk);
+        intake_free(&k);
+        publish_free(k.pub);
+        return 1;
+    }
+    for (int i = 0; i < k.n_lanes; i++)
+        pthread_create(&k.lanes[i].thread, NULL, lane_main, &k.lanes[i]);
+    log_msg(LOG_INFO, "worker_started", NULL, "consuming %s and %s as group %s with %d lanes",
+            cfg->topic_bot, cfg->topic_user, cfg->kafka_group_id, k.n_lanes);
+
+    while (!*stop) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(k.rk, 100);
+        if (m) {
+            if (m->err) {
+                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                    log_msg(LOG_WARN, "kafka_error", NULL, "%s", rd_kafka_message_errstr(m));
+                rd_kafka_message_destroy(m);
+            } else {
+                dispatch(&k, m);
+            }
+        }
+        pthread_mutex_lock(&k.lock);
+        store_offsets(&k);
+        int in_flight = k.in_flight;
+        pthread_mutex_unlock(&k.lock);
+        if (!k.paused && in_flight >= cfg->max_in_flight) set_paused(&k, 1);
+        else if (k.paused && in_flight <= cfg->max_in_flight / 2) set_paused(&k, 0);
+    }
+
+    /* Drain: let lanes finish what they hold, up to drain_ms. */
+    log_msg(LOG_INFO, "worker_draining", NULL, "stop requested; finishing in-flight intents");
+    int64_t deadline = timefmt_mono_ms() + drain_ms;
+    pthread_mutex_lock(&k.lock);
+    k.stopping = 1;
+    for (int i = 0; i < k.n_lanes; i++) pthread_cond_signal(&k.lanes[i].work_cv);
+    while (k.in_flight > 0) {
+        store_offsets(&k);
+        if (timefmt_mono_ms() >= deadline && !atomic_load(&k.abandon)) {
+            log_msg(LOG_WARN, "worker_abandoning", NULL,
+                    "%d intent(s) unfinished after %lld ms; leaving them for redelivery",
+                    k.in_flight, (long long)drain_ms);
+            atomic_store(&k.abandon, 1);
+        }
+        pthread_mutex_unlock(&k.lock);
+        /* Keep serving the consumer (heartbeats, rebalances) while waiting. */
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(k.rk, 50);
+        if (m) rd_kafka_message_destroy(m);  /* not taken: redelivered later */
+        pthread_mutex_lock(&k.lock);
+    }
+    store_offsets(&k);
+    pthread_mutex_unlock(&k.lock);
+    for (int i = 0; i < k.n_lanes; i++) pthread_join(k.lanes[i].thread, NULL);
+
+    /* Commits the stored offsets and leaves the group. */
+    e = rd_kafka_consumer_close(k.rk);
+    if (e) log_msg(LOG_WARN, "kafka_close_failed", NULL, "%s", rd_kafka_err2str(e));
+    rd_kafka_destroy(k.rk);
+    publish_free(k.pub);
+    intake_free(&k);
+    log_msg(LOG_INFO, "worker_stopped", NULL, "offsets committed; left the group");
+    return 0;
+}

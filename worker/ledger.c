@@ -1,0 +1,421 @@
+/* ledger.c -- the PostgreSQL ledger (see ledger.h for the rules it keeps).
+ *
+ * Every statement is parameterised.  Each public call is one transaction,
+ * so a crash leaves the ledger at a state boundary, never between an event
+ * and the state change it belongs to.  Decimals travel as text into numeric
+ * columns and never pass through floating point. */
+#include "ledger.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ledger {
+    PGconn *conn;
+    char replica[128];
+};
+
+static void set_err(char *err, size_t errlen, const char *what, PGconn *c,
+                    PGresult *r) {
+    const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
+    snprintf(err, errlen, "ledger: %s: %s", what, msg && *msg ? msg : "failed");
+    /* libpq's messages span lines; a log line must not. */
+    for (char *c = err; *c; c++)
+        if (*c == '\n' || *c == '\t') *c = ' ';
+    size_t n = strlen(err);
+    while (n > 0 && err[n - 1] == ' ') err[--n] = '\0';
+}
+
+static void ignore_notice(void *arg, const char *message) {
+    (void)arg;
+    (void)message;
+}
+
+/* After a failure, a broken connection is reset so the next call can work. */
+static void check_conn(ledger_t *l) {
+    if (PQstatus(l->conn) == CONNECTION_BAD) PQreset(l->conn);
+}
+
+static PGresult *exec(ledger_t *l, const char *sql, int n, const char *const *v,
+                      ExecStatusType want, const char *what, char *err,
+                      size_t errlen) {
+    PGresult *r = PQexecParams(l->conn, sql, n, NULL, v, NULL, NULL, 0);
+    if (PQresultStatus(r) != want) {
+        set_err(err, errlen, what, l->conn, r);
+        PQclear(r);
+        check_conn(l);
+        return NULL;
+    }
+    return r;
+}
+
+static int exec_cmd(ledger_t *l, const char *sql, int n, const char *const *v,
+                    const char *what, char *err, size_t errlen) {
+    PGresult *r = exec(l, sql, n, v, PGRES_COMMAND_OK, what, err, errlen);
+    if (!r) return -1;
+    PQclear(r);
+    return 0;
+}
+
+static void rollback(ledger_t *l) {
+    PGresult *r = PQexec(l->conn, "ROLLBACK");
+    PQclear(r);
+    check_conn(l);
+}
+
+ledger_t *ledger_connect(const char *database_url, const char *replica,
+                         char *err, size_t errlen) {
+    ledger_t *l = calloc(1, sizeof(*l));
+    if (!l) {
+        snprintf(err, errlen, "ledger: out of memory");
+        return NULL;
+    }
+    snprintf(l->replica, sizeof(l->replica), "%s", replica ? replica : "");
+    l->conn = PQconnectdb(database_url);
+    if (PQstatus(l->conn) != CONNECTION_OK) {
+        /* PQerrorMessage names host and port, never the password. */
+        set_err(err, errlen, "connect", l->conn, NULL);
+        PQfinish(l->conn);
+        free(l);
+        return NULL;
+    }
+    PQsetNoticeProcessor(l->conn, ignore_notice, NULL);
+    PGresult *r = PQexec(l->conn, "SET synchronous_commit = on");
+    PQclear(r);
+    return l;
+}
+
+void ledger_close(ledger_t *l) {
+    if (!l) return;
+    PQfinish(l->conn);
+    free(l);
+}
+
+int ledger_state_is_terminal(const char *s) {
+    return !strcmp(s, "filled") || !strcmp(s, "canceled") ||
+           !strcmp(s, "expired") || !strcmp(s, "rejected");
+}
+
+/* ---- migrations ------------------------------------------------------ */
+
+static const char *MIGRATIONS_TABLE =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version integer PRIMARY KEY, name text NOT NULL,"
+    " applied_at timestamptz NOT NULL DEFAULT now())";
+
+static int applied(ledger_t *l, int version, int *yes, char *err, size_t errlen) {
+    char v[16];
+    snprintf(v, sizeof(v), "%d", version);
+    const char *p[] = {v};
+    PGresult *r = exec(l, "SELECT 1 FROM schema_migrations WHERE version = $1",
+                       1, p, PGRES_TUPLES_OK, "read schema_migrations", err, errlen);
+    if (!r) return -1;
+    *yes = PQntuples(r) > 0;
+    PQclear(r);
+    return 0;
+}
+
+int ledger_migrate(ledger_t *l, char *err, size_t errlen) {
+    if (exec_cmd(l, MIGRATIONS_TABLE, 0, NULL, "create schema_migrations", err,
+                 errlen) < 0)
+        return -1;
+    for (const ledger_migration_t *m = ledger_migrations; m->sql; m++) {
+        if (exec_cmd(l, "BEGIN", 0, NULL, "begin", err, errlen) < 0) return -1;
+        /* Serialise concurrent `migrate` runs. */
+        if (exec_cmd(l, "LOCK TABLE schema_migrations IN EXCLUSIVE MODE", 0,
+                     NULL, "lock schema_migrations", err, errlen) < 0) {
+            rollback(l);
+            return -1;
+        }
+        int yes = 0;
+        if (applied(l, m->version, &yes, err, errlen) < 0) {
+            rollback(l);
+            return -1;
+        }
+        if (yes) {
+            rollback(l);
+            continue;
+        }
+        PGresult *r = PQexec(l->conn, m->sql);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            char what[160];
+            snprintf(what, sizeof(what), "migration %s", m->name);
+            set_err(err, errlen, what, l->conn, r);
+            PQclear(r);
+            rollback(l);
+            return -1;
+        }
+        PQclear(r);
+        char v[16];
+        snprintf(v, sizeof(v), "%d", m->version);
+        const char *p[] = {v, m->name};
+        if (exec_cmd(l, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                     2, p, "record migration", err, errlen) < 0 ||
+            exec_cmd(l, "COMMIT", 0, NULL, "commit migration", err, errlen) < 0) {
+            rollback(l);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int ledger_check_schema(ledger_t *l, char *err, size_t errlen) {
+    PGresult *r = exec(l, "SELECT to_regclass('schema_migrations') IS NOT NULL",
+                       0, NULL, PGRES_TUPLES_OK, "check schema", err, errlen);
+    if (!r) return -1;
+    int exists = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    for (const ledger_migration_t *m = ledger_migrations; m->sql; m++) {
+        int yes = 0;
+        if (exists && applied(l, m->version, &yes, err, errlen) < 0) return -1;
+        if (!yes) {
+            snprintf(err, errlen,
+                     "ledger: migration %s is not applied (run `order-worker migrate`)",
+                     m->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- intents ----------------------------------------------------------- */
+
+static const char *opt(const char *s) { return s && *s ? s : NULL; }
+static const char *dec(int has, const decimal_t *d) { return has ? d->text : NULL; }
+
+int ledger_begin_intent(ledger_t *l, const intent_t *in, const origin_t *from,
+                        const char *raw, size_t raw_len, ledger_seen_t *seen,
+                        char state[LEDGER_STATE_MAX], char *err, size_t errlen) {
+    char part[16], off[24], created[48], expires[48];
+    snprintf(part, sizeof(part), "%d", (int)from->partition);
+    snprintf(off, sizeof(off), "%lld", (long long)from->offset);
+    /* Times as epoch ms, converted by PostgreSQL: no local time zone games. */
+    snprintf(created, sizeof(created), "%lld", (long long)in->created_at_ms);
+    snprintf(expires, sizeof(expires), "%lld", (long long)in->expires_at_ms);
+    char *key = from->key ? strndup(from->key, from->key_len) : NULL;
+    char *rawz = strndup(raw, raw_len);
+    char cid[64];
+    intent_client_order_id(in, cid, sizeof(cid));
+    const char *p[] = {
+        in->intent_id, in->content_hash,
+        in->source == INTENT_SOURCE_BOT ? "bot" : "user", key, from->topic, part,
+        off, opt(in->bot_id), opt(in->user_id), opt(in->symbol), opt(in->side),
+        opt(in->type), dec(in->has_qty, &in->qty),
+        dec(in->has_notional, &in->notional),
+        dec(in->has_limit_price, &in->limit_price),
+        dec(in->has_stop_price, &in->stop_price), opt(in->time_in_force),
+        in->extended_hours ? "true" : "false",
+        in->created_at_ms ? created : NULL, in->expires_at_ms ? expires : NULL,
+        cid, rawz, l->replica};
+    int rc = -1;
+    if (exec_cmd(l, "BEGIN", 0, NULL, "begin", err, errlen) < 0) goto out;
+    /* The insert either creates the row or leaves the existing one alone;
+     * the SELECT that follows tells which, under the row lock. */
+    PGresult *r = exec(l,
+        "WITH ins AS ("
+        " INSERT INTO intents (intent_id, content_hash, source, msg_key, topic,"
+        "  kafka_partition, kafka_offset, bot_id, user_id, symbol, side,"
+        "  order_type, qty, notional, limit_price, stop_price, time_in_force,"
+        "  extended_hours, created_at, expires_at, client_order_id, state, raw)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
+        "  $15, $16, $17, $18, to_timestamp($19::bigint / 1000.0),"
+        "  to_timestamp($20::bigint / 1000.0), $21, 'received', $22)"
+        " ON CONFLICT (intent_id) DO NOTHING RETURNING intent_id)"
+        " INSERT INTO intent_transitions (intent_id, from_state, to_state, replica)"
+        " SELECT intent_id, NULL, 'received', $23 FROM ins RETURNING 1",
+        23, p, PGRES_TUPLES_OK, "record intent", err, errlen);
+    if (!r) { rollback(l); goto out; }
+    int fresh = PQntuples(r) > 0;
+    PQclear(r);
+    const char *q[] = {in->intent_id};
+    r = exec(l, "SELECT state, content_hash FROM intents WHERE intent_id = $1 FOR UPDATE",
+             1, q, PGRES_TUPLES_OK, "read intent", err, errlen);
+    if (!r) { rollback(l); goto out; }
+    if (PQntuples(r) != 1) {
+        snprintf(err, errlen, "ledger: intent %s vanished", in->intent_id);
+        PQclear(r);
+        rollback(l);
+        goto out;
+    }
+    snprintf(state, LEDGER_STATE_MAX, "%s", PQgetvalue(r, 0, 0));
+    if (fresh) *seen = LEDGER_FRESH;
+    else if (strcmp(PQgetvalue(r, 0, 1), in->content_hash) != 0) *seen = LEDGER_CONFLICT;
+    else *seen = LEDGER_SEEN;
+    PQclear(r);
+    if (exec_cmd(l, "COMMIT", 0, NULL, "commit intent", err, errlen) < 0) {
+        rollback(l);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(key);
+    free(rawz);
+    return rc;
+}
+
+/* Within an open transaction: moves state from -> to.  0, 1 (not in
+ * `from`) or -1. */
+static int move_state(ledger_t *l, const char *intent_id, const char *from,
+                      const char *to, const char *reason, const char *detail,
+                      char *err, size_t errlen) {
+    const char *p[] = {intent_id, from, to, reason, detail, l->replica};
+    PGresult *r = exec(l,
+        "WITH upd AS ("
+        " UPDATE intents SET state = $3, reason = COALESCE($4, reason),"
+        "  updated_at = now() WHERE intent_id = $1 AND state = $2"
+        " RETURNING intent_id)"
+        " INSERT INTO intent_transitions (intent_id, from_state, to_state, replica, detail)"
+        " SELECT intent_id, $2, $3, $6, $5::jsonb FROM upd RETURNING 1",
+        6, p, PGRES_TUPLES_OK, "transition", err, errlen);
+    if (!r) return -1;
+    int moved = PQntuples(r) > 0;
+    PQclear(r);
+    return moved ? 0 : 1;
+}
+
+int ledger_transition(ledger_t *l, const char *intent_id, const char *from,
+                      const char *to, const char *detail_json,
+                      char *err, size_t errlen) {
+    if (exec_cmd(l, "BEGIN", 0, NULL, "begin", err, errlen) < 0) return -1;
+    int rc = move_state(l, intent_id, from, to, NULL, detail_json, err, errlen);
+    if (rc != 0) {
+        rollback(l);
+        return rc;
+    }
+    if (exec_cmd(l, "COMMIT", 0, NULL, "commit transition", err, errlen) < 0) {
+        rollback(l);
+        return -1;
+    }
+    return 0;
+}
+
+static int upsert_order(ledger_t *l, const char *intent_id,
+                        const alpaca_order_t *o, char *err, size_t errlen) {
+    const char *p[] = {o->id, intent_id, o->client_order_id, o->status,
+                       opt(o->symbol), opt(o->side), opt(o->type), opt(o->qty),
+                       opt(o->notional), opt(o->filled_qty),
+                       opt(o->filled_avg_price), o->raw ? o->raw : "{}"};
+    return exec_cmd(l,
+        "INSERT INTO broker_orders (order_id, intent_id, client_order_id, status,"
+        " symbol, side, order_type, qty, notional, filled_qty, filled_avg_price, raw)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)"
+        " ON CONFLICT (order_id) DO UPDATE SET status = EXCLUDED.status,"
+        "  filled_qty = EXCLUDED.filled_qty,"
+        "  filled_avg_price = EXCLUDED.filled_avg_price, raw = EXCLUDED.raw,"
+        "  updated_at = now()",
+        12, p, "record broker order", err, errlen);
+}
+
+int ledger_commit(ledger_t *l, const char *intent_id, const char *from,
+                  const char *to, const char *reason,
+                  const alpaca_order_t *order, const event_t *events,
+                  int n_events, const char *key, size_t key_len,
+                  char *err, size_t errlen) {
+    char *keyz = key ? strndup(key, key_len) : NULL;
+    int rc = -1;
+    if (exec_cmd(l, "BEGIN", 0, NULL, "begin", err, errlen) < 0) goto out;
+    if (strcmp(from, to) != 0 || reason) {
+        int m = strcmp(from, to) != 0
+                    ? move_state(l, intent_id, from, to, reason, NULL, err, errlen)
+                    : 0;
+        if (m != 0) {
+            rollback(l);
+            rc = m;
+            goto out;
+        }
+    }
+    if (order && upsert_order(l, intent_id, order, err, errlen) < 0) {
+        rollback(l);
+        goto out;
+    }
+    for (int i = 0; i < n_events; i++) {
+        const event_t *e = &events[i];
+        const char *p[] = {e->event_id, intent_id, e->topic, keyz, e->type,
+                           e->terminal ? "true" : "false", e->payload};
+        if (exec_cmd(l,
+                "INSERT INTO events (event_id, intent_id, topic, msg_key,"
+                " event_type, terminal, payload) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                " ON CONFLICT (event_id) DO NOTHING",
+                7, p, "record event", err, errlen) < 0) {
+            rollback(l);
+            goto out;
+        }
+    }
+    if (exec_cmd(l, "COMMIT", 0, NULL, "commit", err, errlen) < 0) {
+        rollback(l);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(keyz);
+    return rc;
+}
+
+int ledger_mark_published(ledger_t *l, const char *event_id, char *err,
+                          size_t errlen) {
+    const char *p[] = {event_id};
+    return exec_cmd(l,
+        "UPDATE events SET published_at = now() WHERE event_id = $1"
+        " AND published_at IS NULL",
+        1, p, "mark published", err, errlen);
+}
+
+int ledger_events_each(ledger_t *l, const char *intent_id, ledger_event_fn fn,
+                       void *ud, char *err, size_t errlen) {
+    const char *p[] = {intent_id};
+    PGresult *r = exec(l,
+        "SELECT event_id, topic, msg_key, payload, published_at IS NOT NULL"
+        " FROM events WHERE intent_id = $1 ORDER BY seq",
+        1, p, PGRES_TUPLES_OK, "read events", err, errlen);
+    if (!r) return -1;
+    int rc = 0;
+    for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
+        const char *key = PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2);
+        rc = fn(ud, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), key,
+                PQgetvalue(r, i, 3), PQgetvalue(r, i, 4)[0] == 't');
+    }
+    PQclear(r);
+    if (rc != 0) snprintf(err, errlen, "ledger: re-publishing events failed");
+    return rc;
+}
+
+/* ---- dead letters ---------------------------------------------------- */
+
+int ledger_record_dead_letter(ledger_t *l, const origin_t *from,
+                              const char *reason, const char *detail,
+                              const void *raw, size_t raw_len,
+                              char *err, size_t errlen) {
+    char part[16], off[24];
+    snprintf(part, sizeof(part), "%d", (int)from->partition);
+    snprintf(off, sizeof(off), "%lld", (long long)from->offset);
+    const char *p[] = {from->topic, part, off, reason, detail, from->key,
+                       (const char *)raw};
+    int lens[] = {0, 0, 0, 0, 0, (int)from->key_len, (int)raw_len};
+    int fmts[] = {0, 0, 0, 0, 0, 1, 1};
+    PGresult *r = PQexecParams(l->conn,
+        "INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, reason,"
+        " detail, msg_key, raw) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        " ON CONFLICT DO NOTHING",
+        7, NULL, p, lens, fmts, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        set_err(err, errlen, "record dead letter", l->conn, r);
+        PQclear(r);
+        check_conn(l);
+        return -1;
+    }
+    PQclear(r);
+    return 0;
+}
+
+int ledger_mark_dead_letter_published(ledger_t *l, const origin_t *from,
+                                      char *err, size_t errlen) {
+    char part[16], off[24];
+    snprintf(part, sizeof(part), "%d", (int)from->partition);
+    snprintf(off, sizeof(off), "%lld", (long long)from->offset);
+    const char *p[] = {from->topic, part, off};
+    return exec_cmd(l,
+        "UPDATE dead_letters SET published_at = now() WHERE topic = $1"
+        " AND kafka_partition = $2 AND kafka_offset = $3",
+        3, p, "mark dead letter published", err, errlen);
+}

@@ -1,0 +1,90 @@
+/* ledger.h -- the PostgreSQL ledger: the durable record of every intent.
+ *
+ * Nothing is acted on before the ledger says so.  An intent is recorded
+ * before its first step; each state change is written, with a transition
+ * row, before the step it announces; events are stored before they are
+ * produced and marked published after Kafka acknowledged them.  One
+ * ledger_t per lane (one connection, not shared between threads). */
+#ifndef LEDGER_H
+#define LEDGER_H
+
+#include <stddef.h>
+#include "alpaca.h"
+#include "intent.h"
+#include "origin.h"
+#include "publish.h"
+
+/* An embedded migration (generated from schemas/migrations). */
+typedef struct ledger_migration {
+    int version;
+    const char *name;
+    const char *sql;
+} ledger_migration_t;
+extern const ledger_migration_t ledger_migrations[];
+
+typedef struct ledger ledger_t;
+
+/* What the ledger knew of an intent_id when it was recorded. */
+typedef enum {
+    LEDGER_FRESH = 0,   /* first time: recorded in state "received" */
+    LEDGER_SEEN,        /* recorded before with the same content: resume */
+    LEDGER_CONFLICT     /* recorded before with other content: DLQ */
+} ledger_seen_t;
+
+#define LEDGER_STATE_MAX 24
+
+ledger_t *ledger_connect(const char *database_url, const char *replica,
+                         char *err, size_t errlen);
+void ledger_close(ledger_t *l);
+
+/* Applies the embedded migrations not yet applied, each in a transaction. */
+int ledger_migrate(ledger_t *l, char *err, size_t errlen);
+
+/* 0 if every embedded migration is applied, -1 with err otherwise. */
+int ledger_check_schema(ledger_t *l, char *err, size_t errlen);
+
+/* Records the intent (state "received") or reports what is recorded:
+ * *seen and the current state.  raw is the message as received. */
+int ledger_begin_intent(ledger_t *l, const intent_t *in, const origin_t *from,
+                        const char *raw, size_t raw_len, ledger_seen_t *seen,
+                        char state[LEDGER_STATE_MAX], char *err, size_t errlen);
+
+/* Moves the intent from state `from` to `to` (with a transition row).
+ * Returns 0, 1 if the intent was not in state `from` (someone else moved
+ * it), -1 on error. */
+int ledger_transition(ledger_t *l, const char *intent_id, const char *from,
+                      const char *to, const char *detail_json,
+                      char *err, size_t errlen);
+
+/* One transaction: upserts the broker order (if order != NULL), stores the
+ * events (an event_id already stored is kept as it was), and moves the
+ * intent from `from` to `to` (to may equal from: no transition), setting
+ * reason when given.  Returns 0, 1 if the intent was not in `from`, -1. */
+int ledger_commit(ledger_t *l, const char *intent_id, const char *from,
+                  const char *to, const char *reason,
+                  const alpaca_order_t *order, const event_t *events,
+                  int n_events, const char *key, size_t key_len,
+                  char *err, size_t errlen);
+
+int ledger_mark_published(ledger_t *l, const char *event_id,
+                          char *err, size_t errlen);
+
+/* Calls fn for each stored event of the intent, oldest first. */
+typedef int (*ledger_event_fn)(void *ud, const char *event_id,
+                               const char *topic, const char *key,
+                               const char *payload, int published);
+int ledger_events_each(ledger_t *l, const char *intent_id, ledger_event_fn fn,
+                       void *ud, char *err, size_t errlen);
+
+/* Records a message that goes to the DLQ (idempotent by origin). */
+int ledger_record_dead_letter(ledger_t *l, const origin_t *from,
+                              const char *reason, const char *detail,
+                              const void *raw, size_t raw_len,
+                              char *err, size_t errlen);
+int ledger_mark_dead_letter_published(ledger_t *l, const origin_t *from,
+                                      char *err, size_t errlen);
+
+/* 1 if the state is terminal (filled, canceled, expired, rejected). */
+int ledger_state_is_terminal(const char *state);
+
+#endif

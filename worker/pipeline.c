@@ -1,0 +1,435 @@
+/* pipeline.c -- one intent from its bytes to its durable outcome (see
+ * pipeline.h for the order of the steps).
+ *
+ * The ledger's state is the program counter.  step() reads the recorded
+ * state and performs the next step, writing the new state before the action
+ * it announces; pipeline_handle() repeats step() until the intent is
+ * terminal.  Any failure of a dependency makes step() return STEP_RETRY and
+ * the whole thing starts again from the ledger after a backoff, which is
+ * what makes redeliveries, crashes and retries all the same case.
+ *
+ * At most one broker order per intent follows from two rules here:
+ *  - the order's client_order_id is derived from intent_id, so a second POST
+ *    for the same intent is refused by Alpaca ("must be unique");
+ *  - an intent found in state "submitting" that this call did not put there
+ *    is looked up at Alpaca by client_order_id before anything is placed. */
+#include "pipeline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alpaca.h"
+#include "ledger.h"
+#include "log.h"
+#include "quota.h"
+#include "timefmt.h"
+
+struct pipeline {
+    const config_t *cfg;
+    publisher_t *pub;
+    ledger_t *ledger;     /* connected lazily, reconnected after failures */
+    quota_t *quota;
+    alpaca_t *alpaca;
+    unsigned int rand_state;
+};
+
+typedef enum {
+    STEP_DONE = 0,   /* terminal outcome recorded and published */
+    STEP_NEXT,       /* state advanced: run the next step now */
+    STEP_RETRY       /* a dependency failed: back off, then start again */
+} step_t;
+
+/* What one call of pipeline_handle carries between steps. */
+typedef struct job {
+    const origin_t *from;
+    const char *bytes;
+    size_t len;
+    intent_t in;
+    intent_verdict_t verdict;
+    int placed_here;      /* this call moved the intent into "submitting" */
+    const atomic_int *abandon;
+} job_t;
+
+pipeline_t *pipeline_new(const config_t *cfg, publisher_t *pub, char *err,
+                         size_t errlen) {
+    pipeline_t *p = calloc(1, sizeof(*p));
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->cfg = cfg;
+    p->pub = pub;
+    p->rand_state = (unsigned int)(timefmt_mono_ms() ^ (uintptr_t)p);
+    p->alpaca = alpaca_new(cfg);
+    if (!p->alpaca) {
+        snprintf(err, errlen, "cannot create the HTTP client");
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void pipeline_free(pipeline_t *p) {
+    if (!p) return;
+    ledger_close(p->ledger);
+    quota_close(p->quota);
+    alpaca_free(p->alpaca);
+    free(p);
+}
+
+/* Sleeps ms, waking early (every 50 ms checked) when the job is abandoned. */
+static void nap(const atomic_int *abandon, int64_t ms) {
+    int64_t end = timefmt_mono_ms() + ms;
+    while (!atomic_load(abandon)) {
+        int64_t left = end - timefmt_mono_ms();
+        if (left <= 0) return;
+        struct timespec ts = {0, (left < 50 ? left : 50) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int ensure_ledger(pipeline_t *p, char *err, size_t errlen) {
+    if (p->ledger) return 0;
+    p->ledger = ledger_connect(p->cfg->database_url, p->cfg->replica_id, err, errlen);
+    return p->ledger ? 0 : -1;
+}
+
+static int ensure_quota(pipeline_t *p, char *err, size_t errlen) {
+    if (p->quota) return 0;
+    p->quota = quota_connect(p->cfg->redis_url, err, errlen);
+    return p->quota ? 0 : -1;
+}
+
+/* ---- publishing what the ledger holds ---------------------------------- */
+
+typedef struct flush_ctx {
+    pipeline_t *p;
+    int again;      /* also re-send events already published (redelivery) */
+    char err[256];
+} flush_ctx_t;
+
+static int flush_one(void *ud, const char *event_id, const char *topic,
+                     const char *key, const char *payload, int published) {
+    flush_ctx_t *c = ud;
+    if (published && !c->again) return 0;
+    if (publish_send(c->p->pub, topic, key, key ? strlen(key) : 0, payload,
+                     strlen(payload), c->err, sizeof(c->err)) < 0)
+        return -1;
+    if (!published &&
+        ledger_mark_published(c->p->ledger, event_id, c->err, sizeof(c->err)) < 0)
+        return -1;
+    return 0;
+}
+
+/* Produces the intent's stored events that are not yet acknowledged (or all
+ * of them with again=1), oldest first, exactly as stored: a consumer sees
+ * the same event_id and the same payload however often this runs. */
+static step_t flush_events(pipeline_t *p, const char *intent_id, int again) {
+    flush_ctx_t c = {p, again, ""};
+    char err[256];
+    if (ledger_events_each(p->ledger, intent_id, flush_one, &c, err, sizeof(err)) < 0) {
+        log_msg(LOG_WARN, "publish_failed", intent_id, "%s", c.err[0] ? c.err : err);
+        return STEP_RETRY;
+    }
+    return STEP_DONE;
+}
+
+/* Records events and the state change in one transaction, then publishes. */
+static step_t commit(pipeline_t *p, job_t *j, const char *from, const char *to,
+                     const char *reason, const alpaca_order_t *order,
+                     event_t *evs, int n) {
+    char err[256];
+    int rc = ledger_commit(p->ledger, j->in.intent_id, from, to, reason, order,
+                           evs, n, j->from->key, j->from->key_len, err, sizeof(err));
+    for (int i = 0; i < n; i++) publish_event_clear(&evs[i]);
+    if (rc < 0) {
+        log_msg(LOG_WARN, "ledger_failed", j->in.intent_id, "%s", err);
+        return STEP_RETRY;
+    }
+    if (rc == 1) return STEP_NEXT;  /* moved by someone else: re-read */
+    step_t s = flush_events(p, j->in.intent_id, 0);
+    if (s != STEP_DONE) return s;
+    return ledger_state_is_terminal(to) ? STEP_DONE : STEP_NEXT;
+}
+
+static step_t reject(pipeline_t *p, job_t *j, const char *from,
+                     const char *reason, const char *message,
+                     long long retry_after_ms, const alpaca_error_t *broker) {
+    event_t ev;
+    publish_build_rejection(p->cfg, &j->in, reason, message,
+                            !strcmp(reason, "validation_failed") ? &j->verdict : NULL,
+                            retry_after_ms, broker, &ev);
+    log_msg(LOG_INFO, "intent_rejected", j->in.intent_id, "%s: %s", reason, message);
+    return commit(p, j, from, "rejected", reason, NULL, &ev, 1);
+}
+
+static step_t transition(pipeline_t *p, job_t *j, const char *from, const char *to) {
+    char err[256];
+    int rc = ledger_transition(p->ledger, j->in.intent_id, from, to, NULL, err, sizeof(err));
+    if (rc < 0) {
+        log_msg(LOG_WARN, "ledger_failed", j->in.intent_id, "%s", err);
+        return STEP_RETRY;
+    }
+    return STEP_NEXT;
+}
+
+/* ---- dead letters ------------------------------------------------------ */
+
+static step_t dead_letter(pipeline_t *p, job_t *j, const char *reason,
+                          const char *detail) {
+    char err[256];
+    if (ledger_record_dead_letter(p->ledger, j->from, reason, detail, j->bytes,
+                                  j->len, err, sizeof(err)) < 0 ||
+        publish_dead_letter(p->pub, j->from, reason, detail, j->bytes, j->len,
+                            err, sizeof(err)) < 0 ||
+        ledger_mark_dead_letter_published(p->ledger, j->from, err, sizeof(err)) < 0) {
+        log_msg(LOG_WARN, "dead_letter_failed", NULL, "%s", err);
+        return STEP_RETRY;
+    }
+    log_msg(LOG_INFO, "dead_lettered", NULL, "%s[%d]@%lld: %s (%s)", j->from->topic,
+            (int)j->from->partition, (long long)j->from->offset, reason, detail);
+    return STEP_DONE;
+}
+
+/* ---- the broker order ---------------------------------------------------- */
+
+/* Records what the broker says of the order and publishes the events that
+ * follow from it: accepted, then fill / partial_fill / canceled / expired,
+ * or a broker_rejected rejection. */
+static step_t settle_order(pipeline_t *p, job_t *j, const char *from,
+                           alpaca_order_t *o) {
+    event_t evs[2];
+    int n = 0;
+    const char *to = "submitted";
+    step_t s;
+    if (!strcmp(o->status, "rejected")) {
+        alpaca_error_t b = {200, 0, "order rejected by the broker after submission", 0};
+        publish_build_rejection(p->cfg, &j->in, "broker_rejected", b.message, NULL,
+                                -1, &b, &evs[0]);
+        s = commit(p, j, from, "rejected", "broker_rejected", o, evs, 1);
+        alpaca_order_clear(o);
+        return s;
+    }
+    publish_build_fill(p->cfg, &j->in, o, "accepted", 1, NULL, NULL, &evs[n++]);
+    if (!strcmp(o->status, "filled")) {
+        publish_build_fill(p->cfg, &j->in, o, "fill", 1, o->filled_qty,
+                           o->filled_avg_price, &evs[n++]);
+        to = "filled";
+    } else if (!strcmp(o->status, "partially_filled")) {
+        publish_build_fill(p->cfg, &j->in, o, "partial_fill", 1, o->filled_qty,
+                           o->filled_avg_price, &evs[n++]);
+    } else if (!strcmp(o->status, "canceled") || !strcmp(o->status, "expired")) {
+        publish_build_fill(p->cfg, &j->in, o, o->status, 1, NULL, NULL, &evs[n++]);
+        to = o->status;
+    }
+    log_msg(LOG_INFO, "order_placed", j->in.intent_id, "order %s status %s", o->id,
+            o->status);
+    s = commit(p, j, from, to, NULL, o, evs, n);
+    alpaca_order_clear(o);
+    /* A resting order stays "submitted": its fills are followed elsewhere. */
+    return !strcmp(to, "submitted") && s == STEP_NEXT ? STEP_DONE : s;
+}
+
+/* Backoff with full jitter: uniform in [0, min(cap, base * 2^attempt)]. */
+static int64_t backoff_ms(pipeline_t *p, int attempt) {
+    int64_t cap = 5000, base = 100;
+    int64_t ceil = attempt >= 6 ? cap : base << attempt;
+    if (ceil > cap) ceil = cap;
+    return (int64_t)(rand_r(&p->rand_state) % (unsigned)(ceil + 1));
+}
+
+/* Looks the order up by client_order_id until Alpaca gives a definite
+ * answer.  Returns ALPACA_OK (found), ALPACA_NOT_FOUND, or ALPACA_TRANSIENT
+ * if the job was abandoned first. */
+static alpaca_result_t look_up(pipeline_t *p, job_t *j, const char *cid,
+                               alpaca_order_t *o) {
+    for (int attempt = 0; !atomic_load(j->abandon); attempt++) {
+        alpaca_error_t e;
+        alpaca_result_t r = alpaca_get_order_by_client_id(p->alpaca, cid, o, &e);
+        if (r == ALPACA_OK || r == ALPACA_NOT_FOUND) return r;
+        if (r == ALPACA_RATE_LIMITED) {
+            nap(j->abandon, e.retry_at_ms - timefmt_now_ms());
+            continue;
+        }
+        log_msg(LOG_WARN, "alpaca_lookup_failed", j->in.intent_id, "%s", e.message);
+        nap(j->abandon, backoff_ms(p, attempt));
+    }
+    return ALPACA_TRANSIENT;
+}
+
+/* State "submitting": find the order or place it, then settle it. */
+static step_t submit(pipeline_t *p, job_t *j) {
+    char cid[64];
+    intent_client_order_id(&j->in, cid, sizeof(cid));
+    alpaca_order_t o;
+    alpaca_error_t e;
+    int unknown = !j->placed_here;  /* may exist: look before placing */
+    for (int attempt = 0;; attempt++) {
+        if (atomic_load(j->abandon)) return STEP_RETRY;
+        if (unknown) {
+            alpaca_result_t r = look_up(p, j, cid, &o);
+            if (r == ALPACA_OK) return settle_order(p, j, "submitting", &o);
+            if (r != ALPACA_NOT_FOUND) return STEP_RETRY;
+            unknown = 0;
+        }
+        /* Known not to exist: placing is safe, unless it is too late. */
+        if (intent_is_expired(&j->in, timefmt_now_ms()))
+            return reject(p, j, "submitting",
+                          attempt == 0 ? "expired" : "broker_unavailable",
+                          attempt == 0 ? "the intent expired before it could be sent"
+                                       : "the broker stayed unreachable until the intent expired",
+                          -1, NULL);
+        alpaca_result_t r = alpaca_place_order(p->alpaca, &j->in, cid, &o, &e);
+        switch (r) {
+        case ALPACA_OK:
+            return settle_order(p, j, "submitting", &o);
+        case ALPACA_DUPLICATE:
+            unknown = 1;  /* it exists: fetch it, never create another */
+            continue;
+        case ALPACA_REJECTED:
+            return reject(p, j, "submitting", "broker_rejected", e.message, -1, &e);
+        case ALPACA_RATE_LIMITED:
+            log_msg(LOG_WARN, "alpaca_rate_limited", j->in.intent_id,
+                    "429 from the broker; waiting for the reset");
+            nap(j->abandon, e.retry_at_ms - timefmt_now_ms());
+            continue;
+        case ALPACA_UNAUTHORIZED:
+            log_msg(LOG_ERROR, "alpaca_unauthorized", j->in.intent_id,
+                    "the broker refused the API keys (HTTP 401): check "
+                    "ALPACA_API_KEY_ID and ALPACA_API_SECRET_KEY");
+            nap(j->abandon, backoff_ms(p, attempt));
+            continue;
+        case ALPACA_NOT_FOUND:
+        case ALPACA_TRANSIENT:
+            /* The answer is lost or the broker failed: the order may or may
+             * not exist, so the next round looks it up first. */
+            log_msg(LOG_WARN, "alpaca_place_failed", j->in.intent_id, "%s", e.message);
+            nap(j->abandon, backoff_ms(p, attempt));
+            unknown = 1;
+            continue;
+        }
+    }
+}
+
+/* State "submitted": ask the broker where the order stands. */
+static step_t follow(pipeline_t *p, job_t *j) {
+    char cid[64];
+    intent_client_order_id(&j->in, cid, sizeof(cid));
+    alpaca_order_t o;
+    alpaca_result_t r = look_up(p, j, cid, &o);
+    if (r != ALPACA_OK) {
+        if (r == ALPACA_NOT_FOUND)
+            log_msg(LOG_ERROR, "order_missing", j->in.intent_id,
+                    "the ledger says submitted but the broker has no order %s", cid);
+        return STEP_RETRY;
+    }
+    return settle_order(p, j, "submitted", &o);
+}
+
+/* ---- the state machine --------------------------------------------------- */
+
+static step_t step(pipeline_t *p, job_t *j) {
+    char err[256];
+    if (j->verdict.status == INTENT_UNREADABLE) {
+        if (ensure_ledger(p, err, sizeof(err)) < 0) goto infra;
+        return dead_letter(p, j, j->verdict.dlq_reason, j->verdict.detail);
+    }
+    if (ensure_ledger(p, err, sizeof(err)) < 0) goto infra;
+    ledger_seen_t seen;
+    char state[LEDGER_STATE_MAX];
+    if (ledger_begin_intent(p->ledger, &j->in, j->from, j->bytes, j->len, &seen, state,
+                            err, sizeof(err)) < 0)
+        goto infra;
+    if (seen == LEDGER_CONFLICT) {
+        char detail[160];
+        snprintf(detail, sizeof(detail),
+                 "intent_id %s was already used for an intent with other content",
+                 j->in.intent_id);
+        return dead_letter(p, j, "intent_id_reused", detail);
+    }
+    if (ledger_state_is_terminal(state)) {
+        /* Redelivery of a finished intent: its events again, same ids. */
+        log_msg(LOG_DEBUG, "intent_redelivered", j->in.intent_id, "state %s", state);
+        return flush_events(p, j->in.intent_id, 1);
+    }
+    int64_t now = timefmt_now_ms();
+    if (!strcmp(state, "received")) {
+        if (j->verdict.status == INTENT_INVALID) {
+            char msg[256];
+            snprintf(msg, sizeof(msg), "the intent breaks %d rule%s of the contract",
+                     j->verdict.n_errors, j->verdict.n_errors == 1 ? "" : "s");
+            return reject(p, j, "received", "validation_failed", msg, -1, NULL);
+        }
+        return transition(p, j, "received", "validated");
+    }
+    if (!strcmp(state, "validated")) {
+        if (intent_is_expired(&j->in, now))
+            return reject(p, j, "validated", "expired",
+                          "the intent expired before it could be sent", -1, NULL);
+        if (ensure_quota(p, err, sizeof(err)) < 0) goto infra;
+        int bot = j->in.source == INTENT_SOURCE_BOT;
+        quota_decision_t d;
+        if (quota_charge(p->quota, bot ? "bot" : "user", bot ? j->in.bot_id : j->in.user_id,
+                         j->in.intent_id,
+                         bot ? p->cfg->bot_trades_per_min : p->cfg->user_trades_per_min,
+                         p->cfg->rate_period_ms, &d, err, sizeof(err)) < 0) {
+            quota_close(p->quota);
+            p->quota = NULL;
+            goto infra;
+        }
+        if (!d.allowed) {
+            char msg[200];
+            snprintf(msg, sizeof(msg), "%s %s has used its %lld trades per %lld ms",
+                     bot ? "bot" : "user", bot ? j->in.bot_id : j->in.user_id,
+                     (long long)d.limit, (long long)p->cfg->rate_period_ms);
+            return reject(p, j, "validated", "quota_exceeded", msg,
+                          (long long)d.retry_after_ms, NULL);
+        }
+        return transition(p, j, "validated", "quota_granted");
+    }
+    if (!strcmp(state, "quota_granted")) {
+        if (intent_is_expired(&j->in, now))
+            return reject(p, j, "quota_granted", "expired",
+                          "the intent expired before it could be sent", -1, NULL);
+        step_t s = transition(p, j, "quota_granted", "submitting");
+        if (s == STEP_NEXT) j->placed_here = 1;
+        return s;
+    }
+    if (!strcmp(state, "submitting")) return submit(p, j);
+    if (!strcmp(state, "submitted")) return follow(p, j);
+    log_msg(LOG_ERROR, "unknown_state", j->in.intent_id, "ledger state %s", state);
+    return STEP_RETRY;
+infra:
+    log_msg(LOG_WARN, "dependency_failed", j->in.intent_id[0] ? j->in.intent_id : NULL,
+            "%s", err);
+    if (p->ledger && strstr(err, "ledger")) {
+        ledger_close(p->ledger);
+        p->ledger = NULL;
+    }
+    return STEP_RETRY;
+}
+
+int pipeline_handle(pipeline_t *p, const origin_t *from, intent_source_t source,
+                    const char *bytes, size_t len, const atomic_int *abandon) {
+    job_t j;
+    memset(&j, 0, sizeof(j));
+    j.from = from;
+    j.bytes = bytes;
+    j.len = len;
+    j.abandon = abandon;
+    intent_decode(bytes, len, source, p->cfg->intent_max_age_ms, &j.in, &j.verdict);
+    int rc = -1;
+    for (int attempt = 0; !atomic_load(abandon);) {
+        step_t s = step(p, &j);
+        if (s == STEP_DONE) {
+            rc = 0;
+            break;
+        }
+        if (s == STEP_RETRY) nap(abandon, backoff_ms(p, attempt++));
+        else attempt = 0;
+    }
+    intent_free(&j.in);
+    return rc;
+}

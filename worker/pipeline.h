@@ -1,0 +1,35 @@
+/* pipeline.h -- the steps one intent goes through, from its bytes to its
+ * durable outcome.
+ *
+ * decode and validate (intent.c) -> record in the ledger (ledger.c) -> check
+ * expiry -> charge the quota (quota.c) -> mark submitting -> place the order
+ * (alpaca.c) -> record the outcome -> publish the events (publish.c).
+ * Every step is resumable from the ledger, so handling the same message
+ * twice, or after a crash at any point, continues where the ledger says
+ * instead of repeating work.  One pipeline_t per lane (not thread-safe). */
+#ifndef PIPELINE_H
+#define PIPELINE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include "config.h"
+#include "intent.h"
+#include "origin.h"
+#include "publish.h"
+
+typedef struct pipeline pipeline_t;
+
+pipeline_t *pipeline_new(const config_t *cfg, publisher_t *pub, char *err,
+                         size_t errlen);
+void pipeline_free(pipeline_t *p);
+
+/* Takes one consumed message to a durable outcome.  Failures of Redis,
+ * PostgreSQL, Kafka or Alpaca are retried with backoff.  Returns 0 once the
+ * outcome is recorded and published (the offset may be stored), or -1 if
+ * *abandon became non-zero first (the offset must not be stored: the message
+ * will be redelivered and resumed). */
+int pipeline_handle(pipeline_t *p, const origin_t *from, intent_source_t source,
+                    const char *bytes, size_t len,
+                    const atomic_int *abandon);
+
+#endif

@@ -1,0 +1,337 @@
+/* publish.c -- result events and dead letters out to Kafka (see publish.h).
+ *
+ * One idempotent producer per process, shared by every lane (librdkafka's
+ * producer is thread-safe).  A background thread serves delivery reports;
+ * each send waits on its own small completion record, so a lane knows that
+ * its event is acknowledged before the ledger and the consumer offset move
+ * on.  The event shapes of contract section 4 are built here and nowhere
+ * else. */
+#include "publish.h"
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "timefmt.h"
+
+struct publisher {
+    rd_kafka_t *rk;
+    const config_t *cfg;
+    pthread_t poller;
+    int stop;               /* guarded by lock */
+    pthread_mutex_t lock;
+};
+
+/* One outstanding send: filled by the delivery report callback. */
+typedef struct delivery {
+    pthread_mutex_t lock;
+    pthread_cond_t done_cv;
+    int done;
+    rd_kafka_resp_err_t err;
+} delivery_t;
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *ud) {
+    (void)rk;
+    (void)ud;
+    delivery_t *d = m->_private;
+    if (!d) return;
+    pthread_mutex_lock(&d->lock);
+    d->err = m->err;
+    d->done = 1;
+    pthread_cond_signal(&d->done_cv);
+    pthread_mutex_unlock(&d->lock);
+}
+
+static void *poll_loop(void *arg) {
+    publisher_t *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        int stop = p->stop;
+        pthread_mutex_unlock(&p->lock);
+        if (stop) break;
+        rd_kafka_poll(p->rk, 100);
+    }
+    return NULL;
+}
+
+static int conf_set(rd_kafka_conf_t *c, const char *k, const char *v, char *err,
+                    size_t errlen) {
+    char e[256];
+    if (rd_kafka_conf_set(c, k, v, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
+        snprintf(err, errlen, "kafka producer setting %s: %s", k, e);
+        return -1;
+    }
+    return 0;
+}
+
+publisher_t *publish_new(const config_t *cfg, char *err, size_t errlen) {
+    publisher_t *p = calloc(1, sizeof(*p));
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->cfg = cfg;
+    pthread_mutex_init(&p->lock, NULL);
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    char client_id[160];
+    snprintf(client_id, sizeof(client_id), "order-worker-%s", cfg->replica_id);
+    if (conf_set(c, "bootstrap.servers", cfg->kafka_brokers, err, errlen) < 0 ||
+        conf_set(c, "client.id", client_id, err, errlen) < 0 ||
+        conf_set(c, "enable.idempotence", "true", err, errlen) < 0 ||
+        conf_set(c, "linger.ms", "1", err, errlen) < 0 ||
+        conf_set(c, "message.timeout.ms", "0", err, errlen) < 0) {
+        rd_kafka_conf_destroy(c);
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+        return NULL;
+    }
+    rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
+    char e[512];
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof(e));
+    if (!p->rk) {
+        snprintf(err, errlen, "kafka producer: %s", e);
+        rd_kafka_conf_destroy(c);
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+        return NULL;
+    }
+    pthread_create(&p->poller, NULL, poll_loop, p);
+    return p;
+}
+
+void publish_free(publisher_t *p) {
+    if (!p) return;
+    rd_kafka_flush(p->rk, 10000);
+    pthread_mutex_lock(&p->lock);
+    p->stop = 1;
+    pthread_mutex_unlock(&p->lock);
+    pthread_join(p->poller, NULL);
+    rd_kafka_destroy(p->rk);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+/* Waits for the delivery report of a message produced with d as opaque.
+ * message.timeout.ms is 0 (infinite): the idempotent producer retries until
+ * the brokers answer; the wait is bounded by publish_timeout_ms, after which
+ * the caller treats the intent as unfinished (it will be redelivered). */
+static int wait_delivery(publisher_t *p, delivery_t *d, char *err, size_t errlen) {
+    int64_t deadline = timefmt_mono_ms() + p->cfg->publish_timeout_ms;
+    int rc = 0;
+    pthread_mutex_lock(&d->lock);
+    while (!d->done) {
+        int64_t left = deadline - timefmt_mono_ms();
+        if (left <= 0) break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t wait = left < 200 ? left : 200;
+        ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+        ts.tv_sec += wait / 1000 + ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&d->done_cv, &d->lock, &ts);
+    }
+    if (!d->done) {
+        snprintf(err, errlen, "kafka: no acknowledgement within %lld ms",
+                 (long long)p->cfg->publish_timeout_ms);
+        rc = -1;
+    } else if (d->err) {
+        snprintf(err, errlen, "kafka: delivery failed: %s", rd_kafka_err2str(d->err));
+        rc = -1;
+    }
+    int done = d->done;
+    pthread_mutex_unlock(&d->lock);
+    /* A timed-out message is still owned by librdkafka and will report
+     * later: the record must outlive it, so it is leaked on purpose only in
+     * that case (bounded by how many sends time out before shutdown). */
+    if (!done) return -2;
+    return rc;
+}
+
+static delivery_t *delivery_new(void) {
+    delivery_t *d = calloc(1, sizeof(*d));
+    if (!d) return NULL;
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->done_cv, NULL);
+    return d;
+}
+
+static void delivery_free(delivery_t *d) {
+    pthread_mutex_destroy(&d->lock);
+    pthread_cond_destroy(&d->done_cv);
+    free(d);
+}
+
+static int produce_and_wait(publisher_t *p, const char *topic, const char *key,
+                            size_t key_len, const void *payload, size_t len,
+                            rd_kafka_headers_t *hdrs, char *err, size_t errlen) {
+    delivery_t *d = delivery_new();
+    if (!d) {
+        snprintf(err, errlen, "out of memory");
+        if (hdrs) rd_kafka_headers_destroy(hdrs);
+        return -1;
+    }
+    rd_kafka_resp_err_t e;
+    for (;;) {
+        e = rd_kafka_producev(
+            p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
+            RD_KAFKA_V_VALUE((void *)payload, len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(d),
+            hdrs ? RD_KAFKA_V_HEADERS(hdrs) : RD_KAFKA_V_END, RD_KAFKA_V_END);
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
+        rd_kafka_poll(p->rk, 50);
+    }
+    if (e) {
+        snprintf(err, errlen, "kafka: produce to %s: %s", topic, rd_kafka_err2str(e));
+        if (hdrs) rd_kafka_headers_destroy(hdrs);
+        delivery_free(d);
+        return -1;
+    }
+    int rc = wait_delivery(p, d, err, errlen);
+    if (rc == -2) return -1;  /* d still referenced by librdkafka */
+    delivery_free(d);
+    return rc;
+}
+
+int publish_send(publisher_t *p, const char *topic, const char *key,
+                 size_t key_len, const char *payload, size_t len, char *err,
+                 size_t errlen) {
+    return produce_and_wait(p, topic, key, key_len, payload, len, NULL, err, errlen);
+}
+
+int publish_dead_letter(publisher_t *p, const origin_t *from, const char *reason,
+                        const char *detail, const void *bytes, size_t len,
+                        char *err, size_t errlen) {
+    rd_kafka_headers_t *h = rd_kafka_headers_new(5);
+    char part[16], off[24];
+    snprintf(part, sizeof(part), "%d", (int)from->partition);
+    snprintf(off, sizeof(off), "%lld", (long long)from->offset);
+    rd_kafka_header_add(h, "x-dlq-reason", -1, reason, -1);
+    rd_kafka_header_add(h, "x-dlq-topic", -1, from->topic, -1);
+    rd_kafka_header_add(h, "x-dlq-partition", -1, part, -1);
+    rd_kafka_header_add(h, "x-dlq-offset", -1, off, -1);
+    if (detail && *detail) rd_kafka_header_add(h, "x-dlq-detail", -1, detail, -1);
+    return produce_and_wait(p, p->cfg->topic_dlq, from->key, from->key_len, bytes,
+                            len, h, err, errlen);
+}
+
+/* ---- event shapes ----------------------------------------------------- */
+
+static void set_str(json_t *o, const char *k, const char *v) {
+    if (v && *v) json_object_set_new(o, k, json_string(v));
+}
+
+/* Fields every event carries (contract section 4), meta excepted. */
+static json_t *event_base(const intent_t *in, const char *schema,
+                          const char *event_id) {
+    json_t *o = json_object();
+    char now[40];
+    timefmt_format_rfc3339(timefmt_now_ms(), now, sizeof(now));
+    json_object_set_new(o, "schema", json_string(schema));
+    json_object_set_new(o, "event_id", json_string(event_id));
+    json_object_set_new(o, "intent_id", json_string(in->intent_id));
+    set_str(o, "bot_id", in->bot_id);
+    json_object_set_new(o, "user_id", in->user_id[0] ? json_string(in->user_id) : json_null());
+    json_object_set_new(o, "symbol", in->symbol[0] ? json_string(in->symbol) : json_null());
+    json_object_set_new(o, "side", in->side[0] ? json_string(in->side) : json_null());
+    json_object_set_new(o, "occurred_at", json_string(now));
+    return o;
+}
+
+/* Serialises o and splices the intent's meta in as it was received, so that
+ * meta is copied byte for byte (jansson would re-print its numbers). */
+static char *event_finish(json_t *o, const intent_t *in) {
+    char *body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (!body || !in->meta_json) return body;
+    size_t bl = strlen(body), ml = strlen(in->meta_json);
+    char *out = malloc(bl + ml + 16);
+    if (!out) {
+        free(body);
+        return NULL;
+    }
+    /* body ends with '}' and is a non-empty object. */
+    memcpy(out, body, bl - 1);
+    size_t n = bl - 1;
+    memcpy(out + n, ",\"meta\":", 8);
+    n += 8;
+    memcpy(out + n, in->meta_json, ml);
+    n += ml;
+    out[n++] = '}';
+    out[n] = '\0';
+    free(body);
+    return out;
+}
+
+void publish_build_fill(const config_t *cfg, const intent_t *in,
+                        const alpaca_order_t *o, const char *type, int n,
+                        const char *last_qty, const char *last_price,
+                        event_t *out) {
+    memset(out, 0, sizeof(*out));
+    snprintf(out->event_id, sizeof(out->event_id), "%s:%s:%d", in->intent_id, type, n);
+    snprintf(out->type, sizeof(out->type), "%s", type);
+    out->topic = cfg->topic_fills;
+    out->terminal = !strcmp(type, "fill") || !strcmp(type, "canceled") ||
+                    !strcmp(type, "expired");
+    json_t *j = event_base(in, "order-fill/v1", out->event_id);
+    json_object_set_new(j, "type", json_string(type));
+    json_object_set_new(j, "client_order_id", json_string(o->client_order_id));
+    json_object_set_new(j, "order_id", json_string(o->id));
+    json_object_set_new(j, "order_type", json_string(o->type[0] ? o->type : in->type));
+    if (o->qty[0]) json_object_set_new(j, "qty", json_string(o->qty));
+    else if (in->has_qty) json_object_set_new(j, "qty", json_string(in->qty.text));
+    if (o->notional[0]) json_object_set_new(j, "notional", json_string(o->notional));
+    else if (in->has_notional) json_object_set_new(j, "notional", json_string(in->notional.text));
+    if (in->has_limit_price) json_object_set_new(j, "limit_price", json_string(in->limit_price.text));
+    if (in->has_stop_price) json_object_set_new(j, "stop_price", json_string(in->stop_price.text));
+    json_object_set_new(j, "time_in_force", json_string(in->time_in_force));
+    json_object_set_new(j, "status", json_string(o->status));
+    json_object_set_new(j, "filled_qty", json_string(o->filled_qty[0] ? o->filled_qty : "0"));
+    json_object_set_new(j, "filled_avg_price",
+                        o->filled_avg_price[0] ? json_string(o->filled_avg_price) : json_null());
+    if (last_qty) json_object_set_new(j, "last_fill_qty", json_string(last_qty));
+    if (last_price) json_object_set_new(j, "last_fill_price", json_string(last_price));
+    out->payload = event_finish(j, in);
+}
+
+void publish_build_rejection(const config_t *cfg, const intent_t *in,
+                             const char *reason, const char *message,
+                             const intent_verdict_t *errors,
+                             long long retry_after_ms,
+                             const alpaca_error_t *broker, event_t *out) {
+    memset(out, 0, sizeof(*out));
+    snprintf(out->event_id, sizeof(out->event_id), "%s:rejected", in->intent_id);
+    snprintf(out->type, sizeof(out->type), "rejected");
+    out->topic = cfg->topic_rejections;
+    out->terminal = 1;
+    json_t *j = event_base(in, "order-rejection/v1", out->event_id);
+    json_object_set_new(j, "reason", json_string(reason));
+    json_object_set_new(j, "message", json_string(message));
+    if (errors && errors->n_errors > 0) {
+        json_t *arr = json_array();
+        for (int i = 0; i < errors->n_errors; i++) {
+            json_t *e = json_object();
+            json_object_set_new(e, "field", json_string(errors->errors[i].field));
+            json_object_set_new(e, "message", json_string(errors->errors[i].message));
+            json_array_append_new(arr, e);
+        }
+        json_object_set_new(j, "errors", arr);
+    }
+    if (retry_after_ms >= 0)
+        json_object_set_new(j, "retry_after_ms", json_integer(retry_after_ms));
+    if (broker) {
+        json_t *b = json_object();
+        json_object_set_new(b, "status", json_integer(broker->http_status));
+        if (broker->code) json_object_set_new(b, "code", json_integer(broker->code));
+        json_object_set_new(b, "message", json_string(broker->message));
+        json_object_set_new(j, "broker", b);
+    }
+    out->payload = event_finish(j, in);
+}
+
+void publish_event_clear(event_t *ev) {
+    free(ev->payload);
+    ev->payload = NULL;
+}

@@ -1,0 +1,64 @@
+/* publish.h -- everything the worker writes to Kafka: result events on
+ * orders.fills and orders.rejections, and original messages on orders.dlq.
+ *
+ * Events are built here (one shape, contract section 4) and produced with
+ * the idempotent producer.  publish_send() waits for the broker's
+ * acknowledgement, because the ledger marks an event published, and the
+ * consumer offset moves on, only after that. */
+#ifndef PUBLISH_H
+#define PUBLISH_H
+
+#include <stddef.h>
+#include "alpaca.h"
+#include "config.h"
+#include "intent.h"
+#include "origin.h"
+
+typedef struct publisher publisher_t;
+
+/* A built event: its id, destination and JSON payload (malloc'd). */
+typedef struct event {
+    char event_id[96];
+    const char *topic;        /* cfg->topic_fills or cfg->topic_rejections */
+    char type[24];            /* fills: accepted, fill, ...; rejections: "rejected" */
+    int terminal;             /* 1 if this event ends the intent */
+    char *payload;
+} event_t;
+
+publisher_t *publish_new(const config_t *cfg, char *err, size_t errlen);
+
+/* Flushes what is outstanding (up to timeout) and frees the producer. */
+void publish_free(publisher_t *p);
+
+/* Produces payload to topic with key and waits for the acknowledgement.
+ * Returns 0 once acknowledged, -1 with err otherwise. */
+int publish_send(publisher_t *p, const char *topic, const char *key,
+                 size_t key_len, const char *payload, size_t len,
+                 char *err, size_t errlen);
+
+/* Produces the original bytes to the DLQ with the x-dlq-* headers and
+ * waits for the acknowledgement. */
+int publish_dead_letter(publisher_t *p, const origin_t *from,
+                        const char *reason, const char *detail,
+                        const void *bytes, size_t len,
+                        char *err, size_t errlen);
+
+/* Builds an orders.fills event of the given type ("accepted", "fill", ...)
+ * numbered n for the intent, from the broker's order.  last_qty/last_price
+ * are set for fill events (NULL otherwise). */
+void publish_build_fill(const config_t *cfg, const intent_t *in,
+                        const alpaca_order_t *o, const char *type, int n,
+                        const char *last_qty, const char *last_price,
+                        event_t *out);
+
+/* Builds the orders.rejections event.  errors (validation), retry_after_ms
+ * (>= 0 to include) and broker (NULL to omit) as fits the reason. */
+void publish_build_rejection(const config_t *cfg, const intent_t *in,
+                             const char *reason, const char *message,
+                             const intent_verdict_t *errors,
+                             long long retry_after_ms,
+                             const alpaca_error_t *broker, event_t *out);
+
+void publish_event_clear(event_t *ev);
+
+#endif
