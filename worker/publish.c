@@ -175,11 +175,20 @@ static int produce_and_wait(publisher_t *p, const char *topic, const char *key,
     }
     rd_kafka_resp_err_t e;
     for (;;) {
-        e = rd_kafka_producev(
-            p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
-            RD_KAFKA_V_VALUE((void *)payload, len),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(d),
-            hdrs ? RD_KAFKA_V_HEADERS(hdrs) : RD_KAFKA_V_END, RD_KAFKA_V_END);
+        /* The headers argument pair cannot be made conditional inside the
+         * variadic list, hence two calls. */
+        if (hdrs)
+            e = rd_kafka_producev(
+                p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
+                RD_KAFKA_V_VALUE((void *)payload, len),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(d),
+                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+        else
+            e = rd_kafka_producev(
+                p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
+                RD_KAFKA_V_VALUE((void *)payload, len),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(d),
+                RD_KAFKA_V_END);
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
         rd_kafka_poll(p->rk, 50);
     }
