@@ -1,0 +1,566 @@
+#!/usr/bin/env bash
+# test_sim.sh -- black-box tests of tools/alpaca-sim, the local Alpaca simulator.
+#
+# usage: tests/test_sim.sh path/to/alpaca-sim
+#
+# Starts its own simulators on free loopback ports (one with a large rate
+# limit for the functional checks, one with ALPACA_CALLS_PER_MIN=50 and
+# RATE_PERIOD_MS=2000 for the 429 checks, one under valgrind if installed),
+# checks the shape and status of every endpoint, and stops at the first
+# failed check with a message.  Needs curl and jq.  SKIP_VALGRIND=1 skips
+# the leak check.
+set -euo pipefail
+
+BIN=${1:?usage: $0 path/to/alpaca-sim}
+[ -x "$BIN" ] || { echo "not executable: $BIN" >&2; exit 2; }
+for tool in curl jq; do
+    command -v "$tool" >/dev/null || { echo "$tool is required" >&2; exit 2; }
+done
+
+KEY=test-key-id
+SECRET=test-secret-key
+WORK=$(mktemp -d)
+PIDS=()
+PASSED=0
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    if [ -n "${STATUS:-}" ]; then
+        echo "  last response: HTTP $STATUS $(head -c 600 "$WORK/body" 2>/dev/null)" >&2
+    fi
+    echo "$PASSED passed, 1 failed" >&2
+    exit 1
+}
+
+pass() { PASSED=$((PASSED + 1)); }
+
+# expect DESCRIPTION COMMAND...: passes if the command succeeds.
+expect() {
+    local desc=$1
+    shift
+    if "$@" >/dev/null; then pass; else fail "$desc"; fi
+}
+
+# start_sim NAME [ENV=VALUE...] -- starts a simulator on a random free port;
+# sets PORT and SIM_PID.  Retries with another port if the bind fails.
+start_sim() {
+    local name=$1
+    shift
+    local try
+    for try in 1 2 3 4 5 6 7 8 9 10; do
+        PORT=$((20000 + RANDOM % 10000))
+        env "$@" "$BIN" --port "$PORT" --seed 42 2>"$WORK/$name.log" &
+        SIM_PID=$!
+        local i
+        for i in $(seq 1 50); do
+            if curl -s -o /dev/null "http://127.0.0.1:$PORT/_sim/health"; then
+                PIDS+=("$SIM_PID")
+                return 0
+            fi
+            if ! kill -0 "$SIM_PID" 2>/dev/null; then
+                break
+            fi
+            sleep 0.1
+        done
+        kill "$SIM_PID" 2>/dev/null || true
+        wait "$SIM_PID" 2>/dev/null || true
+    done
+    cat "$WORK/$name.log" >&2
+    fail "could not start $name"
+}
+
+# call METHOD PATH [BODY] [more curl args] -- as the authorised client.
+# Sets STATUS; the body is in $WORK/body, headers in $WORK/headers.
+call() {
+    local method=$1 path=$2 body=${3:-}
+    shift $(($# < 3 ? $# : 3))
+    local args=(-s -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' -X "$method"
+        -H "APCA-API-KEY-ID: $KEY" -H "APCA-API-SECRET-KEY: $SECRET")
+    if [ -n "$body" ]; then
+        args+=(-H 'Content-Type: application/json' --data-binary "$body")
+    fi
+    STATUS=$(curl "${args[@]}" "$@" "$BASE$path") || STATUS="curl-exit-$?"
+}
+
+# anon METHOD PATH [BODY] -- without keys (control API, 401 checks).
+anon() {
+    local method=$1 path=$2 body=${3:-}
+    local args=(-s -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' -X "$method")
+    if [ -n "$body" ]; then
+        args+=(-H 'Content-Type: application/json' --data-binary "$body")
+    fi
+    STATUS=$(curl "${args[@]}" "$BASE$path") || STATUS="curl-exit-$?"
+}
+
+# jqb FILTER -- evaluates a jq filter on the last body.
+jqb() { jq -r "$@" "$WORK/body"; }
+
+# status_is CODE -- the last status was CODE.
+status_is() { [ "$STATUS" = "$1" ]; }
+
+# body_is JSON -- the last body equals JSON (compact, same key order).
+body_is() { [ "$(jq -c . "$WORK/body")" = "$(jq -c . <<<"$1")" ]; }
+
+# field_is FILTER VALUE -- jq -r FILTER of the last body is VALUE.
+field_is() { [ "$(jqb "$1")" = "$2" ]; }
+
+header() { tr -d '\r' <"$WORK/headers" | awk -v h="$(echo "$1" | tr 'A-Z' 'a-z')" \
+    'BEGIN{FS=": "} tolower($1)==h {print $2}'; }
+
+simstat() { curl -s "$BASE/_sim/stats" | jq -r ".$1"; }
+
+UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
+TIME_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$'
+ORDER_KEYS='["id","client_order_id","created_at","updated_at","submitted_at","filled_at",
+ "expired_at","canceled_at","failed_at","replaced_at","replaced_by","replaces","asset_id",
+ "symbol","asset_class","notional","qty","filled_qty","filled_avg_price","order_class",
+ "order_type","type","side","time_in_force","limit_price","stop_price","status",
+ "extended_hours","legs","trail_percent","trail_price","hwm"]'
+
+order_shape_ok() {
+    jq -e --argjson keys "$ORDER_KEYS" --arg uuid "$UUID_RE" --arg t "$TIME_RE" '
+        . as $o
+        | ($keys | all(. as $k | $o | has($k)))
+        and (.id | test($uuid))
+        and (.created_at | test($t)) and (.submitted_at | test($t)) and (.updated_at | test($t))
+        and (.filled_qty | type == "string")
+        and (.asset_class == "us_equity")
+        and (.extended_hours | type == "boolean")
+        and (.replaced_by == null) and (.legs == null) and (.hwm == null)' \
+        "$WORK/body" >/dev/null
+}
+
+# ---------------------------------------------------------------- command line
+
+"$BIN" --help >"$WORK/help" 2>&1 || fail "--help exits non-zero"
+expect "--help prints usage" grep -q -- "--port" "$WORK/help"
+rc=0
+"$BIN" >/dev/null 2>&1 || rc=$?
+expect "no --port exits 2" [ "$rc" = 2 ]
+
+# ------------------------------------------------------------- main simulator
+
+start_sim main ALPACA_API_KEY_ID=$KEY ALPACA_API_SECRET_KEY=$SECRET ALPACA_CALLS_PER_MIN=100000
+BASE="http://127.0.0.1:$PORT"
+MAIN_PID=$SIM_PID
+expect "start line logged" grep -q "listening on 127.0.0.1:$PORT" "$WORK/main.log"
+expect "secret never logged" bash -c "! grep -q '$SECRET\|$KEY' '$WORK/main.log'"
+
+# --- auth
+anon GET /v2/account
+expect "no keys -> 401" status_is 401
+expect "401 body" body_is '{"code":40110000,"message":"request is not authorized"}'
+STATUS=$(curl -s -o "$WORK/body" -w '%{http_code}' -H "APCA-API-KEY-ID: $KEY" \
+    -H "APCA-API-SECRET-KEY: wrong" "$BASE/v2/account")
+expect "wrong secret -> 401" status_is 401
+expect "401 body has no secret" bash -c "! grep -q '$SECRET' '$WORK/body'"
+anon GET /_sim/stats
+expect "/_sim needs no auth" status_is 200
+
+# --- account
+call GET /v2/account
+expect "account 200" status_is 200
+expect "account status ACTIVE" field_is .status ACTIVE
+expect "account cash 100000" field_is .cash 100000
+expect "account buying_power 100000" field_is .buying_power 100000
+expect "account equity 100000" field_is .equity 100000
+expect "account portfolio_value" field_is .portfolio_value 100000
+expect "account currency" field_is .currency USD
+expect "account id uuid" jq -e --arg r "$UUID_RE" '.id | test($r)' "$WORK/body"
+expect "account flags" jq -e '.trading_blocked == false and .account_blocked == false
+    and .trade_suspended_by_user == false and .shorting_enabled == true' "$WORK/body"
+expect "account decimals are strings" jq -e '[.cash,.buying_power,.equity,.multiplier,
+    .portfolio_value,.long_market_value,.short_market_value] | all(type == "string")' "$WORK/body"
+expect "account number + created_at" jq -e --arg t "$TIME_RE" \
+    '(.account_number | length > 0) and (.created_at | test($t))' "$WORK/body"
+expect "X-Ratelimit-Limit header" [ "$(header X-Ratelimit-Limit)" = 100000 ]
+expect "X-Ratelimit-Remaining header" [ -n "$(header X-Ratelimit-Remaining)" ]
+expect "X-Ratelimit-Reset is epoch seconds" \
+    [ "$(header X-Ratelimit-Reset)" -ge "$(date +%s)" ]
+
+# --- clock
+call GET /v2/clock
+expect "clock 200" status_is 200
+expect "clock shape" jq -e --arg t "$TIME_RE" '.is_open == true and (.timestamp | test($t))
+    and (.next_open | test($t)) and (.next_close | test($t))' "$WORK/body"
+
+# --- market data
+call GET '/v2/stocks/AAPL/quotes/latest?feed=iex'
+expect "latest quote 200" status_is 200
+expect "latest quote shape" jq -e --arg t "$TIME_RE" '.symbol == "AAPL" and .quote.ap == 189.12
+    and .quote.bp == 189.1 and (.quote.ap | type == "number") and .quote.ax == "V"
+    and .quote.bx == "V" and (.quote.as | type == "number") and (.quote.bs | type == "number")
+    and .quote.c == ["R"] and .quote.z == "C" and (.quote.t | test($t))' "$WORK/body"
+expect "quote prints exact decimals" grep -q '"ap":189.12,' "$WORK/body"
+expect "market data carries no trading rate headers" [ -z "$(header X-Ratelimit-Limit)" ]
+call GET '/v2/stocks/ZZZZ/quotes/latest?feed=iex'
+expect "unknown symbol quote 404" status_is 404
+call GET '/v2/stocks/aapl/quotes/latest?feed=iex'
+expect "invalid symbol quote 422" status_is 422
+call GET '/v2/stocks/quotes/latest?symbols=AAPL,MSFT&feed=iex'
+expect "multi quotes" jq -e '(.quotes | keys) == ["AAPL","MSFT"]' "$WORK/body"
+for s in AAPL MSFT TSLA NVDA AMZN GOOGL META SPY QQQ AMD NFLX IBM BRK.B; do
+    call GET "/v2/stocks/$s/quotes/latest?feed=iex"
+    expect "built-in quote $s" jq -e '.quote.ap > .quote.bp and .quote.bp > 1
+        and (.quote.ap - .quote.bp) <= 0.0200001' "$WORK/body"
+done
+
+# --- market order, exact decimals
+call POST /v2/orders '{"symbol":"AAPL","qty":"1.5","side":"buy","type":"market","time_in_force":"day","client_order_id":"c-1"}'
+expect "market order 200" status_is 200
+expect "market order shape" order_shape_ok
+expect "market order filled" field_is .status filled
+expect "market order filled_qty" field_is .filled_qty 1.5
+expect "market order avg price exact" field_is .filled_avg_price 189.12
+expect "market order qty string" jq -e '.qty == "1.5" and .notional == null
+    and .type == "market" and .order_type == "market" and .side == "buy"
+    and .time_in_force == "day" and .limit_price == null and .stop_price == null
+    and .client_order_id == "c-1" and .symbol == "AAPL"' "$WORK/body"
+expect "market order filled_at" jq -e --arg t "$TIME_RE" '.filled_at | test($t)' "$WORK/body"
+ORDER1=$(jqb .id)
+call GET /v2/account
+expect "cash fell by 1.5 x 189.12" field_is .cash 99716.32
+call GET /v2/positions/AAPL
+expect "position 200" status_is 200
+expect "position fields" jq -e '.symbol == "AAPL" and .qty == "1.5" and .side == "long"
+    and .avg_entry_price == "189.12" and .cost_basis == "283.68" and .asset_class == "us_equity"
+    and ([.market_value,.unrealized_pl,.current_price,.qty_available] | all(type == "string"))' \
+    "$WORK/body"
+
+# --- notional order
+call POST /v2/orders '{"symbol":"MSFT","notional":"1000","side":"buy","type":"market","time_in_force":"day"}'
+expect "notional order 200" status_is 200
+expect "notional order filled, qty rounded down to 9 places" jq -e '.status == "filled"
+    and .notional == "1000" and .qty == null and .filled_qty == "2.408361832"
+    and .filled_avg_price == "415.22"' "$WORK/body"
+expect "generated client_order_id" jq -e --arg r "$UUID_RE" '.client_order_id | test($r)' "$WORK/body"
+
+# --- limit orders (numbers accepted, marketable fills at the quote)
+call POST /v2/orders '{"symbol":"TSLA","qty":2,"side":"buy","type":"limit","limit_price":250.5,"time_in_force":"gtc"}'
+expect "marketable limit 200" status_is 200
+expect "marketable limit fills at ask" jq -e '.status == "filled" and .qty == "2"
+    and .limit_price == "250.5" and .filled_avg_price == "245.52" and .time_in_force == "gtc"' \
+    "$WORK/body"
+call POST /v2/orders '{"symbol":"AAPL","qty":"0.5","side":"sell","type":"limit","limit_price":"189.00","time_in_force":"day"}'
+expect "marketable sell limit fills at bid" jq -e '.status == "filled" and .filled_avg_price == "189.1"' \
+    "$WORK/body"
+call POST /v2/orders '{"symbol":"NVDA","qty":"3","side":"buy","type":"limit","limit_price":"100.00","time_in_force":"day","client_order_id":"rest-1"}'
+expect "resting limit 200" status_is 200
+expect "resting limit stays new" jq -e '.status == "new" and .filled_qty == "0"
+    and .filled_avg_price == null and .filled_at == null and .limit_price == "100"' "$WORK/body"
+RESTING=$(jqb .id)
+call POST /v2/orders '{"symbol":"NVDA","qty":"1","side":"buy","type":"stop","stop_price":"130","time_in_force":"day"}'
+expect "stop order stays new" jq -e '.status == "new" and .stop_price == "130" and .limit_price == null' \
+    "$WORK/body"
+STOP=$(jqb .id)
+call POST /v2/orders '{"symbol":"NVDA","qty":"1","side":"buy","type":"limit","limit_price":"100","time_in_force":"ioc"}'
+expect "unmarketable ioc is canceled" jq -e '.status == "canceled" and .canceled_at != null' \
+    "$WORK/body"
+
+# --- lookups
+call GET "/v2/orders/$ORDER1"
+expect "get by id 200" status_is 200
+expect "get by id same order" jq -e --arg id "$ORDER1" '.id == $id and .status == "filled"' \
+    "$WORK/body"
+call GET "/v2/orders/00000000-0000-4000-8000-000000000000"
+expect "unknown order 404" status_is 404
+expect "unknown order body" body_is '{"code":40410000,"message":"order not found"}'
+call GET "/v2/orders/not-a-uuid"
+expect "non-uuid order id 422" status_is 422
+call GET "/v2/orders:by_client_order_id?client_order_id=c-1"
+expect "by client id 200" status_is 200
+expect "by client id same order" jq -e --arg id "$ORDER1" '.id == $id' "$WORK/body"
+call GET "/v2/orders:by_client_order_id?client_order_id=nope"
+expect "unknown client id 404" status_is 404
+expect "unknown client id body" body_is '{"code":40410000,"message":"order not found"}'
+
+# --- lists
+call GET /v2/orders
+expect "list default open" jq -e 'length == 2 and all(.status == "new")' "$WORK/body"
+call GET '/v2/orders?status=closed&limit=500'
+expect "list closed" jq -e 'length == 5 and all(.status != "new")' "$WORK/body"
+call GET '/v2/orders?status=all&limit=2&direction=asc'
+expect "list limit + asc" jq -e --arg id "$ORDER1" 'length == 2 and .[0].id == $id' "$WORK/body"
+call GET '/v2/orders?status=all'
+expect "list desc by default" jq -e '.[0].submitted_at > .[-1].submitted_at' "$WORK/body"
+call GET '/v2/orders?status=all&symbols=TSLA,MSFT'
+expect "list symbols filter" jq -e 'length == 2 and all(.symbol == "TSLA" or .symbol == "MSFT")' \
+    "$WORK/body"
+call GET '/v2/orders?status=all&after=2000-01-01T00:00:00Z&until=2000-01-02T00:00:00Z'
+expect "list after/until" jq -e 'length == 0' "$WORK/body"
+call GET '/v2/orders?status=bogus'
+expect "list bad status 422" status_is 422
+
+# --- cancel
+call DELETE "/v2/orders/$STOP"
+expect "cancel 204" status_is 204
+expect "cancel has no body" [ ! -s "$WORK/body" ]
+call GET "/v2/orders/$STOP"
+expect "canceled order" jq -e '.status == "canceled" and .canceled_at != null' "$WORK/body"
+call DELETE "/v2/orders/$STOP"
+expect "cancel canceled 422" status_is 422
+expect "cancel canceled body" body_is '{"code":42210000,"message":"order is already in \"canceled\" state"}'
+call DELETE "/v2/orders/$ORDER1"
+expect "cancel filled 422" status_is 422
+call DELETE "/v2/orders/00000000-0000-4000-8000-000000000000"
+expect "cancel unknown 404" status_is 404
+
+# --- /_sim/quotes fills resting marketable orders
+anon POST /_sim/quotes '{"NVDA":{"bid":"99.98","ask":"99.99"},"XYZ":{"bid":"10.5","ask":"10.52"}}'
+expect "set quotes 200" status_is 200
+expect "set quotes filled the resting order" jq -e '.updated == 2 and .filled == 1' "$WORK/body"
+call GET "/v2/orders/$RESTING"
+expect "resting order filled at new ask" jq -e '.status == "filled" and .filled_avg_price == "99.99"
+    and .filled_qty == "3"' "$WORK/body"
+call GET '/v2/stocks/XYZ/quotes/latest?feed=iex'
+expect "added symbol has a quote" jq -e '.quote.bp == 10.5 and .quote.ap == 10.52' "$WORK/body"
+anon POST /_sim/quotes '{"AAPL":{"bid":"190","ask":"189"}}'
+expect "crossed quote refused" status_is 400
+anon POST /_sim/quotes 'not json'
+expect "bad quotes json 400" status_is 400
+
+# --- validation
+call POST /v2/orders '{"symbol":"AAPL","qty":"1.5","side":"buy","type":"market","time_in_force":"day","client_order_id":"c-1"}'
+expect "duplicate client_order_id 422" status_is 422
+expect "duplicate body" body_is '{"code":40010001,"message":"client_order_id must be unique"}'
+expect "duplicate counted" [ "$(simstat duplicate_client_order_ids)" = 1 ]
+call POST /v2/orders '{"symbol":"AAPL","side":"buy","type":"market","time_in_force":"day"}'
+expect "missing qty 422" status_is 422
+expect "missing qty body" body_is '{"code":40010001,"message":"qty is required"}'
+call POST /v2/orders '{"symbol":"AAPL","qty":"1","notional":"10","side":"buy","type":"market","time_in_force":"day"}'
+expect "qty and notional 422" jq -e '.code == 40010001' "$WORK/body"
+expect "qty and notional status" status_is 422
+call POST /v2/orders '{"symbol":"AAPL","qty":"1","side":"buy","type":"limit","time_in_force":"day"}'
+expect "limit without price 422" status_is 422
+expect "limit without price body" body_is '{"code":40010001,"message":"limit_price is required"}'
+call POST /v2/orders '{"symbol":"AAPL","qty":"1","side":"buy","type":"stop_limit","limit_price":"180","time_in_force":"day"}'
+expect "stop_limit without stop 422" status_is 422
+call POST /v2/orders '{"symbol":"AAPL","qty":"1","side":"buy","type":"limit","limit_price":"290.123","time_in_force":"day"}'
+expect "sub-penny 422" status_is 422
+expect "sub-penny body" body_is '{"code":42210000,"message":"invalid limit_price 290.123. sub-penny increment does not fulfill minimum pricing criteria"}'
+call POST /v2/orders '{"symbol":"XYZ","qty":"1","side":"buy","type":"limit","limit_price":"0.5123","time_in_force":"day"}'
+expect "4 decimals below \$1 ok" status_is 200
+call POST /v2/orders '{"symbol":"NOPE","qty":"1","side":"buy","type":"market","time_in_force":"day"}'
+expect "unknown symbol 422" status_is 422
+expect "unknown symbol body" body_is '{"code":40010001,"message":"asset not found"}'
+call POST /v2/orders '{"symbol":"AAPL","qty":"1","side":"up","type":"market","time_in_force":"day"}'
+expect "bad side 422" status_is 422
+call POST /v2/orders '{"symbol":"AAPL","qty":"-1","side":"buy","type":"market","time_in_force":"day"}'
+expect "negative qty 422" status_is 422
+call POST /v2/orders '{"symbol":"AAPL","qty":"0.0000000001","side":"buy","type":"market","time_in_force":"day"}'
+expect "10 decimal qty 422" status_is 422
+LONG_ID=$(printf 'x%.0s' $(seq 1 49))
+call POST /v2/orders "{\"symbol\":\"AAPL\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"market\",\"time_in_force\":\"day\",\"client_order_id\":\"$LONG_ID\"}"
+expect "49-char client_order_id 422" status_is 422
+expect "49-char client_order_id code" jq -e '.code == 40010001' "$WORK/body"
+call POST /v2/orders "{\"symbol\":\"AAPL\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"market\",\"time_in_force\":\"day\",\"client_order_id\":\"${LONG_ID:1}\"}"
+expect "48-char client_order_id ok" status_is 200
+call POST /v2/orders '{"symbol":"AAPL",'
+expect "bad json 400" status_is 400
+expect "bad json body" body_is '{"code":40010000,"message":"request body format is invalid"}'
+
+# --- buying power
+call POST /v2/orders '{"symbol":"AAPL","qty":"10000","side":"buy","type":"market","time_in_force":"day"}'
+expect "insufficient buying power 403" status_is 403
+expect "403 body" jq -e '.code == 40310000 and .message == "insufficient buying power"
+    and .cost_basis == "1891200" and (.buying_power | type == "string")' "$WORK/body"
+expect "403 key order" grep -q '^{"buying_power":"[0-9.]*","code":40310000,"cost_basis":"1891200","message":"insufficient buying power"}$' "$WORK/body"
+
+# --- shorting
+call POST /v2/orders '{"symbol":"IBM","qty":"3","side":"sell","type":"market","time_in_force":"day"}'
+expect "short sell filled" jq -e '.status == "filled" and .filled_avg_price == "185.7"' "$WORK/body"
+call GET /v2/positions/IBM
+expect "short position" jq -e '.qty == "-3" and .side == "short"' "$WORK/body"
+call GET /v2/positions
+expect "positions list" jq -e 'type == "array" and (map(.symbol) | sort) == ["AAPL","IBM","MSFT","NVDA","TSLA"]' \
+    "$WORK/body"
+call GET /v2/positions/AMD
+expect "no position 404" status_is 404
+expect "no position body" jq -e '.code == 40410000' "$WORK/body"
+
+# --- assets, unknown paths, methods
+call GET /v2/assets/AAPL
+expect "asset" jq -e '.symbol == "AAPL" and .tradable == true and .fractionable == true' "$WORK/body"
+call GET /v2/nope
+expect "unknown /v2 path 404" status_is 404
+expect "unknown path body" body_is '{"message":"not found"}'
+anon GET /nope
+expect "unknown path 404" status_is 404
+expect "unknown path body (root)" body_is '{"message":"not found"}'
+call PUT /v2/account
+expect "wrong method 405" status_is 405
+
+# --- stats
+anon GET /_sim/stats
+expect "stats fields" jq -e '[.orders_created, .duplicate_client_order_ids, .requests_total,
+    .responses_429, .max_requests_in_any_period] | all(type == "number")' "$WORK/body"
+expect "orders_created counts created orders" field_is .orders_created 10
+expect "requests_total counted" jq -e '.requests_total > 50' "$WORK/body"
+
+# --- faults
+anon POST /_sim/faults '{"error_rate":1}'
+expect "set faults 200" status_is 200
+call GET /v2/account
+expect "error_rate 1 -> 503" status_is 503
+expect "503 body" jq -e '.code == 50310000 and (.message | type == "string")' "$WORK/body"
+anon POST /_sim/faults '{"error_rate":1,"error_status":500}'
+call GET /v2/account
+expect "error_status 500" status_is 500
+anon POST /_sim/faults '{}'
+call GET /v2/account
+expect "faults cleared" status_is 200
+
+CREATED=$(simstat orders_created)
+anon POST /_sim/faults '{"drop_response_rate":1}'
+call POST /v2/orders '{"symbol":"AAPL","qty":"1","side":"buy","type":"market","time_in_force":"day","client_order_id":"dropped-1"}'
+expect "dropped answer: curl gets no response" [ "$STATUS" = curl-exit-52 ]
+expect "dropped answer: order was created" [ "$(simstat orders_created)" = $((CREATED + 1)) ]
+call GET /v2/account
+expect "drop applies only to POST /v2/orders" status_is 200
+anon POST /_sim/faults '{}'
+call GET "/v2/orders:by_client_order_id?client_order_id=dropped-1"
+expect "dropped order can be found" jq -e '.status == "filled"' "$WORK/body"
+call POST /v2/orders '{"symbol":"AAPL","qty":"1","side":"buy","type":"market","time_in_force":"day","client_order_id":"dropped-1"}'
+expect "retry of dropped order is a duplicate" status_is 422
+
+anon POST /_sim/faults '{"outage_ms":400}'
+call GET /v2/account
+expect "outage -> 503" status_is 503
+sleep 0.5
+call GET /v2/account
+expect "outage over" status_is 200
+
+anon POST /_sim/faults '{"latency_ms":300}'
+T0=$(date +%s%N)
+call GET /v2/clock
+T1=$(date +%s%N)
+expect "latency applied" [ $(((T1 - T0) / 1000000)) -ge 290 ]
+expect "latency answer ok" status_is 200
+
+anon POST /_sim/faults '{"hang_rate":1}'
+curl -s -m 3 -o /dev/null -H "APCA-API-KEY-ID: $KEY" -H "APCA-API-SECRET-KEY: $SECRET" \
+    "$BASE/v2/account" &
+HANG_CURL=$!
+sleep 0.3
+expect "hang counted" [ "$(simstat hanging_now)" -ge 1 ]
+T0=$(date +%s%N)
+anon GET /_sim/stats
+T1=$(date +%s%N)
+expect "a hanging request does not block others" [ $(((T1 - T0) / 1000000)) -lt 500 ]
+rc=0
+wait "$HANG_CURL" || rc=$?
+expect "hanging request never answered (curl timeout)" [ "$rc" = 28 ]
+anon POST /_sim/faults '{"hang_rate":2}'
+expect "bad fault rate 400" status_is 400
+anon POST /_sim/faults '{"eror_rate":1}'
+expect "unknown fault field 400" status_is 400
+anon POST /_sim/faults '{}'
+call GET /v2/account
+expect "hang cleared" status_is 200
+
+# --- reset
+anon POST /_sim/reset
+expect "reset 200" status_is 200
+call GET /v2/account
+expect "reset restores cash" jq -e '.cash == "100000" and .equity == "100000"' "$WORK/body"
+call GET /v2/positions
+expect "reset forgets positions" jq -e 'length == 0' "$WORK/body"
+call GET '/v2/orders?status=all'
+expect "reset forgets orders" jq -e 'length == 0' "$WORK/body"
+call GET "/v2/orders:by_client_order_id?client_order_id=c-1"
+expect "reset forgets client ids" status_is 404
+call GET '/v2/stocks/NVDA/quotes/latest'
+expect "reset restores quotes" jq -e '.quote.ap == 120.41' "$WORK/body"
+expect "reset zeroes stats" [ "$(simstat orders_created),$(simstat duplicate_client_order_ids)" = "0,0" ]
+
+kill -TERM "$MAIN_PID"
+rc=0
+wait "$MAIN_PID" || rc=$?
+expect "SIGTERM exits 0" [ "$rc" = 0 ]
+expect "stop line logged" grep -q "stopped" "$WORK/main.log"
+
+# ------------------------------------------------------------------ rate limit
+
+start_sim limited ALPACA_API_KEY_ID=$KEY ALPACA_API_SECRET_KEY=$SECRET \
+    ALPACA_CALLS_PER_MIN=50 RATE_PERIOD_MS=2000
+BASE="http://127.0.0.1:$PORT"
+URLS=()
+for i in $(seq 1 60); do URLS+=(-o /dev/null "$BASE/v2/account"); done
+curl -s -w '%{http_code}\n' -H "APCA-API-KEY-ID: $KEY" \
+    -H "APCA-API-SECRET-KEY: $SECRET" "${URLS[@]}" >"$WORK/codes"
+expect "50 accepted in the window" [ "$(grep -c '^200$' "$WORK/codes")" = 50 ]
+expect "10 refused with 429" [ "$(grep -c '^429$' "$WORK/codes")" = 10 ]
+call GET /v2/account
+expect "still limited" status_is 429
+expect "429 body" body_is '{"code":42910000,"message":"rate limit exceeded"}'
+expect "429 X-Ratelimit-Limit" [ "$(header X-Ratelimit-Limit)" = 50 ]
+expect "429 X-Ratelimit-Remaining 0" [ "$(header X-Ratelimit-Remaining)" = 0 ]
+expect "429 X-Ratelimit-Reset in the near future" \
+    [ "$(header X-Ratelimit-Reset)" -ge "$(date +%s)" -a "$(header X-Ratelimit-Reset)" -le $(($(date +%s) + 3)) ]
+call GET '/v2/stocks/AAPL/quotes/latest?feed=iex'
+expect "market data not limited by the trading limit" status_is 200
+expect "responses_429 counted" [ "$(simstat responses_429)" = 11 ]
+expect "max_requests_in_any_period == limit" [ "$(simstat max_requests_in_any_period)" = 50 ]
+sleep 2.1
+call GET /v2/account
+expect "window slides: accepted again" status_is 200
+expect "remaining after the window" [ "$(header X-Ratelimit-Remaining)" = 49 ]
+expect "max stays at the limit" [ "$(simstat max_requests_in_any_period)" = 50 ]
+anon POST /_sim/reset
+expect "reset clears the rate log" [ "$(simstat max_requests_in_any_period),$(simstat responses_429)" = "0,0" ]
+
+# ------------------------------------------------------------------ valgrind
+
+if [ "${SKIP_VALGRIND:-0}" != 1 ] && command -v valgrind >/dev/null; then
+    PORT=$((20000 + RANDOM % 10000))
+    ALPACA_API_KEY_ID=$KEY ALPACA_API_SECRET_KEY=$SECRET valgrind -q --leak-check=full \
+        --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
+        --error-exitcode=99 "$BIN" --port "$PORT" 2>"$WORK/valgrind.log" &
+    VG_PID=$!
+    PIDS+=("$VG_PID")
+    BASE="http://127.0.0.1:$PORT"
+    for i in $(seq 1 100); do
+        curl -s -o /dev/null "$BASE/_sim/health" && break
+        sleep 0.1
+    done
+    call POST /v2/orders '{"symbol":"AAPL","qty":"1.5","side":"buy","type":"market","time_in_force":"day"}'
+    expect "valgrind run: order" status_is 200
+    call POST /v2/orders '{"symbol":"NVDA","qty":"1","side":"buy","type":"limit","limit_price":"1","time_in_force":"day"}'
+    call GET /v2/positions
+    call GET /v2/account
+    call GET '/v2/orders?status=all'
+    call POST /v2/orders '{"bad json'
+    anon POST /_sim/quotes '{"NEW":{"bid":"1","ask":"1.01"}}'
+    anon GET /_sim/stats
+    anon POST /_sim/faults '{"drop_response_rate":1}'
+    call POST /v2/orders '{"symbol":"AAPL","qty":"1","side":"sell","type":"market","time_in_force":"day"}'
+    anon POST /_sim/faults '{"hang_rate":1}'
+    curl -s -m 20 -o /dev/null -H "APCA-API-KEY-ID: $KEY" -H "APCA-API-SECRET-KEY: $SECRET" \
+        "$BASE/v2/account" &
+    sleep 1
+    T0=$(date +%s)
+    kill -TERM "$VG_PID"
+    rc=0
+    wait "$VG_PID" || rc=$?
+    T1=$(date +%s)
+    cat "$WORK/valgrind.log" >&2
+    expect "valgrind: clean exit 0 with a request hanging (rc=$rc)" [ "$rc" = 0 ]
+    expect "valgrind: shutdown does not wait for the hang" [ $((T1 - T0)) -lt 10 ]
+    expect "valgrind: no errors reported" bash -c "! grep -q '==[0-9]*==' '$WORK/valgrind.log'"
+else
+    echo "valgrind check skipped" >&2
+fi
+
+echo "$PASSED passed, 0 failed"

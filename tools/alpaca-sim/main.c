@@ -1,0 +1,173 @@
+/* main.c -- alpaca-sim: a local stand-in for Alpaca's trading and market
+ * data APIs, with a control API for tests (contract section 6).
+ *
+ * Owns the command line, the environment, signals and the process's life:
+ * start, one log line; SIGTERM/SIGINT, one log line, everything freed,
+ * exit 0.  API keys are read here and never printed. */
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server.h"
+#include "sim.h"
+
+static void main_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: alpaca-sim --port N [--host 127.0.0.1] [--seed N]\n"
+            "\n"
+            "Simulates Alpaca's trading API (/v2/account, /v2/orders, /v2/positions,\n"
+            "/v2/clock, /v2/assets) and market data API (/v2/stocks/{symbol}/quotes/latest)\n"
+            "on one port, plus a control API: GET /_sim/stats, GET|POST /_sim/faults,\n"
+            "GET|POST /_sim/quotes, POST /_sim/reset, GET /_sim/health.\n"
+            "\n"
+            "environment:\n"
+            "  ALPACA_API_KEY_ID, ALPACA_API_SECRET_KEY  if set, /v2 requests must carry\n"
+            "                         them as APCA-API-KEY-ID / APCA-API-SECRET-KEY (else 401)\n"
+            "  ALPACA_CALLS_PER_MIN   trading API requests allowed per key and period (200)\n"
+            "  RATE_PERIOD_MS         the period of that limit in ms (60000)\n");
+}
+
+/* Parses a whole decimal integer in [min, max].  Returns 0 or -1. */
+static int main_parse_int(const char *s, long long min, long long max, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (s[0] == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int main_env_int(const char *name, long long def, long long min, long long max,
+                        long long *out)
+{
+    const char *v = getenv(name);
+    if (v == NULL || v[0] == '\0') {
+        *out = def;
+        return 0;
+    }
+    if (main_parse_int(v, min, max, out) != 0) {
+        fprintf(stderr, "alpaca-sim: %s must be an integer from %lld to %lld\n", name, min, max);
+        return -1;
+    }
+    return 0;
+}
+
+static int main_config(int argc, char **argv, sim_config_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->host, sizeof(cfg->host), "127.0.0.1");
+    cfg->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    long long v;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            main_usage(stdout);
+            exit(0);
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "alpaca-sim: unknown or incomplete option %s\n", a);
+            return -1;
+        }
+        const char *val = argv[++i];
+        if (strcmp(a, "--port") == 0) {
+            if (main_parse_int(val, 1, 65535, &v) != 0) {
+                fprintf(stderr, "alpaca-sim: --port must be 1..65535\n");
+                return -1;
+            }
+            cfg->port = (int)v;
+        } else if (strcmp(a, "--host") == 0) {
+            if (strlen(val) >= sizeof(cfg->host)) {
+                fprintf(stderr, "alpaca-sim: --host too long\n");
+                return -1;
+            }
+            snprintf(cfg->host, sizeof(cfg->host), "%s", val);
+        } else if (strcmp(a, "--seed") == 0) {
+            if (main_parse_int(val, 0, INT64_MAX, &v) != 0) {
+                fprintf(stderr, "alpaca-sim: --seed must be a non-negative integer\n");
+                return -1;
+            }
+            cfg->seed = (uint64_t)v;
+        } else {
+            fprintf(stderr, "alpaca-sim: unknown option %s\n", a);
+            return -1;
+        }
+    }
+    if (cfg->port == 0) {
+        fprintf(stderr, "alpaca-sim: --port is required\n");
+        return -1;
+    }
+    const char *key = getenv("ALPACA_API_KEY_ID"), *secret = getenv("ALPACA_API_SECRET_KEY");
+    if (key && key[0]) {
+        if (strlen(key) >= sizeof(cfg->key_id) ||
+            (secret && strlen(secret) >= sizeof(cfg->secret_key))) {
+            fprintf(stderr, "alpaca-sim: ALPACA_API_KEY_ID or ALPACA_API_SECRET_KEY too long\n");
+            return -1;
+        }
+        cfg->auth_required = 1;
+        snprintf(cfg->key_id, sizeof(cfg->key_id), "%s", key);
+        snprintf(cfg->secret_key, sizeof(cfg->secret_key), "%s", secret ? secret : "");
+    }
+    if (main_env_int("ALPACA_CALLS_PER_MIN", 200, 1, 1000000, &v) != 0)
+        return -1;
+    cfg->calls_per_min = (int)v;
+    if (main_env_int("RATE_PERIOD_MS", 60000, 1, 86400000LL, &v) != 0)
+        return -1;
+    cfg->rate_period_ms = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    sim_config_t cfg;
+    if (main_config(argc, argv, &cfg) != 0) {
+        main_usage(stderr);
+        return 2;
+    }
+    /* Block the stop signals before any thread starts, so that only the
+     * sigwait() below receives them. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    /* jansson picks its hash seed lazily on the first json_object(); pick
+     * it now, before request threads could race on it. */
+    json_object_seed(0);
+
+    sim_t sim;
+    if (sim_init(&sim, &cfg) != 0) {
+        fprintf(stderr, "alpaca-sim: out of memory\n");
+        return 1;
+    }
+    char err[256];
+    server_t *srv = server_start(&sim, err, sizeof(err));
+    if (srv == NULL) {
+        fprintf(stderr, "alpaca-sim: %s\n", err);
+        sim_destroy(&sim);
+        return 1;
+    }
+    fprintf(stderr,
+            "alpaca-sim: listening on %s:%d (auth %s, limit %d per %lld ms, seed %llu)\n",
+            cfg.host, cfg.port, cfg.auth_required ? "on" : "off", cfg.calls_per_min,
+            (long long)cfg.rate_period_ms, (unsigned long long)cfg.seed);
+
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+
+    sim_begin_stop(&sim);
+    server_stop(srv);
+    sim_destroy(&sim);
+    fprintf(stderr, "alpaca-sim: stopped (%s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    return 0;
+}

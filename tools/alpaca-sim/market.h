@@ -1,0 +1,46 @@
+/* market.h -- the simulated market: assets and their latest quotes.
+ *
+ * A dozen liquid US symbols start with realistic prices and a one or two
+ * cent spread; POST /_sim/quotes changes them or adds symbols.  Prices are
+ * in 1e-4 dollar units (fixed.h).  Not thread-safe: the order book's lock
+ * guards the market, because fills must see the same quotes the orders
+ * were checked against. */
+#ifndef MARKET_H
+#define MARKET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rng.h"
+
+#define MARKET_SYMBOL_MAX 16 /* 15 characters and the NUL */
+
+typedef struct quote {
+    char symbol[MARKET_SYMBOL_MAX];
+    char asset_id[RNG_UUID_LEN];
+    char exchange[8];
+    int64_t bid;      /* 1e-4 dollars */
+    int64_t ask;
+    int bid_size;
+    int ask_size;
+} quote_t;
+
+typedef struct market {
+    quote_t *quotes;
+    size_t count;
+    size_t cap;
+} market_t;
+
+/* Loads the built-in symbols.  Returns 0 or -1 (out of memory). */
+int market_init(market_t *m);
+void market_free(market_t *m);
+quote_t *market_find(market_t *m, const char *symbol);
+/* Sets the quote of symbol, adding the symbol if it is new.  Returns the
+ * quote or NULL (out of memory). */
+quote_t *market_set(market_t *m, const char *symbol, int64_t bid, int64_t ask);
+/* 1 if symbol is 1-15 of A-Z 0-9 . / */
+int market_symbol_valid(const char *symbol);
+/* Midpoint (rounded down to 1e-4), the simulator's "current price". */
+int64_t market_mid(const quote_t *q);
+
+#endif

@@ -1,0 +1,343 @@
+/* order.c -- order request validation and Order object rendering
+ * (see order.h).  Stateless: nothing here touches the book. */
+#include "order.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "timefmt.h"
+
+#define ERR_INVALID 40010001L
+#define ERR_SUBPENNY 42210000L
+/* Bounds that keep every product and sum far from integer overflow. */
+#define ORDER_MAX_QTY (10000000LL * 1000000000LL)     /* 1e7 shares */
+#define ORDER_MAX_NOTIONAL (1000000000LL * 100LL)    /* $1e9 */
+#define ORDER_MAX_PRICE (10000000LL * 10000LL)        /* $1e7 */
+
+static const char *const order_side_names[] = {"buy", "sell"};
+static const char *const order_type_names[] = {"market", "limit", "stop", "stop_limit"};
+static const char *const order_tif_names[] = {"day", "gtc", "opg", "cls", "ioc", "fok"};
+static const char *const order_status_names[] = {
+    "new", "partially_filled", "filled", "canceled", "expired", "rejected"};
+
+const char *order_status_name(order_status_t s)
+{
+    return order_status_names[s];
+}
+
+int order_is_open(const order_t *o)
+{
+    return o->status == STATUS_NEW || o->status == STATUS_PARTIALLY_FILLED;
+}
+
+/* Index of s in names, or -1. */
+static int order_lookup(const char *s, const char *const *names, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* Field present and not JSON null. */
+static const json_t *order_field(const json_t *body, const char *name)
+{
+    const json_t *v = json_object_get(body, name);
+    return json_is_null(v) ? NULL : v;
+}
+
+/* Reads an enumerated string field.  Returns the index, or -1 with err set. */
+static int order_enum_field(const json_t *body, const char *name, const char *const *names,
+                            int n, const char *invalid_msg, reply_t *err)
+{
+    const json_t *v = order_field(body, name);
+    if (v == NULL) {
+        reply_error(err, 422, ERR_INVALID, "%s is required", name);
+        return -1;
+    }
+    int i = json_is_string(v) ? order_lookup(json_string_value(v), names, n) : -1;
+    if (i < 0)
+        reply_error(err, 422, ERR_INVALID, "%s", invalid_msg);
+    return i;
+}
+
+/* Reads a positive decimal field with at most max_decimals fraction digits
+ * into units of 10^-max_decimals.  Returns 0 or -1 with err set. */
+static int order_amount_field(const json_t *v, const char *name, int max_decimals,
+                              int64_t *out, reply_t *err)
+{
+    char text[FX_TEXT_MAX];
+    int is_number;
+    if (fx_json_text(v, text, sizeof(text), &is_number) != 0) {
+        reply_error(err, 422, ERR_INVALID, "invalid %s", name);
+        return -1;
+    }
+    switch (fx_parse(text, max_decimals, is_number, out)) {
+    case FX_OK:
+        break;
+    case FX_PRECISION:
+        reply_error(err, 422, ERR_INVALID, "%s must have at most %d decimal places", name,
+                    max_decimals);
+        return -1;
+    default:
+        reply_error(err, 422, ERR_INVALID, "invalid %s", name);
+        return -1;
+    }
+    if (*out <= 0) {
+        reply_error(err, 422, ERR_INVALID, "%s must be > 0", name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Prices: at most 2 decimals from $1.00 up, at most 4 below (sub-penny
+ * rule); stored in 1e-4 units. */
+static int order_price_field(const json_t *v, const char *name, int64_t *out, reply_t *err)
+{
+    char text[FX_TEXT_MAX];
+    int is_number;
+    int64_t e9;
+    if (fx_json_text(v, text, sizeof(text), &is_number) != 0) {
+        reply_error(err, 422, ERR_INVALID, "invalid %s", name);
+        return -1;
+    }
+    fx_status_t st = fx_parse(text, 9, is_number, &e9);
+    if (st == FX_SYNTAX || st == FX_RANGE) {
+        reply_error(err, 422, ERR_INVALID, "invalid %s", name);
+        return -1;
+    }
+    if (st == FX_OK && e9 <= 0) {
+        reply_error(err, 422, ERR_INVALID, "%s must be > 0", name);
+        return -1;
+    }
+    int64_t step = (st == FX_OK && e9 >= 1000000000) ? 10000000 : 100000;
+    if (st == FX_PRECISION || e9 % step != 0) {
+        reply_error(err, 422, ERR_SUBPENNY,
+                    "invalid %s %s. sub-penny increment does not fulfill minimum "
+                    "pricing criteria",
+                    name, text);
+        return -1;
+    }
+    *out = e9 / 100000;
+    if (*out > ORDER_MAX_PRICE) {
+        reply_error(err, 422, ERR_INVALID, "%s is too large", name);
+        return -1;
+    }
+    return 0;
+}
+
+int order_parse_request(const json_t *body, order_request_t *req, reply_t *err)
+{
+    memset(req, 0, sizeof(*req));
+    if (!json_is_object(body)) {
+        reply_error(err, 400, 40010000L, "request body format is invalid");
+        return -1;
+    }
+    const json_t *v = order_field(body, "symbol");
+    if (v == NULL) {
+        reply_error(err, 422, ERR_INVALID, "symbol is required");
+        return -1;
+    }
+    if (!json_is_string(v) || json_string_length(v) == 0 ||
+        json_string_length(v) >= sizeof(req->symbol)) {
+        reply_error(err, 422, ERR_INVALID, json_is_string(v) ? "asset not found" : "invalid symbol");
+        return -1;
+    }
+    snprintf(req->symbol, sizeof(req->symbol), "%s", json_string_value(v));
+
+    const json_t *qty = order_field(body, "qty"), *notional = order_field(body, "notional");
+    if (qty == NULL && notional == NULL) {
+        reply_error(err, 422, ERR_INVALID, "qty is required");
+        return -1;
+    }
+    if (qty != NULL && notional != NULL) {
+        reply_error(err, 422, ERR_INVALID, "only one of qty or notional can be specified");
+        return -1;
+    }
+    if (qty != NULL) {
+        if (order_amount_field(qty, "qty", FX_QTY_SCALE, &req->qty, err) != 0)
+            return -1;
+        if (req->qty > ORDER_MAX_QTY) {
+            reply_error(err, 422, ERR_INVALID, "qty is too large");
+            return -1;
+        }
+        req->has_qty = 1;
+    } else {
+        if (order_amount_field(notional, "notional", 2, &req->notional, err) != 0)
+            return -1;
+        if (req->notional > ORDER_MAX_NOTIONAL) {
+            reply_error(err, 422, ERR_INVALID, "notional is too large");
+            return -1;
+        }
+        req->has_notional = 1;
+    }
+
+    int i = order_enum_field(body, "side", order_side_names, 2, "invalid side", err);
+    if (i < 0)
+        return -1;
+    req->side = (order_side_t)i;
+
+    v = order_field(body, "type");
+    if (v != NULL && json_is_string(v) && strcmp(json_string_value(v), "trailing_stop") == 0) {
+        reply_error(err, 422, ERR_INVALID, "trailing_stop orders are not supported by alpaca-sim");
+        return -1;
+    }
+    i = order_enum_field(body, "type", order_type_names, 4, "invalid order type", err);
+    if (i < 0)
+        return -1;
+    req->type = (order_type_t)i;
+
+    i = order_enum_field(body, "time_in_force", order_tif_names, 6, "invalid time_in_force", err);
+    if (i < 0)
+        return -1;
+    req->tif = (order_tif_t)i;
+
+    if (req->has_notional && req->type != ORDER_MARKET) {
+        reply_error(err, 422, ERR_INVALID, "notional orders must be market orders");
+        return -1;
+    }
+    if (req->has_notional && req->notional < 100) {
+        reply_error(err, 422, ERR_INVALID, "notional must be >= 1");
+        return -1;
+    }
+
+    int wants_limit = req->type == ORDER_LIMIT || req->type == ORDER_STOP_LIMIT;
+    int wants_stop = req->type == ORDER_STOP || req->type == ORDER_STOP_LIMIT;
+    v = order_field(body, "limit_price");
+    if (wants_limit && v == NULL) {
+        reply_error(err, 422, ERR_INVALID, "limit_price is required");
+        return -1;
+    }
+    if (!wants_limit && v != NULL) {
+        reply_error(err, 422, ERR_INVALID,
+                    "limit_price is only allowed for limit and stop_limit orders");
+        return -1;
+    }
+    if (v != NULL) {
+        if (order_price_field(v, "limit_price", &req->limit_price, err) != 0)
+            return -1;
+        req->has_limit = 1;
+    }
+    v = order_field(body, "stop_price");
+    if (wants_stop && v == NULL) {
+        reply_error(err, 422, ERR_INVALID, "stop_price is required");
+        return -1;
+    }
+    if (!wants_stop && v != NULL) {
+        reply_error(err, 422, ERR_INVALID,
+                    "stop_price is only allowed for stop and stop_limit orders");
+        return -1;
+    }
+    if (v != NULL) {
+        if (order_price_field(v, "stop_price", &req->stop_price, err) != 0)
+            return -1;
+        req->has_stop = 1;
+    }
+
+    v = order_field(body, "extended_hours");
+    if (v != NULL) {
+        if (!json_is_boolean(v)) {
+            reply_error(err, 422, ERR_INVALID, "invalid extended_hours");
+            return -1;
+        }
+        req->extended_hours = json_is_true(v);
+    }
+    if (req->extended_hours && req->type != ORDER_LIMIT) {
+        reply_error(err, 422, ERR_INVALID, "only type=\"limit\" is allowed for extended hours orders");
+        return -1;
+    }
+    if (req->extended_hours && req->tif != TIF_DAY) {
+        reply_error(err, 422, ERR_INVALID,
+                    "only time_in_force=\"day\" is allowed for extended hours orders");
+        return -1;
+    }
+
+    v = order_field(body, "order_class");
+    if (v != NULL) {
+        if (!json_is_string(v)) {
+            reply_error(err, 422, ERR_INVALID, "invalid order_class");
+            return -1;
+        }
+        const char *oc = json_string_value(v);
+        if (strcmp(oc, "") != 0 && strcmp(oc, "simple") != 0) {
+            reply_error(err, 422, ERR_INVALID, "order_class %s is not supported by alpaca-sim",
+                        strlen(oc) > 32 ? "(given)" : oc);
+            return -1;
+        }
+    }
+
+    v = order_field(body, "client_order_id");
+    if (v != NULL) {
+        if (!json_is_string(v)) {
+            reply_error(err, 422, ERR_INVALID, "invalid client_order_id");
+            return -1;
+        }
+        if (json_string_length(v) > ORDER_CLIENT_ID_MAX) {
+            reply_error(err, 422, ERR_INVALID,
+                        "client_order_id must be no more than %d characters", ORDER_CLIENT_ID_MAX);
+            return -1;
+        }
+        snprintf(req->client_order_id, sizeof(req->client_order_id), "%s", json_string_value(v));
+    }
+    return 0;
+}
+
+static json_t *order_time(int64_t us)
+{
+    char buf[TIMEFMT_LEN];
+    return us ? json_string(timefmt_rfc3339_us(buf, sizeof(buf), us)) : json_null();
+}
+
+json_t *order_to_json(const order_t *o)
+{
+    const order_request_t *r = &o->req;
+    json_t *j = json_object();
+    json_object_set_new(j, "id", json_string(o->id));
+    json_object_set_new(j, "client_order_id", json_string(r->client_order_id));
+    json_object_set_new(j, "created_at", order_time(o->created_us));
+    json_object_set_new(j, "updated_at", order_time(o->updated_us));
+    json_object_set_new(j, "submitted_at", order_time(o->created_us));
+    json_object_set_new(j, "filled_at", order_time(o->filled_us));
+    json_object_set_new(j, "expired_at", json_null());
+    json_object_set_new(j, "canceled_at", order_time(o->canceled_us));
+    json_object_set_new(j, "failed_at", json_null());
+    json_object_set_new(j, "replaced_at", json_null());
+    json_object_set_new(j, "replaced_by", json_null());
+    json_object_set_new(j, "replaces", json_null());
+    json_object_set_new(j, "asset_id", json_string(o->asset_id));
+    json_object_set_new(j, "symbol", json_string(r->symbol));
+    json_object_set_new(j, "asset_class", json_string("us_equity"));
+    json_object_set_new(j, "notional", r->has_notional ? fx_json_string(r->notional, 2) : json_null());
+    json_object_set_new(j, "qty", r->has_qty ? fx_json_string(r->qty, FX_QTY_SCALE) : json_null());
+    json_object_set_new(j, "filled_qty", fx_json_string(o->filled_qty, FX_QTY_SCALE));
+    if (o->filled_qty > 0) {
+        /* value (1e-13) / qty (1e-9) = price (1e-4); keep 9 decimals. */
+        fx_money_t num = o->filled_value * 100000;
+        fx_money_t avg = num / o->filled_qty;
+        if ((num % o->filled_qty) * 2 >= o->filled_qty)
+            avg++;
+        json_object_set_new(j, "filled_avg_price", fx_json_string(avg, 9));
+    } else {
+        json_object_set_new(j, "filled_avg_price", json_null());
+    }
+    json_object_set_new(j, "order_class", json_string(""));
+    json_object_set_new(j, "order_type", json_string(order_type_names[r->type]));
+    json_object_set_new(j, "type", json_string(order_type_names[r->type]));
+    json_object_set_new(j, "side", json_string(order_side_names[r->side]));
+    json_object_set_new(j, "position_intent", json_string(o->position_intent));
+    json_object_set_new(j, "time_in_force", json_string(order_tif_names[r->tif]));
+    json_object_set_new(j, "limit_price",
+                        r->has_limit ? fx_json_string(r->limit_price, FX_PRICE_SCALE) : json_null());
+    json_object_set_new(j, "stop_price",
+                        r->has_stop ? fx_json_string(r->stop_price, FX_PRICE_SCALE) : json_null());
+    json_object_set_new(j, "status", json_string(order_status_names[o->status]));
+    json_object_set_new(j, "extended_hours", json_boolean(r->extended_hours));
+    json_object_set_new(j, "legs", json_null());
+    json_object_set_new(j, "trail_percent", json_null());
+    json_object_set_new(j, "trail_price", json_null());
+    json_object_set_new(j, "hwm", json_null());
+    json_object_set_new(j, "expires_at", json_null());
+    json_object_set_new(j, "subtag", json_null());
+    json_object_set_new(j, "source", json_null());
+    return j;
+}

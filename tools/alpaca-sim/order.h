@@ -1,0 +1,74 @@
+/* order.h -- one Alpaca order: request validation and the Order object.
+ *
+ * order_parse_request() applies every rule that needs no state (fields,
+ * types, decimals, sub-penny prices, client_order_id length) and answers
+ * with Alpaca's 8-digit error bodies; the book (book.c) then applies the
+ * rules that need state (asset exists, unique client_order_id, buying
+ * power).  order_to_json() renders the full Order object of the reference:
+ * decimals as strings, times as RFC 3339, nulls where Alpaca has nulls. */
+#ifndef ORDER_H
+#define ORDER_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "fixed.h"
+#include "market.h"
+#include "reply.h"
+#include "rng.h"
+
+#define ORDER_CLIENT_ID_MAX 48
+
+typedef enum { ORDER_BUY = 0, ORDER_SELL } order_side_t;
+typedef enum { ORDER_MARKET = 0, ORDER_LIMIT, ORDER_STOP, ORDER_STOP_LIMIT } order_type_t;
+typedef enum { TIF_DAY = 0, TIF_GTC, TIF_OPG, TIF_CLS, TIF_IOC, TIF_FOK } order_tif_t;
+typedef enum {
+    STATUS_NEW = 0,
+    STATUS_PARTIALLY_FILLED,
+    STATUS_FILLED,
+    STATUS_CANCELED,
+    STATUS_EXPIRED,
+    STATUS_REJECTED,
+    STATUS_COUNT
+} order_status_t;
+
+typedef struct order_request {
+    char symbol[MARKET_SYMBOL_MAX];
+    char client_order_id[ORDER_CLIENT_ID_MAX + 1]; /* "" when not given */
+    order_side_t side;
+    order_type_t type;
+    order_tif_t tif;
+    int has_qty;
+    int64_t qty;          /* 1e-9 shares */
+    int has_notional;
+    int64_t notional;     /* 1e-2 dollars */
+    int has_limit;
+    int64_t limit_price;  /* 1e-4 dollars */
+    int has_stop;
+    int64_t stop_price;   /* 1e-4 dollars */
+    int extended_hours;
+} order_request_t;
+
+typedef struct order {
+    char id[RNG_UUID_LEN];
+    char asset_id[RNG_UUID_LEN];
+    order_request_t req;          /* client_order_id always set */
+    order_status_t status;
+    const char *position_intent;  /* buy_to_open, ... */
+    int64_t filled_qty;           /* 1e-9 shares */
+    fx_money_t filled_value;      /* 1e-13 dollars: sum of fill qty x price */
+    fx_money_t reserved;          /* buying power held while open (buys) */
+    int64_t created_us;
+    int64_t updated_us;
+    int64_t filled_us;            /* 0 = null */
+    int64_t canceled_us;          /* 0 = null */
+} order_t;
+
+/* Validates a POST /v2/orders body.  Returns 0, or -1 with err set to the
+ * 4xx answer. */
+int order_parse_request(const json_t *body, order_request_t *req, reply_t *err);
+json_t *order_to_json(const order_t *o);
+int order_is_open(const order_t *o);
+const char *order_status_name(order_status_t s);
+
+#endif
