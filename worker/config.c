@@ -82,9 +82,9 @@ static const setting_t SETTINGS[] = {
     {"PUBLISH_TIMEOUT_MS", "30000", K_MS, NUM(publish_timeout_ms), 100, 3600000,
      "time a result may wait for Kafka's acknowledgement before the intent is "
      "left for redelivery"},
-    {"WORKER_DRAIN_MS", "30000", K_MS, NUM(drain_ms), 0, 3600000,
-     "on SIGTERM, time to finish in-flight intents before leaving them for "
-     "redelivery"},
+    {"WORKER_DRAIN_MS", "30000", K_MS, NUM(drain_ms), 0, 240000,
+     "on SIGTERM or revocation, time to finish in-flight intents before "
+     "leaving them for redelivery (below max.poll.interval.ms, 300000)"},
     {"REPLICA_ID", "", K_STR, STR(replica_id), 0, 0,
      "name of this replica in logs and the ledger (default hostname-pid)"},
     {"LOG_LEVEL", "info", K_LEVEL, NUM(log_level), 0, 0,

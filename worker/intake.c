@@ -21,6 +21,7 @@
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,9 @@ typedef struct partition {
     size_t head, count, cap; /* ring buffer */
     int64_t store;          /* next offset to store, -1 if nothing new */
     int assigned;
+    int pending;            /* messages queued or being handled by lanes */
+    atomic_int abandon;     /* lanes give up this partition's work: it was
+                               revoked and not finished in time, or we stop */
 } partition_t;
 
 typedef struct job {
@@ -70,7 +74,6 @@ typedef struct intake {
     int n_parts, cap_parts;
     int in_flight;
     int stopping;           /* lanes exit when their queue is empty */
-    atomic_int abandon;     /* lanes give up unfinished work */
     int paused;             /* consumption paused for back-pressure */
 } intake_t;
 
@@ -92,6 +95,7 @@ static partition_t *part_find(intake_t *k, const char *topic, int32_t partition,
     snprintf(p->topic, sizeof(p->topic), "%s", topic);
     p->partition = partition;
     p->store = -1;
+    atomic_init(&p->abandon, 0);
     k->parts[k->n_parts++] = p;
     return p;
 }
@@ -128,7 +132,7 @@ static int part_push(partition_t *p, int64_t offset) {
 static void part_done(partition_t *p, int64_t offset) {
     for (size_t i = 0; i < p->count; i++) {
         size_t at = (p->head + i) % p->cap;
-        if (p->offsets[at] == offset) {
+        if (p->offsets[at] == offset && !p->done[at]) {
             p->done[at] = 1;
             break;
         }
@@ -178,12 +182,13 @@ static void *lane_main(void *arg) {
         origin_t from = {rd_kafka_topic_name(m->rkt), m->partition, m->offset,
                          m->key, m->key_len};
         int rc = pipeline_handle(lane->pipeline, &from, j->source, m->payload ? m->payload : "",
-                                 m->payload ? m->len : 0, &k->abandon);
+                                 m->payload ? m->len : 0, &j->part->abandon);
 
         pthread_mutex_lock(&k->lock);
         /* An abandoned message is not marked done: its offset is never
          * stored, so it is redelivered to whoever owns the partition next. */
         if (rc == 0) part_done(j->part, m->offset);
+        j->part->pending--;
         k->in_flight--;
         pthread_cond_broadcast(&k->done_cv);
         pthread_mutex_unlock(&k->lock);
@@ -226,6 +231,7 @@ static void dispatch(intake_t *k, rd_kafka_message_t *m) {
     if (lane->last) lane->last->next = j;
     else lane->first = j;
     lane->last = j;
+    p->pending++;
     k->in_flight++;
     pthread_cond_signal(&lane->work_cv);
     pthread_mutex_unlock(&k->lock);
@@ -233,18 +239,44 @@ static void dispatch(intake_t *k, rd_kafka_message_t *m) {
 
 /* ---- rebalances -------------------------------------------------------------- */
 
-/* Waits until no message of the listed partitions is in flight, storing
- * offsets as they complete, so that the commit on unassign is complete. */
+/* Sets or clears the abandon flag of the listed partitions (caller holds
+ * k->lock). */
+static void mark_abandon(intake_t *k, rd_kafka_topic_partition_list_t *parts, int value) {
+    for (int i = 0; i < parts->cnt; i++) {
+        partition_t *p = part_find(k, parts->elems[i].topic, parts->elems[i].partition, 0);
+        if (p) atomic_store(&p->abandon, value);
+    }
+}
+
+static int partitions_pending(intake_t *k, rd_kafka_topic_partition_list_t *parts) {
+    int n = 0;
+    for (int i = 0; i < parts->cnt; i++) {
+        partition_t *p = part_find(k, parts->elems[i].topic, parts->elems[i].partition, 0);
+        if (p) n += p->pending;
+    }
+    return n;
+}
+
+/* Before revoked partitions are given up: lets lanes finish their messages
+ * (storing offsets as they complete) for up to drain_ms, then abandons the
+ * rest, which is never marked done, so its offsets are never stored and the
+ * next owner redelivers it.  Returns once no lane holds a message of these
+ * partitions, so that the commit on unassign is exact. */
 static void drain_partitions(intake_t *k, rd_kafka_topic_partition_list_t *parts) {
+    int64_t deadline = timefmt_mono_ms() + k->cfg->drain_ms;
     pthread_mutex_lock(&k->lock);
     for (;;) {
         store_offsets(k);
-        int busy = 0;
-        for (int i = 0; i < parts->cnt; i++) {
-            partition_t *p = part_find(k, parts->elems[i].topic, parts->elems[i].partition, 0);
-            if (p && p->count > 0) busy = 1;
+        int pending = partitions_pending(k, parts);
+        if (pending == 0) break;
+        if (timefmt_mono_ms() >= deadline) {
+            log_msg(LOG_WARN, "revocation_abandoning", NULL,
+                    "%d message(s) of revoked partitions unfinished after %lld ms; "
+                    "leaving them for redelivery",
+                    pending, (long long)k->cfg->drain_ms);
+            mark_abandon(k, parts, 1);
+            deadline = INT64_MAX;
         }
-        if (!busy || atomic_load(&k->abandon)) break;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 100000000L;
@@ -254,6 +286,7 @@ static void drain_partitions(intake_t *k, rd_kafka_topic_partition_list_t *parts
         }
         pthread_cond_timedwait(&k->done_cv, &k->lock, &ts);
     }
+    store_offsets(k);
     for (int i = 0; i < parts->cnt; i++) {
         partition_t *p = part_find(k, parts->elems[i].topic, parts->elems[i].partition, 0);
         if (!p) continue;
@@ -271,7 +304,10 @@ static void set_assigned(intake_t *k, rd_kafka_topic_partition_list_t *parts) {
     pthread_mutex_lock(&k->lock);
     for (int i = 0; i < parts->cnt; i++) {
         partition_t *p = part_find(k, parts->elems[i].topic, parts->elems[i].partition, 1);
-        if (p) p->assigned = 1;
+        if (p) {
+            p->assigned = 1;
+            atomic_store(&p->abandon, 0);
+        }
     }
     pthread_mutex_unlock(&k->lock);
 }
@@ -295,6 +331,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         /* A pause belongs to this process, not to the partition: newly
          * assigned partitions join the current back-pressure state. */
         if (k->paused) rd_kafka_pause_partitions(rk, parts);
+        else rd_kafka_resume_partitions(rk, parts);
         return;
     }
     log_msg(LOG_INFO, "partitions_revoked", NULL, "%d partition(s)%s", parts->cnt,
@@ -313,7 +350,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---- back-pressure -------------------------------------------------------- */
 
-static void set_paused(intake_t *k, int pause) {
+static void set_paused(intake_t *k, int pause, int in_flight) {
     rd_kafka_topic_partition_list_t *a = NULL;
     if (rd_kafka_assignment(k->rk, &a) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
     if (pause) rd_kafka_pause_partitions(k->rk, a);
@@ -321,7 +358,7 @@ static void set_paused(intake_t *k, int pause) {
     rd_kafka_topic_partition_list_destroy(a);
     k->paused = pause;
     log_msg(LOG_INFO, pause ? "consumption_paused" : "consumption_resumed", NULL,
-            "%d message(s) in flight (limit %d)", k->in_flight, k->cfg->max_in_flight);
+            "%d message(s) in flight (limit %d)", in_flight, k->cfg->max_in_flight);
 }
 
 /* ---- setup and the main loop --------------------------------------------- */
@@ -349,11 +386,13 @@ static rd_kafka_t *consumer_new(intake_t *k) {
         conf_set(c, "auto.offset.reset", "earliest") < 0 ||
         conf_set(c, "partition.assignment.strategy", "cooperative-sticky") < 0 ||
         conf_set(c, "session.timeout.ms", "10000") < 0 ||
+        conf_set(c, "max.poll.interval.ms", "300000") < 0 ||
         conf_set(c, "heartbeat.interval.ms", "1000") < 0) {
         rd_kafka_conf_destroy(c);
         return NULL;
     }
     rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
+    rd_kafka_conf_set_log_cb(c, log_kafka);
     rd_kafka_conf_set_opaque(c, k);
     char e[512];
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
@@ -387,7 +426,6 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
     intake_t k;
     memset(&k, 0, sizeof(k));
     k.cfg = cfg;
-    atomic_init(&k.abandon, 0);
     pthread_mutex_init(&k.lock, NULL);
     pthread_cond_init(&k.done_cv, NULL);
     char err[512];
@@ -449,8 +487,8 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
         store_offsets(&k);
         int in_flight = k.in_flight;
         pthread_mutex_unlock(&k.lock);
-        if (!k.paused && in_flight >= cfg->max_in_flight) set_paused(&k, 1);
-        else if (k.paused && in_flight <= cfg->max_in_flight / 2) set_paused(&k, 0);
+        if (!k.paused && in_flight >= cfg->max_in_flight) set_paused(&k, 1, in_flight);
+        else if (k.paused && in_flight <= cfg->max_in_flight / 2) set_paused(&k, 0, in_flight);
     }
 
     /* Drain: let lanes finish what they hold, up to drain_ms. */
@@ -461,11 +499,12 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
     for (int i = 0; i < k.n_lanes; i++) pthread_cond_signal(&k.lanes[i].work_cv);
     while (k.in_flight > 0) {
         store_offsets(&k);
-        if (timefmt_mono_ms() >= deadline && !atomic_load(&k.abandon)) {
+        if (timefmt_mono_ms() >= deadline) {
             log_msg(LOG_WARN, "worker_abandoning", NULL,
                     "%d intent(s) unfinished after %lld ms; leaving them for redelivery",
                     k.in_flight, (long long)drain_ms);
-            atomic_store(&k.abandon, 1);
+            for (int i = 0; i < k.n_parts; i++) atomic_store(&k.parts[i]->abandon, 1);
+            deadline = INT64_MAX;
         }
         pthread_mutex_unlock(&k.lock);
         /* Keep serving the consumer (heartbeats, rebalances) while waiting. */

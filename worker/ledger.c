@@ -32,10 +32,10 @@ static void ignore_notice(void *arg, const char *message) {
     (void)message;
 }
 
-/* After a failure, a broken connection is reset so the next call can work. */
-static void check_conn(ledger_t *l) {
-    if (PQstatus(l->conn) == CONNECTION_BAD) PQreset(l->conn);
-}
+/* A broken connection is never reset behind the owner's back: it held the
+ * session's advisory locks, so the owner must notice (ledger_ok) and start
+ * over with a new connection. */
+int ledger_ok(ledger_t *l) { return l && PQstatus(l->conn) == CONNECTION_OK; }
 
 static PGresult *exec(ledger_t *l, const char *sql, int n, const char *const *v,
                       ExecStatusType want, const char *what, char *err,
@@ -44,7 +44,6 @@ static PGresult *exec(ledger_t *l, const char *sql, int n, const char *const *v,
     if (PQresultStatus(r) != want) {
         set_err(err, errlen, what, l->conn, r);
         PQclear(r);
-        check_conn(l);
         return NULL;
     }
     return r;
@@ -61,7 +60,6 @@ static int exec_cmd(ledger_t *l, const char *sql, int n, const char *const *v,
 static void rollback(ledger_t *l) {
     PGresult *r = PQexec(l->conn, "ROLLBACK");
     PQclear(r);
-    check_conn(l);
 }
 
 ledger_t *ledger_connect(const char *database_url, const char *replica,
@@ -254,6 +252,24 @@ out:
     return rc;
 }
 
+int ledger_lock_intent(ledger_t *l, const char *intent_id, char *err, size_t errlen) {
+    const char *p[] = {intent_id};
+    PGresult *r = exec(l, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", 1, p,
+                       PGRES_TUPLES_OK, "lock intent", err, errlen);
+    if (!r) return -1;
+    int held = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return held;
+}
+
+void ledger_unlock_intent(ledger_t *l, const char *intent_id) {
+    const char *p[] = {intent_id};
+    char err[256];
+    PGresult *r = exec(l, "SELECT pg_advisory_unlock(hashtextextended($1, 0))", 1, p,
+                       PGRES_TUPLES_OK, "unlock intent", err, sizeof(err));
+    PQclear(r);
+}
+
 /* Within an open transaction: moves state from -> to.  0, 1 (not in
  * `from`) or -1. */
 static int move_state(ledger_t *l, const char *intent_id, const char *from,
@@ -401,7 +417,6 @@ int ledger_record_dead_letter(ledger_t *l, const origin_t *from,
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         set_err(err, errlen, "record dead letter", l->conn, r);
         PQclear(r);
-        check_conn(l);
         return -1;
     }
     PQclear(r);

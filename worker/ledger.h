@@ -37,6 +37,10 @@ ledger_t *ledger_connect(const char *database_url, const char *replica,
                          char *err, size_t errlen);
 void ledger_close(ledger_t *l);
 
+/* 0 once the connection is broken: close it and connect again (its
+ * advisory locks are gone with it). */
+int ledger_ok(ledger_t *l);
+
 /* Applies the embedded migrations not yet applied, each in a transaction. */
 int ledger_migrate(ledger_t *l, char *err, size_t errlen);
 
@@ -48,6 +52,13 @@ int ledger_check_schema(ledger_t *l, char *err, size_t errlen);
 int ledger_begin_intent(ledger_t *l, const intent_t *in, const origin_t *from,
                         const char *raw, size_t raw_len, ledger_seen_t *seen,
                         char state[LEDGER_STATE_MAX], char *err, size_t errlen);
+
+/* Makes this connection the only one working on the intent (a session
+ * advisory lock: released by ledger_unlock_intent, or by PostgreSQL when the
+ * connection ends, e.g. when a replica dies).  Returns 1 when held, 0 when
+ * another connection holds it, -1 on error. */
+int ledger_lock_intent(ledger_t *l, const char *intent_id, char *err, size_t errlen);
+void ledger_unlock_intent(ledger_t *l, const char *intent_id);
 
 /* Moves the intent from state `from` to `to` (with a transition row).
  * Returns 0, 1 if the intent was not in state `from` (someone else moved

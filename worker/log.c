@@ -51,3 +51,11 @@ void log_msg(int level, const char *event, const char *intent_id,
     line[n] = '\0';
     free(line);
 }
+
+void log_kafka(const struct rd_kafka_s *rk, int level, const char *facility,
+               const char *message) {
+    (void)rk;
+    /* syslog levels: 0-3 errors, 4 warning, 5-6 notice/info, 7 debug */
+    int ours = level <= 3 ? LOG_ERROR : level == 4 ? LOG_WARN : level <= 6 ? LOG_INFO : LOG_DEBUG;
+    log_msg(ours, "kafka", NULL, "%s: %s", facility, message);
+}

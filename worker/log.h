@@ -14,4 +14,10 @@ void log_init(const char *replica, int min_level);
 void log_msg(int level, const char *event, const char *intent_id,
              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* librdkafka's log callback (rd_kafka_conf_set_log_cb): its lines become
+ * JSON lines like every other, with event "kafka". */
+struct rd_kafka_s;
+void log_kafka(const struct rd_kafka_s *rk, int level, const char *facility,
+               const char *message);
+
 #endif

@@ -35,6 +35,10 @@ struct pipeline {
     unsigned int rand_state;
 };
 
+/* Beyond the HTTP timeout, how long a lost POST may still take to become
+ * visible at the broker before a lookup that misses it is believed. */
+#define SETTLE_MARGIN_MS 2000
+
 typedef enum {
     STEP_DONE = 0,   /* terminal outcome recorded and published */
     STEP_NEXT,       /* state advanced: run the next step now */
@@ -48,8 +52,10 @@ typedef struct job {
     size_t len;
     intent_t in;
     intent_verdict_t verdict;
-    int placed_here;      /* this call moved the intent into "submitting" */
+    int never_sent;       /* this call moved the intent into "submitting" and
+                             has not sent a POST since: no order can exist */
     const atomic_int *abandon;
+    int locked;           /* holds the intent's lock on p->ledger */
 } job_t;
 
 pipeline_t *pipeline_new(const config_t *cfg, publisher_t *pub, char *err,
@@ -165,13 +171,17 @@ static step_t reject(pipeline_t *p, job_t *j, const char *from,
     return commit(p, j, from, "rejected", reason, NULL, &ev, 1);
 }
 
-static step_t transition(pipeline_t *p, job_t *j, const char *from, const char *to) {
+/* Moves the intent from -> to.  *moved (may be NULL) tells whether this
+ * call made the change (0: someone else had already moved it). */
+static step_t transition(pipeline_t *p, job_t *j, const char *from, const char *to,
+                         int *moved) {
     char err[256];
     int rc = ledger_transition(p->ledger, j->in.intent_id, from, to, NULL, err, sizeof(err));
     if (rc < 0) {
         log_msg(LOG_WARN, "ledger_failed", j->in.intent_id, "%s", err);
         return STEP_RETRY;
     }
+    if (moved) *moved = rc == 0;
     return STEP_NEXT;
 }
 
@@ -240,6 +250,15 @@ static int64_t backoff_ms(pipeline_t *p, int attempt) {
     return (int64_t)(rand_r(&p->rand_state) % (unsigned)(ceil + 1));
 }
 
+/* How long to wait after a 429: until the broker's reset, at most a minute
+ * (a skewed clock on either side must not park a lane for hours). */
+static int64_t rate_limit_wait_ms(const alpaca_error_t *e) {
+    int64_t ms = e->retry_at_ms - timefmt_now_ms();
+    if (ms < 50) ms = 50;
+    if (ms > 60000) ms = 60000;
+    return ms;
+}
+
 /* Looks the order up by client_order_id until Alpaca gives a definite
  * answer.  Returns ALPACA_OK (found), ALPACA_NOT_FOUND, or ALPACA_TRANSIENT
  * if the job was abandoned first. */
@@ -250,7 +269,7 @@ static alpaca_result_t look_up(pipeline_t *p, job_t *j, const char *cid,
         alpaca_result_t r = alpaca_get_order_by_client_id(p->alpaca, cid, o, &e);
         if (r == ALPACA_OK || r == ALPACA_NOT_FOUND) return r;
         if (r == ALPACA_RATE_LIMITED) {
-            nap(j->abandon, e.retry_at_ms - timefmt_now_ms());
+            nap(j->abandon, rate_limit_wait_ms(&e));
             continue;
         }
         log_msg(LOG_WARN, "alpaca_lookup_failed", j->in.intent_id, "%s", e.message);
@@ -259,41 +278,73 @@ static alpaca_result_t look_up(pipeline_t *p, job_t *j, const char *cid,
     return ALPACA_TRANSIENT;
 }
 
-/* State "submitting": find the order or place it, then settle it. */
+/* Whether a lookup that found nothing proves that no order exists: only
+ * when it started after any POST of ours could still be processed by the
+ * broker (a timed-out request may land later than its timeout). */
+static int absence_is_proven(pipeline_t *p, int64_t horizon_ms, int64_t lookup_ms) {
+    return horizon_ms == 0 ||
+           lookup_ms > horizon_ms + p->cfg->alpaca_timeout_ms + SETTLE_MARGIN_MS;
+}
+
+/* State "submitting": find the order or place it, then settle it.
+ *
+ * The order may exist unless this very call moved the intent into
+ * "submitting" and has not sent anything since (never_sent).  Then:
+ *  - it is looked up by client_order_id before anything is placed;
+ *  - after a 422 "must be unique" it is known to exist and is only ever
+ *    looked up again, never placed;
+ *  - the intent is given up (expired / broker_unavailable) only after a
+ *    lookup that started late enough to have seen any POST of ours. */
 static step_t submit(pipeline_t *p, job_t *j) {
     char cid[64];
     intent_client_order_id(&j->in, cid, sizeof(cid));
     alpaca_order_t o;
     alpaca_error_t e;
-    int unknown = !j->placed_here;  /* may exist: look before placing */
+    int unknown = !j->never_sent;  /* may exist: look before placing */
+    int exists = 0;                /* Alpaca said it exists (422 duplicate) */
+    int posted = 0;                /* this call sent a POST */
+    /* Latest moment a POST for this intent may have started: now, for an
+     * intent resumed in "submitting" (a crashed predecessor may have just
+     * sent one); our own POSTs move it later. */
+    int64_t horizon_ms = j->never_sent ? 0 : timefmt_mono_ms();
     for (int attempt = 0;; attempt++) {
         if (atomic_load(j->abandon)) return STEP_RETRY;
-        if (unknown) {
+        if (unknown || exists) {
+            int64_t lookup_ms = timefmt_mono_ms();
             alpaca_result_t r = look_up(p, j, cid, &o);
             if (r == ALPACA_OK) return settle_order(p, j, "submitting", &o);
             if (r != ALPACA_NOT_FOUND) return STEP_RETRY;
+            if (exists || !absence_is_proven(p, horizon_ms, lookup_ms)) {
+                /* Not visible yet: look again later, never place again. */
+                nap(j->abandon, backoff_ms(p, attempt));
+                continue;
+            }
             unknown = 0;
         }
         /* Known not to exist: placing is safe, unless it is too late. */
         if (intent_is_expired(&j->in, timefmt_now_ms()))
             return reject(p, j, "submitting",
-                          attempt == 0 ? "expired" : "broker_unavailable",
-                          attempt == 0 ? "the intent expired before it could be sent"
-                                       : "the broker stayed unreachable until the intent expired",
+                          !posted ? "expired" : "broker_unavailable",
+                          !posted ? "the intent expired before it could be sent"
+                                            : "the broker stayed unreachable until the intent expired",
                           -1, NULL);
+        j->never_sent = 0;
+        posted = 1;
+        horizon_ms = timefmt_mono_ms();
         alpaca_result_t r = alpaca_place_order(p->alpaca, &j->in, cid, &o, &e);
         switch (r) {
         case ALPACA_OK:
             return settle_order(p, j, "submitting", &o);
         case ALPACA_DUPLICATE:
-            unknown = 1;  /* it exists: fetch it, never create another */
+            exists = 1;  /* it exists: fetch it, never create another */
             continue;
         case ALPACA_REJECTED:
             return reject(p, j, "submitting", "broker_rejected", e.message, -1, &e);
         case ALPACA_RATE_LIMITED:
+            /* Refused before processing: nothing was created. */
             log_msg(LOG_WARN, "alpaca_rate_limited", j->in.intent_id,
                     "429 from the broker; waiting for the reset");
-            nap(j->abandon, e.retry_at_ms - timefmt_now_ms());
+            nap(j->abandon, rate_limit_wait_ms(&e));
             continue;
         case ALPACA_UNAUTHORIZED:
             log_msg(LOG_ERROR, "alpaca_unauthorized", j->in.intent_id,
@@ -337,6 +388,18 @@ static step_t step(pipeline_t *p, job_t *j) {
         return dead_letter(p, j, j->verdict.dlq_reason, j->verdict.detail);
     }
     if (ensure_ledger(p, err, sizeof(err)) < 0) goto infra;
+    if (!j->locked) {
+        /* One worker per intent at a time, across replicas: a redelivery
+         * racing the original (a rebalance, a slow replica) waits here. */
+        int held = ledger_lock_intent(p->ledger, j->in.intent_id, err, sizeof(err));
+        if (held < 0) goto infra;
+        if (held == 0) {
+            log_msg(LOG_DEBUG, "intent_busy", j->in.intent_id,
+                    "another worker holds this intent; waiting");
+            return STEP_RETRY;
+        }
+        j->locked = 1;
+    }
     ledger_seen_t seen;
     char state[LEDGER_STATE_MAX];
     if (ledger_begin_intent(p->ledger, &j->in, j->from, j->bytes, j->len, &seen, state,
@@ -362,7 +425,7 @@ static step_t step(pipeline_t *p, job_t *j) {
                      j->verdict.n_errors, j->verdict.n_errors == 1 ? "" : "s");
             return reject(p, j, "received", "validation_failed", msg, -1, NULL);
         }
-        return transition(p, j, "received", "validated");
+        return transition(p, j, "received", "validated", NULL);
     }
     if (!strcmp(state, "validated")) {
         if (intent_is_expired(&j->in, now))
@@ -387,14 +450,16 @@ static step_t step(pipeline_t *p, job_t *j) {
             return reject(p, j, "validated", "quota_exceeded", msg,
                           (long long)d.retry_after_ms, NULL);
         }
-        return transition(p, j, "validated", "quota_granted");
+        return transition(p, j, "validated", "quota_granted", NULL);
     }
     if (!strcmp(state, "quota_granted")) {
         if (intent_is_expired(&j->in, now))
             return reject(p, j, "quota_granted", "expired",
                           "the intent expired before it could be sent", -1, NULL);
-        step_t s = transition(p, j, "quota_granted", "submitting");
-        if (s == STEP_NEXT) j->placed_here = 1;
+        int moved = 0;
+        step_t s = transition(p, j, "quota_granted", "submitting", &moved);
+        /* Only the call that made the change knows nothing was sent yet. */
+        j->never_sent = s == STEP_NEXT && moved;
         return s;
     }
     if (!strcmp(state, "submitting")) return submit(p, j);
@@ -405,8 +470,9 @@ infra:
     log_msg(LOG_WARN, "dependency_failed", j->in.intent_id[0] ? j->in.intent_id : NULL,
             "%s", err);
     if (p->ledger && strstr(err, "ledger")) {
-        ledger_close(p->ledger);
+        ledger_close(p->ledger);  /* releases the intent's lock too */
         p->ledger = NULL;
+        j->locked = 0;
     }
     return STEP_RETRY;
 }
@@ -427,9 +493,15 @@ int pipeline_handle(pipeline_t *p, const origin_t *from, intent_source_t source,
             rc = 0;
             break;
         }
+        if (s == STEP_RETRY && p->ledger && !ledger_ok(p->ledger)) {
+            ledger_close(p->ledger);  /* its locks died with the connection */
+            p->ledger = NULL;
+            j.locked = 0;
+        }
         if (s == STEP_RETRY) nap(abandon, backoff_ms(p, attempt++));
         else attempt = 0;
     }
+    if (j.locked && p->ledger) ledger_unlock_intent(p->ledger, j.in.intent_id);
     intent_free(&j.in);
     return rc;
 }

@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "timefmt.h"
 
 struct publisher {
@@ -25,13 +28,26 @@ struct publisher {
     pthread_mutex_t lock;
 };
 
-/* One outstanding send: filled by the delivery report callback. */
+/* One outstanding send, shared by the waiting lane and the delivery report
+ * callback: whichever of the two lets go last frees it, so a lane that
+ * stopped waiting leaves nothing dangling and nothing leaked. */
 typedef struct delivery {
     pthread_mutex_t lock;
     pthread_cond_t done_cv;
     int done;
+    int refs;
     rd_kafka_resp_err_t err;
 } delivery_t;
+
+static void delivery_release(delivery_t *d) {
+    pthread_mutex_lock(&d->lock);
+    int last = --d->refs == 0;
+    pthread_mutex_unlock(&d->lock);
+    if (!last) return;
+    pthread_mutex_destroy(&d->lock);
+    pthread_cond_destroy(&d->done_cv);
+    free(d);
+}
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *ud) {
     (void)rk;
@@ -43,6 +59,21 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *ud) {
     d->done = 1;
     pthread_cond_signal(&d->done_cv);
     pthread_mutex_unlock(&d->lock);
+    delivery_release(d);
+}
+
+/* A fatal error of the idempotent producer (e.g. a fenced or out-of-order
+ * sequence) makes every later send fail: the replica cannot make progress,
+ * so it exits at once.  Nothing is lost: offsets of unpublished outcomes are
+ * never stored, and the ledger re-publishes them on redelivery. */
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *ud) {
+    (void)ud;
+    if (err != RD_KAFKA_RESP_ERR__FATAL) return;
+    char why[512];
+    rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof(why));
+    fprintf(stderr, "{\"level\":\"error\",\"event\":\"producer_fatal\",\"msg\":\"%s: %s\"}\n",
+            rd_kafka_err2name(orig), reason);
+    _exit(70);
 }
 
 static void *poll_loop(void *arg) {
@@ -78,17 +109,23 @@ publisher_t *publish_new(const config_t *cfg, char *err, size_t errlen) {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     char client_id[160];
     snprintf(client_id, sizeof(client_id), "order-worker-%s", cfg->replica_id);
+    /* librdkafka gives up on a message when its sender stops waiting: no
+     * stale copy is left queued behind a retry. */
+    char timeout[32];
+    snprintf(timeout, sizeof(timeout), "%lld", (long long)cfg->publish_timeout_ms);
     if (conf_set(c, "bootstrap.servers", cfg->kafka_brokers, err, errlen) < 0 ||
         conf_set(c, "client.id", client_id, err, errlen) < 0 ||
         conf_set(c, "enable.idempotence", "true", err, errlen) < 0 ||
         conf_set(c, "linger.ms", "1", err, errlen) < 0 ||
-        conf_set(c, "message.timeout.ms", "0", err, errlen) < 0) {
+        conf_set(c, "message.timeout.ms", timeout, err, errlen) < 0) {
         rd_kafka_conf_destroy(c);
         pthread_mutex_destroy(&p->lock);
         free(p);
         return NULL;
     }
     rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
+    rd_kafka_conf_set_error_cb(c, on_error);
+    rd_kafka_conf_set_log_cb(c, log_kafka);
     char e[512];
     p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof(e));
     if (!p->rk) {
@@ -114,12 +151,12 @@ void publish_free(publisher_t *p) {
     free(p);
 }
 
-/* Waits for the delivery report of a message produced with d as opaque.
- * message.timeout.ms is 0 (infinite): the idempotent producer retries until
- * the brokers answer; the wait is bounded by publish_timeout_ms, after which
- * the caller treats the intent as unfinished (it will be redelivered). */
+/* Waits for the delivery report of a message produced with d as opaque, up
+ * to publish_timeout_ms (plus a little: librdkafka times the message out
+ * itself at publish_timeout_ms); after that the caller treats the intent as
+ * unfinished and retries from the ledger. */
 static int wait_delivery(publisher_t *p, delivery_t *d, char *err, size_t errlen) {
-    int64_t deadline = timefmt_mono_ms() + p->cfg->publish_timeout_ms;
+    int64_t deadline = timefmt_mono_ms() + p->cfg->publish_timeout_ms + 1000;
     int rc = 0;
     pthread_mutex_lock(&d->lock);
     while (!d->done) {
@@ -141,12 +178,7 @@ static int wait_delivery(publisher_t *p, delivery_t *d, char *err, size_t errlen
         snprintf(err, errlen, "kafka: delivery failed: %s", rd_kafka_err2str(d->err));
         rc = -1;
     }
-    int done = d->done;
     pthread_mutex_unlock(&d->lock);
-    /* A timed-out message is still owned by librdkafka and will report
-     * later: the record must outlive it, so it is leaked on purpose only in
-     * that case (bounded by how many sends time out before shutdown). */
-    if (!done) return -2;
     return rc;
 }
 
@@ -155,13 +187,8 @@ static delivery_t *delivery_new(void) {
     if (!d) return NULL;
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->done_cv, NULL);
+    d->refs = 2;  /* the sender and the delivery report */
     return d;
-}
-
-static void delivery_free(delivery_t *d) {
-    pthread_mutex_destroy(&d->lock);
-    pthread_cond_destroy(&d->done_cv);
-    free(d);
 }
 
 static int produce_and_wait(publisher_t *p, const char *topic, const char *key,
@@ -174,6 +201,7 @@ static int produce_and_wait(publisher_t *p, const char *topic, const char *key,
         return -1;
     }
     rd_kafka_resp_err_t e;
+    int64_t deadline = timefmt_mono_ms() + p->cfg->publish_timeout_ms;
     for (;;) {
         /* The headers argument pair cannot be made conditional inside the
          * variadic list, hence two calls. */
@@ -189,18 +217,19 @@ static int produce_and_wait(publisher_t *p, const char *topic, const char *key,
                 RD_KAFKA_V_VALUE((void *)payload, len),
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(d),
                 RD_KAFKA_V_END);
-        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
-        rd_kafka_poll(p->rk, 50);
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || timefmt_mono_ms() >= deadline) break;
+        struct timespec ts = {0, 20000000L};  /* the poller thread drains */
+        nanosleep(&ts, NULL);
     }
     if (e) {
         snprintf(err, errlen, "kafka: produce to %s: %s", topic, rd_kafka_err2str(e));
         if (hdrs) rd_kafka_headers_destroy(hdrs);
-        delivery_free(d);
+        d->refs = 1;  /* no delivery report will come */
+        delivery_release(d);
         return -1;
     }
     int rc = wait_delivery(p, d, err, errlen);
-    if (rc == -2) return -1;  /* d still referenced by librdkafka */
-    delivery_free(d);
+    delivery_release(d);
     return rc;
 }
 
