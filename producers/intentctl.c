@@ -1,0 +1,1495 @@
+/* intentctl.c -- the command-line producer and observer for order-worker.
+ *
+ * Owns: `intentctl send` (build intents from flags or read them as JSON
+ * lines, check every one with the worker's own validator intent_decode()
+ * before it leaves, publish with the idempotent producer and report each
+ * delivery) and `intentctl tail` (read the result topics by plain partition
+ * assignment, never joining a consumer group, and print events as a table or
+ * as JSON lines, with the stop conditions scripts need).  Modelled on kcat:
+ * small and exact.
+ *
+ * Exit codes: 0 ok; 1 something was refused or failed (an invalid intent, a
+ * tail condition not met); 2 usage error; 3 Kafka/connection error.
+ *
+ * All state lives in structs passed down from main(); the only static is the
+ * sig_atomic_t flag set by the SIGINT/SIGTERM handler of `tail`. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+
+#include "intent.h"
+#include "timefmt.h"
+
+enum { EXIT_OK_ = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_KAFKA = 3 };
+
+#define MAX_PROPS 64
+#define MAX_TOPICS 16
+
+/* ------------------------------------------------------------------ common */
+
+typedef struct common {
+    const char *brokers;
+    const char *topic_bot, *topic_user, *topic_fills, *topic_rej, *topic_dlq;
+    int64_t connect_timeout_ms;
+    int64_t max_age_ms;
+    const char *props[MAX_PROPS]; /* "name=value" from -X */
+    int n_props;
+} common_t;
+
+static const char *env_or(const char *name, const char *fallback) {
+    const char *v = getenv(name);
+    return (v && *v) ? v : fallback;
+}
+
+/* Strict non-negative integer; returns 0 or -1. */
+static int parse_i64(const char *s, int64_t *out) {
+    if (!s || !*s || *s == '-' || *s == '+')
+        return -1;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static void common_init(common_t *c) {
+    memset(c, 0, sizeof *c);
+    c->brokers = env_or("KAFKA_BROKERS", NULL);
+    c->topic_bot = env_or("TOPIC_INTENTS_BOT", "orders.intents.bot");
+    c->topic_user = env_or("TOPIC_INTENTS_USER", "orders.intents.user");
+    c->topic_fills = env_or("TOPIC_FILLS", "orders.fills");
+    c->topic_rej = env_or("TOPIC_REJECTIONS", "orders.rejections");
+    c->topic_dlq = env_or("TOPIC_DLQ", "orders.dlq");
+    c->connect_timeout_ms = 10000;
+    int64_t age = 60000;
+    const char *a = getenv("INTENT_MAX_AGE_MS");
+    if (a && *a && parse_i64(a, &age) != 0)
+        age = 60000;
+    c->max_age_ms = age;
+}
+
+/* Prints "intentctl: <fmt with arg>" (unless fmt is NULL: getopt has already
+ * said what is wrong) and where to find help; returns EXIT_USAGE. */
+static int usage_error(const char *cmd, const char *fmt, const char *arg) {
+    if (fmt) {
+        fprintf(stderr, "intentctl: ");
+        fprintf(stderr, fmt, arg ? arg : "");
+        fputc('\n', stderr);
+    }
+    fprintf(stderr, "Try 'intentctl %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
+    return EXIT_USAGE;
+}
+
+/* Options every level accepts.  Returns 1 if handled, 0 if not ours, or
+ * -1 after printing a usage error. */
+enum { OPT_BROKERS = 1000, OPT_CONNECT_TIMEOUT };
+#define COMMON_LONGOPTS                                                        \
+    {"brokers", required_argument, NULL, 'b'},                                 \
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT}
+
+static int common_opt(common_t *c, int opt, const char *arg, const char *cmd) {
+    switch (opt) {
+    case 'b':
+        c->brokers = arg;
+        return 1;
+    case 'X':
+        if (!strchr(arg, '=') || arg[0] == '=') {
+            usage_error(cmd, "-X wants name=value, got '%s'", arg);
+            return -1;
+        }
+        if (c->n_props == MAX_PROPS) {
+            usage_error(cmd, "too many -X properties%s", "");
+            return -1;
+        }
+        c->props[c->n_props++] = arg;
+        return 1;
+    case OPT_CONNECT_TIMEOUT:
+        if (parse_i64(arg, &c->connect_timeout_ms) != 0 || c->connect_timeout_ms <= 0) {
+            usage_error(cmd, "--connect-timeout wants milliseconds > 0, got '%s'", arg);
+            return -1;
+        }
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value) {
+    char err[512];
+    if (rd_kafka_conf_set(conf, name, value, err, sizeof err) != RD_KAFKA_CONF_OK) {
+        fprintf(stderr, "intentctl: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* A configuration with the brokers, then the command's own settings
+ * (NULL-terminated name/value pairs), then every -X property, so -X can
+ * override anything; NULL after printing why (a usage error). */
+static rd_kafka_conf_t *make_conf(const common_t *c, const char *const *settings) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (conf_set(conf, "bootstrap.servers", c->brokers) ||
+        conf_set(conf, "client.id", "intentctl") ||
+        conf_set(conf, "log.connection.close", "false"))
+        goto fail;
+    for (int i = 0; settings && settings[i]; i += 2)
+        if (conf_set(conf, settings[i], settings[i + 1]))
+            goto fail;
+    for (int i = 0; i < c->n_props; i++) {
+        const char *eq = strchr(c->props[i], '=');
+        char name[256];
+        size_t n = (size_t)(eq - c->props[i]);
+        if (n >= sizeof name) {
+            fprintf(stderr, "intentctl: property name too long: %s\n", c->props[i]);
+            goto fail;
+        }
+        memcpy(name, c->props[i], n);
+        name[n] = '\0';
+        if (conf_set(conf, name, eq + 1))
+            goto fail;
+    }
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+/* Fails fast (exit 3) when no broker answers within the connect timeout. */
+static int check_connection(rd_kafka_t *rk, const common_t *c) {
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, NULL, &md, (int)c->connect_timeout_ms);
+    if (err) {
+        fprintf(stderr, "intentctl: cannot reach Kafka at %s: %s\n", c->brokers,
+                rd_kafka_err2str(err));
+        return -1;
+    }
+    rd_kafka_metadata_destroy(md);
+    return 0;
+}
+
+/* A JSON string from arbitrary bytes: invalid UTF-8 becomes U+FFFD. */
+static json_t *json_bytes(const void *p, size_t n) {
+    const unsigned char *s = p;
+    json_t *j = json_stringn((const char *)s, n);
+    if (j)
+        return j;
+    char *buf = malloc(n * 3 + 1);
+    if (!buf)
+        return json_string("");
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char b = s[i];
+        size_t len = 0;
+        if (b < 0x80)
+            len = 1;
+        else if (b >= 0xC2 && b <= 0xDF)
+            len = 2;
+        else if (b >= 0xE0 && b <= 0xEF)
+            len = 3;
+        else if (b >= 0xF0 && b <= 0xF4)
+            len = 4;
+        int ok = len > 0 && i + len <= n;
+        for (size_t k = 1; ok && k < len; k++)
+            if ((s[i + k] & 0xC0) != 0x80)
+                ok = 0;
+        if (ok && len >= 3) {
+            unsigned char b1 = s[i + 1];
+            if ((b == 0xE0 && b1 < 0xA0) || (b == 0xED && b1 >= 0xA0) ||
+                (b == 0xF0 && b1 < 0x90) || (b == 0xF4 && b1 >= 0x90))
+                ok = 0;
+        }
+        if (ok) {
+            memcpy(buf + o, s + i, len);
+            o += len;
+            i += len;
+        } else {
+            memcpy(buf + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i += 1;
+        }
+    }
+    j = json_stringn(buf, o);
+    free(buf);
+    return j ? j : json_string("");
+}
+
+static const char *jstr(const json_t *obj, const char *name) {
+    const char *s = json_string_value(json_object_get(obj, name));
+    return s ? s : "";
+}
+
+/* A decimal field of an event as text (events use strings; numbers are shown
+ * by their JSON lexeme). */
+static void jdec(const json_t *obj, const char *name, char *buf, size_t len) {
+    json_t *v = json_object_get(obj, name);
+    buf[0] = '\0';
+    if (json_is_string(v)) {
+        snprintf(buf, len, "%s", json_string_value(v));
+    } else if (json_is_number(v)) {
+        char *s = json_dumps(v, JSON_ENCODE_ANY);
+        if (s)
+            snprintf(buf, len, "%s", s);
+        free(s);
+    }
+}
+
+/* ----------------------------------------------------------- a string set */
+
+typedef struct strset {
+    char **slots;
+    size_t cap, size;
+} strset_t;
+
+static uint64_t str_hash(const char *s) {
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static int strset_has(const strset_t *set, const char *s) {
+    if (!set->cap)
+        return 0;
+    for (size_t i = str_hash(s) & (set->cap - 1);; i = (i + 1) & (set->cap - 1)) {
+        if (!set->slots[i])
+            return 0;
+        if (strcmp(set->slots[i], s) == 0)
+            return 1;
+    }
+}
+
+/* 1 if added, 0 if present, -1 out of memory. */
+static int strset_add(strset_t *set, const char *s) {
+    if (strset_has(set, s))
+        return 0;
+    if ((set->size + 1) * 2 > set->cap) {
+        size_t ncap = set->cap ? set->cap * 2 : 64;
+        char **ns = calloc(ncap, sizeof *ns);
+        if (!ns)
+            return -1;
+        for (size_t i = 0; i < set->cap; i++) {
+            if (!set->slots[i])
+                continue;
+            size_t j = str_hash(set->slots[i]) & (ncap - 1);
+            while (ns[j])
+                j = (j + 1) & (ncap - 1);
+            ns[j] = set->slots[i];
+        }
+        free(set->slots);
+        set->slots = ns;
+        set->cap = ncap;
+    }
+    char *copy = strdup(s);
+    if (!copy)
+        return -1;
+    size_t i = str_hash(s) & (set->cap - 1);
+    while (set->slots[i])
+        i = (i + 1) & (set->cap - 1);
+    set->slots[i] = copy;
+    set->size++;
+    return 1;
+}
+
+static void strset_free(strset_t *set) {
+    for (size_t i = 0; i < set->cap; i++)
+        free(set->slots[i]);
+    free(set->slots);
+    memset(set, 0, sizeof *set);
+}
+
+/* ------------------------------------------------------------------- send */
+
+typedef struct send_opts {
+    const char *bot, *user, *symbol, *side, *type, *qty, *notional, *limit, *stop;
+    const char *tif, *created_at, *intent_id, *meta, *topic, *key;
+    int extended_hours, has_expires_in, from_stdin, raw, json, dry_run;
+    int64_t expires_in_ms, repeat;
+    int intent_flags; /* how many intent-building flags were given */
+} send_opts_t;
+
+typedef struct send_state {
+    const common_t *c;
+    const send_opts_t *o;
+    rd_kafka_t *rk;
+    long refused, failed, sent;
+} send_state_t;
+
+typedef struct msg_info {
+    char intent_id[48];
+    long line;
+} msg_info_t;
+
+static void send_help(FILE *out) {
+    fprintf(out,
+"usage: intentctl [global options] send [options]\n"
+"\n"
+"Publishes order intents.  Each intent is checked with the worker's own\n"
+"validator first; an invalid one is reported field by field and not sent.\n"
+"Bot intents (with bot_id) go to the bot topic keyed by bot_id, user intents\n"
+"to the user topic keyed by user_id.  Waits for every delivery report.\n"
+"\n"
+"One intent from flags (created_at defaults to now, intent_id to a new UUID v4):\n"
+"  --bot ID              bot_id (omit for a user intent)\n"
+"  --user ID             user_id\n"
+"  --symbol SYM          e.g. AAPL\n"
+"  --side buy|sell\n"
+"  --type TYPE           market (default), limit, stop, stop_limit\n"
+"  --qty DEC | --notional DEC\n"
+"  --limit DEC           limit_price\n"
+"  --stop DEC            stop_price\n"
+"  --tif TIF             time_in_force: day, gtc, opg, cls, ioc, fok\n"
+"  --extended-hours      extended_hours: true\n"
+"  --expires-in MS       expires_at = now + MS\n"
+"  --created-at RFC3339  created_at (default now)\n"
+"  --intent-id UUID      intent_id (default: fresh random UUID v4)\n"
+"  --meta JSON           meta object\n"
+"  --repeat N            send N such intents, each with a fresh intent_id\n"
+"\n"
+"Or many at once:\n"
+"  --stdin               read intents from stdin, one JSON object per line\n"
+"                        (sent byte for byte; blank lines are skipped)\n"
+"  --raw                 send every stdin line unchecked, as is (to exercise\n"
+"                        the DLQ and validation paths); topic defaults to the\n"
+"                        bot topic\n"
+"  --key K               message key for --raw (default: none)\n"
+"\n"
+"Output:\n"
+"  --topic T             publish to T whatever the intent says\n"
+"  --json                one JSON object per intent on stdout:\n"
+"                        {\"status\":\"sent\"|\"refused\"|\"failed\",\"intent_id\",...}\n"
+"  --dry-run             check only; print the intents that would be sent, as\n"
+"                        JSON lines, and send nothing (needs no Kafka)\n"
+"  -h, --help            this text\n"
+"\n"
+"Prints 'sent <intent_id> -> <topic> [<partition>]' per delivered intent.\n"
+"Exit: 0 all sent; 1 some intent refused; 2 usage; 3 Kafka or delivery error.\n");
+}
+
+static void uuid_v4(char out[37]) {
+    unsigned char b[16];
+    size_t got = 0;
+    while (got < sizeof b) {
+        ssize_t n = getrandom(b + got, sizeof b - got, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            perror("intentctl: getrandom");
+            exit(EXIT_REFUSED);
+        }
+        got += (size_t)n;
+    }
+    b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
+    snprintf(out, 37,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+             b[11], b[12], b[13], b[14], b[15]);
+}
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    send_state_t *st = opaque;
+    msg_info_t *mi = m->_private;
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    const char *id = mi ? mi->intent_id : "-";
+    if (m->err) {
+        st->failed++;
+        fprintf(stderr, "intentctl: delivery of %s to %s failed: %s\n", id, topic,
+                rd_kafka_err2str(m->err));
+        if (st->o->json) {
+            json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "status", "failed",
+                                  "intent_id", id, "topic", topic, "error",
+                                  rd_kafka_err2str(m->err));
+            json_dumpf(j, stdout, JSON_COMPACT);
+            putchar('\n');
+            json_decref(j);
+        }
+    } else {
+        st->sent++;
+        if (st->o->json) {
+            json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:I, s:o}", "status", "sent",
+                                  "intent_id", id, "topic", topic, "partition",
+                                  (int)m->partition, "offset", (json_int_t)m->offset,
+                                  "key", m->key ? json_bytes(m->key, m->key_len)
+                                                : json_null());
+            json_dumpf(j, stdout, JSON_COMPACT);
+            putchar('\n');
+            json_decref(j);
+        } else {
+            printf("sent %s -> %s [%" PRId32 "]\n", id, topic, m->partition);
+        }
+    }
+    free(mi);
+}
+
+static void report_refused(send_state_t *st, const char *id, long line,
+                           const intent_verdict_t *v) {
+    st->refused++;
+    const char *what = v->status == INTENT_UNREADABLE ? v->dlq_reason : "validation_failed";
+    if (st->o->json) {
+        json_t *errs = json_array();
+        for (int i = 0; i < v->n_errors; i++)
+            json_array_append_new(errs, json_pack("{s:s, s:s}", "field", v->errors[i].field,
+                                                  "message", v->errors[i].message));
+        json_t *j = json_pack("{s:s, s:o, s:I, s:s, s:o}", "status", "refused",
+                              "intent_id", *id ? json_string(id) : json_null(), "line", (json_int_t)line, "reason",
+                              what ? what : "invalid", "errors", errs);
+        if (v->status == INTENT_UNREADABLE)
+            json_object_set_new(j, "message", json_string(v->detail));
+        json_dumpf(j, stdout, JSON_COMPACT);
+        putchar('\n');
+        json_decref(j);
+        return;
+    }
+    fprintf(stderr, "refused %s (line %ld): %s", *id ? id : "-", line, what ? what : "invalid");
+    if (v->status == INTENT_UNREADABLE)
+        fprintf(stderr, ": %s", v->detail);
+    fputc('\n', stderr);
+    for (int i = 0; i < v->n_errors; i++)
+        fprintf(stderr, "  %s: %s\n", v->errors[i].field, v->errors[i].message);
+}
+
+/* Produces one message; retries while the local queue is full. */
+static void produce(send_state_t *st, const char *topic, const char *key,
+                    const char *bytes, size_t len, const char *id, long line) {
+    msg_info_t *mi = calloc(1, sizeof *mi);
+    if (!mi) {
+        st->failed++;
+        return;
+    }
+    snprintf(mi->intent_id, sizeof mi->intent_id, "%s", id);
+    mi->line = line;
+    for (;;) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            st->rk, RD_KAFKA_V_TOPIC(topic),
+            RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+            RD_KAFKA_V_VALUE((void *)bytes, len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(mi),
+            RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(st->rk, 100);
+            continue;
+        }
+        if (err) {
+            st->failed++;
+            fprintf(stderr, "intentctl: cannot produce %s to %s: %s\n", id, topic,
+                    rd_kafka_err2str(err));
+            free(mi);
+        }
+        break;
+    }
+    rd_kafka_poll(st->rk, 0);
+}
+
+/* Checks and sends one intent given as bytes (a stdin line or the JSON
+ * built from flags). */
+static void send_one(send_state_t *st, const char *bytes, size_t len, long line) {
+    const send_opts_t *o = st->o;
+    const common_t *c = st->c;
+    char id[48] = "-";
+
+    if (o->raw) {
+        json_t *j = json_loadb(bytes, len, 0, NULL);
+        const char *s = json_string_value(json_object_get(j, "intent_id"));
+        if (s)
+            snprintf(id, sizeof id, "%s", s);
+        json_decref(j);
+        const char *topic = o->topic ? o->topic : c->topic_bot;
+        if (o->dry_run) {
+            fwrite(bytes, 1, len, stdout);
+            putchar('\n');
+            return;
+        }
+        produce(st, topic, o->key, bytes, len, id, line);
+        return;
+    }
+
+    intent_source_t source;
+    if (o->topic && strcmp(o->topic, c->topic_user) == 0) {
+        source = INTENT_SOURCE_USER;
+    } else if (o->topic && strcmp(o->topic, c->topic_bot) == 0) {
+        source = INTENT_SOURCE_BOT;
+    } else {
+        json_t *j = json_loadb(bytes, len, 0, NULL);
+        json_t *b = json_object_get(j, "bot_id");
+        source = (b && !json_is_null(b)) || !json_is_object(j) ? INTENT_SOURCE_BOT
+                                                               : INTENT_SOURCE_USER;
+        json_decref(j);
+    }
+
+    intent_t in;
+    intent_verdict_t v;
+    memset(&in, 0, sizeof in);
+    memset(&v, 0, sizeof v);
+    intent_decode(bytes, len, source, c->max_age_ms, &in, &v);
+    if (in.intent_id[0])
+        snprintf(id, sizeof id, "%s", in.intent_id);
+    if (v.status != INTENT_VALID) {
+        report_refused(st, in.intent_id, line, &v);
+        intent_free(&in);
+        return;
+    }
+    if (intent_is_expired(&in, timefmt_now_ms()))
+        fprintf(stderr, "note: %s is already past its expiry; the worker will reject it as expired\n",
+                id);
+    const char *topic = o->topic ? o->topic
+                                 : source == INTENT_SOURCE_BOT ? c->topic_bot : c->topic_user;
+    const char *key = source == INTENT_SOURCE_BOT ? in.bot_id : in.user_id;
+    if (o->dry_run) {
+        fwrite(bytes, 1, len, stdout);
+        putchar('\n');
+    } else {
+        produce(st, topic, key, bytes, len, id, line);
+    }
+    intent_free(&in);
+}
+
+/* Builds the intent of the flags as compact JSON (malloc'd), or NULL after
+ * a usage error. */
+static char *build_intent(const send_opts_t *o) {
+    json_t *j = json_object();
+    char uuid[37];
+    if (o->intent_id) {
+        json_object_set_new(j, "intent_id", json_string(o->intent_id));
+    } else {
+        uuid_v4(uuid);
+        json_object_set_new(j, "intent_id", json_string(uuid));
+    }
+#define PUT(name, val) \
+    if (val) json_object_set_new(j, name, json_bytes(val, strlen(val)))
+    PUT("bot_id", o->bot);
+    PUT("user_id", o->user);
+    PUT("symbol", o->symbol);
+    PUT("side", o->side);
+    PUT("type", o->type ? o->type : "market");
+    PUT("qty", o->qty);
+    PUT("notional", o->notional);
+    PUT("limit_price", o->limit);
+    PUT("stop_price", o->stop);
+    PUT("time_in_force", o->tif);
+#undef PUT
+    if (o->extended_hours)
+        json_object_set_new(j, "extended_hours", json_true());
+    int64_t now = timefmt_now_ms();
+    char ts[64];
+    if (o->created_at) {
+        json_object_set_new(j, "created_at", json_bytes(o->created_at, strlen(o->created_at)));
+    } else {
+        timefmt_format_rfc3339(now, ts, sizeof ts);
+        json_object_set_new(j, "created_at", json_string(ts));
+    }
+    if (o->has_expires_in) {
+        timefmt_format_rfc3339(now + o->expires_in_ms, ts, sizeof ts);
+        json_object_set_new(j, "expires_at", json_string(ts));
+    }
+    if (o->meta) {
+        json_error_t err;
+        json_t *m = json_loads(o->meta, JSON_DECODE_ANY, &err);
+        if (!m) {
+            usage_error("send", "--meta is not JSON: %s", err.text);
+            json_decref(j);
+            return NULL;
+        }
+        json_object_set_new(j, "meta", m);
+    }
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return s;
+}
+
+static int cmd_send(common_t *c, int argc, char **argv) {
+    enum {
+        O_BOT = 2000, O_USER, O_SYMBOL, O_SIDE, O_TYPE, O_QTY, O_NOTIONAL, O_LIMIT,
+        O_STOP, O_TIF, O_EXT, O_EXPIRES_IN, O_CREATED_AT, O_INTENT_ID, O_META,
+        O_REPEAT, O_STDIN, O_RAW, O_KEY, O_TOPIC, O_JSON, O_DRY
+    };
+    static const struct option longopts[] = {
+        {"bot", required_argument, NULL, O_BOT},
+        {"user", required_argument, NULL, O_USER},
+        {"symbol", required_argument, NULL, O_SYMBOL},
+        {"side", required_argument, NULL, O_SIDE},
+        {"type", required_argument, NULL, O_TYPE},
+        {"qty", required_argument, NULL, O_QTY},
+        {"notional", required_argument, NULL, O_NOTIONAL},
+        {"limit", required_argument, NULL, O_LIMIT},
+        {"stop", required_argument, NULL, O_STOP},
+        {"tif", required_argument, NULL, O_TIF},
+        {"extended-hours", no_argument, NULL, O_EXT},
+        {"expires-in", required_argument, NULL, O_EXPIRES_IN},
+        {"created-at", required_argument, NULL, O_CREATED_AT},
+        {"intent-id", required_argument, NULL, O_INTENT_ID},
+        {"meta", required_argument, NULL, O_META},
+        {"repeat", required_argument, NULL, O_REPEAT},
+        {"stdin", no_argument, NULL, O_STDIN},
+        {"raw", no_argument, NULL, O_RAW},
+        {"key", required_argument, NULL, O_KEY},
+        {"topic", required_argument, NULL, O_TOPIC},
+        {"json", no_argument, NULL, O_JSON},
+        {"dry-run", no_argument, NULL, O_DRY},
+        {"help", no_argument, NULL, 'h'},
+        COMMON_LONGOPTS,
+        {NULL, 0, NULL, 0}};
+    send_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.repeat = 1;
+    int opt;
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "+hb:X:", longopts, NULL)) != -1) {
+        int r = common_opt(c, opt, optarg, "send");
+        if (r < 0)
+            return EXIT_USAGE;
+        if (r > 0)
+            continue;
+        switch (opt) {
+        case 'h': send_help(stdout); return EXIT_OK_;
+        case O_BOT: o.bot = optarg; o.intent_flags++; break;
+        case O_USER: o.user = optarg; o.intent_flags++; break;
+        case O_SYMBOL: o.symbol = optarg; o.intent_flags++; break;
+        case O_SIDE: o.side = optarg; o.intent_flags++; break;
+        case O_TYPE: o.type = optarg; o.intent_flags++; break;
+        case O_QTY: o.qty = optarg; o.intent_flags++; break;
+        case O_NOTIONAL: o.notional = optarg; o.intent_flags++; break;
+        case O_LIMIT: o.limit = optarg; o.intent_flags++; break;
+        case O_STOP: o.stop = optarg; o.intent_flags++; break;
+        case O_TIF: o.tif = optarg; o.intent_flags++; break;
+        case O_EXT: o.extended_hours = 1; o.intent_flags++; break;
+        case O_EXPIRES_IN:
+            if (parse_i64(optarg, &o.expires_in_ms) != 0)
+                return usage_error("send", "--expires-in wants milliseconds, got '%s'", optarg);
+            o.has_expires_in = 1;
+            o.intent_flags++;
+            break;
+        case O_CREATED_AT: o.created_at = optarg; o.intent_flags++; break;
+        case O_INTENT_ID: o.intent_id = optarg; o.intent_flags++; break;
+        case O_META: o.meta = optarg; o.intent_flags++; break;
+        case O_REPEAT:
+            if (parse_i64(optarg, &o.repeat) != 0 || o.repeat < 1)
+                return usage_error("send", "--repeat wants a count >= 1, got '%s'", optarg);
+            break;
+        case O_STDIN: o.from_stdin = 1; break;
+        case O_RAW: o.raw = 1; break;
+        case O_KEY: o.key = optarg; break;
+        case O_TOPIC: o.topic = optarg; break;
+        case O_JSON: o.json = 1; break;
+        case O_DRY: o.dry_run = 1; break;
+        default: return usage_error("send", NULL, NULL);
+        }
+    }
+    if (optind < argc)
+        return usage_error("send", "unexpected argument '%s'", argv[optind]);
+    if (o.from_stdin && o.raw)
+        return usage_error("send", "--stdin and --raw exclude each other%s", "");
+    if ((o.from_stdin || o.raw) && o.intent_flags)
+        return usage_error("send", "intent flags cannot be combined with --stdin/--raw%s", "");
+    if (!o.from_stdin && !o.raw && !o.intent_flags)
+        return usage_error("send", "nothing to send: give intent flags, --stdin or --raw%s", "");
+    if (o.key && !o.raw)
+        return usage_error("send", "--key is only for --raw (intents are keyed by bot_id/user_id)%s", "");
+    if (o.repeat > 1 && (o.intent_id || o.from_stdin || o.raw))
+        return usage_error("send", "--repeat makes fresh intent_ids from flags; not with --intent-id, --stdin or --raw%s", "");
+    if (o.topic && !*o.topic)
+        return usage_error("send", "--topic is empty%s", "");
+
+    send_state_t st;
+    memset(&st, 0, sizeof st);
+    st.c = c;
+    st.o = &o;
+    int64_t msg_timeout_ms = 30000;
+
+    if (!o.dry_run) {
+        if (!c->brokers || !*c->brokers)
+            return usage_error("send", "no brokers: give --brokers or set KAFKA_BROKERS%s", "");
+        static const char *const settings[] = {"enable.idempotence", "true",
+                                               "message.timeout.ms", "30000", NULL};
+        rd_kafka_conf_t *conf = make_conf(c, settings);
+        if (!conf)
+            return EXIT_USAGE;
+        char val[64];
+        size_t vlen = sizeof val;
+        if (rd_kafka_conf_get(conf, "message.timeout.ms", val, &vlen) == RD_KAFKA_CONF_OK)
+            parse_i64(val, &msg_timeout_ms);
+        rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+        rd_kafka_conf_set_opaque(conf, &st);
+        char err[512];
+        st.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+        if (!st.rk) {
+            rd_kafka_conf_destroy(conf);
+            fprintf(stderr, "intentctl: %s\n", err);
+            return EXIT_KAFKA;
+        }
+        if (check_connection(st.rk, c) != 0) {
+            rd_kafka_destroy(st.rk);
+            return EXIT_KAFKA;
+        }
+    }
+
+    if (o.from_stdin || o.raw) {
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        long lineno = 0;
+        while ((n = getline(&line, &cap, stdin)) != -1) {
+            lineno++;
+            if (n > 0 && line[n - 1] == '\n')
+                line[--n] = '\0';
+            if (!o.raw) {
+                if (n > 0 && line[n - 1] == '\r')
+                    line[--n] = '\0';
+                if (strspn(line, " \t\r") == (size_t)n)
+                    continue;
+            }
+            send_one(&st, line, (size_t)n, lineno);
+        }
+        free(line);
+    } else {
+        for (int64_t i = 0; i < o.repeat; i++) {
+            char *s = build_intent(&o);
+            if (!s) {
+                if (st.rk) {
+                    rd_kafka_flush(st.rk, (int)msg_timeout_ms);
+                    rd_kafka_destroy(st.rk);
+                }
+                return EXIT_USAGE;
+            }
+            send_one(&st, s, strlen(s), (long)i + 1);
+            free(s);
+        }
+    }
+
+    if (st.rk) {
+        int64_t deadline = timefmt_mono_ms() + msg_timeout_ms + 10000;
+        while (rd_kafka_outq_len(st.rk) > 0 && timefmt_mono_ms() < deadline)
+            rd_kafka_flush(st.rk, 500);
+        if (rd_kafka_outq_len(st.rk) > 0) {
+            fprintf(stderr, "intentctl: %d messages still undelivered; giving up\n",
+                    rd_kafka_outq_len(st.rk));
+            rd_kafka_purge(st.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+            rd_kafka_flush(st.rk, 1000);
+            st.failed++;
+        }
+        rd_kafka_destroy(st.rk);
+    }
+    fflush(stdout);
+    if (st.failed)
+        return EXIT_KAFKA;
+    if (st.refused) {
+        if (!o.json)
+            fprintf(stderr, "intentctl: %ld intent(s) refused, not sent\n", st.refused);
+        return EXIT_REFUSED;
+    }
+    return EXIT_OK_;
+}
+
+/* ------------------------------------------------------------------- tail */
+
+static volatile sig_atomic_t tail_stop;
+
+static void on_signal(int sig) {
+    (void)sig;
+    tail_stop = 1;
+}
+
+typedef struct tail_opts {
+    int json, from_beginning, exit_at_end;
+    int64_t count, until_terminal;      /* -1: none */
+    int until_all;                      /* --until-terminal all */
+    int64_t idle_timeout_ms, timeout_ms; /* -1: none */
+    const char *intents_file;
+    const char *topics[MAX_TOPICS];
+    int n_topics;
+    char *topics_buf;
+} tail_opts_t;
+
+typedef struct part_state {
+    const char *topic;
+    int32_t partition;
+    int64_t end;   /* high watermark at start (for --exit-at-end) */
+    int done;
+} part_state_t;
+
+typedef struct tail_state {
+    const common_t *c;
+    const tail_opts_t *o;
+    strset_t filter;     /* --intents */
+    int filtering;
+    strset_t terminal;   /* ids with a terminal outcome */
+    int64_t printed;
+    part_state_t *parts;
+    int n_parts, parts_done;
+} tail_state_t;
+
+static void tail_help(FILE *out) {
+    fprintf(out,
+"usage: intentctl [global options] tail [options]\n"
+"\n"
+"Follows the result topics (orders.fills, orders.rejections, orders.dlq) by\n"
+"assigning all their partitions directly (joins no group, commits nothing) and\n"
+"prints one line per message.\n"
+"\n"
+"  --topics A,B          topics to read instead of the three result topics\n"
+"  --from-beginning      start at the oldest message (default: the end, as of\n"
+"                        the moment tail starts)\n"
+"  --json                one JSON object per line: the event plus \"_topic\",\n"
+"                        \"_partition\", \"_offset\", \"_key\", \"_timestamp\"; messages\n"
+"                        with headers add \"_headers\"; DLQ messages (and values\n"
+"                        that are not a JSON object) carry the bytes as \"_value\"\n"
+"  --intents FILE        only messages of the ids listed in FILE, one per line:\n"
+"                        the event's intent_id; for a DLQ message the original's\n"
+"                        intent_id, or its key if it has none\n"
+"  --count N             stop after printing N messages\n"
+"  --until-terminal N|all\n"
+"                        stop once N distinct ids (all: every id of --intents)\n"
+"                        have a terminal outcome: a fill, canceled or expired\n"
+"                        event, a rejection, or a DLQ message\n"
+"  -e, --exit-at-end     stop once every partition is read up to where it\n"
+"                        ended when tail started\n"
+"  --idle-timeout MS     stop after MS without any new message\n"
+"  --timeout MS          stop after MS in all\n"
+"  -h, --help            this text\n"
+"\n"
+"Exit: 0 stopped as asked; 1 a --count/--until-terminal condition was not met\n"
+"before a timeout, the end (-e) or a signal, or -e alone did not reach the end\n"
+"before a timeout or a signal; 2 usage; 3 Kafka error.\n");
+}
+
+static int load_intents(tail_state_t *st, const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "intentctl: cannot read %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = 0;
+    while ((n = getline(&line, &cap, f)) != -1) {
+        char *s = line;
+        while (*s == ' ' || *s == '\t')
+            s++;
+        size_t len = strlen(s);
+        while (len && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' ' ||
+                       s[len - 1] == '\t'))
+            s[--len] = '\0';
+        if (!len || *s == '#')
+            continue;
+        if (strset_add(&st->filter, s) < 0) {
+            rc = -1;
+            break;
+        }
+    }
+    free(line);
+    fclose(f);
+    st->filtering = 1;
+    return rc;
+}
+
+/* Looks up each topic's partitions (retrying while a topic is still being
+ * created) and their watermarks; fills st->parts.  -1 on Kafka errors. */
+static int tail_partitions(rd_kafka_t *rk, tail_state_t *st) {
+    const common_t *c = st->c;
+    int cap = 0;
+    for (int t = 0; t < st->o->n_topics; t++) {
+        const char *name = st->o->topics[t];
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, name, NULL);
+        if (!rkt) {
+            fprintf(stderr, "intentctl: topic %s: %s\n", name,
+                    rd_kafka_err2str(rd_kafka_last_error()));
+            return -1;
+        }
+        int64_t deadline = timefmt_mono_ms() + c->connect_timeout_ms;
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err;
+        for (;;) {
+            int64_t left = deadline - timefmt_mono_ms();
+            err = rd_kafka_metadata(rk, 0, rkt, &md, (int)(left > 0 ? left : 1));
+            if (!err && md->topic_cnt == 1 && md->topics[0].err)
+                err = md->topics[0].err;
+            if (!err || timefmt_mono_ms() >= deadline || err == RD_KAFKA_RESP_ERR__TRANSPORT)
+                break;
+            if (md) {
+                rd_kafka_metadata_destroy(md);
+                md = NULL;
+            }
+            usleep(200 * 1000);
+        }
+        rd_kafka_topic_destroy(rkt);
+        if (err || md->topic_cnt != 1) {
+            fprintf(stderr, "intentctl: topic %s at %s: %s\n", name, c->brokers,
+                    rd_kafka_err2str(err ? err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+            if (md)
+                rd_kafka_metadata_destroy(md);
+            return -1;
+        }
+        int np = md->topics[0].partition_cnt;
+        if (st->n_parts + np > cap) {
+            cap = (st->n_parts + np) * 2;
+            part_state_t *p = realloc(st->parts, (size_t)cap * sizeof *p);
+            if (!p) {
+                rd_kafka_metadata_destroy(md);
+                return -1;
+            }
+            st->parts = p;
+        }
+        for (int i = 0; i < np; i++) {
+            part_state_t *p = &st->parts[st->n_parts++];
+            p->topic = name;
+            p->partition = md->topics[0].partitions[i].id;
+            p->done = 0;
+            p->end = 0;
+        }
+        rd_kafka_metadata_destroy(md);
+    }
+    for (int i = 0; i < st->n_parts; i++) {
+        part_state_t *p = &st->parts[i];
+        int64_t lo = 0, hi = 0;
+        rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+            rk, p->topic, p->partition, &lo, &hi, (int)c->connect_timeout_ms);
+        if (err) {
+            fprintf(stderr, "intentctl: offsets of %s [%d]: %s\n", p->topic,
+                    (int)p->partition, rd_kafka_err2str(err));
+            return -1;
+        }
+        p->end = hi;
+        /* empty, or starting at the end: nothing to read for -e */
+        if (lo >= hi || !st->o->from_beginning) {
+            p->done = 1;
+            st->parts_done++;
+        }
+    }
+    return 0;
+}
+
+static json_t *headers_json(const rd_kafka_message_t *m) {
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR || !hdrs)
+        return NULL;
+    json_t *h = json_object();
+    const char *name;
+    const void *val;
+    size_t size;
+    for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == 0; i++)
+        json_object_set_new(h, name, val ? json_bytes(val, size) : json_null());
+    return h;
+}
+
+/* Shortens s in place to at most n display bytes (adds "..."). */
+static void clip(char *s, size_t n) {
+    if (strlen(s) > n && n > 3) {
+        size_t k = n - 3;
+        while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
+            k--; /* do not cut a UTF-8 sequence */
+        memcpy(s + k, "...", 4);
+    }
+}
+
+static void print_row(const tail_state_t *st, const rd_kafka_message_t *m,
+                      const char *topic, const json_t *ev, const json_t *hdrs) {
+    const common_t *c = st->c;
+    char when[64] = "-";
+    rd_kafka_timestamp_type_t tstype;
+    int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+    if (ts >= 0) {
+        char full[64];
+        timefmt_format_rfc3339(ts, full, sizeof full);
+        if (strlen(full) >= 23)
+            snprintf(when, sizeof when, "%.12s", full + 11);
+    }
+    char key[80] = "-";
+    if (m->key && m->key_len)
+        snprintf(key, sizeof key, "%.*s", (int)(m->key_len < 79 ? m->key_len : 79),
+                 (const char *)m->key);
+    clip(key, 16);
+    char event[64] = "-", qty[64] = "-", filled[96] = "-", msg[512] = "";
+    const char *id = "-", *symbol = "-", *side = "-";
+    if (strcmp(topic, c->topic_dlq) == 0) {
+        snprintf(event, sizeof event, "dlq:%s",
+                 json_string_value(json_object_get(hdrs, "x-dlq-reason"))
+                     ? json_string_value(json_object_get(hdrs, "x-dlq-reason"))
+                     : "?");
+        char val[128];
+        size_t vl = m->len < 100 ? m->len : 100;
+        size_t o = 0;
+        for (size_t i = 0; i < vl && o + 5 < sizeof val; i++) {
+            unsigned char b = ((const unsigned char *)m->payload)[i];
+            if (b >= 0x20 && b < 0x7F) {
+                val[o++] = (char)b;
+            } else {
+                o += (size_t)snprintf(val + o, sizeof val - o, "\\x%02x", b);
+            }
+        }
+        val[o] = '\0';
+        clip(val, 60);
+        if (*jstr(hdrs, "x-dlq-topic"))
+            snprintf(msg, sizeof msg, "from %s [%s] @%s: '%s'",
+                     jstr(hdrs, "x-dlq-topic"), jstr(hdrs, "x-dlq-partition"),
+                     jstr(hdrs, "x-dlq-offset"), val);
+        else
+            snprintf(msg, sizeof msg, "'%s'", val);
+    } else if (ev) {
+        id = *jstr(ev, "intent_id") ? jstr(ev, "intent_id") : "-";
+        symbol = *jstr(ev, "symbol") ? jstr(ev, "symbol") : "-";
+        side = *jstr(ev, "side") ? jstr(ev, "side") : "-";
+        char d[48], p[48];
+        jdec(ev, "qty", d, sizeof d);
+        if (*d) {
+            snprintf(qty, sizeof qty, "%s", d);
+        } else {
+            jdec(ev, "notional", d, sizeof d);
+            if (*d)
+                snprintf(qty, sizeof qty, "$%s", d);
+        }
+        if (json_object_get(ev, "reason")) {
+            snprintf(event, sizeof event, "%s", jstr(ev, "reason"));
+            size_t o = (size_t)snprintf(msg, sizeof msg, "%s", jstr(ev, "message"));
+            json_t *ra = json_object_get(ev, "retry_after_ms");
+            if (json_is_integer(ra) && o < sizeof msg)
+                o += (size_t)snprintf(msg + o, sizeof msg - o, " (retry after %" JSON_INTEGER_FORMAT " ms)",
+                                      json_integer_value(ra));
+            json_t *errs = json_object_get(ev, "errors");
+            size_t i;
+            json_t *e;
+            json_array_foreach(errs, i, e) {
+                if (o >= sizeof msg)
+                    break;
+                o += (size_t)snprintf(msg + o, sizeof msg - o, "%s%s: %s", i ? "; " : " [",
+                                      jstr(e, "field"), jstr(e, "message"));
+                if (i + 1 == json_array_size(errs) && o < sizeof msg)
+                    o += (size_t)snprintf(msg + o, sizeof msg - o, "]");
+            }
+            json_t *br = json_object_get(ev, "broker");
+            if (json_is_object(br) && o < sizeof msg) {
+                char code[48];
+                jdec(br, "code", code, sizeof code);
+                snprintf(msg + o, sizeof msg - o, " (broker %s %s: %s)",
+                         json_is_integer(json_object_get(br, "status")) ? "status" : "",
+                         code, jstr(br, "message"));
+            }
+        } else {
+            snprintf(event, sizeof event, "%s", *jstr(ev, "type") ? jstr(ev, "type") : "?");
+            jdec(ev, "filled_qty", d, sizeof d);
+            jdec(ev, "filled_avg_price", p, sizeof p);
+            if (*d && strcmp(d, "0") != 0)
+                snprintf(filled, sizeof filled, "%s@%s", d, *p ? p : "?");
+            if (*jstr(ev, "status"))
+                snprintf(msg, sizeof msg, "status %s", jstr(ev, "status"));
+        }
+    } else {
+        snprintf(event, sizeof event, "(not an event)");
+    }
+    printf("%-12s  %-17s  %-18s  %-36s  %-16s  %-6s  %-4s  %10s  %-18s  %s\n", when, topic,
+           event, id, key, symbol, side, qty, filled, msg);
+}
+
+/* Handles one message; returns 1 if it was printed. */
+static int tail_message(tail_state_t *st, const rd_kafka_message_t *m) {
+    const common_t *c = st->c;
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    int is_dlq = strcmp(topic, c->topic_dlq) == 0;
+    int is_fills = strcmp(topic, c->topic_fills) == 0;
+    int is_rej = strcmp(topic, c->topic_rej) == 0;
+
+    json_t *val = m->payload ? json_loadb(m->payload, m->len, 0, NULL) : NULL;
+    if (val && !json_is_object(val)) {
+        json_decref(val);
+        val = NULL;
+    }
+    char id[160] = "";
+    const char *vid = json_string_value(json_object_get(val, "intent_id"));
+    if (vid)
+        snprintf(id, sizeof id, "%s", vid);
+    else if (is_dlq && m->key && m->key_len)
+        snprintf(id, sizeof id, "%.*s", (int)(m->key_len < 159 ? m->key_len : 159),
+                 (const char *)m->key);
+
+    if (st->filtering && !strset_has(&st->filter, id)) {
+        json_decref(val);
+        return 0;
+    }
+
+    int terminal = 0;
+    if (is_rej || is_dlq) {
+        terminal = 1;
+    } else if (is_fills) {
+        const char *type = jstr(val, "type");
+        terminal = !strcmp(type, "fill") || !strcmp(type, "canceled") || !strcmp(type, "expired");
+    }
+    if (terminal) {
+        char unit[200];
+        if (*id)
+            snprintf(unit, sizeof unit, "%s", id);
+        else
+            snprintf(unit, sizeof unit, "dlq@%s/%d/%" PRId64, topic, (int)m->partition,
+                     (int64_t)m->offset);
+        strset_add(&st->terminal, unit);
+    }
+
+    json_t *hdrs = headers_json(m);
+    if (st->o->json) {
+        json_t *out;
+        if (val && !is_dlq) {
+            out = json_incref(val);
+        } else {
+            out = json_object();
+            json_object_set_new(out, "_value",
+                                m->payload ? json_bytes(m->payload, m->len) : json_null());
+        }
+        json_object_set_new(out, "_topic", json_string(topic));
+        json_object_set_new(out, "_partition", json_integer(m->partition));
+        json_object_set_new(out, "_offset", json_integer(m->offset));
+        json_object_set_new(out, "_key", m->key ? json_bytes(m->key, m->key_len) : json_null());
+        rd_kafka_timestamp_type_t tstype;
+        int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+        json_object_set_new(out, "_timestamp", ts >= 0 ? json_integer(ts) : json_null());
+        if (hdrs)
+            json_object_set(out, "_headers", hdrs);
+        json_dumpf(out, stdout, JSON_COMPACT);
+        putchar('\n');
+        json_decref(out);
+    } else {
+        print_row(st, m, topic, val, hdrs);
+    }
+    json_decref(hdrs);
+    json_decref(val);
+    st->printed++;
+    return 1;
+}
+
+static int cmd_tail(common_t *c, int argc, char **argv) {
+    enum { O_TOPICS = 3000, O_FROM_BEGINNING, O_JSON, O_INTENTS, O_COUNT, O_UNTIL,
+           O_IDLE, O_TIMEOUT };
+    static const struct option longopts[] = {
+        {"topics", required_argument, NULL, O_TOPICS},
+        {"from-beginning", no_argument, NULL, O_FROM_BEGINNING},
+        {"json", no_argument, NULL, O_JSON},
+        {"intents", required_argument, NULL, O_INTENTS},
+        {"count", required_argument, NULL, O_COUNT},
+        {"until-terminal", required_argument, NULL, O_UNTIL},
+        {"exit-at-end", no_argument, NULL, 'e'},
+        {"idle-timeout", required_argument, NULL, O_IDLE},
+        {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"help", no_argument, NULL, 'h'},
+        COMMON_LONGOPTS,
+        {NULL, 0, NULL, 0}};
+    tail_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.count = o.until_terminal = o.idle_timeout_ms = o.timeout_ms = -1;
+    int opt;
+    optind = 0;
+    int rc = EXIT_USAGE;
+    while ((opt = getopt_long(argc, argv, "+hb:X:e", longopts, NULL)) != -1) {
+        int r = common_opt(c, opt, optarg, "tail");
+        if (r < 0)
+            goto out;
+        if (r > 0)
+            continue;
+        switch (opt) {
+        case 'h': tail_help(stdout); rc = EXIT_OK_; goto out;
+        case 'e': o.exit_at_end = 1; break;
+        case O_FROM_BEGINNING: o.from_beginning = 1; break;
+        case O_JSON: o.json = 1; break;
+        case O_INTENTS: o.intents_file = optarg; break;
+        case O_TOPICS: {
+            free(o.topics_buf);
+            o.topics_buf = strdup(optarg);
+            o.n_topics = 0;
+            char *save = NULL;
+            for (char *t = strtok_r(o.topics_buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (o.n_topics == MAX_TOPICS) {
+                    usage_error("tail", "more than 16 topics in --topics%s", "");
+                    goto out;
+                }
+                o.topics[o.n_topics++] = t;
+            }
+            if (!o.n_topics) {
+                usage_error("tail", "--topics is empty%s", "");
+                goto out;
+            }
+            break;
+        }
+        case O_COUNT:
+            if (parse_i64(optarg, &o.count) != 0 || o.count < 1) {
+                usage_error("tail", "--count wants a number >= 1, got '%s'", optarg);
+                goto out;
+            }
+            break;
+        case O_UNTIL:
+            if (strcmp(optarg, "all") == 0) {
+                o.until_all = 1;
+                o.until_terminal = 0;
+            } else if (parse_i64(optarg, &o.until_terminal) != 0 || o.until_terminal < 1) {
+                usage_error("tail", "--until-terminal wants a number >= 1 or 'all', got '%s'", optarg);
+                goto out;
+            }
+            break;
+        case O_IDLE:
+            if (parse_i64(optarg, &o.idle_timeout_ms) != 0) {
+                usage_error("tail", "--idle-timeout wants milliseconds, got '%s'", optarg);
+                goto out;
+            }
+            break;
+        case O_TIMEOUT:
+            if (parse_i64(optarg, &o.timeout_ms) != 0) {
+                usage_error("tail", "--timeout wants milliseconds, got '%s'", optarg);
+                goto out;
+            }
+            break;
+        default: usage_error("tail", NULL, NULL); goto out;
+        }
+    }
+    if (optind < argc) {
+        usage_error("tail", "unexpected argument '%s'", argv[optind]);
+        goto out;
+    }
+    if (o.until_all && !o.intents_file) {
+        usage_error("tail", "--until-terminal all needs --intents FILE%s", "");
+        goto out;
+    }
+    if (!c->brokers || !*c->brokers) {
+        usage_error("tail", "no brokers: give --brokers or set KAFKA_BROKERS%s", "");
+        goto out;
+    }
+    if (!o.n_topics) {
+        o.topics[0] = c->topic_fills;
+        o.topics[1] = c->topic_rej;
+        o.topics[2] = c->topic_dlq;
+        o.n_topics = 3;
+    }
+
+    tail_state_t st;
+    memset(&st, 0, sizeof st);
+    st.c = c;
+    st.o = &o;
+    rd_kafka_t *rk = NULL;
+    rd_kafka_topic_partition_list_t *list = NULL;
+    if (o.intents_file && load_intents(&st, o.intents_file) != 0) {
+        rc = EXIT_REFUSED;
+        goto done;
+    }
+    if (o.until_all)
+        o.until_terminal = (int64_t)st.filter.size;
+
+    /* assign() needs a group.id even though no group is joined and nothing
+     * is committed: a throwaway one */
+    char group[64], uuid[37];
+    uuid_v4(uuid);
+    snprintf(group, sizeof group, "intentctl-tail-%s", uuid);
+    const char *const settings[] = {"group.id", group, "enable.auto.commit", "false",
+                                    "enable.auto.offset.store", "false", NULL};
+    rd_kafka_conf_t *conf = make_conf(c, settings);
+    if (!conf)
+        goto done;
+    char err[512];
+    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        fprintf(stderr, "intentctl: %s\n", err);
+        rc = EXIT_KAFKA;
+        goto done;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rc = EXIT_KAFKA;
+    if (check_connection(rk, c) != 0 || tail_partitions(rk, &st) != 0)
+        goto done;
+    list = rd_kafka_topic_partition_list_new(st.n_parts);
+    for (int i = 0; i < st.n_parts; i++)
+        rd_kafka_topic_partition_list_add(list, st.parts[i].topic, st.parts[i].partition)->offset =
+            o.from_beginning ? RD_KAFKA_OFFSET_BEGINNING : st.parts[i].end;
+    rd_kafka_resp_err_t aerr = rd_kafka_assign(rk, list);
+    if (aerr) {
+        fprintf(stderr, "intentctl: assign: %s\n", rd_kafka_err2str(aerr));
+        goto done;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    if (!o.json)
+        printf("%-12s  %-17s  %-18s  %-36s  %-16s  %-6s  %-4s  %10s  %-18s  %s\n", "TIME",
+               "TOPIC", "EVENT", "INTENT_ID", "KEY", "SYMBOL", "SIDE", "QTY", "FILLED",
+               "MESSAGE");
+    int64_t start = timefmt_mono_ms(), last = start;
+    const char *why = "interrupted";
+    int met = 0;
+    for (;;) {
+        if (o.count >= 0 && st.printed >= o.count) { met = 1; why = "count reached"; break; }
+        if (o.until_terminal >= 0 && (int64_t)st.terminal.size >= o.until_terminal) {
+            met = 1;
+            why = "terminal outcomes reached";
+            break;
+        }
+        if (o.exit_at_end && st.parts_done == st.n_parts) {
+            met = o.count < 0 && o.until_terminal < 0; /* -e alone: reaching the end */
+            why = "end reached";
+            break;
+        }
+        if (tail_stop) break;
+        int64_t now = timefmt_mono_ms();
+        int64_t wait = 500;
+        if (o.timeout_ms >= 0) {
+            if (now - start >= o.timeout_ms) { why = "timeout"; break; }
+            if (o.timeout_ms - (now - start) < wait) wait = o.timeout_ms - (now - start);
+        }
+        if (o.idle_timeout_ms >= 0) {
+            if (now - last >= o.idle_timeout_ms) { why = "idle timeout"; break; }
+            if (o.idle_timeout_ms - (now - last) < wait) wait = o.idle_timeout_ms - (now - last);
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, (int)wait);
+        if (!m)
+            continue;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                fprintf(stderr, "intentctl: %s\n", rd_kafka_message_errstr(m));
+                char ferr[256];
+                if (rd_kafka_fatal_error(rk, ferr, sizeof ferr)) {
+                    rd_kafka_message_destroy(m);
+                    goto done;
+                }
+            }
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        last = timefmt_mono_ms();
+        tail_message(&st, m);
+        for (int i = 0; i < st.n_parts; i++) {
+            part_state_t *p = &st.parts[i];
+            if (!p->done && p->partition == m->partition &&
+                strcmp(p->topic, rd_kafka_topic_name(m->rkt)) == 0 && m->offset + 1 >= p->end) {
+                p->done = 1;
+                st.parts_done++;
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    fflush(stdout);
+    if (o.count >= 0 || o.until_terminal >= 0 || o.exit_at_end) {
+        if (met) {
+            rc = EXIT_OK_;
+        } else {
+            rc = EXIT_REFUSED;
+            fprintf(stderr, "intentctl: tail stopped (%s) before the condition was met: "
+                            "%" PRId64 " message(s) printed, %zu id(s) with a terminal outcome",
+                    why, st.printed, st.terminal.size);
+            if (o.count >= 0)
+                fprintf(stderr, ", --count %" PRId64, o.count);
+            if (o.until_terminal >= 0)
+                fprintf(stderr, ", --until-terminal %" PRId64, o.until_terminal);
+            if (o.count < 0 && o.until_terminal < 0)
+                fprintf(stderr, ", %d of %d partition(s) read to their end", st.parts_done,
+                        st.n_parts);
+            fputc('\n', stderr);
+        }
+    } else {
+        rc = EXIT_OK_;
+    }
+done:
+    if (list)
+        rd_kafka_topic_partition_list_destroy(list);
+    if (rk) {
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+    }
+    strset_free(&st.filter);
+    strset_free(&st.terminal);
+    free(st.parts);
+out:
+    free(o.topics_buf);
+    return rc;
+}
+
+/* ------------------------------------------------------------------- main */
+
+static void main_help(FILE *out) {
+    fprintf(out,
+"usage: intentctl [global options] COMMAND [options]\n"
+"\n"
+"Sends order intents to order-worker and watches what becomes of them.\n"
+"\n"
+"Commands:\n"
+"  send     check and publish intents (from flags, --stdin JSON lines, or --raw)\n"
+"  tail     print result events from orders.fills, orders.rejections, orders.dlq\n"
+"  help [COMMAND]\n"
+"\n"
+"Global options (also accepted after the command):\n"
+"  -b, --brokers LIST       bootstrap servers (default: $KAFKA_BROKERS)\n"
+"  -X name=value            a librdkafka property, repeatable\n"
+"  --connect-timeout MS     how long to wait for Kafka at start (default 10000)\n"
+"  -h, --help               this text; 'intentctl COMMAND --help' for a command\n"
+"\n"
+"Topics come from the environment, defaults per the contract:\n"
+"  TOPIC_INTENTS_BOT (orders.intents.bot), TOPIC_INTENTS_USER (orders.intents.user),\n"
+"  TOPIC_FILLS (orders.fills), TOPIC_REJECTIONS (orders.rejections), TOPIC_DLQ (orders.dlq).\n"
+"INTENT_MAX_AGE_MS (default 60000) is used, like the worker, to warn about stale intents.\n"
+"\n"
+"Examples:\n"
+"  intentctl send --bot b1 --user u1 --symbol AAPL --side buy --qty 1\n"
+"  intentctl send --user u1 --symbol MSFT --side sell --type limit --qty 2 --limit 410.5\n"
+"  intentctl send --stdin < intents.jsonl\n"
+"  printf 'not json\\n' | intentctl send --raw --key b1\n"
+"  intentctl tail --from-beginning --json --until-terminal 3 --timeout 30000\n"
+"\n"
+"Exit: 0 ok; 1 refused or condition not met; 2 usage; 3 Kafka error.\n");
+}
+
+int main(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        COMMON_LONGOPTS,
+        {NULL, 0, NULL, 0}};
+    common_t c;
+    common_init(&c);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    int opt;
+    while ((opt = getopt_long(argc, argv, "+hb:X:", longopts, NULL)) != -1) {
+        int r = common_opt(&c, opt, optarg, NULL);
+        if (r < 0)
+            return EXIT_USAGE;
+        if (r > 0)
+            continue;
+        if (opt == 'h') {
+            main_help(stdout);
+            return EXIT_OK_;
+        }
+        return usage_error(NULL, NULL, NULL);
+    }
+    if (optind >= argc)
+        return usage_error(NULL, "no command given (send, tail)%s", "");
+    const char *cmd = argv[optind];
+    int sub_argc = argc - optind;
+    char **sub_argv = argv + optind;
+    static char send_name[] = "intentctl send", tail_name[] = "intentctl tail";
+    if (strcmp(cmd, "send") == 0)
+        sub_argv[0] = send_name; /* getopt's messages name the command */
+    else if (strcmp(cmd, "tail") == 0)
+        sub_argv[0] = tail_name;
+    if (sub_argv[0] == send_name)
+        return cmd_send(&c, sub_argc, sub_argv);
+    if (sub_argv[0] == tail_name)
+        return cmd_tail(&c, sub_argc, sub_argv);
+    if (strcmp(cmd, "help") == 0) {
+        if (sub_argc < 2)
+            main_help(stdout);
+        else if (strcmp(sub_argv[1], "send") == 0)
+            send_help(stdout);
+        else if (strcmp(sub_argv[1], "tail") == 0)
+            tail_help(stdout);
+        else
+            return usage_error(NULL, "no such command '%s'", sub_argv[1]);
+        return EXIT_OK_;
+    }
+    return usage_error(NULL, "no such command '%s'", cmd);
+}

@@ -1,0 +1,377 @@
+#!/usr/bin/env bash
+# tests/test_e2e.sh -- end-to-end checks of order-worker on the running stack.
+#
+# Owns: the contract's guarantees seen from outside, through Kafka and the
+# Alpaca simulator only: (1) N valid intents give exactly N terminal outcomes,
+# N `accepted` events and N new broker orders; (2) redelivered intents and a
+# replay through a fresh consumer group create no order and no new event_id;
+# (3) per-key order of `accepted` events; (4) validation_failed, DLQ and expired
+# each give exactly one outcome of their kind, and the workers keep going.
+#
+# Runs inside `compose/dev test` (ctest): needs the stack's environment
+# (KAFKA_BROKERS, ALPACA_SIM_URL, ...), ORDER_WORKER_ROOT, DEV_SCRIPT and
+# DEV_STATE_DIR.  It restarts the workers with high trade quotas for its run
+# and restarts them with the previous settings at the end.  Every wait is
+# bounded.  Prints each assertion; the last line is "N passed, M failed".
+# shellcheck disable=SC2016 # jq programs: their $names are jq variables
+set -euo pipefail
+export LC_ALL=C # sort and join must agree
+
+ROOT=${ORDER_WORKER_ROOT:?ORDER_WORKER_ROOT is not set (run via compose/dev test)}
+DEV=${DEV_SCRIPT:?DEV_SCRIPT is not set (run via compose/dev test)}
+STATE=${DEV_STATE_DIR:?DEV_STATE_DIR is not set (run via compose/dev test)}
+: "${KAFKA_BROKERS:?KAFKA_BROKERS is not set}" "${ALPACA_SIM_URL:?ALPACA_SIM_URL is not set}"
+BIN=${DEV_BUILD_DIR:-$ROOT/build}/bin
+IC="$BIN/intentctl"
+WORKER="$BIN/order-worker"
+T_BOT=${TOPIC_INTENTS_BOT:-orders.intents.bot}
+T_FILLS=${TOPIC_FILLS:-orders.fills}
+T_REJ=${TOPIC_REJECTIONS:-orders.rejections}
+T_DLQ=${TOPIC_DLQ:-orders.dlq}
+
+# N intents from 20 bots and 5 users, N/25 each.  150 by default: together
+# with the other checks that stays below the default ALPACA_CALLS_PER_MIN
+# (200 order calls per minute for all replicas), so nothing waits for the
+# broker's rate limit long enough to expire.
+N=${E2E_N:-150}
+BOTS=20 USERS=5
+SYMBOLS=(AAPL NVDA AMD IBM)
+
+PASSED=0 FAILED=0
+RUN=$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/order-worker-e2e.XXXXXX")
+REPLAY_PID=""
+RESTARTED=0
+OLD_BOT_QUOTA=${BOT_TRADES_PER_MIN-__unset__}
+OLD_USER_QUOTA=${USER_TRADES_PER_MIN-__unset__}
+
+say() { printf '%s\n' "$*"; }
+# A failure after which the rest cannot run; cleanup counts it as one failure.
+die() {
+    printf '  FAIL  %s (aborting)\n' "$*"
+    exit 1
+}
+ok() {
+    PASSED=$((PASSED + 1))
+    printf '  ok    %s\n' "$1"
+}
+# bad WHAT [DETAIL-FILE]: a failed assertion, with what differs.
+bad() {
+    FAILED=$((FAILED + 1))
+    printf '  FAIL  %s\n' "$1"
+    if [[ -n ${2:-} && -s $2 ]]; then head -n 40 "$2" | sed 's/^/        | /'; fi
+}
+# expect_eq WHAT EXPECTED ACTUAL
+expect_eq() {
+    if [[ $2 == "$3" ]]; then ok "$1"; else
+        printf 'expected: %s\nactual:   %s\n' "$2" "$3" >"$WORK/eq.diff"
+        bad "$1" "$WORK/eq.diff"
+    fi
+}
+# expect_same_lines WHAT EXPECTED-FILE ACTUAL-FILE: equal as sorted line sets.
+expect_same_lines() {
+    if diff <(sort "$2") <(sort "$3") >"$WORK/lines.diff"; then ok "$1"; else
+        sed -i '1i --- expected  +++ actual' "$WORK/lines.diff"
+        bad "$1" "$WORK/lines.diff"
+    fi
+}
+# expect_empty WHAT FILE: FILE must hold nothing (it lists the offenders).
+expect_empty() {
+    if [[ ! -s $2 ]]; then ok "$1"; else bad "$1" "$2"; fi
+}
+
+cleanup() {
+    local rc=$?
+    set +e
+    if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
+    if [[ -n $REPLAY_PID ]] && kill -0 "$REPLAY_PID" 2>/dev/null; then
+        kill -KILL "$REPLAY_PID" 2>/dev/null
+        wait "$REPLAY_PID" 2>/dev/null
+    fi
+    if ((RESTARTED)); then
+        say "-- restoring the workers' trade quotas"
+        if [[ $OLD_BOT_QUOTA == __unset__ ]]; then unset BOT_TRADES_PER_MIN; else export BOT_TRADES_PER_MIN=$OLD_BOT_QUOTA; fi
+        if [[ $OLD_USER_QUOTA == __unset__ ]]; then unset USER_TRADES_PER_MIN; else export USER_TRADES_PER_MIN=$OLD_USER_QUOTA; fi
+        if ! timeout 120 "$DEV" --state "$STATE" workers-restart >"$WORK/restore.log" 2>&1; then
+            sed 's/^/        | /' "$WORK/restore.log"
+            printf '  FAIL  restarting the workers with their previous quotas\n'
+            FAILED=$((FAILED + 1))
+        fi
+    fi
+    rm -rf "$WORK"
+    printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
+    if ((FAILED > 0)); then exit 1; fi
+    exit 0
+}
+trap cleanup EXIT
+
+[[ -x $IC ]] || die "$IC is missing (build first)"
+[[ -x $WORKER ]] || die "$WORKER is missing (build first)"
+command -v jq >/dev/null || die "jq is missing"
+((N > 0 && N % (BOTS + USERS) == 0)) || die "E2E_N=$N must be a positive multiple of $((BOTS + USERS))"
+
+# ----------------------------------------------------------------- helpers
+
+sim_orders() {
+    local v
+    v=$(curl -fsS --max-time 10 "$ALPACA_SIM_URL/_sim/stats" | jq -r '.orders_created') ||
+        die "cannot read $ALPACA_SIM_URL/_sim/stats"
+    [[ $v =~ ^[0-9]+$ ]] || die "/_sim/stats has no orders_created: $v"
+    printf '%s\n' "$v"
+}
+
+# snapshot OUT [IDS-FILE]: every message now on the result topics (of those
+# ids), as JSON lines.
+snapshot() {
+    local -a filter=()
+    if [[ -n ${2:-} ]]; then filter=(--intents "$2"); fi
+    "$IC" tail --from-beginning --exit-at-end --json --timeout 60000 "${filter[@]}" >"$1" ||
+        die "intentctl tail could not read the result topics to their end"
+}
+
+# wait_terminal IDS-FILE TIMEOUT-MS: until every id has a terminal outcome.
+wait_terminal() {
+    local rc=0
+    "$IC" tail --from-beginning --json --intents "$1" --until-terminal all \
+        --timeout "$2" >/dev/null 2>"$WORK/wait.err" || rc=$?
+    if ((rc != 0)); then sed 's/^/        | /' "$WORK/wait.err"; fi
+    return "$rc"
+}
+
+# gen_intents OUT COUNT intentctl-send-flags...: COUNT fresh intents, appended.
+gen_intents() {
+    local out=$1 count=$2
+    shift 2
+    "$IC" send --dry-run --repeat "$count" "$@" >>"$out" || die "intentctl send --dry-run $* failed"
+}
+
+# send_lines FILE [SENT-OUT]: sends checked intents (byte for byte).
+send_lines() {
+    "$IC" send --stdin --json <"$1" >"${2:-$WORK/sent.json}" 2>"$WORK/send.err" || {
+        sed 's/^/        | /' "$WORK/send.err"
+        die "intentctl send --stdin <$1 failed"
+    }
+}
+
+JQ_DEFS='def terminal: (._topic == $fills and (.type == "fill" or .type == "canceled" or .type == "expired")) or ._topic == $rej;'
+jqe() { jq --arg fills "$T_FILLS" --arg rej "$T_REJ" --arg dlq "$T_DLQ" "$@"; }
+
+NOW() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
+
+# ------------------------------------------------------------------ set-up
+
+say "== order-worker end-to-end test (run $RUN, N=$N) =="
+say "-- restarting the workers with high trade quotas (the test sends many intents per bot)"
+export BOT_TRADES_PER_MIN=100000 USER_TRADES_PER_MIN=100000
+RESTARTED=1
+timeout 180 "$DEV" --state "$STATE" workers-restart >"$WORK/restart.log" 2>&1 || {
+    sed 's/^/        | /' "$WORK/restart.log"
+    die "workers-restart failed"
+}
+
+say "-- warm-up: one intent must come through before the checks start"
+gen_intents "$WORK/warm.jsonl" 1 --bot "e2e-$RUN-warm" --user "e2e-$RUN-owner" --symbol AAPL --side buy --qty 1
+send_lines "$WORK/warm.jsonl"
+jq -r .intent_id "$WORK/warm.jsonl" >"$WORK/warm.ids"
+wait_terminal "$WORK/warm.ids" 90000 || die "the warm-up intent got no outcome within 90 s: are the workers consuming?"
+
+# ------------------------------------------------------ 1. N intents, N outcomes
+
+say ""
+say "[1] $N valid intents from $BOTS bots and $USERS users"
+per=$((N / (BOTS + USERS)))
+: >"$WORK/c1.gen"
+for ((b = 0; b < BOTS; b++)); do
+    gen_intents "$WORK/c1.gen" "$per" --bot "e2e-$RUN-bot$b" --user "e2e-$RUN-owner$((b % USERS))" \
+        --symbol "${SYMBOLS[b % ${#SYMBOLS[@]}]}" --side buy --qty 1 --meta "{\"e2e\":\"$RUN\",\"n\":$b}"
+done
+for ((u = 0; u < USERS; u++)); do
+    gen_intents "$WORK/c1.gen" "$per" --user "e2e-$RUN-user$u" \
+        --symbol "${SYMBOLS[u % ${#SYMBOLS[@]}]}" --side buy --qty 1
+done
+shuf "$WORK/c1.gen" >"$WORK/c1.jsonl" # interleave the keys
+jq -r .intent_id "$WORK/c1.jsonl" | sort >"$WORK/c1.ids"
+orders_before=$(sim_orders)
+send_lines "$WORK/c1.jsonl" "$WORK/c1.sent"
+expect_eq "intentctl delivered all $N intents" "$N" \
+    "$(jq -s '[.[] | select(.status == "sent")] | length' "$WORK/c1.sent")"
+wait_terminal "$WORK/c1.ids" 180000 || true
+sleep 3 # room for late duplicates or a second outcome, which must not exist
+snapshot "$WORK/c1.events" "$WORK/c1.ids"
+jqe -r "$JQ_DEFS"' select(terminal) | .intent_id' "$WORK/c1.events" | sort -u >"$WORK/c1.terminal"
+expect_same_lines "every one of the $N intents has a terminal outcome" \
+    "$WORK/c1.ids" "$WORK/c1.terminal"
+jqe -rs "$JQ_DEFS"' [.[] | select(terminal)] | group_by(.intent_id)[]
+    | select((map(.event_id) | unique | length) > 1)
+    | "\(.[0].intent_id): \(map(.event_id) | unique | join(", "))"' "$WORK/c1.events" >"$WORK/c1.multi"
+expect_empty "no intent has two different terminal event_ids" "$WORK/c1.multi"
+jqe -r 'select(._topic == $fills and .type == "accepted") | .event_id' "$WORK/c1.events" |
+    sort -u >"$WORK/c1.accepted"
+sed 's/$/:accepted:1/' "$WORK/c1.ids" >"$WORK/c1.accepted.want"
+expect_same_lines "exactly $N accepted events (event_id <intent_id>:accepted:1)" \
+    "$WORK/c1.accepted.want" "$WORK/c1.accepted"
+jqe -r "$JQ_DEFS"' select(terminal) | "\(._topic) \(.type // .reason)"' "$WORK/c1.events" |
+    sort | uniq -c >"$WORK/c1.kinds"
+say "        outcomes: $(tr -s ' ' <"$WORK/c1.kinds" | paste -sd, -)"
+orders_after=$(sim_orders)
+expect_eq "the simulator's orders_created grew by exactly $N" "$N" "$((orders_after - orders_before))"
+
+# ------------------------------------------------------------ 2. redelivery
+
+say ""
+say "[2] redelivery: the same bytes again, and a replay through a fresh consumer group"
+# the exact bytes sent in [1]: 10 bot intents and 5 user intents
+grep -F '"bot_id"' "$WORK/c1.jsonl" | head -n 10 >"$WORK/c2.jsonl" || true
+grep -vF '"bot_id"' "$WORK/c1.jsonl" | head -n 5 >>"$WORK/c2.jsonl" || true
+jq -r .intent_id "$WORK/c2.jsonl" | sort >"$WORK/c2.ids"
+snapshot "$WORK/c2.before" "$WORK/c2.ids"
+jq -r .event_id "$WORK/c2.before" | sort | uniq -c | awk '{print $2, $1}' >"$WORK/c2.count.before"
+orders_before=$(sim_orders)
+send_lines "$WORK/c2.jsonl"
+for ((i = 0; i < 30; i++)); do
+    sleep 2
+    snapshot "$WORK/c2.after" "$WORK/c2.ids"
+    jq -r .event_id "$WORK/c2.after" | sort | uniq -c | awk '{print $2, $1}' >"$WORK/c2.count.after"
+    # event_ids not seen again yet: count after <= count before
+    join "$WORK/c2.count.before" "$WORK/c2.count.after" -a1 |
+        awk '($3 == "" || $3 <= $2) {print $1 " was not published again"}' >"$WORK/c2.missing"
+    if [[ ! -s $WORK/c2.missing ]]; then break; fi
+done
+jq -r .event_id "$WORK/c2.before" | sort -u >"$WORK/c2.ids.before"
+jq -r .event_id "$WORK/c2.after" | sort -u >"$WORK/c2.ids.after"
+expect_same_lines "redelivered intents: no new event_id" \
+    "$WORK/c2.ids.before" "$WORK/c2.ids.after"
+expect_empty "redelivered intents: every event_id of theirs came back again" "$WORK/c2.missing"
+expect_eq "redelivered intents: no new order at the simulator" "$orders_before" "$(sim_orders)"
+
+# The replay: one more worker in a group of its own reads every intent topic
+# from the beginning.
+snapshot "$WORK/all.before"
+total_before=$(wc -l <"$WORK/all.before")
+jq -r .event_id "$WORK/c1.events" | sort -u >"$WORK/c1.eventids.before"
+orders_before=$(sim_orders)
+KAFKA_GROUP_ID="e2e-replay-$RUN" REPLICA_ID="e2e-replay-$RUN" WORKER_DRAIN_MS=8000 "$WORKER" >"$WORK/replay.log" 2>&1 &
+REPLAY_PID=$!
+say "        replay worker pid $REPLAY_PID, group e2e-replay-$RUN; waiting until it has caught up"
+stable=0 last=-1 count=$total_before
+for ((i = 0; i < 60; i++)); do
+    sleep 2
+    if ! kill -0 "$REPLAY_PID" 2>/dev/null; then break; fi
+    snapshot "$WORK/all.now"
+    count=$(wc -l <"$WORK/all.now")
+    # caught up: it re-published at least the N intents' events, and then
+    # nothing new for three polls in a row
+    if ((count == last && count >= total_before + N)); then stable=$((stable + 1)); else stable=0; fi
+    last=$count
+    if ((stable >= 3)); then break; fi
+done
+say "        result topics: $total_before messages before the replay, $count after"
+if ((stable >= 3)); then ok "the replay worker caught up (re-published, then went quiet)"; else
+    tail -n 20 "$WORK/replay.log" >"$WORK/replay.tail"
+    bad "the replay worker caught up within 120 s (stable=$stable, messages $total_before -> $count)" "$WORK/replay.tail"
+fi
+replay_rc=0
+if kill -0 "$REPLAY_PID" 2>/dev/null; then
+    kill -TERM "$REPLAY_PID"
+    for ((i = 0; i < 60; i++)); do
+        if ! kill -0 "$REPLAY_PID" 2>/dev/null; then break; fi
+        sleep 0.5
+    done
+    if kill -0 "$REPLAY_PID" 2>/dev/null; then
+        kill -KILL "$REPLAY_PID"
+        say "        the replay worker ignored SIGTERM for 30 s: killed"
+    fi
+fi
+wait "$REPLAY_PID" || replay_rc=$?
+REPLAY_PID=""
+tail -n 20 "$WORK/replay.log" >"$WORK/replay.tail"
+if ((replay_rc == 0)); then ok "the replay worker exited 0 on SIGTERM"; else
+    bad "the replay worker exited 0 on SIGTERM (it exited $replay_rc)" "$WORK/replay.tail"
+fi
+expect_eq "replay: no new order at the simulator" "$orders_before" "$(sim_orders)"
+snapshot "$WORK/c1.after" "$WORK/c1.ids"
+jq -r .event_id "$WORK/c1.after" | sort -u >"$WORK/c1.eventids.after"
+expect_same_lines "replay: no new event_id for the $N intents of [1]" \
+    "$WORK/c1.eventids.before" "$WORK/c1.eventids.after"
+
+# ------------------------------------------------------------- 3. key order
+
+say ""
+say "[3] per-key order: 20 intents from one bot, sent in sequence"
+: >"$WORK/c3.jsonl"
+gen_intents "$WORK/c3.jsonl" 20 --bot "e2e-$RUN-order" --user "e2e-$RUN-owner" --symbol AMD --side buy --qty 1
+jq -r .intent_id "$WORK/c3.jsonl" >"$WORK/c3.ids"
+send_lines "$WORK/c3.jsonl" "$WORK/c3.sent"
+jq -r 'select(.status == "sent") | .intent_id' "$WORK/c3.sent" >"$WORK/c3.sent.ids"
+expect_same_lines "intentctl delivered the 20 intents in the order given" "$WORK/c3.ids" "$WORK/c3.sent.ids"
+wait_terminal "$WORK/c3.ids" 90000 || true
+snapshot "$WORK/c3.events" "$WORK/c3.ids"
+jqe -s '[.[] | select(._topic == $fills and .type == "accepted") | ._partition] | unique | length' \
+    "$WORK/c3.events" >"$WORK/c3.parts"
+expect_eq "their accepted events share one partition of $T_FILLS" 1 "$(cat "$WORK/c3.parts")"
+jqe -rs '[.[] | select(._topic == $fills and .type == "accepted")] | sort_by(._partition, ._offset)
+    | reduce .[] as $e ([]; if any(.[]; . == $e.intent_id) then . else . + [$e.intent_id] end) | .[]' \
+    "$WORK/c3.events" >"$WORK/c3.order"
+if diff "$WORK/c3.ids" "$WORK/c3.order" >"$WORK/c3.diff"; then
+    ok "their accepted events appear in the order the intents were sent"
+else
+    sed -i '1i --- sent order  +++ order of accepted events by offset' "$WORK/c3.diff"
+    bad "their accepted events appear in the order the intents were sent" "$WORK/c3.diff"
+fi
+
+# ------------------------------------------- 4. the three non-fill outcomes
+
+say ""
+say "[4] validation_failed, DLQ and expired: exactly one outcome each; the workers go on"
+bad_id=$(cat /proc/sys/kernel/random/uuid)
+late_id=$(cat /proc/sys/kernel/random/uuid)
+dlq_key="e2e-$RUN-dlq"
+jq -cn --arg id "$bad_id" --arg bot "e2e-$RUN-bad" --arg now "$(NOW)" \
+    '{intent_id: $id, bot_id: $bot, user_id: "e2e-owner", symbol: "aapl", side: "buy",
+      type: "market", qty: "-3", created_at: $now}' >"$WORK/c4.bad"
+"$IC" send --raw --key "e2e-$RUN-bad" --topic "$T_BOT" <"$WORK/c4.bad" >/dev/null ||
+    die "sending the invalid intent failed"
+printf 'e2e %s: this is not JSON\n' "$RUN" | "$IC" send --raw --key "$dlq_key" --topic "$T_BOT" >/dev/null ||
+    die "sending the DLQ message failed"
+"$IC" send --bot "e2e-$RUN-late" --user "e2e-$RUN-owner" --symbol AAPL --side buy --qty 1 \
+    --intent-id "$late_id" --created-at "$(date -u -d '-5 minutes' +%Y-%m-%dT%H:%M:%S.%3NZ)" \
+    >/dev/null 2>&1 || die "sending the expired intent failed"
+printf '%s\n' "$bad_id" "$late_id" "$dlq_key" >"$WORK/c4.ids"
+wait_terminal "$WORK/c4.ids" 60000 || true
+sleep 3 # a second outcome, if there were one, would have time to show
+snapshot "$WORK/c4.events" "$WORK/c4.ids"
+# outcome ID: "topic reason-or-type" per distinct event_id, or per DLQ message
+outcomes() {
+    jqe -r --arg id "$1" 'select(.intent_id == $id or (._topic == $dlq and ._key == $id))
+        | if ._topic == $dlq then "\(._topic) \(._headers["x-dlq-reason"] // "no-reason") from \(._headers["x-dlq-topic"] // "?") offset \(._offset)"
+          else "\(._topic) \(.reason // .type) \(.event_id)" end' "$WORK/c4.events" | sort -u
+}
+outcomes "$bad_id" >"$WORK/c4.bad.got"
+printf '%s\n' "$T_REJ validation_failed $bad_id:rejected" >"$WORK/c4.bad.want"
+expect_same_lines "invalid intent: exactly one outcome, a validation_failed rejection" \
+    "$WORK/c4.bad.want" "$WORK/c4.bad.got"
+jq -r --arg id "$bad_id" 'select(.intent_id == $id and .reason != null) | .errors[]?.field' \
+    "$WORK/c4.events" | sort -u | paste -sd, - >"$WORK/c4.fields"
+expect_eq "invalid intent: its errors name qty and symbol" "qty,symbol" "$(cat "$WORK/c4.fields")"
+outcomes "$late_id" >"$WORK/c4.late.got"
+printf '%s\n' "$T_REJ expired $late_id:rejected" >"$WORK/c4.late.want"
+expect_same_lines "stale intent (created 5 min ago): exactly one outcome, an expired rejection" \
+    "$WORK/c4.late.want" "$WORK/c4.late.got"
+outcomes "$dlq_key" | sed 's/ offset [0-9]*$//' >"$WORK/c4.dlq.got"
+printf '%s\n' "$T_DLQ not_json from $T_BOT" >"$WORK/c4.dlq.want"
+expect_same_lines "not JSON: one DLQ message with x-dlq-reason not_json and x-dlq-topic $T_BOT" \
+    "$WORK/c4.dlq.want" "$WORK/c4.dlq.got"
+expect_eq "not JSON: exactly one message on $T_DLQ with its key" 1 \
+    "$(jqe -r --arg k "$dlq_key" 'select(._topic == $dlq and ._key == $k) | ._offset' "$WORK/c4.events" | wc -l)"
+
+: >"$WORK/c4.after.jsonl"
+gen_intents "$WORK/c4.after.jsonl" 1 --bot "e2e-$RUN-after" --user "e2e-$RUN-owner" --symbol IBM --side buy --qty 1
+jq -r .intent_id "$WORK/c4.after.jsonl" >"$WORK/c4.after.ids"
+send_lines "$WORK/c4.after.jsonl"
+if wait_terminal "$WORK/c4.after.ids" 60000; then
+    snapshot "$WORK/c4.after.events" "$WORK/c4.after.ids"
+    expect_eq "afterwards the workers still fill a valid intent" "fill" \
+        "$(jqe -r "$JQ_DEFS"' select(terminal) | .type // .reason' "$WORK/c4.after.events" | sort -u | paste -sd, -)"
+else
+    bad "afterwards the workers still fill a valid intent (no outcome within 60 s)"
+fi
