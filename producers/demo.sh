@@ -7,8 +7,11 @@
 # waiting for their outcomes on the result topics, showing them as a table, and
 # checking that every kind of outcome the samples exist to show did appear:
 # fills (market by quantity, market by notional, a marketable limit, a user
-# intent), the rejections validation_failed, quota_exceeded and expired, and a
-# message dead-lettered to orders.dlq.
+# intent), an order filled in several partial fills, a limit order that rests
+# until the demo moves the simulator's quote below it, the rejections
+# validation_failed, quota_exceeded and expired, and a message dead-lettered to
+# orders.dlq.  While it runs, the simulator fills every order in parts
+# (/_sim/config partial_fill_rate 1); the previous setting is restored at the end.
 #
 # Needs the stack's environment (KAFKA_BROKERS; ALPACA_SIM_URL for the quote
 # of the limit sample) and build/bin/intentctl.  Exit 0 when every expected
@@ -33,21 +36,41 @@ fi
 command -v jq >/dev/null || die "jq is missing (apt-get install jq)"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/order-worker-demo.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+SIM_RATE=""
+# shellcheck disable=SC2317 # run by the EXIT trap
+restore_sim() {
+    if [[ -n $SIM_RATE ]]; then
+        curl -fsS --max-time 5 -X POST -H 'Content-Type: application/json' \
+            --data "{\"partial_fill_rate\":$SIM_RATE}" "$ALPACA_SIM_URL/_sim/config" >/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap restore_sim EXIT
 
 RUN=$(od -An -tx1 -N3 /dev/urandom | tr -d ' \n')
 NOW=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
 FIVE_MIN_AGO=$(date -u -d '-5 minutes' +%Y-%m-%dT%H:%M:%S.%3NZ)
 START_MS=$(($(date +%s%N) / 1000000))
 
-# The marketable limit: one dollar above the simulator's ask for AAPL.
-LIMIT=200.00
-if [[ -n ${ALPACA_SIM_URL:-} ]]; then
-    ask=$(curl -fsS --max-time 5 "$ALPACA_SIM_URL/_sim/quotes" 2>/dev/null | jq -r '.AAPL.ask // empty' 2>/dev/null || true)
-    if [[ $ask =~ ^([0-9]+)\.([0-9]+)$ ]]; then
-        LIMIT="$((BASH_REMATCH[1] + 1)).${BASH_REMATCH[2]}"
-    fi
-fi
+[[ -n ${ALPACA_SIM_URL:-} ]] || die "ALPACA_SIM_URL is not set: the demo moves the simulator's quotes"
+sim_post() { # PATH JSON
+    curl -fsS --max-time 5 -X POST -H 'Content-Type: application/json' --data "$2" \
+        "$ALPACA_SIM_URL$1" >/dev/null || die "the simulator refused POST $1"
+}
+# ask SYMBOL [DOLLARS]: the simulator's ask for SYMBOL, plus DOLLARS (whole).
+ask() {
+    local a
+    a=$(curl -fsS --max-time 5 "$ALPACA_SIM_URL/_sim/quotes" | jq -r --arg s "$1" '.[$s].ask // empty')
+    [[ $a =~ ^([0-9]+)\.([0-9]+)$ ]] || die "no quote for $1 at the simulator"
+    printf '%d.%s\n' "$((BASH_REMATCH[1] + ${2:-0}))" "${BASH_REMATCH[2]}"
+}
+# The marketable limit: one dollar above AAPL's ask.  The resting limit: five
+# dollars below IBM's ask, so only a move of the quote fills it.
+LIMIT=$(ask AAPL 1)
+RESTING=$(ask IBM -5)
+SIM_RATE=$(curl -fsS --max-time 5 "$ALPACA_SIM_URL/_sim/config" | jq -r '.partial_fill_rate // empty')
+[[ -n $SIM_RATE ]] || die "the simulator has no /_sim/config"
+sim_post /_sim/config '{"partial_fill_rate":1}'
 
 # The samples: name, template, how it is sent, what it should become.
 #   intent: checked by intentctl, then sent; burst: QUOTA+2 copies from one bot;
@@ -61,6 +84,8 @@ SAMPLE_ROWS=(
     "expired|06-expired.json|intent|expired"
     "validation-failed|07-validation-failed.json|raw|validation_failed"
     "not-json|08-not-json.txt|raw|dlq"
+    "partial-fills|09-partial-fills.json|intent|partial fills, then fill"
+    "limit-after-move|10-limit-resting.json|intent|fill after the quote moves"
 )
 
 uuid() { cat /proc/sys/kernel/random/uuid; }
@@ -69,13 +94,14 @@ uuid() { cat /proc/sys/kernel/random/uuid; }
 fill_template() {
     local file=$1 bot=$2 user=$3
     jq -c --arg id "$(uuid)" --arg bot "$bot" --arg user "$user" --arg now "$NOW" \
-        --arg old "$FIVE_MIN_AGO" --arg limit "$LIMIT" '
+        --arg old "$FIVE_MIN_AGO" --arg limit "$LIMIT" --arg resting "$RESTING" '
         walk(if . == "@INTENT_ID" then $id
              elif . == "@BOT_ID" then $bot
              elif . == "@USER_ID" then $user
              elif . == "@NOW" then $now
              elif . == "@FIVE_MIN_AGO" then $old
              elif . == "@MARKETABLE_LIMIT" then $limit
+             elif . == "@RESTING_LIMIT" then $resting
              else . end)' "$file"
 }
 
@@ -126,6 +152,17 @@ for row in "${SAMPLE_ROWS[@]}"; do
     while IFS= read -r note; do printf '  %-18s (intentctl: %s)\n' "" "$note"; done <"$WORK/$name.err"
 done
 
+# The resting limit waits for the price: once it is accepted, move IBM's
+# quote below the limit and let the follower see the fill.
+resting_id=$(cat "$WORK/limit-after-move.ids")
+printf '\nWaiting for the resting IBM limit (%s) to be accepted...\n' "$RESTING"
+"$INTENTCTL" tail --from-beginning --json --intents "$WORK/limit-after-move.ids" --count 1 \
+    --timeout 30000 >"$WORK/resting.jsonl" 2>/dev/null || die "the resting limit $resting_id was not accepted within 30 s"
+new_ask=$(ask IBM -6)
+new_bid=$(ask IBM -7)
+printf 'Moving IBM down: bid %s, ask %s (the limit is %s)\n' "$new_bid" "$new_ask" "$RESTING"
+sim_post /_sim/quotes "{\"IBM\":{\"bid\":\"$new_bid\",\"ask\":\"$new_ask\"}}"
+
 total=$(wc -l <"$WORK/ids")
 printf '\nWaiting up to %s s for the outcomes of %s messages on the result topics...\n' \
     "$((TIMEOUT_MS / 1000))" "$total"
@@ -148,6 +185,7 @@ outcome() {
         | ($ev | map(select(._topic != $dlq and .reason != null)) | first) as $r
         | ($ev | map(select(.type == "fill" or .type == "canceled" or .type == "expired")) | first) as $f
         | ($ev | map(select(.type == "accepted")) | first) as $a
+        | ($ev | map(select(.type == "partial_fill")) | length) as $p
         | if $d then
             "dlq\tdead-lettered (\($d._headers["x-dlq-reason"] // "?")) from \($d._headers["x-dlq-topic"] // "?") [\($d._headers["x-dlq-partition"] // "?")] @\($d._headers["x-dlq-offset"] // "?")"
           elif $r then
@@ -156,7 +194,10 @@ outcome() {
             + (if ($r.errors // []) | length > 0
                then " [" + ([$r.errors[] | "\(.field): \(.message)"] | join("; ")) + "]" else "" end)
           elif $f then
-            "\($f.type)\t\(if $a then "accepted -> " else "" end)\($f.type) \($f.filled_qty // "?") @ \($f.filled_avg_price // "?")"
+            "\($f.type)\t\(if $a then "accepted -> " else "" end)"
+            + (if $p > 0 then "\($p) partial fill\(if $p > 1 then "s" else "" end) -> " else "" end)
+            + "\($f.type) \($f.filled_qty // "?") @ \($f.filled_avg_price // "?")"
+            + (if $f.type == "fill" and $p > 0 then " (last \($f.last_fill_qty) @ \($f.last_fill_price))" else "" end)
           elif $a then "accepted\taccepted, no fill yet"
           else "none\tno outcome yet" end' "$WORK/events.json"
 }
@@ -211,6 +252,13 @@ expect_kind validation-failed validation_failed "a validation_failed rejection"
 expect_kind expired expired "an expired rejection"
 expect_kind not-json dlq "a message on $TOPIC_DLQ_NAME"
 expect_kind quota-burst ok "$QUOTA fills and 2 quota_exceeded rejections for one bot"
+expect_kind partial-fills fill "a fill of an order filled in parts"
+expect_kind limit-after-move fill "a fill of the resting limit after the quote moved"
+if ! jq -e --rawfile ids "$WORK/partial-fills.ids" '
+        any(.[]; .type == "partial_fill" and .intent_id == ($ids | rtrimstr("\n")))' \
+        "$WORK/events.json" >/dev/null; then
+    missing+=("partial_fill events before the fill of sample partial-fills")
+fi
 if ! jq -e --rawfile ids "$WORK/validation-failed.ids" '
         any(.[]; .intent_id == ($ids | rtrimstr("\n")) and ((.errors // []) | length) >= 2)' \
         "$WORK/events.json" >/dev/null; then
@@ -226,7 +274,7 @@ elapsed_ms=$(($(date +%s%N) / 1000000 - START_MS))
 elapsed="$((elapsed_ms / 1000)).$((elapsed_ms % 1000 / 100))"
 printf '\n'
 if ((${#missing[@]} == 0)); then
-    printf 'demo: OK - all %d kinds of outcome seen (%d messages, %s s).\n' 8 "$total" "$elapsed"
+    printf 'demo: OK - all %d kinds of outcome seen (%d messages, %s s).\n' 10 "$total" "$elapsed"
     printf 'Watch live: %s tail    (or --json; --help for more)\n' "${INTENTCTL#"$REPO"/}"
     exit 0
 fi

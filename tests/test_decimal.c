@@ -248,6 +248,58 @@ int main(void) {
         }
     }
 
+    /* fixed point: text -> nanos -> canonical text */
+    {
+        static const struct { const char *in, *out; } rt[] = {
+            {"0", "0"}, {"1", "1"}, {"0.5", "0.5"}, {"187.25", "187.25"},
+            {"0.000000001", "0.000000001"}, {"-2.5", "-2.5"},
+            {"123456789.123456789", "123456789.123456789"},
+            {"1.0000000004", "1"}, {"1.0000000005", "1.000000001"},
+            {"105.8988475", "105.8988475"}, {"", "0"}};
+        for (size_t i = 0; i < sizeof(rt) / sizeof(rt[0]); i++) {
+            decimal_nanos_t v;
+            decimal_t d;
+            int ok = decimal_text_to_nanos(rt[i].in, &v) == 0;
+            if (ok) decimal_from_nanos(v, &d);
+            if (ok && !strcmp(d.text, rt[i].out)) {
+                passed++;
+            } else {
+                failed++;
+                printf("FAIL nanos round trip \"%s\": got \"%s\"\n", rt[i].in,
+                       ok ? d.text : "(error)");
+            }
+        }
+        decimal_nanos_t bad;
+        if (decimal_text_to_nanos("abc", &bad) < 0) passed++;
+        else { failed++; printf("FAIL nanos of \"abc\" accepted\n"); }
+    }
+    /* the price of the last fill, from two cumulative states */
+    {
+        static const struct { const char *q1, *a1, *q2, *a2, *price; } fp[] = {
+            {"0", "", "10", "189.12", "189.12"},          /* first fill */
+            {"10", "100", "30", "110", "115"},            /* 10@100 then 20@115 */
+            {"3", "189.1", "4", "189.115", "189.16"},     /* 1 share at 189.16 */
+            {"0.5", "10", "1.5", "10.1", "10.15"},
+            {"1", "1", "4", "1.5", "1.666666667"},        /* rounds half up */
+        };
+        for (size_t i = 0; i < sizeof(fp) / sizeof(fp[0]); i++) {
+            decimal_nanos_t q1, a1, q2, a2;
+            decimal_text_to_nanos(fp[i].q1, &q1);
+            decimal_text_to_nanos(fp[i].a1, &a1);
+            decimal_text_to_nanos(fp[i].q2, &q2);
+            decimal_text_to_nanos(fp[i].a2, &a2);
+            decimal_t d;
+            decimal_from_nanos(decimal_fill_price(q1, a1, q2, a2), &d);
+            if (!strcmp(d.text, fp[i].price)) {
+                passed++;
+            } else {
+                failed++;
+                printf("FAIL fill price %s@%s -> %s@%s: got %s, want %s\n", fp[i].q1,
+                       fp[i].a1, fp[i].q2, fp[i].a2, d.text, fp[i].price);
+            }
+        }
+    }
+
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -3,12 +3,16 @@
 #
 # usage: tests/test_sim.sh path/to/alpaca-sim
 #
-# Starts its own simulators on free loopback ports (one with a large rate
-# limit for the functional checks, one with ALPACA_CALLS_PER_MIN=50 and
-# RATE_PERIOD_MS=2000 for the 429 checks, one under valgrind if installed),
-# checks the shape and status of every endpoint, and stops at the first
-# failed check with a message.  Needs curl and jq.  SKIP_VALGRIND=1 skips
-# the leak check.
+# Starts its own simulators on free loopback ports 20000-29999: one with a
+# large rate limit, fill-on-submit and no quote walk for the shape checks of
+# every endpoint; one with manual ticks (SIM_TICK_MS=0) for the paper
+# trading behaviour step by step (asynchronous and partial fills, stops,
+# cancels, the session, account rules, bars); two to check that the quote
+# walk is the same for a seed; one with the default settings (engine
+# ticking every 100 ms); one with ALPACA_CALLS_PER_MIN=50 and
+# RATE_PERIOD_MS=2000 for the 429 checks; one under valgrind if installed.
+# Stops at the first failed check with a message.  Needs curl and jq.
+# SKIP_VALGRIND=1 skips the leak check.
 set -euo pipefail
 
 BIN=${1:?usage: $0 path/to/alpaca-sim}
@@ -121,6 +125,24 @@ header() { tr -d '\r' <"$WORK/headers" | awk -v h="$(echo "$1" | tr 'A-Z' 'a-z')
 
 simstat() { curl -s "$BASE/_sim/stats" | jq -r ".$1"; }
 
+# poll_order ID JQ_TEST -- GETs the order until JQ_TEST holds, at most 5 s;
+# the last answer stays in $WORK/body (the caller's expect judges it).
+poll_order() {
+    local i
+    for i in $(seq 1 50); do
+        call GET "/v2/orders/$1"
+        if jq -e "$2" "$WORK/body" >/dev/null 2>&1; then return 0; fi
+        sleep 0.1
+    done
+    return 0
+}
+
+# tick [N] -- runs N engine ticks now (simulators with SIM_TICK_MS=0).
+tick() { curl -s -o /dev/null -X POST "$BASE/_sim/tick" -d "{\"count\":${1:-1}}"; }
+
+# order JSON -- POST /v2/orders; sets OID to the new order's id.
+order() { call POST /v2/orders "$1"; OID=$(jqb '.id // empty'); }
+
 UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 TIME_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$'
 ORDER_KEYS='["id","client_order_id","created_at","updated_at","submitted_at","filled_at",
@@ -152,7 +174,9 @@ expect "no --port exits 2" [ "$rc" = 2 ]
 
 # ------------------------------------------------------------- main simulator
 
-start_sim main ALPACA_API_KEY_ID=$KEY ALPACA_API_SECRET_KEY=$SECRET ALPACA_CALLS_PER_MIN=100000
+# Fill-on-submit and fixed quotes: the answers of this part are exact.
+start_sim main ALPACA_API_KEY_ID=$KEY ALPACA_API_SECRET_KEY=$SECRET ALPACA_CALLS_PER_MIN=100000 \
+    SIM_FILL_ON_SUBMIT=1 SIM_QUOTE_WALK=0
 BASE="http://127.0.0.1:$PORT"
 MAIN_PID=$SIM_PID
 expect "start line logged" grep -q "listening on 127.0.0.1:$PORT" "$WORK/main.log"
@@ -307,8 +331,8 @@ expect "list bad status 422" status_is 422
 call DELETE "/v2/orders/$STOP"
 expect "cancel 204" status_is 204
 expect "cancel has no body" [ ! -s "$WORK/body" ]
-call GET "/v2/orders/$STOP"
-expect "canceled order" jq -e '.status == "canceled" and .canceled_at != null' "$WORK/body"
+poll_order "$STOP" '.status == "canceled"'
+expect "canceled order (at the next tick)" jq -e '.status == "canceled" and .canceled_at != null' "$WORK/body"
 call DELETE "/v2/orders/$STOP"
 expect "cancel canceled 422" status_is 422
 expect "cancel canceled body" body_is '{"code":42210000,"message":"order is already in \"canceled\" state"}'
@@ -320,9 +344,9 @@ expect "cancel unknown 404" status_is 404
 # --- /_sim/quotes fills resting marketable orders
 anon POST /_sim/quotes '{"NVDA":{"bid":"99.98","ask":"99.99"},"XYZ":{"bid":"10.5","ask":"10.52"}}'
 expect "set quotes 200" status_is 200
-expect "set quotes filled the resting order" jq -e '.updated == 2 and .filled == 1' "$WORK/body"
-call GET "/v2/orders/$RESTING"
-expect "resting order filled at new ask" jq -e '.status == "filled" and .filled_avg_price == "99.99"
+expect "set quotes answer" jq -e '.updated == 2' "$WORK/body"
+poll_order "$RESTING" '.status == "filled"'
+expect "resting order filled at new ask at the next tick" jq -e '.status == "filled" and .filled_avg_price == "99.99"
     and .filled_qty == "3"' "$WORK/body"
 call GET '/v2/stocks/XYZ/quotes/latest?feed=iex'
 expect "added symbol has a quote" jq -e '.quote.bp == 10.5 and .quote.ap == 10.52' "$WORK/body"
@@ -491,6 +515,392 @@ wait "$MAIN_PID" || rc=$?
 expect "SIGTERM exits 0" [ "$rc" = 0 ]
 expect "stop line logged" grep -q "stopped" "$WORK/main.log"
 
+# ------------------------------------------------------- paper trading, by tick
+# Manual ticks (SIM_TICK_MS=0) and fixed quotes: every step is observable.
+
+start_sim paper ALPACA_API_KEY_ID=$KEY ALPACA_API_SECRET_KEY=$SECRET ALPACA_CALLS_PER_MIN=100000 \
+    SIM_TICK_MS=0 SIM_QUOTE_WALK=0
+BASE="http://127.0.0.1:$PORT"
+PAPER_PID=$SIM_PID
+
+anon GET /_sim/config
+expect "config from the environment" body_is '{"partial_fill_rate":0.1,"quote_walk":false,"tick_ms":0,"fill_on_submit":false}'
+anon POST /_sim/config '{"partial_fill_rate":0}'
+expect "config set" jq -e '.partial_fill_rate == 0 and .tick_ms == 0' "$WORK/body"
+anon POST /_sim/config '{"partial_fill_rate":1.5}'
+expect "config rate out of range 400" status_is 400
+anon POST /_sim/config '{"tick_msx":1}'
+expect "config unknown field 400" status_is 400
+
+# --- clock
+call GET /v2/clock
+expect "clock open by default" jq -e --arg t "$TIME_RE" '.is_open == true
+    and (.timestamp | test($t)) and (.next_open | test($t)) and (.next_close | test($t))
+    and (keys == ["is_open","next_close","next_open","timestamp"])' "$WORK/body"
+
+# --- market order: accepted, then filled at the next tick
+order '{"symbol":"AAPL","qty":"2","side":"buy","type":"market","time_in_force":"day"}'
+expect "async market order 200" status_is 200
+expect "async market order shape" order_shape_ok
+expect "POST answers accepted, nothing filled" jq -e '.status == "accepted" and .filled_qty == "0"
+    and .filled_avg_price == null and .filled_at == null' "$WORK/body"
+MKT=$OID
+call GET "/v2/orders/$MKT"
+expect "still accepted before a tick" field_is .status accepted
+tick
+call GET "/v2/orders/$MKT"
+expect "filled at the tick, at the ask" jq -e --arg t "$TIME_RE" '.status == "filled"
+    and .filled_qty == "2" and .filled_avg_price == "189.12" and (.filled_at | test($t))
+    and .updated_at >= .created_at' "$WORK/body"
+call GET /v2/account
+expect "cash fell at the fill" field_is .cash 99621.76
+
+# --- partial fills (partial_fill_rate 1): the ask rises a cent per tick
+anon POST /_sim/config '{"partial_fill_rate":1}'
+order '{"symbol":"AAPL","qty":"100","side":"buy","type":"market","time_in_force":"day"}'
+PART=$OID
+PREV=0
+VALUE=0          # sum of fill qty x price in cents
+SEEN_PARTIAL=0
+GROWS=1
+ASK=18912
+for i in $(seq 1 40); do
+    tick
+    call GET "/v2/orders/$PART"
+    ST=$(jqb .status)
+    FQ=$(jqb .filled_qty)
+    [ "$ST" = partially_filled ] && SEEN_PARTIAL=1
+    if [ "$FQ" -le "$PREV" ] && [ "$ST" != filled ]; then GROWS=0; fi
+    VALUE=$((VALUE + (FQ - PREV) * ASK))
+    PREV=$FQ
+    [ "$ST" = filled ] && break
+    ASK=$((ASK + 1))
+    anon POST /_sim/quotes "{\"AAPL\":{\"bid\":\"$(((ASK - 2) / 100)).$(printf %02d $(((ASK - 2) % 100)))\",\"ask\":\"$((ASK / 100)).$(printf %02d $((ASK % 100)))\"}}"
+done
+expect "partially_filled observed" [ "$SEEN_PARTIAL" = 1 ]
+expect "filled_qty grows at every partial fill" [ "$GROWS" = 1 ]
+expect "ends filled with filled_qty == qty" jq -e '.status == "filled" and .filled_qty == "100"' "$WORK/body"
+expect "several fills, all at different prices" [ "$ASK" -gt 18913 ]
+# Exact average: value (cents) / qty, 9 decimals, half up (order.h).
+NUM=$((VALUE * 10000000 * 2 / 100))
+AVG9=$(((NUM + 1) / 2))
+AVG_TXT=$(printf '%d.%09d' $((AVG9 / 1000000000)) $((AVG9 % 1000000000)) | sed 's/0*$//; s/\.$//')
+expect "filled_avg_price is the exact weighted average ($AVG_TXT)" field_is .filled_avg_price "$AVG_TXT"
+expect "partial_fills counted" [ "$(simstat partial_fills)" -ge 1 ]
+anon POST /_sim/quotes '{"AAPL":{"bid":"189.10","ask":"189.12"}}'
+
+# --- fractional quantity: partial pieces keep 9 decimals, end exact
+order '{"symbol":"MSFT","qty":"1.5","side":"buy","type":"market","time_in_force":"day"}'
+FRAC=$OID
+tick 200
+call GET "/v2/orders/$FRAC"
+expect "fractional order filled in partials" jq -e '.status == "filled" and .filled_qty == "1.5"
+    and .filled_avg_price == "415.22"' "$WORK/body"
+
+# --- notional order with partials
+order '{"symbol":"MSFT","notional":"1000","side":"buy","type":"market","time_in_force":"day"}'
+NOTL=$OID
+tick
+call GET "/v2/orders/$NOTL"
+expect "notional partial fill" jq -e '.status == "partially_filled" and (.filled_qty | tonumber) > 0
+    and (.filled_qty | tonumber) < 2.4084' "$WORK/body"
+tick 100
+call GET "/v2/orders/$NOTL"
+expect "notional ends filled, qty <= notional/price (9 places, down)" jq -e '.status == "filled"
+    and .notional == "1000" and .qty == null and (.filled_qty | tonumber) <= 2.408361832
+    and (.filled_qty | tonumber) > 2.4083 and .filled_avg_price == "415.22"' "$WORK/body"
+
+# --- ioc and fok
+order '{"symbol":"AAPL","qty":"10","side":"buy","type":"market","time_in_force":"fok"}'
+FOK=$OID
+tick
+call GET "/v2/orders/$FOK"
+expect "fok fills completely at once" jq -e '.status == "filled" and .filled_qty == "10"' "$WORK/body"
+order '{"symbol":"AAPL","qty":"10","side":"buy","type":"market","time_in_force":"ioc"}'
+IOC=$OID
+tick
+call GET "/v2/orders/$IOC"
+expect "ioc fills part, cancels the rest" jq -e '.status == "canceled" and .canceled_at != null
+    and (.filled_qty | tonumber) >= 2 and (.filled_qty | tonumber) <= 8' "$WORK/body"
+order '{"symbol":"AAPL","qty":"1","side":"buy","type":"limit","limit_price":"100","time_in_force":"fok"}'
+tick
+call GET "/v2/orders/$OID"
+expect "unmarketable fok canceled" jq -e '.status == "canceled" and .filled_qty == "0"' "$WORK/body"
+anon POST /_sim/config '{"partial_fill_rate":0}'
+
+# --- a resting limit fills when /_sim/quotes crosses it (at the next tick)
+order '{"symbol":"NVDA","qty":"3","side":"buy","type":"limit","limit_price":"119","time_in_force":"day"}'
+LIM=$OID
+tick
+call GET "/v2/orders/$LIM"
+expect "limit rests as new" jq -e '.status == "new" and .filled_qty == "0"' "$WORK/body"
+anon POST /_sim/quotes '{"NVDA":{"bid":"118.90","ask":"118.95"}}'
+call GET "/v2/orders/$LIM"
+expect "not filled before the tick" field_is .status new
+tick
+call GET "/v2/orders/$LIM"
+expect "limit filled at the ask" jq -e '.status == "filled" and .filled_avg_price == "118.95"' "$WORK/body"
+order '{"symbol":"NVDA","qty":"3","side":"sell","type":"limit","limit_price":"119.5","time_in_force":"gtc"}'
+SLIM=$OID
+tick
+expect "sell limit rests" [ "$(curl -s -H "APCA-API-KEY-ID: $KEY" -H "APCA-API-SECRET-KEY: $SECRET" "$BASE/v2/orders/$SLIM" | jq -r .status)" = new ]
+anon POST /_sim/quotes '{"NVDA":{"bid":"119.60","ask":"119.62"}}'
+tick
+call GET "/v2/orders/$SLIM"
+expect "sell limit filled at the bid" jq -e '.status == "filled" and .filled_avg_price == "119.6"' "$WORK/body"
+
+# --- stops
+order '{"symbol":"AMD","qty":"1","side":"buy","type":"stop","stop_price":"150","time_in_force":"day"}'
+expect "buy stop below the ask 422" status_is 422
+expect "buy stop below the ask body" body_is '{"code":42210000,"market_price":"160.27","message":"stop price must be greater than current price","stop_price":"150"}'
+order '{"symbol":"AMD","qty":"2","side":"buy","type":"stop","stop_price":"161","time_in_force":"day"}'
+STP=$OID
+tick
+call GET "/v2/orders/$STP"
+expect "stop waits" jq -e '.status == "new" and .filled_qty == "0"' "$WORK/body"
+anon POST /_sim/quotes '{"AMD":{"bid":"161.03","ask":"161.05"}}'
+tick
+call GET "/v2/orders/$STP"
+expect "buy stop triggered at ask >= stop, filled like market" jq -e '.status == "filled"
+    and .filled_avg_price == "161.05" and .stop_price == "161" and .type == "stop"' "$WORK/body"
+order '{"symbol":"IBM","qty":"2","side":"sell","type":"stop_limit","stop_price":"180","limit_price":"179.5","time_in_force":"gtc"}'
+SL=$OID
+anon POST /_sim/quotes '{"IBM":{"bid":"179.00","ask":"179.02"}}'
+tick
+call GET "/v2/orders/$SL"
+expect "stop_limit triggered but limit not reached" jq -e '.status == "new" and .filled_qty == "0"' "$WORK/body"
+anon POST /_sim/quotes '{"IBM":{"bid":"179.60","ask":"179.62"}}'
+tick
+call GET "/v2/orders/$SL"
+expect "stop_limit fills as a limit at the bid" jq -e '.status == "filled" and .filled_avg_price == "179.6"' "$WORK/body"
+call GET /v2/positions/IBM
+expect "short position from the sell" jq -e '.qty == "-2" and .side == "short"' "$WORK/body"
+
+# --- asynchronous cancel, buying power held and released
+call GET /v2/account
+BP0=$(jqb .buying_power)
+order '{"symbol":"MSFT","qty":"10","side":"buy","type":"limit","limit_price":"400","time_in_force":"day"}'
+CXL=$OID
+call GET /v2/account
+expect "open buy limit holds limit x qty of buying power" \
+    [ "$(jq -n --arg a "$BP0" --arg b "$(jqb .buying_power)" '($a|tonumber) - ($b|tonumber) | . * 100 | round')" = 400000 ]
+tick
+call DELETE "/v2/orders/$CXL"
+expect "cancel 204" status_is 204
+expect "cancel 204 has no body" [ ! -s "$WORK/body" ]
+call GET "/v2/orders/$CXL"
+expect "pending_cancel until the tick" jq -e '.status == "pending_cancel" and .canceled_at == null' "$WORK/body"
+call GET '/v2/orders?status=open'
+expect "pending_cancel is open" jq -e --arg id "$CXL" 'any(.id == $id)' "$WORK/body"
+tick
+call GET "/v2/orders/$CXL"
+expect "canceled at the tick" jq -e --arg t "$TIME_RE" '.status == "canceled" and (.canceled_at | test($t))' "$WORK/body"
+call GET /v2/account
+expect "buying power released on cancel" field_is .buying_power "$BP0"
+call DELETE "/v2/orders/$CXL"
+expect "cancel canceled 422" body_is '{"code":42210000,"message":"order is already in \"canceled\" state"}'
+call DELETE "/v2/orders/$MKT"
+expect "cancel filled 422" status_is 422
+expect "cancel filled body" body_is '{"code":42210000,"message":"order is already in \"filled\" state"}'
+call DELETE "/v2/orders/00000000-0000-4000-8000-000000000001"
+expect "cancel unknown 404" status_is 404
+# a fill wins the race with a pending cancel
+order '{"symbol":"AAPL","qty":"1","side":"buy","type":"market","time_in_force":"day"}'
+call DELETE "/v2/orders/$OID"
+tick
+call GET "/v2/orders/$OID"
+expect "pending_cancel order may still fill at the tick" field_is .status filled
+
+# --- market session: close expires day orders, not gtc
+order '{"symbol":"TSLA","qty":"1","side":"buy","type":"limit","limit_price":"200","time_in_force":"day"}'
+DAY=$OID
+order '{"symbol":"TSLA","qty":"1","side":"buy","type":"limit","limit_price":"201","time_in_force":"gtc"}'
+GTC=$OID
+tick
+anon POST /_sim/market '{"open":false}'
+expect "market closed" jq -e '.open == false and .expired == 1' "$WORK/body"
+call GET /v2/clock
+expect "clock closed" field_is .is_open false
+call GET "/v2/orders/$DAY"
+expect "day order expired" jq -e --arg t "$TIME_RE" '.status == "expired" and (.expired_at | test($t))' "$WORK/body"
+call GET "/v2/orders/$GTC"
+expect "gtc order stays" jq -e '.status == "new" and .expired_at == null' "$WORK/body"
+order '{"symbol":"AAPL","qty":"1","side":"buy","type":"market","time_in_force":"day"}'
+QUEUED=$OID
+tick 3
+call GET "/v2/orders/$QUEUED"
+expect "closed: accepted and waiting" jq -e '.status == "accepted" and .filled_qty == "0"' "$WORK/body"
+anon POST /_sim/market '{"open":true}'
+tick
+call GET "/v2/orders/$QUEUED"
+expect "reopened: fills" field_is .status filled
+expect "expirations counted" [ "$(simstat expirations)" = 1 ]
+anon POST /_sim/market '{"open":"no"}'
+expect "bad market body 400" status_is 400
+
+# --- positions and sells
+call GET /v2/positions/AAPL
+AAPL_QTY=$(jqb .qty)
+expect "positions shape" jq -e '(keys | sort) == (["asset_id","symbol","exchange","asset_class",
+    "asset_marginable","avg_entry_price","qty","qty_available","side","market_value","cost_basis",
+    "unrealized_pl","unrealized_plpc","unrealized_intraday_pl","unrealized_intraday_plpc",
+    "current_price","lastday_price","change_today"] | sort)
+    and ([.avg_entry_price,.qty,.qty_available,.market_value,.cost_basis,.unrealized_pl,
+    .current_price] | all(type == "string")) and .side == "long" and .current_price == "189.11"
+    and .asset_marginable == true' "$WORK/body"
+HOLD=$((AAPL_QTY - 4))
+order "{\"symbol\":\"AAPL\",\"qty\":\"$HOLD\",\"side\":\"sell\",\"type\":\"limit\",\"limit_price\":\"500\",\"time_in_force\":\"gtc\"}"
+expect "resting sell 200" status_is 200
+call GET /v2/positions/AAPL
+expect "qty_available less the open sell" jq -e --arg q "$AAPL_QTY" '.qty == $q and .qty_available == "4"' "$WORK/body"
+order '{"symbol":"AAPL","qty":"10","side":"sell","type":"market","time_in_force":"day"}'
+expect "selling more than available 403" status_is 403
+expect "selling more than available body" body_is '{"code":40310000,"message":"insufficient qty available for order (requested: 10, available: 4)"}'
+order '{"symbol":"GOOGL","qty":"0.5","side":"sell","type":"market","time_in_force":"day"}'
+expect "fractional short 403" status_is 403
+expect "fractional short body" body_is '{"code":40310000,"message":"fractional orders are not allowed to short"}'
+order '{"symbol":"GOOGL","qty":"1","side":"sell","type":"market","time_in_force":"day"}'
+expect "whole short sale allowed" status_is 200
+
+# --- account flags
+anon POST /_sim/account '{"shorting_enabled":false}'
+expect "account update answers the account" jq -e '.shorting_enabled == false' "$WORK/body"
+order '{"symbol":"META","qty":"1","side":"sell","type":"market","time_in_force":"day"}'
+expect "no shorting 403" body_is '{"code":40310000,"message":"account is not allowed to short"}'
+anon POST /_sim/account '{"trading_blocked":true}'
+call GET /v2/account
+expect "account shows trading_blocked" jq -e '.trading_blocked == true and .status == "ACTIVE"' "$WORK/body"
+order '{"symbol":"AAPL","qty":"1","side":"buy","type":"market","time_in_force":"day"}'
+expect "blocked account 403" status_is 403
+expect "blocked account body" body_is '{"code":40310000,"message":"account is not authorized to trade"}'
+anon POST /_sim/account '{"trading_blocked":false,"account_blocked":true}'
+order '{"symbol":"AAPL","qty":"1","side":"buy","type":"market","time_in_force":"day"}'
+expect "account_blocked 403" body_is '{"code":40310000,"message":"account is not authorized to trade"}'
+anon POST /_sim/account '{"account_blocked":false,"status":"ACCOUNT_UPDATED","cash":"5000"}'
+call GET /v2/account
+expect "account status and cash set" jq -e '.status == "ACCOUNT_UPDATED" and .cash == "5000"
+    and .account_blocked == false' "$WORK/body"
+anon POST /_sim/account '{"cash":"12.345"}'
+expect "bad cash 400" status_is 400
+anon POST /_sim/account '{"blocked":true}'
+expect "unknown account field 400" status_is 400
+
+# --- list orders
+call GET '/v2/orders?status=all&direction=asc&limit=3'
+expect "list asc from the first order" jq -e --arg id "$MKT" 'length == 3 and .[0].id == $id
+    and .[0].submitted_at < .[1].submitted_at' "$WORK/body"
+AFTER=$(jq -r '.[1].submitted_at' "$WORK/body")
+call GET "/v2/orders?status=all&direction=asc&limit=500&after=$AFTER"
+expect "after is exclusive, by submitted_at" jq -e --arg a "$AFTER" 'length > 0
+    and all(.submitted_at > $a) and .[0].id != null' "$WORK/body"
+N_AFTER=$(jqb length)
+call GET '/v2/orders?status=all&limit=500'
+expect "after drops exactly the first two" [ "$(jqb length)" = $((N_AFTER + 2)) ]
+expect "desc by default" jq -e '.[0].submitted_at > .[-1].submitted_at' "$WORK/body"
+call GET '/v2/orders?status=closed&limit=500'
+expect "closed list holds no open order" jq -e 'length > 5 and all(.status == "filled" or
+    .status == "canceled" or .status == "expired")' "$WORK/body"
+call GET '/v2/orders?status=open&nested=true'
+expect "open list (nested ignored)" jq -e 'length == 3 and all(.status == "new" or .status == "accepted")
+    and all(.legs == null)' "$WORK/body"
+call GET "/v2/orders?status=all&until=$AFTER&direction=asc"
+expect "until is exclusive" jq -e --arg id "$MKT" 'length == 1 and .[0].id == $id' "$WORK/body"
+
+# --- stats
+anon GET /_sim/stats
+expect "stats: paper trading counters" jq -e '[.fills, .partial_fills, .cancels, .expirations,
+    .ticks] | all(type == "number" and . > 0)' "$WORK/body"
+expect "stats: orders_by_status" jq -e '.orders_by_status.filled > 5 and .orders_by_status.expired == 1
+    and (.orders_by_status | has("accepted") and has("pending_cancel") and has("partially_filled"))' \
+    "$WORK/body"
+
+# --- bars
+call GET '/v2/stocks/AAPL/bars?timeframe=1Hour&start=2024-01-02T00:00:00Z&end=2024-01-02T23:59:59Z'
+expect "bars 200" status_is 200
+expect "no trading rate headers on bars" [ -z "$(header X-Ratelimit-Limit)" ]
+expect "bars shape" jq -e '.symbol == "AAPL" and .next_page_token == null and (.bars | length) == 16
+    and (.bars | all((keys | sort) == ["c","h","l","n","o","t","v","vw"]
+        and ([.o,.h,.l,.c,.vw,.v,.n] | all(type == "number"))
+        and .h >= .o and .h >= .c and .l <= .o and .l <= .c and .l > 0))
+    and .bars[0].t == "2024-01-02T08:00:00Z" and (.bars[0].o > 150) and (.bars[0].o < 230)' "$WORK/body"
+jq -c .bars "$WORK/body" >"$WORK/bars_all"
+expect "consecutive bars join" jq -e '[range(1; length) as $i | .[$i].o == .[$i - 1].c] | all' "$WORK/bars_all"
+call GET '/v2/stocks/AAPL/bars?timeframe=1Hour&start=2024-01-02T00:00:00Z&end=2024-01-02T23:59:59Z&limit=10'
+expect "page 1 has a token" jq -e '(.bars | length) == 10 and (.next_page_token | type == "string")' "$WORK/body"
+TOKEN=$(jqb .next_page_token)
+jq -c .bars "$WORK/body" >"$WORK/bars_p1"
+call GET "/v2/stocks/AAPL/bars?timeframe=1Hour&start=2024-01-02T00:00:00Z&end=2024-01-02T23:59:59Z&limit=10&page_token=$TOKEN"
+expect "page 2 is the rest, last page" jq -e '(.bars | length) == 6 and .next_page_token == null' "$WORK/body"
+expect "pages join to the whole" [ "$(jq -c -s '.[0] + .[1]' "$WORK/bars_p1" <(jq -c .bars "$WORK/body"))" = "$(cat "$WORK/bars_all")" ]
+call GET '/v2/stocks/AAPL/bars?timeframe=1Day&start=2024-01-01T00:00:00Z&end=2024-01-31T00:00:00Z&limit=10000'
+expect "daily bars on weekdays at 04:00Z" jq -e '(.bars | length) == 22
+    and all(.bars[]; .t | endswith("T04:00:00Z"))' "$WORK/body"
+call GET '/v2/stocks/AAPL/bars?timeframe=5Min&start=2024-01-06T00:00:00Z&end=2024-01-07T23:00:00Z'
+expect "weekend: no bars" jq -e '.bars == [] and .next_page_token == null' "$WORK/body"
+call GET '/v2/stocks/ZZZZ/bars?timeframe=1Min'
+expect "unknown symbol: no bars" jq -e '.bars == [] and .symbol == "ZZZZ"' "$WORK/body"
+call GET '/v2/stocks/AAPL/bars?timeframe=2Week'
+expect "bad timeframe 422" status_is 422
+expect "bad timeframe body" body_is '{"message":"invalid timeframe"}'
+call GET '/v2/stocks/AAPL/bars?timeframe=1Min&limit=10001'
+expect "limit over 10000 422" status_is 422
+call GET '/v2/stocks/AAPL/bars?timeframe=1Min&page_token=garbage!'
+expect "bad page_token 422" status_is 422
+call GET '/v2/stocks/AAPL/bars?timeframe=15Min&start=2024-03-04T00:00:00Z&end=2024-03-05T00:00:00Z&limit=3'
+cp "$WORK/body" "$WORK/bars_seed42"
+
+# --- reset restores the account, session and settings
+anon POST /_sim/market '{"open":false}'
+anon POST /_sim/config '{"partial_fill_rate":0.7}'
+anon POST /_sim/reset
+call GET /v2/account
+expect "reset restores the starting account" jq -e '.status == "ACTIVE" and .cash == "100000"
+    and .shorting_enabled == true and .trading_blocked == false and .buying_power == "100000"' "$WORK/body"
+call GET /v2/clock
+expect "reset reopens the session" field_is .is_open true
+anon GET /_sim/config
+expect "reset restores the starting settings" jq -e '.partial_fill_rate == 0.1 and .tick_ms == 0' "$WORK/body"
+kill -TERM "$PAPER_PID"
+rc=0
+wait "$PAPER_PID" || rc=$?
+expect "paper sim SIGTERM exits 0" [ "$rc" = 0 ]
+
+# ---------------------------------------------------------- seeded quote walk
+
+start_sim walk1 SIM_TICK_MS=0
+BASE="http://127.0.0.1:$PORT"
+tick 50
+curl -s "$BASE/_sim/quotes" >"$WORK/walk1"
+call GET '/v2/stocks/AAPL/bars?timeframe=15Min&start=2024-03-04T00:00:00Z&end=2024-03-05T00:00:00Z&limit=3'
+expect "bars are the same for the same seed" [ "$(jq -c . "$WORK/body")" = "$(jq -c . "$WORK/bars_seed42")" ]
+start_sim walk2 SIM_TICK_MS=0
+BASE="http://127.0.0.1:$PORT"
+tick 50
+curl -s "$BASE/_sim/quotes" >"$WORK/walk2"
+expect "the walk is the same for the same seed" [ "$(jq -cS . "$WORK/walk1")" = "$(jq -cS . "$WORK/walk2")" ]
+expect "quotes moved" jq -e '.AAPL.ask != "189.12" or .MSFT.ask != "415.22"' "$WORK/walk1"
+expect "spread kept" jq -e '(.AAPL.ask | tonumber) - (.AAPL.bid | tonumber) | . * 100 | round == 2' "$WORK/walk1"
+expect "prices stay in cents" jq -e '[.[] | .bid, .ask | test("^[0-9]+(\\.[0-9]{1,2})?$")] | all' "$WORK/walk1"
+anon POST /_sim/config '{"quote_walk":false}'
+tick 5
+expect "walk switched off at run time" [ "$(curl -s "$BASE/_sim/quotes" | jq -cS .)" = "$(jq -cS . "$WORK/walk2")" ]
+
+# ------------------------------------------------- default settings, real ticks
+
+start_sim engine
+BASE="http://127.0.0.1:$PORT"
+anon GET /_sim/config
+expect "default config" body_is '{"partial_fill_rate":0.1,"quote_walk":true,"tick_ms":100,"fill_on_submit":false}'
+order '{"symbol":"SPY","qty":"5","side":"buy","type":"market","time_in_force":"day"}'
+expect "default: POST answers accepted" field_is .status accepted
+poll_order "$OID" '.status == "filled"'
+expect "default: the engine fills it within 5 s" jq -e '.status == "filled" and .filled_qty == "5"
+    and (.filled_avg_price | tonumber) > 500' "$WORK/body"
+expect "default: the engine ticks" [ "$(simstat ticks)" -ge 1 ]
+anon POST /_sim/config '{"fill_on_submit":true}'
+order '{"symbol":"SPY","qty":"1","side":"buy","type":"market","time_in_force":"day"}'
+expect "fill_on_submit at run time" field_is .status filled
+
 # ------------------------------------------------------------------ rate limit
 
 start_sim limited ALPACA_API_KEY_ID=$KEY ALPACA_API_SECRET_KEY=$SECRET \
@@ -525,7 +935,8 @@ expect "reset clears the rate log" [ "$(simstat max_requests_in_any_period),$(si
 
 if [ "${SKIP_VALGRIND:-0}" != 1 ] && command -v valgrind >/dev/null; then
     PORT=$((20000 + RANDOM % 10000))
-    ALPACA_API_KEY_ID=$KEY ALPACA_API_SECRET_KEY=$SECRET valgrind -q --leak-check=full \
+    ALPACA_API_KEY_ID=$KEY ALPACA_API_SECRET_KEY=$SECRET SIM_PARTIAL_FILL_RATE=1 \
+        valgrind -q --leak-check=full \
         --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
         --error-exitcode=99 "$BIN" --port "$PORT" 2>"$WORK/valgrind.log" &
     VG_PID=$!
@@ -538,12 +949,30 @@ if [ "${SKIP_VALGRIND:-0}" != 1 ] && command -v valgrind >/dev/null; then
     call POST /v2/orders '{"symbol":"AAPL","qty":"1.5","side":"buy","type":"market","time_in_force":"day"}'
     expect "valgrind run: order" status_is 200
     call POST /v2/orders '{"symbol":"NVDA","qty":"1","side":"buy","type":"limit","limit_price":"1","time_in_force":"day"}'
+    call DELETE "/v2/orders/$(jqb .id)"
+    call POST /v2/orders '{"symbol":"MSFT","qty":"1","side":"buy","type":"limit","limit_price":"1","time_in_force":"gtc"}'
+    call POST /v2/orders '{"symbol":"MSFT","notional":"100","side":"buy","type":"market","time_in_force":"day"}'
+    sleep 1
+    anon POST /_sim/market '{"open":false}'
+    anon POST /_sim/market '{"open":true}'
+    anon POST /_sim/account '{"trading_blocked":true}'
+    call POST /v2/orders '{"symbol":"AAPL","qty":"1","side":"buy","type":"market","time_in_force":"day"}'
+    anon POST /_sim/account '{"trading_blocked":false,"cash":"50000"}'
+    anon POST /_sim/config '{"tick_ms":20,"quote_walk":true}'
+    anon POST /_sim/tick '{"count":10}'
+    call GET '/v2/stocks/AAPL/bars?timeframe=1Min&start=2024-01-02T00:00:00Z&end=2024-01-03T00:00:00Z&limit=50'
+    call GET "/v2/stocks/AAPL/bars?timeframe=1Min&start=2024-01-02T00:00:00Z&end=2024-01-03T00:00:00Z&limit=50&page_token=$(jqb .next_page_token)"
+    expect "valgrind run: bars page 2" jq -e '.bars | length == 50' "$WORK/body"
     call GET /v2/positions
     call GET /v2/account
     call GET '/v2/orders?status=all'
     call POST /v2/orders '{"bad json'
     anon POST /_sim/quotes '{"NEW":{"bid":"1","ask":"1.01"}}'
     anon GET /_sim/stats
+    expect "valgrind run: the engine filled in partials" jq -e '.fills > 1 and .partial_fills > 0' "$WORK/body"
+    anon POST /_sim/reset
+    call POST /v2/orders '{"symbol":"AAPL","qty":"3","side":"buy","type":"market","time_in_force":"gtc"}'
+    sleep 0.5
     anon POST /_sim/faults '{"drop_response_rate":1}'
     call POST /v2/orders '{"symbol":"AAPL","qty":"1","side":"sell","type":"market","time_in_force":"day"}'
     anon POST /_sim/faults '{"hang_rate":1}'

@@ -46,18 +46,40 @@ typedef struct alpaca_order {
     char created_at[48];
     char updated_at[48];
     char filled_at[48];
+    char submitted_at[48];
+    char canceled_at[48];
+    char expired_at[48];
+    char failed_at[48];
+    char order_class[16];
+    int extended_hours;
     char *raw;                /* the order object as received (malloc'd JSON) */
 } alpaca_order_t;
 
 typedef struct alpaca_account {
     char id[64];
-    char status[32];
+    char account_number[64];
+    char status[32];           /* ACTIVE, ACCOUNT_UPDATED, ... */
+    char currency[8];
     char buying_power[48];
+    char regt_buying_power[48];
+    char non_marginable_buying_power[48];
     char cash[48];
+    char equity[48];
+    char last_equity[48];
+    char portfolio_value[48];
+    char long_market_value[48];
+    char short_market_value[48];
+    char multiplier[8];
     int trading_blocked;
     int account_blocked;
     int trade_suspended_by_user;
+    int shorting_enabled;
 } alpaca_account_t;
+
+/* Whether orders may be placed: status ACTIVE and no block.  When not,
+ * why is written to reason. */
+int alpaca_account_can_trade(const alpaca_account_t *acc, char *reason,
+                             size_t reason_len);
 
 typedef struct alpaca alpaca_t;
 
@@ -81,6 +103,79 @@ alpaca_result_t alpaca_get_order(alpaca_t *a, const char *order_id,
 /* GET /v2/account */
 alpaca_result_t alpaca_get_account(alpaca_t *a, alpaca_account_t *out,
                                    alpaca_error_t *err);
+
+/* Latest quote (data API, GET /v2/stocks/{symbol}/quotes/latest?feed=).
+ * Prices as exact decimal text ("189.12"); "0" when Alpaca sends 0. */
+typedef struct alpaca_quote {
+    char symbol[24];
+    char t[48];          /* quote time, RFC 3339 as sent */
+    char ask[32], bid[32];
+    long long ask_size, bid_size;
+    char ask_exchange[8], bid_exchange[8];
+} alpaca_quote_t;
+alpaca_result_t alpaca_get_quote(alpaca_t *a, const char *symbol,
+                                 alpaca_quote_t *out, alpaca_error_t *err);
+
+/* Bars (data API, GET /v2/stocks/{symbol}/bars), every page followed until
+ * next_page_token is null.  timeframe e.g. "1Min", "1Day"; start/end RFC
+ * 3339 or NULL; limit per page (0: Alpaca's default).  *bars is malloc'd
+ * (free with free()); *n may be 0. */
+typedef struct alpaca_bar {
+    char t[48];
+    char o[32], h[32], l[32], c[32], vw[32];
+    long long v, n;
+} alpaca_bar_t;
+alpaca_result_t alpaca_get_bars(alpaca_t *a, const char *symbol,
+                                const char *timeframe, const char *start,
+                                const char *end, int limit,
+                                alpaca_bar_t **bars, size_t *n,
+                                alpaca_error_t *err);
+
+/* GET /v2/positions.  *out malloc'd (free()); *n may be 0. */
+typedef struct alpaca_position {
+    char symbol[24];
+    char asset_id[64];
+    char side[8];              /* long | short */
+    char qty[48];              /* signed: negative when short */
+    char qty_available[48];
+    char avg_entry_price[48];
+    char market_value[48];
+    char cost_basis[48];
+    char current_price[48];
+    char unrealized_pl[48];
+} alpaca_position_t;
+alpaca_result_t alpaca_get_positions(alpaca_t *a, alpaca_position_t **out,
+                                     size_t *n, alpaca_error_t *err);
+
+/* GET /v2/orders?status=&after=&limit=&direction=asc.  status "open",
+ * "closed" or "all"; after (submitted_at, exclusive, RFC 3339) may be NULL;
+ * limit 1..500.  *out malloc'd: free with alpaca_orders_free(). */
+alpaca_result_t alpaca_list_orders(alpaca_t *a, const char *status,
+                                   const char *after, int limit,
+                                   alpaca_order_t **out, size_t *n,
+                                   alpaca_error_t *err);
+void alpaca_orders_free(alpaca_order_t *orders, size_t n);
+
+/* DELETE /v2/orders/{id}: 204 means the cancel request was accepted (the
+ * order becomes canceled asynchronously); 422 if it can no longer be
+ * canceled (ALPACA_REJECTED). */
+alpaca_result_t alpaca_cancel_order(alpaca_t *a, const char *order_id,
+                                    alpaca_error_t *err);
+
+/* GET /v2/clock */
+typedef struct alpaca_clock {
+    int is_open;
+    char timestamp[48], next_open[48], next_close[48];
+} alpaca_clock_t;
+alpaca_result_t alpaca_get_clock(alpaca_t *a, alpaca_clock_t *out,
+                                 alpaca_error_t *err);
+
+/* What the last trading-API answer said of the rate limit (X-Ratelimit-*);
+ * -1 where the header was absent. */
+typedef struct alpaca_ratelimit {
+    long long limit, remaining, reset_epoch_s;
+} alpaca_ratelimit_t;
+void alpaca_last_ratelimit(const alpaca_t *a, alpaca_ratelimit_t *out);
 
 /* Frees out->raw (the rest of the struct is plain storage). */
 void alpaca_order_clear(alpaca_order_t *o);

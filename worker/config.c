@@ -85,6 +85,15 @@ static const setting_t SETTINGS[] = {
     {"WORKER_DRAIN_MS", "30000", K_MS, NUM(drain_ms), 0, 240000,
      "on SIGTERM or revocation, time to finish in-flight intents before "
      "leaving them for redelivery (below max.poll.interval.ms, 300000)"},
+    {"ACCOUNT_REFRESH_MS", "15000", K_MS, NUM(account_refresh_ms), 0, 3600000,
+     "how old the account gate's view of the Alpaca account may be"},
+    {"FOLLOW_INTERVAL_MS", "1000", K_MS, NUM(follow_interval_ms), 50, 600000,
+     "order following: Alpaca poll interval while orders change"},
+    {"FOLLOW_MAX_INTERVAL_MS", "10000", K_MS, NUM(follow_max_interval_ms), 50, 3600000,
+     "order following: the interval doubles up to this while nothing changes"},
+    {"FOLLOW_LEASE_MS", "5000", K_MS, NUM(follow_lease_ms), 500, 600000,
+     "order following: one replica follows all open orders under this lease; "
+     "another takes over this long after it stops renewing"},
     {"REPLICA_ID", "", K_STR, STR(replica_id), 0, 0,
      "name of this replica in logs and the ledger (default hostname-pid)"},
     {"LOG_LEVEL", "info", K_LEVEL, NUM(log_level), 0, 0,

@@ -41,7 +41,12 @@ typedef struct config {
     int64_t alpaca_connect_timeout_ms;
     char alpaca_feed[16];
     int64_t publish_timeout_ms;
-    int64_t drain_ms;            /* SIGTERM: time to finish in-flight intents */
+    int64_t drain_ms;
+    int64_t account_refresh_ms;  /* how old the account gate's view may be */
+    int64_t follow_interval_ms;  /* order following: poll interval when busy */
+    int64_t follow_max_interval_ms; /* ... growing to this when nothing changes */
+    int64_t follow_lease_ms;     /* the follower's lease; another replica takes
+                                    over this long after it stopped renewing */            /* SIGTERM: time to finish in-flight intents */
     char replica_id[128];
     int log_level;               /* 0 debug, 1 info, 2 warn, 3 error */
 } config_t;

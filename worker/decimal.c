@@ -145,3 +145,79 @@ int decimal_cmp(const decimal_t *a, const decimal_t *b) {
     m = cmp_magnitude(a->text + a->negative, b->text + b->negative);
     return a->negative ? -m : m;
 }
+
+/* ---- fixed point ------------------------------------------------------- */
+
+#define NANOS_PER_UNIT 1000000000
+
+int decimal_to_nanos(const decimal_t *d, decimal_nanos_t *out) {
+    const char *t = d->text + (d->negative ? 1 : 0);
+    decimal_nanos_t v = 0;
+    int frac = -1, round_up = 0;
+    for (; *t; t++) {
+        if (*t == '.') {
+            frac = 0;
+            continue;
+        }
+        if (frac >= 9) {
+            /* The first dropped digit decides the rounding. */
+            if (frac == 9) round_up = *t >= '5';
+            frac++;
+            continue;
+        }
+        if (v > ((decimal_nanos_t)1 << 100)) return -1;
+        v = v * 10 + (*t - '0');
+        if (frac >= 0) frac++;
+    }
+    for (int f = frac < 0 ? 0 : frac > 9 ? 9 : frac; f < 9; f++) v *= 10;
+    v += round_up;
+    *out = d->negative ? -v : v;
+    return 0;
+}
+
+void decimal_from_nanos(decimal_nanos_t v, decimal_t *out) {
+    char digits[64];
+    int n = 0, neg = v < 0;
+    unsigned __int128 u = neg ? (unsigned __int128)(-v) : (unsigned __int128)v;
+    do {
+        digits[n++] = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u);
+    while (n < 10) digits[n++] = '0';  /* at least one integer digit */
+    /* digits[] is reversed: digits[0..8] are the fraction. */
+    int first_frac = 0;
+    while (first_frac < 9 && digits[first_frac] == '0') first_frac++;
+    char *o = out->text;
+    if (neg) *o++ = '-';
+    for (int i = n - 1; i >= 9; i--) *o++ = digits[i];
+    out->scale = 0;
+    if (first_frac < 9) {
+        *o++ = '.';
+        for (int i = 8; i >= first_frac; i--) *o++ = digits[i];
+        out->scale = 9 - first_frac;
+    }
+    *o = '\0';
+    out->negative = neg;
+    out->zero = v == 0;
+}
+
+int decimal_text_to_nanos(const char *text, decimal_nanos_t *out) {
+    if (!text || !*text) {
+        *out = 0;
+        return 0;
+    }
+    decimal_t d;
+    if (decimal_parse(text, strlen(text), 1, &d) != DECIMAL_OK) return -1;
+    return decimal_to_nanos(&d, out);
+}
+
+decimal_nanos_t decimal_fill_price(decimal_nanos_t qty1, decimal_nanos_t avg1,
+                                   decimal_nanos_t qty2, decimal_nanos_t avg2) {
+    /* Products are in 1e-18; one division brings the result back to 1e-9. */
+    decimal_nanos_t num = avg2 * qty2 - avg1 * qty1;
+    decimal_nanos_t den = qty2 - qty1;
+    decimal_nanos_t q = num / den, r = num % den;
+    if (r < 0) r = -r;
+    if (2 * r >= (den < 0 ? -den : den)) q += num < 0 ? -1 : 1;
+    return q;
+}

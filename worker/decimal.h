@@ -35,4 +35,22 @@ decimal_status_t decimal_parse(const char *s, size_t len, int allow_exponent,
 /* -1, 0 or 1 as a is below, equal to or above b. */
 int decimal_cmp(const decimal_t *a, const decimal_t *b);
 
+/* Fixed-point arithmetic for fills: a value in billionths (1e-9), the
+ * finest unit of Alpaca's quantities.  decimal_to_nanos rounds a value with
+ * more than 9 fraction digits half away from zero; it returns -1 if the
+ * value does not fit. */
+typedef __int128 decimal_nanos_t;
+int decimal_to_nanos(const decimal_t *d, decimal_nanos_t *out);
+void decimal_from_nanos(decimal_nanos_t v, decimal_t *out);
+
+/* Parses text (decimal_parse without exponent) straight to nanos; an empty
+ * text is 0.  Returns -1 if it is not a decimal or does not fit. */
+int decimal_text_to_nanos(const char *text, decimal_nanos_t *out);
+
+/* The price of the shares filled between two cumulative states of an order:
+ * (avg2 * qty2 - avg1 * qty1) / (qty2 - qty1), rounded half away from zero
+ * to 1e-9.  All in nanos; qty2 must exceed qty1. */
+decimal_nanos_t decimal_fill_price(decimal_nanos_t qty1, decimal_nanos_t avg1,
+                                   decimal_nanos_t qty2, decimal_nanos_t avg2);
+
 #endif

@@ -27,6 +27,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "account.h"
+#include "fills.h"
 #include "log.h"
 #include "pipeline.h"
 #include "publish.h"
@@ -66,6 +68,8 @@ typedef struct intake {
     const config_t *cfg;
     rd_kafka_t *rk;
     publisher_t *pub;
+    account_gate_t *gate;
+    follower_t *follower;
     lane_t *lanes;
     int n_lanes;
     pthread_mutex_t lock;   /* guards partitions, lane queues, counters */
@@ -411,6 +415,7 @@ static void intake_free(intake_t *k) {
         pthread_cond_destroy(&k->lanes[i].work_cv);
     }
     free(k->lanes);
+    account_gate_free(k->gate);
     for (int i = 0; i < k->n_parts; i++) {
         free(k->parts[i]->offsets);
         free(k->parts[i]->done);
@@ -435,12 +440,13 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
         intake_free(&k);
         return 1;
     }
+    k.gate = account_gate_new(cfg);
     k.n_lanes = cfg->concurrency;
     k.lanes = calloc((size_t)k.n_lanes, sizeof(*k.lanes));
     for (int i = 0; i < k.n_lanes; i++) {
         k.lanes[i].owner = &k;
         pthread_cond_init(&k.lanes[i].work_cv, NULL);
-        k.lanes[i].pipeline = pipeline_new(cfg, k.pub, err, sizeof(err));
+        k.lanes[i].pipeline = pipeline_new(cfg, k.pub, k.gate, err, sizeof(err));
         if (!k.lanes[i].pipeline) {
             log_msg(LOG_ERROR, "start_failed", NULL, "%s", err);
             k.n_lanes = i + 1;
@@ -469,6 +475,8 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
     }
     for (int i = 0; i < k.n_lanes; i++)
         pthread_create(&k.lanes[i].thread, NULL, lane_main, &k.lanes[i]);
+    k.follower = fills_start(cfg, k.pub, err, sizeof(err));
+    if (!k.follower) log_msg(LOG_ERROR, "start_failed", NULL, "follower: %s", err);
     log_msg(LOG_INFO, "worker_started", NULL, "consuming %s and %s as group %s with %d lanes",
             cfg->topic_bot, cfg->topic_user, cfg->kafka_group_id, k.n_lanes);
 
@@ -515,6 +523,7 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
     store_offsets(&k);
     pthread_mutex_unlock(&k.lock);
     for (int i = 0; i < k.n_lanes; i++) pthread_join(k.lanes[i].thread, NULL);
+    fills_stop(k.follower);
 
     /* Commits the stored offsets and leaves the group. */
     e = rd_kafka_consumer_close(k.rk);

@@ -396,6 +396,132 @@ int ledger_events_each(ledger_t *l, const char *intent_id, ledger_event_fn fn,
     return rc;
 }
 
+typedef struct publish_ctx {
+    ledger_t *l;
+    publisher_t *pub;
+    int again;
+    char err[256];
+} publish_ctx_t;
+
+static int publish_one(void *ud, const char *event_id, const char *topic,
+                       const char *key, const char *payload, int published) {
+    publish_ctx_t *c = ud;
+    if (published && !c->again) return 0;
+    if (publish_send(c->pub, topic, key, key ? strlen(key) : 0, payload,
+                     strlen(payload), c->err, sizeof(c->err)) < 0)
+        return -1;
+    if (!published && ledger_mark_published(c->l, event_id, c->err, sizeof(c->err)) < 0)
+        return -1;
+    return 0;
+}
+
+int ledger_publish_events(ledger_t *l, publisher_t *pub, const char *intent_id,
+                          int again, char *err, size_t errlen) {
+    publish_ctx_t c = {l, pub, again, ""};
+    if (ledger_events_each(l, intent_id, publish_one, &c, err, errlen) < 0) {
+        if (c.err[0]) snprintf(err, errlen, "%s", c.err);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- following open orders ----------------------------------------------- */
+
+int ledger_take_lease(ledger_t *l, const char *name, const char *holder,
+                      int64_t ms, char *err, size_t errlen) {
+    char dur[32];
+    snprintf(dur, sizeof(dur), "%lld", (long long)ms);
+    const char *p[] = {name, holder, dur};
+    PGresult *r = exec(l,
+        "INSERT INTO leases (name, holder, until)"
+        " VALUES ($1, $2, now() + $3::bigint * interval '1 millisecond')"
+        " ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until"
+        " WHERE leases.holder = EXCLUDED.holder OR leases.until < now()"
+        " RETURNING holder",
+        3, p, PGRES_TUPLES_OK, "take lease", err, errlen);
+    if (!r) return -1;
+    int held = PQntuples(r) == 1;
+    PQclear(r);
+    return held;
+}
+
+static void copy_col(PGresult *r, int row, int col, char *buf, size_t len) {
+    snprintf(buf, len, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
+}
+
+int ledger_open_orders(ledger_t *l, int limit, ledger_open_order_t **out,
+                       size_t *n, char *err, size_t errlen) {
+    *out = NULL;
+    *n = 0;
+    char lim[16];
+    snprintf(lim, sizeof(lim), "%d", limit);
+    const char *p[] = {lim};
+    PGresult *r = exec(l,
+        "SELECT i.intent_id, o.order_id, o.status, o.filled_qty::text,"
+        " o.filled_avg_price::text, o.raw->>'submitted_at', i.source, i.raw, i.msg_key"
+        " FROM intents i JOIN broker_orders o ON o.intent_id = i.intent_id"
+        " WHERE i.state = 'submitted' ORDER BY i.updated_at LIMIT $1::int",
+        1, p, PGRES_TUPLES_OK, "read open orders", err, errlen);
+    if (!r) return -1;
+    int rows = PQntuples(r);
+    ledger_open_order_t *o = rows ? calloc((size_t)rows, sizeof(*o)) : NULL;
+    if (rows && !o) {
+        PQclear(r);
+        snprintf(err, errlen, "ledger: out of memory");
+        return -1;
+    }
+    for (int i = 0; i < rows; i++) {
+        copy_col(r, i, 0, o[i].intent_id, sizeof(o[i].intent_id));
+        copy_col(r, i, 1, o[i].order_id, sizeof(o[i].order_id));
+        copy_col(r, i, 2, o[i].status, sizeof(o[i].status));
+        copy_col(r, i, 3, o[i].filled_qty, sizeof(o[i].filled_qty));
+        copy_col(r, i, 4, o[i].filled_avg_price, sizeof(o[i].filled_avg_price));
+        copy_col(r, i, 5, o[i].submitted_at, sizeof(o[i].submitted_at));
+        o[i].source = !strcmp(PQgetvalue(r, i, 6), "user") ? INTENT_SOURCE_USER
+                                                           : INTENT_SOURCE_BOT;
+        o[i].raw = strdup(PQgetvalue(r, i, 7));
+        o[i].key = PQgetisnull(r, i, 8) ? NULL : strdup(PQgetvalue(r, i, 8));
+    }
+    PQclear(r);
+    *out = o;
+    *n = (size_t)rows;
+    return 0;
+}
+
+void ledger_open_orders_free(ledger_open_order_t *o, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(o[i].raw);
+        free(o[i].key);
+    }
+    free(o);
+}
+
+int ledger_order_progress(ledger_t *l, const char *intent_id,
+                          ledger_progress_t *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof(*out));
+    const char *p[] = {intent_id};
+    PGresult *r = exec(l,
+        "SELECT i.state, COALESCE(o.filled_qty::text, '0'),"
+        " COALESCE(o.filled_avg_price::text, ''),"
+        " (SELECT count(*) FROM events e WHERE e.intent_id = i.intent_id"
+        "   AND e.event_type = 'partial_fill')"
+        " FROM intents i LEFT JOIN broker_orders o ON o.intent_id = i.intent_id"
+        " WHERE i.intent_id = $1",
+        1, p, PGRES_TUPLES_OK, "read order progress", err, errlen);
+    if (!r) return -1;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        snprintf(err, errlen, "ledger: no intent %s", intent_id);
+        return -1;
+    }
+    copy_col(r, 0, 0, out->state, sizeof(out->state));
+    copy_col(r, 0, 1, out->filled_qty, sizeof(out->filled_qty));
+    copy_col(r, 0, 2, out->filled_avg_price, sizeof(out->filled_avg_price));
+    out->partials = atoi(PQgetvalue(r, 0, 3));
+    PQclear(r);
+    return 0;
+}
+
 /* ---- dead letters ---------------------------------------------------- */
 
 int ledger_record_dead_letter(ledger_t *l, const origin_t *from,

@@ -87,6 +87,49 @@ typedef int (*ledger_event_fn)(void *ud, const char *event_id,
 int ledger_events_each(ledger_t *l, const char *intent_id, ledger_event_fn fn,
                        void *ud, char *err, size_t errlen);
 
+/* Produces the intent's stored events, oldest first, exactly as stored,
+ * and marks them published once Kafka acknowledged them.  With again=0 only
+ * those not yet acknowledged; with again=1 all (a redelivery of a finished
+ * intent: consumers see the same event_ids again). */
+int ledger_publish_events(ledger_t *l, publisher_t *pub, const char *intent_id,
+                          int again, char *err, size_t errlen);
+
+/* Takes or renews the named lease for holder for ms milliseconds (by
+ * PostgreSQL's clock).  Returns 1 if holder has it, 0 if another holder's
+ * lease is still running, -1 on error. */
+int ledger_take_lease(ledger_t *l, const char *name, const char *holder,
+                      int64_t ms, char *err, size_t errlen);
+
+/* An accepted order still being followed (intent state "submitted"), with
+ * what the ledger last knew of it. */
+typedef struct ledger_open_order {
+    char intent_id[40];
+    char order_id[64];
+    char status[32];
+    char filled_qty[48];
+    char filled_avg_price[48];
+    char submitted_at[48];     /* the broker's, RFC 3339; may be empty */
+    intent_source_t source;
+    char *raw;                 /* the intent as received */
+    char *key;                 /* the intent's Kafka key, may be NULL */
+} ledger_open_order_t;
+
+/* Up to limit open orders, oldest first.  Free with ledger_open_orders_free. */
+int ledger_open_orders(ledger_t *l, int limit, ledger_open_order_t **out,
+                       size_t *n, char *err, size_t errlen);
+void ledger_open_orders_free(ledger_open_order_t *o, size_t n);
+
+/* What the ledger knows of the intent's order right now: state, cumulative
+ * fill and the number of partial_fill events stored.  Returns 0, or -1. */
+typedef struct ledger_progress {
+    char state[LEDGER_STATE_MAX];
+    char filled_qty[48];
+    char filled_avg_price[48];
+    int partials;
+} ledger_progress_t;
+int ledger_order_progress(ledger_t *l, const char *intent_id,
+                          ledger_progress_t *out, char *err, size_t errlen);
+
 /* Records a message that goes to the DLQ (idempotent by origin). */
 int ledger_record_dead_letter(ledger_t *l, const origin_t *from,
                               const char *reason, const char *detail,

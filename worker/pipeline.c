@@ -20,7 +20,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "account.h"
 #include "alpaca.h"
+#include "fills.h"
 #include "ledger.h"
 #include "log.h"
 #include "quota.h"
@@ -32,6 +34,7 @@ struct pipeline {
     ledger_t *ledger;     /* connected lazily, reconnected after failures */
     quota_t *quota;
     alpaca_t *alpaca;
+    account_gate_t *gate;  /* shared by the lanes of this process */
     unsigned int rand_state;
 };
 
@@ -58,8 +61,8 @@ typedef struct job {
     int locked;           /* holds the intent's lock on p->ledger */
 } job_t;
 
-pipeline_t *pipeline_new(const config_t *cfg, publisher_t *pub, char *err,
-                         size_t errlen) {
+pipeline_t *pipeline_new(const config_t *cfg, publisher_t *pub,
+                         account_gate_t *gate, char *err, size_t errlen) {
     pipeline_t *p = calloc(1, sizeof(*p));
     if (!p) {
         snprintf(err, errlen, "out of memory");
@@ -67,6 +70,7 @@ pipeline_t *pipeline_new(const config_t *cfg, publisher_t *pub, char *err,
     }
     p->cfg = cfg;
     p->pub = pub;
+    p->gate = gate;
     p->rand_state = (unsigned int)(timefmt_mono_ms() ^ (uintptr_t)p);
     p->alpaca = alpaca_new(cfg);
     if (!p->alpaca) {
@@ -110,33 +114,13 @@ static int ensure_quota(pipeline_t *p, char *err, size_t errlen) {
 
 /* ---- publishing what the ledger holds ---------------------------------- */
 
-typedef struct flush_ctx {
-    pipeline_t *p;
-    int again;      /* also re-send events already published (redelivery) */
-    char err[256];
-} flush_ctx_t;
-
-static int flush_one(void *ud, const char *event_id, const char *topic,
-                     const char *key, const char *payload, int published) {
-    flush_ctx_t *c = ud;
-    if (published && !c->again) return 0;
-    if (publish_send(c->p->pub, topic, key, key ? strlen(key) : 0, payload,
-                     strlen(payload), c->err, sizeof(c->err)) < 0)
-        return -1;
-    if (!published &&
-        ledger_mark_published(c->p->ledger, event_id, c->err, sizeof(c->err)) < 0)
-        return -1;
-    return 0;
-}
-
-/* Produces the intent's stored events that are not yet acknowledged (or all
- * of them with again=1), oldest first, exactly as stored: a consumer sees
- * the same event_id and the same payload however often this runs. */
+/* Produces the intent's stored events not yet acknowledged (or all of them
+ * with again=1), exactly as stored: a consumer sees the same event_id and
+ * the same payload however often this runs. */
 static step_t flush_events(pipeline_t *p, const char *intent_id, int again) {
-    flush_ctx_t c = {p, again, ""};
     char err[256];
-    if (ledger_events_each(p->ledger, intent_id, flush_one, &c, err, sizeof(err)) < 0) {
-        log_msg(LOG_WARN, "publish_failed", intent_id, "%s", c.err[0] ? c.err : err);
+    if (ledger_publish_events(p->ledger, p->pub, intent_id, again, err, sizeof(err)) < 0) {
+        log_msg(LOG_WARN, "publish_failed", intent_id, "%s", err);
         return STEP_RETRY;
     }
     return STEP_DONE;
@@ -205,40 +189,22 @@ static step_t dead_letter(pipeline_t *p, job_t *j, const char *reason,
 
 /* ---- the broker order ---------------------------------------------------- */
 
-/* Records what the broker says of the order and publishes the events that
- * follow from it: accepted, then fill / partial_fill / canceled / expired,
- * or a broker_rejected rejection. */
-static step_t settle_order(pipeline_t *p, job_t *j, const char *from,
-                           alpaca_order_t *o) {
-    event_t evs[2];
+/* Records the broker's first answer for the order and publishes what
+ * follows from it: accepted, then whatever fills_plan() finds (a fill the
+ * broker reports at once, a cancel, a rejection after acceptance).  An order
+ * still open stays "submitted": the follower (fills.c) takes it from there. */
+static step_t settle_order(pipeline_t *p, job_t *j, alpaca_order_t *o) {
+    event_t evs[1 + FILLS_MAX_EVENTS];
     int n = 0;
-    const char *to = "submitted";
-    step_t s;
-    if (!strcmp(o->status, "rejected")) {
-        alpaca_error_t b = {200, 0, "order rejected by the broker after submission", 0};
-        publish_build_rejection(p->cfg, &j->in, "broker_rejected", b.message, NULL,
-                                -1, &b, &evs[0]);
-        s = commit(p, j, from, "rejected", "broker_rejected", o, evs, 1);
-        alpaca_order_clear(o);
-        return s;
-    }
-    publish_build_fill(p->cfg, &j->in, o, "accepted", 1, NULL, NULL, &evs[n++]);
-    if (!strcmp(o->status, "filled")) {
-        publish_build_fill(p->cfg, &j->in, o, "fill", 1, o->filled_qty,
-                           o->filled_avg_price, &evs[n++]);
-        to = "filled";
-    } else if (!strcmp(o->status, "partially_filled")) {
-        publish_build_fill(p->cfg, &j->in, o, "partial_fill", 1, o->filled_qty,
-                           o->filled_avg_price, &evs[n++]);
-    } else if (!strcmp(o->status, "canceled") || !strcmp(o->status, "expired")) {
-        publish_build_fill(p->cfg, &j->in, o, o->status, 1, NULL, NULL, &evs[n++]);
-        to = o->status;
-    }
+    const char *to, *reason;
+    if (strcmp(o->status, "rejected") != 0)
+        publish_build_fill(p->cfg, &j->in, o, "accepted", 1, NULL, NULL, &evs[n++]);
+    fills_known_t none = {"0", "", 0};
+    n += fills_plan(p->cfg, &j->in, &none, o, evs + n, &to, &reason);
     log_msg(LOG_INFO, "order_placed", j->in.intent_id, "order %s status %s", o->id,
             o->status);
-    s = commit(p, j, from, to, NULL, o, evs, n);
+    step_t s = commit(p, j, "submitting", to, reason, o, evs, n);
     alpaca_order_clear(o);
-    /* A resting order stays "submitted": its fills are followed elsewhere. */
     return !strcmp(to, "submitted") && s == STEP_NEXT ? STEP_DONE : s;
 }
 
@@ -312,7 +278,7 @@ static step_t submit(pipeline_t *p, job_t *j) {
         if (unknown || exists) {
             int64_t lookup_ms = timefmt_mono_ms();
             alpaca_result_t r = look_up(p, j, cid, &o);
-            if (r == ALPACA_OK) return settle_order(p, j, "submitting", &o);
+            if (r == ALPACA_OK) return settle_order(p, j, &o);
             if (r != ALPACA_NOT_FOUND) return STEP_RETRY;
             if (exists || !absence_is_proven(p, horizon_ms, lookup_ms)) {
                 /* Not visible yet: look again later, never place again. */
@@ -328,17 +294,26 @@ static step_t submit(pipeline_t *p, job_t *j) {
                           !posted ? "the intent expired before it could be sent"
                                             : "the broker stayed unreachable until the intent expired",
                           -1, NULL);
+        if (!posted) {
+            char why[200];
+            if (!account_gate_check(p->gate, p->alpaca, why, sizeof(why))) {
+                char msg[256];
+                snprintf(msg, sizeof(msg), "the account may not trade: %s", why);
+                return reject(p, j, "submitting", "broker_rejected", msg, -1, NULL);
+            }
+        }
         j->never_sent = 0;
         posted = 1;
         horizon_ms = timefmt_mono_ms();
         alpaca_result_t r = alpaca_place_order(p->alpaca, &j->in, cid, &o, &e);
         switch (r) {
         case ALPACA_OK:
-            return settle_order(p, j, "submitting", &o);
+            return settle_order(p, j, &o);
         case ALPACA_DUPLICATE:
             exists = 1;  /* it exists: fetch it, never create another */
             continue;
         case ALPACA_REJECTED:
+            if (e.http_status == 403) account_gate_invalidate(p->gate);
             return reject(p, j, "submitting", "broker_rejected", e.message, -1, &e);
         case ALPACA_RATE_LIMITED:
             /* Refused before processing: nothing was created. */
@@ -362,21 +337,6 @@ static step_t submit(pipeline_t *p, job_t *j) {
             continue;
         }
     }
-}
-
-/* State "submitted": ask the broker where the order stands. */
-static step_t follow(pipeline_t *p, job_t *j) {
-    char cid[64];
-    intent_client_order_id(&j->in, cid, sizeof(cid));
-    alpaca_order_t o;
-    alpaca_result_t r = look_up(p, j, cid, &o);
-    if (r != ALPACA_OK) {
-        if (r == ALPACA_NOT_FOUND)
-            log_msg(LOG_ERROR, "order_missing", j->in.intent_id,
-                    "the ledger says submitted but the broker has no order %s", cid);
-        return STEP_RETRY;
-    }
-    return settle_order(p, j, "submitted", &o);
 }
 
 /* ---- the state machine --------------------------------------------------- */
@@ -463,7 +423,11 @@ static step_t step(pipeline_t *p, job_t *j) {
         return s;
     }
     if (!strcmp(state, "submitting")) return submit(p, j);
-    if (!strcmp(state, "submitted")) return follow(p, j);
+    if (!strcmp(state, "submitted")) {
+        /* Accepted and followed by the follower (fills.c): only make sure
+         * what was recorded so far has been published. */
+        return flush_events(p, j->in.intent_id, 0);
+    }
     log_msg(LOG_ERROR, "unknown_state", j->in.intent_id, "ledger state %s", state);
     return STEP_RETRY;
 infra:

@@ -12,6 +12,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include "account.h"
 #include "config.h"
 #include "intent.h"
 #include "origin.h"
@@ -19,8 +20,9 @@
 
 typedef struct pipeline pipeline_t;
 
-pipeline_t *pipeline_new(const config_t *cfg, publisher_t *pub, char *err,
-                         size_t errlen);
+/* gate is shared by every lane of the process (it has its own lock). */
+pipeline_t *pipeline_new(const config_t *cfg, publisher_t *pub,
+                         account_gate_t *gate, char *err, size_t errlen);
 void pipeline_free(pipeline_t *p);
 
 /* Takes one consumed message to a durable outcome.  Failures of Redis,

@@ -1,0 +1,90 @@
+# tests/lib.sh -- helpers shared by the shell tests that run against the
+# stack of `compose/dev test`.  Sourced, not run.  The caller sets WORK (a
+# scratch folder), IC (intentctl), and the T_* topic names before use.
+# shellcheck shell=bash
+# shellcheck disable=SC2016 # jq programs: their $names are jq variables
+
+say() { printf '%s\n' "$*"; }
+# A failure after which the rest cannot run; cleanup counts it as one failure.
+die() {
+    printf '  FAIL  %s (aborting)\n' "$*"
+    exit 1
+}
+ok() {
+    PASSED=$((PASSED + 1))
+    printf '  ok    %s\n' "$1"
+}
+# bad WHAT [DETAIL-FILE]: a failed assertion, with what differs.
+bad() {
+    FAILED=$((FAILED + 1))
+    printf '  FAIL  %s\n' "$1"
+    if [[ -n ${2:-} && -s $2 ]]; then head -n 40 "$2" | sed 's/^/        | /'; fi
+}
+# expect_eq WHAT EXPECTED ACTUAL
+expect_eq() {
+    if [[ $2 == "$3" ]]; then ok "$1"; else
+        printf 'expected: %s\nactual:   %s\n' "$2" "$3" >"$WORK/eq.diff"
+        bad "$1" "$WORK/eq.diff"
+    fi
+}
+# expect_same_lines WHAT EXPECTED-FILE ACTUAL-FILE: equal as sorted line sets.
+expect_same_lines() {
+    if diff <(sort "$2") <(sort "$3") >"$WORK/lines.diff"; then ok "$1"; else
+        sed -i '1i --- expected  +++ actual' "$WORK/lines.diff"
+        bad "$1" "$WORK/lines.diff"
+    fi
+}
+# expect_empty WHAT FILE: FILE must hold nothing (it lists the offenders).
+expect_empty() {
+    if [[ ! -s $2 ]]; then ok "$1"; else bad "$1" "$2"; fi
+}
+
+
+
+sim_orders() {
+    local v
+    v=$(curl -fsS --max-time 10 "$ALPACA_SIM_URL/_sim/stats" | jq -r '.orders_created') ||
+        die "cannot read $ALPACA_SIM_URL/_sim/stats"
+    [[ $v =~ ^[0-9]+$ ]] || die "/_sim/stats has no orders_created: $v"
+    printf '%s\n' "$v"
+}
+
+# snapshot OUT [IDS-FILE]: every message now on the result topics (of those
+# ids), as JSON lines.
+snapshot() {
+    local -a filter=()
+    if [[ -n ${2:-} ]]; then filter=(--intents "$2"); fi
+    "$IC" tail --from-beginning --exit-at-end --json --timeout 60000 "${filter[@]}" >"$1" ||
+        die "intentctl tail could not read the result topics to their end"
+}
+
+# wait_terminal IDS-FILE TIMEOUT-MS: until every id has a terminal outcome.
+wait_terminal() {
+    local rc=0
+    "$IC" tail --from-beginning --json --intents "$1" --until-terminal all \
+        --timeout "$2" >/dev/null 2>"$WORK/wait.err" || rc=$?
+    if ((rc != 0)); then sed 's/^/        | /' "$WORK/wait.err"; fi
+    return "$rc"
+}
+
+# gen_intents OUT COUNT intentctl-send-flags...: COUNT fresh intents, appended.
+gen_intents() {
+    local out=$1 count=$2
+    shift 2
+    "$IC" send --dry-run --repeat "$count" "$@" >>"$out" || die "intentctl send --dry-run $* failed"
+}
+
+# send_lines FILE [SENT-OUT]: sends checked intents (byte for byte).
+send_lines() {
+    "$IC" send --stdin --json <"$1" >"${2:-$WORK/sent.json}" 2>"$WORK/send.err" || {
+        sed 's/^/        | /' "$WORK/send.err"
+        die "intentctl send --stdin <$1 failed"
+    }
+}
+
+# shellcheck disable=SC2034 # used by the tests that source this file
+JQ_DEFS='def terminal: (._topic == $fills and (.type == "fill" or .type == "canceled" or .type == "expired")) or ._topic == $rej;'
+jqe() { jq --arg fills "$T_FILLS" --arg rej "$T_REJ" --arg dlq "$T_DLQ" "$@"; }
+
+NOW() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
+
