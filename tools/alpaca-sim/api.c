@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bars.h"
 #include "timefmt.h"
 
 #define HANG_MS 60000
@@ -119,14 +120,14 @@ static int api_parse_list_query(const request_t *req, book_query_t *q, reply_t *
     return 0;
 }
 
-static void api_clock(reply_t *out)
+static void api_clock(sim_t *sim, reply_t *out)
 {
     char now[TIMEFMT_LEN], open[32], close[32];
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
-    /* The simulated market is always open; it closes at 20:00 UTC and
-     * opens again at 13:30 UTC the next day. */
+    /* The simulated session is open until POST /_sim/market closes it;
+     * next_close is the coming 20:00 UTC, next_open 13:30 UTC after it. */
     time_t close_t = t - (t % 86400) + 20 * 3600;
     if (close_t <= t)
         close_t += 86400;
@@ -137,7 +138,7 @@ static void api_clock(reply_t *out)
     strftime(open, sizeof(open), "%Y-%m-%dT%H:%M:%SZ", &tm);
     json_t *j = json_object();
     json_object_set_new(j, "timestamp", json_string(timefmt_rfc3339_now_ns(now, sizeof(now))));
-    json_object_set_new(j, "is_open", json_true());
+    json_object_set_new(j, "is_open", json_boolean(book_market_is_open(sim->book)));
     json_object_set_new(j, "next_open", json_string(open));
     json_object_set_new(j, "next_close", json_string(close));
     reply_json(out, 200, j);
@@ -156,6 +157,21 @@ static void api_submit(sim_t *sim, const request_t *req, reply_t *out)
 }
 
 #define QUOTE_SUFFIX "/quotes/latest"
+#define BARS_SUFFIX "/bars"
+
+/* /v2/stocks/{symbol}/bars with symbol copied into out.  Returns 1 if so. */
+static int api_bars_symbol(const char *u, char *out, size_t outlen)
+{
+    size_t n = strlen(u), sl = strlen(BARS_SUFFIX);
+    if (!api_starts_with(u, "/v2/stocks/") || n <= 11 + sl || strcmp(u + n - sl, BARS_SUFFIX) != 0)
+        return 0;
+    size_t len = n - sl - 11;
+    if (len >= outlen || memchr(u + 11, '/', len) != NULL)
+        return 0;
+    memcpy(out, u + 11, len);
+    out[len] = '\0';
+    return 1;
+}
 
 /* /v2/stocks/{symbol}/quotes/latest */
 static int api_is_quote_path(const char *u)
@@ -190,6 +206,7 @@ static void api_latest_quote(sim_t *sim, const request_t *req, reply_t *out)
 static int api_route_known(sim_t *sim, const request_t *req, reply_t *out)
 {
     const char *u = req->url;
+    char symbol[64];
     book_t *book = sim->book;
     int get = api_is(req, "GET");
     if (strcmp(u, "/v2/account") == 0) {
@@ -199,7 +216,7 @@ static int api_route_known(sim_t *sim, const request_t *req, reply_t *out)
             api_method_not_allowed(out);
     } else if (strcmp(u, "/v2/clock") == 0) {
         if (get)
-            api_clock(out);
+            api_clock(sim, out);
         else
             api_method_not_allowed(out);
     } else if (strcmp(u, "/v2/orders") == 0) {
@@ -243,6 +260,11 @@ static int api_route_known(sim_t *sim, const request_t *req, reply_t *out)
     } else if (strcmp(u, "/v2/stocks/quotes/latest") == 0) {
         if (get)
             book_latest_quotes(book, request_query(req, "symbols"), out);
+        else
+            api_method_not_allowed(out);
+    } else if (api_bars_symbol(u, symbol, sizeof(symbol))) {
+        if (get)
+            bars_reply(req, symbol, sim->cfg.seed, book, out);
         else
             api_method_not_allowed(out);
     } else if (api_is_quote_path(u)) {

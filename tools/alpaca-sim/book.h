@@ -1,17 +1,36 @@
 /* book.h -- the simulated brokerage account: orders, fills, positions,
- * cash and the market they trade in.
+ * cash, the market they trade in and its session.
  *
  * All of it sits behind one mutex, so an order is checked, filled and
  * booked against one consistent view.  Handlers call one book_* function
- * per request; each fills a reply_t with Alpaca's status and body.
+ * per request; each fills a reply_t with Alpaca's status and body.  The
+ * matching engine (engine.c) calls book_tick() every tick_ms.
+ *
+ * Order life (paper trading): POST /v2/orders answers 200 with the order
+ * `accepted`; at the next tick it becomes `new` and, when the session is
+ * open, is matched against the quote (match.h), possibly in several
+ * partial fills over several ticks.  ioc orders cancel what did not fill
+ * at their first tick; fok orders fill completely or are canceled.
+ * DELETE puts an open order in `pending_cancel`; at the next tick it is
+ * still matched (a fill may win the race), then `canceled`.  Closing the
+ * session expires every open day, opg and cls order; while it is closed,
+ * new orders stay `accepted` and nothing fills.  With fill_on_submit, a
+ * marketable order is filled completely inside the POST (the old
+ * behaviour, for fast benchmarks) and an unmarketable one answers `new`.
+ * Resting orders are indexed by symbol, so a tick costs one pass over the
+ * open orders.
  *
  * Money rules (documented for the tests and the worker):
  *   cash starts at 100000; buys lower it and sells raise it by qty x price;
  *   buying_power = max(0, cash - |short market value| - held for open buys);
- *   a buy is refused (403) when the part of it that does not cover a short
- *   costs more than buying_power (cost: ask for market, limit for limit and
- *   stop_limit, stop for stop, the notional for notional orders);
- *   sells are never refused: shorting is allowed. */
+ *   an open buy holds the cost of its part that does not cover a short
+ *   (ask x qty for market, limit x qty for limit and stop_limit, stop x qty
+ *   for stop, the notional for notional orders), released in proportion
+ *   as it fills and wholly when it is canceled or expires;
+ *   a buy is refused (403) when that cost exceeds buying_power;
+ *   a sell while long is refused (403) beyond qty_available (the position
+ *   less what open sell orders hold); a sell while flat or short is a short
+ *   sale: refused when shorting is disabled or the quantity fractional. */
 #ifndef BOOK_H
 #define BOOK_H
 
@@ -37,11 +56,32 @@ typedef struct book_query {
     const char *symbols;    /* comma list or NULL */
 } book_query_t;
 
-/* Returns NULL when out of memory. */
-book_t *book_create(rng_t *rng);
+/* Settings changeable at run time (GET|POST /_sim/config). */
+typedef struct book_settings {
+    double partial_fill_rate;  /* 0..1, share of eligible fills that are partial */
+    int quote_walk;            /* quotes move by a seeded random walk each tick */
+    int64_t tick_ms;           /* engine period; 0 = no automatic ticks (POST /_sim/tick) */
+    int fill_on_submit;        /* fill marketable orders inside the POST */
+} book_settings_t;
+
+/* Returns NULL when out of memory.  start is also what book_reset restores. */
+book_t *book_create(rng_t *rng, uint64_t seed, const book_settings_t *start);
 void book_destroy(book_t *b);
-/* Forgets orders, positions and counters; restores cash and the quotes. */
+/* Forgets orders, positions and counters; restores the account, the
+ * quotes, the session (open) and the starting settings. */
 void book_reset(book_t *b);
+
+/* One engine tick: walk the quotes, move orders along, match, cancel. */
+void book_tick(book_t *b);
+void book_get_settings(book_t *b, book_settings_t *out);
+void book_set_settings(book_t *b, const book_settings_t *s);
+/* Opens or closes the session; closing expires day/opg/cls orders. */
+void book_set_market_open(book_t *b, int open, reply_t *out);
+int book_market_is_open(book_t *b);
+/* POST /_sim/account. */
+void book_set_account(book_t *b, const json_t *body, reply_t *out);
+/* The price anchoring symbol's bars (1e-4).  Returns 0, or -1 if unknown. */
+int book_bar_anchor(book_t *b, const char *symbol, int64_t *price);
 
 void book_submit(book_t *b, const json_t *body, reply_t *out);
 void book_get_order(book_t *b, const char *id, reply_t *out);
@@ -54,7 +94,7 @@ void book_position(book_t *b, const char *symbol, reply_t *out);
 void book_asset(book_t *b, const char *symbol, reply_t *out);
 void book_latest_quote(book_t *b, const char *symbol, reply_t *out);
 void book_latest_quotes(book_t *b, const char *symbols, reply_t *out);
-/* POST /_sim/quotes; fills resting orders that became marketable. */
+/* POST /_sim/quotes; resting orders are matched at the next tick. */
 void book_set_quotes(book_t *b, const json_t *body, reply_t *out);
 void book_get_quotes(book_t *b, reply_t *out);
 /* Adds the book's counters to stats. */

@@ -1,5 +1,9 @@
 /* control.h -- the simulator's own control API under /_sim/ (contract
- * section 6): stats, faults, quotes, reset, health.  No authentication, no
+ * section 6): stats, faults, quotes, reset, health, and for the paper
+ * trading behaviour config (GET|POST: partial_fill_rate, quote_walk,
+ * tick_ms, fill_on_submit), market (POST {"open":bool}: the session),
+ * account (POST: flags and cash, see account.h) and tick (POST
+ * {"count":N}: run engine ticks now, for tests with tick_ms 0).  No authentication, no
  * rate limit, no faults: tests must always be able to steer the simulator. */
 #ifndef CONTROL_H
 #define CONTROL_H

@@ -3,7 +3,8 @@
  *
  * Owns the command line, the environment, signals and the process's life:
  * start, one log line; SIGTERM/SIGINT, one log line, everything freed,
- * exit 0.  API keys are read here and never printed. */
+ * exit 0.  API keys are read here and never printed.  Starts and joins
+ * the matching engine's thread (engine.c). */
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -14,18 +15,30 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "server.h"
 #include "sim.h"
 
 static void main_usage(FILE *out)
 {
     fprintf(out,
-            "usage: alpaca-sim --port N [--host 127.0.0.1] [--seed N]\n"
+            "usage: alpaca-sim --port N [--host 127.0.0.1] [--seed N] [--tick-ms N]\n"
+            "                  [--partial-fill-rate R] [--fill-on-submit] [--no-walk]\n"
             "\n"
             "Simulates Alpaca's trading API (/v2/account, /v2/orders, /v2/positions,\n"
             "/v2/clock, /v2/assets) and market data API (/v2/stocks/{symbol}/quotes/latest)\n"
             "on one port, plus a control API: GET /_sim/stats, GET|POST /_sim/faults,\n"
-            "GET|POST /_sim/quotes, POST /_sim/reset, GET /_sim/health.\n"
+            "GET|POST /_sim/quotes, POST /_sim/reset, GET /_sim/health, GET|POST /_sim/config,\n"
+            "POST /_sim/market, POST /_sim/account, POST /_sim/tick.\n"
+            "Orders fill asynchronously like paper trading: a matching engine ticks every\n"
+            "--tick-ms (default 100; 0 = only POST /_sim/tick), quotes walk randomly\n"
+            "(seeded), partial_fill_rate (default 0.1) of eligible fills are partial.\n"
+            "\n"
+            "options:\n"
+            "  --tick-ms N            engine period in ms, 0..60000 (env SIM_TICK_MS)\n"
+            "  --partial-fill-rate R  0..1 (env SIM_PARTIAL_FILL_RATE)\n"
+            "  --fill-on-submit       fill marketable orders inside the POST (env SIM_FILL_ON_SUBMIT=1)\n"
+            "  --no-walk              quotes move only by POST /_sim/quotes (env SIM_QUOTE_WALK=0)\n"
             "\n"
             "environment:\n"
             "  ALPACA_API_KEY_ID, ALPACA_API_SECRET_KEY  if set, /v2 requests must carry\n"
@@ -61,17 +74,63 @@ static int main_env_int(const char *name, long long def, long long min, long lon
     return 0;
 }
 
+/* Parses a rate in [0, 1].  Returns 0 or -1. */
+static int main_parse_rate(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (s[0] == '\0' || *end != '\0' || errno != 0 || !(v >= 0.0 && v <= 1.0))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* SIM_* defaults of the run-time settings (the command line overrides). */
+static int main_env_settings(book_settings_t *s)
+{
+    long long v;
+    s->partial_fill_rate = 0.1;
+    s->quote_walk = 1;
+    s->fill_on_submit = 0;
+    if (main_env_int("SIM_TICK_MS", 100, 0, 60000, &v) != 0)
+        return -1;
+    s->tick_ms = v;
+    if (main_env_int("SIM_FILL_ON_SUBMIT", 0, 0, 1, &v) != 0)
+        return -1;
+    s->fill_on_submit = (int)v;
+    if (main_env_int("SIM_QUOTE_WALK", 1, 0, 1, &v) != 0)
+        return -1;
+    s->quote_walk = (int)v;
+    const char *r = getenv("SIM_PARTIAL_FILL_RATE");
+    if (r && r[0] && main_parse_rate(r, &s->partial_fill_rate) != 0) {
+        fprintf(stderr, "alpaca-sim: SIM_PARTIAL_FILL_RATE must be a number from 0 to 1\n");
+        return -1;
+    }
+    return 0;
+}
+
 static int main_config(int argc, char **argv, sim_config_t *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     snprintf(cfg->host, sizeof(cfg->host), "127.0.0.1");
     cfg->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     long long v;
+    if (main_env_settings(&cfg->start) != 0)
+        return -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             main_usage(stdout);
             exit(0);
+        }
+        if (strcmp(a, "--fill-on-submit") == 0) {
+            cfg->start.fill_on_submit = 1;
+            continue;
+        }
+        if (strcmp(a, "--no-walk") == 0) {
+            cfg->start.quote_walk = 0;
+            continue;
         }
         if (i + 1 >= argc) {
             fprintf(stderr, "alpaca-sim: unknown or incomplete option %s\n", a);
@@ -96,6 +155,17 @@ static int main_config(int argc, char **argv, sim_config_t *cfg)
                 return -1;
             }
             cfg->seed = (uint64_t)v;
+        } else if (strcmp(a, "--tick-ms") == 0) {
+            if (main_parse_int(val, 0, 60000, &v) != 0) {
+                fprintf(stderr, "alpaca-sim: --tick-ms must be 0..60000\n");
+                return -1;
+            }
+            cfg->start.tick_ms = v;
+        } else if (strcmp(a, "--partial-fill-rate") == 0) {
+            if (main_parse_rate(val, &cfg->start.partial_fill_rate) != 0) {
+                fprintf(stderr, "alpaca-sim: --partial-fill-rate must be a number from 0 to 1\n");
+                return -1;
+            }
         } else {
             fprintf(stderr, "alpaca-sim: unknown option %s\n", a);
             return -1;
@@ -150,23 +220,35 @@ int main(int argc, char **argv)
         fprintf(stderr, "alpaca-sim: out of memory\n");
         return 1;
     }
+    engine_t engine;
+    if (engine_start(&engine, &sim) != 0) {
+        fprintf(stderr, "alpaca-sim: cannot start the matching engine\n");
+        sim_destroy(&sim);
+        return 1;
+    }
     char err[256];
     server_t *srv = server_start(&sim, err, sizeof(err));
     if (srv == NULL) {
         fprintf(stderr, "alpaca-sim: %s\n", err);
+        sim_begin_stop(&sim);
+        engine_join(&engine);
         sim_destroy(&sim);
         return 1;
     }
     fprintf(stderr,
-            "alpaca-sim: listening on %s:%d (auth %s, limit %d per %lld ms, seed %llu)\n",
+            "alpaca-sim: listening on %s:%d (auth %s, limit %d per %lld ms, seed %llu, "
+            "tick %lld ms, partial fills %g, walk %s, fill on submit %s)\n",
             cfg.host, cfg.port, cfg.auth_required ? "on" : "off", cfg.calls_per_min,
-            (long long)cfg.rate_period_ms, (unsigned long long)cfg.seed);
+            (long long)cfg.rate_period_ms, (unsigned long long)cfg.seed,
+            (long long)cfg.start.tick_ms, cfg.start.partial_fill_rate,
+            cfg.start.quote_walk ? "on" : "off", cfg.start.fill_on_submit ? "on" : "off");
 
     int sig = 0;
     sigwait(&stop_signals, &sig);
 
     sim_begin_stop(&sim);
     server_stop(srv);
+    engine_join(&engine);
     sim_destroy(&sim);
     fprintf(stderr, "alpaca-sim: stopped (%s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     return 0;

@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "match.h"
+
+#define MARKET_CENT 100 /* 1e-4 units */
+
 typedef struct market_seed {
     const char *symbol;
     const char *exchange;
@@ -104,6 +108,7 @@ quote_t *market_set(market_t *m, const char *symbol, int64_t bid, int64_t ask)
         snprintf(q->exchange, sizeof(q->exchange), "NASDAQ");
         q->bid_size = 1;
         q->ask_size = 1;
+        q->ref_price = (bid + ask) / 2;
     }
     q->bid = bid;
     q->ask = ask;
@@ -113,4 +118,14 @@ quote_t *market_set(market_t *m, const char *symbol, int64_t bid, int64_t ask)
 int64_t market_mid(const quote_t *q)
 {
     return (q->bid + q->ask) / 2;
+}
+
+void market_walk(quote_t *q, uint64_t seed)
+{
+    uint64_t h = match_hash(seed, match_hash_text(q->symbol), q->steps++);
+    int64_t move = ((int64_t)(h % 7) - 3) * MARKET_CENT;
+    if (q->bid + move < MARKET_CENT)
+        move = MARKET_CENT - q->bid;
+    q->bid += move;
+    q->ask += move;
 }

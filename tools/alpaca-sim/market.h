@@ -4,7 +4,12 @@
  * cent spread; POST /_sim/quotes changes them or adds symbols.  Prices are
  * in 1e-4 dollar units (fixed.h).  Not thread-safe: the order book's lock
  * guards the market, because fills must see the same quotes the orders
- * were checked against. */
+ * were checked against.
+ *
+ * The random walk: at each step a quote moves by -3..+3 cents, drawn from
+ * a hash of (seed, symbol, step number), bid and ask together so that the
+ * spread is kept; a move that would put the bid below $0.01 puts it at
+ * $0.01.  The same seed gives every symbol the same path. */
 #ifndef MARKET_H
 #define MARKET_H
 
@@ -23,6 +28,8 @@ typedef struct quote {
     int64_t ask;
     int bid_size;
     int ask_size;
+    int64_t ref_price;  /* midpoint of the first quote: anchors the bars */
+    uint64_t steps;     /* random-walk steps taken */
 } quote_t;
 
 typedef struct market {
@@ -40,6 +47,8 @@ quote_t *market_find(market_t *m, const char *symbol);
 quote_t *market_set(market_t *m, const char *symbol, int64_t bid, int64_t ask);
 /* 1 if symbol is 1-15 of A-Z 0-9 . / */
 int market_symbol_valid(const char *symbol);
+/* Moves q one step of its random walk. */
+void market_walk(quote_t *q, uint64_t seed);
 /* Midpoint (rounded down to 1e-4), the simulator's "current price". */
 int64_t market_mid(const quote_t *q);
 

@@ -18,7 +18,8 @@ static const char *const order_side_names[] = {"buy", "sell"};
 static const char *const order_type_names[] = {"market", "limit", "stop", "stop_limit"};
 static const char *const order_tif_names[] = {"day", "gtc", "opg", "cls", "ioc", "fok"};
 static const char *const order_status_names[] = {
-    "new", "partially_filled", "filled", "canceled", "expired", "rejected"};
+    "accepted", "new", "partially_filled", "pending_cancel",
+    "filled", "canceled", "expired", "rejected"};
 
 const char *order_status_name(order_status_t s)
 {
@@ -27,7 +28,23 @@ const char *order_status_name(order_status_t s)
 
 int order_is_open(const order_t *o)
 {
-    return o->status == STATUS_NEW || o->status == STATUS_PARTIALLY_FILLED;
+    return o->status == STATUS_ACCEPTED || o->status == STATUS_NEW ||
+           o->status == STATUS_PARTIALLY_FILLED || o->status == STATUS_PENDING_CANCEL;
+}
+
+int64_t order_remaining_qty(const order_t *o)
+{
+    return o->req.has_qty ? o->req.qty - o->filled_qty : 0;
+}
+
+fx_money_t order_avg_price_e9(const order_t *o)
+{
+    /* value (1e-13) / qty (1e-9) = price (1e-4); x 1e5 gives 1e-9. */
+    fx_money_t num = o->filled_value * 100000;
+    fx_money_t avg = num / o->filled_qty;
+    if ((num % o->filled_qty) * 2 >= o->filled_qty)
+        avg++;
+    return avg;
 }
 
 /* Index of s in names, or -1. */
@@ -298,7 +315,7 @@ json_t *order_to_json(const order_t *o)
     json_object_set_new(j, "updated_at", order_time(o->updated_us));
     json_object_set_new(j, "submitted_at", order_time(o->created_us));
     json_object_set_new(j, "filled_at", order_time(o->filled_us));
-    json_object_set_new(j, "expired_at", json_null());
+    json_object_set_new(j, "expired_at", order_time(o->expired_us));
     json_object_set_new(j, "canceled_at", order_time(o->canceled_us));
     json_object_set_new(j, "failed_at", json_null());
     json_object_set_new(j, "replaced_at", json_null());
@@ -311,12 +328,7 @@ json_t *order_to_json(const order_t *o)
     json_object_set_new(j, "qty", r->has_qty ? fx_json_string(r->qty, FX_QTY_SCALE) : json_null());
     json_object_set_new(j, "filled_qty", fx_json_string(o->filled_qty, FX_QTY_SCALE));
     if (o->filled_qty > 0) {
-        /* value (1e-13) / qty (1e-9) = price (1e-4); keep 9 decimals. */
-        fx_money_t num = o->filled_value * 100000;
-        fx_money_t avg = num / o->filled_qty;
-        if ((num % o->filled_qty) * 2 >= o->filled_qty)
-            avg++;
-        json_object_set_new(j, "filled_avg_price", fx_json_string(avg, 9));
+        json_object_set_new(j, "filled_avg_price", fx_json_string(order_avg_price_e9(o), 9));
     } else {
         json_object_set_new(j, "filled_avg_price", json_null());
     }

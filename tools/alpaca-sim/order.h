@@ -4,7 +4,9 @@
  * types, decimals, sub-penny prices, client_order_id length) and answers
  * with Alpaca's 8-digit error bodies; the book (book.c) then applies the
  * rules that need state (asset exists, unique client_order_id, buying
- * power).  order_to_json() renders the full Order object of the reference:
+ * power).  Lifecycle: accepted -> new -> partially_filled -> filled, or
+ * pending_cancel -> canceled, or expired; book.c moves orders along it.
+ * order_to_json() renders the full Order object of the reference:
  * decimals as strings, times as RFC 3339, nulls where Alpaca has nulls. */
 #ifndef ORDER_H
 #define ORDER_H
@@ -23,8 +25,10 @@ typedef enum { ORDER_BUY = 0, ORDER_SELL } order_side_t;
 typedef enum { ORDER_MARKET = 0, ORDER_LIMIT, ORDER_STOP, ORDER_STOP_LIMIT } order_type_t;
 typedef enum { TIF_DAY = 0, TIF_GTC, TIF_OPG, TIF_CLS, TIF_IOC, TIF_FOK } order_tif_t;
 typedef enum {
-    STATUS_NEW = 0,
+    STATUS_ACCEPTED = 0,
+    STATUS_NEW,
     STATUS_PARTIALLY_FILLED,
+    STATUS_PENDING_CANCEL,
     STATUS_FILLED,
     STATUS_CANCELED,
     STATUS_EXPIRED,
@@ -50,6 +54,9 @@ typedef struct order_request {
 } order_request_t;
 
 typedef struct order {
+    uint64_t seq;                 /* 1, 2, ... in creation order: seeds its fill draws */
+    uint32_t draws;               /* fill decisions drawn so far */
+    int triggered;                /* stop or stop_limit whose stop was reached */
     char id[RNG_UUID_LEN];
     char asset_id[RNG_UUID_LEN];
     order_request_t req;          /* client_order_id always set */
@@ -57,18 +64,27 @@ typedef struct order {
     const char *position_intent;  /* buy_to_open, ... */
     int64_t filled_qty;           /* 1e-9 shares */
     fx_money_t filled_value;      /* 1e-13 dollars: sum of fill qty x price */
-    fx_money_t reserved;          /* buying power held while open (buys) */
+    int64_t filled_notional;      /* 1e-2 dollars of a notional order done */
+    fx_money_t reserve_total;     /* buying power held at submission (buys) */
+    fx_money_t reserved;          /* the part still held: reserve_total x open share */
     int64_t created_us;
     int64_t updated_us;
     int64_t filled_us;            /* 0 = null */
     int64_t canceled_us;          /* 0 = null */
+    int64_t expired_us;           /* 0 = null */
 } order_t;
 
 /* Validates a POST /v2/orders body.  Returns 0, or -1 with err set to the
  * 4xx answer. */
 int order_parse_request(const json_t *body, order_request_t *req, reply_t *err);
 json_t *order_to_json(const order_t *o);
+/* accepted, new, partially_filled or pending_cancel. */
 int order_is_open(const order_t *o);
+/* 1e-9 shares still to fill (qty orders; 0 for notional orders). */
+int64_t order_remaining_qty(const order_t *o);
+/* filled_value / filled_qty as a price with 9 decimals (1e-9 dollars),
+ * rounded half up: the exact volume-weighted average of the fills. */
+fx_money_t order_avg_price_e9(const order_t *o);
 const char *order_status_name(order_status_t s);
 
 #endif

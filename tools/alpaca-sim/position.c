@@ -47,7 +47,7 @@ static json_t *position_ratio(fx_money_t a, fx_money_t b, int scale)
     return fx_json_string(q, scale);
 }
 
-json_t *position_to_json(const position_t *p, const quote_t *q)
+json_t *position_to_json(const position_t *p, const quote_t *q, int64_t qty_available)
 {
     int64_t price = market_mid(q);
     fx_money_t mv = position_market_value(p, q);
@@ -62,7 +62,7 @@ json_t *position_to_json(const position_t *p, const quote_t *q)
     /* cost (1e-13) / qty (1e-9) -> price with 9 decimals */
     json_object_set_new(j, "avg_entry_price", position_ratio(p->cost, (fx_money_t)p->qty * 10000, 9));
     json_object_set_new(j, "qty", fx_json_string(p->qty, FX_QTY_SCALE));
-    json_object_set_new(j, "qty_available", fx_json_string(p->qty, FX_QTY_SCALE));
+    json_object_set_new(j, "qty_available", fx_json_string(qty_available, FX_QTY_SCALE));
     json_object_set_new(j, "side", json_string(p->qty < 0 ? "short" : "long"));
     json_object_set_new(j, "market_value", fx_json_string(mv, FX_MONEY_SCALE));
     json_object_set_new(j, "cost_basis", fx_json_string(p->cost, FX_MONEY_SCALE));

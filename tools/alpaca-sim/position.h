@@ -25,7 +25,8 @@ void position_apply_fill(position_t *p, int64_t signed_qty, int64_t price);
 /* qty x current price (1e-13 dollars, signed); current price is the
  * quote's midpoint. */
 fx_money_t position_market_value(const position_t *p, const quote_t *q);
-/* The Position object of the reference, every decimal a string. */
-json_t *position_to_json(const position_t *p, const quote_t *q);
+/* The Position object of the reference, every decimal a string;
+ * qty_available is the position less what open orders hold. */
+json_t *position_to_json(const position_t *p, const quote_t *q, int64_t qty_available);
 
 #endif

@@ -19,7 +19,7 @@ int sim_init(sim_t *sim, const sim_config_t *cfg)
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&sim->stop_cond, &attr);
     pthread_condattr_destroy(&attr);
-    sim->book = book_create(&sim->rng);
+    sim->book = book_create(&sim->rng, cfg->seed, &cfg->start);
     if (sim->book == NULL) {
         sim_destroy(sim);
         return -1;

@@ -25,6 +25,7 @@ typedef struct sim_config {
     char secret_key[256];
     int calls_per_min;          /* ALPACA_CALLS_PER_MIN */
     int64_t rate_period_ms;     /* RATE_PERIOD_MS */
+    book_settings_t start;      /* --tick-ms, --fill-on-submit, --no-walk, SIM_* */
 } sim_config_t;
 
 typedef struct sim {
