@@ -8,7 +8,9 @@
  * only from state "submitted", so a redelivery racing the follower, or a
  * slow former leader, cannot publish an event twice under two ids.
  *
- * One cycle: read the open orders from the ledger; if there are any, list
+ * One cycle: read the open orders from the ledger; if there are any (and no
+ * placement is in progress anywhere: placements have priority, and a poll
+ * is put off once by one interval for them), list
  * Alpaca's open orders (1 call); for orders no longer open, list recently
  * closed ones (1 call), and fetch one by one only what neither list shows
  * (bounded per cycle).  Then record and publish what changed.  While nothing
@@ -45,6 +47,7 @@ struct follower {
     int64_t interval_ms;
     int64_t next_poll_ms;        /* monotonic */
     size_t last_count;           /* open orders seen last cycle */
+    int deferred;                /* this poll was put off for placements */
 };
 
 /* ---- events from order progress ---------------------------------------- */
@@ -279,7 +282,21 @@ static void tick(follower_t *f) {
         return;
     }
     int changed = 0;
-    if (n > 0) changed = follow_cycle(f, o, n);
+    if (n > 0) {
+        /* Placements go first: while intents are being placed anywhere, a
+         * poll is put off once by one more interval (so fills are still
+         * reported under sustained load, at most twice as late). */
+        long placing = ledger_count_placing(f->ledger, err, sizeof(err));
+        if (placing > 0 && f->interval_ms < f->cfg->follow_max_interval_ms &&
+            !f->deferred) {
+            f->deferred = 1;
+            f->next_poll_ms = timefmt_mono_ms() + f->interval_ms;
+            ledger_open_orders_free(o, n);
+            return;
+        }
+        f->deferred = 0;
+        changed = follow_cycle(f, o, n);
+    }
     /* Back to the short interval when orders change or new ones arrive;
      * longer and longer while nothing moves. */
     if (changed != 0 || n > f->last_count || n == 0) f->interval_ms = f->cfg->follow_interval_ms;

@@ -496,6 +496,16 @@ void ledger_open_orders_free(ledger_open_order_t *o, size_t n) {
     free(o);
 }
 
+long ledger_count_placing(ledger_t *l, char *err, size_t errlen) {
+    PGresult *r = exec(l,
+        "SELECT count(*) FROM intents WHERE state IN ('quota_granted', 'submitting')",
+        0, NULL, PGRES_TUPLES_OK, "count placements", err, errlen);
+    if (!r) return -1;
+    long n = atol(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return n;
+}
+
 int ledger_order_progress(ledger_t *l, const char *intent_id,
                           ledger_progress_t *out, char *err, size_t errlen) {
     memset(out, 0, sizeof(*out));

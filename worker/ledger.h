@@ -119,6 +119,10 @@ int ledger_open_orders(ledger_t *l, int limit, ledger_open_order_t **out,
                        size_t *n, char *err, size_t errlen);
 void ledger_open_orders_free(ledger_open_order_t *o, size_t n);
 
+/* How many intents, in every replica, are about to be or being placed
+ * (states quota_granted and submitting).  -1 on error. */
+long ledger_count_placing(ledger_t *l, char *err, size_t errlen);
+
 /* What the ledger knows of the intent's order right now: state, cumulative
  * fill and the number of partial_fill events stored.  Returns 0, or -1. */
 typedef struct ledger_progress {
