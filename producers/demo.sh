@@ -10,8 +10,8 @@
 # intent), an order filled in several partial fills, a limit order that rests
 # until the demo moves the simulator's quote below it, the rejections
 # validation_failed, quota_exceeded and expired, and a message dead-lettered to
-# orders.dlq.  While it runs, the simulator fills every order in parts
-# (/_sim/config partial_fill_rate 1); the previous setting is restored at the end.
+# orders.dlq.  While it runs, the simulator fills every order in parts, one
+# step every 1.5 s (/_sim/config); the previous settings are restored at the end.
 #
 # Needs the stack's environment (KAFKA_BROKERS; ALPACA_SIM_URL for the quote
 # of the limit sample) and build/bin/intentctl.  Exit 0 when every expected
@@ -36,12 +36,12 @@ fi
 command -v jq >/dev/null || die "jq is missing (apt-get install jq)"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/order-worker-demo.XXXXXX")
-SIM_RATE=""
+SIM_CONFIG=""
 # shellcheck disable=SC2317 # run by the EXIT trap
 restore_sim() {
-    if [[ -n $SIM_RATE ]]; then
+    if [[ -n $SIM_CONFIG ]]; then
         curl -fsS --max-time 5 -X POST -H 'Content-Type: application/json' \
-            --data "{\"partial_fill_rate\":$SIM_RATE}" "$ALPACA_SIM_URL/_sim/config" >/dev/null || true
+            --data "$SIM_CONFIG" "$ALPACA_SIM_URL/_sim/config" >/dev/null || true
     fi
     rm -rf "$WORK"
 }
@@ -68,9 +68,13 @@ ask() {
 # dollars below IBM's ask, so only a move of the quote fills it.
 LIMIT=$(ask AAPL 1)
 RESTING=$(ask IBM -5)
-SIM_RATE=$(curl -fsS --max-time 5 "$ALPACA_SIM_URL/_sim/config" | jq -r '.partial_fill_rate // empty')
-[[ -n $SIM_RATE ]] || die "the simulator has no /_sim/config"
-sim_post /_sim/config '{"partial_fill_rate":1}'
+# Every fill in parts, and the simulator's engine slowed to one step every
+# 1.5 s, so that the parts of an order are far enough apart for the worker's
+# follower (which polls Alpaca, as it must) to see each one.
+SIM_CONFIG=$(curl -fsS --max-time 5 "$ALPACA_SIM_URL/_sim/config" |
+    jq -c '{partial_fill_rate, tick_ms} | select(.partial_fill_rate != null and .tick_ms != null)')
+[[ -n $SIM_CONFIG ]] || die "the simulator has no /_sim/config"
+sim_post /_sim/config '{"partial_fill_rate":1,"tick_ms":1500}'
 
 # The samples: name, template, how it is sent, what it should become.
 #   intent: checked by intentctl, then sent; burst: QUOTA+2 copies from one bot;

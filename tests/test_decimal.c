@@ -300,6 +300,27 @@ int main(void) {
         }
     }
 
+    /* rounding to a number of places */
+    {
+        static const struct { const char *in; int places; const char *out; } rd[] = {
+            {"120.230000001", 4, "120.23"}, {"415.469998665", 4, "415.47"},
+            {"1.66665", 4, "1.6667"}, {"1.66664", 4, "1.6666"}, {"-2.00005", 4, "-2.0001"},
+            {"0.5", 0, "1"}, {"7", 2, "7"}, {"0.123456789", 9, "0.123456789"}};
+        for (size_t i = 0; i < sizeof(rd) / sizeof(rd[0]); i++) {
+            decimal_nanos_t v;
+            decimal_t d;
+            decimal_text_to_nanos(rd[i].in, &v);
+            decimal_from_nanos(decimal_nanos_round(v, rd[i].places), &d);
+            if (!strcmp(d.text, rd[i].out)) {
+                passed++;
+            } else {
+                failed++;
+                printf("FAIL round %s to %d: got %s, want %s\n", rd[i].in, rd[i].places,
+                       d.text, rd[i].out);
+            }
+        }
+    }
+
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -23,6 +23,11 @@ done
 
 KEY=test-key-id
 SECRET=test-secret-key
+# The simulators started here get exactly the settings each check gives them:
+# nothing from the stack's environment (compose/dev test exports its keys and
+# limits, which would make the walk/bars instances answer 401).
+unset ALPACA_API_KEY_ID ALPACA_API_SECRET_KEY ALPACA_CALLS_PER_MIN RATE_PERIOD_MS \
+    SIM_TICK_MS SIM_PARTIAL_FILL_RATE SIM_FILL_ON_SUBMIT SIM_QUOTE_WALK
 WORK=$(mktemp -d)
 PIDS=()
 PASSED=0

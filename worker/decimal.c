@@ -221,3 +221,12 @@ decimal_nanos_t decimal_fill_price(decimal_nanos_t qty1, decimal_nanos_t avg1,
     if (2 * r >= (den < 0 ? -den : den)) q += num < 0 ? -1 : 1;
     return q;
 }
+
+decimal_nanos_t decimal_nanos_round(decimal_nanos_t v, int places) {
+    decimal_nanos_t unit = 1;
+    for (int i = places; i < 9; i++) unit *= 10;
+    decimal_nanos_t r = v % unit, q = v - r;
+    if (r < 0) r = -r;
+    if (2 * r >= unit) q += v < 0 ? -unit : unit;
+    return q;
+}

@@ -53,4 +53,7 @@ int decimal_text_to_nanos(const char *text, decimal_nanos_t *out);
 decimal_nanos_t decimal_fill_price(decimal_nanos_t qty1, decimal_nanos_t avg1,
                                    decimal_nanos_t qty2, decimal_nanos_t avg2);
 
+/* v rounded half away from zero to `places` fraction digits (0..9). */
+decimal_nanos_t decimal_nanos_round(decimal_nanos_t v, int places);
+
 #endif

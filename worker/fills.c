@@ -78,7 +78,12 @@ int fills_plan(const config_t *cfg, const intent_t *in, const fills_known_t *kno
     if (q2 > q1 || (filled && q2 == q1)) {
         decimal_t dq, price;
         decimal_from_nanos(q2 - q1, &dq);
-        decimal_from_nanos(q2 > q1 ? decimal_fill_price(q1, a1, q2, a2) : a2, &price);
+        /* US equities trade on a $0.0001 grid at the finest; the broker's
+         * averages are rounded, so the derived price is rounded to that grid
+         * rather than carrying the averages' rounding noise. */
+        decimal_from_nanos(decimal_nanos_round(
+                               q2 > q1 ? decimal_fill_price(q1, a1, q2, a2) : a2, 4),
+                           &price);
         if (filled)
             publish_build_fill(cfg, in, now, "fill", 1, dq.text, price.text, &evs[n++]);
         else
