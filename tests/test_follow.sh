@@ -49,7 +49,7 @@ cleanup() {
     sim POST /_sim/faults '{}' >/dev/null
     sim POST /_sim/market '{"open":true}' >/dev/null
     sim POST /_sim/account '{"trading_blocked":false,"status":"ACTIVE"}' >/dev/null
-    sim POST /_sim/config '{"partial_fill_rate":0,"quote_walk":true}' >/dev/null
+    sim POST /_sim/config '{"partial_fill_rate":0,"quote_walk":true,"tick_ms":100}' >/dev/null
     if ((RESTARTED)); then
         say "-- restoring the workers' settings"
         unset BOT_TRADES_PER_MIN FOLLOW_INTERVAL_MS FOLLOW_MAX_INTERVAL_MS FOLLOW_LEASE_MS \
@@ -62,7 +62,9 @@ cleanup() {
     fi
     rm -rf "$WORK"
     printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
-    ((FAILED == 0))
+    # An EXIT trap's own status is not the script's: exit explicitly.
+    if ((FAILED > 0)); then exit 1; fi
+    exit 0
 }
 trap cleanup EXIT
 
@@ -115,12 +117,14 @@ sim POST /_sim/quotes '{"AAPL":{"bid":"189.10","ask":"189.12"},"IBM":{"bid":"210
 
 say ""
 say "[1] partial fills end in one fill"
-sim POST /_sim/config '{"partial_fill_rate":1}' >/dev/null
+# Every fill in parts, one engine step a second: the follower (every 200 ms
+# here) must see each part, as it would see Alpaca's.
+sim POST /_sim/config '{"partial_fill_rate":1,"tick_ms":1000}' >/dev/null
 send partial --bot "f-$RUN" --user u1 --symbol AAPL --side buy --qty 100
 if wait_for partial 'any(.[]; .type == "fill")' 60; then ok "the order filled"; else
     bad "the order filled within 60 s" "$WORK/partial.events"
 fi
-sim POST /_sim/config '{"partial_fill_rate":0}' >/dev/null
+sim POST /_sim/config '{"partial_fill_rate":0,"tick_ms":100}' >/dev/null
 parts=$(jq -s '[.[] | select(.type == "partial_fill")] | length' "$WORK/partial.events")
 if ((parts >= 1)); then ok "$parts partial_fill event(s) before the fill"; else
     bad "at least one partial_fill before the fill" "$WORK/partial.events"
