@@ -54,6 +54,7 @@ struct alpaca {
     size_t upload_len, upload_pos;
     alpaca_ratelimit_t answer_rl;  /* X-Ratelimit-* of the answer being read */
     alpaca_ratelimit_t last_rl;    /* ... of the last trading API answer */
+    circuits_t *circuits;          /* NULL: no breakers */
 };
 
 /* ---- growable strings (URLs) ------------------------------------------ */
@@ -234,6 +235,8 @@ alpaca_t *alpaca_new(const config_t *cfg) {
     curl_easy_setopt(a->curl, CURLOPT_USERAGENT, "order-worker/1");
     return a;
 }
+
+void alpaca_set_circuits(alpaca_t *a, circuits_t *c) { a->circuits = c; }
 
 void alpaca_free(alpaca_t *a) {
     if (!a) return;
@@ -424,10 +427,56 @@ static void error_from_body(alpaca_t *a, long status, alpaca_error_t *err) {
     json_decref(j);
 }
 
-/* The one request helper.  Performs method on the URL in url (built by the
- * caller from api's base), with body for POST; leaves the answer in
- * a->body and returns it classified: status first, then message. */
+/* The breaker that guards a call, from its method and path. */
+static circuit_op_t op_of(const char *method, const char *path) {
+    if (strstr(path, "/quotes/")) return OP_QUOTE;
+    if (strstr(path, "/bars")) return OP_BARS;
+    if (!strcmp(path, "/v2/account")) return OP_ACCOUNT;
+    if (!strcmp(path, "/v2/positions")) return OP_POSITIONS;
+    if (!strcmp(path, "/v2/clock")) return OP_CLOCK;
+    if (!strcmp(method, "DELETE")) return OP_CANCEL;
+    if (!strcmp(method, "POST")) return OP_PLACE;
+    if (!strcmp(path, "/v2/orders")) return OP_LIST;
+    return OP_LOOKUP;
+}
+
+/* What a classified answer tells a breaker: only a broken broker (5xx, 408,
+ * timeouts, connection errors) is a failure; refusals and 429 say nothing
+ * of the broker's health, either way. */
+static breaker_outcome_t outcome_of(alpaca_result_t r) {
+    if (r == ALPACA_OK) return BREAKER_SUCCESS;
+    if (r == ALPACA_TRANSIENT) return BREAKER_FAILURE;
+    return BREAKER_IGNORED;
+}
+
+static alpaca_result_t perform(alpaca_t *a, api_t api, const char *method,
+                               strbuf_t *url, const char *path_for_errors,
+                               const char *body, alpaca_error_t *err);
+
+/* The one request helper: the breaker of the operation first, then the
+ * call (perform), then its outcome back to the breaker. */
 static alpaca_result_t request(alpaca_t *a, api_t api, const char *method,
+                               strbuf_t *url, const char *path_for_errors,
+                               const char *body, alpaca_error_t *err) {
+    if (!a->circuits) return perform(a, api, method, url, path_for_errors, body, err);
+    circuit_op_t op = op_of(method, path_for_errors);
+    if (!circuits_allow(a->circuits, op)) {
+        memset(err, 0, sizeof(*err));
+        snprintf(err->message, sizeof(err->message),
+                 "%s %s: not sent, the circuit breaker for %s is open", method,
+                 path_for_errors, circuits_op_name(op));
+        return ALPACA_BREAKER_OPEN;
+    }
+    int64_t start = timefmt_mono_ms();
+    alpaca_result_t r = perform(a, api, method, url, path_for_errors, body, err);
+    circuits_record(a->circuits, op, outcome_of(r), timefmt_mono_ms() - start);
+    return r;
+}
+
+/* Performs method on the URL in url (built by the caller from api's base),
+ * with body for POST; leaves the answer in a->body and returns it
+ * classified: status first, then message. */
+static alpaca_result_t perform(alpaca_t *a, api_t api, const char *method,
                                strbuf_t *url, const char *path_for_errors,
                                const char *body, alpaca_error_t *err) {
     memset(err, 0, sizeof(*err));

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "circuits.h"
 #include "config.h"
 #include "intent.h"
 
@@ -18,8 +19,10 @@ typedef enum {
     ALPACA_NOT_FOUND,    /* 404 */
     ALPACA_RATE_LIMITED, /* 429: wait until err.retry_at_ms */
     ALPACA_UNAUTHORIZED, /* 401: keys wrong; no order can be placed */
-    ALPACA_TRANSIENT     /* 5xx, 408, timeout, connection error, unreadable
+    ALPACA_TRANSIENT,    /* 5xx, 408, timeout, connection error, unreadable
                             answer: outcome unknown, safe only to look up */
+    ALPACA_BREAKER_OPEN  /* the circuit of this operation is open: nothing
+                            was sent (circuits.h) */
 } alpaca_result_t;
 
 typedef struct alpaca_error {
@@ -85,6 +88,10 @@ typedef struct alpaca alpaca_t;
 
 alpaca_t *alpaca_new(const config_t *cfg);
 void alpaca_free(alpaca_t *a);
+
+/* Puts every call of this client behind the breakers of c (shared by the
+ * clients of a process; NULL: no breakers). */
+void alpaca_set_circuits(alpaca_t *a, circuits_t *c);
 
 /* POST /v2/orders for the intent, with the given client_order_id. */
 alpaca_result_t alpaca_place_order(alpaca_t *a, const intent_t *in,

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef enum { K_STR, K_SECRET, K_INT, K_MS, K_RATE, K_LEVEL, K_URL } kind_t;
+typedef enum { K_STR, K_SECRET, K_INT, K_MS, K_RATE, K_LEVEL, K_URL, K_QUOTA_MODE } kind_t;
 
 typedef struct setting {
     const char *name;
@@ -69,6 +69,27 @@ static const setting_t SETTINGS[] = {
      "failure rate (0..1] that opens a circuit breaker"},
     {"BREAKER_OPEN_MS", "30000", K_MS, NUM(breaker_open_ms), 1, 3600000,
      "time a circuit breaker stays open before probing"},
+    {"BREAKER_SLOW_CALL_RATE", "1", K_RATE, NUM(breaker_slow_rate), 0, 0,
+     "share of slow calls (0..1] that opens a circuit breaker"},
+    {"BREAKER_SLOW_CALL_MS", "5000", K_MS, NUM(breaker_slow_ms), 1, 600000,
+     "a call lasting at least this long counts as slow"},
+    {"BREAKER_WINDOW_CALLS", "20", K_INT, NUM(breaker_window_calls), 1, 10000,
+     "a breaker's sliding window: the last N calls..."},
+    {"BREAKER_WINDOW_MS", "30000", K_MS, NUM(breaker_window_ms), 1, 3600000,
+     "...of which only those of the last N ms count"},
+    {"BREAKER_MIN_CALLS", "5", K_INT, NUM(breaker_min_calls), 1, 10000,
+     "calls in the window before a breaker can open"},
+    {"BREAKER_HALF_OPEN_CALLS", "1", K_INT, NUM(breaker_half_open_calls), 1, 1000,
+     "probe calls let through when a breaker half-opens (fleet-wide)"},
+    {"QUOTE_FRESH_MS", "1000", K_MS, NUM(quote_fresh_ms), 0, 3600000,
+     "a cached quote this young is used without calling Alpaca"},
+    {"QUOTE_CACHE_TTL_MS", "300000", K_MS, NUM(quote_cache_ttl_ms), 1, 86400000,
+     "how long a cached quote may be served (marked stale) when Alpaca fails"},
+    {"BARS_CACHE_TTL_MS", "60000", K_MS, NUM(bars_cache_ttl_ms), 1, 86400000,
+     "how long fetched bars are cached"},
+    {"QUOTA_REDIS_DOWN_MODE", "local", K_QUOTA_MODE, NUM(quota_down_mode), 0, 0,
+     "quota decisions while Redis is unreachable: local (in memory) or "
+     "closed (refuse)"},
     {"WORKER_CONCURRENCY", "8", K_INT, NUM(concurrency), 1, 256,
      "lanes: intents with different keys handled in parallel"},
     {"WORKER_MAX_IN_FLIGHT", "1000", K_INT, NUM(max_in_flight), 1, 1000000,
@@ -161,6 +182,14 @@ static int load_one(const setting_t *s, const char *v, config_t *cfg, char *err,
         *(double *)base = d;
         return 0;
     }
+    case K_QUOTA_MODE:
+        if (!strcmp(v, "local")) *(int *)base = 1;
+        else if (!strcmp(v, "closed")) *(int *)base = 2;
+        else {
+            snprintf(err, errlen, "%s must be local or closed, got \"%s\"", s->name, v);
+            return -1;
+        }
+        return 0;
     case K_LEVEL: {
         static const char *levels[] = {"debug", "info", "warn", "error"};
         for (int i = 0; i < 4; i++)

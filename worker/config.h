@@ -34,6 +34,16 @@ typedef struct config {
     int64_t intent_max_age_ms;
     double breaker_failure_rate;
     int64_t breaker_open_ms;
+    double breaker_slow_rate;
+    int64_t breaker_slow_ms;
+    int breaker_window_calls;
+    int64_t breaker_window_ms;
+    int breaker_min_calls;
+    int breaker_half_open_calls;
+    int64_t quote_fresh_ms;      /* a cached quote this young is used as is */
+    int64_t quote_cache_ttl_ms;  /* how long a quote may be served stale */
+    int64_t bars_cache_ttl_ms;
+    int quota_down_mode;         /* quota_down_mode_t: 1 local, 2 closed */
     /* the worker itself */
     int concurrency;             /* lanes: intents with different keys in parallel */
     int max_in_flight;           /* messages held at once before polling pauses */

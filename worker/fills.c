@@ -325,7 +325,8 @@ static void *follower_main(void *arg) {
     return NULL;
 }
 
-follower_t *fills_start(const config_t *cfg, publisher_t *pub, char *err, size_t errlen) {
+follower_t *fills_start(const config_t *cfg, publisher_t *pub, circuits_t *circuits,
+                        char *err, size_t errlen) {
     follower_t *f = calloc(1, sizeof(*f));
     if (!f) {
         snprintf(err, errlen, "out of memory");
@@ -340,6 +341,7 @@ follower_t *fills_start(const config_t *cfg, publisher_t *pub, char *err, size_t
         free(f);
         return NULL;
     }
+    alpaca_set_circuits(f->alpaca, circuits);
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->wake, NULL);
     if (pthread_create(&f->thread, NULL, follower_main, f) != 0) {

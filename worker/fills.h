@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include "alpaca.h"
+#include "circuits.h"
 #include "config.h"
 #include "intent.h"
 #include "publish.h"
@@ -45,8 +46,8 @@ typedef struct follower follower_t;
 /* Starts the follower thread; it competes for the follower lease and, while
  * it holds it, follows every open order in the ledger (orders left open by a
  * previous run included). */
-follower_t *fills_start(const config_t *cfg, publisher_t *pub, char *err,
-                        size_t errlen);
+follower_t *fills_start(const config_t *cfg, publisher_t *pub,
+                        circuits_t *circuits, char *err, size_t errlen);
 
 /* Stops and joins the thread, releasing nothing the ledger needs: the lease
  * simply runs out and another replica takes over. */

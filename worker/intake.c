@@ -68,7 +68,7 @@ typedef struct intake {
     const config_t *cfg;
     rd_kafka_t *rk;
     publisher_t *pub;
-    account_gate_t *gate;
+    pipeline_shared_t shared;  /* what the lanes share */
     follower_t *follower;
     lane_t *lanes;
     int n_lanes;
@@ -354,7 +354,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---- back-pressure -------------------------------------------------------- */
 
-static void set_paused(intake_t *k, int pause, int in_flight) {
+static void set_paused(intake_t *k, int pause, int in_flight, const char *why) {
     rd_kafka_topic_partition_list_t *a = NULL;
     if (rd_kafka_assignment(k->rk, &a) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
     if (pause) rd_kafka_pause_partitions(k->rk, a);
@@ -362,7 +362,8 @@ static void set_paused(intake_t *k, int pause, int in_flight) {
     rd_kafka_topic_partition_list_destroy(a);
     k->paused = pause;
     log_msg(LOG_INFO, pause ? "consumption_paused" : "consumption_resumed", NULL,
-            "%d message(s) in flight (limit %d)", in_flight, k->cfg->max_in_flight);
+            "%s%s%d message(s) in flight (limit %d)", why, *why ? "; " : "", in_flight,
+            k->cfg->max_in_flight);
 }
 
 /* ---- setup and the main loop --------------------------------------------- */
@@ -415,7 +416,8 @@ static void intake_free(intake_t *k) {
         pthread_cond_destroy(&k->lanes[i].work_cv);
     }
     free(k->lanes);
-    account_gate_free(k->gate);
+    account_gate_free(k->shared.gate);
+    circuits_free(k->shared.circuits);
     for (int i = 0; i < k->n_parts; i++) {
         free(k->parts[i]->offsets);
         free(k->parts[i]->done);
@@ -440,13 +442,22 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
         intake_free(&k);
         return 1;
     }
-    k.gate = account_gate_new(cfg);
+    k.shared.pub = k.pub;
+    k.shared.gate = account_gate_new(cfg);
+    atomic_init(&k.shared.ledger_down, 0);
+    k.shared.circuits = circuits_new(cfg, err, sizeof(err));
+    if (!k.shared.gate || !k.shared.circuits) {
+        log_msg(LOG_ERROR, "start_failed", NULL, "%s", k.shared.gate ? err : "out of memory");
+        intake_free(&k);
+        publish_free(k.pub);
+        return 1;
+    }
     k.n_lanes = cfg->concurrency;
     k.lanes = calloc((size_t)k.n_lanes, sizeof(*k.lanes));
     for (int i = 0; i < k.n_lanes; i++) {
         k.lanes[i].owner = &k;
         pthread_cond_init(&k.lanes[i].work_cv, NULL);
-        k.lanes[i].pipeline = pipeline_new(cfg, k.pub, k.gate, err, sizeof(err));
+        k.lanes[i].pipeline = pipeline_new(cfg, &k.shared, err, sizeof(err));
         if (!k.lanes[i].pipeline) {
             log_msg(LOG_ERROR, "start_failed", NULL, "%s", err);
             k.n_lanes = i + 1;
@@ -475,7 +486,7 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
     }
     for (int i = 0; i < k.n_lanes; i++)
         pthread_create(&k.lanes[i].thread, NULL, lane_main, &k.lanes[i]);
-    k.follower = fills_start(cfg, k.pub, err, sizeof(err));
+    k.follower = fills_start(cfg, k.pub, k.shared.circuits, err, sizeof(err));
     if (!k.follower) log_msg(LOG_ERROR, "start_failed", NULL, "follower: %s", err);
     log_msg(LOG_INFO, "worker_started", NULL, "consuming %s and %s as group %s with %d lanes",
             cfg->topic_bot, cfg->topic_user, cfg->kafka_group_id, k.n_lanes);
@@ -495,8 +506,17 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
         store_offsets(&k);
         int in_flight = k.in_flight;
         pthread_mutex_unlock(&k.lock);
-        if (!k.paused && in_flight >= cfg->max_in_flight) set_paused(&k, 1, in_flight);
-        else if (k.paused && in_flight <= cfg->max_in_flight / 2) set_paused(&k, 0, in_flight);
+        /* Back-pressure: stop taking intents while too many are held, while
+         * the ledger is down (nothing may be acted on without it), or while
+         * the broker's order circuit is open (intents wait, not fail). */
+        const char *why = NULL;
+        if (in_flight >= cfg->max_in_flight) why = "too many intents in flight";
+        else if (atomic_load(&k.shared.ledger_down)) why = "the ledger (PostgreSQL) is unreachable";
+        else if (!circuits_allow_peek(k.shared.circuits, OP_PLACE))
+            why = "the circuit breaker for place_order is open";
+        if (!k.paused && why) set_paused(&k, 1, in_flight, why);
+        else if (k.paused && !why && in_flight <= cfg->max_in_flight / 2)
+            set_paused(&k, 0, in_flight, "");
     }
 
     /* Drain: let lanes finish what they hold, up to drain_ms. */

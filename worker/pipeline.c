@@ -30,6 +30,7 @@
 
 struct pipeline {
     const config_t *cfg;
+    pipeline_shared_t *shared;
     publisher_t *pub;
     ledger_t *ledger;     /* connected lazily, reconnected after failures */
     quota_t *quota;
@@ -61,20 +62,28 @@ typedef struct job {
     int locked;           /* holds the intent's lock on p->ledger */
 } job_t;
 
-pipeline_t *pipeline_new(const config_t *cfg, publisher_t *pub,
-                         account_gate_t *gate, char *err, size_t errlen) {
+pipeline_t *pipeline_new(const config_t *cfg, pipeline_shared_t *shared,
+                         char *err, size_t errlen) {
     pipeline_t *p = calloc(1, sizeof(*p));
     if (!p) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     p->cfg = cfg;
-    p->pub = pub;
-    p->gate = gate;
+    p->shared = shared;
+    p->pub = shared->pub;
+    p->gate = shared->gate;
     p->rand_state = (unsigned int)(timefmt_mono_ms() ^ (uintptr_t)p);
     p->alpaca = alpaca_new(cfg);
     if (!p->alpaca) {
         snprintf(err, errlen, "cannot create the HTTP client");
+        free(p);
+        return NULL;
+    }
+    alpaca_set_circuits(p->alpaca, shared->circuits);
+    p->quota = quota_new(cfg->redis_url, (quota_down_mode_t)cfg->quota_down_mode, err, errlen);
+    if (!p->quota) {
+        alpaca_free(p->alpaca);
         free(p);
         return NULL;
     }
@@ -104,12 +113,6 @@ static int ensure_ledger(pipeline_t *p, char *err, size_t errlen) {
     if (p->ledger) return 0;
     p->ledger = ledger_connect(p->cfg->database_url, p->cfg->replica_id, err, errlen);
     return p->ledger ? 0 : -1;
-}
-
-static int ensure_quota(pipeline_t *p, char *err, size_t errlen) {
-    if (p->quota) return 0;
-    p->quota = quota_connect(p->cfg->redis_url, err, errlen);
-    return p->quota ? 0 : -1;
 }
 
 /* ---- publishing what the ledger holds ---------------------------------- */
@@ -238,7 +241,7 @@ static alpaca_result_t look_up(pipeline_t *p, job_t *j, const char *cid,
             nap(j->abandon, rate_limit_wait_ms(&e));
             continue;
         }
-        log_msg(LOG_WARN, "alpaca_lookup_failed", j->in.intent_id, "%s", e.message);
+        log_msg(r == ALPACA_BREAKER_OPEN ? LOG_DEBUG : LOG_WARN, "alpaca_lookup_failed", j->in.intent_id, "%s", e.message);
         nap(j->abandon, backoff_ms(p, attempt));
     }
     return ALPACA_TRANSIENT;
@@ -269,6 +272,7 @@ static step_t submit(pipeline_t *p, job_t *j) {
     int unknown = !j->never_sent;  /* may exist: look before placing */
     int exists = 0;                /* Alpaca said it exists (422 duplicate) */
     int posted = 0;                /* this call sent a POST */
+    int held = 0;                  /* waited on an open breaker */
     /* Latest moment a POST for this intent may have started: now, for an
      * intent resumed in "submitting" (a crashed predecessor may have just
      * sent one); our own POSTs move it later. */
@@ -290,10 +294,17 @@ static step_t submit(pipeline_t *p, job_t *j) {
         /* Known not to exist: placing is safe, unless it is too late. */
         if (intent_is_expired(&j->in, timefmt_now_ms()))
             return reject(p, j, "submitting",
-                          !posted ? "expired" : "broker_unavailable",
-                          !posted ? "the intent expired before it could be sent"
+                          !posted && !held ? "expired" : "broker_unavailable",
+                          !posted && !held ? "the intent expired before it could be sent"
                                             : "the broker stayed unreachable until the intent expired",
                           -1, NULL);
+        if (!circuits_allow_peek(p->shared->circuits, OP_PLACE)) {
+            /* The broker is failing: hold the intent (intake stops taking
+             * new ones meanwhile) until a probe succeeds or it expires. */
+            held = 1;
+            nap(j->abandon, 200);
+            continue;
+        }
         if (!posted) {
             char why[200];
             if (!account_gate_check(p->gate, p->alpaca, why, sizeof(why))) {
@@ -326,6 +337,11 @@ static step_t submit(pipeline_t *p, job_t *j) {
                     "the broker refused the API keys (HTTP 401): check "
                     "ALPACA_API_KEY_ID and ALPACA_API_SECRET_KEY");
             nap(j->abandon, backoff_ms(p, attempt));
+            continue;
+        case ALPACA_BREAKER_OPEN:
+            /* Nothing was sent: wait for the breaker, as above. */
+            held = 1;
+            nap(j->abandon, 200);
             continue;
         case ALPACA_NOT_FOUND:
         case ALPACA_TRANSIENT:
@@ -365,6 +381,7 @@ static step_t step(pipeline_t *p, job_t *j) {
     if (ledger_begin_intent(p->ledger, &j->in, j->from, j->bytes, j->len, &seen, state,
                             err, sizeof(err)) < 0)
         goto infra;
+    atomic_store(&p->shared->ledger_down, 0);
     if (seen == LEDGER_CONFLICT) {
         char detail[160];
         snprintf(detail, sizeof(detail),
@@ -391,17 +408,18 @@ static step_t step(pipeline_t *p, job_t *j) {
         if (intent_is_expired(&j->in, now))
             return reject(p, j, "validated", "expired",
                           "the intent expired before it could be sent", -1, NULL);
-        if (ensure_quota(p, err, sizeof(err)) < 0) goto infra;
         int bot = j->in.source == INTENT_SOURCE_BOT;
         quota_decision_t d;
         if (quota_charge(p->quota, bot ? "bot" : "user", bot ? j->in.bot_id : j->in.user_id,
                          j->in.intent_id,
                          bot ? p->cfg->bot_trades_per_min : p->cfg->user_trades_per_min,
-                         p->cfg->rate_period_ms, &d, err, sizeof(err)) < 0) {
-            quota_close(p->quota);
-            p->quota = NULL;
+                         p->cfg->rate_period_ms, &d, err, sizeof(err)) < 0)
             goto infra;
-        }
+        if (d.unavailable)
+            return reject(p, j, "validated", "quota_exceeded",
+                          "the quota service (Redis) is unreachable and "
+                          "QUOTA_REDIS_DOWN_MODE=closed refuses trades meanwhile",
+                          (long long)d.retry_after_ms, NULL);
         if (!d.allowed) {
             char msg[200];
             snprintf(msg, sizeof(msg), "%s %s has used its %lld trades per %lld ms",
@@ -433,10 +451,15 @@ static step_t step(pipeline_t *p, job_t *j) {
 infra:
     log_msg(LOG_WARN, "dependency_failed", j->in.intent_id[0] ? j->in.intent_id : NULL,
             "%s", err);
-    if (p->ledger && strstr(err, "ledger")) {
-        ledger_close(p->ledger);  /* releases the intent's lock too */
-        p->ledger = NULL;
-        j->locked = 0;
+    if (strstr(err, "ledger")) {
+        /* Nothing is acted on without the ledger: intake stops taking new
+         * intents until it answers again. */
+        atomic_store(&p->shared->ledger_down, 1);
+        if (p->ledger) {
+            ledger_close(p->ledger);  /* releases the intent's lock too */
+            p->ledger = NULL;
+            j->locked = 0;
+        }
     }
     return STEP_RETRY;
 }
@@ -461,6 +484,7 @@ int pipeline_handle(pipeline_t *p, const origin_t *from, intent_source_t source,
             ledger_close(p->ledger);  /* its locks died with the connection */
             p->ledger = NULL;
             j.locked = 0;
+            atomic_store(&p->shared->ledger_down, 1);
         }
         if (s == STEP_RETRY) nap(abandon, backoff_ms(p, attempt++));
         else attempt = 0;

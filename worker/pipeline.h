@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include "account.h"
+#include "circuits.h"
 #include "config.h"
 #include "intent.h"
 #include "origin.h"
@@ -20,9 +21,16 @@
 
 typedef struct pipeline pipeline_t;
 
-/* gate is shared by every lane of the process (it has its own lock). */
-pipeline_t *pipeline_new(const config_t *cfg, publisher_t *pub,
-                         account_gate_t *gate, char *err, size_t errlen);
+/* What the lanes of a process share (each part has its own lock). */
+typedef struct pipeline_shared {
+    publisher_t *pub;
+    account_gate_t *gate;
+    circuits_t *circuits;
+    atomic_int ledger_down;   /* set while PostgreSQL fails: intake pauses */
+} pipeline_shared_t;
+
+pipeline_t *pipeline_new(const config_t *cfg, pipeline_shared_t *shared,
+                         char *err, size_t errlen);
 void pipeline_free(pipeline_t *p);
 
 /* Takes one consumed message to a durable outcome.  Failures of Redis,

@@ -1,8 +1,9 @@
 /* quota.c -- per-bot and per-user trade quotas, kept in Redis (GCRA).
  *
- * This file owns the Redis side of quota decisions: one synchronous hiredis
- * connection per quota_t (so one per worker lane; no shared state), the Lua
- * script that makes each decision atomically, and reconnection after errors.
+ * This file owns quota decisions: the Redis side (one connection per quota_t,
+ * so one per worker lane; no shared state; the Lua script that makes each
+ * decision atomically) and what happens while Redis cannot be reached
+ * (QUOTA_REDIS_DOWN_MODE: decide locally, or refuse).
  *
  * Why one script per decision: the rate-limit step and the record of "this
  * intent_id was already decided" must change together.  With two separate
@@ -29,20 +30,31 @@
  * comparisons at the boundary are exact.  The clock is Redis's TIME, not the
  * worker's, so replicas with skewed clocks agree.
  *
- * The script is loaded with SCRIPT LOAD and called with EVALSHA; on NOSCRIPT
- * (Redis restarted or SCRIPT FLUSH) it is sent once with EVAL, which also
- * caches it again. */
+ * The script is called with EVALSHA (its SHA-1 computed here); on NOSCRIPT
+ * (a new or restarted Redis, SCRIPT FLUSH) it is sent once with EVAL, which
+ * also caches it.
+ *
+ * While Redis is down, in "local" mode the same GCRA runs in memory, per
+ * lane.  That is exact, not an approximation: a bot's intents are keyed by
+ * bot_id and a user's by user_id, so all of one subject's intents go to one
+ * partition, one replica and one lane.  What local mode cannot do is
+ * remember decisions across a crash, so a redelivery after a crash while
+ * Redis is down may be charged again (it is still executed at most once:
+ * that is the ledger's and the client order id's job).  Redis is tried again
+ * at most once a second; when it answers, shared decisions resume. */
 #include "quota.h"
-#include "redisurl.h"
 
-#include <hiredis/hiredis.h>
-
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define QUOTA_TIMEOUT_SEC 2
+#include "log.h"
+#include "redisconn.h"
+#include "timefmt.h"
+
+#define QUOTA_TIMEOUT_MS 2000
 /* How long the decision for an intent is remembered.  An intent expires
  * (contract: 60 s by default) long before this, so a redelivery of it will
  * always find its decision. */
@@ -50,6 +62,11 @@
 /* limit * period_ms must stay well below 2^53 for exact Lua arithmetic. */
 #define QUOTA_MAX_TICKS (1LL << 50)
 #define QUOTA_MAX_ID_LEN 128
+/* While Redis is down, try it again at most this often. */
+#define QUOTA_RETRY_MS 1000
+/* Local mode: subjects and decisions remembered per lane. */
+#define LOCAL_SUBJECTS 4096
+#define LOCAL_DECISIONS 4096
 
 static const char quota_script[] =
     "redis.replicate_commands()\n"
@@ -105,135 +122,60 @@ static const char quota_script[] =
     "redis.call('PEXPIRE', KEYS[2], dttl)\n"
     "return {allowed, retry, remaining, limit, 0}\n";
 
+typedef struct local_subject {
+    char key[2 * QUOTA_MAX_ID_LEN + 8];  /* "bot:ID"; empty = free slot */
+    int64_t tat_ticks;                    /* TAT in 1/limit ms (ms * limit) */
+    int limit;
+} local_subject_t;
+
+typedef struct local_decision {
+    char intent_id[QUOTA_MAX_ID_LEN + 1];
+    quota_decision_t d;
+} local_decision_t;
+
 struct quota {
-    redis_url_t url;      /* holds the password: wiped in quota_close */
-    char where[300];      /* "host:port" for error messages */
-    redisContext *c;      /* NULL while disconnected */
-    char sha[41];         /* SHA1 of quota_script, from SCRIPT LOAD */
+    redisconn_t *conn;
+    quota_down_mode_t mode;
+    char sha[41];            /* SHA-1 of quota_script */
+    int down;                /* Redis was unreachable at the last try */
+    int64_t retry_at_ms;     /* monotonic: next time to try Redis */
+    local_subject_t *subjects;
+    local_decision_t *decisions;
+    size_t next_decision;    /* ring position */
 };
 
-static void quota_disconnect(quota_t *q) {
-    if (q->c != NULL) {
-        redisFree(q->c);
-        q->c = NULL;
-    }
-}
-
-/* Writes "redis HOST:PORT: WHAT: TEXT" into err.  A server reply could in
- * theory echo a command argument; if TEXT contains the password it is
- * withheld rather than printed. */
-static void quota_err(const quota_t *q, char *err, size_t errlen,
-                      const char *what, const char *text) {
-    if (text == NULL) text = "unknown error";
-    if (q->url.password[0] != '\0' && strstr(text, q->url.password) != NULL)
-        text = "(server reply withheld: it contains the password)";
-    snprintf(err, errlen, "redis %s: %s: %s", q->where, what, text);
-}
-
-/* Reports a failed command: I/O errors (reply NULL) drop the connection. */
-static void quota_cmd_failed(quota_t *q, redisReply *r, const char *what,
-                             char *err, size_t errlen) {
-    if (r == NULL) {
-        quota_err(q, err, errlen, what,
-                  q->c != NULL && q->c->errstr[0] ? q->c->errstr
-                                                  : "connection lost");
-        quota_disconnect(q);
-    } else if (r->type == REDIS_REPLY_ERROR) {
-        quota_err(q, err, errlen, what, r->str);
-    } else {
-        quota_err(q, err, errlen, what, "unexpected reply type");
-    }
-}
-
-/* Connects, authenticates, selects the db and loads the script.
- * Returns 0, or -1 with err and q->c left NULL. */
-static int quota_open(quota_t *q, char *err, size_t errlen) {
-    struct timeval tv = {QUOTA_TIMEOUT_SEC, 0};
-    redisReply *r;
-
-    q->c = redisConnectWithTimeout(q->url.host, q->url.port, tv);
-    if (q->c == NULL) {
-        quota_err(q, err, errlen, "connect", "out of memory");
-        return -1;
-    }
-    if (q->c->err) {
-        quota_err(q, err, errlen, "connect", q->c->errstr);
-        goto fail;
-    }
-    if (redisSetTimeout(q->c, tv) != REDIS_OK) {
-        quota_err(q, err, errlen, "set timeout", q->c->errstr);
-        goto fail;
-    }
-    /* Detects a peer that vanished without a FIN while we are idle. */
-    redisEnableKeepAlive(q->c);
-
-    if (q->url.password[0] != '\0') {
-        if (q->url.user[0] != '\0')
-            r = redisCommand(q->c, "AUTH %s %s", q->url.user, q->url.password);
-        else
-            r = redisCommand(q->c, "AUTH %s", q->url.password);
-        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-            quota_cmd_failed(q, r, "AUTH failed", err, errlen);
-            if (r != NULL) freeReplyObject(r);
-            goto fail;
-        }
-        freeReplyObject(r);
-    }
-
-    if (q->url.db != 0) {
-        r = redisCommand(q->c, "SELECT %d", q->url.db);
-        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-            quota_cmd_failed(q, r, "SELECT failed", err, errlen);
-            if (r != NULL) freeReplyObject(r);
-            goto fail;
-        }
-        freeReplyObject(r);
-    }
-
-    /* A name makes our connections recognisable in CLIENT LIST.  It is
-     * optional: an error reply (e.g. an ACL without CLIENT) is ignored. */
-    r = redisCommand(q->c, "CLIENT SETNAME order-worker-quota-%ld",
-                     (long)getpid());
-    if (r == NULL) {
-        quota_cmd_failed(q, r, "CLIENT SETNAME", err, errlen);
-        goto fail;
-    }
-    freeReplyObject(r);
-
-    r = redisCommand(q->c, "SCRIPT LOAD %s", quota_script);
-    if (r == NULL || r->type != REDIS_REPLY_STRING || r->len != 40) {
-        quota_cmd_failed(q, r, "SCRIPT LOAD failed", err, errlen);
-        if (r != NULL) freeReplyObject(r);
-        goto fail;
-    }
-    memcpy(q->sha, r->str, 40);
-    q->sha[40] = '\0';
-    freeReplyObject(r);
-    return 0;
-
-fail:
-    quota_disconnect(q);
-    return -1;
-}
-
-quota_t *quota_connect(const char *redis_url, char *err, size_t errlen) {
+static quota_t *quota_alloc(const char *redis_url, quota_down_mode_t mode, char *err,
+                            size_t errlen) {
     quota_t *q = calloc(1, sizeof(*q));
-    if (q == NULL) {
+    if (!q) {
         snprintf(err, errlen, "quota: out of memory");
         return NULL;
     }
-    if (redisurl_parse(redis_url, &q->url, err, errlen) != 0) {
+    q->conn = redisconn_new(redis_url, "order-worker-quota", QUOTA_TIMEOUT_MS, err, errlen);
+    if (!q->conn) {
         free(q);
         return NULL;
     }
-    if (strchr(q->url.host, ':') != NULL)
-        snprintf(q->where, sizeof(q->where), "[%s]:%d", q->url.host, q->url.port);
-    else
-        snprintf(q->where, sizeof(q->where), "%s:%d", q->url.host, q->url.port);
-    if (quota_open(q, err, errlen) != 0) {
+    q->mode = mode;
+    unsigned char md[SHA_DIGEST_LENGTH];
+    SHA1((const unsigned char *)quota_script, strlen(quota_script), md);
+    for (int i = 0; i < SHA_DIGEST_LENGTH; i++) snprintf(q->sha + 2 * i, 3, "%02x", md[i]);
+    return q;
+}
+
+quota_t *quota_new(const char *redis_url, quota_down_mode_t mode, char *err, size_t errlen) {
+    return quota_alloc(redis_url, mode, err, errlen);
+}
+
+quota_t *quota_connect(const char *redis_url, char *err, size_t errlen) {
+    quota_t *q = quota_alloc(redis_url, QUOTA_DOWN_FAIL, err, errlen);
+    if (!q) return NULL;
+    redisReply *r = redisconn_command(q->conn, err, errlen, "PING");
+    if (!r) {
         quota_close(q);
         return NULL;
     }
+    freeReplyObject(r);
     return q;
 }
 
@@ -253,84 +195,151 @@ static int valid_key_part(const char *s) {
     return 1;
 }
 
-/* Errors after which this connection should not be reused: a failover left
- * us on a replica, Redis is still loading, or it lost our AUTH. */
-static int reply_needs_reconnect(const redisReply *r) {
-    return strncmp(r->str, "READONLY", 8) == 0 ||
-           strncmp(r->str, "LOADING", 7) == 0 ||
-           strncmp(r->str, "MASTERDOWN", 10) == 0 ||
-           strncmp(r->str, "NOAUTH", 6) == 0;
-}
-
-int quota_charge(quota_t *q, const char *subject, const char *id,
-                 const char *intent_id, int limit, int64_t period_ms,
-                 quota_decision_t *out, char *err, size_t errlen) {
-    char tatkey[64 + 2 * QUOTA_MAX_ID_LEN];
-    char deckey[64 + 3 * QUOTA_MAX_ID_LEN];
-    redisReply *r;
-
-    if (!valid_key_part(subject) || !valid_key_part(id) ||
-        !valid_key_part(intent_id)) {
-        snprintf(err, errlen, "quota: subject, id and intent_id must be 1..%d "
-                              "characters of [A-Za-z0-9._-]", QUOTA_MAX_ID_LEN);
-        return -1;
-    }
-    if (limit < 1 || period_ms < 1 ||
-        (int64_t)limit > QUOTA_MAX_TICKS / period_ms) {
-        snprintf(err, errlen, "quota: bad limit %d per %lld ms", limit,
-                 (long long)period_ms);
-        return -1;
-    }
-    snprintf(tatkey, sizeof(tatkey), "ow:quota:{%s:%s}:tat", subject, id);
-    snprintf(deckey, sizeof(deckey), "ow:quota:{%s:%s}:intent:%s", subject,
-             id, intent_id);
-
-    if (q->c == NULL && quota_open(q, err, errlen) != 0) return -1;
-
-    r = redisCommand(q->c, "EVALSHA %s 2 %s %s %d %lld %lld", q->sha, tatkey,
-                     deckey, limit, (long long)period_ms,
-                     (long long)QUOTA_DECISION_TTL_MS);
-    if (r != NULL && r->type == REDIS_REPLY_ERROR &&
-        strncmp(r->str, "NOSCRIPT", 8) == 0) {
+/* The decision from Redis.  0, or -1 with err. */
+static int charge_redis(quota_t *q, const char *tatkey, const char *deckey, int limit,
+                        int64_t period_ms, quota_decision_t *out, char *err, size_t errlen) {
+    redisReply *r = redisconn_command_raw(q->conn, err, errlen, "EVALSHA %s 2 %s %s %d %lld %lld",
+                                          q->sha, tatkey, deckey, limit, (long long)period_ms,
+                                          (long long)QUOTA_DECISION_TTL_MS);
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
         freeReplyObject(r);
-        r = redisCommand(q->c, "EVAL %s 2 %s %s %d %lld %lld", quota_script,
-                         tatkey, deckey, limit, (long long)period_ms,
-                         (long long)QUOTA_DECISION_TTL_MS);
+        r = redisconn_command_raw(q->conn, err, errlen, "EVAL %s 2 %s %s %d %lld %lld",
+                                  quota_script, tatkey, deckey, limit, (long long)period_ms,
+                                  (long long)QUOTA_DECISION_TTL_MS);
     }
-    if (r == NULL) {
-        quota_cmd_failed(q, r, "quota script", err, errlen);
-        return -1;
-    }
+    if (!r) return -1;
     if (r->type == REDIS_REPLY_ERROR) {
-        quota_cmd_failed(q, r, "quota script", err, errlen);
-        if (reply_needs_reconnect(r)) quota_disconnect(q);
-        freeReplyObject(r);
+        freeReplyObject(r);  /* err already says what Redis answered */
         return -1;
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 5) {
-        quota_err(q, err, errlen, "quota script", "unexpected reply shape");
+    int ok = r->type == REDIS_REPLY_ARRAY && r->elements == 5;
+    for (size_t i = 0; ok && i < 5; i++) ok = r->element[i]->type == REDIS_REPLY_INTEGER;
+    if (!ok) {
+        snprintf(err, errlen, "%s: quota script: unexpected reply", redisconn_where(q->conn));
         freeReplyObject(r);
         return -1;
-    }
-    for (size_t i = 0; i < 5; i++) {
-        if (r->element[i]->type != REDIS_REPLY_INTEGER) {
-            quota_err(q, err, errlen, "quota script", "non-integer in reply");
-            freeReplyObject(r);
-            return -1;
-        }
     }
     out->allowed = r->element[0]->integer != 0;
     out->retry_after_ms = r->element[1]->integer;
     out->remaining = r->element[2]->integer;
     out->limit = r->element[3]->integer;
     out->replayed = r->element[4]->integer != 0;
+    out->local = 0;
+    out->unavailable = 0;
     freeReplyObject(r);
     return 0;
 }
 
+/* The same GCRA as the script, in memory (see the comment at the top). */
+static void charge_local(quota_t *q, const char *subject, const char *id,
+                         const char *intent_id, int limit, int64_t period_ms,
+                         quota_decision_t *out) {
+    if (!q->subjects) {
+        q->subjects = calloc(LOCAL_SUBJECTS, sizeof(*q->subjects));
+        q->decisions = calloc(LOCAL_DECISIONS, sizeof(*q->decisions));
+    }
+    memset(out, 0, sizeof(*out));
+    out->local = 1;
+    out->limit = limit;
+    if (!q->subjects || !q->decisions) {  /* no memory: refuse, safely */
+        out->retry_after_ms = 1000;
+        return;
+    }
+    for (size_t i = 0; i < LOCAL_DECISIONS; i++)
+        if (!strcmp(q->decisions[i].intent_id, intent_id)) {
+            *out = q->decisions[i].d;
+            out->replayed = 1;
+            return;
+        }
+    char key[sizeof(q->subjects[0].key)];
+    snprintf(key, sizeof(key), "%s:%s", subject, id);
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *c = key; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    int64_t now_ticks = timefmt_now_ms() * limit;
+    local_subject_t *slot = NULL;
+    for (size_t i = 0; i < LOCAL_SUBJECTS; i++) {
+        local_subject_t *s = &q->subjects[(h + i) % LOCAL_SUBJECTS];
+        /* A free slot, this subject, or one whose state has lapsed. */
+        if (!s->key[0] || !strcmp(s->key, key) || s->tat_ticks / s->limit < now_ticks / limit) {
+            slot = s;
+            break;
+        }
+    }
+    if (!slot) slot = &q->subjects[h % LOCAL_SUBJECTS];
+    if (strcmp(slot->key, key) != 0 || slot->limit != limit) {
+        snprintf(slot->key, sizeof(slot->key), "%s", key);
+        slot->tat_ticks = 0;
+        slot->limit = limit;
+    }
+    int64_t t = period_ms;                 /* emission interval, in ticks */
+    int64_t tat = slot->tat_ticks > now_ticks ? slot->tat_ticks : now_ticks;
+    int64_t new_tat = tat + t;
+    int64_t window = period_ms * limit;    /* the period, in ticks */
+    if (new_tat - now_ticks <= window) {
+        slot->tat_ticks = new_tat;
+        out->allowed = 1;
+        out->remaining = (window - (new_tat - now_ticks)) / t;
+    } else {
+        int64_t wait_ticks = new_tat - window - now_ticks;
+        out->retry_after_ms = (wait_ticks + limit - 1) / limit;
+    }
+    local_decision_t *d = &q->decisions[q->next_decision++ % LOCAL_DECISIONS];
+    snprintf(d->intent_id, sizeof(d->intent_id), "%s", intent_id);
+    d->d = *out;
+}
+
+int quota_charge(quota_t *q, const char *subject, const char *id,
+                 const char *intent_id, int limit, int64_t period_ms,
+                 quota_decision_t *out, char *err, size_t errlen) {
+    if (!valid_key_part(subject) || !valid_key_part(id) || !valid_key_part(intent_id)) {
+        snprintf(err, errlen, "quota: subject, id and intent_id must be 1..%d "
+                              "characters of [A-Za-z0-9._-]", QUOTA_MAX_ID_LEN);
+        return -1;
+    }
+    if (limit < 1 || period_ms < 1 || (int64_t)limit > QUOTA_MAX_TICKS / period_ms) {
+        snprintf(err, errlen, "quota: bad limit %d per %lld ms", limit, (long long)period_ms);
+        return -1;
+    }
+    char tatkey[64 + 2 * QUOTA_MAX_ID_LEN];
+    char deckey[64 + 3 * QUOTA_MAX_ID_LEN];
+    snprintf(tatkey, sizeof(tatkey), "ow:quota:{%s:%s}:tat", subject, id);
+    snprintf(deckey, sizeof(deckey), "ow:quota:{%s:%s}:intent:%s", subject, id, intent_id);
+
+    int64_t now = timefmt_mono_ms();
+    if (q->mode == QUOTA_DOWN_FAIL || !q->down || now >= q->retry_at_ms) {
+        if (charge_redis(q, tatkey, deckey, limit, period_ms, out, err, errlen) == 0) {
+            if (q->down)
+                log_msg(LOG_INFO, "quota_mode", NULL,
+                        "quota decisions are shared again (Redis answers)");
+            q->down = 0;
+            return 0;
+        }
+        if (q->mode == QUOTA_DOWN_FAIL) return -1;
+        if (!q->down)
+            log_msg(LOG_WARN, "quota_mode", NULL, "quota decisions are %s: %s",
+                    q->mode == QUOTA_DOWN_LOCAL ? "local to this replica"
+                                                : "refused (QUOTA_REDIS_DOWN_MODE=closed)",
+                    err);
+        q->down = 1;
+        q->retry_at_ms = now + QUOTA_RETRY_MS;
+    }
+    if (q->mode == QUOTA_DOWN_CLOSED) {
+        memset(out, 0, sizeof(*out));
+        out->unavailable = 1;
+        out->limit = limit;
+        out->retry_after_ms = QUOTA_RETRY_MS;
+        return 0;
+    }
+    charge_local(q, subject, id, intent_id, limit, period_ms, out);
+    return 0;
+}
+
+int quota_is_local(const quota_t *q) { return q->down; }
+
 void quota_close(quota_t *q) {
     if (q == NULL) return;
-    quota_disconnect(q);
-    explicit_bzero(&q->url, sizeof(q->url));
+    redisconn_free(q->conn);
+    free(q->subjects);
+    free(q->decisions);
     free(q);
 }

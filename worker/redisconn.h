@@ -1,0 +1,39 @@
+/* redisconn.h -- one Redis connection that connects when needed.
+ *
+ * Parses REDIS_URL, connects with timeouts, authenticates (user and
+ * password, or password), selects the database, names the connection, and
+ * after an I/O error or a reply that means "this server is not usable"
+ * (READONLY, LOADING, MASTERDOWN, NOAUTH) drops the connection so the next
+ * command connects again.  Errors name host:port and never the password.
+ * Not thread-safe: one per thread, or guarded by the caller. */
+#ifndef REDISCONN_H
+#define REDISCONN_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+
+typedef struct redisconn redisconn_t;
+
+/* Parses the URL (no connection yet); name shows in CLIENT LIST. */
+redisconn_t *redisconn_new(const char *redis_url, const char *name,
+                           int timeout_ms, char *err, size_t errlen);
+void redisconn_free(redisconn_t *c);
+
+/* Runs a command (hiredis format), connecting first if needed.  Returns the
+ * reply (free with freeReplyObject), or NULL with err when the command
+ * could not run or Redis answered an error. */
+redisReply *redisconn_command(redisconn_t *c, char *err, size_t errlen,
+                              const char *fmt, ...);
+
+/* Like redisconn_command, but an error reply is returned to the caller
+ * (e.g. to see NOSCRIPT) instead of NULL; NULL only when there is none. */
+redisReply *redisconn_command_raw(redisconn_t *c, char *err, size_t errlen,
+                                  const char *fmt, ...);
+
+/* Closes the connection (the next command reconnects). */
+void redisconn_drop(redisconn_t *c);
+
+/* "redis host:port" for messages. */
+const char *redisconn_where(const redisconn_t *c);
+
+#endif
