@@ -11,11 +11,18 @@
  * process runs until SIGTERM/SIGINT/SIGHUP, then destroys the cluster and the
  * handle, removes the bootstrap file (its ports die with us) and exits 0.
  *
+ * Fault injection for the tests: SIGUSR1 takes every broker down (its
+ * connections are closed and new ones refused; the topics and their data stay),
+ * SIGUSR2 brings every broker up again.  Each change is logged to stderr.
+ *
  * Signals are blocked before librdkafka starts its threads and collected
- * with sigwait() in main, so there is no signal handler and no global state. */
+ * with sigwait() in main's loop, which then calls the mock API: there is no
+ * signal handler (so librdkafka is never called from one) and no global
+ * state. */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +48,8 @@ static void usage(FILE *out, const char *prog) {
             "\n"
             "Hosts librdkafka's mock Kafka cluster (%d brokers on 127.0.0.1, kernel-chosen\n"
             "ports) until SIGTERM or SIGINT, and prints its bootstrap servers on stdout.\n"
+            "SIGUSR1 takes every broker down (connections closed and refused), SIGUSR2\n"
+            "brings them all up again (fault injection for tests).\n"
             "\n"
             "  --partitions N        partitions per topic (default 6)\n"
             "  --topic NAME          create this topic; repeatable; when given, replaces the\n"
@@ -169,6 +178,25 @@ static int write_file_atomically(const char *path, const char *text) {
     return 0;
 }
 
+/* Takes every broker of the cluster down (up == 0) or up (up == 1), logging
+ * the change.  Broker ids of the mock cluster are 1..BROKER_COUNT.  Called
+ * from main's loop, never from a signal handler. */
+static void set_brokers(rd_kafka_mock_cluster_t *mcl, int up) {
+    int failed = 0;
+    for (int32_t id = 1; id <= BROKER_COUNT; id++) {
+        rd_kafka_resp_err_t err =
+            up ? rd_kafka_mock_broker_set_up(mcl, id) : rd_kafka_mock_broker_set_down(mcl, id);
+        if (err) {
+            fprintf(stderr, "kafka-dev-broker: broker %d: cannot set %s: %s\n", (int)id,
+                    up ? "up" : "down", rd_kafka_err2str(err));
+            failed = 1;
+        }
+    }
+    fprintf(stderr, "kafka-dev-broker: %s: all %d brokers %s%s\n", up ? "SIGUSR2" : "SIGUSR1",
+            BROKER_COUNT, up ? "up (accepting connections)" : "down (connections closed and refused)",
+            failed ? " (with errors, see above)" : "");
+}
+
 int main(int argc, char **argv) {
     options_t opt = {0};
     int rc = parse_args(argc, argv, &opt);
@@ -182,6 +210,8 @@ int main(int argc, char **argv) {
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGHUP);
+    sigaddset(&stop, SIGUSR1);
+    sigaddset(&stop, SIGUSR2);
     if (pthread_sigmask(SIG_BLOCK, &stop, NULL) != 0) {
         fprintf(stderr, "kafka-dev-broker: cannot block signals\n");
         return 1;
@@ -235,12 +265,19 @@ int main(int argc, char **argv) {
         fprintf(stderr, " %s", opt.topics[i]);
     fprintf(stderr, " (%d partitions each)\n", opt.partitions);
 
-    int sig = 0;
-    if (sigwait(&stop, &sig) != 0) {
-        fprintf(stderr, "kafka-dev-broker: sigwait failed\n");
-        goto out;
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&stop, &sig) != 0) {
+            fprintf(stderr, "kafka-dev-broker: sigwait failed\n");
+            goto out;
+        }
+        if (sig == SIGUSR1 || sig == SIGUSR2) {
+            set_brokers(mcl, sig == SIGUSR2);
+            continue;
+        }
+        fprintf(stderr, "kafka-dev-broker: %s, shutting down\n", strsignal(sig));
+        break;
     }
-    fprintf(stderr, "kafka-dev-broker: %s, shutting down\n", strsignal(sig));
     status = 0;
 
 out:
