@@ -17,17 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int passed, failed;
-
-static void check(int ok, const char *what, int line) {
-    if (ok) {
-        passed++;
-    } else {
-        failed++;
-        printf("FAIL line %d: %s\n", line, what);
-    }
-}
-#define CHECK(cond) check((cond), #cond, __LINE__)
+#include "check.h"
 
 /* A config that only trips on failures, with a window that forgets nothing
  * by time within a test.  Tests change the fields they are about. */
