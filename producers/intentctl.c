@@ -8,8 +8,16 @@
  * as JSON lines, with the stop conditions scripts need).  Modelled on kcat:
  * small and exact.
  *
+ * Also the operator's commands: the kill switch (`halt`, `reduce`, `resume`,
+ * `trading`: the ledger's trading_states, through libpq) and the quotas
+ * (`quota`: the worker's Redis keys, read-only except `quota set|unset`).
+ * They live here because an operator already has intentctl and the stack's
+ * environment; they read the same keys and tables the worker does.
+ *
  * Exit codes: 0 ok; 1 something was refused or failed (an invalid intent, a
- * tail condition not met); 2 usage error; 3 Kafka/connection error.
+ * tail condition not met, the ledger or Redis unreachable or refusing); 2
+ * usage error (also: DATABASE_URL / REDIS_URL not set); 3 Kafka/connection
+ * error.
  *
  * All state lives in structs passed down from main(); the only static is the
  * sig_atomic_t flag set by the SIGINT/SIGTERM handler of `tail`. */
@@ -25,9 +33,11 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
 
 #include "intent.h"
+#include "redisconn.h"
 #include "timefmt.h"
 
 enum { EXIT_OK_ = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_KAFKA = 3 };
@@ -1411,6 +1421,686 @@ out:
     return rc;
 }
 
+/* -------------------------------------------------- operator: kill switch */
+
+/* The kill switch (halt, reduce, resume, trading) writes and reads the
+ * ledger's trading_states directly through libpq (DATABASE_URL); the quota
+ * commands read and set Redis keys (REDIS_URL).  Neither URL is ever
+ * printed: libpq's and redisconn's messages name host and port only. */
+
+/* A bot or user id as the contract allows: 1..64 of A-Z a-z 0-9 . _ - (so
+ * it can never forge another Redis key or hash tag). */
+static int valid_subject_id(const char *s) {
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '_' || ch == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* One line of libpq text (its messages end in newlines). */
+static void pq_print_err(const char *what, const char *msg) {
+    fprintf(stderr, "intentctl: %s: ", what);
+    for (const char *p = msg && *msg ? msg : "failed"; *p; p++)
+        fputc(*p == '\n' || *p == '\t' ? ' ' : *p, stderr);
+    fputc('\n', stderr);
+}
+
+/* The ledger connection, or NULL after saying why; *rc tells which exit. */
+static PGconn *db_connect(const char *cmd, int *rc) {
+    const char *url = getenv("DATABASE_URL");
+    if (!url || !*url) {
+        usage_error(cmd, "DATABASE_URL is not set (the ledger's postgresql:// URL)%s", "");
+        *rc = EXIT_USAGE;
+        return NULL;
+    }
+    /* Settings before dbname are defaults the URL may override. */
+    const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *const vals[] = {"10", "intentctl", url, NULL};
+    PGconn *db = PQconnectdbParams(keys, vals, 1);
+    if (!db || PQstatus(db) != CONNECTION_OK) {
+        pq_print_err("cannot reach the ledger (DATABASE_URL)", db ? PQerrorMessage(db) : NULL);
+        PQfinish(db);
+        *rc = EXIT_REFUSED;
+        return NULL;
+    }
+    return db;
+}
+
+/* Runs one parameterised statement; NULL after printing why. */
+static PGresult *db_exec(PGconn *db, const char *sql, int n, const char *const *params,
+                         ExecStatusType want, const char *what) {
+    PGresult *r = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) == want)
+        return r;
+    pq_print_err(what, PQresultErrorMessage(r));
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    if (state && strcmp(state, "42P01") == 0) /* undefined_table */
+        fprintf(stderr, "intentctl: the ledger lacks the kill switch tables: run "
+                        "'order-worker migrate'\n");
+    PQclear(r);
+    return NULL;
+}
+
+static int db_cmd(PGconn *db, const char *sql, int n, const char *const *params,
+                  const char *what) {
+    PGresult *r = db_exec(db, sql, n, params, PGRES_COMMAND_OK, what);
+    PQclear(r);
+    return r ? 0 : -1;
+}
+
+/* Who is changing the state: "$USER@hostname", or "intentctl". */
+static void operator_name(char *out, size_t len) {
+    const char *user = getenv("USER");
+    char host[256];
+    if (!user || !*user) {
+        snprintf(out, len, "intentctl");
+        return;
+    }
+    if (gethostname(host, sizeof host) != 0)
+        host[0] = '\0';
+    host[sizeof host - 1] = '\0';
+    if (*host)
+        snprintf(out, len, "%s@%s", user, host);
+    else
+        snprintf(out, len, "%s", user);
+}
+
+static void state_help(FILE *out) {
+    fprintf(out,
+"usage: intentctl halt|reduce|resume (--global | --user ID | --bot ID) [--reason TEXT]\n"
+"\n"
+"The kill switch.  Sets the trading state of everyone (--global), of one user\n"
+"or of one bot in the ledger (table trading_states, with a row in\n"
+"trading_state_changes saying who, why and when, in one transaction):\n"
+"  halt     every intent that falls under it is rejected trading_halted\n"
+"  reduce   only orders that shrink an existing position pass (a sell of at\n"
+"           most the long quantity, a buy of at most the short quantity)\n"
+"  resume   back to active\n"
+"The strictest state that applies to an intent wins (a resumed bot of a\n"
+"halted user stays halted).  Every replica re-reads the states every\n"
+"TRADING_REFRESH_MS (500 ms by default): a change is obeyed within a second.\n"
+"\n"
+"  --global              all trading\n"
+"  --user ID             one user (its user intents and its bots' intents)\n"
+"  --bot ID              one bot\n"
+"  --reason TEXT         why (kept in the ledger and logged by the workers)\n"
+"  --json                print the new state as one JSON object\n"
+"  -h, --help            this text\n"
+"\n"
+"Needs DATABASE_URL.  Prints the new state, e.g. 'bot b1: halted (was active)'.\n"
+"Exit: 0 set; 1 the ledger refused or cannot be reached; 2 usage.\n");
+}
+
+static int cmd_state(int argc, char **argv, const char *cmd, const char *to_state) {
+    enum { O_GLOBAL = 4000, O_USER, O_BOT, O_REASON, O_JSON };
+    static const struct option longopts[] = {
+        {"global", no_argument, NULL, O_GLOBAL},
+        {"user", required_argument, NULL, O_USER},
+        {"bot", required_argument, NULL, O_BOT},
+        {"reason", required_argument, NULL, O_REASON},
+        {"json", no_argument, NULL, O_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *scope = NULL, *id = "", *reason = NULL;
+    int json = 0, scopes = 0, opt;
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'h': state_help(stdout); return EXIT_OK_;
+        case O_GLOBAL: scope = "global"; id = ""; scopes++; break;
+        case O_USER: scope = "user"; id = optarg; scopes++; break;
+        case O_BOT: scope = "bot"; id = optarg; scopes++; break;
+        case O_REASON: reason = optarg; break;
+        case O_JSON: json = 1; break;
+        default: return usage_error(cmd, NULL, NULL);
+        }
+    }
+    if (optind < argc)
+        return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (scopes != 1)
+        return usage_error(cmd, "say whose trading: exactly one of --global, --user ID, --bot ID%s",
+                           "");
+    if (*id && !valid_subject_id(id))
+        return usage_error(cmd, "'%s' is not an id (1 to 64 characters of A-Z a-z 0-9 . _ -)", id);
+    if (reason && strlen(reason) > 1000)
+        return usage_error(cmd, "--reason is longer than 1000 characters%s", "");
+
+    int rc = EXIT_REFUSED;
+    PGconn *db = db_connect(cmd, &rc);
+    if (!db)
+        return rc;
+    char by[320];
+    operator_name(by, sizeof by);
+    char previous[16] = "active";
+    char at[64] = "";
+    const char *p_key[] = {scope, id};
+    const char *p_set[] = {scope, id, to_state, reason, by};
+    PGresult *r = NULL;
+    if (db_cmd(db, "BEGIN", 0, NULL, "begin") < 0)
+        goto done;
+    /* Writers one at a time (readers are not blocked), so the history's
+     * from_state is exact even when two operators act at once. */
+    if (db_cmd(db, "LOCK TABLE trading_states IN SHARE ROW EXCLUSIVE MODE", 0, NULL,
+               "lock trading_states") < 0)
+        goto rollback;
+    r = db_exec(db, "SELECT state FROM trading_states WHERE scope = $1 AND id = $2", 2, p_key,
+                PGRES_TUPLES_OK, "read trading_states");
+    if (!r)
+        goto rollback;
+    int had_row = PQntuples(r) > 0;
+    if (had_row)
+        snprintf(previous, sizeof previous, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    r = db_exec(db,
+                "INSERT INTO trading_states (scope, id, state, reason, updated_by)"
+                " VALUES ($1, $2, $3, $4, $5)"
+                " ON CONFLICT (scope, id) DO UPDATE SET state = EXCLUDED.state,"
+                " reason = EXCLUDED.reason, updated_by = EXCLUDED.updated_by, updated_at = now()"
+                " RETURNING to_char(updated_at AT TIME ZONE 'UTC',"
+                " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+                5, p_set, PGRES_TUPLES_OK, "write trading_states");
+    if (!r)
+        goto rollback;
+    snprintf(at, sizeof at, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    r = NULL;
+    const char *p_hist[] = {scope, id, had_row ? previous : NULL, to_state, reason, by};
+    if (db_cmd(db,
+               "INSERT INTO trading_state_changes (scope, id, from_state, to_state, reason,"
+               " changed_by) VALUES ($1, $2, $3, $4, $5, $6)",
+               6, p_hist, "write trading_state_changes") < 0 ||
+        db_cmd(db, "COMMIT", 0, NULL, "commit") < 0)
+        goto rollback;
+
+    if (json) {
+        json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s}", "scope", scope, "id", id,
+                              "state", to_state, "previous", previous, "reason",
+                              reason ? json_bytes(reason, strlen(reason)) : json_null(),
+                              "updated_by", by, "updated_at", at);
+        json_dumpf(j, stdout, JSON_COMPACT);
+        putchar('\n');
+        json_decref(j);
+    } else {
+        if (*id)
+            printf("%s %s: %s (was %s)", scope, id, to_state, previous);
+        else
+            printf("global: %s (was %s)", to_state, previous);
+        if (reason)
+            printf("; reason: %s", reason);
+        printf("; by %s at %s\n", by, at);
+    }
+    rc = EXIT_OK_;
+    goto done;
+rollback:
+    PQclear(PQexec(db, "ROLLBACK"));
+done:
+    PQfinish(db);
+    return rc;
+}
+
+static void trading_help(FILE *out) {
+    fprintf(out,
+"usage: intentctl trading [--all] [--history N] [--json]\n"
+"\n"
+"Lists the trading states in force (halted and reducing; no row means\n"
+"active), strictest scope first, from the ledger (DATABASE_URL).\n"
+"  --all                 also the rows set back to active\n"
+"  --history N           instead, the last N changes (who, why, when), newest\n"
+"                        first\n"
+"  --json                one JSON object per row\n"
+"  -h, --help            this text\n"
+"Exit: 0 listed; 1 the ledger cannot be read; 2 usage.\n");
+}
+
+static int cmd_trading(int argc, char **argv) {
+    enum { O_ALL = 4100, O_HISTORY, O_JSON };
+    static const struct option longopts[] = {
+        {"all", no_argument, NULL, O_ALL},
+        {"history", required_argument, NULL, O_HISTORY},
+        {"json", no_argument, NULL, O_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int all = 0, json = 0, opt;
+    int64_t history = -1;
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'h': trading_help(stdout); return EXIT_OK_;
+        case O_ALL: all = 1; break;
+        case O_JSON: json = 1; break;
+        case O_HISTORY:
+            if (parse_i64(optarg, &history) != 0 || history < 1 || history > 100000)
+                return usage_error("trading", "--history wants a count 1..100000, got '%s'",
+                                   optarg);
+            break;
+        default: return usage_error("trading", NULL, NULL);
+        }
+    }
+    if (optind < argc)
+        return usage_error("trading", "unexpected argument '%s'", argv[optind]);
+    int rc = EXIT_REFUSED;
+    PGconn *db = db_connect("trading", &rc);
+    if (!db)
+        return rc;
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+    char limit[24];
+    snprintf(limit, sizeof limit, "%" PRId64, history);
+    const char *p_hist[] = {limit};
+    const char *p_all[] = {all ? "1" : "0"};
+    PGresult *r =
+        history > 0
+            ? db_exec(db,
+                      "SELECT scope, id, to_state, reason, changed_by, " TS("changed_at")
+                      ", coalesce(from_state, 'active') FROM trading_state_changes"
+                      " ORDER BY change_id DESC LIMIT $1::bigint",
+                      1, p_hist, PGRES_TUPLES_OK, "read trading_state_changes")
+            : db_exec(db,
+                      "SELECT scope, id, state, reason, updated_by, " TS("updated_at")
+                      " FROM trading_states WHERE state <> 'active' OR $1::int = 1"
+                      " ORDER BY CASE scope WHEN 'global' THEN 0 WHEN 'user' THEN 1 ELSE 2 END,"
+                      " id",
+                      1, p_all, PGRES_TUPLES_OK, "read trading_states");
+#undef TS
+    if (!r)
+        goto done;
+    int n = PQntuples(r);
+    if (!json && n == 0 && history < 0)
+        printf("trading is active everywhere (no halted or reducing state)\n");
+    else if (!json)
+        printf("%-6s  %-24s  %-18s  %-24s  %-20s  %s\n", "SCOPE", "ID",
+               history > 0 ? "CHANGE" : "STATE", history > 0 ? "AT" : "SINCE", "BY", "REASON");
+    for (int i = 0; i < n; i++) {
+        const char *reason = PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3);
+        const char *by = PQgetisnull(r, i, 4) ? "" : PQgetvalue(r, i, 4);
+        if (json) {
+            json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:o, s:s}", "scope", PQgetvalue(r, i, 0),
+                                  "id", PQgetvalue(r, i, 1), "state", PQgetvalue(r, i, 2),
+                                  "reason", reason ? json_bytes(reason, strlen(reason)) : json_null(),
+                                  "updated_by", json_bytes(by, strlen(by)),
+                                  history > 0 ? "changed_at" : "updated_at", PQgetvalue(r, i, 5));
+            if (history > 0)
+                json_object_set_new(j, "previous", json_string(PQgetvalue(r, i, 6)));
+            json_dumpf(j, stdout, JSON_COMPACT);
+            putchar('\n');
+            json_decref(j);
+            continue;
+        }
+        char change[40];
+        if (history > 0)
+            snprintf(change, sizeof change, "%s->%s", PQgetvalue(r, i, 6), PQgetvalue(r, i, 2));
+        else
+            snprintf(change, sizeof change, "%s", PQgetvalue(r, i, 2));
+        printf("%-6s  %-24s  %-18s  %-24s  %-20s  %s\n", PQgetvalue(r, i, 0),
+               *PQgetvalue(r, i, 1) ? PQgetvalue(r, i, 1) : "-", change, PQgetvalue(r, i, 5),
+               *by ? by : "-", reason ? reason : "-");
+    }
+    PQclear(r);
+    rc = EXIT_OK_;
+done:
+    PQfinish(db);
+    return rc;
+}
+
+/* ------------------------------------------------------- operator: quota */
+
+/* Keys, as the worker's quota script (worker/quota.c) and budget
+ * (worker/budget.c) use them. */
+#define QUOTA_KEY_FMT "ow:quota:{%s:%s}:%s"
+#define BUDGET_CALLS "ow:budget:calls"
+#define BUDGET_BLOCKED "ow:budget:blocked_until"
+/* The quota script's exactness bound: limit * period below 2^50. */
+#define QUOTA_MAX_TICKS (1LL << 50)
+
+static void quota_help(FILE *out) {
+    fprintf(out,
+"usage: intentctl quota bot ID | user ID | alpaca [--json]\n"
+"       intentctl quota set bot|user ID LIMIT\n"
+"       intentctl quota unset bot|user ID\n"
+"\n"
+"Shows a trade quota as the worker sees it, read-only, from Redis (REDIS_URL):\n"
+"  used, limit, remaining   trades in the current period\n"
+"  reset_ms                 ms until the quota is whole again\n"
+"  retry_after_ms           ms until the next trade would be allowed (0: now)\n"
+"bot and user quotas are GCRA states (ow:quota:{bot:ID}:tat); their limit is\n"
+"the subject's override if set, else BOT_TRADES_PER_MIN / USER_TRADES_PER_MIN\n"
+"(default 10) per RATE_PERIOD_MS (default 60000).  alpaca is the replicas'\n"
+"shared Alpaca budget (ow:budget:calls, ALPACA_CALLS_PER_MIN, default 200):\n"
+"calls in the last RATE_PERIOD_MS, reset_ms until the oldest of them leaves the\n"
+"window, and blocked_until (ms since the epoch) while Alpaca's headers or a\n"
+"429 hold every call back.\n"
+"\n"
+"  set      gives one bot or user its own limit per RATE_PERIOD_MS\n"
+"           (ow:quota:{bot:ID}:limit); the worker uses it from the next trade\n"
+"  unset    removes it: the default applies again\n"
+"  --json   one JSON object\n"
+"  -h, --help   this text\n"
+"Exit: 0 ok; 1 Redis cannot be reached or refused; 2 usage.\n");
+}
+
+/* An environment setting as a number in [lo, hi]; -1 after a usage error. */
+static int env_i64(const char *name, int64_t def, int64_t lo, int64_t hi, int64_t *out) {
+    const char *v = getenv(name);
+    *out = def;
+    if (!v || !*v)
+        return 0;
+    if (parse_i64(v, out) != 0 || *out < lo || *out > hi) {
+        fprintf(stderr, "intentctl: %s must be a whole number from %" PRId64 " to %" PRId64
+                        ", got '%s'\n", name, lo, hi, v);
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs a Redis command; NULL after printing why (host:port, never the
+ * password). */
+#define REDIS_CMD(rc_, conn_, ...)                                                     \
+    do {                                                                               \
+        char e_[512];                                                                  \
+        rc_ = redisconn_command(conn_, e_, sizeof e_, __VA_ARGS__);                    \
+        if (!rc_)                                                                      \
+            fprintf(stderr, "intentctl: %s\n", e_);                                    \
+    } while (0)
+
+/* Redis's clock in ms (the quota script's and the budget's clock). */
+static int redis_now_ms(redisconn_t *rc, int64_t *now) {
+    redisReply *r;
+    REDIS_CMD(r, rc, "TIME");
+    if (!r)
+        return -1;
+    int ok = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+             r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING;
+    if (ok)
+        *now = strtoll(r->element[0]->str, NULL, 10) * 1000 +
+               strtoll(r->element[1]->str, NULL, 10) / 1000;
+    else
+        fprintf(stderr, "intentctl: Redis TIME: unexpected reply\n");
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+/* A whole number held in a reply (string or integer); 0 if there is none. */
+static int reply_i64(const redisReply *r, int64_t *out) {
+    if (!r)
+        return 0;
+    if (r->type == REDIS_REPLY_INTEGER) {
+        *out = r->integer;
+        return 1;
+    }
+    if (r->type != REDIS_REPLY_STRING)
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(r->str, &end, 10);
+    if (errno || end == r->str || *end)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* The subject's override of its limit, if one is set (>= 1; anything else
+ * is ignored, as the script ignores it).  1 set, 0 not, -1 error. */
+static int read_override(redisconn_t *rc, const char *subject, const char *id, int64_t *limit) {
+    char key[160];
+    snprintf(key, sizeof key, QUOTA_KEY_FMT, subject, id, "limit");
+    redisReply *r;
+    REDIS_CMD(r, rc, "GET %s", key);
+    if (!r)
+        return -1;
+    int64_t v = 0;
+    int set = reply_i64(r, &v) && v >= 1;
+    freeReplyObject(r);
+    if (set)
+        *limit = v;
+    return set;
+}
+
+static int64_t ceil_div(int64_t a, int64_t b) { return a <= 0 ? 0 : (a + b - 1) / b; }
+
+/* intentctl quota bot|user ID: the figures the quota script would compute. */
+static int quota_show_subject(redisconn_t *rc, const char *subject, const char *id,
+                              int64_t def_limit, int64_t period, int json) {
+    int64_t limit = def_limit, now = 0;
+    int ov = read_override(rc, subject, id, &limit);
+    if (ov < 0)
+        return EXIT_REFUSED;
+    if (limit > QUOTA_MAX_TICKS / period) {
+        fprintf(stderr, "intentctl: %s %s: limit %" PRId64 " per %" PRId64
+                        " ms is beyond what the quota script computes exactly\n",
+                subject, id, limit, period);
+        return EXIT_REFUSED;
+    }
+    char key[160];
+    snprintf(key, sizeof key, QUOTA_KEY_FMT, subject, id, "tat");
+    redisReply *r;
+    REDIS_CMD(r, rc, "HMGET %s tat frac limit", key);
+    if (!r)
+        return EXIT_REFUSED;
+    if (redis_now_ms(rc, &now) < 0) {
+        freeReplyObject(r);
+        return EXIT_REFUSED;
+    }
+    /* As the script: the state counts in ticks of 1/limit ms; a trade costs
+     * `period` ticks; the whole period is period*limit ticks. */
+    int64_t cap = period * limit, used_ticks = 0, tat = 0, frac = 0, slimit = limit;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 && reply_i64(r->element[0], &tat)) {
+        if (!reply_i64(r->element[1], &frac))
+            frac = 0;
+        if (!reply_i64(r->element[2], &slimit) || slimit < 1)
+            slimit = limit;
+        if (slimit != limit) /* the limit changed: rescale, against the subject */
+            frac = ceil_div(frac * limit, slimit);
+        used_ticks = (tat - now) * limit + frac;
+        if (used_ticks < 0)
+            used_ticks = 0;
+    }
+    freeReplyObject(r);
+    int64_t remaining = used_ticks >= cap ? 0 : (cap - used_ticks) / period;
+    int64_t used = limit - remaining;
+    int64_t reset = ceil_div(used_ticks, limit);
+    int64_t retry = remaining > 0 ? 0 : ceil_div(used_ticks + period - cap, limit);
+    const char *from = ov ? "override" : "default";
+    if (json) {
+        json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "subject", subject,
+                              "id", id, "used", (json_int_t)used, "limit", (json_int_t)limit,
+                              "remaining", (json_int_t)remaining, "reset_ms", (json_int_t)reset,
+                              "retry_after_ms", (json_int_t)retry, "period_ms",
+                              (json_int_t)period, "limit_from", from);
+        json_dumpf(j, stdout, JSON_COMPACT);
+        putchar('\n');
+        json_decref(j);
+    } else {
+        printf("%s %s: used %" PRId64 ", limit %" PRId64 " (%s), remaining %" PRId64
+               ", reset_ms %" PRId64 ", retry_after_ms %" PRId64 ", period_ms %" PRId64 "\n",
+               subject, id, used, limit, from, remaining, reset, retry, period);
+    }
+    return EXIT_OK_;
+}
+
+/* intentctl quota alpaca: the shared budget of Alpaca calls. */
+static int quota_show_alpaca(redisconn_t *rc, int64_t limit, int64_t period, int json) {
+    int64_t now = 0;
+    if (redis_now_ms(rc, &now) < 0)
+        return EXIT_REFUSED;
+    char from[32];
+    snprintf(from, sizeof from, "(%" PRId64, now - period);
+    redisReply *r, *oldest = NULL, *blocked = NULL;
+    REDIS_CMD(r, rc, "ZCOUNT %s %s +inf", BUDGET_CALLS, from);
+    if (!r)
+        return EXIT_REFUSED;
+    int64_t used = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    freeReplyObject(r);
+    int rc_ = EXIT_REFUSED;
+    REDIS_CMD(oldest, rc, "ZRANGEBYSCORE %s %s +inf WITHSCORES LIMIT 0 1", BUDGET_CALLS, from);
+    if (!oldest)
+        goto done;
+    REDIS_CMD(blocked, rc, "GET %s", BUDGET_BLOCKED);
+    if (!blocked)
+        goto done;
+    int64_t reset = 0;
+    if (oldest->type == REDIS_REPLY_ARRAY && oldest->elements == 2 &&
+        oldest->element[1]->type == REDIS_REPLY_STRING) {
+        int64_t first = (int64_t)strtod(oldest->element[1]->str, NULL);
+        reset = first + period - now;
+        if (reset < 0)
+            reset = 0;
+    }
+    int64_t remaining = limit > used ? limit - used : 0;
+    int64_t until = 0;
+    int has_block = reply_i64(blocked, &until);
+    int64_t blocked_ms = has_block && until > now ? until - now : 0;
+    if (json) {
+        json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:I}", "subject", "alpaca",
+                              "used", (json_int_t)used, "limit", (json_int_t)limit, "remaining",
+                              (json_int_t)remaining, "reset_ms", (json_int_t)reset, "period_ms",
+                              (json_int_t)period, "blocked_until",
+                              has_block ? json_integer(until) : json_null(), "blocked_ms",
+                              (json_int_t)blocked_ms);
+        json_dumpf(j, stdout, JSON_COMPACT);
+        putchar('\n');
+        json_decref(j);
+    } else {
+        printf("alpaca: used %" PRId64 ", limit %" PRId64 ", remaining %" PRId64
+               ", reset_ms %" PRId64 ", period_ms %" PRId64,
+               used, limit, remaining, reset, period);
+        if (has_block)
+            printf(", blocked_until %" PRId64 " (%s)", until,
+                   blocked_ms > 0 ? "blocked now" : "past");
+        if (blocked_ms > 0)
+            printf(", blocked_ms %" PRId64, blocked_ms);
+        putchar('\n');
+    }
+    rc_ = EXIT_OK_;
+done:
+    freeReplyObject(oldest);
+    freeReplyObject(blocked);
+    return rc_;
+}
+
+/* intentctl quota set|unset bot|user ID [LIMIT]. */
+static int quota_override(redisconn_t *rc, int set, const char *subject, const char *id,
+                          int64_t limit, int64_t def_limit, int64_t period) {
+    int64_t old = def_limit;
+    int had = read_override(rc, subject, id, &old);
+    if (had < 0)
+        return EXIT_REFUSED;
+    char key[160];
+    snprintf(key, sizeof key, QUOTA_KEY_FMT, subject, id, "limit");
+    redisReply *r;
+    if (set)
+        REDIS_CMD(r, rc, "SET %s %lld", key, (long long)limit);
+    else
+        REDIS_CMD(r, rc, "DEL %s", key);
+    if (!r)
+        return EXIT_REFUSED;
+    freeReplyObject(r);
+    if (set)
+        printf("%s %s: limit %" PRId64 " per %" PRId64 " ms (was %" PRId64 ", %s)\n", subject, id,
+               limit, period, old, had ? "override" : "default");
+    else if (had)
+        printf("%s %s: override %" PRId64 " removed; the default %" PRId64 " per %" PRId64
+               " ms applies\n", subject, id, old, def_limit, period);
+    else
+        printf("%s %s: no override was set; the default %" PRId64 " per %" PRId64
+               " ms applies\n", subject, id, def_limit, period);
+    return EXIT_OK_;
+}
+
+static int cmd_quota(int argc, char **argv) {
+    enum { O_JSON = 4200 };
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, O_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int json = 0, opt;
+    optind = 0;
+    /* "+": an id may begin with '-'; options come before the operands. */
+    while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'h': quota_help(stdout); return EXIT_OK_;
+        case O_JSON: json = 1; break;
+        default: return usage_error("quota", NULL, NULL);
+        }
+    }
+    char **args = argv + optind;
+    int n = argc - optind;
+    /* --json may also follow the operands (the usual way to type it). */
+    if (n > 0 && strcmp(args[n - 1], "--json") == 0) {
+        json = 1;
+        n--;
+    }
+    if (n < 1)
+        return usage_error("quota", "say which quota: bot ID, user ID, alpaca, set or unset%s", "");
+    const char *what = args[0];
+    int set = !strcmp(what, "set"), unset = !strcmp(what, "unset");
+    const char *subject = NULL, *id = NULL;
+    int64_t limit = 0;
+    if (set || unset) {
+        if (n != (set ? 4 : 3))
+            return usage_error("quota", set ? "usage: quota set bot|user ID LIMIT%s"
+                                            : "usage: quota unset bot|user ID%s", "");
+        subject = args[1];
+        id = args[2];
+        if (set && (parse_i64(args[3], &limit) != 0 || limit < 1 || limit > 1000000))
+            return usage_error("quota", "LIMIT must be a whole number 1..1000000, got '%s'",
+                               args[3]);
+        if (json)
+            return usage_error("quota", "--json is for showing a quota%s", "");
+    } else if (!strcmp(what, "alpaca")) {
+        if (n != 1)
+            return usage_error("quota", "unexpected argument '%s'", args[1]);
+    } else {
+        if (n < 2)
+            return usage_error("quota", "quota %s wants an ID", what);
+        if (n > 2)
+            return usage_error("quota", "unexpected argument '%s'", args[2]);
+        subject = what;
+        id = args[1];
+    }
+    if (subject && strcmp(subject, "bot") && strcmp(subject, "user"))
+        return usage_error("quota", "no such quota '%s' (bot, user, alpaca)", subject);
+    if (id && !valid_subject_id(id))
+        return usage_error("quota", "'%s' is not an id (1 to 64 characters of A-Z a-z 0-9 . _ -)",
+                           id);
+
+    int64_t period, def_limit = 0;
+    if (env_i64("RATE_PERIOD_MS", 60000, 100, 86400000, &period) < 0)
+        return EXIT_USAGE;
+    if (subject && env_i64(!strcmp(subject, "bot") ? "BOT_TRADES_PER_MIN" : "USER_TRADES_PER_MIN",
+                           10, 1, 1000000, &def_limit) < 0)
+        return EXIT_USAGE;
+    if (!subject && env_i64("ALPACA_CALLS_PER_MIN", 200, 1, 1000000, &def_limit) < 0)
+        return EXIT_USAGE;
+    if (set && limit > QUOTA_MAX_TICKS / period)
+        return usage_error("quota", "LIMIT %s per RATE_PERIOD_MS is too large to count exactly",
+                           args[3]);
+
+    const char *url = getenv("REDIS_URL");
+    if (!url || !*url)
+        return usage_error("quota", "REDIS_URL is not set (redis://[:password@]host:port/db)%s",
+                           "");
+    char err[512];
+    redisconn_t *rc = redisconn_new(url, "intentctl", 5000, err, sizeof err);
+    if (!rc) {
+        fprintf(stderr, "intentctl: REDIS_URL: %s\n", err);
+        return EXIT_USAGE;
+    }
+    int rcode;
+    if (set || unset)
+        rcode = quota_override(rc, set, subject, id, limit, def_limit, period);
+    else if (subject)
+        rcode = quota_show_subject(rc, subject, id, def_limit, period, json);
+    else
+        rcode = quota_show_alpaca(rc, def_limit, period, json);
+    redisconn_free(rc);
+    return rcode;
+}
+
 /* ------------------------------------------------------------------- main */
 
 static void main_help(FILE *out) {
@@ -1422,6 +2112,14 @@ static void main_help(FILE *out) {
 "Commands:\n"
 "  send     check and publish intents (from flags, --stdin JSON lines, or --raw)\n"
 "  tail     print result events from orders.fills, orders.rejections, orders.dlq\n"
+"\n"
+"Operator commands (the kill switch needs DATABASE_URL, quotas REDIS_URL):\n"
+"  halt     halt trading: --global, --user ID or --bot ID [--reason TEXT]\n"
+"  reduce   only orders that shrink a position (same options)\n"
+"  resume   active again (same options)\n"
+"  trading  list the halted and reducing states (--history N: the changes)\n"
+"  quota    show a quota: quota bot ID | user ID | alpaca [--json];\n"
+"           override one: quota set bot|user ID LIMIT, quota unset bot|user ID\n"
 "  help [COMMAND]\n"
 "\n"
 "Global options (also accepted after the command):\n"
@@ -1441,8 +2139,10 @@ static void main_help(FILE *out) {
 "  intentctl send --stdin < intents.jsonl\n"
 "  printf 'not json\\n' | intentctl send --raw --key b1\n"
 "  intentctl tail --from-beginning --json --until-terminal 3 --timeout 30000\n"
+"  intentctl halt --bot b1 --reason 'runaway strategy'; intentctl resume --bot b1\n"
+"  intentctl quota bot b1 --json\n"
 "\n"
-"Exit: 0 ok; 1 refused or condition not met; 2 usage; 3 Kafka error.\n");
+"Exit: 0 ok; 1 refused, failed or condition not met; 2 usage; 3 Kafka error.\n");
 }
 
 int main(int argc, char **argv) {
@@ -1467,7 +2167,7 @@ int main(int argc, char **argv) {
         return usage_error(NULL, NULL, NULL);
     }
     if (optind >= argc)
-        return usage_error(NULL, "no command given (send, tail)%s", "");
+        return usage_error(NULL, "no command given (send, tail, halt, reduce, resume, trading, quota)%s", "");
     const char *cmd = argv[optind];
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
@@ -1480,6 +2180,23 @@ int main(int argc, char **argv) {
         return cmd_send(&c, sub_argc, sub_argv);
     if (sub_argv[0] == tail_name)
         return cmd_tail(&c, sub_argc, sub_argv);
+    static const char *const states[][2] = {
+        {"halt", "halted"}, {"reduce", "reducing"}, {"resume", "active"}};
+    static char state_names[3][24] = {"intentctl halt", "intentctl reduce", "intentctl resume"};
+    static char trading_name[] = "intentctl trading", quota_name[] = "intentctl quota";
+    for (int i = 0; i < 3; i++)
+        if (strcmp(cmd, states[i][0]) == 0) {
+            sub_argv[0] = state_names[i];
+            return cmd_state(sub_argc, sub_argv, states[i][0], states[i][1]);
+        }
+    if (strcmp(cmd, "trading") == 0) {
+        sub_argv[0] = trading_name;
+        return cmd_trading(sub_argc, sub_argv);
+    }
+    if (strcmp(cmd, "quota") == 0) {
+        sub_argv[0] = quota_name;
+        return cmd_quota(sub_argc, sub_argv);
+    }
     if (strcmp(cmd, "help") == 0) {
         if (sub_argc < 2)
             main_help(stdout);
@@ -1487,6 +2204,13 @@ int main(int argc, char **argv) {
             send_help(stdout);
         else if (strcmp(sub_argv[1], "tail") == 0)
             tail_help(stdout);
+        else if (!strcmp(sub_argv[1], "halt") || !strcmp(sub_argv[1], "reduce") ||
+                 !strcmp(sub_argv[1], "resume"))
+            state_help(stdout);
+        else if (strcmp(sub_argv[1], "trading") == 0)
+            trading_help(stdout);
+        else if (strcmp(sub_argv[1], "quota") == 0)
+            quota_help(stdout);
         else
             return usage_error(NULL, "no such command '%s'", sub_argv[1]);
         return EXIT_OK_;

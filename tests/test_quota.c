@@ -5,6 +5,7 @@
  * against the same Redis never see each other's state.  Prints each failure
  * and a final "N passed, M failed" line; exits non-zero on any failure. */
 #include "quota.h"
+#include "redisconn.h"
 #include "redisurl.h"
 
 #include <hiredis/hiredis.h>
@@ -514,6 +515,64 @@ static void test_auth(const redis_url_t *u, const char *url) {
     CHECK(strstr(err, "TLS not supported") != NULL);
 }
 
+/* A per-subject override key (intentctl quota set) wins over the limit
+ * argument, in the same script; removing it restores the default.  Also the
+ * modes for a Redis that cannot be reached: local decides in memory with the
+ * same GCRA, closed refuses, fail reports the error. */
+static void test_overrides_and_modes(quota_t *q, const char *url) {
+    char bot[96], it[96], err[512];
+    quota_decision_t d;
+    snprintf(bot, sizeof(bot), "ovr-%s", run_tag);
+    redisconn_t *c = redisconn_new(url, "test-quota", 2000, err, sizeof(err));
+    CHECK(c != NULL);
+    if (!c) return;
+    redisReply *r = redisconn_command(c, err, sizeof(err), "SET ow:quota:{bot:%s}:limit 3", bot);
+    CHECK(r != NULL);
+    if (r) freeReplyObject(r);
+    int granted = 0;
+    for (int i = 0; i < 5; i++) {
+        snprintf(it, sizeof(it), "ovr-%s-%d", run_tag, i);
+        CHECK(quota_charge(q, "bot", bot, it, 10, 60000, &d, err, sizeof(err)) == 0);
+        granted += d.allowed;
+    }
+    CHECK(granted == 3);            /* the override (3), not the argument (10) */
+    CHECK(d.limit == 3 && !d.allowed && d.retry_after_ms > 0);
+    r = redisconn_command(c, err, sizeof(err), "DEL ow:quota:{bot:%s}:limit", bot);
+    if (r) freeReplyObject(r);
+    snprintf(it, sizeof(it), "ovr-%s-after", run_tag);
+    CHECK(quota_charge(q, "bot", bot, it, 10, 60000, &d, err, sizeof(err)) == 0);
+    /* Back to the default limit.  (Not necessarily allowed: GCRA state is
+     * time, and three trades at 3 a minute used the whole minute.) */
+    CHECK(d.limit == 10);
+    redisconn_free(c);
+
+    /* Nothing listens on port 1: each mode's answer. */
+    quota_t *local = quota_new("redis://127.0.0.1:1/0", QUOTA_DOWN_LOCAL, err, sizeof(err));
+    quota_t *closed = quota_new("redis://127.0.0.1:1/0", QUOTA_DOWN_CLOSED, err, sizeof(err));
+    quota_t *fail = quota_new("redis://127.0.0.1:1/0", QUOTA_DOWN_FAIL, err, sizeof(err));
+    CHECK(local && closed && fail);
+    if (local && closed && fail) {
+        granted = 0;
+        for (int i = 0; i < 4; i++) {
+            snprintf(it, sizeof(it), "loc-%s-%d", run_tag, i);
+            CHECK(quota_charge(local, "bot", bot, it, 3, 60000, &d, err, sizeof(err)) == 0);
+            CHECK(d.local == 1);
+            granted += d.allowed;
+        }
+        CHECK(granted == 3 && d.retry_after_ms > 0);
+        CHECK(quota_is_local(local) == 1);
+        snprintf(it, sizeof(it), "loc-%s-0", run_tag);  /* a replay: same answer */
+        CHECK(quota_charge(local, "bot", bot, it, 3, 60000, &d, err, sizeof(err)) == 0);
+        CHECK(d.allowed && d.replayed);
+        CHECK(quota_charge(closed, "bot", bot, it, 3, 60000, &d, err, sizeof(err)) == 0);
+        CHECK(!d.allowed && d.unavailable);
+        CHECK(quota_charge(fail, "bot", bot, it, 3, 60000, &d, err, sizeof(err)) == -1);
+    }
+    quota_close(local);
+    quota_close(closed);
+    quota_close(fail);
+}
+
 int main(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -547,6 +606,7 @@ int main(void) {
                 test_recovery(q, &u);
                 test_race(url);
                 test_auth(&u, url);
+                test_overrides_and_modes(q, url);
                 quota_close(q);
             }
         }

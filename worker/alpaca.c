@@ -55,6 +55,10 @@ struct alpaca {
     alpaca_ratelimit_t answer_rl;  /* X-Ratelimit-* of the answer being read */
     alpaca_ratelimit_t last_rl;    /* ... of the last trading API answer */
     circuits_t *circuits;          /* NULL: no breakers */
+    budget_t *budget;              /* NULL: unpaced */
+    budget_priority_t prio;        /* the call context (alpaca_set_call_context) */
+    int64_t deadline_mono_ms;
+    const atomic_int *abandon;
 };
 
 /* ---- growable strings (URLs) ------------------------------------------ */
@@ -195,6 +199,7 @@ alpaca_t *alpaca_new(const config_t *cfg) {
     alpaca_t *a = calloc(1, sizeof(*a));
     if (!a) return NULL;
     a->cfg = cfg;
+    a->deadline_mono_ms = INT64_MAX;
     a->last_rl.limit = a->last_rl.remaining = a->last_rl.reset_epoch_s = -1;
     a->answer_rl = a->last_rl;
     a->curl = curl_easy_init();
@@ -237,6 +242,15 @@ alpaca_t *alpaca_new(const config_t *cfg) {
 }
 
 void alpaca_set_circuits(alpaca_t *a, circuits_t *c) { a->circuits = c; }
+
+void alpaca_set_budget(alpaca_t *a, budget_t *b) { a->budget = b; }
+
+void alpaca_set_call_context(alpaca_t *a, budget_priority_t prio, int64_t deadline_mono_ms,
+                             const atomic_int *abandon) {
+    a->prio = prio;
+    a->deadline_mono_ms = deadline_mono_ms;
+    a->abandon = abandon;
+}
 
 void alpaca_free(alpaca_t *a) {
     if (!a) return;
@@ -453,13 +467,11 @@ static alpaca_result_t perform(alpaca_t *a, api_t api, const char *method,
                                strbuf_t *url, const char *path_for_errors,
                                const char *body, alpaca_error_t *err);
 
-/* The one request helper: the breaker of the operation first, then the
- * call (perform), then its outcome back to the breaker. */
-static alpaca_result_t request(alpaca_t *a, api_t api, const char *method,
+/* The call behind its breaker. */
+static alpaca_result_t guarded(alpaca_t *a, api_t api, circuit_op_t op, const char *method,
                                strbuf_t *url, const char *path_for_errors,
                                const char *body, alpaca_error_t *err) {
     if (!a->circuits) return perform(a, api, method, url, path_for_errors, body, err);
-    circuit_op_t op = op_of(method, path_for_errors);
     if (!circuits_allow(a->circuits, op)) {
         memset(err, 0, sizeof(*err));
         snprintf(err->message, sizeof(err->message),
@@ -470,6 +482,36 @@ static alpaca_result_t request(alpaca_t *a, api_t api, const char *method,
     int64_t start = timefmt_mono_ms();
     alpaca_result_t r = perform(a, api, method, url, path_for_errors, body, err);
     circuits_record(a->circuits, op, outcome_of(r), timefmt_mono_ms() - start);
+    return r;
+}
+
+/* The one request helper: the breaker of the operation first (a call it
+ * would refuse spends no token), then a token of the shared budget (trading
+ * API only: market data has its own limit), then the call behind its
+ * breaker; Alpaca's rate-limit headers go back to the budget. */
+static alpaca_result_t request(alpaca_t *a, api_t api, const char *method,
+                               strbuf_t *url, const char *path_for_errors,
+                               const char *body, alpaca_error_t *err) {
+    circuit_op_t op = op_of(method, path_for_errors);
+    if (a->circuits && !circuits_allow_peek(a->circuits, op)) {
+        memset(err, 0, sizeof(*err));
+        snprintf(err->message, sizeof(err->message),
+                 "%s %s: not sent, the circuit breaker for %s is open", method,
+                 path_for_errors, circuits_op_name(op));
+        return ALPACA_BREAKER_OPEN;
+    }
+    if (a->budget && api == API_TRADING &&
+        budget_take(a->budget, a->prio, a->deadline_mono_ms, a->abandon) != 0) {
+        memset(err, 0, sizeof(*err));
+        snprintf(err->message, sizeof(err->message),
+                 "%s %s: not sent, no token of the shared Alpaca budget in time", method,
+                 path_for_errors);
+        return ALPACA_NO_BUDGET;
+    }
+    alpaca_result_t r = guarded(a, api, op, method, url, path_for_errors, body, err);
+    if (a->budget && api == API_TRADING)
+        budget_observe(a->budget, a->last_rl.remaining, a->last_rl.reset_epoch_s,
+                       r == ALPACA_RATE_LIMITED);
     return r;
 }
 

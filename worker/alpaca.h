@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdatomic.h>
+#include "budget.h"
 #include "circuits.h"
 #include "config.h"
 #include "intent.h"
@@ -21,8 +23,10 @@ typedef enum {
     ALPACA_UNAUTHORIZED, /* 401: keys wrong; no order can be placed */
     ALPACA_TRANSIENT,    /* 5xx, 408, timeout, connection error, unreadable
                             answer: outcome unknown, safe only to look up */
-    ALPACA_BREAKER_OPEN  /* the circuit of this operation is open: nothing
+    ALPACA_BREAKER_OPEN, /* the circuit of this operation is open: nothing
                             was sent (circuits.h) */
+    ALPACA_NO_BUDGET     /* no token of the shared budget before the call's
+                            deadline: nothing was sent (budget.h) */
 } alpaca_result_t;
 
 typedef struct alpaca_error {
@@ -92,6 +96,16 @@ void alpaca_free(alpaca_t *a);
 /* Puts every call of this client behind the breakers of c (shared by the
  * clients of a process; NULL: no breakers). */
 void alpaca_set_circuits(alpaca_t *a, circuits_t *c);
+
+/* Makes every trading-API call of this client take a token of b first
+ * (NULL: unpaced). */
+void alpaca_set_budget(alpaca_t *a, budget_t *b);
+
+/* For the calls that follow: their place in the budget's queue, how long
+ * they may wait for a token (monotonic ms; INT64_MAX: as long as it takes)
+ * and a flag that stops the wait (may be NULL). */
+void alpaca_set_call_context(alpaca_t *a, budget_priority_t prio, int64_t deadline_mono_ms,
+                             const atomic_int *abandon);
 
 /* POST /v2/orders for the intent, with the given client_order_id. */
 alpaca_result_t alpaca_place_order(alpaca_t *a, const intent_t *in,

@@ -5,6 +5,7 @@
  * cannot exist in one and be missing from the other.  Secret settings are
  * marked so that neither help nor errors ever print their values. */
 #include "config.h"
+#include "decimal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -90,6 +91,19 @@ static const setting_t SETTINGS[] = {
     {"QUOTA_REDIS_DOWN_MODE", "local", K_QUOTA_MODE, NUM(quota_down_mode), 0, 0,
      "quota decisions while Redis is unreachable: local (in memory) or "
      "closed (refuse)"},
+    {"RISK_MAX_NOTIONAL", "0", K_STR, STR(risk_max_notional), 0, 0,
+     "risk: largest notional of one order in dollars (0: off)"},
+    {"RISK_PRICE_COLLAR_PCT", "0", K_STR, STR(risk_price_collar_pct), 0, 0,
+     "risk: how far (percent) a limit or stop price may be from the quote (0: off)"},
+    {"RISK_MAX_OPEN_ORDERS_PER_BOT", "0", K_INT, NUM(risk_max_open_orders), 0, 1000000,
+     "risk: most orders a bot may have open (0: off)"},
+    {"RISK_SYMBOLS", "", K_STR, STR(risk_symbols), 0, 0,
+     "risk: comma-separated symbols that may be traded (empty: any)"},
+    {"TRADING_REFRESH_MS", "500", K_MS, NUM(trading_refresh_ms), 50, 60000,
+     "kill switch: how often each replica re-reads the trading states"},
+    {"ALPACA_BUDGET_MARGIN_MS", "50", K_MS, NUM(budget_margin_ms), 0, 60000,
+     "the shared Alpaca budget counts calls over RATE_PERIOD_MS plus this, so "
+     "network jitter cannot put one call too many in Alpaca's window"},
     {"WORKER_CONCURRENCY", "8", K_INT, NUM(concurrency), 1, 256,
      "lanes: intents with different keys handled in parallel"},
     {"WORKER_MAX_IN_FLIGHT", "1000", K_INT, NUM(max_in_flight), 1, 1000000,
@@ -218,6 +232,20 @@ int config_load(config_t *cfg, char *err, size_t errlen) {
             v = s->def;
         }
         if (load_one(s, v, cfg, err, errlen) < 0) return -1;
+    }
+    const char *decimals[][2] = {{"RISK_MAX_NOTIONAL", cfg->risk_max_notional},
+                                 {"RISK_PRICE_COLLAR_PCT", cfg->risk_price_collar_pct}};
+    for (size_t i = 0; i < 2; i++) {
+        decimal_t d;
+        decimal_nanos_t v;
+        if (decimal_parse(decimals[i][1], strlen(decimals[i][1]), 0, &d) != DECIMAL_OK ||
+            d.negative || decimal_to_nanos(&d, &v) < 0 ||
+            v > (decimal_nanos_t)1000000000000000LL * 1000000000) {
+            snprintf(err, errlen,
+                     "%s must be a decimal number from 0 to 1000000000000000, got \"%s\"",
+                     decimals[i][0], decimals[i][1]);
+            return -1;
+        }
     }
     if (strcmp(cfg->alpaca_feed, "iex") && strcmp(cfg->alpaca_feed, "sip")) {
         snprintf(err, errlen, "ALPACA_FEED must be iex or sip, got \"%s\"", cfg->alpaca_feed);

@@ -44,6 +44,13 @@ typedef struct config {
     int64_t quote_cache_ttl_ms;  /* how long a quote may be served stale */
     int64_t bars_cache_ttl_ms;
     int quota_down_mode;         /* quota_down_mode_t: 1 local, 2 closed */
+    /* pre-trade risk (risk.h); 0 / empty: the check is off */
+    char risk_max_notional[48];  /* dollars, decimal text; "0" off */
+    char risk_price_collar_pct[48]; /* percent, decimal text; "0" off */
+    int risk_max_open_orders;
+    char risk_symbols[1024];     /* comma-separated allow list; "" off */
+    int64_t trading_refresh_ms;  /* kill switch: how often states are re-read */
+    int64_t budget_margin_ms;    /* Alpaca budget: safety margin on the period */
     /* the worker itself */
     int concurrency;             /* lanes: intents with different keys in parallel */
     int max_in_flight;           /* messages held at once before polling pauses */

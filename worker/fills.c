@@ -300,6 +300,10 @@ static void tick(follower_t *f) {
             return;
         }
         f->deferred = 0;
+        /* Following comes last in the budget's queue, and waits at most one
+         * longest interval for its turn. */
+        alpaca_set_call_context(f->alpaca, BUDGET_FOLLOW,
+                                timefmt_mono_ms() + f->cfg->follow_max_interval_ms, NULL);
         changed = follow_cycle(f, o, n);
     }
     /* Back to the short interval when orders change or new ones arrive;
@@ -326,7 +330,7 @@ static void *follower_main(void *arg) {
 }
 
 follower_t *fills_start(const config_t *cfg, publisher_t *pub, circuits_t *circuits,
-                        char *err, size_t errlen) {
+                        budget_t *budget, char *err, size_t errlen) {
     follower_t *f = calloc(1, sizeof(*f));
     if (!f) {
         snprintf(err, errlen, "out of memory");
@@ -342,6 +346,7 @@ follower_t *fills_start(const config_t *cfg, publisher_t *pub, circuits_t *circu
         return NULL;
     }
     alpaca_set_circuits(f->alpaca, circuits);
+    alpaca_set_budget(f->alpaca, budget);
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->wake, NULL);
     if (pthread_create(&f->thread, NULL, follower_main, f) != 0) {

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include "alpaca.h"
+#include "budget.h"
 #include "circuits.h"
 #include "config.h"
 #include "intent.h"
@@ -47,7 +48,7 @@ typedef struct follower follower_t;
  * it holds it, follows every open order in the ledger (orders left open by a
  * previous run included). */
 follower_t *fills_start(const config_t *cfg, publisher_t *pub,
-                        circuits_t *circuits, char *err, size_t errlen);
+                        circuits_t *circuits, budget_t *budget, char *err, size_t errlen);
 
 /* Stops and joins the thread, releasing nothing the ledger needs: the lease
  * simply runs out and another replica takes over. */

@@ -28,6 +28,8 @@
 #include <time.h>
 
 #include "account.h"
+#include "budget.h"
+#include "trading.h"
 #include "fills.h"
 #include "log.h"
 #include "pipeline.h"
@@ -56,11 +58,33 @@ typedef struct job {
     struct job *next;
 } job_t;
 
+/* The queue of one key in a lane: its jobs in partition order. */
+typedef struct keyq {
+    job_t *first, *last;
+    struct keyq *next;      /* in its lane's ring of keys with work */
+    struct keyq *hnext;     /* in its lane's hash chain */
+    unsigned int hash;
+    intent_source_t source;
+    size_t key_len;
+    char key[];
+} keyq_t;
+
+typedef struct ring {
+    keyq_t *head, *tail;
+} ring_t;
+
+/* A lane serves its keys round-robin, users' keys first: one job of a key,
+ * then the next key's, so a bot that floods gets its turn like any other
+ * key in the lane, never all the turns, and a user's intent overtakes the
+ * bots' queued ones.  One key's jobs still run one at a time, in order.
+ * Everything guarded by owner->lock. */
 typedef struct lane {
     pthread_t thread;
     struct intake *owner;
     pipeline_t *pipeline;
-    job_t *first, *last;    /* FIFO, guarded by owner->lock */
+    ring_t users, bots;     /* keys with work */
+    keyq_t **buckets;       /* key -> queue, for dispatch */
+    size_t n_buckets, n_keys;
     pthread_cond_t work_cv;
 } lane_t;
 
@@ -165,6 +189,94 @@ static void store_offsets(intake_t *k) {
     }
 }
 
+/* ---- per-key queues of a lane ------------------------------------------------ */
+
+static unsigned int bytes_hash(const void *key, size_t len, unsigned int h) {
+    const unsigned char *s = key;
+    for (size_t i = 0; i < len; i++) h = (h ^ s[i]) * 16777619u;
+    return h;
+}
+
+static void ring_push(ring_t *r, keyq_t *q) {
+    q->next = NULL;
+    if (r->tail) r->tail->next = q;
+    else r->head = q;
+    r->tail = q;
+}
+
+static keyq_t *ring_pop(ring_t *r) {
+    keyq_t *q = r->head;
+    if (q) {
+        r->head = q->next;
+        if (!r->head) r->tail = NULL;
+    }
+    return q;
+}
+
+static int lane_grow(lane_t *l) {
+    size_t n = l->n_buckets ? l->n_buckets * 2 : 64;
+    keyq_t **b = calloc(n, sizeof(*b));
+    if (!b) return -1;
+    for (size_t i = 0; i < l->n_buckets; i++)
+        for (keyq_t *q = l->buckets[i], *next; q; q = next) {
+            next = q->hnext;
+            q->hnext = b[q->hash % n];
+            b[q->hash % n] = q;
+        }
+    free(l->buckets);
+    l->buckets = b;
+    l->n_buckets = n;
+    return 0;
+}
+
+/* Appends a job to its key's queue, creating the queue (and putting the key
+ * in its ring) when the key had no work.  -1 without memory. */
+static int lane_add(lane_t *l, job_t *j, const void *key, size_t key_len) {
+    unsigned int h = bytes_hash(key, key_len, 2166136261u ^ (unsigned int)j->source);
+    if (l->n_keys >= l->n_buckets && lane_grow(l) < 0) return -1;
+    keyq_t **slot = &l->buckets[h % l->n_buckets], *q = *slot;
+    while (q && !(q->hash == h && q->source == j->source && q->key_len == key_len &&
+                  !memcmp(q->key, key, key_len)))
+        q = q->hnext;
+    if (!q) {
+        q = calloc(1, sizeof(*q) + key_len);
+        if (!q) return -1;
+        q->hash = h;
+        q->source = j->source;
+        q->key_len = key_len;
+        memcpy(q->key, key, key_len);
+        q->hnext = *slot;
+        *slot = q;
+        l->n_keys++;
+        ring_push(j->source == INTENT_SOURCE_USER ? &l->users : &l->bots, q);
+    }
+    j->next = NULL;
+    if (q->last) q->last->next = j;
+    else q->first = j;
+    q->last = j;
+    return 0;
+}
+
+/* The next job: the head key of the users' ring, else of the bots'; the key
+ * goes to the back of its ring if it has more, else is forgotten. */
+static job_t *lane_next(lane_t *l) {
+    ring_t *r = l->users.head ? &l->users : &l->bots;
+    keyq_t *q = ring_pop(r);
+    if (!q) return NULL;
+    job_t *j = q->first;
+    q->first = j->next;
+    if (q->first) {
+        ring_push(r, q);
+        return j;
+    }
+    keyq_t **p = &l->buckets[q->hash % l->n_buckets];
+    while (*p != q) p = &(*p)->hnext;
+    *p = q->hnext;
+    l->n_keys--;
+    free(q);
+    return j;
+}
+
 /* ---- lanes ------------------------------------------------------------------- */
 
 static void *lane_main(void *arg) {
@@ -172,14 +284,13 @@ static void *lane_main(void *arg) {
     intake_t *k = lane->owner;
     for (;;) {
         pthread_mutex_lock(&k->lock);
-        while (!lane->first && !k->stopping) pthread_cond_wait(&lane->work_cv, &k->lock);
-        job_t *j = lane->first;
+        job_t *j;
+        while (!(j = lane_next(lane)) && !k->stopping)
+            pthread_cond_wait(&lane->work_cv, &k->lock);
         if (!j) {
             pthread_mutex_unlock(&k->lock);
             break;
         }
-        lane->first = j->next;
-        if (!lane->first) lane->last = NULL;
         pthread_mutex_unlock(&k->lock);
 
         rd_kafka_message_t *m = j->msg;
@@ -219,22 +330,27 @@ static void dispatch(intake_t *k, rd_kafka_message_t *m) {
     intent_source_t source =
         !strcmp(topic, k->cfg->topic_user) ? INTENT_SOURCE_USER : INTENT_SOURCE_BOT;
     job_t *j = calloc(1, sizeof(*j));
+    /* Messages without a key keep their partition's order: they share one
+     * queue per partition. */
+    char nokey[16];
+    int nokey_len = snprintf(nokey, sizeof(nokey), "#%d", (int)m->partition);
+    const void *key = m->key && m->key_len ? m->key : nokey;
+    size_t key_len = m->key && m->key_len ? m->key_len : (size_t)nokey_len;
     pthread_mutex_lock(&k->lock);
     partition_t *p = part_find(k, topic, m->partition, 1);
-    if (!j || !p || part_push(p, m->offset) < 0) {
+    lane_t *lane = &k->lanes[key_hash(m) % (unsigned)k->n_lanes];
+    if (j) {
+        j->msg = m;
+        j->part = p;
+        j->source = source;
+    }
+    if (!j || !p || part_push(p, m->offset) < 0 || lane_add(lane, j, key, key_len) < 0) {
         pthread_mutex_unlock(&k->lock);
         /* Without memory nothing safe can be done: not storing the offset
          * and leaving lets the group redeliver it. */
         log_msg(LOG_ERROR, "out_of_memory", NULL, "cannot queue a message; exiting");
         abort();
     }
-    j->msg = m;
-    j->part = p;
-    j->source = source;
-    lane_t *lane = &k->lanes[key_hash(m) % (unsigned)k->n_lanes];
-    if (lane->last) lane->last->next = j;
-    else lane->first = j;
-    lane->last = j;
     p->pending++;
     k->in_flight++;
     pthread_cond_signal(&lane->work_cv);
@@ -414,10 +530,13 @@ static void intake_free(intake_t *k) {
     for (int i = 0; i < k->n_lanes; i++) {
         pipeline_free(k->lanes[i].pipeline);
         pthread_cond_destroy(&k->lanes[i].work_cv);
+        free(k->lanes[i].buckets);  /* empty: lanes drain before they end */
     }
     free(k->lanes);
     account_gate_free(k->shared.gate);
     circuits_free(k->shared.circuits);
+    budget_free(k->shared.budget);
+    trading_stop(k->shared.trading);
     for (int i = 0; i < k->n_parts; i++) {
         free(k->parts[i]->offsets);
         free(k->parts[i]->done);
@@ -446,7 +565,10 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
     k.shared.gate = account_gate_new(cfg);
     atomic_init(&k.shared.ledger_down, 0);
     k.shared.circuits = circuits_new(cfg, err, sizeof(err));
-    if (!k.shared.gate || !k.shared.circuits) {
+    if (k.shared.gate && k.shared.circuits)
+        k.shared.budget = budget_new(cfg, err, sizeof(err));
+    if (k.shared.budget) k.shared.trading = trading_start(cfg, err, sizeof(err));
+    if (!k.shared.gate || !k.shared.circuits || !k.shared.budget || !k.shared.trading) {
         log_msg(LOG_ERROR, "start_failed", NULL, "%s", k.shared.gate ? err : "out of memory");
         intake_free(&k);
         publish_free(k.pub);
@@ -486,7 +608,7 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
     }
     for (int i = 0; i < k.n_lanes; i++)
         pthread_create(&k.lanes[i].thread, NULL, lane_main, &k.lanes[i]);
-    k.follower = fills_start(cfg, k.pub, k.shared.circuits, err, sizeof(err));
+    k.follower = fills_start(cfg, k.pub, k.shared.circuits, k.shared.budget, err, sizeof(err));
     if (!k.follower) log_msg(LOG_ERROR, "start_failed", NULL, "follower: %s", err);
     log_msg(LOG_INFO, "worker_started", NULL, "consuming %s and %s as group %s with %d lanes",
             cfg->topic_bot, cfg->topic_user, cfg->kafka_group_id, k.n_lanes);

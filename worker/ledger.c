@@ -496,6 +496,18 @@ void ledger_open_orders_free(ledger_open_order_t *o, size_t n) {
     free(o);
 }
 
+long ledger_count_open_orders(ledger_t *l, const char *bot_id, char *err, size_t errlen) {
+    const char *p[] = {bot_id};
+    PGresult *r = exec(l,
+        "SELECT count(*) FROM intents WHERE bot_id = $1"
+        " AND state IN ('quota_granted', 'submitting', 'submitted')",
+        1, p, PGRES_TUPLES_OK, "count open orders", err, errlen);
+    if (!r) return -1;
+    long n = atol(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return n;
+}
+
 long ledger_count_placing(ledger_t *l, char *err, size_t errlen) {
     PGresult *r = exec(l,
         "SELECT count(*) FROM intents WHERE state IN ('quota_granted', 'submitting')",

@@ -119,6 +119,10 @@ int ledger_open_orders(ledger_t *l, int limit, ledger_open_order_t **out,
                        size_t *n, char *err, size_t errlen);
 void ledger_open_orders_free(ledger_open_order_t *o, size_t n);
 
+/* How many orders of the bot are open now (accepted and followed, or
+ * being placed).  -1 on error. */
+long ledger_count_open_orders(ledger_t *l, const char *bot_id, char *err, size_t errlen);
+
 /* How many intents, in every replica, are about to be or being placed
  * (states quota_granted and submitting).  -1 on error. */
 long ledger_count_placing(ledger_t *l, char *err, size_t errlen);

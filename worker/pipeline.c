@@ -22,10 +22,13 @@
 
 #include "account.h"
 #include "alpaca.h"
+#include "decimal.h"
 #include "fills.h"
 #include "ledger.h"
 #include "log.h"
+#include "market.h"
 #include "quota.h"
+#include "risk.h"
 #include "timefmt.h"
 
 struct pipeline {
@@ -35,6 +38,7 @@ struct pipeline {
     ledger_t *ledger;     /* connected lazily, reconnected after failures */
     quota_t *quota;
     alpaca_t *alpaca;
+    market_t *market;      /* quotes for the risk checks */
     account_gate_t *gate;  /* shared by the lanes of this process */
     unsigned int rand_state;
 };
@@ -81,8 +85,16 @@ pipeline_t *pipeline_new(const config_t *cfg, pipeline_shared_t *shared,
         return NULL;
     }
     alpaca_set_circuits(p->alpaca, shared->circuits);
+    alpaca_set_budget(p->alpaca, shared->budget);
+    p->market = market_new(cfg, p->alpaca, err, errlen);
+    if (!p->market) {
+        alpaca_free(p->alpaca);
+        free(p);
+        return NULL;
+    }
     p->quota = quota_new(cfg->redis_url, (quota_down_mode_t)cfg->quota_down_mode, err, errlen);
     if (!p->quota) {
+        market_free(p->market);
         alpaca_free(p->alpaca);
         free(p);
         return NULL;
@@ -94,6 +106,7 @@ void pipeline_free(pipeline_t *p) {
     if (!p) return;
     ledger_close(p->ledger);
     quota_close(p->quota);
+    market_free(p->market);
     alpaca_free(p->alpaca);
     free(p);
 }
@@ -211,6 +224,22 @@ static step_t settle_order(pipeline_t *p, job_t *j, alpaca_order_t *o) {
     return !strcmp(to, "submitted") && s == STEP_NEXT ? STEP_DONE : s;
 }
 
+/* The budget queue place of this intent's calls: users before bots. */
+static budget_priority_t priority_of(const job_t *j) {
+    return j->in.source == INTENT_SOURCE_USER ? BUDGET_USER : BUDGET_BOT;
+}
+
+/* Calls that may wait for a token until the intent expires (placements),
+ * or as long as it takes (lookups of an order that may exist). */
+static void context_until_expiry(pipeline_t *p, job_t *j) {
+    int64_t left = j->in.expires_at_ms - timefmt_now_ms();
+    alpaca_set_call_context(p->alpaca, priority_of(j),
+                            timefmt_mono_ms() + (left > 0 ? left : 0), j->abandon);
+}
+static void context_unbounded(pipeline_t *p, job_t *j) {
+    alpaca_set_call_context(p->alpaca, priority_of(j), INT64_MAX, j->abandon);
+}
+
 /* Backoff with full jitter: uniform in [0, min(cap, base * 2^attempt)]. */
 static int64_t backoff_ms(pipeline_t *p, int attempt) {
     int64_t cap = 5000, base = 100;
@@ -233,6 +262,7 @@ static int64_t rate_limit_wait_ms(const alpaca_error_t *e) {
  * if the job was abandoned first. */
 static alpaca_result_t look_up(pipeline_t *p, job_t *j, const char *cid,
                                alpaca_order_t *o) {
+    context_unbounded(p, j);
     for (int attempt = 0; !atomic_load(j->abandon); attempt++) {
         alpaca_error_t e;
         alpaca_result_t r = alpaca_get_order_by_client_id(p->alpaca, cid, o, &e);
@@ -305,6 +335,7 @@ static step_t submit(pipeline_t *p, job_t *j) {
             nap(j->abandon, 200);
             continue;
         }
+        context_until_expiry(p, j);
         if (!posted) {
             char why[200];
             if (!account_gate_check(p->gate, p->alpaca, why, sizeof(why))) {
@@ -343,6 +374,10 @@ static step_t submit(pipeline_t *p, job_t *j) {
             held = 1;
             nap(j->abandon, 200);
             continue;
+        case ALPACA_NO_BUDGET:
+            /* Nothing was sent, and the intent expired waiting for its turn
+             * in the shared budget: the expiry check above rejects it. */
+            continue;
         case ALPACA_NOT_FOUND:
         case ALPACA_TRANSIENT:
             /* The answer is lost or the broker failed: the order may or may
@@ -353,6 +388,82 @@ static step_t submit(pipeline_t *p, job_t *j) {
             continue;
         }
     }
+}
+
+/* ---- before the quota: the kill switch and the risk checks --------------- */
+
+/* Whether the intent shrinks the account's position in its symbol without
+ * flipping it (what "reducing" lets through).  1 yes, 0 no, -1 unknown. */
+static int reduces_position(pipeline_t *p, job_t *j) {
+    if (!j->in.has_qty) return 0;  /* a notional order's quantity is unknown */
+    alpaca_position_t *pos = NULL;
+    size_t n = 0;
+    alpaca_error_t e;
+    context_until_expiry(p, j);
+    if (alpaca_get_positions(p->alpaca, &pos, &n, &e) != ALPACA_OK) {
+        log_msg(LOG_WARN, "positions_unreadable", j->in.intent_id, "%s", e.message);
+        return -1;
+    }
+    decimal_nanos_t held = 0, want = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(pos[i].symbol, j->in.symbol) && decimal_text_to_nanos(pos[i].qty, &held) < 0)
+            held = 0;
+    free(pos);
+    if (decimal_to_nanos(&j->in.qty, &want) < 0) return 0;
+    if (!strcmp(j->in.side, "sell")) return held > 0 && want <= held;
+    return held < 0 && want <= -held;
+}
+
+/* The kill switch, then the risk checks.  STEP_NEXT to go on. */
+static step_t pre_trade(pipeline_t *p, job_t *j) {
+    char msg[320], err[256];
+    const char *scope = "";
+    trading_state_t ts = p->shared->trading
+                             ? trading_state_for(p->shared->trading, j->in.user_id,
+                                                 j->in.bot_id, &scope)
+                             : TRADING_ACTIVE;
+    const char *whom = !strcmp(scope, "bot") ? j->in.bot_id : j->in.user_id;
+    if (ts == TRADING_HALTED) {
+        if (!strcmp(scope, "global")) snprintf(msg, sizeof(msg), "trading is halted for everyone");
+        else snprintf(msg, sizeof(msg), "trading is halted for %s %s", scope, whom);
+        return reject(p, j, "validated", "trading_halted", msg, -1, NULL);
+    }
+    if (ts == TRADING_REDUCING) {
+        int r = reduces_position(p, j);
+        if (r < 0) return STEP_RETRY;
+        if (!r) {
+            if (!strcmp(scope, "global"))
+                snprintf(msg, sizeof(msg), "trading is reducing for everyone: only orders "
+                                           "that shrink a position are taken");
+            else
+                snprintf(msg, sizeof(msg), "trading is reducing for %s %s: only orders that "
+                                           "shrink a position are taken", scope, whom);
+            return reject(p, j, "validated", "trading_halted", msg, -1, NULL);
+        }
+    }
+    const char *bid = NULL, *ask = NULL;
+    market_quote_t q;
+    if (risk_needs_quote(p->cfg, &j->in)) {
+        context_until_expiry(p, j);
+        if (market_quote(p->market, j->in.symbol, &q, err, sizeof(err)) == 0) {
+            bid = q.q.bid;
+            ask = q.q.ask;
+        } else {
+            log_msg(LOG_WARN, "quote_unavailable", j->in.intent_id, "%s", err);
+        }
+    }
+    long open = 0;
+    if (risk_needs_open_orders(p->cfg, &j->in)) {
+        open = ledger_count_open_orders(p->ledger, j->in.bot_id, err, sizeof(err));
+        if (open < 0) {
+            log_msg(LOG_WARN, "ledger_failed", j->in.intent_id, "%s", err);
+            return STEP_RETRY;
+        }
+    }
+    risk_verdict_t v;
+    risk_check(p->cfg, &j->in, bid, ask, open, &v);
+    if (!v.ok) return reject(p, j, "validated", "risk_rejected", v.message, -1, NULL);
+    return STEP_NEXT;
 }
 
 /* ---- the state machine --------------------------------------------------- */
@@ -408,6 +519,8 @@ static step_t step(pipeline_t *p, job_t *j) {
         if (intent_is_expired(&j->in, now))
             return reject(p, j, "validated", "expired",
                           "the intent expired before it could be sent", -1, NULL);
+        step_t s = pre_trade(p, j);
+        if (s != STEP_NEXT) return s;
         int bot = j->in.source == INTENT_SOURCE_BOT;
         quota_decision_t d;
         if (quota_charge(p->quota, bot ? "bot" : "user", bot ? j->in.bot_id : j->in.user_id,

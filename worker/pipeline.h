@@ -13,7 +13,9 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include "account.h"
+#include "budget.h"
 #include "circuits.h"
+#include "trading.h"
 #include "config.h"
 #include "intent.h"
 #include "origin.h"
@@ -26,6 +28,8 @@ typedef struct pipeline_shared {
     publisher_t *pub;
     account_gate_t *gate;
     circuits_t *circuits;
+    budget_t *budget;         /* NULL: Alpaca calls unpaced */
+    trading_t *trading;       /* the kill switch; NULL: always active */
     atomic_int ledger_down;   /* set while PostgreSQL fails: intake pauses */
 } pipeline_shared_t;
 

@@ -14,6 +14,8 @@
  * Keys (same {hash tag}, so both live in one Redis Cluster slot):
  *   KEYS[1] ow:quota:{SUBJECT:ID}:tat               GCRA state of the subject
  *   KEYS[2] ow:quota:{SUBJECT:ID}:intent:INTENT_ID  decision for one intent
+ *   KEYS[3] ow:quota:{SUBJECT:ID}:limit             override of the limit
+ *                                                   (intentctl quota set)
  *
  * GCRA (generic cell rate algorithm): the state is the theoretical arrival
  * time TAT.  With emission interval T = period/limit and burst = limit, a
@@ -77,6 +79,9 @@ static const char quota_script[] =
     "tonumber(d[4]), 1}\n"
     "end\n"
     "local limit = tonumber(ARGV[1])\n"
+    /* A per-subject override (intentctl quota set) wins over the default. */
+    "local override = tonumber(redis.call('GET', KEYS[3]) or '')\n"
+    "if override and override >= 1 then limit = override end\n"
     "local period = tonumber(ARGV[2])\n"
     "local dttl = tonumber(ARGV[3])\n"
     "if not limit or not period or not dttl or limit < 1 or period < 1 then\n"
@@ -196,16 +201,18 @@ static int valid_key_part(const char *s) {
 }
 
 /* The decision from Redis.  0, or -1 with err. */
-static int charge_redis(quota_t *q, const char *tatkey, const char *deckey, int limit,
-                        int64_t period_ms, quota_decision_t *out, char *err, size_t errlen) {
-    redisReply *r = redisconn_command_raw(q->conn, err, errlen, "EVALSHA %s 2 %s %s %d %lld %lld",
-                                          q->sha, tatkey, deckey, limit, (long long)period_ms,
+static int charge_redis(quota_t *q, const char *tatkey, const char *deckey,
+                        const char *limkey, int limit, int64_t period_ms,
+                        quota_decision_t *out, char *err, size_t errlen) {
+    redisReply *r = redisconn_command_raw(q->conn, err, errlen,
+                                          "EVALSHA %s 3 %s %s %s %d %lld %lld", q->sha, tatkey,
+                                          deckey, limkey, limit, (long long)period_ms,
                                           (long long)QUOTA_DECISION_TTL_MS);
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
         freeReplyObject(r);
-        r = redisconn_command_raw(q->conn, err, errlen, "EVAL %s 2 %s %s %d %lld %lld",
-                                  quota_script, tatkey, deckey, limit, (long long)period_ms,
-                                  (long long)QUOTA_DECISION_TTL_MS);
+        r = redisconn_command_raw(q->conn, err, errlen, "EVAL %s 3 %s %s %s %d %lld %lld",
+                                  quota_script, tatkey, deckey, limkey, limit,
+                                  (long long)period_ms, (long long)QUOTA_DECISION_TTL_MS);
     }
     if (!r) return -1;
     if (r->type == REDIS_REPLY_ERROR) {
@@ -302,12 +309,14 @@ int quota_charge(quota_t *q, const char *subject, const char *id,
     }
     char tatkey[64 + 2 * QUOTA_MAX_ID_LEN];
     char deckey[64 + 3 * QUOTA_MAX_ID_LEN];
+    char limkey[64 + 2 * QUOTA_MAX_ID_LEN];
     snprintf(tatkey, sizeof(tatkey), "ow:quota:{%s:%s}:tat", subject, id);
+    snprintf(limkey, sizeof(limkey), "ow:quota:{%s:%s}:limit", subject, id);
     snprintf(deckey, sizeof(deckey), "ow:quota:{%s:%s}:intent:%s", subject, id, intent_id);
 
     int64_t now = timefmt_mono_ms();
     if (q->mode == QUOTA_DOWN_FAIL || !q->down || now >= q->retry_at_ms) {
-        if (charge_redis(q, tatkey, deckey, limit, period_ms, out, err, errlen) == 0) {
+        if (charge_redis(q, tatkey, deckey, limkey, limit, period_ms, out, err, errlen) == 0) {
             if (q->down)
                 log_msg(LOG_INFO, "quota_mode", NULL,
                         "quota decisions are shared again (Redis answers)");

@@ -1,0 +1,314 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016 # jq programs: their $names are jq variables
+# tests/test_trading.sh -- the kill switch and the operator's quota view,
+# through the whole stack of `compose/dev test` (2 workers, the simulator,
+# Kafka, Redis, PostgreSQL).  States are set with `intentctl halt|reduce|
+# resume` exactly as an operator would, intents sent with intentctl, and the
+# outcomes read back from the result topics:
+#   a halted bot is rejected trading_halted within a second, another bot
+#   fills; resumed, it fills again;
+#   a global halt rejects anyone; a user halt rejects the user's own intents
+#   and its bots';
+#   reducing lets only orders that shrink the position through;
+#   every replica obeys a fresh halt within a second (10 bots, both
+#   replicas' partitions);
+#   `intentctl quota` shows what a bot's trades used (under an override set
+#   with `quota set`, removed with `quota unset`) and the Alpaca budget.
+# Every wait is bounded; the last line is "N passed, M failed".
+set -euo pipefail
+
+ROOT=${ORDER_WORKER_ROOT:?ORDER_WORKER_ROOT is not set (run via compose/dev test)}
+DEV=${DEV_SCRIPT:?DEV_SCRIPT is not set (run via compose/dev test)}
+STATE=${DEV_STATE_DIR:?DEV_STATE_DIR is not set (run via compose/dev test)}
+: "${KAFKA_BROKERS:?}" "${ALPACA_SIM_URL:?}" "${DATABASE_URL:?}" "${REDIS_URL:?}"
+: "${ALPACA_API_KEY_ID:?}" "${ALPACA_API_SECRET_KEY:?}"
+BIN=${DEV_BUILD_DIR:-$ROOT/build}/bin
+IC="$BIN/intentctl"
+T_FILLS=${TOPIC_FILLS:-orders.fills}
+T_REJ=${TOPIC_REJECTIONS:-orders.rejections}
+T_DLQ=${TOPIC_DLQ:-orders.dlq}
+PASSED=0 FAILED=0
+RUN=$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/order-worker-trading.XXXXXX")
+RESTARTED=0
+# Every scope this run set ("--bot ID", "--user ID", "--global"), resumed on exit.
+TOUCHED=()
+# Quota overrides this run set ("bot ID"), removed on exit.
+OVERRIDES=()
+
+# shellcheck source=tests/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+sim() {  # sim METHOD PATH [JSON]: the simulator's control API
+    curl -fsS --max-time 10 -X "$1" -H 'Content-Type: application/json' \
+        ${3:+--data "$3"} "$ALPACA_SIM_URL$2"
+}
+alpaca() {  # alpaca METHOD PATH: the trading API, with the keys
+    curl -sS --max-time 10 -X "$1" -H "APCA-API-KEY-ID: $ALPACA_API_KEY_ID" \
+        -H "APCA-API-SECRET-KEY: $ALPACA_API_SECRET_KEY" "$ALPACA_SIM_URL$2"
+}
+
+cleanup() {
+    local rc=$?
+    set +e
+    if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
+    local s
+    # Whatever happened, trading is left active for the tests that follow.
+    for s in "${TOUCHED[@]}" --global; do
+        # shellcheck disable=SC2086 # "--bot ID": option and value
+        timeout 30 "$IC" resume $s --reason "test_trading cleanup" >/dev/null 2>"$WORK/resume.err" || {
+            sed 's/^/        | /' "$WORK/resume.err"
+            printf '  FAIL  intentctl resume %s on exit\n' "$s"
+            FAILED=$((FAILED + 1))
+        }
+    done
+    # The run's rows go (their history stays in trading_state_changes).
+    psql "$DATABASE_URL" -q -v ON_ERROR_STOP=1 -v ids="ks-$RUN-%" \
+        <<<"DELETE FROM trading_states WHERE id LIKE :'ids'" >/dev/null ||
+        FAILED=$((FAILED + 1))
+    for s in "${OVERRIDES[@]}"; do
+        # shellcheck disable=SC2086
+        timeout 30 "$IC" quota unset $s >/dev/null || FAILED=$((FAILED + 1))
+    done
+    if ((RESTARTED)); then
+        say "-- restoring the workers' settings"
+        unset BOT_TRADES_PER_MIN USER_TRADES_PER_MIN
+        timeout 120 "$DEV" --state "$STATE" workers-restart >"$WORK/restore.log" 2>&1 || {
+            sed 's/^/        | /' "$WORK/restore.log"
+            printf '  FAIL  restarting the workers\n'
+            FAILED=$((FAILED + 1))
+        }
+    fi
+    rm -rf "$WORK"
+    printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
+    # An EXIT trap's own status is not the script's: exit explicitly.
+    if ((FAILED > 0)); then exit 1; fi
+    exit 0
+}
+trap cleanup EXIT
+
+# ic_state halt|reduce|resume SCOPE-FLAGS...: the operator's command; the
+# scope is remembered so that the exit resumes it.
+ic_state() {
+    local cmd=$1
+    shift
+    TOUCHED+=("$*")
+    timeout 30 "$IC" "$cmd" "$@" --reason "test_trading $RUN" >"$WORK/state.out" 2>&1 || {
+        sed 's/^/        | /' "$WORK/state.out"
+        die "intentctl $cmd $* failed"
+    }
+}
+
+# send NAME intentctl-send-flags...: sends one intent; its id goes to
+# $WORK/NAME.id.
+send() {
+    local name=$1
+    shift
+    "$IC" send --json "$@" >"$WORK/$name.sent" 2>"$WORK/send.err" || {
+        sed 's/^/        | /' "$WORK/send.err"
+        die "intentctl send $* failed"
+    }
+    jq -r '.intent_id' "$WORK/$name.sent" >"$WORK/$name.id"
+}
+
+# outcome NAME: waits (30 s at most) until the intent has a terminal
+# outcome and prints it: "fill", "rejected REASON: MESSAGE", or "none".
+outcome() {
+    local name=$1
+    wait_terminal "$WORK/$name.id" 30000 >/dev/null || true
+    snapshot "$WORK/$name.events" "$WORK/$name.id"
+    jqe -rs "$JQ_DEFS"' [.[] | select(terminal)][0] // null
+        | if . == null then "none"
+          elif ._topic == $rej then "rejected \(.reason): \(.message)"
+          else .type end' "$WORK/$name.events"
+}
+
+# expect_outcome WHAT NAME PATTERN: the intent's outcome matches PATTERN
+# (a bash glob).
+expect_outcome() {
+    local got
+    got=$(outcome "$2")
+    # shellcheck disable=SC2053 # $3 is a glob on purpose
+    if [[ $got == $3 ]]; then ok "$1"; else
+        printf 'expected: %s\nactual:   %s\n' "$3" "$got" >"$WORK/eq.diff"
+        bad "$1" "$WORK/eq.diff"
+    fi
+}
+
+# position SYMBOL: the account's quantity of SYMBOL (0 when flat).
+position() {
+    local body
+    body=$(alpaca GET "/v2/positions/$1") || die "cannot read the position of $1"
+    jq -r 'if .qty then .qty else "0" end' <<<"$body"
+}
+
+U="ks-$RUN-u"
+B="ks-$RUN-b"
+C="ks-$RUN-c"
+R="ks-$RUN-r"
+SYM=AAPL
+say "== order-worker: the kill switch (run $RUN) =="
+say "-- restarting the workers with high quotas and the default refresh (500 ms)"
+export BOT_TRADES_PER_MIN=100000 USER_TRADES_PER_MIN=100000
+unset TRADING_REFRESH_MS
+RESTARTED=1
+timeout 180 "$DEV" --state "$STATE" workers-restart >"$WORK/restart.log" 2>&1 || {
+    sed 's/^/        | /' "$WORK/restart.log"
+    die "workers-restart failed"
+}
+sim POST /_sim/market '{"open":true}' >/dev/null || die "the simulator does not answer"
+
+say ""
+say "[1] a halted bot is rejected within a second; other bots trade"
+ic_state halt --bot "$B"
+expect_eq "intentctl halt prints the new state" "bot $B: halted (was active)" \
+    "$(cut -d';' -f1 "$WORK/state.out")"
+sleep 1.2
+send b_halted --bot "$B" --user "$U" --symbol "$SYM" --side buy --qty 1
+send c_active --bot "$C" --user "$U" --symbol "$SYM" --side buy --qty 1
+expect_outcome "bot $B: rejected trading_halted, the message names the bot" b_halted \
+    "rejected trading_halted: *bot $B*"
+expect_outcome "bot $C: filled" c_active fill
+if timeout 30 "$IC" trading --json >"$WORK/trading.json" &&
+    jq -s -e --arg b "$B" 'any(.[]; .scope == "bot" and .id == $b and .state == "halted")' \
+        "$WORK/trading.json" >/dev/null; then
+    ok "intentctl trading lists the halt"
+else
+    bad "intentctl trading lists the halt" "$WORK/trading.json"
+fi
+ic_state resume --bot "$B"
+sleep 1.2
+send b_resumed --bot "$B" --user "$U" --symbol "$SYM" --side buy --qty 1
+expect_outcome "bot $B resumed: filled" b_resumed fill
+expect_eq "the ledger keeps both changes, with who and why" "active->halted,halted->active" \
+    "$(psql "$DATABASE_URL" -At -v ON_ERROR_STOP=1 -v bot="$B" -v why="test_trading $RUN" <<<"
+        SELECT string_agg(coalesce(from_state, 'active') || '->' || to_state, ',' ORDER BY change_id)
+        FROM trading_state_changes
+        WHERE scope = 'bot' AND id = :'bot' AND reason = :'why' AND changed_by <> ''")"
+
+say ""
+say "[2] a global halt rejects anyone"
+ic_state halt --global
+sleep 1.2
+send g_halted --bot "ks-$RUN-g" --user "ks-$RUN-gu" --symbol "$SYM" --side buy --qty 1
+expect_outcome "global halt: rejected trading_halted for everyone" g_halted \
+    "rejected trading_halted: *everyone*"
+ic_state resume --global
+sleep 1.2
+send g_resumed --bot "ks-$RUN-g" --user "ks-$RUN-gu" --symbol "$SYM" --side buy --qty 1
+expect_outcome "global resume: filled" g_resumed fill
+
+say ""
+say "[3] a user halt rejects the user's intents and its bots'"
+ic_state halt --user "$U"
+sleep 1.2
+send u_user --user "$U" --symbol "$SYM" --side buy --qty 1
+send u_bot --bot "ks-$RUN-ub" --user "$U" --symbol "$SYM" --side buy --qty 1
+send u_other --user "ks-$RUN-other" --symbol "$SYM" --side buy --qty 1
+expect_outcome "user topic, user $U: rejected trading_halted naming the user" u_user \
+    "rejected trading_halted: *user $U*"
+expect_outcome "bot topic, a bot of user $U: rejected trading_halted" u_bot \
+    "rejected trading_halted: *user $U*"
+expect_outcome "another user: filled" u_other fill
+ic_state resume --user "$U"
+
+say ""
+say "[4] reducing: only orders that shrink the position"
+send r_buy --bot "$R" --user "ks-$RUN-ru" --symbol "$SYM" --side buy --qty 5
+expect_outcome "active: buy 5 $SYM filled" r_buy fill
+held=$(position "$SYM")
+ic_state reduce --bot "$R"
+sleep 1.2
+send r_buy2 --bot "$R" --user "ks-$RUN-ru" --symbol "$SYM" --side buy --qty 1
+expect_outcome "reducing: a buy is rejected, the message says reducing" r_buy2 \
+    "rejected trading_halted: *reducing*bot $R*"
+send r_sell3 --bot "$R" --user "ks-$RUN-ru" --symbol "$SYM" --side sell --qty 3
+expect_outcome "reducing: a sell of 3 (of $held held) fills" r_sell3 fill
+# The account is shared with other tests: sell what is held now plus 8 (10
+# when this test is alone on the account), always more than the position.
+held=$(position "$SYM")
+over=$(jq -rn --arg h "$held" '($h | tonumber) + 8 | floor')
+send r_sell_over --bot "$R" --user "ks-$RUN-ru" --symbol "$SYM" --side sell --qty "$over"
+expect_outcome "reducing: a sell of $over (more than the $held held) is rejected" r_sell_over \
+    "rejected trading_halted: *reducing*"
+ic_state resume --bot "$R"
+
+say ""
+say "[5] the operator's quota view"
+# The workers run with 100000 trades a minute, which a GCRA forgets within a
+# millisecond; a bot given its own limit of 10 keeps its trades in view.
+Q="ks-$RUN-q"
+OVERRIDES+=("bot $Q")
+timeout 30 "$IC" quota set bot "$Q" 10 >"$WORK/set.out" 2>&1 || bad "intentctl quota set bot $Q 10" "$WORK/set.out"
+send q_trades --bot "$Q" --user "ks-$RUN-qu" --symbol "$SYM" --side buy --qty 1 --repeat 3
+wait_terminal "$WORK/q_trades.id" 30000 || true
+snapshot "$WORK/q_trades.events" "$WORK/q_trades.id"
+expect_eq "bot $Q: 3 trades filled" 3 "$(jq -s '[.[] | select(.type == "fill")] | length' "$WORK/q_trades.events")"
+if timeout 30 "$IC" quota bot "$Q" --json >"$WORK/quota.json" &&
+    jq -e '.used >= 3 and .limit == 10 and .limit_from == "override"
+           and .remaining == .limit - .used and .reset_ms > 0 and .reset_ms <= 60000' \
+        "$WORK/quota.json" >/dev/null; then
+    ok "quota bot $Q: used >= 3 of its override 10, remaining = limit - used, reset_ms set"
+else
+    bad "quota bot $Q: used >= 3 of its override 10, remaining = limit - used" "$WORK/quota.json"
+fi
+if timeout 30 "$IC" quota bot "$Q" >"$WORK/quota.txt" && grep -q "^bot $Q: used [3-9]" "$WORK/quota.txt"; then
+    ok "quota bot $Q: the plain output says used"
+else
+    bad "quota bot $Q: the plain output says used" "$WORK/quota.txt"
+fi
+timeout 30 "$IC" quota unset bot "$Q" >/dev/null || bad "intentctl quota unset bot $Q"
+expect_eq "quota unset: the default limit again" "100000 default" \
+    "$(timeout 30 "$IC" quota bot "$Q" --json | jq -r '"\(.limit) \(.limit_from)"')"
+expect_eq "quota bot: an idle bot has used nothing" "0 100000 0" \
+    "$(timeout 30 "$IC" quota bot "ks-$RUN-idle" --json | jq -r '"\(.used) \(.remaining) \(.reset_ms)"')"
+if timeout 30 "$IC" quota alpaca --json >"$WORK/alpaca.json" &&
+    jq -e '.used >= 1 and .limit >= 1 and .remaining == ([.limit - .used, 0] | max)' \
+        "$WORK/alpaca.json" >/dev/null; then
+    ok "quota alpaca: the calls of this test are counted"
+else
+    bad "quota alpaca: used >= 1, remaining = limit - used" "$WORK/alpaca.json"
+fi
+
+say ""
+say "[6] every replica obeys a fresh halt within a second"
+# Ten bots, keyed apart, land on both replicas' partitions; a batch that
+# happened to reach one replica only is repeated (at most 3 times).
+replicas=0
+for attempt in 1 2 3; do
+    : >"$WORK/batch.jsonl"
+    for i in $(seq 1 10); do
+        gen_intents "$WORK/batch.jsonl" 1 --bot "ks-$RUN-$attempt-$i" --user "ks-$RUN-fu" \
+            --symbol "$SYM" --side buy --qty 1
+    done
+    jq -r '.intent_id' "$WORK/batch.jsonl" >"$WORK/batch.id"
+    ic_state halt --global
+    sleep 1.1
+    send_lines "$WORK/batch.jsonl"
+    if wait_terminal "$WORK/batch.id" 60000; then ok "batch $attempt: 10 outcomes"; else
+        bad "batch $attempt: 10 outcomes within 60 s"
+    fi
+    snapshot "$WORK/batch.events" "$WORK/batch.id"
+    jqe -c 'select(._topic != $rej or .reason != "trading_halted")' "$WORK/batch.events" \
+        >"$WORK/batch.bad"
+    expect_empty "batch $attempt: all 10 rejected trading_halted 1.1 s after the halt" \
+        "$WORK/batch.bad"
+    ic_state resume --global
+    ids=$(paste -sd, "$WORK/batch.id")
+    replicas=$(psql "$DATABASE_URL" -At -v ON_ERROR_STOP=1 -v ids="$ids" <<<"
+        SELECT count(DISTINCT replica) FROM intent_transitions
+        WHERE intent_id = ANY (string_to_array(:'ids', ','))") ||
+        die "cannot read intent_transitions"
+    say "        (batch $attempt was handled by $replicas replica(s))"
+    ((replicas >= 2)) && break
+    sleep 1.2
+done
+if ((replicas >= 2)); then ok "both replicas rejected intents of the batch"; else
+    bad "both replicas handled a batch (3 batches reached one replica only)"
+fi
+
+say ""
+say "[7] resumed: trading again"
+sleep 1.2
+send final --bot "$B" --user "$U" --symbol "$SYM" --side buy --qty 1
+expect_outcome "after the global resume bot $B fills" final fill

@@ -1,0 +1,176 @@
+/* budget.c -- the shared Alpaca budget (see budget.h).
+ *
+ * Redis keys:
+ *   ow:budget:calls          ZSET  member: unique call id, score: grant ms
+ *   ow:budget:waiters        ZSET  member: waiter id, score:
+ *                                  priority * 1e13 + first arrival ms
+ *   ow:budget:seen           HASH  waiter id -> last poll ms (a waiter that
+ *                                  stops polling, e.g. a dead replica, is
+ *                                  dropped from the head of the queue)
+ *   ow:budget:blocked_until  STRING ms until which Alpaca said "no more"
+ * One script decides a grant atomically with Redis's clock. */
+#include "budget.h"
+
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "redisconn.h"
+#include "timefmt.h"
+
+static const char budget_script[] =
+    "redis.replicate_commands()\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local limit = tonumber(ARGV[1])\n"
+    "local window = tonumber(ARGV[2])\n"
+    "local id = ARGV[3]\n"
+    "local score = tonumber(ARGV[4])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)\n"
+    "redis.call('ZADD', KEYS[2], 'NX', score, id)\n"
+    "redis.call('HSET', KEYS[3], id, now)\n"
+    "while true do\n"
+    "  local head = redis.call('ZRANGE', KEYS[2], 0, 0)[1]\n"
+    "  if not head then break end\n"
+    "  local seen = tonumber(redis.call('HGET', KEYS[3], head) or '0')\n"
+    "  if seen >= now - 2000 then break end\n"
+    "  redis.call('ZREM', KEYS[2], head)\n"
+    "  redis.call('HDEL', KEYS[3], head)\n"
+    "end\n"
+    "local blocked = tonumber(redis.call('GET', KEYS[4]) or '0')\n"
+    "if now < blocked then return {0, blocked - now} end\n"
+    "local used = redis.call('ZCARD', KEYS[1])\n"
+    "local ahead = redis.call('ZRANK', KEYS[2], id) or 0\n"
+    "if used + ahead < limit then\n"
+    "  redis.call('ZADD', KEYS[1], now, id)\n"
+    "  redis.call('ZREM', KEYS[2], id)\n"
+    "  redis.call('HDEL', KEYS[3], id)\n"
+    "  redis.call('PEXPIRE', KEYS[1], window + 1000)\n"
+    "  redis.call('PEXPIRE', KEYS[2], 60000)\n"
+    "  redis.call('PEXPIRE', KEYS[3], 60000)\n"
+    "  return {1, 0}\n"
+    "end\n"
+    "local wait = 10\n"
+    "if used >= limit then\n"
+    "  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
+    "  if oldest[2] then wait = tonumber(oldest[2]) + window - now + 1 end\n"
+    "  if wait < 1 then wait = 1 end\n"
+    "  if wait > 1000 then wait = 1000 end\n"
+    "end\n"
+    "return {0, wait}\n";
+
+struct budget {
+    const config_t *cfg;
+    redisconn_t *redis;
+    pthread_mutex_t lock;     /* guards redis and seq */
+    unsigned long long seq;   /* for unique waiter ids */
+    char sha[41];
+    int unpaced;              /* Redis unreachable at the last try */
+};
+
+budget_t *budget_new(const config_t *cfg, char *err, size_t errlen) {
+    budget_t *b = calloc(1, sizeof(*b));
+    if (!b) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    b->cfg = cfg;
+    b->redis = redisconn_new(cfg->redis_url, "order-worker-budget", 500, err, errlen);
+    if (!b->redis) {
+        free(b);
+        return NULL;
+    }
+    pthread_mutex_init(&b->lock, NULL);
+    unsigned char md[SHA_DIGEST_LENGTH];
+    SHA1((const unsigned char *)budget_script, strlen(budget_script), md);
+    for (int i = 0; i < SHA_DIGEST_LENGTH; i++) snprintf(b->sha + 2 * i, 3, "%02x", md[i]);
+    return b;
+}
+
+void budget_free(budget_t *b) {
+    if (!b) return;
+    redisconn_free(b->redis);
+    pthread_mutex_destroy(&b->lock);
+    free(b);
+}
+
+/* One attempt: 1 granted, 0 not (wait *wait_ms), -1 Redis failed. */
+static int attempt(budget_t *b, const char *id, long long score, int64_t *wait_ms) {
+    char err[256];
+    long long window = b->cfg->rate_period_ms + b->cfg->budget_margin_ms;
+    pthread_mutex_lock(&b->lock);
+    redisReply *r = redisconn_command_raw(
+        b->redis, err, sizeof(err),
+        "EVALSHA %s 4 ow:budget:calls ow:budget:waiters ow:budget:seen ow:budget:blocked_until "
+        "%d %lld %s %lld",
+        b->sha, b->cfg->alpaca_calls_per_min, window, id, score);
+    if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8)) {
+        freeReplyObject(r);
+        r = redisconn_command_raw(
+            b->redis, err, sizeof(err),
+            "EVAL %s 4 ow:budget:calls ow:budget:waiters ow:budget:seen ow:budget:blocked_until "
+            "%d %lld %s %lld",
+            budget_script, b->cfg->alpaca_calls_per_min, window, id, score);
+    }
+    int rc = -1;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_INTEGER && r->element[1]->type == REDIS_REPLY_INTEGER) {
+        rc = r->element[0]->integer ? 1 : 0;
+        *wait_ms = r->element[1]->integer;
+    }
+    int was_unpaced = b->unpaced;
+    b->unpaced = rc < 0;
+    pthread_mutex_unlock(&b->lock);
+    if (r) freeReplyObject(r);
+    if (rc < 0 && !was_unpaced)
+        log_msg(LOG_WARN, "budget_unpaced", NULL,
+                "the shared Alpaca budget cannot be read (%s): calls go unpaced", err);
+    else if (rc >= 0 && was_unpaced)
+        log_msg(LOG_INFO, "budget_paced", NULL, "the shared Alpaca budget is back");
+    return rc;
+}
+
+int budget_take(budget_t *b, budget_priority_t prio, int64_t deadline_mono_ms,
+                const atomic_int *abandon) {
+    char id[192];
+    pthread_mutex_lock(&b->lock);
+    unsigned long long n = ++b->seq;
+    pthread_mutex_unlock(&b->lock);
+    snprintf(id, sizeof(id), "%s:%llu", b->cfg->replica_id, n);
+    long long score = (long long)prio * 10000000000000LL + timefmt_now_ms();
+    for (;;) {
+        int64_t wait = 0;
+        int r = attempt(b, id, score, &wait);
+        if (r != 0) return 0;  /* granted, or unpaced */
+        int64_t now = timefmt_mono_ms();
+        if (now >= deadline_mono_ms || (abandon && atomic_load(abandon))) return 1;
+        if (wait > deadline_mono_ms - now) wait = deadline_mono_ms - now;
+        if (wait > 200) wait = 200;  /* stay in the queue: poll at least 5/s */
+        struct timespec ts = {0, (long)(wait < 1 ? 1 : wait) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+void budget_observe(budget_t *b, long long remaining, long long reset_epoch_s, int was_429) {
+    if (!(was_429 || remaining == 0)) return;
+    long long until = reset_epoch_s > 0 ? reset_epoch_s * 1000 : timefmt_now_ms() + 1000;
+    long long ttl = until - timefmt_now_ms();
+    if (ttl <= 0) return;
+    if (ttl > 60000) {  /* a skewed clock must not block the budget for long */
+        ttl = 60000;
+        until = timefmt_now_ms() + ttl;
+    }
+    char err[256];
+    pthread_mutex_lock(&b->lock);
+    redisReply *r = redisconn_command(b->redis, err, sizeof(err),
+                                      "SET ow:budget:blocked_until %lld PX %lld", until, ttl + 1000);
+    pthread_mutex_unlock(&b->lock);
+    if (r) freeReplyObject(r);
+    log_msg(LOG_WARN, "budget_blocked", NULL,
+            "Alpaca said %s: no calls until its reset in %lld ms",
+            was_429 ? "429" : "X-Ratelimit-Remaining 0", ttl);
+}

@@ -1,0 +1,46 @@
+/* budget.h -- Alpaca's trading-API budget (ALPACA_CALLS_PER_MIN calls per
+ * RATE_PERIOD_MS for the whole account), shared by every replica, every bot
+ * and every user: every call to Alpaca takes a token first.
+ *
+ * The budget is a log of granted calls in Redis (a sorted set of times),
+ * counted over RATE_PERIOD_MS + ALPACA_BUDGET_MARGIN_MS, so that no window
+ * of Alpaca's, whatever the network jitter up to the margin, sees more than
+ * the limit.  Callers that find it empty wait in a queue ordered by
+ * priority, then arrival: user placements, then bot placements, then order
+ * following.  A caller is granted a token when the calls in the log plus
+ * the callers queued ahead of it are below the limit, so nothing jumps the
+ * queue when tokens are scarce and nobody waits when they are plenty.
+ * Alpaca's own word tightens it: X-Ratelimit-Remaining 0 or a 429 blocks
+ * every grant until X-Ratelimit-Reset.  Without Redis, calls go unpaced
+ * (Alpaca's 429 then protects the account). */
+#ifndef BUDGET_H
+#define BUDGET_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "config.h"
+
+typedef enum {
+    BUDGET_USER = 0,     /* placements for user intents: first */
+    BUDGET_BOT = 1,      /* placements for bot intents */
+    BUDGET_FOLLOW = 2    /* following orders: last */
+} budget_priority_t;
+
+typedef struct budget budget_t;
+
+/* Thread-safe: one per process, shared by the lanes and the follower. */
+budget_t *budget_new(const config_t *cfg, char *err, size_t errlen);
+void budget_free(budget_t *b);
+
+/* Waits for a token.  Returns 0 when granted (or when Redis cannot be
+ * reached: unpaced), 1 when deadline_mono_ms passed or *abandon (may be
+ * NULL) became set first. */
+int budget_take(budget_t *b, budget_priority_t prio, int64_t deadline_mono_ms,
+                const atomic_int *abandon);
+
+/* What an answer of Alpaca said: remaining calls and the reset time (epoch
+ * seconds), -1 when absent; was_429 for a 429. */
+void budget_observe(budget_t *b, long long remaining, long long reset_epoch_s, int was_429);
+
+#endif
