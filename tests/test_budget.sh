@@ -69,6 +69,15 @@ export ALPACA_CALLS_PER_MIN=200 RATE_PERIOD_MS=6000 BOT_TRADES_PER_MIN=100000 \
     USER_TRADES_PER_MIN=100000 INTENT_MAX_AGE_MS=120000
 CHANGED=1
 restack 3 || die "could not restart the simulator and 3 workers"
+warm_up() {  # one intent through, so the group has settled before measuring
+    : >"$WORK/warm.jsonl"
+    gen_intents "$WORK/warm.jsonl" 1 --bot "warm-$RUN-$1" --user "u-$RUN" --symbol AAPL \
+        --side buy --qty 0.1
+    send_lines "$WORK/warm.jsonl"
+    jq -r '.intent_id' "$WORK/warm.jsonl" >"$WORK/warm.ids"
+    wait_terminal "$WORK/warm.ids" 90000 || die "the restarted workers took no intent in 90 s"
+}
+warm_up 1
 curl -fsS --max-time 10 -X POST "$ALPACA_SIM_URL/_sim/reset" >/dev/null || die "/_sim/reset failed"
 : >"$WORK/flood.jsonl"
 for b in $(seq 1 60); do
@@ -110,6 +119,7 @@ say ""
 say "[2] fairness under a tight budget (10 calls per 2 s)"
 export ALPACA_CALLS_PER_MIN=10 RATE_PERIOD_MS=2000 ACCOUNT_REFRESH_MS=600000
 restack 2 || die "could not restart with a tight budget"
+warm_up 2
 : >"$WORK/fl.jsonl" "$WORK/nine.jsonl" "$WORK/users.jsonl"
 gen_intents "$WORK/fl.jsonl" 30 --bot "flood-$RUN" --user "u-$RUN" --symbol AAPL --side buy --qty 1
 for b in $(seq 1 9); do
