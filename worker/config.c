@@ -104,6 +104,12 @@ static const setting_t SETTINGS[] = {
     {"ALPACA_BUDGET_MARGIN_MS", "50", K_MS, NUM(budget_margin_ms), 0, 60000,
      "the shared Alpaca budget counts calls over RATE_PERIOD_MS plus this, so "
      "network jitter cannot put one call too many in Alpaca's window"},
+    {"RECONCILE_INTERVAL_MS", "60000", K_MS, NUM(reconcile_interval_ms), 100, 86400000,
+     "how often one replica looks for intents stuck in a non-terminal state"},
+    {"RECONCILE_AFTER_MS", "300000", K_MS, NUM(reconcile_after_ms), 100, 86400000,
+     "an intent unmoved for this long is stuck and run again"},
+    {"WORKER_FAILPOINT", "", K_STR, STR(failpoint), 0, 0,
+     "tests only: exit abruptly at after_submitting, after_post or after_publish"},
     {"WORKER_CONCURRENCY", "8", K_INT, NUM(concurrency), 1, 256,
      "lanes: intents with different keys handled in parallel"},
     {"WORKER_MAX_IN_FLIGHT", "1000", K_INT, NUM(max_in_flight), 1, 1000000,

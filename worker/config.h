@@ -51,6 +51,9 @@ typedef struct config {
     char risk_symbols[1024];     /* comma-separated allow list; "" off */
     int64_t trading_refresh_ms;  /* kill switch: how often states are re-read */
     int64_t budget_margin_ms;    /* Alpaca budget: safety margin on the period */
+    int64_t reconcile_interval_ms; /* how often the reconciler looks */
+    int64_t reconcile_after_ms;  /* an intent this long unmoved is stuck */
+    char failpoint[32];          /* tests only: crash at this point */
     /* the worker itself */
     int concurrency;             /* lanes: intents with different keys in parallel */
     int max_in_flight;           /* messages held at once before polling pauses */

@@ -33,6 +33,7 @@
 #include "fills.h"
 #include "log.h"
 #include "pipeline.h"
+#include "reconcile.h"
 #include "publish.h"
 #include "timefmt.h"
 
@@ -94,6 +95,7 @@ typedef struct intake {
     publisher_t *pub;
     pipeline_shared_t shared;  /* what the lanes share */
     follower_t *follower;
+    reconciler_t *reconciler;
     lane_t *lanes;
     int n_lanes;
     pthread_mutex_t lock;   /* guards partitions, lane queues, counters */
@@ -610,6 +612,8 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
         pthread_create(&k.lanes[i].thread, NULL, lane_main, &k.lanes[i]);
     k.follower = fills_start(cfg, k.pub, k.shared.circuits, k.shared.budget, err, sizeof(err));
     if (!k.follower) log_msg(LOG_ERROR, "start_failed", NULL, "follower: %s", err);
+    k.reconciler = reconcile_start(cfg, &k.shared, err, sizeof(err));
+    if (!k.reconciler) log_msg(LOG_ERROR, "start_failed", NULL, "reconciler: %s", err);
     log_msg(LOG_INFO, "worker_started", NULL, "consuming %s and %s as group %s with %d lanes",
             cfg->topic_bot, cfg->topic_user, cfg->kafka_group_id, k.n_lanes);
 
@@ -666,6 +670,7 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
     pthread_mutex_unlock(&k.lock);
     for (int i = 0; i < k.n_lanes; i++) pthread_join(k.lanes[i].thread, NULL);
     fills_stop(k.follower);
+    reconcile_stop(k.reconciler);
 
     /* Commits the stored offsets and leaves the group. */
     e = rd_kafka_consumer_close(k.rk);

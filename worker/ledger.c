@@ -496,6 +496,53 @@ void ledger_open_orders_free(ledger_open_order_t *o, size_t n) {
     free(o);
 }
 
+int ledger_stuck_intents(ledger_t *l, int64_t older_than_ms, int limit, ledger_stuck_t **out,
+                         size_t *n, char *err, size_t errlen) {
+    *out = NULL;
+    *n = 0;
+    char age[32], lim[16];
+    snprintf(age, sizeof(age), "%lld", (long long)older_than_ms);
+    snprintf(lim, sizeof(lim), "%d", limit);
+    const char *p[] = {age, lim};
+    PGresult *r = exec(l,
+        "SELECT intent_id, state, source, topic, kafka_partition, kafka_offset, msg_key, raw"
+        " FROM intents WHERE state IN ('received', 'validated', 'quota_granted', 'submitting')"
+        " AND updated_at < now() - $1::bigint * interval '1 millisecond'"
+        " ORDER BY updated_at LIMIT $2::int",
+        2, p, PGRES_TUPLES_OK, "read stuck intents", err, errlen);
+    if (!r) return -1;
+    int rows = PQntuples(r);
+    ledger_stuck_t *o = rows ? calloc((size_t)rows, sizeof(*o)) : NULL;
+    if (rows && !o) {
+        PQclear(r);
+        snprintf(err, errlen, "ledger: out of memory");
+        return -1;
+    }
+    for (int i = 0; i < rows; i++) {
+        copy_col(r, i, 0, o[i].intent_id, sizeof(o[i].intent_id));
+        copy_col(r, i, 1, o[i].state, sizeof(o[i].state));
+        o[i].source = !strcmp(PQgetvalue(r, i, 2), "user") ? INTENT_SOURCE_USER
+                                                           : INTENT_SOURCE_BOT;
+        copy_col(r, i, 3, o[i].topic, sizeof(o[i].topic));
+        o[i].partition = (int32_t)atoi(PQgetvalue(r, i, 4));
+        o[i].offset = atoll(PQgetvalue(r, i, 5));
+        o[i].key = PQgetisnull(r, i, 6) ? NULL : strdup(PQgetvalue(r, i, 6));
+        o[i].raw = strdup(PQgetvalue(r, i, 7));
+    }
+    PQclear(r);
+    *out = o;
+    *n = (size_t)rows;
+    return 0;
+}
+
+void ledger_stuck_free(ledger_stuck_t *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(s[i].key);
+        free(s[i].raw);
+    }
+    free(s);
+}
+
 long ledger_count_open_orders(ledger_t *l, const char *bot_id, char *err, size_t errlen) {
     const char *p[] = {bot_id};
     PGresult *r = exec(l,

@@ -119,6 +119,25 @@ int ledger_open_orders(ledger_t *l, int limit, ledger_open_order_t **out,
                        size_t *n, char *err, size_t errlen);
 void ledger_open_orders_free(ledger_open_order_t *o, size_t n);
 
+/* An intent that has not moved for a while, with what is needed to run it
+ * again: its origin and the message as received. */
+typedef struct ledger_stuck {
+    char intent_id[40];
+    char state[LEDGER_STATE_MAX];
+    intent_source_t source;
+    char topic[128];
+    int32_t partition;
+    int64_t offset;
+    char *key;      /* may be NULL */
+    char *raw;
+} ledger_stuck_t;
+
+/* Up to limit intents in a non-terminal state other than "submitted" whose
+ * last change is older than older_than_ms.  Free with ledger_stuck_free. */
+int ledger_stuck_intents(ledger_t *l, int64_t older_than_ms, int limit, ledger_stuck_t **out,
+                         size_t *n, char *err, size_t errlen);
+void ledger_stuck_free(ledger_stuck_t *s, size_t n);
+
 /* How many orders of the bot are open now (accepted and followed, or
  * being placed).  -1 on error. */
 long ledger_count_open_orders(ledger_t *l, const char *bot_id, char *err, size_t errlen);

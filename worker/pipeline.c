@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "account.h"
 #include "alpaca.h"
@@ -111,6 +112,14 @@ void pipeline_free(pipeline_t *p) {
     free(p);
 }
 
+/* Tests only (WORKER_FAILPOINT): dies here as a crash would, without
+ * cleaning anything up, to prove that every point of the path resumes. */
+static void failpoint(const pipeline_t *p, const char *name, const char *intent_id) {
+    if (strcmp(p->cfg->failpoint, name) != 0) return;
+    log_msg(LOG_ERROR, "failpoint", intent_id, "exiting at %s (WORKER_FAILPOINT)", name);
+    _exit(86);
+}
+
 /* Sleeps ms, waking early (every 50 ms checked) when the job is abandoned. */
 static void nap(const atomic_int *abandon, int64_t ms) {
     int64_t end = timefmt_mono_ms() + ms;
@@ -157,6 +166,7 @@ static step_t commit(pipeline_t *p, job_t *j, const char *from, const char *to,
     if (rc == 1) return STEP_NEXT;  /* moved by someone else: re-read */
     step_t s = flush_events(p, j->in.intent_id, 0);
     if (s != STEP_DONE) return s;
+    if (ledger_state_is_terminal(to)) failpoint(p, "after_publish", j->in.intent_id);
     return ledger_state_is_terminal(to) ? STEP_DONE : STEP_NEXT;
 }
 
@@ -350,6 +360,7 @@ static step_t submit(pipeline_t *p, job_t *j) {
         alpaca_result_t r = alpaca_place_order(p->alpaca, &j->in, cid, &o, &e);
         switch (r) {
         case ALPACA_OK:
+            failpoint(p, "after_post", j->in.intent_id);
             return settle_order(p, j, &o);
         case ALPACA_DUPLICATE:
             exists = 1;  /* it exists: fetch it, never create another */
@@ -551,6 +562,7 @@ static step_t step(pipeline_t *p, job_t *j) {
         step_t s = transition(p, j, "quota_granted", "submitting", &moved);
         /* Only the call that made the change knows nothing was sent yet. */
         j->never_sent = s == STEP_NEXT && moved;
+        if (j->never_sent) failpoint(p, "after_submitting", j->in.intent_id);
         return s;
     }
     if (!strcmp(state, "submitting")) return submit(p, j);

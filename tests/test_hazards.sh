@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016 # jq programs: their $names are jq variables
+# tests/test_hazards.sh -- each named hazard of the exactly-once guarantee,
+# provoked on purpose through the stack of `compose/dev test`:
+#   [1] a crash after the ledger says "submitting" but before the POST;
+#   [2] a crash after the POST but before the ledger recorded its answer;
+#   [3] a crash after the terminal event was produced but before the offset
+#       was committed;
+#   [4] a rebalance while intents are in flight (slow broker, a third
+#       replica joins).
+# The crashes use WORKER_FAILPOINT (a test-only setting: the worker exits
+# abruptly at that point).  After each: exactly one terminal outcome per
+# intent, exactly one order at the simulator, one broker order in the ledger.
+set -euo pipefail
+
+ROOT=${ORDER_WORKER_ROOT:?ORDER_WORKER_ROOT is not set (run via compose/dev test)}
+DEV=${DEV_SCRIPT:?DEV_SCRIPT is not set (run via compose/dev test)}
+STATE=${DEV_STATE_DIR:?DEV_STATE_DIR is not set (run via compose/dev test)}
+: "${KAFKA_BROKERS:?}" "${ALPACA_SIM_URL:?}" "${DATABASE_URL:?}"
+BIN=${DEV_BUILD_DIR:-$ROOT/build}/bin
+IC="$BIN/intentctl"
+T_FILLS=${TOPIC_FILLS:-orders.fills}
+T_REJ=${TOPIC_REJECTIONS:-orders.rejections}
+T_DLQ=${TOPIC_DLQ:-orders.dlq}
+PASSED=0 FAILED=0
+RUN=$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/order-worker-hazards.XXXXXX")
+
+# shellcheck source=tests/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+export BOT_TRADES_PER_MIN=100000 USER_TRADES_PER_MIN=100000 ALPACA_TIMEOUT_MS=1500 \
+    WORKER_DRAIN_MS=3000 FOLLOW_INTERVAL_MS=300 FOLLOW_MAX_INTERVAL_MS=1000
+
+restart() {  # restart WORKERS: every worker again with the settings exported now
+    timeout 180 "$DEV" --state "$STATE" workers-restart "$1" >"$WORK/restart.log" 2>&1 || {
+        sed 's/^/        | /' "$WORK/restart.log"
+        return 1
+    }
+}
+
+cleanup() {
+    local rc=$?
+    set +e
+    if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
+    curl -fsS --max-time 5 -X POST -d '{}' "$ALPACA_SIM_URL/_sim/faults" >/dev/null
+    "$DEV" --state "$STATE" stop worker-3 >/dev/null 2>&1
+    say "-- restoring the workers' settings"
+    unset WORKER_FAILPOINT BOT_TRADES_PER_MIN USER_TRADES_PER_MIN ALPACA_TIMEOUT_MS \
+        WORKER_DRAIN_MS FOLLOW_INTERVAL_MS FOLLOW_MAX_INTERVAL_MS
+    restart 2 || { printf '  FAIL  restarting the workers\n'; FAILED=$((FAILED + 1)); }
+    rm -rf "$WORK"
+    printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
+    if ((FAILED > 0)); then exit 1; fi
+    exit 0
+}
+trap cleanup EXIT
+
+dup_cids() { curl -fsS --max-time 10 "$ALPACA_SIM_URL/_sim/stats" | jq -r '.duplicate_client_order_ids'; }
+
+# one_outcome NAME IDS-FILE ORDERS-BEFORE: the checks after a hazard.
+one_outcome() {
+    local name=$1 ids=$2 before=$3 n
+    n=$(wc -l <"$ids")
+    wait_terminal "$ids" 120000 || bad "$name: every intent finished within 120 s"
+    sleep 1  # a re-published duplicate, if any, arrives too
+    snapshot "$WORK/$name.events" "$ids"
+    jqe -rs "$JQ_DEFS"' [.[] | select(terminal)] | group_by(.intent_id)
+        | map(select(([.[].event_id] | unique | length) != 1) | .[0].intent_id) | .[]' \
+        "$WORK/$name.events" >"$WORK/$name.bad"
+    expect_empty "$name: exactly one terminal outcome (one event_id) per intent" "$WORK/$name.bad"
+    expect_eq "$name: all $n filled" "$n" \
+        "$(jq -rs '[.[] | select(.type == "fill") | .intent_id] | unique | length' "$WORK/$name.events")"
+    expect_eq "$name: exactly $n order(s) created at the simulator" "$((before + n))" "$(sim_orders)"
+    local list
+    list=$(sed "s/.*/'&'/" "$ids" | paste -sd, -)
+    expect_eq "$name: one broker order per intent in the ledger" "$n $n" \
+        "$(psql "$DATABASE_URL" -At -F' ' -c "SELECT count(*), count(DISTINCT intent_id) FROM broker_orders WHERE intent_id IN ($list)")"
+}
+
+# crash_at POINT: one intent meets a replica that dies at POINT; then the
+# replicas come back without the failpoint and the intent must finish once.
+crash_at() {
+    local point=$1 name=$2 before dups
+    say ""
+    say "[$name] a crash $point"
+    export WORKER_FAILPOINT=$point
+    restart 2 || die "workers-restart with WORKER_FAILPOINT=$point failed"
+    : >"$WORK/$point.jsonl"
+    gen_intents "$WORK/$point.jsonl" 1 --bot "hz-$RUN-$point" --user "u-$RUN" --symbol AAPL \
+        --side buy --qty 1
+    jq -r '.intent_id' "$WORK/$point.jsonl" >"$WORK/$point.ids"
+    before=$(sim_orders)
+    dups=$(dup_cids)
+    send_lines "$WORK/$point.jsonl"
+    local died=""
+    for _ in $(seq 1 120); do
+        if grep -l '"event":"failpoint"' "$STATE"/logs/worker-*.log >/dev/null 2>&1; then
+            died=$(grep -l '"event":"failpoint"' "$STATE"/logs/worker-*.log | head -n1)
+            break
+        fi
+        sleep 0.5
+    done
+    if [[ -n $died ]]; then ok "a replica died at $point ($(basename "$died" .log))"; else
+        bad "a replica died at $point within 60 s"
+    fi
+    # The failpoint lines stay in the logs: move them aside for the next round.
+    for f in "$STATE"/logs/worker-*.log; do sed -i 's/"event":"failpoint"/"event":"failpoint-seen"/' "$f"; done
+    unset WORKER_FAILPOINT
+    restart 2 || die "workers-restart without the failpoint failed"
+    one_outcome "$point" "$WORK/$point.ids" "$before"
+    say "        duplicate_client_order_ids grew by $(($(dup_cids) - dups)) (lookups, never orders)"
+}
+
+say "== order-worker: the hazards of exactly-once (run $RUN) =="
+crash_at after_submitting 1
+crash_at after_post 2
+crash_at after_publish 3
+
+say ""
+say "[4] a rebalance while intents are in flight"
+restart 2 || die "workers-restart failed"
+curl -fsS --max-time 5 -X POST -d '{"latency_ms":2500}' "$ALPACA_SIM_URL/_sim/faults" >/dev/null
+: >"$WORK/rebal.jsonl"
+for b in $(seq 1 12); do
+    gen_intents "$WORK/rebal.jsonl" 2 --bot "rb-$RUN-$b" --user "u-$RUN" --symbol AAPL --side buy --qty 1
+done
+jq -r '.intent_id' "$WORK/rebal.jsonl" >"$WORK/rebal.ids"
+before=$(sim_orders)
+send_lines "$WORK/rebal.jsonl"
+sleep 2
+"$DEV" --state "$STATE" start worker-3 >"$WORK/w3.log" 2>&1 || {
+    sed 's/^/        | /' "$WORK/w3.log"
+    die "could not start a third replica"
+}
+ok "a third replica joined while orders were in flight"
+sleep 8
+curl -fsS --max-time 5 -X POST -d '{}' "$ALPACA_SIM_URL/_sim/faults" >/dev/null
+one_outcome rebalance "$WORK/rebal.ids" "$before"
+if grep -h '"event":"partitions_revoked"' "$STATE"/logs/worker-*.log >/dev/null; then
+    ok "partitions were revoked from a replica during the run"
+else
+    bad "partitions were revoked from a replica during the run (no partitions_revoked in the logs)"
+fi
