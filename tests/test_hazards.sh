@@ -58,9 +58,11 @@ trap cleanup EXIT
 
 dup_cids() { curl -fsS --max-time 10 "$ALPACA_SIM_URL/_sim/stats" | jq -r '.duplicate_client_order_ids'; }
 
-# one_outcome NAME IDS-FILE ORDERS-BEFORE: the checks after a hazard.
+# one_outcome NAME IDS-FILE ORDERS-BEFORE [REASON]: the checks after a
+# hazard.  Without REASON every intent must fill (one order each); with it,
+# every intent must be rejected for REASON (no order).
 one_outcome() {
-    local name=$1 ids=$2 before=$3 n
+    local name=$1 ids=$2 before=$3 reason=${4:-} n
     n=$(wc -l <"$ids")
     wait_terminal "$ids" 120000 || bad "$name: every intent finished within 120 s"
     sleep 1  # a re-published duplicate, if any, arrives too
@@ -69,6 +71,12 @@ one_outcome() {
         | map(select(([.[].event_id] | unique | length) != 1) | .[0].intent_id) | .[]' \
         "$WORK/$name.events" >"$WORK/$name.bad"
     expect_empty "$name: exactly one terminal outcome (one event_id) per intent" "$WORK/$name.bad"
+    if [[ -n $reason ]]; then
+        expect_eq "$name: all $n rejected $reason" "$n" \
+            "$(jq -rs --arg r "$reason" '[.[] | select(.reason == $r) | .intent_id] | unique | length' "$WORK/$name.events")"
+        expect_eq "$name: no order created at the simulator" "$before" "$(sim_orders)"
+        return
+    fi
     expect_eq "$name: all $n filled" "$n" \
         "$(jq -rs '[.[] | select(.type == "fill") | .intent_id] | unique | length' "$WORK/$name.events")"
     expect_eq "$name: exactly $n order(s) created at the simulator" "$((before + n))" "$(sim_orders)"
@@ -81,14 +89,19 @@ one_outcome() {
 # crash_at POINT: one intent meets a replica that dies at POINT; then the
 # replicas come back without the failpoint and the intent must finish once.
 crash_at() {
-    local point=$1 name=$2 before dups
+    local point=$1 name=$2 reason=${3:-} before dups
+    local -a extra=()
+    # A rejection is the terminal outcome the pipeline itself publishes
+    # (fills are published later by the follower): an intent created five
+    # minutes ago is rejected expired.
+    if [[ $reason == expired ]]; then extra=(--created-at "$(date -u -d '-5 minutes' +%Y-%m-%dT%H:%M:%SZ)"); fi
     say ""
     say "[$name] a crash $point"
     export WORKER_FAILPOINT=$point
     restart 2 || die "workers-restart with WORKER_FAILPOINT=$point failed"
     : >"$WORK/$point.jsonl"
     gen_intents "$WORK/$point.jsonl" 1 --bot "hz-$RUN-$point" --user "u-$RUN" --symbol AAPL \
-        --side buy --qty 1
+        --side buy --qty 1 "${extra[@]}"
     jq -r '.intent_id' "$WORK/$point.jsonl" >"$WORK/$point.ids"
     before=$(sim_orders)
     dups=$(dup_cids)
@@ -108,14 +121,30 @@ crash_at() {
     for f in "$STATE"/logs/worker-*.log; do sed -i 's/"event":"failpoint"/"event":"failpoint-seen"/' "$f"; done
     unset WORKER_FAILPOINT
     restart 2 || die "workers-restart without the failpoint failed"
-    one_outcome "$point" "$WORK/$point.ids" "$before"
+    one_outcome "$point" "$WORK/$point.ids" "$before" "$reason"
+    if [[ -n $reason ]]; then
+        # The event was produced before the crash and again on redelivery:
+        # more than one message, one event_id.
+        # The first copy is already there: wait (bounded) for the group to
+        # settle and redeliver the uncommitted message.
+        local copies=0
+        for _ in $(seq 1 60); do
+            snapshot "$WORK/$point.events" "$WORK/$point.ids"
+            copies=$(jq -s 'length' "$WORK/$point.events")
+            ((copies >= 2)) && break
+            sleep 1
+        done
+        if ((copies >= 2)); then ok "$name: the terminal event was re-published after the crash ($copies copies, one event_id)"; else
+            bad "$name: the terminal event was re-published after the crash (saw $copies)" "$WORK/$point.events"
+        fi
+    fi
     say "        duplicate_client_order_ids grew by $(($(dup_cids) - dups)) (lookups, never orders)"
 }
 
 say "== order-worker: the hazards of exactly-once (run $RUN) =="
 crash_at after_submitting 1
 crash_at after_post 2
-crash_at after_publish 3
+crash_at after_publish 3 expired
 
 say ""
 say "[4] a rebalance while intents are in flight"
