@@ -7,7 +7,8 @@
 #   [3] a crash after the terminal event was produced but before the offset
 #       was committed;
 #   [4] a rebalance while intents are in flight (slow broker, a third
-#       replica joins).
+#       replica joins);
+#   [5] an intent left behind in the ledger, settled by the reconciler.
 # The crashes use WORKER_FAILPOINT (a test-only setting: the worker exits
 # abruptly at that point).  After each: exactly one terminal outcome per
 # intent, exactly one order at the simulator, one broker order in the ledger.
@@ -47,7 +48,8 @@ cleanup() {
     "$DEV" --state "$STATE" stop worker-3 >/dev/null 2>&1
     say "-- restoring the workers' settings"
     unset WORKER_FAILPOINT BOT_TRADES_PER_MIN USER_TRADES_PER_MIN ALPACA_TIMEOUT_MS \
-        WORKER_DRAIN_MS FOLLOW_INTERVAL_MS FOLLOW_MAX_INTERVAL_MS
+        WORKER_DRAIN_MS FOLLOW_INTERVAL_MS FOLLOW_MAX_INTERVAL_MS RECONCILE_INTERVAL_MS \
+        RECONCILE_AFTER_MS
     restart 2 || { printf '  FAIL  restarting the workers\n'; FAILED=$((FAILED + 1)); }
     rm -rf "$WORK"
     printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
@@ -171,3 +173,36 @@ if grep -h '"event":"partitions_revoked"' "$STATE"/logs/worker-*.log >/dev/null;
 else
     bad "partitions were revoked from a replica during the run (no partitions_revoked in the logs)"
 fi
+
+say ""
+say "[5] the reconciler settles an intent left behind, without a second order"
+export RECONCILE_INTERVAL_MS=1000 RECONCILE_AFTER_MS=3000
+restart 2 || die "workers-restart with a fast reconciler failed"
+: >"$WORK/rec.jsonl"
+gen_intents "$WORK/rec.jsonl" 1 --bot "rec-$RUN" --user "u-$RUN" --symbol AAPL --side buy --qty 1
+jq -r '.intent_id' "$WORK/rec.jsonl" >"$WORK/rec.ids"
+send_lines "$WORK/rec.jsonl"
+rid=$(cat "$WORK/rec.ids")
+wait_terminal "$WORK/rec.ids" 90000 || bad "reconciler: the intent finished first"
+before=$(sim_orders)
+dups=$(dup_cids)
+# As if its message were gone before the worker got past "quota_granted":
+psql "$DATABASE_URL" -q -c "UPDATE intents SET state = 'quota_granted',
+    updated_at = now() - interval '1 hour' WHERE intent_id = '$rid'"
+state=""
+for _ in $(seq 1 60); do
+    state=$(psql "$DATABASE_URL" -At -c "SELECT state FROM intents WHERE intent_id = '$rid'")
+    [[ $state == filled ]] && break
+    sleep 0.5
+done
+expect_eq "reconciler: the stuck intent is settled (filled again)" filled "$state"
+expect_eq "reconciler: no second order at the simulator" "$before" "$(sim_orders)"
+if (($(dup_cids) > dups)); then ok "reconciler: its placement met Alpaca's duplicate client order id and looked the order up"; else
+    bad "reconciler: its placement met Alpaca's duplicate client order id (duplicate_client_order_ids did not grow)"
+fi
+if grep -h '"event":"reconcile_intent"' "$STATE"/logs/worker-*.log | grep -q "$rid"; then
+    ok "reconciler: one replica logged running it again"
+else
+    bad "reconciler: no reconcile_intent log line for $rid"
+fi
+unset RECONCILE_INTERVAL_MS RECONCILE_AFTER_MS
