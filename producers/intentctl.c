@@ -12,7 +12,9 @@
  * `trading`: the ledger's trading_states, through libpq) and the quotas
  * (`quota`: the worker's Redis keys, read-only except `quota set|unset`).
  * They live here because an operator already has intentctl and the stack's
- * environment; they read the same keys and tables the worker does.
+ * environment; they read the same keys and tables the worker does.  And the
+ * dead-letter topic (`dlq list`, `dlq replay`: read it whole, re-publish
+ * chosen messages byte for byte to where they came from).
  *
  * Exit codes: 0 ok; 1 something was refused or failed (an invalid intent, a
  * tail condition not met, the ledger or Redis unreachable or refusing); 2
@@ -1421,6 +1423,722 @@ out:
     return rc;
 }
 
+/* -------------------------------------------------------------------- dlq */
+
+/* `intentctl dlq list|replay`: reads the whole DLQ topic as it is when the
+ * command starts (every partition assigned from its oldest message to its
+ * end as of the start, like `tail -e`; no group is joined, nothing is
+ * committed) and lists the messages or re-publishes chosen ones, byte for
+ * byte with their original key, to the topic they came from. */
+
+typedef struct dlq_rec {
+    int32_t partition;          /* on the DLQ */
+    int64_t offset;
+    int64_t timestamp;          /* -1: none */
+    char *reason, *topic, *detail, *opart, *ooff; /* headers; NULL if absent */
+    void *key, *value;
+    size_t key_len, value_len;
+    int has_key;
+    /* replay */
+    const char *to;             /* where it goes */
+    int delivered;              /* 0 pending, 1 ok, -1 failed */
+    rd_kafka_resp_err_t err;
+    int32_t sent_partition;
+    int64_t sent_offset;
+} dlq_rec_t;
+
+static char *header_dup(rd_kafka_headers_t *h, const char *name) {
+    const void *val = NULL;
+    size_t size = 0;
+    if (!h || rd_kafka_header_get_last(h, name, &val, &size) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        !val)
+        return NULL;
+    return strndup(val, size);
+}
+
+static void *mem_dup(const void *p, size_t n) {
+    void *d = malloc(n ? n : 1);
+    if (d && n)
+        memcpy(d, p, n);
+    return d;
+}
+
+static void dlq_rec_free(dlq_rec_t *r) {
+    free(r->reason);
+    free(r->topic);
+    free(r->detail);
+    free(r->opart);
+    free(r->ooff);
+    free(r->key);
+    free(r->value);
+}
+
+/* 0, or -1 out of memory. */
+static int dlq_rec_from(dlq_rec_t *r, const rd_kafka_message_t *m) {
+    memset(r, 0, sizeof *r);
+    r->partition = m->partition;
+    r->offset = m->offset;
+    rd_kafka_timestamp_type_t tstype;
+    r->timestamp = rd_kafka_message_timestamp(m, &tstype);
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        h = NULL;
+    r->reason = header_dup(h, "x-dlq-reason");
+    r->topic = header_dup(h, "x-dlq-topic");
+    r->detail = header_dup(h, "x-dlq-detail");
+    r->opart = header_dup(h, "x-dlq-partition");
+    r->ooff = header_dup(h, "x-dlq-offset");
+    r->has_key = m->key != NULL;
+    r->key_len = m->key ? m->key_len : 0;
+    r->key = mem_dup(m->key, r->key_len);
+    r->value_len = m->payload ? m->len : 0;
+    r->value = mem_dup(m->payload, r->value_len);
+    return r->key && r->value ? 0 : -1;
+}
+
+/* Called per DLQ message in range; returns 1 to stop reading (all that was
+ * wanted is found), 0 to go on, -1 on a fatal error. */
+typedef int (*dlq_visit_fn)(void *ctx, const rd_kafka_message_t *m);
+
+/* Reads the DLQ from its oldest message to its end as of now.  Returns
+ * EXIT_OK_ (read to the end, or the visitor stopped it), EXIT_REFUSED (the
+ * timeout came first), EXIT_USAGE or EXIT_KAFKA. */
+static int dlq_read(const common_t *c, int64_t timeout_ms, dlq_visit_fn visit, void *ctx) {
+    tail_opts_t to;
+    memset(&to, 0, sizeof to);
+    to.from_beginning = 1;
+    to.topics[0] = c->topic_dlq;
+    to.n_topics = 1;
+    tail_state_t st;
+    memset(&st, 0, sizeof st);
+    st.c = c;
+    st.o = &to;
+    rd_kafka_t *rk = NULL;
+    rd_kafka_topic_partition_list_t *list = NULL;
+    int rc = EXIT_USAGE;
+    char group[64], uuid[37];
+    uuid_v4(uuid);
+    snprintf(group, sizeof group, "intentctl-dlq-%s", uuid);
+    const char *const settings[] = {"group.id", group, "enable.auto.commit", "false",
+                                    "enable.auto.offset.store", "false",
+                                    "enable.partition.eof", "true", NULL};
+    rd_kafka_conf_t *conf = make_conf(c, settings);
+    if (!conf)
+        goto done;
+    char err[512];
+    rc = EXIT_KAFKA;
+    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        fprintf(stderr, "intentctl: %s\n", err);
+        goto done;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    if (check_connection(rk, c) != 0 || tail_partitions(rk, &st) != 0)
+        goto done;
+    if (st.parts_done == st.n_parts) {
+        rc = EXIT_OK_;
+        goto done;
+    }
+    list = rd_kafka_topic_partition_list_new(st.n_parts);
+    for (int i = 0; i < st.n_parts; i++)
+        if (!st.parts[i].done)
+            rd_kafka_topic_partition_list_add(list, st.parts[i].topic, st.parts[i].partition)
+                ->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t aerr = rd_kafka_assign(rk, list);
+    if (aerr) {
+        fprintf(stderr, "intentctl: assign: %s\n", rd_kafka_err2str(aerr));
+        goto done;
+    }
+    int64_t start = timefmt_mono_ms();
+    while (st.parts_done < st.n_parts) {
+        int64_t left = timeout_ms - (timefmt_mono_ms() - start);
+        if (left <= 0) {
+            fprintf(stderr, "intentctl: timeout after %" PRId64 " ms: %d of %d partition(s) "
+                            "of %s read to their end\n",
+                    timeout_ms, st.parts_done, st.n_parts, c->topic_dlq);
+            rc = EXIT_REFUSED;
+            goto done;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, (int)(left < 500 ? left : 500));
+        if (!m)
+            continue;
+        part_state_t *p = NULL;
+        for (int i = 0; i < st.n_parts; i++)
+            if (st.parts[i].partition == m->partition)
+                p = &st.parts[i];
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (p && !p->done && m->offset >= p->end) {
+                p->done = 1;
+                st.parts_done++;
+            }
+        } else if (m->err) {
+            fprintf(stderr, "intentctl: %s\n", rd_kafka_message_errstr(m));
+            char ferr[256];
+            if (rd_kafka_fatal_error(rk, ferr, sizeof ferr)) {
+                rd_kafka_message_destroy(m);
+                goto done;
+            }
+        } else if (p && !p->done && m->offset < p->end) {
+            int v = visit(ctx, m);
+            if (m->offset + 1 >= p->end) {
+                p->done = 1;
+                st.parts_done++;
+            }
+            if (v != 0) {
+                rd_kafka_message_destroy(m);
+                rc = v > 0 ? EXIT_OK_ : EXIT_REFUSED;
+                goto done;
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rc = EXIT_OK_;
+done:
+    if (list)
+        rd_kafka_topic_partition_list_destroy(list);
+    if (rk) {
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+    }
+    free(st.parts);
+    return rc;
+}
+
+/* Bytes as printable ASCII: \\, \n, \r, \t, \' (if quote) and \xNN for the
+ * rest; at most max input bytes, then "...". */
+static void escape_bytes(const void *p, size_t n, size_t max, int quote, char *out,
+                         size_t outlen) {
+    const unsigned char *s = p;
+    size_t o = 0;
+    size_t i = 0;
+    for (; i < n && i < max && o + 8 < outlen; i++) {
+        unsigned char b = s[i];
+        if (b == '\\' || (quote && b == '\'')) {
+            out[o++] = '\\';
+            out[o++] = (char)b;
+        } else if (b == '\n') {
+            memcpy(out + o, "\\n", 2);
+            o += 2;
+        } else if (b == '\r') {
+            memcpy(out + o, "\\r", 2);
+            o += 2;
+        } else if (b == '\t') {
+            memcpy(out + o, "\\t", 2);
+            o += 2;
+        } else if (b >= 0x20 && b < 0x7F) {
+            out[o++] = (char)b;
+        } else {
+            o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", b);
+        }
+    }
+    if (i < n && o + 4 <= outlen) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+}
+
+static char *base64(const void *p, size_t n) {
+    static const char tab[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *s = p;
+    char *out = malloc((n + 2) / 3 * 4 + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)s[i + 1] << 8;
+        if (i + 2 < n)
+            v |= s[i + 2];
+        out[o++] = tab[(v >> 18) & 63];
+        out[o++] = tab[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? tab[v & 63] : '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Sets name (valid UTF-8) or name_b64 (anything else); null if absent. */
+static void json_set_bytes(json_t *obj, const char *name, const void *p, size_t n, int present) {
+    if (!present) {
+        json_object_set_new(obj, name, json_null());
+        return;
+    }
+    json_t *s = json_stringn(p, n);
+    if (s) {
+        json_object_set_new(obj, name, s);
+        return;
+    }
+    char b64name[64];
+    snprintf(b64name, sizeof b64name, "%s_b64", name);
+    char *b = base64(p, n);
+    json_object_set_new(obj, b64name, b ? json_string(b) : json_null());
+    free(b);
+}
+
+/* A numeric header as an integer, or its text, or null. */
+static json_t *json_num_header(const char *s) {
+    int64_t v;
+    if (!s)
+        return json_null();
+    if (parse_i64(s, &v) == 0)
+        return json_integer(v);
+    return json_bytes(s, strlen(s));
+}
+
+static json_t *dlq_rec_json(const common_t *c, const dlq_rec_t *r) {
+    json_t *j = json_object();
+    json_object_set_new(j, "dlq_topic", json_string(c->topic_dlq));
+    json_object_set_new(j, "dlq_partition", json_integer(r->partition));
+    json_object_set_new(j, "dlq_offset", json_integer(r->offset));
+    json_object_set_new(j, "timestamp", r->timestamp >= 0 ? json_integer(r->timestamp) : json_null());
+    json_object_set_new(j, "reason", r->reason ? json_bytes(r->reason, strlen(r->reason)) : json_null());
+    json_object_set_new(j, "topic", r->topic ? json_bytes(r->topic, strlen(r->topic)) : json_null());
+    json_object_set_new(j, "partition", json_num_header(r->opart));
+    json_object_set_new(j, "offset", json_num_header(r->ooff));
+    json_set_bytes(j, "key", r->key, r->key_len, r->has_key);
+    json_object_set_new(j, "detail", r->detail ? json_bytes(r->detail, strlen(r->detail)) : json_null());
+    json_set_bytes(j, "value", r->value, r->value_len, 1);
+    return j;
+}
+
+static void dlq_rec_print(const dlq_rec_t *r) {
+    char key[300], val[400], detail[700];
+    if (r->has_key)
+        escape_bytes(r->key, r->key_len, 64, 0, key, sizeof key);
+    else
+        snprintf(key, sizeof key, "-");
+    escape_bytes(r->value, r->value_len, 80, 1, val, sizeof val);
+    if (r->detail)
+        escape_bytes(r->detail, strlen(r->detail), 160, 0, detail, sizeof detail);
+    else
+        snprintf(detail, sizeof detail, "-");
+    char where[40], origin[300];
+    snprintf(where, sizeof where, "%d/%" PRId64, (int)r->partition, r->offset);
+    snprintf(origin, sizeof origin, "%s[%s]@%s", r->topic ? r->topic : "?",
+             r->opart ? r->opart : "?", r->ooff ? r->ooff : "?");
+    printf("%-10s  %-18s  %-32s  %-20s  '%s'  %s\n", where, r->reason ? r->reason : "-",
+           origin, key, val, detail);
+}
+
+#define MAX_DLQ_OFFSETS 256
+
+typedef struct dlq_opts {
+    int json, all, dry_run;
+    const char *reason, *to;
+    int64_t timeout_ms;
+    int32_t off_part[MAX_DLQ_OFFSETS];
+    int64_t off_off[MAX_DLQ_OFFSETS];
+    int off_found[MAX_DLQ_OFFSETS];
+    int n_offsets, n_found;
+} dlq_opts_t;
+
+typedef struct dlq_ctx {
+    const common_t *c;
+    dlq_opts_t *o;
+    int64_t listed;
+    dlq_rec_t *recs;            /* replay: the chosen messages */
+    size_t n_recs, cap_recs;
+} dlq_ctx_t;
+
+static void dlq_help(FILE *out) {
+    fprintf(out,
+"usage: intentctl [global options] dlq list [options]\n"
+"       intentctl [global options] dlq replay (--all | --offset P:O ... | --reason R)\n"
+"                                             [options]\n"
+"\n"
+"The dead-letter topic (TOPIC_DLQ, default orders.dlq) holds the messages the\n"
+"worker could not read as an intent, with their original key and bytes and\n"
+"the headers x-dlq-reason, x-dlq-topic, x-dlq-partition, x-dlq-offset and\n"
+"x-dlq-detail.  Both commands read the whole topic as it is when they start\n"
+"(every partition from its oldest message to its end as of the start; no\n"
+"group is joined, nothing is committed).\n"
+"\n"
+"dlq list: one line per message: DLQ partition/offset, reason, original\n"
+"topic[partition]@offset, key, the first 80 bytes of the value (printable,\n"
+"escaped as \\xNN) and the detail.\n"
+"  --json                one JSON object per message: dlq_topic, dlq_partition,\n"
+"                        dlq_offset, timestamp, reason, topic, partition,\n"
+"                        offset, key, detail, and the whole value as \"value\"\n"
+"                        when it is valid UTF-8, else base64 in \"value_b64\"\n"
+"                        (likewise \"key_b64\")\n"
+"  --reason R            only messages with x-dlq-reason R\n"
+"  --from-beginning      accepted; reading from the oldest message is the default\n"
+"  --timeout MS          give up reading after MS (default 30000)\n"
+"\n"
+"dlq replay: re-publishes the chosen messages' original bytes, with their\n"
+"original key, to their original topic (x-dlq-topic), adding the header\n"
+"x-dlq-replayed-from: <dlq topic>/<partition>/<offset>.  Idempotent producer;\n"
+"waits for every delivery.  Use it after a fix, or once a bot has re-sent a\n"
+"corrected message (a message the worker still cannot read comes back to the\n"
+"DLQ, with x-dlq-offset the replayed copy's offset).\n"
+"  --all                 every message on the DLQ\n"
+"  --offset P:O          the message at partition P, offset O; repeatable\n"
+"  --reason R            every message with x-dlq-reason R\n"
+"  --to TOPIC            publish to TOPIC instead of x-dlq-topic\n"
+"  --dry-run             print what would be sent; send nothing\n"
+"  --json                one JSON object per message: status (sent, failed,\n"
+"                        dry_run, not_found), from, dlq_partition, dlq_offset,\n"
+"                        topic, and partition and offset where it was written\n"
+"  --timeout MS          give up reading the DLQ after MS (default 30000)\n"
+"\n"
+"Prints 'replayed <dlq>/<P>/<O> -> <topic> [<partition>] @<offset>' per message\n"
+"sent ('would replay ...' with --dry-run).\n"
+"\n"
+"Exit: 0 ok; 1 the DLQ was not read to its end before the timeout, or (replay)\n"
+"a chosen message could not be sent, an --offset is not on the DLQ, or nothing\n"
+"matched; 2 usage; 3 Kafka error.\n");
+}
+
+static int dlq_list_visit(void *ctx_, const rd_kafka_message_t *m) {
+    dlq_ctx_t *ctx = ctx_;
+    dlq_rec_t r;
+    if (dlq_rec_from(&r, m) != 0) {
+        dlq_rec_free(&r);
+        fprintf(stderr, "intentctl: out of memory\n");
+        return -1;
+    }
+    if (!ctx->o->reason || (r.reason && strcmp(r.reason, ctx->o->reason) == 0)) {
+        if (ctx->o->json) {
+            json_t *j = dlq_rec_json(ctx->c, &r);
+            json_dumpf(j, stdout, JSON_COMPACT);
+            putchar('\n');
+            json_decref(j);
+        } else {
+            dlq_rec_print(&r);
+        }
+        ctx->listed++;
+    }
+    dlq_rec_free(&r);
+    return 0;
+}
+
+static int dlq_replay_visit(void *ctx_, const rd_kafka_message_t *m) {
+    dlq_ctx_t *ctx = ctx_;
+    dlq_opts_t *o = ctx->o;
+    int chosen = o->all;
+    for (int i = 0; i < o->n_offsets; i++)
+        if (o->off_part[i] == m->partition && o->off_off[i] == m->offset && !o->off_found[i]) {
+            o->off_found[i] = 1;
+            o->n_found++;
+            chosen = 1;
+        }
+    dlq_rec_t r;
+    if (!chosen && o->reason) {
+        rd_kafka_headers_t *h = NULL;
+        char *reason = rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR
+                           ? header_dup(h, "x-dlq-reason")
+                           : NULL;
+        chosen = reason && strcmp(reason, o->reason) == 0;
+        free(reason);
+    }
+    if (!chosen)
+        return 0;
+    if (ctx->n_recs == ctx->cap_recs) {
+        size_t ncap = ctx->cap_recs ? ctx->cap_recs * 2 : 16;
+        dlq_rec_t *n = realloc(ctx->recs, ncap * sizeof *n);
+        if (!n) {
+            fprintf(stderr, "intentctl: out of memory\n");
+            return -1;
+        }
+        ctx->recs = n;
+        ctx->cap_recs = ncap;
+    }
+    if (dlq_rec_from(&r, m) != 0) {
+        dlq_rec_free(&r);
+        fprintf(stderr, "intentctl: out of memory\n");
+        return -1;
+    }
+    ctx->recs[ctx->n_recs++] = r;
+    /* every --offset found: no need to read the rest */
+    return o->n_offsets && o->n_found == o->n_offsets ? 1 : 0;
+}
+
+static void replay_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    (void)opaque;
+    dlq_rec_t *r = m->_private;
+    if (!r)
+        return;
+    r->err = m->err;
+    r->delivered = m->err ? -1 : 1;
+    r->sent_partition = m->partition;
+    r->sent_offset = m->offset;
+}
+
+static void replay_report(const common_t *c, const dlq_opts_t *o, const dlq_rec_t *r,
+                          const char *status) {
+    char from[300];
+    snprintf(from, sizeof from, "%s/%d/%" PRId64, c->topic_dlq, (int)r->partition, r->offset);
+    int sent = r->delivered == 1;
+    if (o->json) {
+        json_t *j = json_pack("{s:s, s:s, s:i, s:I, s:o, s:o}", "status", status, "from", from,
+                              "dlq_partition", (int)r->partition, "dlq_offset",
+                              (json_int_t)r->offset, "reason",
+                              r->reason ? json_bytes(r->reason, strlen(r->reason)) : json_null(),
+                              "topic", r->to ? json_bytes(r->to, strlen(r->to)) : json_null());
+        if (sent) {
+            json_object_set_new(j, "partition", json_integer(r->sent_partition));
+            json_object_set_new(j, "offset", json_integer(r->sent_offset));
+        }
+        if (r->delivered == -1)
+            json_object_set_new(j, "error", json_string(r->err ? rd_kafka_err2str(r->err)
+                                                               : "no x-dlq-topic header; give --to"));
+        json_set_bytes(j, "key", r->key, r->key_len, r->has_key);
+        json_object_set_new(j, "bytes", json_integer((json_int_t)r->value_len));
+        json_dumpf(j, stdout, JSON_COMPACT);
+        putchar('\n');
+        json_decref(j);
+        return;
+    }
+    if (sent)
+        printf("replayed %s -> %s [%d] @%" PRId64 "\n", from, r->to, (int)r->sent_partition,
+               r->sent_offset);
+    else if (r->delivered == 0)
+        printf("would replay %s -> %s (%s, %zu bytes)\n", from, r->to,
+               r->reason ? r->reason : "-", r->value_len);
+    else
+        fprintf(stderr, "intentctl: replay of %s to %s failed: %s\n", from,
+                r->to ? r->to : "?",
+                r->err ? rd_kafka_err2str(r->err) : "no x-dlq-topic header; give --to");
+}
+
+static int dlq_replay(const common_t *c, dlq_ctx_t *ctx) {
+    dlq_opts_t *o = ctx->o;
+    int failed = 0;
+    for (int i = 0; i < o->n_offsets; i++)
+        if (!o->off_found[i]) {
+            failed++;
+            if (o->json) {
+                char from[300];
+                snprintf(from, sizeof from, "%s/%d/%" PRId64, c->topic_dlq, (int)o->off_part[i],
+                         o->off_off[i]);
+                json_t *j = json_pack("{s:s, s:s, s:i, s:I}", "status", "not_found", "from",
+                                      from, "dlq_partition", (int)o->off_part[i],
+                                      "dlq_offset", (json_int_t)o->off_off[i]);
+                json_dumpf(j, stdout, JSON_COMPACT);
+                putchar('\n');
+                json_decref(j);
+            } else {
+                fprintf(stderr, "intentctl: no message at %s/%d/%" PRId64 "\n", c->topic_dlq,
+                        (int)o->off_part[i], o->off_off[i]);
+            }
+        }
+    if (ctx->n_recs == 0) {
+        if (!o->n_offsets)
+            fprintf(stderr, "intentctl: no DLQ message matched\n");
+        return EXIT_REFUSED;
+    }
+    for (size_t i = 0; i < ctx->n_recs; i++) {
+        dlq_rec_t *r = &ctx->recs[i];
+        r->to = o->to ? o->to : r->topic;
+        if (!r->to || !*r->to)
+            r->delivered = -1;
+    }
+    if (o->dry_run) {
+        for (size_t i = 0; i < ctx->n_recs; i++) {
+            replay_report(c, o, &ctx->recs[i], ctx->recs[i].delivered ? "failed" : "dry_run");
+            failed += ctx->recs[i].delivered != 0;
+        }
+        return failed ? EXIT_REFUSED : EXIT_OK_;
+    }
+
+    int64_t msg_timeout_ms = 30000;
+    static const char *const settings[] = {"enable.idempotence", "true",
+                                           "message.timeout.ms", "30000", NULL};
+    rd_kafka_conf_t *conf = make_conf(c, settings);
+    if (!conf)
+        return EXIT_USAGE;
+    char val[64];
+    size_t vlen = sizeof val;
+    if (rd_kafka_conf_get(conf, "message.timeout.ms", val, &vlen) == RD_KAFKA_CONF_OK)
+        parse_i64(val, &msg_timeout_ms);
+    rd_kafka_conf_set_dr_msg_cb(conf, replay_dr_cb);
+    char err[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        fprintf(stderr, "intentctl: %s\n", err);
+        return EXIT_KAFKA;
+    }
+    if (check_connection(rk, c) != 0) {
+        rd_kafka_destroy(rk);
+        return EXIT_KAFKA;
+    }
+    for (size_t i = 0; i < ctx->n_recs; i++) {
+        dlq_rec_t *r = &ctx->recs[i];
+        if (r->delivered)
+            continue;
+        char from[300];
+        snprintf(from, sizeof from, "%s/%d/%" PRId64, c->topic_dlq, (int)r->partition, r->offset);
+        for (;;) {
+            rd_kafka_headers_t *h = rd_kafka_headers_new(1);
+            rd_kafka_header_add(h, "x-dlq-replayed-from", -1, from, -1);
+            rd_kafka_resp_err_t e = rd_kafka_producev(
+                rk, RD_KAFKA_V_TOPIC(r->to),
+                RD_KAFKA_V_KEY(r->has_key ? r->key : NULL, r->key_len),
+                RD_KAFKA_V_VALUE(r->value, r->value_len), RD_KAFKA_V_HEADERS(h),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(r), RD_KAFKA_V_END);
+            if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+                break;
+            rd_kafka_headers_destroy(h); /* still ours when producev fails */
+            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                rd_kafka_poll(rk, 100);
+                continue;
+            }
+            r->err = e;
+            r->delivered = -1;
+            break;
+        }
+        rd_kafka_poll(rk, 0);
+    }
+    int64_t deadline = timefmt_mono_ms() + msg_timeout_ms + 10000;
+    while (rd_kafka_outq_len(rk) > 0 && timefmt_mono_ms() < deadline)
+        rd_kafka_flush(rk, 500);
+    if (rd_kafka_outq_len(rk) > 0) {
+        fprintf(stderr, "intentctl: %d message(s) still undelivered; giving up\n",
+                rd_kafka_outq_len(rk));
+        rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(rk, 1000);
+    }
+    rd_kafka_destroy(rk);
+    for (size_t i = 0; i < ctx->n_recs; i++) {
+        dlq_rec_t *r = &ctx->recs[i];
+        if (r->delivered == 0) { /* purged: no report came */
+            r->delivered = -1;
+            r->err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+        }
+        replay_report(c, o, r, r->delivered == 1 ? "sent" : "failed");
+        failed += r->delivered != 1;
+    }
+    return failed ? EXIT_REFUSED : EXIT_OK_;
+}
+
+static int cmd_dlq(common_t *c, int argc, char **argv) {
+    enum { O_JSON = 4000, O_REASON, O_FROM_BEGINNING, O_TIMEOUT, O_ALL, O_OFFSET, O_TO, O_DRY };
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, O_JSON},
+        {"reason", required_argument, NULL, O_REASON},
+        {"from-beginning", no_argument, NULL, O_FROM_BEGINNING},
+        {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"all", no_argument, NULL, O_ALL},
+        {"offset", required_argument, NULL, O_OFFSET},
+        {"to", required_argument, NULL, O_TO},
+        {"dry-run", no_argument, NULL, O_DRY},
+        {"help", no_argument, NULL, 'h'},
+        COMMON_LONGOPTS,
+        {NULL, 0, NULL, 0}};
+    if (argc < 2)
+        return usage_error("dlq", "dlq wants a subcommand: list or replay%s", "");
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        dlq_help(stdout);
+        return EXIT_OK_;
+    }
+    int replay;
+    static char list_name[] = "intentctl dlq list", replay_name[] = "intentctl dlq replay";
+    if (strcmp(argv[1], "list") == 0) {
+        replay = 0;
+        argv[1] = list_name;
+    } else if (strcmp(argv[1], "replay") == 0) {
+        replay = 1;
+        argv[1] = replay_name;
+    } else {
+        return usage_error("dlq", "no such dlq command '%s' (list, replay)", argv[1]);
+    }
+    argc--;
+    argv++;
+
+    dlq_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.timeout_ms = 30000;
+    int opt;
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "+hb:X:", longopts, NULL)) != -1) {
+        int r = common_opt(c, opt, optarg, "dlq");
+        if (r < 0)
+            return EXIT_USAGE;
+        if (r > 0)
+            continue;
+        if (!replay && (opt == O_ALL || opt == O_OFFSET || opt == O_TO || opt == O_DRY))
+            return usage_error("dlq", "%s is an option of 'dlq replay', not 'dlq list'",
+                               argv[optind - 1]);
+        if (replay && opt == O_FROM_BEGINNING)
+            return usage_error("dlq", "--from-beginning is an option of 'dlq list'%s", "");
+        switch (opt) {
+        case 'h': dlq_help(stdout); return EXIT_OK_;
+        case O_JSON: o.json = 1; break;
+        case O_REASON:
+            if (!*optarg)
+                return usage_error("dlq", "--reason is empty%s", "");
+            o.reason = optarg;
+            break;
+        case O_FROM_BEGINNING: break;
+        case O_TIMEOUT:
+            if (parse_i64(optarg, &o.timeout_ms) != 0 || o.timeout_ms <= 0)
+                return usage_error("dlq", "--timeout wants milliseconds > 0, got '%s'", optarg);
+            break;
+        case O_ALL: o.all = 1; break;
+        case O_OFFSET: {
+            const char *colon = strchr(optarg, ':');
+            int64_t p, off;
+            char part[24];
+            if (!colon || (size_t)(colon - optarg) >= sizeof part)
+                return usage_error("dlq", "--offset wants PARTITION:OFFSET, got '%s'", optarg);
+            memcpy(part, optarg, (size_t)(colon - optarg));
+            part[colon - optarg] = '\0';
+            if (parse_i64(part, &p) != 0 || p > INT32_MAX || parse_i64(colon + 1, &off) != 0)
+                return usage_error("dlq", "--offset wants PARTITION:OFFSET, got '%s'", optarg);
+            if (o.n_offsets == MAX_DLQ_OFFSETS)
+                return usage_error("dlq", "more than 256 --offset options%s", "");
+            int dup = 0;
+            for (int i = 0; i < o.n_offsets; i++)
+                dup |= o.off_part[i] == (int32_t)p && o.off_off[i] == off;
+            if (!dup) {
+                o.off_part[o.n_offsets] = (int32_t)p;
+                o.off_off[o.n_offsets++] = off;
+            }
+            break;
+        }
+        case O_TO:
+            if (!*optarg)
+                return usage_error("dlq", "--to is empty%s", "");
+            o.to = optarg;
+            break;
+        case O_DRY: o.dry_run = 1; break;
+        default: return usage_error("dlq", NULL, NULL);
+        }
+    }
+    if (optind < argc)
+        return usage_error("dlq", "unexpected argument '%s'", argv[optind]);
+    if (replay) {
+        int kinds = o.all + (o.n_offsets > 0) + (o.reason != NULL);
+        if (kinds != 1)
+            return usage_error("dlq", "dlq replay wants exactly one of --all, --offset P:O, "
+                                      "--reason R%s", "");
+        if (o.to && strcmp(o.to, c->topic_dlq) == 0)
+            return usage_error("dlq", "--to %s: that is the DLQ itself", o.to);
+    }
+    if (!c->brokers || !*c->brokers)
+        return usage_error("dlq", "no brokers: give --brokers or set KAFKA_BROKERS%s", "");
+
+    dlq_ctx_t ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.c = c;
+    ctx.o = &o;
+    int rc = dlq_read(c, o.timeout_ms, replay ? dlq_replay_visit : dlq_list_visit, &ctx);
+    if (replay && rc == EXIT_OK_)
+        rc = dlq_replay(c, &ctx);
+    for (size_t i = 0; i < ctx.n_recs; i++)
+        dlq_rec_free(&ctx.recs[i]);
+    free(ctx.recs);
+    fflush(stdout);
+    return rc;
+}
+
 /* -------------------------------------------------- operator: kill switch */
 
 /* The kill switch (halt, reduce, resume, trading) writes and reads the
@@ -2112,6 +2830,8 @@ static void main_help(FILE *out) {
 "Commands:\n"
 "  send     check and publish intents (from flags, --stdin JSON lines, or --raw)\n"
 "  tail     print result events from orders.fills, orders.rejections, orders.dlq\n"
+"  dlq      the dead-letter topic: dlq list [--json] [--reason R];\n"
+"           dlq replay (--all | --offset P:O ... | --reason R) [--to T] [--dry-run]\n"
 "\n"
 "Operator commands (the kill switch needs DATABASE_URL, quotas REDIS_URL):\n"
 "  halt     halt trading: --global, --user ID or --bot ID [--reason TEXT]\n"
@@ -2139,6 +2859,7 @@ static void main_help(FILE *out) {
 "  intentctl send --stdin < intents.jsonl\n"
 "  printf 'not json\\n' | intentctl send --raw --key b1\n"
 "  intentctl tail --from-beginning --json --until-terminal 3 --timeout 30000\n"
+"  intentctl dlq list --reason not_json; intentctl dlq replay --offset 0:12 --dry-run\n"
 "  intentctl halt --bot b1 --reason 'runaway strategy'; intentctl resume --bot b1\n"
 "  intentctl quota bot b1 --json\n"
 "\n"
@@ -2167,7 +2888,7 @@ int main(int argc, char **argv) {
         return usage_error(NULL, NULL, NULL);
     }
     if (optind >= argc)
-        return usage_error(NULL, "no command given (send, tail, halt, reduce, resume, trading, quota)%s", "");
+        return usage_error(NULL, "no command given (send, tail, dlq, halt, reduce, resume, trading, quota)%s", "");
     const char *cmd = argv[optind];
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
@@ -2180,6 +2901,11 @@ int main(int argc, char **argv) {
         return cmd_send(&c, sub_argc, sub_argv);
     if (sub_argv[0] == tail_name)
         return cmd_tail(&c, sub_argc, sub_argv);
+    if (strcmp(cmd, "dlq") == 0) {
+        static char dlq_name[] = "intentctl dlq";
+        sub_argv[0] = dlq_name;
+        return cmd_dlq(&c, sub_argc, sub_argv);
+    }
     static const char *const states[][2] = {
         {"halt", "halted"}, {"reduce", "reducing"}, {"resume", "active"}};
     static char state_names[3][24] = {"intentctl halt", "intentctl reduce", "intentctl resume"};
@@ -2204,6 +2930,8 @@ int main(int argc, char **argv) {
             send_help(stdout);
         else if (strcmp(sub_argv[1], "tail") == 0)
             tail_help(stdout);
+        else if (strcmp(sub_argv[1], "dlq") == 0)
+            dlq_help(stdout);
         else if (!strcmp(sub_argv[1], "halt") || !strcmp(sub_argv[1], "reduce") ||
                  !strcmp(sub_argv[1], "resume"))
             state_help(stdout);

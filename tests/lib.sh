@@ -88,3 +88,23 @@ jqe() { jq --arg fills "$T_FILLS" --arg rej "$T_REJ" --arg dlq "$T_DLQ" "$@"; }
 
 NOW() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
 
+
+# restore_workers [N]: restarts the workers (N of them, or as many as run)
+# with the environment as it is now; a failure is counted.  Needs DEV, STATE.
+# shellcheck disable=SC2120 # the count is optional
+restore_workers() {
+    timeout 180 "$DEV" --state "$STATE" workers-restart ${1:+"$1"} >"$WORK/restore.log" 2>&1 || {
+        sed 's/^/        | /' "$WORK/restore.log"
+        printf '  FAIL  restarting the workers\n'
+        FAILED=$((FAILED + 1))
+    }
+}
+
+# finish: the end of a test's EXIT trap: removes WORK, prints the summary
+# and exits with the status (an EXIT trap's own status is not the script's).
+finish() {
+    rm -rf "$WORK"
+    printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
+    if ((FAILED > 0)); then exit 1; fi
+    exit 0
+}

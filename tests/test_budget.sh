@@ -52,10 +52,7 @@ cleanup() {
             INTENT_MAX_AGE_MS ACCOUNT_REFRESH_MS
         restack 2 || { printf '  FAIL  restoring the stack\n'; FAILED=$((FAILED + 1)); }
     fi
-    rm -rf "$WORK"
-    printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
-    if ((FAILED > 0)); then exit 1; fi
-    exit 0
+    finish
 }
 trap cleanup EXIT
 

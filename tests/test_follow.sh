@@ -54,17 +54,9 @@ cleanup() {
         say "-- restoring the workers' settings"
         unset BOT_TRADES_PER_MIN FOLLOW_INTERVAL_MS FOLLOW_MAX_INTERVAL_MS FOLLOW_LEASE_MS \
             ACCOUNT_REFRESH_MS ALPACA_TIMEOUT_MS
-        timeout 120 "$DEV" --state "$STATE" workers-restart >"$WORK/restore.log" 2>&1 || {
-            sed 's/^/        | /' "$WORK/restore.log"
-            printf '  FAIL  restarting the workers\n'
-            FAILED=$((FAILED + 1))
-        }
+        restore_workers
     fi
-    rm -rf "$WORK"
-    printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
-    # An EXIT trap's own status is not the script's: exit explicitly.
-    if ((FAILED > 0)); then exit 1; fi
-    exit 0
+    finish
 }
 trap cleanup EXIT
 

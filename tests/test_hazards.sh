@@ -50,11 +50,8 @@ cleanup() {
     unset WORKER_FAILPOINT BOT_TRADES_PER_MIN USER_TRADES_PER_MIN ALPACA_TIMEOUT_MS \
         WORKER_DRAIN_MS FOLLOW_INTERVAL_MS FOLLOW_MAX_INTERVAL_MS RECONCILE_INTERVAL_MS \
         RECONCILE_AFTER_MS
-    restart 2 || { printf '  FAIL  restarting the workers\n'; FAILED=$((FAILED + 1)); }
-    rm -rf "$WORK"
-    printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
-    if ((FAILED > 0)); then exit 1; fi
-    exit 0
+    restore_workers 2
+    finish
 }
 trap cleanup EXIT
 

@@ -73,17 +73,9 @@ cleanup() {
     if ((RESTARTED)); then
         say "-- restoring the workers' settings"
         unset BOT_TRADES_PER_MIN USER_TRADES_PER_MIN
-        timeout 120 "$DEV" --state "$STATE" workers-restart >"$WORK/restore.log" 2>&1 || {
-            sed 's/^/        | /' "$WORK/restore.log"
-            printf '  FAIL  restarting the workers\n'
-            FAILED=$((FAILED + 1))
-        }
+        restore_workers
     fi
-    rm -rf "$WORK"
-    printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
-    # An EXIT trap's own status is not the script's: exit explicitly.
-    if ((FAILED > 0)); then exit 1; fi
-    exit 0
+    finish
 }
 trap cleanup EXIT
 

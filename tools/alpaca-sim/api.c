@@ -290,6 +290,8 @@ void api_handle(sim_t *sim, const request_t *req, reply_t *out)
     int is_data = api_starts_with(req->url, "/v2/stocks/");
     atomic_fetch_add(&st->requests_total, 1);
     atomic_fetch_add(is_data ? &st->data_requests : &st->trading_requests, 1);
+    if (!strcmp(req->method, "POST") && !strcmp(req->url, "/v2/orders"))
+        atomic_fetch_add(&st->order_posts, 1);
 
     const char *key = request_header(req, "APCA-API-KEY-ID");
     if (sim->cfg.auth_required &&

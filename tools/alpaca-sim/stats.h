@@ -16,6 +16,7 @@ typedef struct stats {
     atomic_ullong requests_total;
     atomic_ullong trading_requests;
     atomic_ullong data_requests;
+    atomic_ullong order_posts;       /* POST /v2/orders received (placements and probes) */
     atomic_ullong control_requests;
     atomic_ullong responses_2xx;
     atomic_ullong responses_4xx;
