@@ -449,6 +449,33 @@ static void copy_col(PGresult *r, int row, int col, char *buf, size_t len) {
     snprintf(buf, len, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
 }
 
+static intent_source_t source_col(PGresult *r, int row, int col) {
+    return !strcmp(PQgetvalue(r, row, col), "user") ? INTENT_SOURCE_USER : INTENT_SOURCE_BOT;
+}
+
+/* An array of one zeroed struct per row of r (NULL for none).  Sets *fail
+ * (and err, and clears r) when memory runs out. */
+static void *rows_alloc(PGresult *r, size_t size, int *fail, char *err, size_t errlen) {
+    int rows = PQntuples(r);
+    void *o = rows ? calloc((size_t)rows, size) : NULL;
+    *fail = rows && !o;
+    if (*fail) {
+        PQclear(r);
+        snprintf(err, errlen, "ledger: out of memory");
+    }
+    return o;
+}
+
+/* The single number a counting query answers, or -1. */
+static long count_of(ledger_t *l, const char *sql, int n, const char *const *params,
+                     const char *what, char *err, size_t errlen) {
+    PGresult *r = exec(l, sql, n, params, PGRES_TUPLES_OK, what, err, errlen);
+    if (!r) return -1;
+    long v = atol(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
 int ledger_open_orders(ledger_t *l, int limit, ledger_open_order_t **out,
                        size_t *n, char *err, size_t errlen) {
     *out = NULL;
@@ -463,13 +490,9 @@ int ledger_open_orders(ledger_t *l, int limit, ledger_open_order_t **out,
         " WHERE i.state = 'submitted' ORDER BY i.updated_at LIMIT $1::int",
         1, p, PGRES_TUPLES_OK, "read open orders", err, errlen);
     if (!r) return -1;
-    int rows = PQntuples(r);
-    ledger_open_order_t *o = rows ? calloc((size_t)rows, sizeof(*o)) : NULL;
-    if (rows && !o) {
-        PQclear(r);
-        snprintf(err, errlen, "ledger: out of memory");
-        return -1;
-    }
+    int rows = PQntuples(r), fail;
+    ledger_open_order_t *o = rows_alloc(r, sizeof(*o), &fail, err, errlen);
+    if (fail) return -1;
     for (int i = 0; i < rows; i++) {
         copy_col(r, i, 0, o[i].intent_id, sizeof(o[i].intent_id));
         copy_col(r, i, 1, o[i].order_id, sizeof(o[i].order_id));
@@ -477,8 +500,7 @@ int ledger_open_orders(ledger_t *l, int limit, ledger_open_order_t **out,
         copy_col(r, i, 3, o[i].filled_qty, sizeof(o[i].filled_qty));
         copy_col(r, i, 4, o[i].filled_avg_price, sizeof(o[i].filled_avg_price));
         copy_col(r, i, 5, o[i].submitted_at, sizeof(o[i].submitted_at));
-        o[i].source = !strcmp(PQgetvalue(r, i, 6), "user") ? INTENT_SOURCE_USER
-                                                           : INTENT_SOURCE_BOT;
+        o[i].source = source_col(r, i, 6);
         o[i].raw = strdup(PQgetvalue(r, i, 7));
         o[i].key = PQgetisnull(r, i, 8) ? NULL : strdup(PQgetvalue(r, i, 8));
     }
@@ -511,18 +533,13 @@ int ledger_stuck_intents(ledger_t *l, int64_t older_than_ms, int limit, ledger_s
         " ORDER BY updated_at LIMIT $2::int",
         2, p, PGRES_TUPLES_OK, "read stuck intents", err, errlen);
     if (!r) return -1;
-    int rows = PQntuples(r);
-    ledger_stuck_t *o = rows ? calloc((size_t)rows, sizeof(*o)) : NULL;
-    if (rows && !o) {
-        PQclear(r);
-        snprintf(err, errlen, "ledger: out of memory");
-        return -1;
-    }
+    int rows = PQntuples(r), fail;
+    ledger_stuck_t *o = rows_alloc(r, sizeof(*o), &fail, err, errlen);
+    if (fail) return -1;
     for (int i = 0; i < rows; i++) {
         copy_col(r, i, 0, o[i].intent_id, sizeof(o[i].intent_id));
         copy_col(r, i, 1, o[i].state, sizeof(o[i].state));
-        o[i].source = !strcmp(PQgetvalue(r, i, 2), "user") ? INTENT_SOURCE_USER
-                                                           : INTENT_SOURCE_BOT;
+        o[i].source = source_col(r, i, 2);
         copy_col(r, i, 3, o[i].topic, sizeof(o[i].topic));
         o[i].partition = (int32_t)atoi(PQgetvalue(r, i, 4));
         o[i].offset = atoll(PQgetvalue(r, i, 5));
@@ -545,24 +562,16 @@ void ledger_stuck_free(ledger_stuck_t *s, size_t n) {
 
 long ledger_count_open_orders(ledger_t *l, const char *bot_id, char *err, size_t errlen) {
     const char *p[] = {bot_id};
-    PGresult *r = exec(l,
-        "SELECT count(*) FROM intents WHERE bot_id = $1"
-        " AND state IN ('quota_granted', 'submitting', 'submitted')",
-        1, p, PGRES_TUPLES_OK, "count open orders", err, errlen);
-    if (!r) return -1;
-    long n = atol(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return n;
+    return count_of(l,
+                    "SELECT count(*) FROM intents WHERE bot_id = $1"
+                    " AND state IN ('quota_granted', 'submitting', 'submitted')",
+                    1, p, "count open orders", err, errlen);
 }
 
 long ledger_count_placing(ledger_t *l, char *err, size_t errlen) {
-    PGresult *r = exec(l,
-        "SELECT count(*) FROM intents WHERE state IN ('quota_granted', 'submitting')",
-        0, NULL, PGRES_TUPLES_OK, "count placements", err, errlen);
-    if (!r) return -1;
-    long n = atol(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return n;
+    return count_of(l,
+                    "SELECT count(*) FROM intents WHERE state IN ('quota_granted', 'submitting')",
+                    0, NULL, "count placements", err, errlen);
 }
 
 int ledger_order_progress(ledger_t *l, const char *intent_id,
