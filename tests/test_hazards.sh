@@ -30,8 +30,12 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/order-worker-hazards.XXXXXX")
 # shellcheck source=tests/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# Intents live for 10 minutes here: with a slow broker and a rebalance on a
+# loaded machine, the default minute can run out, and an expiry would hide
+# what these checks are about.
 export BOT_TRADES_PER_MIN=100000 USER_TRADES_PER_MIN=100000 ALPACA_TIMEOUT_MS=1500 \
-    WORKER_DRAIN_MS=3000 FOLLOW_INTERVAL_MS=300 FOLLOW_MAX_INTERVAL_MS=1000
+    WORKER_DRAIN_MS=3000 FOLLOW_INTERVAL_MS=300 FOLLOW_MAX_INTERVAL_MS=1000 \
+    INTENT_MAX_AGE_MS=600000
 
 restart() {  # restart WORKERS: every worker again with the settings exported now
     timeout 180 "$DEV" --state "$STATE" workers-restart "$1" >"$WORK/restart.log" 2>&1 || {
@@ -49,7 +53,7 @@ cleanup() {
     say "-- restoring the workers' settings"
     unset WORKER_FAILPOINT BOT_TRADES_PER_MIN USER_TRADES_PER_MIN ALPACA_TIMEOUT_MS \
         WORKER_DRAIN_MS FOLLOW_INTERVAL_MS FOLLOW_MAX_INTERVAL_MS RECONCILE_INTERVAL_MS \
-        RECONCILE_AFTER_MS
+        RECONCILE_AFTER_MS INTENT_MAX_AGE_MS
     restore_workers 2
     finish
 }
@@ -91,9 +95,9 @@ crash_at() {
     local point=$1 name=$2 reason=${3:-} before dups
     local -a extra=()
     # A rejection is the terminal outcome the pipeline itself publishes
-    # (fills are published later by the follower): an intent created five
-    # minutes ago is rejected expired.
-    if [[ $reason == expired ]]; then extra=(--created-at "$(date -u -d '-5 minutes' +%Y-%m-%dT%H:%M:%SZ)"); fi
+    # (fills are published later by the follower): an intent created fifteen
+    # minutes ago is rejected expired (INTENT_MAX_AGE_MS is 10 minutes here).
+    if [[ $reason == expired ]]; then extra=(--created-at "$(date -u -d '-15 minutes' +%Y-%m-%dT%H:%M:%SZ)"); fi
     say ""
     say "[$name] a crash $point"
     export WORKER_FAILPOINT=$point
