@@ -170,7 +170,7 @@ snapshot "$WORK/all.before"
 total_before=$(wc -l <"$WORK/all.before")
 jq -r .event_id "$WORK/c1.events" | sort -u >"$WORK/c1.eventids.before"
 orders_before=$(sim_orders)
-KAFKA_GROUP_ID="e2e-replay-$RUN" REPLICA_ID="e2e-replay-$RUN" WORKER_DRAIN_MS=8000 "$WORKER" >"$WORK/replay.log" 2>&1 &
+KAFKA_GROUP_ID="e2e-replay-$RUN" REPLICA_ID="e2e-replay-$RUN" WORKER_DRAIN_MS=8000 ADMIN_PORT=0 "$WORKER" >"$WORK/replay.log" 2>&1 &
 REPLAY_PID=$!
 say "        replay worker pid $REPLAY_PID, group e2e-replay-$RUN; waiting until it has caught up"
 stable=0 last=-1 count=$total_before

@@ -34,8 +34,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "decimal.h"
+#include "metrics.h"
 #include "timefmt.h"
 
 #define ALPACA_MAX_BODY (64u * 1024u * 1024u)  /* larger answers are refused */
@@ -54,6 +56,7 @@ struct alpaca {
     size_t upload_len, upload_pos;
     alpaca_ratelimit_t answer_rl;  /* X-Ratelimit-* of the answer being read */
     alpaca_ratelimit_t last_rl;    /* ... of the last trading API answer */
+    long answer_status;            /* HTTP status of the last answer, 0: none */
     circuits_t *circuits;          /* NULL: no breakers */
     budget_t *budget;              /* NULL: unpaced */
     budget_priority_t prio;        /* the call context (alpaca_set_call_context) */
@@ -467,21 +470,42 @@ static alpaca_result_t perform(alpaca_t *a, api_t api, const char *method,
                                strbuf_t *url, const char *path_for_errors,
                                const char *body, alpaca_error_t *err);
 
-/* The call behind its breaker. */
+static double mono_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A call that was not sent: why, for the error and the metrics. */
+static alpaca_result_t not_sent(circuit_op_t op, const char *method, const char *path,
+                                alpaca_result_t r, alpaca_error_t *err) {
+    memset(err, 0, sizeof(*err));
+    if (r == ALPACA_BREAKER_OPEN)
+        snprintf(err->message, sizeof(err->message),
+                 "%s %s: not sent, the circuit breaker for %s is open", method, path,
+                 circuits_op_name(op));
+    else
+        snprintf(err->message, sizeof(err->message),
+                 "%s %s: not sent, no token of the shared Alpaca budget in time", method, path);
+    metrics_add(M_ALPACA_REQUESTS, 1, circuits_op_name(op),
+                r == ALPACA_BREAKER_OPEN ? "refused" : "no_budget");
+    return r;
+}
+
+/* The call behind its breaker; its duration and answer go to the metrics. */
 static alpaca_result_t guarded(alpaca_t *a, api_t api, circuit_op_t op, const char *method,
                                strbuf_t *url, const char *path_for_errors,
                                const char *body, alpaca_error_t *err) {
-    if (!a->circuits) return perform(a, api, method, url, path_for_errors, body, err);
-    if (!circuits_allow(a->circuits, op)) {
-        memset(err, 0, sizeof(*err));
-        snprintf(err->message, sizeof(err->message),
-                 "%s %s: not sent, the circuit breaker for %s is open", method,
-                 path_for_errors, circuits_op_name(op));
-        return ALPACA_BREAKER_OPEN;
-    }
-    int64_t start = timefmt_mono_ms();
+    if (a->circuits && !circuits_allow(a->circuits, op))
+        return not_sent(op, method, path_for_errors, ALPACA_BREAKER_OPEN, err);
+    double start = mono_seconds();
     alpaca_result_t r = perform(a, api, method, url, path_for_errors, body, err);
-    circuits_record(a->circuits, op, outcome_of(r), timefmt_mono_ms() - start);
+    double took = mono_seconds() - start;
+    if (a->circuits) circuits_record(a->circuits, op, outcome_of(r), (int64_t)(took * 1000));
+    char status[24] = "error";
+    if (a->answer_status > 0) snprintf(status, sizeof(status), "%ld", a->answer_status);
+    metrics_add(M_ALPACA_REQUESTS, 1, circuits_op_name(op), status);
+    metrics_observe(M_ALPACA_SECONDS, took, circuits_op_name(op), NULL);
     return r;
 }
 
@@ -493,21 +517,11 @@ static alpaca_result_t request(alpaca_t *a, api_t api, const char *method,
                                strbuf_t *url, const char *path_for_errors,
                                const char *body, alpaca_error_t *err) {
     circuit_op_t op = op_of(method, path_for_errors);
-    if (a->circuits && !circuits_allow_peek(a->circuits, op)) {
-        memset(err, 0, sizeof(*err));
-        snprintf(err->message, sizeof(err->message),
-                 "%s %s: not sent, the circuit breaker for %s is open", method,
-                 path_for_errors, circuits_op_name(op));
-        return ALPACA_BREAKER_OPEN;
-    }
+    if (a->circuits && !circuits_allow_peek(a->circuits, op))
+        return not_sent(op, method, path_for_errors, ALPACA_BREAKER_OPEN, err);
     if (a->budget && api == API_TRADING &&
-        budget_take(a->budget, a->prio, a->deadline_mono_ms, a->abandon) != 0) {
-        memset(err, 0, sizeof(*err));
-        snprintf(err->message, sizeof(err->message),
-                 "%s %s: not sent, no token of the shared Alpaca budget in time", method,
-                 path_for_errors);
-        return ALPACA_NO_BUDGET;
-    }
+        budget_take(a->budget, a->prio, a->deadline_mono_ms, a->abandon) != 0)
+        return not_sent(op, method, path_for_errors, ALPACA_NO_BUDGET, err);
     alpaca_result_t r = guarded(a, api, op, method, url, path_for_errors, body, err);
     if (a->budget && api == API_TRADING)
         budget_observe(a->budget, a->last_rl.remaining, a->last_rl.reset_epoch_s,
@@ -522,6 +536,7 @@ static alpaca_result_t perform(alpaca_t *a, api_t api, const char *method,
                                strbuf_t *url, const char *path_for_errors,
                                const char *body, alpaca_error_t *err) {
     memset(err, 0, sizeof(*err));
+    a->answer_status = 0;
     a->body_len = 0;
     a->body_too_large = 0;
     if (a->body) a->body[0] = '\0';
@@ -558,6 +573,7 @@ static alpaca_result_t perform(alpaca_t *a, api_t api, const char *method,
     }
     long status = 0;
     curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &status);
+    a->answer_status = status;
     if (status >= 200 && status < 300) {
         err->http_status = status;
         return ALPACA_OK;

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "redisconn.h"
 #include "timefmt.h"
 
@@ -41,9 +42,9 @@ static const char budget_script[] =
     "  redis.call('ZREM', KEYS[2], head)\n"
     "  redis.call('HDEL', KEYS[3], head)\n"
     "end\n"
-    "local blocked = tonumber(redis.call('GET', KEYS[4]) or '0')\n"
-    "if now < blocked then return {0, blocked - now} end\n"
     "local used = redis.call('ZCARD', KEYS[1])\n"
+    "local blocked = tonumber(redis.call('GET', KEYS[4]) or '0')\n"
+    "if now < blocked then return {0, blocked - now, used} end\n"
     "local ahead = redis.call('ZRANK', KEYS[2], id) or 0\n"
     "if used + ahead < limit then\n"
     "  redis.call('ZADD', KEYS[1], now, id)\n"
@@ -52,7 +53,7 @@ static const char budget_script[] =
     "  redis.call('PEXPIRE', KEYS[1], window + 1000)\n"
     "  redis.call('PEXPIRE', KEYS[2], 60000)\n"
     "  redis.call('PEXPIRE', KEYS[3], 60000)\n"
-    "  return {1, 0}\n"
+    "  return {1, 0, used + 1}\n"
     "end\n"
     "local wait = 10\n"
     "if used >= limit then\n"
@@ -61,7 +62,7 @@ static const char budget_script[] =
     "  if wait < 1 then wait = 1 end\n"
     "  if wait > 1000 then wait = 1000 end\n"
     "end\n"
-    "return {0, wait}\n";
+    "return {0, wait, used}\n";
 
 struct budget {
     const config_t *cfg;
@@ -85,6 +86,7 @@ budget_t *budget_new(const config_t *cfg, char *err, size_t errlen) {
         return NULL;
     }
     pthread_mutex_init(&b->lock, NULL);
+    metrics_set(M_BUDGET_LIMIT, cfg->alpaca_calls_per_min, NULL, NULL);
     unsigned char md[SHA_DIGEST_LENGTH];
     SHA1((const unsigned char *)budget_script, strlen(budget_script), md);
     for (int i = 0; i < SHA_DIGEST_LENGTH; i++) snprintf(b->sha + 2 * i, 3, "%02x", md[i]);
@@ -117,10 +119,12 @@ static int attempt(budget_t *b, const char *id, long long score, int64_t *wait_m
             budget_script, b->cfg->alpaca_calls_per_min, window, id, score);
     }
     int rc = -1;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-        r->element[0]->type == REDIS_REPLY_INTEGER && r->element[1]->type == REDIS_REPLY_INTEGER) {
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        r->element[0]->type == REDIS_REPLY_INTEGER && r->element[1]->type == REDIS_REPLY_INTEGER &&
+        r->element[2]->type == REDIS_REPLY_INTEGER) {
         rc = r->element[0]->integer ? 1 : 0;
         *wait_ms = r->element[1]->integer;
+        metrics_set(M_BUDGET_USED, (double)r->element[2]->integer, NULL, NULL);
     }
     int was_unpaced = b->unpaced;
     b->unpaced = rc < 0;
@@ -142,12 +146,25 @@ int budget_take(budget_t *b, budget_priority_t prio, int64_t deadline_mono_ms,
     pthread_mutex_unlock(&b->lock);
     snprintf(id, sizeof(id), "%s:%llu", b->cfg->replica_id, n);
     long long score = (long long)prio * 10000000000000LL + timefmt_now_ms();
+    static const char *prio_names[] = {"user", "bot", "follow"};
+    const char *pname = prio_names[prio <= BUDGET_FOLLOW ? prio : BUDGET_FOLLOW];
+    int64_t start = timefmt_mono_ms();
     for (;;) {
         int64_t wait = 0;
         int r = attempt(b, id, score, &wait);
-        if (r != 0) return 0;  /* granted, or unpaced */
         int64_t now = timefmt_mono_ms();
-        if (now >= deadline_mono_ms || (abandon && atomic_load(abandon))) return 1;
+        if (r != 0) {  /* granted, or unpaced */
+            if (r == 1) {
+                metrics_add(M_BUDGET_GRANTS, 1, pname, NULL);
+                metrics_observe(M_BUDGET_WAIT_SECONDS, (double)(now - start) / 1000.0, pname,
+                                NULL);
+            }
+            return 0;
+        }
+        if (now >= deadline_mono_ms || (abandon && atomic_load(abandon))) {
+            metrics_add(M_BUDGET_TIMEOUTS, 1, pname, NULL);
+            return 1;
+        }
         if (wait > deadline_mono_ms - now) wait = deadline_mono_ms - now;
         if (wait > 200) wait = 200;  /* stay in the queue: poll at least 5/s */
         struct timespec ts = {0, (long)(wait < 1 ? 1 : wait) * 1000000L};

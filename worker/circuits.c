@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "redisconn.h"
 #include "timefmt.h"
 
@@ -41,6 +42,7 @@ struct circuits {
     int tell_open[OP_COUNT];      /* to write ow:breaker:{op} */
     int64_t probe_at_ms[OP_COUNT];/* its value: wall-clock ms */
     int tell_closed[OP_COUNT];    /* to delete it */
+    int used[OP_COUNT];           /* has seen an outcome (for readiness) */
 };
 
 const char *circuits_op_name(circuit_op_t op) {
@@ -52,6 +54,13 @@ static circuit_op_t op_of(const circuits_t *c, const char *name) {
     for (int i = 0; i < OP_COUNT; i++)
         if (!strcmp(OP_NAMES[i], name)) return (circuit_op_t)i;
     return OP_COUNT;
+}
+
+/* order_worker_breaker_state: 1 on the current state, 0 on the others. */
+static void show_state(const char *name, breaker_state_t now) {
+    static const breaker_state_t all[] = {BREAKER_CLOSED, BREAKER_OPEN, BREAKER_HALF_OPEN};
+    for (int i = 0; i < 3; i++)
+        metrics_set(M_BREAKER_STATE, all[i] == now, name, breaker_state_name(all[i]));
 }
 
 /* Logs the transition as the seed does, and notes what the fleet must learn. */
@@ -74,6 +83,8 @@ static void on_transition(void *ud, const char *name, breaker_state_t from,
         c->remote[op] = 0;
     }
     pthread_mutex_unlock(&c->lock);
+    show_state(name, to);
+    metrics_add(M_BREAKER_TRANSITIONS, 1, name, breaker_state_name(to));
     if (to == BREAKER_OPEN)
         log_msg(LOG_WARN, "breaker_opened", NULL, "circuit breaker OPENED for %s%s (was %s)",
                 name, remote ? ", learned from another replica" : "",
@@ -212,6 +223,7 @@ circuits_t *circuits_new(const config_t *cfg, char *err, size_t errlen) {
             return NULL;
         }
         breaker_on_transition(c->b[op], on_transition, c);
+        show_state(OP_NAMES[op], BREAKER_CLOSED);
     }
     if (cfg->redis_url[0]) {
         c->redis = redisconn_new(cfg->redis_url, "order-worker-breakers", 500, err, errlen);
@@ -285,6 +297,22 @@ int circuits_allow_peek(circuits_t *c, circuit_op_t op) {
 void circuits_record(circuits_t *c, circuit_op_t op, breaker_outcome_t outcome,
                      int64_t duration_ms) {
     breaker_record(c->b[op], timefmt_mono_ms(), outcome, duration_ms);
+    pthread_mutex_lock(&c->lock);
+    c->used[op] = 1;
+    pthread_mutex_unlock(&c->lock);
+}
+
+void circuits_open_count(circuits_t *c, int *open, int *used) {
+    *open = *used = 0;
+    if (!c) return;
+    for (int op = 0; op < OP_COUNT; op++) {
+        pthread_mutex_lock(&c->lock);
+        int u = c->used[op];
+        pthread_mutex_unlock(&c->lock);
+        if (!u) continue;
+        (*used)++;
+        if (breaker_state(c->b[op]) == BREAKER_OPEN) (*open)++;
+    }
 }
 
 breaker_state_t circuits_state(circuits_t *c, circuit_op_t op) {

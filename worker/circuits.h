@@ -51,6 +51,10 @@ void circuits_record(circuits_t *c, circuit_op_t op, breaker_outcome_t outcome,
                      int64_t duration_ms);
 
 breaker_state_t circuits_state(circuits_t *c, circuit_op_t op);
+
+/* How many breakers have seen at least one call, and how many of those are
+ * open now (for /readyz: not ready when every one in use is open). */
+void circuits_open_count(circuits_t *c, int *open, int *used);
 const char *circuits_op_name(circuit_op_t op);
 
 #endif

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "decimal.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -14,7 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef enum { K_STR, K_SECRET, K_INT, K_MS, K_RATE, K_LEVEL, K_URL, K_QUOTA_MODE } kind_t;
+typedef enum {
+    K_STR, K_SECRET, K_INT, K_MS, K_RATE, K_LEVEL, K_URL, K_QUOTA_MODE, K_LOG_FORMAT
+} kind_t;
 
 typedef struct setting {
     const char *name;
@@ -139,6 +142,14 @@ static const setting_t SETTINGS[] = {
      "name of this replica in logs and the ledger (default hostname-pid)"},
     {"LOG_LEVEL", "info", K_LEVEL, NUM(log_level), 0, 0,
      "debug, info, warn or error"},
+    {"LOG_FORMAT", "auto", K_LOG_FORMAT, NUM(log_format), 0, 0,
+     "json (one object per line), text, or auto: text when stderr is a terminal"},
+    {"ADMIN_ADDR", "127.0.0.1", K_STR, STR(admin_addr), 0, 0,
+     "address the admin HTTP endpoint listens on (0.0.0.0: every interface)"},
+    {"ADMIN_PORT", "9464", K_INT, NUM(admin_port), 0, 65535,
+     "port of GET /metrics, /healthz and /readyz (0: no endpoint); one per replica"},
+    {"KAFKA_STATS_INTERVAL_MS", "5000", K_MS, NUM(kafka_stats_ms), 100, 600000,
+     "how often librdkafka's statistics (consumer lag, broker states) are refreshed"},
 };
 
 #define N_SETTINGS (sizeof(SETTINGS) / sizeof(SETTINGS[0]))
@@ -210,6 +221,16 @@ static int load_one(const setting_t *s, const char *v, config_t *cfg, char *err,
             return -1;
         }
         return 0;
+    case K_LOG_FORMAT: {
+        static const char *formats[] = {"auto", "json", "text"};
+        for (int i = 0; i < 3; i++)
+            if (!strcmp(v, formats[i])) {
+                *(int *)base = i;
+                return 0;
+            }
+        snprintf(err, errlen, "%s must be auto, json or text, got \"%s\"", s->name, v);
+        return -1;
+    }
     case K_LEVEL: {
         static const char *levels[] = {"debug", "info", "warn", "error"};
         for (int i = 0; i < 4; i++)
@@ -255,6 +276,13 @@ int config_load(config_t *cfg, char *err, size_t errlen) {
     }
     if (strcmp(cfg->alpaca_feed, "iex") && strcmp(cfg->alpaca_feed, "sip")) {
         snprintf(err, errlen, "ALPACA_FEED must be iex or sip, got \"%s\"", cfg->alpaca_feed);
+        return -1;
+    }
+    unsigned char addr[16];
+    if (inet_pton(AF_INET, cfg->admin_addr, addr) != 1 &&
+        inet_pton(AF_INET6, cfg->admin_addr, addr) != 1) {
+        snprintf(err, errlen, "ADMIN_ADDR must be an IPv4 or IPv6 address, got \"%s\"",
+                 cfg->admin_addr);
         return -1;
     }
     if (!cfg->replica_id[0]) {

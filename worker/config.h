@@ -69,6 +69,11 @@ typedef struct config {
                                     over this long after it stopped renewing */            /* SIGTERM: time to finish in-flight intents */
     char replica_id[128];
     int log_level;               /* 0 debug, 1 info, 2 warn, 3 error */
+    int log_format;              /* 0 auto (text on a terminal), 1 json, 2 text */
+    /* operations (admin.h) */
+    char admin_addr[64];         /* address of /metrics, /healthz, /readyz */
+    int admin_port;              /* 0: no admin endpoint */
+    int64_t kafka_stats_ms;      /* librdkafka statistics: lag, broker states */
 } config_t;
 
 /* Loads every setting from the environment (getenv).  Returns 0, or -1

@@ -18,6 +18,8 @@
  * (librdkafka commits stored offsets on unassign). */
 #include "intake.h"
 
+#include <jansson.h>
+#include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -28,10 +30,13 @@
 #include <time.h>
 
 #include "account.h"
+#include "admin.h"
 #include "budget.h"
 #include "trading.h"
 #include "fills.h"
 #include "log.h"
+#include "metrics.h"
+#include "redisconn.h"
 #include "pipeline.h"
 #include "reconcile.h"
 #include "publish.h"
@@ -56,6 +61,7 @@ typedef struct job {
     rd_kafka_message_t *msg;
     partition_t *part;
     intent_source_t source;
+    int64_t consumed_mono_ms;
     struct job *next;
 } job_t;
 
@@ -105,6 +111,14 @@ typedef struct intake {
     int in_flight;
     int stopping;           /* lanes exit when their queue is empty */
     int paused;             /* consumption paused for back-pressure */
+    /* operations (admin.h); the admin thread reads these */
+    admin_t *admin;
+    redisconn_t *probe_redis;    /* the readiness check's own connection */
+    atomic_llong loop_mono_ms;   /* the consumer loop's last turn */
+    atomic_int draining;
+    pthread_mutex_t stats_lock;  /* guards the fields below */
+    int64_t stats_mono_ms;       /* librdkafka's last statistics, 0: none yet */
+    int brokers_up, brokers_known;
 } intake_t;
 
 static partition_t *part_find(intake_t *k, const char *topic, int32_t partition,
@@ -301,6 +315,10 @@ static void *lane_main(void *arg) {
         int rc = pipeline_handle(lane->pipeline, &from, j->source, m->payload ? m->payload : "",
                                  m->payload ? m->len : 0, &j->part->abandon);
 
+        if (rc == 0)
+            metrics_observe(M_INTENT_SECONDS,
+                            (double)(timefmt_mono_ms() - j->consumed_mono_ms) / 1000.0,
+                            from.topic, NULL);
         pthread_mutex_lock(&k->lock);
         /* An abandoned message is not marked done: its offset is never
          * stored, so it is redelivered to whoever owns the partition next. */
@@ -345,6 +363,7 @@ static void dispatch(intake_t *k, rd_kafka_message_t *m) {
         j->msg = m;
         j->part = p;
         j->source = source;
+        j->consumed_mono_ms = timefmt_mono_ms();
     }
     if (!j || !p || part_push(p, m->offset) < 0 || lane_add(lane, j, key, key_len) < 0) {
         pthread_mutex_unlock(&k->lock);
@@ -357,6 +376,7 @@ static void dispatch(intake_t *k, rd_kafka_message_t *m) {
     k->in_flight++;
     pthread_cond_signal(&lane->work_cv);
     pthread_mutex_unlock(&k->lock);
+    metrics_add(M_INTENTS_CONSUMED, 1, topic, NULL);
 }
 
 /* ---- rebalances -------------------------------------------------------------- */
@@ -484,6 +504,125 @@ static void set_paused(intake_t *k, int pause, int in_flight, const char *why) {
             k->cfg->max_in_flight);
 }
 
+/* ---- operations: statistics, gauges, probes --------------------------------- */
+
+/* librdkafka's statistics (every KAFKA_STATS_INTERVAL_MS, on the consumer
+ * thread): the consumer lag of each partition this replica fetches, and how
+ * many brokers are up, for /readyz. */
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+    (void)rk;
+    intake_t *k = opaque;
+    json_t *root = json_loadb(json, len, 0, NULL);
+    if (!root) return 0;
+    int up = 0, known = 0;
+    const char *name;
+    json_t *b, *t;
+    json_object_foreach(json_object_get(root, "brokers"), name, b) {
+        /* Connections to brokers (and the group coordinator's); bootstrap
+         * entries without a node id and internal queues aside. */
+        const char *source = json_string_value(json_object_get(b, "source"));
+        if (!source || !strcmp(source, "internal") ||
+            json_integer_value(json_object_get(b, "nodeid")) < 0)
+            continue;
+        known++;
+        const char *state = json_string_value(json_object_get(b, "state"));
+        if (state && !strcmp(state, "UP")) up++;
+    }
+    metrics_clear(M_CONSUMER_LAG);
+    const char *topic;
+    json_object_foreach(json_object_get(root, "topics"), topic, t) {
+        const char *pid;
+        json_t *p;
+        json_object_foreach(json_object_get(t, "partitions"), pid, p) {
+            if (pid[0] == '-' || !json_is_true(json_object_get(p, "desired"))) continue;
+            /* consumer_lag is -1 until the group has committed an offset for
+             * the partition; the consumer then starts at the low watermark
+             * (auto.offset.reset=earliest), so everything from there is lag. */
+            long long lag = json_integer_value(json_object_get(p, "consumer_lag"));
+            long long hi = json_integer_value(json_object_get(p, "hi_offset"));
+            long long lo = json_integer_value(json_object_get(p, "lo_offset"));
+            long long committed = json_integer_value(json_object_get(p, "committed_offset"));
+            if (lag < 0 && committed < 0 && hi >= 0 && lo >= 0) lag = hi - lo;
+            if (lag >= 0) metrics_set(M_CONSUMER_LAG, (double)lag, topic, pid);
+        }
+    }
+    json_decref(root);
+    pthread_mutex_lock(&k->stats_lock);
+    k->stats_mono_ms = timefmt_mono_ms();
+    k->brokers_up = up;
+    k->brokers_known = known;
+    pthread_mutex_unlock(&k->stats_lock);
+    return 0;  /* json is librdkafka's to free */
+}
+
+/* The gauges of the consumer (caller holds k->lock). */
+static void update_gauges(intake_t *k) {
+    int assigned = 0;
+    for (int i = 0; i < k->n_parts; i++) assigned += k->parts[i]->assigned;
+    metrics_set(M_IN_FLIGHT, k->in_flight, NULL, NULL);
+    metrics_set(M_PARTITIONS_ASSIGNED, assigned, NULL, NULL);
+    metrics_set(M_PARTITIONS_PAUSED, k->paused ? assigned : 0, NULL, NULL);
+}
+
+static void probe_live(intake_t *k, admin_report_t *r) {
+    /* The loop turns every 100 ms; a rebalance may hold it for a drain. */
+    int64_t age = timefmt_mono_ms() - atomic_load(&k->loop_mono_ms);
+    int64_t limit = k->cfg->drain_ms + 30000;
+    admin_report_add(r, "consumer_loop", age <= limit, "last turn %lld ms ago (limit %lld)",
+                     (long long)age, (long long)limit);
+}
+
+static void probe_ready(intake_t *k, admin_report_t *r) {
+    const config_t *cfg = k->cfg;
+    if (atomic_load(&k->draining)) admin_report_add(r, "stopping", 0, "draining before exit");
+
+    pthread_mutex_lock(&k->stats_lock);
+    int64_t at = k->stats_mono_ms;
+    int up = k->brokers_up, known = k->brokers_known;
+    pthread_mutex_unlock(&k->stats_lock);
+    int64_t age = timefmt_mono_ms() - at;
+    if (at == 0)
+        admin_report_add(r, "kafka", 0, "no statistics from librdkafka yet");
+    else if (age > 3 * cfg->kafka_stats_ms + 1000)
+        admin_report_add(r, "kafka", 0, "statistics are %lld ms old", (long long)age);
+    else
+        admin_report_add(r, "kafka", up > 0, "%d of %d broker connection(s) up", up, known);
+
+    /* PQping needs no credentials and sends none. */
+    const char *keys[] = {"dbname", "connect_timeout", NULL};
+    const char *vals[] = {cfg->database_url, "2", NULL};
+    PGPing ping = PQpingParams(keys, vals, 1);
+    int ledger_down = atomic_load(&k->shared.ledger_down);
+    admin_report_add(r, "postgres", ping == PQPING_OK && !ledger_down, "%s%s",
+                     ping == PQPING_OK       ? "accepting connections"
+                     : ping == PQPING_REJECT ? "rejecting connections"
+                     : ping == PQPING_NO_ATTEMPT ? "bad connection parameters"
+                                                 : "no response",
+                     ledger_down ? "; the ledger's last statement failed" : "");
+
+    char err[256] = "";
+    redisReply *rep = k->probe_redis ? redisconn_command(k->probe_redis, err, sizeof(err), "PING")
+                                     : NULL;
+    int redis_ok = rep != NULL;
+    if (rep) freeReplyObject(rep);
+    int required = cfg->quota_down_mode == 2; /* QUOTA_REDIS_DOWN_MODE=closed */
+    admin_report_add(r, "redis", redis_ok || !required, "%s%s",
+                     redis_ok ? "PONG" : err[0] ? err : "unreachable",
+                     redis_ok   ? ""
+                     : required ? " (QUOTA_REDIS_DOWN_MODE=closed: required)"
+                                : " (QUOTA_REDIS_DOWN_MODE=local: quotas kept locally)");
+
+    int open = 0, used = 0;
+    circuits_open_count(k->shared.circuits, &open, &used);
+    admin_report_add(r, "breakers", used == 0 || open < used,
+                     "%d of the %d breakers that have seen calls are open", open, used);
+}
+
+static void probe(void *ud, admin_probe_t which, admin_report_t *r) {
+    if (which == ADMIN_PROBE_LIVE) probe_live(ud, r);
+    else probe_ready(ud, r);
+}
+
 /* ---- setup and the main loop --------------------------------------------- */
 
 static int conf_set(rd_kafka_conf_t *c, const char *key, const char *val) {
@@ -514,6 +653,13 @@ static rd_kafka_t *consumer_new(intake_t *k) {
         rd_kafka_conf_destroy(c);
         return NULL;
     }
+    char stats_ms[24];
+    snprintf(stats_ms, sizeof(stats_ms), "%lld", (long long)cfg->kafka_stats_ms);
+    if (conf_set(c, "statistics.interval.ms", stats_ms) < 0) {
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    rd_kafka_conf_set_stats_cb(c, on_stats);
     rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
     rd_kafka_conf_set_log_cb(c, log_kafka);
     rd_kafka_conf_set_opaque(c, k);
@@ -545,7 +691,9 @@ static void intake_free(intake_t *k) {
         free(k->parts[i]);
     }
     free(k->parts);
+    redisconn_free(k->probe_redis);
     pthread_mutex_destroy(&k->lock);
+    pthread_mutex_destroy(&k->stats_lock);
     pthread_cond_destroy(&k->done_cv);
 }
 
@@ -555,7 +703,10 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
     memset(&k, 0, sizeof(k));
     k.cfg = cfg;
     pthread_mutex_init(&k.lock, NULL);
+    pthread_mutex_init(&k.stats_lock, NULL);
     pthread_cond_init(&k.done_cv, NULL);
+    atomic_init(&k.loop_mono_ms, timefmt_mono_ms());
+    atomic_init(&k.draining, 0);
     char err[512];
     k.pub = publish_new(cfg, err, sizeof(err));
     if (!k.pub) {
@@ -590,8 +741,20 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
             return 1;
         }
     }
+    /* The admin endpoint starts once what it reports on exists.  A port
+     * that cannot be had stops the worker: two replicas on one port would
+     * leave one of them invisible to monitoring. */
+    k.probe_redis = redisconn_new(cfg->redis_url, "order-worker-readyz", 1000, err, sizeof(err));
+    if (k.probe_redis) k.admin = admin_start(cfg, probe, &k, err, sizeof(err));
+    if (!k.probe_redis || (!k.admin && err[0])) {
+        log_msg(LOG_ERROR, "start_failed", NULL, "admin endpoint: %s", err);
+        intake_free(&k);
+        publish_free(k.pub);
+        return 1;
+    }
     k.rk = consumer_new(&k);
     if (!k.rk) {
+        admin_stop(k.admin);
         intake_free(&k);
         publish_free(k.pub);
         return 1;
@@ -603,6 +766,7 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
     rd_kafka_topic_partition_list_destroy(topics);
     if (e) {
         log_msg(LOG_ERROR, "kafka_failed", NULL, "subscribe: %s", rd_kafka_err2str(e));
+        admin_stop(k.admin);
         rd_kafka_destroy(k.rk);
         intake_free(&k);
         publish_free(k.pub);
@@ -618,6 +782,7 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
             cfg->topic_bot, cfg->topic_user, cfg->kafka_group_id, k.n_lanes);
 
     while (!*stop) {
+        atomic_store(&k.loop_mono_ms, timefmt_mono_ms());
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k.rk, 100);
         if (m) {
             if (m->err) {
@@ -630,6 +795,7 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
         }
         pthread_mutex_lock(&k.lock);
         store_offsets(&k);
+        update_gauges(&k);
         int in_flight = k.in_flight;
         pthread_mutex_unlock(&k.lock);
         /* Back-pressure: stop taking intents while too many are held, while
@@ -646,6 +812,7 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
     }
 
     /* Drain: let lanes finish what they hold, up to drain_ms. */
+    atomic_store(&k.draining, 1);
     log_msg(LOG_INFO, "worker_draining", NULL, "stop requested; finishing in-flight intents");
     int64_t deadline = timefmt_mono_ms() + drain_ms;
     pthread_mutex_lock(&k.lock);
@@ -675,6 +842,7 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
     /* Commits the stored offsets and leaves the group. */
     e = rd_kafka_consumer_close(k.rk);
     if (e) log_msg(LOG_WARN, "kafka_close_failed", NULL, "%s", rd_kafka_err2str(e));
+    admin_stop(k.admin);
     rd_kafka_destroy(k.rk);
     publish_free(k.pub);
     intake_free(&k);

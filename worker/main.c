@@ -25,6 +25,7 @@
 #include "market.h"
 #include "ledger.h"
 #include "log.h"
+#include "metrics.h"
 
 static volatile sig_atomic_t stop_requested = 0;
 
@@ -172,16 +173,17 @@ int main(int argc, char **argv) {
         memset(&cfg, 0, sizeof(cfg));
         snprintf(cfg.database_url, sizeof(cfg.database_url), "%s", url);
         snprintf(cfg.replica_id, sizeof(cfg.replica_id), "migrate");
-        log_init("migrate", LOG_INFO);
+        log_init("migrate", LOG_INFO, LOG_FORMAT_AUTO);
         return cmd_migrate(&cfg);
     }
     if (config_load(&cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "order-worker: configuration: %s\n", err);
         return 2;
     }
-    log_init(cfg.replica_id, cfg.log_level);
+    log_init(cfg.replica_id, cfg.log_level, cfg.log_format);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = !strcmp(cmd, "quote") ? cmd_quote(&cfg, argc, argv) : cmd_run(&cfg);
     curl_global_cleanup();
+    metrics_free();
     return rc;
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "redisconn.h"
 #include "timefmt.h"
 
@@ -94,12 +95,16 @@ int market_quote(market_t *m, const char *symbol, market_quote_t *out, char *err
     int have = cache_get(m, symbol, &cached, &fetched) == 0;
     if (have && now - fetched < m->cfg->quote_fresh_ms) {
         m->hits++;
+        metrics_add(M_CACHE_REQUESTS, 1, "quote", "hit");
+        log_msg(LOG_DEBUG, "quote_from_cache", NULL, "using cached quote for %s (%lld ms old)",
+                symbol, (long long)(now - fetched));
         out->q = cached;
         out->from_cache = 1;
         out->age_ms = now - fetched;
         return 0;
     }
     m->misses++;
+    metrics_add(M_CACHE_REQUESTS, 1, "quote", "miss");
     alpaca_error_t e;
     alpaca_result_t r = alpaca_get_quote(m->client, symbol, &out->q, &e);
     if (r == ALPACA_OK) {
@@ -108,6 +113,7 @@ int market_quote(market_t *m, const char *symbol, market_quote_t *out, char *err
     }
     if (have && r != ALPACA_NOT_FOUND && r != ALPACA_REJECTED) {
         m->stale++;
+        metrics_add(M_CACHE_REQUESTS, 1, "quote", "stale");
         out->q = cached;
         out->from_cache = 1;
         out->stale = 1;
@@ -169,6 +175,7 @@ int market_bars(market_t *m, const char *symbol, const char *timeframe, const ch
     char rerr[256];
     if (r == ALPACA_OK) {
         m->misses++;
+        metrics_add(M_CACHE_REQUESTS, 1, "bars", "miss");
         char *v = m->redis ? bars_encode(*bars, *n) : NULL;
         if (v) {
             redisReply *rr = redisconn_command(m->redis, rerr, sizeof(rerr), "SET %s %s PX %lld",
@@ -185,6 +192,7 @@ int market_bars(market_t *m, const char *symbol, const char *timeframe, const ch
     if (rr) freeReplyObject(rr);
     if (ok) {
         m->stale++;
+        metrics_add(M_CACHE_REQUESTS, 1, "bars", "stale");
         *from_cache = 1;
         log_msg(LOG_INFO, "bars_from_cache", NULL, "using cached bars for %s %s: %s", symbol,
                 timeframe, e.message);

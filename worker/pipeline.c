@@ -27,6 +27,7 @@
 #include "fills.h"
 #include "ledger.h"
 #include "log.h"
+#include "metrics.h"
 #include "market.h"
 #include "quota.h"
 #include "risk.h"
@@ -539,6 +540,8 @@ static step_t step(pipeline_t *p, job_t *j) {
                          bot ? p->cfg->bot_trades_per_min : p->cfg->user_trades_per_min,
                          p->cfg->rate_period_ms, &d, err, sizeof(err)) < 0)
             goto infra;
+        if (d.unavailable || !d.allowed)
+            metrics_add(M_QUOTA_REFUSALS, 1, bot ? "bot" : "user", NULL);
         if (d.unavailable)
             return reject(p, j, "validated", "quota_exceeded",
                           "the quota service (Redis) is unreachable and "

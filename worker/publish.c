@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "timefmt.h"
 
 struct publisher {
@@ -233,10 +234,28 @@ static int produce_and_wait(publisher_t *p, const char *topic, const char *key,
     return rc;
 }
 
+/* Counts an acknowledged result event: by topic and type, and, when it
+ * ends its intent, as an outcome (type and rejection reason). */
+static void count_event(publisher_t *p, const char *topic, const char *payload, size_t len) {
+    int fills = !strcmp(topic, p->cfg->topic_fills);
+    if (!fills && strcmp(topic, p->cfg->topic_rejections) != 0) return;
+    json_t *o = json_loadb(payload, len, 0, NULL);
+    const char *type = fills ? json_string_value(json_object_get(o, "type")) : "rejected";
+    const char *reason = fills ? "" : json_string_value(json_object_get(o, "reason"));
+    if (!type) type = "unknown";
+    if (!reason) reason = "unknown";
+    metrics_add(M_EVENTS_PUBLISHED, 1, topic, type);
+    if (!fills || !strcmp(type, "fill") || !strcmp(type, "canceled") || !strcmp(type, "expired"))
+        metrics_add(M_OUTCOMES, 1, type, reason);
+    json_decref(o);
+}
+
 int publish_send(publisher_t *p, const char *topic, const char *key,
                  size_t key_len, const char *payload, size_t len, char *err,
                  size_t errlen) {
-    return produce_and_wait(p, topic, key, key_len, payload, len, NULL, err, errlen);
+    int rc = produce_and_wait(p, topic, key, key_len, payload, len, NULL, err, errlen);
+    if (rc == 0) count_event(p, topic, payload, len);
+    return rc;
 }
 
 int publish_dead_letter(publisher_t *p, const origin_t *from, const char *reason,
@@ -251,8 +270,10 @@ int publish_dead_letter(publisher_t *p, const origin_t *from, const char *reason
     rd_kafka_header_add(h, "x-dlq-partition", -1, part, -1);
     rd_kafka_header_add(h, "x-dlq-offset", -1, off, -1);
     if (detail && *detail) rd_kafka_header_add(h, "x-dlq-detail", -1, detail, -1);
-    return produce_and_wait(p, p->cfg->topic_dlq, from->key, from->key_len, bytes,
-                            len, h, err, errlen);
+    int rc = produce_and_wait(p, p->cfg->topic_dlq, from->key, from->key_len, bytes, len, h,
+                              err, errlen);
+    if (rc == 0) metrics_add(M_DEAD_LETTERS, 1, reason, NULL);
+    return rc;
 }
 
 /* ---- event shapes ----------------------------------------------------- */

@@ -1,0 +1,64 @@
+/* metrics.h -- the process's Prometheus metrics: counters, gauges and
+ * histograms, each family declared once in metrics.c with its help text and
+ * label names, rendered by admin.c on GET /metrics.
+ *
+ * Every function is thread-safe and usable before metrics_free() from any
+ * thread; label values are passed in the order the family declares them
+ * (NULL for a family with fewer labels). */
+#ifndef METRICS_H
+#define METRICS_H
+
+#include <stddef.h>
+
+typedef enum {
+    /* intake */
+    M_INTENTS_CONSUMED,      /* counter {topic} */
+    M_INTENT_SECONDS,        /* histogram {topic}: consumed -> first durable outcome */
+    M_IN_FLIGHT,             /* gauge */
+    M_PARTITIONS_ASSIGNED,   /* gauge */
+    M_PARTITIONS_PAUSED,     /* gauge */
+    M_CONSUMER_LAG,          /* gauge {topic, partition} */
+    /* publishing */
+    M_EVENTS_PUBLISHED,      /* counter {topic, type} */
+    M_OUTCOMES,              /* counter {type, reason} */
+    M_DEAD_LETTERS,          /* counter {reason} */
+    /* Alpaca */
+    M_ALPACA_REQUESTS,       /* counter {operation, status} */
+    M_ALPACA_SECONDS,        /* histogram {operation} */
+    M_BREAKER_STATE,         /* gauge {operation, state} */
+    M_BREAKER_TRANSITIONS,   /* counter {operation, to} */
+    M_BUDGET_USED,           /* gauge: calls in the shared window at the last grant */
+    M_BUDGET_LIMIT,          /* gauge */
+    M_BUDGET_GRANTS,         /* counter {priority} */
+    M_BUDGET_WAIT_SECONDS,   /* histogram {priority} */
+    M_BUDGET_TIMEOUTS,       /* counter {priority} */
+    M_CACHE_REQUESTS,        /* counter {kind, result} */
+    /* quotas */
+    M_QUOTA_REFUSALS,        /* counter {subject} */
+    M_COUNT
+} metric_t;
+
+/* Adds v to a counter (or a gauge). */
+void metrics_add(metric_t m, double v, const char *l1, const char *l2);
+
+/* Sets a gauge. */
+void metrics_set(metric_t m, double v, const char *l1, const char *l2);
+
+/* Records one observation (seconds) in a histogram. */
+void metrics_observe(metric_t m, double v, const char *l1, const char *l2);
+
+/* Forgets every series of a family (gauges rebuilt from a fresh snapshot,
+ * like the consumer lag of the partitions assigned now). */
+void metrics_clear(metric_t m);
+
+/* The value of one series (0 if it does not exist): for tests. */
+double metrics_value(metric_t m, const char *l1, const char *l2);
+
+/* The whole registry in Prometheus text format 0.0.4: a malloc'd string
+ * (*len its length), or NULL without memory. */
+char *metrics_render(size_t *len);
+
+/* Frees every series (at exit). */
+void metrics_free(void);
+
+#endif
