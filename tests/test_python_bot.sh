@@ -69,6 +69,24 @@ topic_view() {
 
 say "== order-worker: the Python bot library and example bot (run $RUN) =="
 
+# The outcomes checked below assume an open market and an account that can
+# afford a few shares (tests before this one move the simulator around): say
+# so plainly rather than fail obscurely.  Python, so the keys stay off argv.
+"$PY" - >"$WORK/pre.err" 2>&1 <<'EOF' || die "the simulator is not ready to trade: $(tail -n 1 "$WORK/pre.err")"
+import json, os, urllib.request
+from decimal import Decimal
+def get(path, auth):
+    h = {"APCA-API-KEY-ID": os.environ["ALPACA_API_KEY_ID"],
+         "APCA-API-SECRET-KEY": os.environ["ALPACA_API_SECRET_KEY"]} if auth else {}
+    req = urllib.request.Request(os.environ["ALPACA_SIM_URL"] + path, headers=h)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+acct, market = get("/v2/account", True), get("/_sim/market", False)
+assert market.get("open") is True, "the simulated market is closed"
+assert not acct.get("trading_blocked"), "the account's trading is blocked"
+assert Decimal(acct["buying_power"]) >= 5000, f"buying power {acct['buying_power']} < 5000"
+EOF
+
 say ""
 say "[1] the library's client-side checks (unittest)"
 if (cd "$PYDIR" && "$PY" -m unittest discover -s tests -v) >"$WORK/unit.log" 2>&1; then
