@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016 # jq programs: their $names are jq variables
+# tests/test_python_bot.sh -- the Python bot library (producers/python/orderbot)
+# and its example bot, through the whole stack of `compose/dev test`:
+#   [1] the library's client-side checks (producers/python/tests, unittest):
+#       float money, lower-case symbols, qty with notional, ... are refused
+#       with a ValueError naming the field; the wire form holds exact strings;
+#   [2] example_bot.py sends its intents (fills, IOC bids the broker cancels,
+#       an oversized buy the broker rejects) under a bot id of this run, exits
+#       0, and reports exactly one terminal outcome for every intent;
+#   [3] what the bot reports equals what `intentctl tail` shows on the result
+#       topics for those intents: the same event ids, the same terminal
+#       status and rejection reason;
+#   [4] a duplicate of a terminal event (same event_id, as after a worker
+#       crash) put on orders.fills is dropped by the library;
+#   [5] negative checks: a tampered report is caught by the comparison of
+#       [3]; a bot given no time to wait exits 1 and names the pending
+#       intent; a bot with an invalid notional exits 2 before sending.
+# Every wait is bounded; the last line is "N passed, M failed".
+set -euo pipefail
+
+ROOT=${ORDER_WORKER_ROOT:?ORDER_WORKER_ROOT is not set (run via compose/dev test)}
+: "${KAFKA_BROKERS:?KAFKA_BROKERS is not set (run via compose/dev test)}"
+BIN=${DEV_BUILD_DIR:-$ROOT/build}/bin
+IC="$BIN/intentctl"
+PY=/usr/bin/python3 # Debian's, which has python3-confluent-kafka
+PYDIR="$ROOT/producers/python"
+T_BOT=${TOPIC_INTENTS_BOT:-orders.intents.bot}
+T_FILLS=${TOPIC_FILLS:-orders.fills}
+T_REJ=${TOPIC_REJECTIONS:-orders.rejections}
+T_DLQ=${TOPIC_DLQ:-orders.dlq}
+PASSED=0 FAILED=0
+RUN=$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/order-worker-pybot.XXXXXX")
+
+# shellcheck source=tests/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+cleanup() {
+    local rc=$?
+    set +e
+    if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
+    finish
+}
+trap cleanup EXIT
+
+"$PY" -c 'import confluent_kafka' 2>/dev/null ||
+    die "$PY cannot import confluent_kafka (compose/dev install: python3-confluent-kafka)"
+
+# bot_view REPORT: one line per intent from the bot's --json report:
+# "id status reason terminal_count sorted,event,ids".
+bot_view() {
+    jq -r '.intents[].outcome |
+        "\(.intent_id) \(.status) \(.reason // "-") \(.terminal_events) \(.event_ids | sort | join(","))"' "$1"
+}
+# topic_view SNAPSHOT IDS: the same lines from intentctl tail's JSON, events
+# deduplicated by event_id as the contract says a consumer must.
+topic_view() {
+    jqe -rs --rawfile ids "$2" "$JQ_DEFS"'
+        ($ids | split("\n") | map(select(length > 0))) as $want
+        | map(select(._topic != $dlq)) | unique_by(.event_id) | group_by(.intent_id) | .[]
+        | select(.[0].intent_id as $i | $want | index($i))
+        | (map(select(terminal))) as $t
+        | "\(.[0].intent_id) \(if ($t | length) == 0 then "pending"
+                                elif $t[0]._topic == $rej then "rejected" else $t[0].type end) \(
+            if ($t | length) > 0 and $t[0]._topic == $rej then $t[0].reason else "-" end) \(
+            $t | length) \(map(.event_id) | sort | join(","))"' "$1"
+}
+
+say "== order-worker: the Python bot library and example bot (run $RUN) =="
+
+# The outcomes checked below assume an open market and an account that can
+# afford a few shares (tests before this one move the simulator around): say
+# so plainly rather than fail obscurely.  Python, so the keys stay off argv.
+"$PY" - >"$WORK/pre.err" 2>&1 <<'EOF' || die "the simulator is not ready to trade: $(tail -n 1 "$WORK/pre.err")"
+import json, os, urllib.request
+from decimal import Decimal
+def get(path, auth):
+    h = {"APCA-API-KEY-ID": os.environ["ALPACA_API_KEY_ID"],
+         "APCA-API-SECRET-KEY": os.environ["ALPACA_API_SECRET_KEY"]} if auth else {}
+    req = urllib.request.Request(os.environ["ALPACA_SIM_URL"] + path, headers=h)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+acct, market = get("/v2/account", True), get("/_sim/market", False)
+assert market.get("open") is True, "the simulated market is closed"
+assert not acct.get("trading_blocked"), "the account's trading is blocked"
+assert Decimal(acct["buying_power"]) >= 5000, f"buying power {acct['buying_power']} < 5000"
+EOF
+
+say ""
+say "[1] the library's client-side checks (unittest)"
+if (cd "$PYDIR" && "$PY" -m unittest discover -s tests -v) >"$WORK/unit.log" 2>&1; then
+    ok "producers/python/tests: $(grep -Eo '^Ran [0-9]+ tests' "$WORK/unit.log")"
+else
+    bad "producers/python/tests pass" "$WORK/unit.log"
+fi
+n=$(grep -Eo '^Ran [0-9]+' "$WORK/unit.log" | grep -Eo '[0-9]+' || echo 0)
+if ((n >= 20)); then ok "the unit tests ran ($n of them)"; else bad "at least 20 unit tests ran, not $n"; fi
+
+say ""
+say "[2] example_bot.py against the stack"
+BOT="py-$RUN" USER_ID="py-user-$RUN"
+rc=0
+timeout 300 "$PY" "$PYDIR/example_bot.py" --json --bot-id "$BOT" --user-id "$USER_ID" \
+    --timeout 120 >"$WORK/report.json" 2>"$WORK/bot.err" || rc=$?
+if ((rc == 0)); then ok "example_bot.py exits 0"; else
+    bad "example_bot.py exits 0 (it exited $rc)" "$WORK/bot.err"
+fi
+jq -e '.ok == true and (.intents | length) >= 4' "$WORK/report.json" >/dev/null 2>&1 ||
+    die "example_bot.py reported no complete run: $(head -c 400 "$WORK/report.json")"
+jq -r '.intents[].intent_id' "$WORK/report.json" >"$WORK/ids"
+sent=$(grep -c '^sent ' "$WORK/bot.err" || true)
+expect_eq "every intent it said it sent is in its report" "$sent" "$(wc -l <"$WORK/ids")"
+expect_eq "the intent ids are distinct" "$(wc -l <"$WORK/ids")" "$(sort -u "$WORK/ids" | wc -l)"
+jq -c '.intents[] | select(.outcome.terminal_events != 1 or .outcome.status == "pending")' \
+    "$WORK/report.json" >"$WORK/not-one.json"
+expect_empty "every intent: exactly one terminal outcome as the bot reports it" "$WORK/not-one.json"
+expect_eq "the notional buy of the cheapest symbol filled" "fill" \
+    "$(jq -r '[.intents[] | select(.notional) | .outcome.status] | join(" ")' "$WORK/report.json")"
+expect_eq "the oversized buy: rejected by the broker" "rejected broker_rejected" \
+    "$(jq -r '.intents[-1].outcome | "\(.status) \(.reason)"' "$WORK/report.json")"
+jq -c '.intents[] | select(.time_in_force == "ioc" and .outcome.status != "canceled")' \
+    "$WORK/report.json" >"$WORK/ioc.json"
+expect_empty "every IOC bargain bid below the market: canceled" "$WORK/ioc.json"
+jq -c '.intents[] | select(.type == "market" and .qty == "1" and .outcome.status != "fill")' \
+    "$WORK/report.json" >"$WORK/mkt.json"
+expect_empty "every 1-share market buy: filled" "$WORK/mkt.json"
+if jq -e '[.intents[].outcome.event_ids[]] | length == (unique | length)' "$WORK/report.json" >/dev/null; then
+    ok "no event reported twice"
+else
+    bad "no event reported twice" "$WORK/report.json"
+fi
+
+say ""
+say "[3] the bot's outcomes are what the result topics show"
+snapshot "$WORK/topics.json" "$WORK/ids"
+bot_view "$WORK/report.json" >"$WORK/bot.view"
+topic_view "$WORK/topics.json" "$WORK/ids" >"$WORK/topic.view"
+expect_same_lines "per intent: status, reason, one terminal, the same event ids" \
+    "$WORK/topic.view" "$WORK/bot.view"
+jq -r 'select(._key != $k) | "\(.intent_id) key \(._key)"' --arg k "$BOT" "$WORK/topics.json" \
+    >"$WORK/keys.bad"
+expect_empty "every result event is keyed by the bot id (the intents were)" "$WORK/keys.bad"
+jq -r 'select(.bot_id != $b or .user_id != $u) | .event_id' --arg b "$BOT" --arg u "$USER_ID" \
+    "$WORK/topics.json" >"$WORK/who.bad"
+expect_empty "every result event carries this run's bot_id and user_id" "$WORK/who.bad"
+jq -r 'select((.meta.strategy // "") != "example-mean-reversion") | .event_id' \
+    "$WORK/topics.json" >"$WORK/meta.bad"
+expect_empty "every result event carries the intent's meta" "$WORK/meta.bad"
+
+say ""
+say "[4] a duplicate terminal event (same event_id) is dropped"
+cat >"$WORK/dup.py" <<'EOF'
+import json, os, sys, time
+sys.path.insert(0, os.environ["PYDIR"])
+from decimal import Decimal
+from confluent_kafka import Producer
+from orderbot import Bot
+with Bot(os.environ["DUP_BOT"], os.environ["DUP_USER"]) as bot:
+    iid = bot.submit("AAPL", "buy", qty=Decimal("1"), meta={"strategy": "example-mean-reversion"})
+    o = bot.wait([iid], 120)[iid]
+    if not o.done:
+        sys.exit(f"no outcome for {iid}")
+    term = {k: v for k, v in o.terminal.items() if not k.startswith("_")}
+    p = Producer({"bootstrap.servers": os.environ["KAFKA_BROKERS"], "enable.idempotence": True})
+    p.produce(bot.topic_fills if o.status != "rejected" else bot.topic_rejections,
+              key=bot.bot_id.encode(), value=json.dumps(term).encode())
+    if p.flush(30) != 0:
+        sys.exit("the duplicate was not written")
+    deadline = time.monotonic() + 60
+    while o.duplicates_dropped == 0 and time.monotonic() < deadline:
+        bot.poll(0.5)
+    print(json.dumps({"intent_id": iid, "status": o.status, "terminal_events": o.terminal_events,
+                      "duplicates_dropped": o.duplicates_dropped, "events": len(o.events)}))
+EOF
+PYDIR="$PYDIR" DUP_BOT="py-dup-$RUN" DUP_USER="$USER_ID" timeout 300 "$PY" "$WORK/dup.py" \
+    >"$WORK/dup.json" 2>"$WORK/dup.err" || bad "the duplicate check ran" "$WORK/dup.err"
+expect_eq "the duplicate: dropped, still one terminal outcome, a fill" "1 1 fill" \
+    "$(jq -r '"\(.duplicates_dropped) \(.terminal_events) \(.status)"' "$WORK/dup.json" 2>/dev/null)"
+
+say ""
+say "[5] negative checks"
+# A report that differs from the topics in one status must not compare equal.
+jq -c '(.intents[0].outcome.status) |= (if . == "fill" then "canceled" else "fill" end)' \
+    "$WORK/report.json" >"$WORK/tampered.json"
+bot_view "$WORK/tampered.json" >"$WORK/tampered.view"
+if diff -q <(sort "$WORK/topic.view") <(sort "$WORK/tampered.view") >/dev/null; then
+    bad "a tampered report (one status changed) is caught by the comparison"
+else
+    ok "a tampered report (one status changed) is caught by the comparison"
+fi
+# One event id left out must not compare equal either.
+jq -c '(.intents[0].outcome.event_ids) |= .[1:]' "$WORK/report.json" >"$WORK/short.json"
+bot_view "$WORK/short.json" >"$WORK/short.view"
+if diff -q <(sort "$WORK/topic.view") <(sort "$WORK/short.view") >/dev/null; then
+    bad "a report missing an event is caught by the comparison"
+else
+    ok "a report missing an event is caught by the comparison"
+fi
+# No time to wait: the outcome cannot have arrived; exit 1, the intent named.
+rc=0
+timeout 120 "$PY" "$PYDIR/example_bot.py" --json --bot-id "py-late-$RUN" --user-id "$USER_ID" \
+    --symbols AAPL --oversize-probe 0 --timeout 0 >"$WORK/late.json" 2>"$WORK/late.err" || rc=$?
+expect_eq "--timeout 0: exit 1, ok false, its one intent pending" "1 false 1" \
+    "$rc $(jq -r '"\(.ok) \(.pending | length)"' "$WORK/late.json" 2>/dev/null)"
+if grep -qF "$(jq -r '.pending[0]' "$WORK/late.json" 2>/dev/null)" "$WORK/late.err"; then
+    ok "the pending intent is named on stderr"
+else
+    bad "the pending intent is named on stderr" "$WORK/late.err"
+fi
+# A notional with 3 decimal places: refused client-side, nothing sent.
+rc=0
+timeout 120 "$PY" "$PYDIR/example_bot.py" --bot-id "py-bad-$RUN" --user-id "$USER_ID" \
+    --symbols AAPL --notional 10.001 >"$WORK/badn.out" 2>"$WORK/badn.err" || rc=$?
+expect_eq "--notional 10.001: exit 2" 2 "$rc"
+if grep -q 'notional must have at most 2 decimal places' "$WORK/badn.err" &&
+    ! grep -q '^sent ' "$WORK/badn.err"; then
+    ok "--notional 10.001: the error names notional, and nothing was sent"
+else
+    bad "--notional 10.001: the error names notional, and nothing was sent" "$WORK/badn.err"
+fi
+"$IC" tail --topics "$T_BOT" --from-beginning --exit-at-end --json --timeout 60000 \
+    >"$WORK/bot-topic.json" 2>/dev/null || die "cannot read $T_BOT to its end"
+expect_eq "nothing on $T_BOT from the refused bot py-bad-$RUN; the run's own intents are there" \
+    "0 $(wc -l <"$WORK/ids")" \
+    "$(jq -r --arg b "py-bad-$RUN" 'select(._key == $b) | ._offset' "$WORK/bot-topic.json" | wc -l) $(
+        jq -r --arg b "$BOT" 'select(._key == $b) | ._offset' "$WORK/bot-topic.json" | wc -l)"
