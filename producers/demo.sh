@@ -279,6 +279,17 @@ elapsed="$((elapsed_ms / 1000)).$((elapsed_ms % 1000 / 100))"
 printf '\n'
 if ((${#missing[@]} == 0)); then
     printf 'demo: OK - all %d kinds of outcome seen (%d messages, %s s).\n' 10 "$total" "$elapsed"
+    # What the operators see: the fleet's outcome counters (worker N serves
+    # /metrics on the admin base port + N).
+    if [[ -n ${DEV_ADMIN_BASE_PORT:-} ]]; then
+        printf '\nThe workers'"'"' outcome counters since they started (GET /metrics, summed over replicas):\n'
+        for n in 1 2 3 4 5 6 7 8 9; do
+            curl -fsS --max-time 5 "http://127.0.0.1:$((DEV_ADMIN_BASE_PORT + n))/metrics" 2>/dev/null || true
+        done | awk '/^order_worker_outcomes_total\{/ { v[$1] += $2 }
+                    END { for (k in v) printf "  %-74s %d\n", k, v[k] }' | sort
+        printf 'Metrics and health: curl http://127.0.0.1:%d/metrics | /healthz | /readyz\n' \
+            "$((DEV_ADMIN_BASE_PORT + 1))"
+    fi
     printf 'Watch live: %s tail    (or --json; --help for more)\n' "${INTENTCTL#"$REPO"/}"
     exit 0
 fi
