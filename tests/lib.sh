@@ -41,12 +41,26 @@ expect_empty() {
 
 
 
-sim_orders() {
+# sim METHOD PATH [JSON]: the simulator's control API.
+sim() {
+    curl -fsS --max-time 10 -X "$1" -H 'Content-Type: application/json' \
+        ${3:+--data "$3"} "$ALPACA_SIM_URL$2"
+}
+
+# sim_stat FIELD: one number of /_sim/stats.
+sim_stat() {
     local v
-    v=$(curl -fsS --max-time 10 "$ALPACA_SIM_URL/_sim/stats" | jq -r '.orders_created') ||
-        die "cannot read $ALPACA_SIM_URL/_sim/stats"
-    [[ $v =~ ^[0-9]+$ ]] || die "/_sim/stats has no orders_created: $v"
+    v=$(sim GET /_sim/stats | jq -r --arg f "$1" '.[$f]') || die "cannot read /_sim/stats"
+    [[ $v =~ ^[0-9]+$ ]] || die "/_sim/stats has no $1: $v"
     printf '%s\n' "$v"
+}
+
+sim_orders() { sim_stat orders_created; }
+
+# alpaca METHOD PATH: the trading API of the simulator, with the keys.
+alpaca() {
+    curl -sS --max-time 10 -X "$1" -H "APCA-API-KEY-ID: $ALPACA_API_KEY_ID" \
+        -H "APCA-API-SECRET-KEY: $ALPACA_API_SECRET_KEY" "$ALPACA_SIM_URL$2"
 }
 
 # snapshot OUT [IDS-FILE]: every message now on the result topics (of those

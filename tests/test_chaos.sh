@@ -76,17 +76,6 @@ JQ_NANOS='def nanos: split(".") as $p | (($p[1] // "") + "000000000")[0:9] as $f
 
 log() { printf '  %s  %s\n' "$(date -u +%H:%M:%S.%3N)" "$*"; }
 
-sim() { # sim METHOD PATH [JSON]: the simulator's control API
-    curl -fsS --max-time 10 -X "$1" -H 'Content-Type: application/json' \
-        ${3:+--data "$3"} "$ALPACA_SIM_URL$2"
-}
-sim_stat() { # sim_stat FIELD: one number of /_sim/stats
-    local v
-    v=$(sim GET /_sim/stats | jq -r --arg f "$1" '.[$f]') || die "cannot read /_sim/stats"
-    [[ $v =~ ^[0-9]+$ ]] || die "/_sim/stats has no $1: $v"
-    printf '%s\n' "$v"
-}
-
 # dev WHAT...: compose/dev on this stack, bounded, its output kept in
 # $WORK/dev.log (shown on failure).
 dev() {

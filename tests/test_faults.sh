@@ -62,18 +62,6 @@ for v in "${SETTINGS[@]}"; do OLD[$v]=${!v-__unset__}; done
 # shellcheck source=tests/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-sim() { # sim METHOD PATH [JSON]: the simulator's control API
-    curl -fsS --max-time 10 -X "$1" -H 'Content-Type: application/json' \
-        ${3:+--data "$3"} "$ALPACA_SIM_URL$2"
-}
-# sim_stat FIELD: one number of /_sim/stats.
-sim_stat() {
-    local v
-    v=$(sim GET /_sim/stats | jq -r --arg f "$1" '.[$f]') || die "cannot read /_sim/stats"
-    [[ $v =~ ^[0-9]+$ ]] || die "/_sim/stats has no $1: $v"
-    printf '%s\n' "$v"
-}
-
 # dev WHAT...: compose/dev on this stack, bounded, its output kept.
 dev() {
     local rc=0

@@ -33,15 +33,6 @@ RESTARTED=0
 # shellcheck source=tests/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-sim() {  # sim METHOD PATH [JSON]: the simulator's control API
-    curl -fsS --max-time 10 -X "$1" -H 'Content-Type: application/json' \
-        ${3:+--data "$3"} "$ALPACA_SIM_URL$2"
-}
-alpaca() {  # alpaca METHOD PATH: the trading API, with the keys
-    curl -sS --max-time 10 -X "$1" -H "APCA-API-KEY-ID: $ALPACA_API_KEY_ID" \
-        -H "APCA-API-SECRET-KEY: $ALPACA_API_SECRET_KEY" "$ALPACA_SIM_URL$2"
-}
-
 cleanup() {
     local rc=$?
     set +e
