@@ -277,9 +277,11 @@ expect_same_lines "our samples' terminal events: the expected outcome, keyed by 
 
 say ""
 say "[5] tampered events are reported invalid"
-jqe -c 'select(._topic == $fills and .type == "fill" and .qty != null)' "$WORK/all.jsonl" | head -n1 >"$WORK/fill.json"
-jqe -c 'select(._topic == $rej)' "$WORK/all.jsonl" | head -n1 >"$WORK/rej.json"
-jqe -c 'select(._topic == $dlq)' "$WORK/all.jsonl" | head -n1 >"$WORK/dlq.json"
+# first(...): jq stops at the first match (a `| head -n1` would kill it
+# with SIGPIPE on a long topic, and pipefail would end the test).
+jqe -c -n 'first(inputs | select(._topic == $fills and .type == "fill" and .qty != null))' "$WORK/all.jsonl" >"$WORK/fill.json"
+jqe -c -n 'first(inputs | select(._topic == $rej))' "$WORK/all.jsonl" >"$WORK/rej.json"
+jqe -c -n 'first(inputs | select(._topic == $dlq))' "$WORK/all.jsonl" >"$WORK/dlq.json"
 [[ -s $WORK/fill.json && -s $WORK/rej.json && -s $WORK/dlq.json ]] ||
     die "no fill, rejection or DLQ message to tamper with"
 # tamper NAME FILE JQ PATTERN WHAT
