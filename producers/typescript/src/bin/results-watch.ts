@@ -18,7 +18,7 @@ the listed intents it handled (the event plus "_topic", "_partition", "_offset",
 skipped with a line on stderr, repeated event_ids are dropped.
 
   --intents FILE    intent ids, one per line (with or instead of arguments)
-  --timeout MS      give up after MS (default 60000; 0 = never)
+  --timeout MS      give up after MS (default 60000, with --follow 0 = never)
   --group ID        consumer group: resume from its committed offsets (default:
                     a fresh group, so everything from the oldest message)
   --follow          print the events of every intent; run until a signal or
@@ -43,7 +43,7 @@ function usage(msg: string): never {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { ids: [], timeoutMs: 60000, group: null, follow: false, brokers: null }
+  const a: Args = { ids: [], timeoutMs: -1, group: null, follow: false, brokers: null }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string
     const value = (): string => {
@@ -88,6 +88,7 @@ function parseArgs(argv: string[]): Args {
         a.ids.push(arg)
     }
   }
+  if (a.timeoutMs < 0) a.timeoutMs = a.follow ? 0 : 60000
   if (a.ids.length === 0 && !a.follow) usage('no intent ids (arguments or --intents FILE), and no --follow')
   return a
 }
@@ -142,14 +143,22 @@ async function main(): Promise<number> {
   })
 
   const timer = args.timeoutMs > 0 ? setTimeout(() => finish(args.follow ? 0 : 1), args.timeoutMs) : null
-  consumer.stopOnSignals(() => finish(args.follow ? 0 : 1))
+  let signalled: string | null = null
+  consumer.stopOnSignals((signal) => {
+    signalled = signal
+    finish(args.follow ? 0 : 1)
+  })
   let code: number
   try {
     await consumer.start()
     code = await Promise.race([finished, consumer.done().then(() => 3)])
   } catch (e) {
-    process.stderr.write(`results-watch: Kafka error: ${(e as Error).message}\n`)
-    code = 3
+    if (signalled) {
+      code = args.follow ? 0 : 1 // stopped while still joining
+    } else {
+      process.stderr.write(`results-watch: Kafka error: ${(e as Error).message}\n`)
+      code = 3
+    }
   }
   if (timer) clearTimeout(timer)
   await consumer.stop().catch((e: unknown) => process.stderr.write(`results-watch: stop: ${String(e)}\n`))
@@ -164,7 +173,7 @@ async function main(): Promise<number> {
       printed,
       other_events: others,
       events: consumer.stats,
-      result: code === 0 ? 'ok' : code === 1 ? (missing.length ? 'timeout' : 'stopped') : 'kafka_error',
+      result: code === 3 ? 'kafka_error' : signalled ? `signal:${signalled}` : code === 0 ? 'ok' : 'timeout',
     },
   }
   process.stdout.write(JSON.stringify(summary) + '\n')
