@@ -193,6 +193,12 @@ check("worker waits for postgres healthy", cond("worker", "postgres") == "servic
 check("worker waits for alpaca-sim", cond("worker", "alpaca-sim") in ("service_started", "service_healthy"))
 check("worker replicas 3", get("worker", "deploy", "replicas") == 3)
 check("worker restart unless-stopped", get("worker", "restart") == "unless-stopped")
+check("worker admin endpoint on every interface of its container", wenv.get("ADMIN_ADDR") == "0.0.0.0")
+check("worker admin port 9464 exposed", str(wenv.get("ADMIN_PORT")) == "9464"
+      and "9464" in [str(p) for p in (get("worker", "expose", default=[]) or [])])
+check("worker health check asks /readyz on its admin port",
+      "/readyz" in " ".join(get("worker", "healthcheck", "test", default=[]) or [])
+      and "9464" in " ".join(get("worker", "healthcheck", "test", default=[]) or []))
 with open(sys.argv[2], "w") as f:
     for k, v in sorted(wenv.items()):
         f.write("%s=%s\n" % (k, v))
