@@ -14,7 +14,8 @@
 #   malformed or foreign messages are skipped with a reason, not crashed on;
 #   an id that never ends makes it time out non-zero; SIGTERM stops it cleanly
 #   with a summary; the package's node tests (guard units, redelivery of a
-#   failed callback, commits) pass against the broker.
+#   failed callback, commits, stop() committing the message in hand, a consumer
+#   killed inside a callback leaving it for the group) pass against the broker.
 # Every wait is bounded; the last line is "N passed, M failed".
 set -euo pipefail
 
@@ -181,7 +182,7 @@ WATCH_PID=""
 expect_eq "SIGTERM: stops with exit 1 and a summary saying so" "1 signal:SIGTERM" \
     "$rc $(summary "$WORK/t.out" | jq -r '.result')"
 
-say "== the package's node tests (guard units; redelivery and commits on the broker)"
+say "== the package's node tests (guard units; redelivery, commits, stop and kill on the broker)"
 if (cd "$TS" && timeout 300 node --test test/) >"$WORK/node-test.out" 2>&1; then
     ok "node --test: $(grep -E '^# (pass|fail) ' "$WORK/node-test.out" | tr '\n' ' ')"
 else bad "node --test failed" "$WORK/node-test.out"; fi

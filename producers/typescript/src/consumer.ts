@@ -6,7 +6,10 @@
 // (at-least-once: a crash or a failing callback means the message comes again).
 // Why a class of its own: these rules are the contract's consumer side
 // (contract section 4) and every backend process must apply them the same way.
-import { Kafka, logLevel as LogLevel, type Consumer, type KafkaConfig, type KafkaMessage, type LogEntry } from 'kafkajs'
+// Kafka client: @confluentinc/kafka-javascript (Confluent's maintained client,
+// librdkafka underneath) through its KafkaJS-compatible API.
+import confluentKafka from '@confluentinc/kafka-javascript'
+import type { KafkaJS } from '@confluentinc/kafka-javascript'
 import type { OrderFillV1, OrderRejectionV1, ResultEvent } from './generated/events.js'
 import { parseResultEvent, terminalOutcome, type Outcome, type ResultKind } from './guard.js'
 
@@ -87,10 +90,15 @@ export interface ResultConsumerOptions extends ResultHandlers {
   /** where a group without committed offsets starts: true = oldest message (default true) */
   fromBeginning?: boolean
   dedup?: DedupStore
-  /** extra kafkajs settings (ssl, sasl, retry, ...) */
-  kafka?: Partial<KafkaConfig>
-  /** kafkajs log level (default ERROR); logs go to stderr */
-  logLevel?: LogLevel
+  /** extra client settings of the `kafkaJS` block (ssl, sasl, retry, ...) */
+  kafka?: Partial<KafkaJS.KafkaConfig>
+  /**
+   * librdkafka properties (CONFIGURATION.md of librdkafka), e.g.
+   * `{ 'security.protocol': 'ssl', 'ssl.ca.location': '/etc/ssl/ca.pem' }`
+   */
+  librdkafka?: KafkaJS.ConsumerGlobalAndTopicConfig
+  /** client log level (default ERROR); logs go to stderr */
+  logLevel?: KafkaJS.logLevel
   sessionTimeout?: number
 }
 
@@ -115,11 +123,55 @@ function brokersFromEnv(given: string[] | undefined): string[] {
   return brokers
 }
 
-// kafkajs logs through this: one line on stderr, no message bodies.
-function stderrLogCreator() {
-  return ({ namespace, level, log }: LogEntry) => {
-    const name = LogLevel[level] ?? String(level)
-    process.stderr.write(`kafkajs ${name} ${namespace}: ${log.message}\n`)
+const { Kafka, logLevel: LogLevel } = confluentKafka.KafkaJS
+
+const LEVEL_NAMES = ['NOTHING', 'ERROR', 'WARN', 'INFO', 'DEBUG']
+
+// Where the client's log lines go: stderr, with a line repeated within 10 s
+// (librdkafka reports "all broker connections are down" every few ms while a
+// broker is unreachable) counted instead of printed again.
+class StderrSink {
+  #last = ''
+  #since = 0
+  #repeats = 0
+  write(line: string): void {
+    const now = Date.now()
+    if (line === this.#last && now - this.#since < 10_000) {
+      this.#repeats++
+      return
+    }
+    this.flush()
+    process.stderr.write(line + '\n')
+    this.#last = line
+    this.#since = now
+  }
+  flush(): void {
+    if (this.#repeats > 0) process.stderr.write(`${this.#last} (${this.#repeats} more times)\n`)
+    this.#repeats = 0
+  }
+}
+
+// The client logs through this: one line per entry (level, librdkafka
+// facility, text), never a message body.
+class StderrLogger implements KafkaJS.Logger {
+  constructor(
+    private level: KafkaJS.logLevel,
+    private readonly sink: StderrSink,
+    private readonly ns = '',
+  ) {}
+  #write(level: KafkaJS.logLevel, message: string, extra?: object): void {
+    if (level > this.level) return
+    const fac = (extra as { fac?: unknown } | undefined)?.fac
+    const where = [this.ns, typeof fac === 'string' ? fac : ''].filter((x) => x).join(' ')
+    this.sink.write(`kafka ${LEVEL_NAMES[level] ?? level}${where ? ' ' + where : ''}: ${message}`)
+  }
+  error = (message: string, extra?: object) => this.#write(LogLevel.ERROR, message, extra)
+  warn = (message: string, extra?: object) => this.#write(LogLevel.WARN, message, extra)
+  info = (message: string, extra?: object) => this.#write(LogLevel.INFO, message, extra)
+  debug = (message: string, extra?: object) => this.#write(LogLevel.DEBUG, message, extra)
+  namespace = (ns: string, level?: KafkaJS.logLevel): KafkaJS.Logger => new StderrLogger(level ?? this.level, this.sink, ns)
+  setLogLevel = (level: KafkaJS.logLevel): void => {
+    this.level = level
   }
 }
 
@@ -127,54 +179,55 @@ export class ResultConsumer {
   readonly topics: { fills: string; rejections: string }
   readonly stats: ResultConsumerStats = { handled: 0, duplicates: 0, invalid: 0, terminal: 0 }
   readonly #opts: ResultConsumerOptions
-  readonly #consumer: Consumer
+  readonly #consumer: KafkaJS.Consumer
   readonly #dedup: DedupStore
+  readonly #log = new StderrSink()
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
   #stopped: Promise<void> | null = null
-  #done: Promise<void> | null = null
   readonly #inFlight = new Set<Promise<void>>()
 
   constructor(opts: ResultConsumerOptions) {
     this.#opts = opts
     this.topics = topicsFromEnv(opts.topics)
     this.#dedup = opts.dedup ?? new MemoryDedupStore()
+    const level = opts.logLevel ?? LogLevel.ERROR
     const kafka = new Kafka({
-      clientId: opts.clientId ?? 'order-results-consumer',
-      brokers: brokersFromEnv(opts.brokers),
-      logLevel: opts.logLevel ?? LogLevel.ERROR,
-      logCreator: stderrLogCreator,
-      ...opts.kafka,
+      kafkaJS: {
+        clientId: opts.clientId ?? 'order-results-consumer',
+        brokers: brokersFromEnv(opts.brokers),
+        logLevel: level,
+        logger: new StderrLogger(level, this.#log),
+        ...opts.kafka,
+      },
     })
     this.#consumer = kafka.consumer({
-      groupId: opts.groupId,
-      ...(opts.sessionTimeout !== undefined ? { sessionTimeout: opts.sessionTimeout } : {}),
+      ...opts.librdkafka,
+      'enable.auto.commit': false, // not even through opts.librdkafka
+      kafkaJS: {
+        groupId: opts.groupId,
+        // Per consumer with this client (kafkajs had it per subscribe/run).
+        fromBeginning: opts.fromBeginning ?? true,
+        // No commits on a timer: only the one in eachMessage, after the callbacks.
+        autoCommit: false,
+        ...(opts.sessionTimeout !== undefined ? { sessionTimeout: opts.sessionTimeout } : {}),
+      },
     })
   }
 
   /**
    * Connects, joins the group and starts handing events to the callbacks.
-   * Resolves once consuming has started; failures after that (a crash kafkajs
-   * does not retry) reach the promise of `done()`.
+   * Resolves once consuming has started.  Broker failures after that are
+   * retried by librdkafka for as long as it runs (logged on stderr).
    */
   async start(): Promise<void> {
     if (this.#state !== 'new') throw new Error('ResultConsumer.start: already started')
     this.#state = 'running'
     const consumer = this.#consumer
-    let rejectDone!: (err: Error) => void
-    const done = new Promise<void>((_resolve, reject) => (rejectDone = reject))
-    done.catch(() => {}) // observed through done()
-    this.#done = done
-    consumer.on(consumer.events.CRASH, (e) => {
-      const payload = e.payload as { error: Error; restart: boolean }
-      if (!payload.restart) rejectDone(payload.error)
-    })
     await consumer.connect()
-    await consumer.subscribe({
-      topics: [this.topics.fills, this.topics.rejections],
-      fromBeginning: this.#opts.fromBeginning ?? true,
-    })
+    await consumer.subscribe({ topics: [this.topics.fills, this.topics.rejections] })
+    // One message at a time (partitionsConsumedConcurrently 1).  A throwing
+    // eachMessage makes the client seek back to that message: it comes again.
     await consumer.run({
-      autoCommit: false,
       eachMessage: async ({ topic, partition, message }) => {
         // Stopping: leave it uncommitted, the group's next member reads it.
         if (this.#state !== 'running') return
@@ -193,13 +246,7 @@ export class ResultConsumer {
     })
   }
 
-  /** Rejects when the consumer crashed for good; pending until then. */
-  done(): Promise<void> {
-    if (!this.#done) throw new Error('ResultConsumer.done: not started')
-    return this.#done
-  }
-
-  async #handle(topic: string, partition: number, message: KafkaMessage): Promise<void> {
+  async #handle(topic: string, partition: number, message: KafkaJS.KafkaMessage): Promise<void> {
     const ctx: MessageContext = {
       topic,
       partition,
@@ -247,10 +294,15 @@ export class ResultConsumer {
     if (this.#stopped) return this.#stopped
     this.#state = 'stopping'
     this.#stopped = (async () => {
-      // kafkajs's disconnect does not wait for a running eachMessage; wait
-      // here, so the message in hand is committed before the group is left.
+      // Wait for the message in hand to be handled and committed before the
+      // group is left.  (So do not await stop() inside a callback: it would
+      // wait for itself.)
       while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight])
-      await this.#consumer.disconnect()
+      try {
+        await this.#consumer.disconnect()
+      } finally {
+        this.#log.flush()
+      }
       this.#state = 'stopped'
     })()
     return this.#stopped

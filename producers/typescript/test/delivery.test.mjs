@@ -1,14 +1,20 @@
 // test/delivery.test.mjs -- owns the delivery checks of ResultConsumer against
 // the running dev broker (skipped without KAFKA_BROKERS): a callback that fails
 // gets the same message again (offsets are committed only after the callbacks
-// resolved), a repeated event_id is dropped, and a second consumer of the same
-// group resumes after the committed offset.  Why: at-least-once is the
+// resolved), a repeated event_id is dropped, a second consumer of the same
+// group resumes after the committed offset, and stop() lets the message in hand
+// finish and commits it, but nothing after it, and a consumer killed inside a
+// callback leaves that message uncommitted for the group.  Why: at-least-once is the
 // backend's half of the contract's guarantee; it has to be seen on a broker.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { Kafka, logLevel } from 'kafkajs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { spawn } from 'node:child_process'
+import confluentKafka from '@confluentinc/kafka-javascript'
 import { ResultConsumer } from '../dist/index.js'
+
+const { Kafka, logLevel } = confluentKafka.KafkaJS
 
 const brokers = process.env.KAFKA_BROKERS
 const skip = brokers ? false : 'KAFKA_BROKERS is not set (run with the dev stack)'
@@ -23,8 +29,8 @@ function fillEvent(id, n = 1) {
 }
 
 async function produce(topic, events) {
-  const kafka = new Kafka({ clientId: 'ts-test', brokers: brokers.split(','), logLevel: logLevel.ERROR })
-  const producer = kafka.producer({ allowAutoTopicCreation: true })
+  const kafka = new Kafka({ kafkaJS: { clientId: 'ts-test', brokers: brokers.split(','), logLevel: logLevel.ERROR } })
+  const producer = kafka.producer({ kafkaJS: { allowAutoTopicCreation: true } })
   await producer.connect()
   await producer.send({ topic, messages: events.map((e) => ({ key: 'ts-test', value: JSON.stringify(e) })) })
   await producer.disconnect()
@@ -87,4 +93,85 @@ test('a failed callback is redelivered; duplicates dropped; commits resume the g
   )
   assert.ok(second.ok, 'c not handled in time')
   assert.deepEqual(seen, [c], 'the group resumed after its committed offsets')
+})
+
+test('stop() finishes and commits the message in hand, and reads no further one', { skip, timeout: 150000 }, async () => {
+  const run = randomUUID().slice(0, 8)
+  const topics = { fills: `ts-stop-${run}.fills`, rejections: `ts-stop-${run}.rejections` }
+  const groupId = `ts-stop-${run}`
+  const d = randomUUID(), e = randomUUID()
+  await produce(topics.fills, [fillEvent(d), fillEvent(e)]) // one key: one partition, d first
+
+  const calls = []
+  let finishedD = false
+  let inHand
+  const gotD = new Promise((r) => (inHand = r))
+  const first = new ResultConsumer({
+    groupId, topics,
+    async onFill(ev) {
+      calls.push(ev.intent_id)
+      if (ev.intent_id !== d) return
+      inHand()
+      await sleep(2000) // stop() is called meanwhile
+      finishedD = true
+    },
+  })
+  await first.start()
+  const timer = setTimeout(() => inHand(), 45000)
+  await gotD
+  clearTimeout(timer)
+  assert.deepEqual(calls, [d], 'd is in hand')
+  await first.stop()
+  assert.ok(finishedD, 'stop() waited for the callback in hand')
+  assert.deepEqual(calls, [d], 'nothing read after stop()')
+  assert.equal(first.stats.handled, 1)
+
+  // Same group: d was committed by stop(), e was not read, so only e comes.
+  const seen = []
+  const second = await consume({ groupId, topics, onFill(ev) { seen.push(ev.intent_id) } }, () => seen.includes(e))
+  assert.ok(second.ok, 'e not handled in time')
+  assert.deepEqual(seen, [e], 'd committed before the group was left; e left for the group')
+})
+
+// A consumer in a child process, killed (SIGKILL) while its callback for `hang`
+// is pending: a crash before the callback resolved.
+const CRASHER = `
+const [url, groupId, fills, rejections, hang] = process.argv.slice(1)
+const { ResultConsumer } = await import(url)
+const c = new ResultConsumer({ groupId, topics: { fills, rejections }, sessionTimeout: 6000,
+  async onFill(e) {
+    process.stdout.write('got ' + e.intent_id + '\\n')
+    if (e.intent_id === hang) await new Promise(() => {})
+  } })
+await c.start()
+`
+
+test('a consumer killed inside a callback leaves that message for the group', { skip, timeout: 150000 }, async () => {
+  const run = randomUUID().slice(0, 8)
+  const topics = { fills: `ts-kill-${run}.fills`, rejections: `ts-kill-${run}.rejections` }
+  const groupId = `ts-kill-${run}`
+  const f = randomUUID(), g = randomUUID()
+  await produce(topics.fills, [fillEvent(f), fillEvent(g)])
+
+  const url = new URL('../dist/index.js', import.meta.url).href
+  const child = spawn(process.execPath, ['--input-type=module', '-e', CRASHER, url, groupId, topics.fills, topics.rejections, g],
+    { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  const inHand = await new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), 45000)
+    child.stdout.on('data', (d) => {
+      out += d
+      if (out.includes(`got ${g}`)) { clearTimeout(timer); resolve(true) }
+    })
+    child.on('exit', () => { clearTimeout(timer); resolve(false) })
+  })
+  child.kill('SIGKILL')
+  assert.ok(inHand, `the child did not reach g's callback; its output: ${out}`)
+  assert.equal(out, `got ${f}\ngot ${g}\n`)
+
+  // f was committed after its callback; g's callback never resolved: only g comes.
+  const seen = []
+  const second = await consume({ groupId, topics, sessionTimeout: 6000, onFill(ev) { seen.push(ev.intent_id) } }, () => seen.includes(g))
+  assert.ok(second.ok, 'g not redelivered in time')
+  assert.deepEqual(seen, [g], 'only the message whose callback never resolved comes again')
 })

@@ -27,7 +27,8 @@ skipped with a line on stderr, repeated event_ids are dropped.
   -h, --help        this text
 
 Exit: 0 every listed intent reached a terminal outcome (--follow: stopped by a
-signal or the timeout); 1 timeout or signal first; 2 usage; 3 Kafka error.`
+signal or the timeout); 1 timeout or signal first; 2 usage; 3 Kafka error (could not
+connect or subscribe; later broker failures are retried, logged on stderr).`
 
 interface Args {
   ids: string[]
@@ -151,7 +152,7 @@ async function main(): Promise<number> {
   let code: number
   try {
     await consumer.start()
-    code = await Promise.race([finished, consumer.done().then(() => 3)])
+    code = await finished
   } catch (e) {
     if (signalled) {
       code = args.follow ? 0 : 1 // stopped while still joining
