@@ -216,7 +216,14 @@ say ""
 say "[4] every event on $T_FILLS and $T_REJ, from the beginning"
 # A few samples of our own, so that the check is never vacuous: fills (by
 # qty, by notional, a user's), the rejections expired and validation_failed,
-# and a message for the DLQ.
+# and a message for the DLQ.  Filled again with the time of sending: the
+# checks of [3] can take a minute on a loaded machine, and a created_at that
+# old would expire before the worker sees it.
+NOW_TS=$(NOW)
+OLD_TS=$(date -u -d '-5 minutes' +%Y-%m-%dT%H:%M:%S.%3NZ)
+for s in 01-market-qty 02-market-notional 04-user-market 06-expired 07-validation-failed; do
+    fill "$SAMPLES/$s.json" "$s" >"$WORK/$s.json"
+done
 cat "$WORK/01-market-qty.json" "$WORK/02-market-notional.json" "$WORK/04-user-market.json" \
     "$WORK/06-expired.json" >"$WORK/send.jsonl"
 send_lines "$WORK/send.jsonl" "$WORK/sent.json"
