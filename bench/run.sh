@@ -186,6 +186,19 @@ machine_ticks() {
     awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t; exit}' /proc/stat
 }
 
+# round_trips: "pg_transactions redis_commands sim_trading_requests" so far
+# (how many calls to each dependency the intents cost; the stack's own totals).
+round_trips() {
+    local pg redis sim pgbin
+    pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+    pg=$(PGPASSFILE="$STATE/pgpass" "$pgbin/psql" -X -tA -h 127.0.0.1 -p "$DEV_PG_PORT" -U postgres \
+        -d postgres -c "SELECT sum(xact_commit + xact_rollback) FROM pg_stat_database" 2>/dev/null || echo 0)
+    redis=$(REDISCLI_AUTH=$(head -n1 "$STATE/redis.password") redis-cli -h 127.0.0.1 -p "$DEV_REDIS_PORT" \
+        info stats 2>/dev/null | awk -F: '/^total_commands_processed:/ {print $2 + 0}')
+    sim=$(curl -fsS --max-time 5 "$SIM/_sim/stats" 2>/dev/null | jq '.trading_requests // 0' || echo 0)
+    echo "${pg:-0} ${redis:-0} ${sim:-0}"
+}
+
 # rss_json: [{"replica":..,"pid":..,"vmhwm_kb":..,"vmrss_kb":..}, ...]
 rss_json() {
     local f name pid hwm rss
@@ -303,7 +316,8 @@ run_load() {
         return 0
     fi
     sleep "$warmup"
-    local c0 c1 t0 t1 l0 l1 m0 m1
+    local c0 c1 t0 t1 l0 l1 m0 m1 rt0 rt1
+    rt0=$(round_trips)
     hist_snapshot "$WORK/$name.h0"
     c0=$(cpu_ticks)
     l0=$(pid_ticks "$LG_PID")
@@ -315,6 +329,7 @@ run_load() {
     l1=$(pid_ticks "$LG_PID")
     m1=$(machine_ticks)
     t1=$(date +%s.%N)
+    rt1=$(round_trips)
     loadgen_wait
     if [[ ! -s $WORK/$name.loadgen.json ]]; then
         scenario_failed "$name" "ow-loadgen wrote no result (exit $LG_RC)"
@@ -327,6 +342,7 @@ run_load() {
     jq -n --arg name "$name" --argjson replicas "$replicas" --slurpfile lg "$WORK/$name.loadgen.json" \
         --argjson hist "$hist" --argjson rss "$rss" --argjson c0 "$c0" --argjson c1 "$c1" \
         --argjson tck "$tck" --argjson t0 "$t0" --argjson t1 "$t1" --argjson rc "$LG_RC" \
+        --argjson rt0 "[${rt0// /,}]" --argjson rt1 "[${rt1// /,}]" \
         --argjson l0 "$l0" --argjson l1 "$l1" --argjson m0 "[${m0// /,}]" --argjson m1 "[${m1// /,}]" '
         ($hist.n) as $n | (($c1 - $c0) / $tck) as $cpu |
         {scenario: $name, replicas: $replicas, loadgen_exit: $rc, loadgen: $lg[0],
@@ -336,6 +352,9 @@ run_load() {
                       us_per_intent: (if $n > 0 then $cpu * 1e6 / $n else null end),
                       what: "utime+stime of the worker processes over the steady window / intents their histogram counted in it"},
          loadgen_cpu_seconds: (($l1 - $l0) / $tck),
+         calls_per_intent: (if $n > 0 then {postgres_transactions: (($rt1[0] - $rt0[0]) / $n),
+             redis_commands: (($rt1[1] - $rt0[1]) / $n), alpaca_trading_requests: (($rt1[2] - $rt0[2]) / $n),
+             what: "stack-wide totals over the steady window (pg_stat_database, Redis INFO, /_sim/stats) / intents"} else null end),
          machine_busy_fraction: (if $m1[1] > $m0[1] then ($m1[0] - $m0[0]) / ($m1[1] - $m0[1]) else null end),
          worker_memory: $rss}' >"$WORK/$name.json"
     local rej
@@ -523,7 +542,7 @@ machine_json() {
     hiredisv=$(pkg-config --modversion hiredis 2>/dev/null || echo unknown)
     libpqv=$(pkg-config --modversion libpq 2>/dev/null || echo unknown)
     commit=$(git -C "$REPO" rev-parse HEAD 2>/dev/null || echo unknown)
-    dirty=$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null | grep -cv '^?? bench/results' || true)
+    dirty=$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null | grep -cv ' bench/results/' || true)
     jq -n --arg uname "$(uname -a)" --arg cpu "$cpu" --argjson ncpu "$(nproc)" --argjson mem "$mem" \
         --arg pg "$pgv" --arg redis "$redisv" --arg hiredis "$hiredisv" --arg libpq "$libpqv" \
         --arg rdkafka "$("$LOADGEN" --version)" --arg commit "$commit" --argjson dirty "$dirty" \
