@@ -199,6 +199,23 @@ round_trips() {
     echo "${pg:-0} ${redis:-0} ${sim:-0}"
 }
 
+# stack_ticks: "postgres redis kafka sim" utime+stime ticks so far (the
+# PostgreSQL figure sums the postmaster and its children: the backends).
+stack_ticks() {
+    local pm kids t_pg=0 p name pid
+    pm=$(head -n1 "$STATE/pids/postgres.pid" 2>/dev/null || echo 0)
+    if [[ $pm != 0 ]]; then
+        kids=$(ps -o pid= --ppid "$pm" 2>/dev/null || true)
+        for p in $pm $kids; do t_pg=$((t_pg + $(pid_ticks "$p"))); done
+    fi
+    local out="$t_pg"
+    for name in redis kafka alpaca-sim; do
+        pid=$(head -n1 "$STATE/pids/$name.pid" 2>/dev/null || echo 0)
+        out+=" $(pid_ticks "$pid")"
+    done
+    echo "$out"
+}
+
 # rss_json: [{"replica":..,"pid":..,"vmhwm_kb":..,"vmrss_kb":..}, ...]
 rss_json() {
     local f name pid hwm rss
@@ -316,16 +333,18 @@ run_load() {
         return 0
     fi
     sleep "$warmup"
-    local c0 c1 t0 t1 l0 l1 m0 m1 rt0 rt1
+    local c0 c1 t0 t1 l0 l1 m0 m1 rt0 rt1 s0 s1
     rt0=$(round_trips)
     hist_snapshot "$WORK/$name.h0"
     c0=$(cpu_ticks)
+    s0=$(stack_ticks)
     l0=$(pid_ticks "$LG_PID")
     m0=$(machine_ticks)
     t0=$(date +%s.%N)
     sleep "$duration"
     hist_snapshot "$WORK/$name.h1"
     c1=$(cpu_ticks)
+    s1=$(stack_ticks)
     l1=$(pid_ticks "$LG_PID")
     m1=$(machine_ticks)
     t1=$(date +%s.%N)
@@ -343,6 +362,7 @@ run_load() {
         --argjson hist "$hist" --argjson rss "$rss" --argjson c0 "$c0" --argjson c1 "$c1" \
         --argjson tck "$tck" --argjson t0 "$t0" --argjson t1 "$t1" --argjson rc "$LG_RC" \
         --argjson rt0 "[${rt0// /,}]" --argjson rt1 "[${rt1// /,}]" \
+        --argjson s0 "[${s0// /,}]" --argjson s1 "[${s1// /,}]" \
         --argjson l0 "$l0" --argjson l1 "$l1" --argjson m0 "[${m0// /,}]" --argjson m1 "[${m1// /,}]" '
         ($hist.n) as $n | (($c1 - $c0) / $tck) as $cpu |
         {scenario: $name, replicas: $replicas, loadgen_exit: $rc, loadgen: $lg[0],
@@ -352,6 +372,9 @@ run_load() {
                       us_per_intent: (if $n > 0 then $cpu * 1e6 / $n else null end),
                       what: "utime+stime of the worker processes over the steady window / intents their histogram counted in it"},
          loadgen_cpu_seconds: (($l1 - $l0) / $tck),
+         stack_cpu_seconds: {workers: $cpu, postgres: (($s1[0] - $s0[0]) / $tck), redis: (($s1[1] - $s0[1]) / $tck),
+             kafka_dev_broker: (($s1[2] - $s0[2]) / $tck), alpaca_sim: (($s1[3] - $s0[3]) / $tck),
+             loadgen: (($l1 - $l0) / $tck), interval_s: ($t1 - $t0)},
          calls_per_intent: (if $n > 0 then {postgres_transactions: (($rt1[0] - $rt0[0]) / $n),
              redis_commands: (($rt1[1] - $rt0[1]) / $n), alpaca_trading_requests: (($rt1[2] - $rt0[2]) / $n),
              what: "stack-wide totals over the steady window (pg_stat_database, Redis INFO, /_sim/stats) / intents"} else null end),
@@ -558,7 +581,10 @@ write_report() {
     for f in throughput-1 throughput-2 "latency-$LAT_RATE" backlog budget; do
         [[ -s $WORK/$f.json ]] && files+=("$WORK/$f.json")
     done
-    local cmd="compose/dev bench${ARGS[*]:+ ${ARGS[*]}}"
+    local cmd="compose/dev bench${ARGS[*]:+ ${ARGS[*]}}" v
+    for v in BENCH_DRAIN_MAX_S BENCH_MAX_IN_FLIGHT BENCH_BOTS BENCH_USERS; do
+        if [[ -n ${!v:-} ]]; then cmd="$v=${!v} $cmd"; fi
+    done
     local ports="DEV_PG_PORT=$DEV_PG_PORT DEV_REDIS_PORT=$DEV_REDIS_PORT DEV_SIM_PORT=$DEV_SIM_PORT DEV_ADMIN_PORT=$DEV_ADMIN_PORT"
     jq -n --arg date "$STARTED" --arg finished "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg cmd "$cmd" \
         --arg ports "$ports" --argjson quick "$QUICK" --argjson machine "$(machine_json)" \

@@ -33,15 +33,15 @@ def met($quick; ok): if $quick then "n/a (quick)" elif ok == null then "n/a" eli
   (if $lat then
     ($lat.loadgen.latency_created_to_accepted) as $l
     | ($lat.worker_processing) as $w
-    | "| outcomes/s at a fixed offered \($lat.loadgen.config.rate) intents/s (\($lat.replicas) replicas) | \($lat.loadgen.throughput.intents_per_s | num(0)) /s | -- | -- |",
-      "| created_at -> `accepted` read back, p50 / p90 / p99 / max | \($l.p50_ms | num(1)) / \($l.p90_ms | num(1)) / \($l.p99_ms | num(1)) / \($l.max_ms | num(1)) ms | p99 <= 25 ms | \(met($quick; $l.p99_ms >= 0 and $l.p99_ms <= 25)) |",
+    | "| outcomes/s at a fixed offered \($lat.loadgen.config.rate) intents/s (\($lat.replicas) replica\(if $lat.replicas == 1 then "" else "s" end)) | \($lat.loadgen.throughput.intents_per_s | num(0)) /s | -- | -- |",
+      "| created_at -> `accepted` read back, p50 / p90 / p99 / max\(if ($lat.loadgen.throughput.intents_per_s // 0) < 0.95 * ($lat.loadgen.config.rate | numbers) then " (the offered load is above what the workers complete: these are mostly queueing)" else "" end) | \($l.p50_ms | num(1)) / \($l.p90_ms | num(1)) / \($l.p99_ms | num(1)) / \($l.max_ms | num(1)) ms | p99 <= 25 ms | \(met($quick; $l.p99_ms >= 0 and $l.p99_ms <= 25)) |",
       "| consume -> outcome in the worker (histogram, bucket bounds), p50 / p90 / p99 | <= \($w.p50_ms) / <= \($w.p90_ms) / <= \($w.p99_ms) ms | p99 <= 5 ms | \(met($quick; ($w.p99_ms | type) == "number" and $w.p99_ms <= 5)) |",
       "| worker CPU per intent (user + system) | \($lat.worker_cpu.us_per_intent | num(0)) us | <= 50 us | \(met($quick; $lat.worker_cpu.us_per_intent != null and $lat.worker_cpu.us_per_intent <= 50)) |",
       "| worker peak RSS at that load, per replica | \([$lat.worker_memory[].vmhwm_kb | mb] | join(" / ")) | -- | -- |"
    else empty end),
   (if $b then
       "| peak RSS per replica, \($b.backlog | int_sep) intents backlog | \([$b.peak_rss_kb_per_replica[] | mb] | join(" / ")) | <= 64 MB | \(met($quick; [$b.peak_rss_kb_per_replica[]] | length > 0 and max <= 65536)) |",
-      "| backlog drain rate (\($b.replicas) replicas; \($b.drained | int_sep) of \($b.backlog | int_sep) drained\(if $b.complete then "" else ", capped at \($b.drain_cap_s) s" end)) | \($b.drain_rate_per_s | num(0)) /s | -- | -- |",
+      "| backlog drain rate (\($b.replicas) replica\(if $b.replicas == 1 then "" else "s" end); \($b.drained | int_sep) of \($b.backlog | int_sep) drained\(if $b.complete then "" else ", capped at \($b.drain_cap_s) s" end)) | \($b.drain_rate_per_s | num(0)) /s | -- | -- |",
       "| load generator's own send rate (publishing the backlog) | \($b.producer.send_rate_per_s | int_sep) /s | above the throughput | \(met($quick; $b.producer.send_rate_per_s > (($t2 // $t1).loadgen.throughput.intents_per_s // 0))) |"
    else empty end),
   (if $bu then
