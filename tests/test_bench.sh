@@ -74,7 +74,7 @@ check_result() {
              number($s.budget.max_requests_in_any_period; "budget max_requests_in_any_period")
            end),
           (if (.machine.versions.git_commit // "") == "" then "no git commit" else empty end),
-          (if (.command // "") | test("bench --quick") then empty else "no command" end)
+          (if (.command // "") | test("compose/dev bench.* --quick") then empty else "no command" end)
     ' "$1"
 }
 
