@@ -1,0 +1,55 @@
+# bench/table.jq -- the markdown table of a bench/run.sh result (latest.md).
+#
+# Owns: turning the result JSON into the README's table (figure, measured,
+# target, met?) with the date, command, machine and versions above it.  Why:
+# one place decides what the table says, for both the full and the --quick
+# run (--quick shows its numbers but never judges them: "met?" is n/a).
+
+def num(d): if type == "number" then (. * pow(10; d) | round) / pow(10; d) else "n/a" end;
+def int_sep: if type == "number" then (round | tostring | gsub("(?<=\\d)(?=(\\d{3})+$)"; ",")) else "n/a" end;
+def mb: if type == "number" then (. / 1024 | num(1) | tostring) + " MB" else "n/a" end;
+def met($quick; ok): if $quick then "n/a (quick)" elif ok == null then "n/a" elif ok then "yes" else "**no**" end;
+
+.quick as $quick
+| .scenarios as $s
+| ($s | to_entries | map(select(.key | startswith("latency-"))) | .[0].value) as $lat
+| ($s["throughput-1"]) as $t1
+| ($s["throughput-2"]) as $t2
+| $s.backlog as $b
+| $s.budget as $bu
+| [
+  "Benchmark results\(if $quick then " (quick: tiny sizes; it only checks that every scenario works)" else "" end)",
+  "",
+  "- date: \(.date) (finished \(.finished))",
+  "- command: `\(.command)` (\(.ports))",
+  "- machine: \(.machine.cpu_model), \(.machine.cpus) CPUs, \(.machine.mem_total_kb / 1048576 | num(1)) GiB; `\(.machine.uname)`",
+  "- versions: \(.machine.versions.loadgen_libs); hiredis \(.machine.versions.hiredis); libpq \(.machine.versions.libpq); \(.machine.versions.postgresql); \(.machine.versions.redis_server); commit \(.machine.versions.git_commit[0:12])\(if .machine.versions.git_uncommitted_changes > 0 then " (+ uncommitted changes)" else "" end)",
+  (if (.failed_scenarios | length) > 0 then "- **scenarios without numbers: \(.failed_scenarios | join(", "))**" else empty end),
+  "",
+  "| figure | measured | target | met? |",
+  "|---|---|---|---|",
+  (if $t1 then "| sustained throughput, 1 replica (terminal outcomes/s over \($t1.loadgen.config.duration_s) s after \($t1.loadgen.config.warmup_s) s warm-up) | \($t1.loadgen.throughput.intents_per_s | int_sep) /s | -- | -- |" else empty end),
+  (if $t2 then "| sustained throughput, 2 replicas | \($t2.loadgen.throughput.intents_per_s | int_sep) /s | >= 5,000 /s | \(met($quick; $t2.loadgen.throughput.intents_per_s >= 5000)) |" else empty end),
+  (if $lat then
+    ($lat.loadgen.latency_created_to_accepted) as $l
+    | ($lat.worker_processing) as $w
+    | "| outcomes/s at a fixed offered \($lat.loadgen.config.rate) intents/s (\($lat.replicas) replica\(if $lat.replicas == 1 then "" else "s" end)) | \($lat.loadgen.throughput.intents_per_s | num(0)) /s | -- | -- |",
+      "| created_at -> `accepted` read back, p50 / p90 / p99 / max\(if ($lat.loadgen.throughput.intents_per_s // 0) < 0.95 * ($lat.loadgen.config.rate | numbers) then " (the offered load is above what the workers complete: these are mostly queueing)" else "" end) | \($l.p50_ms | num(1)) / \($l.p90_ms | num(1)) / \($l.p99_ms | num(1)) / \($l.max_ms | num(1)) ms | p99 <= 25 ms | \(met($quick; $l.p99_ms >= 0 and $l.p99_ms <= 25)) |",
+      "| consume -> outcome in the worker (histogram, bucket bounds), p50 / p90 / p99 | <= \($w.p50_ms) / <= \($w.p90_ms) / <= \($w.p99_ms) ms | p99 <= 5 ms | \(met($quick; ($w.p99_ms | type) == "number" and $w.p99_ms <= 5)) |",
+      "| worker CPU per intent (user + system) | \($lat.worker_cpu.us_per_intent | num(0)) us | <= 50 us | \(met($quick; $lat.worker_cpu.us_per_intent != null and $lat.worker_cpu.us_per_intent <= 50)) |",
+      "| worker peak RSS at that load, per replica | \([$lat.worker_memory[].vmhwm_kb | mb] | join(" / ")) | -- | -- |"
+   else empty end),
+  (if $b then
+      "| peak RSS per replica, \($b.backlog | int_sep) intents backlog | \([$b.peak_rss_kb_per_replica[] | mb] | join(" / ")) | <= 64 MB | \(met($quick; [$b.peak_rss_kb_per_replica[]] | length > 0 and max <= 65536)) |",
+      "| backlog drain rate (\($b.replicas) replica\(if $b.replicas == 1 then "" else "s" end); \($b.drained | int_sep) of \($b.backlog | int_sep) drained\(if $b.complete then "" else ", capped at \($b.drain_cap_s) s" end)) | \($b.drain_rate_per_s | num(0)) /s | -- | -- |",
+      "| load generator's own send rate (publishing the backlog) | \($b.producer.send_rate_per_s | int_sep) /s | above the throughput | \(met($quick; $b.producer.send_rate_per_s > (($t2 // $t1).loadgen.throughput.intents_per_s // 0))) |"
+   else empty end),
+  (if $bu then
+      "| budget run (\($bu.replicas) replicas, \($bu.calls_per_period_limit) calls / \($bu.period_ms / 1000) s, \($bu.offered_per_s) intents/s offered for \($bu.run_seconds) s): trading API calls in each full period | \([$bu.calls_per_full_period[].calls] | map(tostring) | join(", ")) | >= \($bu.calls_per_period_limit * 0.975 | floor) each | \(met($quick; ($bu.calls_per_full_period | length) > 0 and $bu.min_calls_in_a_full_period >= ($bu.calls_per_period_limit * 0.975 | floor))) |",
+      "| budget run: responses_429 (max requests in any period: \($bu.max_requests_in_any_period)) | \($bu.responses_429) | 0 | \(met($quick; $bu.responses_429 == 0)) |",
+      "| budget run: oldest waiting intent at the end (longest wait to `accepted`: \($bu.longest_wait_to_accepted_ms / 1000 | num(1)) s) | \(if $bu.oldest_waiting_intent_age_ms >= 0 then "\($bu.oldest_waiting_intent_age_ms / 1000 | num(1)) s" else "none waiting" end) | -- | -- |"
+   else empty end),
+  "",
+  "How each figure is measured: see bench/run.sh (header) and bench/loadgen.c (design comment); the raw numbers are in the JSON file of the same name."
+  ]
+| .[]

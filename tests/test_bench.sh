@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016 # jq programs: their $names are jq variables
+# tests/test_bench.sh -- `compose/dev bench --quick` still works (never how
+# fast): run inside `compose/dev test`, it brings up a stack of its own (state
+# dir .dev-bench-ctest, the test stack's ports + 50, so nothing collides),
+# runs every scenario tiny, and must leave bench/results/quick/latest.json and
+# latest.md with numbers for each scenario: throughput, latency (loadgen and
+# the workers' histogram), CPU, memory, backlog drain, budget periods.  The
+# checker is also run on a copy of the result with the budget scenario and a
+# throughput figure removed, and must refuse it (the negative check).  The
+# bench stack is torn down at the end whatever happens.
+# Every wait is bounded; the last line is "N passed, M failed".
+set -euo pipefail
+
+ROOT=${ORDER_WORKER_ROOT:?ORDER_WORKER_ROOT is not set (run via compose/dev test)}
+DEV=${DEV_SCRIPT:-$ROOT/compose/dev}
+TEST_STATE=${DEV_STATE_DIR:?DEV_STATE_DIR is not set (run via compose/dev test)}
+PASSED=0 FAILED=0
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/order-worker-bench.XXXXXX")
+STATE="$ROOT/.dev-bench-ctest"
+OUT="$ROOT/bench/results/quick"
+
+# shellcheck source=tests/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# The test stack's ports + 50.
+port_of() { awk -F= -v k="$1" '$1 == k {print $2}' "$TEST_STATE/ports"; }
+[[ -s $TEST_STATE/ports ]] || die "no $TEST_STATE/ports"
+export DEV_PG_PORT=$(($(port_of PG_PORT) + 50)) DEV_REDIS_PORT=$(($(port_of REDIS_PORT) + 50))
+export DEV_SIM_PORT=$(($(port_of SIM_PORT) + 50)) DEV_ADMIN_PORT=$(($(port_of ADMIN_PORT) + 50))
+
+port_open() { timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null; }
+
+cleanup() {
+    local rc=$?
+    set +e
+    if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
+    timeout 120 "$DEV" --state "$STATE" down --purge >/dev/null 2>&1
+    rm -rf "$STATE.work"
+    finish
+}
+trap cleanup EXIT
+
+# check_result FILE: prints what is missing from a quick result (nothing: fine).
+check_result() {
+    jq -r '
+        def number(p; name): if (p | type) == "number" then empty else "no number: \(name)" end;
+        .scenarios as $s
+        | (if (.failed_scenarios | length) > 0 then "failed scenarios: \(.failed_scenarios)" else empty end),
+          (if $s["throughput-1"] == null then "no throughput-1 scenario" else
+             number($s["throughput-1"].loadgen.throughput.intents_per_s; "throughput-1 intents/s"),
+             (if ($s["throughput-1"].loadgen.throughput.intents_per_s // 0) > 0 then empty
+              else "throughput-1: no outcome in the window" end),
+             number($s["throughput-1"].worker_cpu.us_per_intent; "throughput-1 CPU per intent")
+           end),
+          ([$s | to_entries[] | select(.key | startswith("latency-")) | .value][0]) as $l
+          | (if $l == null then "no latency scenario" else
+             number($l.loadgen.latency_created_to_accepted.p99_ms; "latency p99"),
+             number($l.loadgen.latency_created_to_accepted.max_ms; "latency max"),
+             number($l.worker_processing.p99_ms; "worker histogram p99"),
+             (if ([$l.worker_memory[].vmhwm_kb] | length > 0 and min > 0) then empty
+              else "latency: no worker memory" end)
+           end),
+          (if $s.backlog == null then "no backlog scenario" else
+             (if ($s.backlog.drained // 0) > 0 then empty else "backlog: nothing drained" end),
+             number($s.backlog.drain_rate_per_s; "backlog drain rate"),
+             (if ([$s.backlog.peak_rss_kb_per_replica[]?] | length > 0 and min > 0) then empty
+              else "backlog: no peak RSS" end)
+           end),
+          (if $s.budget == null then "no budget scenario" else
+             (if ($s.budget.calls_per_full_period | length) > 0 then empty
+              else "budget: no full period sampled" end),
+             number($s.budget.responses_429; "budget responses_429"),
+             number($s.budget.max_requests_in_any_period; "budget max_requests_in_any_period")
+           end),
+          (if (.machine.versions.git_commit // "") == "" then "no git commit" else empty end),
+          (if (.command // "") | test("compose/dev bench.* --quick") then empty else "no command" end)
+    ' "$1"
+}
+
+say "compose/dev bench --quick on ports pg $DEV_PG_PORT redis $DEV_REDIS_PORT sim $DEV_SIM_PORT admin $DEV_ADMIN_PORT"
+START=$(date +%s)
+rc=0
+timeout 270 "$DEV" --state "$STATE" bench --quick >"$WORK/bench.out" 2>"$WORK/bench.err" || rc=$?
+ELAPSED=$(($(date +%s) - START))
+if ((rc == 0)); then ok "compose/dev bench --quick exits 0 (in $ELAPSED s)"; else
+    tail -n 40 "$WORK/bench.err" >"$WORK/tail"
+    bad "compose/dev bench --quick exited $rc" "$WORK/tail"
+fi
+
+if [[ -s $OUT/latest.json && $(stat -c %Y "$OUT/latest.json") -ge $START ]]; then
+    ok "bench/results/quick/latest.json written by this run"
+    check_result "$OUT/latest.json" >"$WORK/missing"
+    expect_empty "every scenario has its numbers" "$WORK/missing"
+    # Negative: the checker refuses a result without the budget scenario and
+    # without the throughput figure.
+    jq 'del(.scenarios.budget) | .scenarios["throughput-1"].loadgen.throughput.intents_per_s = null' \
+        "$OUT/latest.json" >"$WORK/doctored.json"
+    check_result "$WORK/doctored.json" >"$WORK/missing2"
+    if grep -q 'no budget scenario' "$WORK/missing2" && grep -q 'throughput-1 intents/s' "$WORK/missing2"; then
+        ok "the checker refuses a result missing a scenario and a figure"
+    else
+        bad "the checker accepted a doctored result" "$WORK/missing2"
+    fi
+else
+    bad "no fresh bench/results/quick/latest.json"
+fi
+
+if [[ -s $OUT/latest.md ]] && grep -q '^| figure | measured | target | met? |' "$OUT/latest.md"; then
+    rows=$(grep -c '^| ' "$OUT/latest.md" || true)
+    if ((rows >= 12)); then ok "latest.md has the table ($rows rows)"; else
+        bad "latest.md has only $rows table rows" "$OUT/latest.md"
+    fi
+else
+    bad "bench/results/quick/latest.md has no table"
+fi
+
+# The bench stack is gone (run.sh tears it down itself): no state dir, and
+# nothing listens on its PostgreSQL or simulator port.
+if [[ ! -e $STATE ]] && ! port_open "$DEV_PG_PORT" && ! port_open "$DEV_SIM_PORT"; then
+    ok "the bench stack was torn down"
+else
+    bad "the bench stack still runs after compose/dev bench ($STATE)"
+fi
