@@ -21,7 +21,6 @@ struct market {
     const config_t *cfg;
     alpaca_t *client;
     redisconn_t *redis;   /* NULL: no cache */
-    uint64_t hits, misses, stale;
 };
 
 market_t *market_new(const config_t *cfg, alpaca_t *client, char *err, size_t errlen) {
@@ -46,12 +45,6 @@ void market_free(market_t *m) {
     if (!m) return;
     redisconn_free(m->redis);
     free(m);
-}
-
-void market_counts(const market_t *m, uint64_t *hits, uint64_t *misses, uint64_t *stale) {
-    *hits = m->hits;
-    *misses = m->misses;
-    *stale = m->stale;
 }
 
 /* Reads the cached quote; 0 with *q and its fetch time, -1 if none. */
@@ -94,7 +87,6 @@ int market_quote(market_t *m, const char *symbol, market_quote_t *out, char *err
     int64_t fetched = 0, now = timefmt_now_ms();
     int have = cache_get(m, symbol, &cached, &fetched) == 0;
     if (have && now - fetched < m->cfg->quote_fresh_ms) {
-        m->hits++;
         metrics_add(M_CACHE_REQUESTS, 1, "quote", "hit");
         log_msg(LOG_DEBUG, "quote_from_cache", NULL, "using cached quote for %s (%lld ms old)",
                 symbol, (long long)(now - fetched));
@@ -103,7 +95,6 @@ int market_quote(market_t *m, const char *symbol, market_quote_t *out, char *err
         out->age_ms = now - fetched;
         return 0;
     }
-    m->misses++;
     metrics_add(M_CACHE_REQUESTS, 1, "quote", "miss");
     alpaca_error_t e;
     alpaca_result_t r = alpaca_get_quote(m->client, symbol, &out->q, &e);
@@ -112,7 +103,6 @@ int market_quote(market_t *m, const char *symbol, market_quote_t *out, char *err
         return 0;
     }
     if (have && r != ALPACA_NOT_FOUND && r != ALPACA_REJECTED) {
-        m->stale++;
         metrics_add(M_CACHE_REQUESTS, 1, "quote", "stale");
         out->q = cached;
         out->from_cache = 1;
@@ -174,8 +164,7 @@ int market_bars(market_t *m, const char *symbol, const char *timeframe, const ch
     alpaca_result_t r = alpaca_get_bars(m->client, symbol, timeframe, start, end, 0, bars, n, &e);
     char rerr[256];
     if (r == ALPACA_OK) {
-        m->misses++;
-        metrics_add(M_CACHE_REQUESTS, 1, "bars", "miss");
+            metrics_add(M_CACHE_REQUESTS, 1, "bars", "miss");
         char *v = m->redis ? bars_encode(*bars, *n) : NULL;
         if (v) {
             redisReply *rr = redisconn_command(m->redis, rerr, sizeof(rerr), "SET %s %s PX %lld",
@@ -191,7 +180,6 @@ int market_bars(market_t *m, const char *symbol, const char *timeframe, const ch
     int ok = rr && rr->type == REDIS_REPLY_STRING && bars_decode(rr->str, bars, n) == 0;
     if (rr) freeReplyObject(rr);
     if (ok) {
-        m->stale++;
         metrics_add(M_CACHE_REQUESTS, 1, "bars", "stale");
         *from_cache = 1;
         log_msg(LOG_INFO, "bars_from_cache", NULL, "using cached bars for %s %s: %s", symbol,

@@ -40,7 +40,4 @@ int market_bars(market_t *m, const char *symbol, const char *timeframe, const ch
                 const char *end, alpaca_bar_t **bars, size_t *n, int *from_cache,
                 char *err, size_t errlen);
 
-/* Cache hits and misses so far (for metrics). */
-void market_counts(const market_t *m, uint64_t *hits, uint64_t *misses, uint64_t *stale);
-
 #endif

@@ -267,19 +267,6 @@ void metrics_clear(metric_t m) {
     pthread_mutex_unlock(&lock);
 }
 
-double metrics_value(metric_t m, const char *l1, const char *l2) {
-    if (m < 0 || m >= M_COUNT) return 0;
-    double v = 0;
-    char *labels = render_labels(&families[m], l1, l2);
-    pthread_mutex_lock(&lock);
-    for (size_t i = 0; labels && i < reg.n[m]; i++)
-        if (!strcmp(reg.s[m][i].labels, labels))
-            v = families[m].kind == HISTOGRAM ? (double)reg.s[m][i].count : reg.s[m][i].value;
-    pthread_mutex_unlock(&lock);
-    free(labels);
-    return v;
-}
-
 static void render_histogram(buf_t *b, const char *name, const series_t *s) {
     const char *sep = *s->labels ? "," : "";
     unsigned long long cum = 0;

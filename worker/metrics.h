@@ -51,9 +51,6 @@ void metrics_observe(metric_t m, double v, const char *l1, const char *l2);
  * like the consumer lag of the partitions assigned now). */
 void metrics_clear(metric_t m);
 
-/* The value of one series (0 if it does not exist): for tests. */
-double metrics_value(metric_t m, const char *l1, const char *l2);
-
 /* The whole registry in Prometheus text format 0.0.4: a malloc'd string
  * (*len its length), or NULL without memory. */
 char *metrics_render(size_t *len);
