@@ -233,16 +233,20 @@ rss_json() {
     } | jq -s .
 }
 
+# scrape_workers OUT: the /metrics of every running worker, one after the other.
+scrape_workers() {
+    local i
+    : >"$1"
+    for ((i = 1; i <= 9; i++)); do
+        [[ -e $STATE/pids/worker-$i.pid ]] || continue
+        curl -fsS --max-time 5 "http://127.0.0.1:$((DEV_ADMIN_PORT + i))/metrics" >>"$1" 2>/dev/null || true
+    done
+}
+
 # hist_snapshot FILE: the summed buckets of order_worker_intent_processing_seconds
 # over every replica and topic, as "le count" lines (cumulative), plus "count N".
 hist_snapshot() {
-    local i port
-    : >"$1.raw"
-    for ((i = 1; i <= 9; i++)); do
-        [[ -e $STATE/pids/worker-$i.pid ]] || continue
-        port=$((DEV_ADMIN_PORT + i))
-        curl -fsS --max-time 5 "http://127.0.0.1:$port/metrics" >>"$1.raw" 2>/dev/null || true
-    done
+    scrape_workers "$1.raw"
     awk '
         /^order_worker_intent_processing_seconds_bucket/ {
             match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5)
@@ -528,13 +532,7 @@ scenario_budget() {
 
 # The workers' budget wait histogram (max bucket reached), summed.
 hist_budget_snapshot() {
-    local i port
-    : >"$1.raw"
-    for ((i = 1; i <= 9; i++)); do
-        [[ -e $STATE/pids/worker-$i.pid ]] || continue
-        port=$((DEV_ADMIN_PORT + i))
-        curl -fsS --max-time 5 "http://127.0.0.1:$port/metrics" >>"$1.raw" 2>/dev/null || true
-    done
+    scrape_workers "$1.raw"
     awk '
         /^order_worker_alpaca_budget_wait_seconds_bucket/ {
             match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5)
