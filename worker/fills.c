@@ -131,14 +131,15 @@ static int apply(follower_t *f, const ledger_open_order_t *known, alpaca_order_t
     event_t evs[FILLS_MAX_EVENTS];
     const char *to, *reason;
     int n = fills_plan(f->cfg, &in, &k, now, evs, &to, &reason);
-    int c = ledger_commit(f->ledger, known->intent_id, "submitted", to, reason, now, evs, n,
-                          known->key, known->key ? strlen(known->key) : 0, err, sizeof(err));
+    /* A Kafka failure after the commit leaves the events stored: the next
+     * cycle or a redelivery publishes them. */
+    int c = ledger_commit(f->ledger, f->pub, known->intent_id, "submitted", to, reason, now,
+                          evs, n, known->key, known->key ? strlen(known->key) : 0, err,
+                          sizeof(err));
     for (int i = 0; i < n; i++) publish_event_clear(&evs[i]);
     if (c != 0) goto out;
-    if (ledger_publish_events(f->ledger, f->pub, known->intent_id, 0, err, sizeof(err)) < 0)
-        goto out;  /* stored: published by the next cycle or a redelivery */
     if (strcmp(to, "submitted") != 0)
-        log_msg(LOG_INFO, "order_finished", known->intent_id, "order %s %s (filled %s)",
+        log_msg(LOG_DEBUG, "order_finished", known->intent_id, "order %s %s (filled %s)",
                 now->id, now->status, now->filled_qty);
     rc = 1;
 out:

@@ -3,17 +3,36 @@
  * Every statement is parameterised.  Each public call is one transaction,
  * so a crash leaves the ledger at a state boundary, never between an event
  * and the state change it belongs to.  Decimals travel as text into numeric
- * columns and never pass through floating point. */
+ * columns and never pass through floating point.
+ *
+ * Durability: a commit waits for its WAL flush only when something outside
+ * the ledger will act on it next.  Those are the "submitting" state (an
+ * order is sent after it), every commit that stores events (they are
+ * produced after it), and dead letters (the DLQ message follows).  The
+ * other writes ("received", "validated", "quota_granted", the published
+ * marks, leases) commit asynchronously (synchronous_commit off for the
+ * session): a crash may lose the last few of them, and the intent is then
+ * re-derived from an earlier durable state on redelivery, with the same
+ * result (the quota charge is idempotent per intent_id, events keep their
+ * event_id).  A durable commit flushes every earlier asynchronous one. */
 #include "ledger.h"
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Statements are prepared once per connection, on first use: parsing and
+ * planning the ledger's statements cost PostgreSQL more than running them.
+ * Keyed by the SQL text's address (every statement is a string literal). */
+#define LEDGER_PREPARED_MAX 48
+
 struct ledger {
     PGconn *conn;
     char replica[128];
+    const char *prepared[LEDGER_PREPARED_MAX];
+    int n_prepared;
 };
 
 static void set_err(char *err, size_t errlen, const char *what, PGconn *c,
@@ -37,10 +56,27 @@ static void ignore_notice(void *arg, const char *message) {
  * over with a new connection. */
 int ledger_ok(ledger_t *l) { return l && PQstatus(l->conn) == CONNECTION_OK; }
 
+/* Runs sql (a string literal: see struct ledger) with text parameters. */
 static PGresult *exec(ledger_t *l, const char *sql, int n, const char *const *v,
                       ExecStatusType want, const char *what, char *err,
                       size_t errlen) {
-    PGresult *r = PQexecParams(l->conn, sql, n, NULL, v, NULL, NULL, 0);
+    int slot = 0;
+    while (slot < l->n_prepared && l->prepared[slot] != sql) slot++;
+    char name[16];
+    snprintf(name, sizeof(name), "ow%d", slot);
+    if (slot == l->n_prepared && slot < LEDGER_PREPARED_MAX) {
+        PGresult *p = PQprepare(l->conn, name, sql, n, NULL);
+        if (PQresultStatus(p) != PGRES_COMMAND_OK) {
+            set_err(err, errlen, what, l->conn, p);
+            PQclear(p);
+            return NULL;
+        }
+        PQclear(p);
+        l->prepared[l->n_prepared++] = sql;
+    }
+    PGresult *r = slot < LEDGER_PREPARED_MAX
+                      ? PQexecPrepared(l->conn, name, n, v, NULL, NULL, 0)
+                      : PQexecParams(l->conn, sql, n, NULL, v, NULL, NULL, 0);
     if (PQresultStatus(r) != want) {
         set_err(err, errlen, what, l->conn, r);
         PQclear(r);
@@ -53,6 +89,18 @@ static int exec_cmd(ledger_t *l, const char *sql, int n, const char *const *v,
                     const char *what, char *err, size_t errlen) {
     PGresult *r = exec(l, sql, n, v, PGRES_COMMAND_OK, what, err, errlen);
     if (!r) return -1;
+    PQclear(r);
+    return 0;
+}
+
+/* Opens a durable transaction (it waits for its WAL flush at COMMIT). */
+static int begin_durable(ledger_t *l, char *err, size_t errlen) {
+    PGresult *r = PQexec(l->conn, "BEGIN; SET LOCAL synchronous_commit = on");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        set_err(err, errlen, "begin", l->conn, r);
+        PQclear(r);
+        return -1;
+    }
     PQclear(r);
     return 0;
 }
@@ -79,7 +127,8 @@ ledger_t *ledger_connect(const char *database_url, const char *replica,
         return NULL;
     }
     PQsetNoticeProcessor(l->conn, ignore_notice, NULL);
-    PGresult *r = PQexec(l->conn, "SET synchronous_commit = on");
+    /* See the top of the file: durable commits ask for it (begin()). */
+    PGresult *r = PQexec(l->conn, "SET synchronous_commit = off");
     PQclear(r);
     return l;
 }
@@ -119,7 +168,7 @@ int ledger_migrate(ledger_t *l, char *err, size_t errlen) {
                  errlen) < 0)
         return -1;
     for (const ledger_migration_t *m = ledger_migrations; m->sql; m++) {
-        if (exec_cmd(l, "BEGIN", 0, NULL, "begin", err, errlen) < 0) return -1;
+        if (begin_durable(l, err, errlen) < 0) return -1;
         /* Serialise concurrent `migrate` runs. */
         if (exec_cmd(l, "LOCK TABLE schema_migrations IN EXCLUSIVE MODE", 0,
                      NULL, "lock schema_migrations", err, errlen) < 0) {
@@ -183,7 +232,7 @@ static const char *opt(const char *s) { return s && *s ? s : NULL; }
 static const char *dec(int has, const decimal_t *d) { return has ? d->text : NULL; }
 
 int ledger_begin_intent(ledger_t *l, const intent_t *in, const origin_t *from,
-                        const char *raw, size_t raw_len, ledger_seen_t *seen,
+                        const char *raw, size_t raw_len, int valid, ledger_seen_t *seen,
                         char state[LEDGER_STATE_MAX], char *err, size_t errlen) {
     char part[16], off[24], created[48], expires[48];
     snprintf(part, sizeof(part), "%d", (int)from->partition);
@@ -205,11 +254,13 @@ int ledger_begin_intent(ledger_t *l, const intent_t *in, const origin_t *from,
         dec(in->has_stop_price, &in->stop_price), opt(in->time_in_force),
         in->extended_hours ? "true" : "false",
         in->created_at_ms ? created : NULL, in->expires_at_ms ? expires : NULL,
-        cid, rawz, l->replica};
+        cid, rawz, l->replica, valid ? "validated" : "received"};
     int rc = -1;
-    if (exec_cmd(l, "BEGIN", 0, NULL, "begin", err, errlen) < 0) goto out;
-    /* The insert either creates the row or leaves the existing one alone;
-     * the SELECT that follows tells which, under the row lock. */
+    /* One statement, one round trip: the insert either creates the row or
+     * leaves the existing one alone, and the SELECT that follows tells
+     * which.  A valid intent is recorded as received and validated at once
+     * (two transition rows).  The caller holds the intent's advisory lock,
+     * so no other writer races the insert. */
     PGresult *r = exec(l,
         "WITH ins AS ("
         " INSERT INTO intents (intent_id, content_hash, source, msg_key, topic,"
@@ -218,33 +269,28 @@ int ledger_begin_intent(ledger_t *l, const intent_t *in, const origin_t *from,
         "  extended_hours, created_at, expires_at, client_order_id, state, raw)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
         "  $15, $16, $17, $18, to_timestamp($19::bigint / 1000.0),"
-        "  to_timestamp($20::bigint / 1000.0), $21, 'received', $22)"
-        " ON CONFLICT (intent_id) DO NOTHING RETURNING intent_id)"
+        "  to_timestamp($20::bigint / 1000.0), $21, $24, $22)"
+        " ON CONFLICT (intent_id) DO NOTHING RETURNING intent_id, state, content_hash),"
+        " tr AS ("
         " INSERT INTO intent_transitions (intent_id, from_state, to_state, replica)"
-        " SELECT intent_id, NULL, 'received', $23 FROM ins RETURNING 1",
-        23, p, PGRES_TUPLES_OK, "record intent", err, errlen);
-    if (!r) { rollback(l); goto out; }
-    int fresh = PQntuples(r) > 0;
-    PQclear(r);
-    const char *q[] = {in->intent_id};
-    r = exec(l, "SELECT state, content_hash FROM intents WHERE intent_id = $1 FOR UPDATE",
-             1, q, PGRES_TUPLES_OK, "read intent", err, errlen);
-    if (!r) { rollback(l); goto out; }
+        " SELECT intent_id, s.f, s.t, $23 FROM ins,"
+        "  (VALUES (1, NULL, 'received'), (2, 'received', $24)) AS s(n, f, t)"
+        " WHERE s.t <> COALESCE(s.f, '') ORDER BY s.n)"
+        " SELECT state, content_hash, true FROM ins"
+        " UNION ALL SELECT state, content_hash, false FROM intents"
+        " WHERE intent_id = $1 AND NOT EXISTS (SELECT 1 FROM ins)",
+        24, p, PGRES_TUPLES_OK, "record intent", err, errlen);
+    if (!r) goto out;
     if (PQntuples(r) != 1) {
         snprintf(err, errlen, "ledger: intent %s vanished", in->intent_id);
         PQclear(r);
-        rollback(l);
         goto out;
     }
     snprintf(state, LEDGER_STATE_MAX, "%s", PQgetvalue(r, 0, 0));
-    if (fresh) *seen = LEDGER_FRESH;
+    if (PQgetvalue(r, 0, 2)[0] == 't') *seen = LEDGER_FRESH;
     else if (strcmp(PQgetvalue(r, 0, 1), in->content_hash) != 0) *seen = LEDGER_CONFLICT;
     else *seen = LEDGER_SEEN;
     PQclear(r);
-    if (exec_cmd(l, "COMMIT", 0, NULL, "commit intent", err, errlen) < 0) {
-        rollback(l);
-        goto out;
-    }
     rc = 0;
 out:
     free(key);
@@ -270,159 +316,199 @@ void ledger_unlock_intent(ledger_t *l, const char *intent_id) {
     PQclear(r);
 }
 
-/* Within an open transaction: moves state from -> to.  0, 1 (not in
- * `from`) or -1. */
-static int move_state(ledger_t *l, const char *intent_id, const char *from,
-                      const char *to, const char *reason, const char *detail,
-                      char *err, size_t errlen) {
-    const char *p[] = {intent_id, from, to, reason, detail, l->replica};
-    PGresult *r = exec(l,
-        "WITH upd AS ("
-        " UPDATE intents SET state = $3, reason = COALESCE($4, reason),"
-        "  updated_at = now() WHERE intent_id = $1 AND state = $2"
-        " RETURNING intent_id)"
-        " INSERT INTO intent_transitions (intent_id, from_state, to_state, replica, detail)"
-        " SELECT intent_id, $2, $3, $6, $5::jsonb FROM upd RETURNING 1",
-        6, p, PGRES_TUPLES_OK, "transition", err, errlen);
-    if (!r) return -1;
-    int moved = PQntuples(r) > 0;
-    PQclear(r);
-    return moved ? 0 : 1;
+/* Whether entering state s must be durable before the caller goes on (see
+ * the top of the file). */
+static int state_is_acted_on(const char *s) {
+    return !strcmp(s, "submitting") || !strcmp(s, "submitted") || ledger_state_is_terminal(s);
 }
+
+/* In a statement, set_config(...) turns the flush wait on for the
+ * statement's own transaction: one round trip for a durable write. */
+#define DURABLE_IF(param) "set_config('synchronous_commit', " param ", true)"
 
 int ledger_transition(ledger_t *l, const char *intent_id, const char *from,
                       const char *to, const char *detail_json,
                       char *err, size_t errlen) {
-    if (exec_cmd(l, "BEGIN", 0, NULL, "begin", err, errlen) < 0) return -1;
-    int rc = move_state(l, intent_id, from, to, NULL, detail_json, err, errlen);
-    if (rc != 0) {
-        rollback(l);
-        return rc;
-    }
-    if (exec_cmd(l, "COMMIT", 0, NULL, "commit transition", err, errlen) < 0) {
-        rollback(l);
+    return ledger_transition_via(l, intent_id, from, NULL, to, detail_json, err, errlen);
+}
+
+int ledger_transition_via(ledger_t *l, const char *intent_id, const char *from,
+                          const char *via, const char *to, const char *detail_json,
+                          char *err, size_t errlen) {
+    const char *p[] = {intent_id, from, to, detail_json, l->replica, via,
+                       state_is_acted_on(to) ? "on" : "off"};
+    /* With via: two transition rows, from -> via -> to. */
+    PGresult *r = exec(l,
+        "WITH upd AS ("
+        " UPDATE intents SET state = $3, updated_at = now()"
+        " WHERE intent_id = $1 AND state = $2 RETURNING intent_id),"
+        " tr AS ("
+        " INSERT INTO intent_transitions (intent_id, from_state, to_state, replica, detail)"
+        " SELECT intent_id, s.f, s.t, $5, $4::jsonb FROM upd,"
+        "  (VALUES (1, $2, COALESCE($6, $3)), (2, $6, $3)) AS s(n, f, t)"
+        " WHERE s.f IS NOT NULL ORDER BY s.n)"
+        " SELECT count(*), " DURABLE_IF("$7") " FROM upd",
+        7, p, PGRES_TUPLES_OK, "transition", err, errlen);
+    if (!r) return -1;
+    int moved = strcmp(PQgetvalue(r, 0, 0), "0") != 0;
+    PQclear(r);
+    return moved ? 0 : 1;
+}
+
+/* Produces the events in rows of r (columns from col: event_id, topic,
+ * msg_key, payload, published, seq; a NULL event_id is no event), those not
+ * yet published or all with again=1, and once Kafka acknowledged every one,
+ * marks them published in one statement (events appended since have a
+ * later seq and stay unmarked). */
+static int publish_rows(ledger_t *l, publisher_t *pub, const char *intent_id, PGresult *r,
+                        int col, int again, char *err, size_t errlen) {
+    int rows = PQntuples(r), n = 0, rc = 0;
+    publish_msg_t small[8], *m = rows <= 8 ? small : calloc((size_t)rows, sizeof(*m));
+    if (!m) {
+        snprintf(err, errlen, "ledger: out of memory");
         return -1;
     }
-    return 0;
+    const char *last_seq = NULL;  /* of the last unpublished event sent */
+    for (int i = 0; i < rows; i++) {
+        if (PQgetisnull(r, i, col)) continue;
+        int published = PQgetvalue(r, i, col + 4)[0] == 't';
+        if (published && !again) continue;
+        const char *key = PQgetisnull(r, i, col + 2) ? NULL : PQgetvalue(r, i, col + 2);
+        m[n++] = (publish_msg_t){PQgetvalue(r, i, col + 1), key, key ? strlen(key) : 0,
+                                 PQgetvalue(r, i, col + 3),
+                                 (size_t)PQgetlength(r, i, col + 3)};
+        if (!published) last_seq = PQgetvalue(r, i, col + 5);
+    }
+    if (n > 0) rc = publish_send_many(pub, m, n, err, errlen);
+    if (rc == 0 && last_seq) {
+        const char *p[] = {intent_id, last_seq};
+        rc = exec_cmd(l,
+            "UPDATE events SET published_at = now() WHERE intent_id = $1"
+            " AND published_at IS NULL AND seq <= $2",
+            2, p, "mark published", err, errlen);
+    }
+    if (m != small) free(m);
+    return rc;
 }
 
-static int upsert_order(ledger_t *l, const char *intent_id,
-                        const alpaca_order_t *o, char *err, size_t errlen) {
-    const char *p[] = {o->id, intent_id, o->client_order_id, o->status,
-                       opt(o->symbol), opt(o->side), opt(o->type), opt(o->qty),
-                       opt(o->notional), opt(o->filled_qty),
-                       opt(o->filled_avg_price), o->raw ? o->raw : "{}"};
-    return exec_cmd(l,
-        "INSERT INTO broker_orders (order_id, intent_id, client_order_id, status,"
-        " symbol, side, order_type, qty, notional, filled_qty, filled_avg_price, raw)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)"
-        " ON CONFLICT (order_id) DO UPDATE SET status = EXCLUDED.status,"
-        "  filled_qty = EXCLUDED.filled_qty,"
-        "  filled_avg_price = EXCLUDED.filled_avg_price, raw = EXCLUDED.raw,"
-        "  updated_at = now()",
-        12, p, "record broker order", err, errlen);
+/* The events as one JSON array parameter, in order. */
+static char *events_json(const event_t *events, int n) {
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:b, s:s}",
+                                           "event_id", events[i].event_id,
+                                           "topic", events[i].topic,
+                                           "type", events[i].type,
+                                           "terminal", events[i].terminal,
+                                           "payload", events[i].payload));
+    char *s = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    return s;
 }
 
-int ledger_commit(ledger_t *l, const char *intent_id, const char *from,
+int ledger_commit(ledger_t *l, publisher_t *pub, const char *intent_id, const char *from,
                   const char *to, const char *reason,
                   const alpaca_order_t *order, const event_t *events,
                   int n_events, const char *key, size_t key_len,
                   char *err, size_t errlen) {
     char *keyz = key ? strndup(key, key_len) : NULL;
+    char *evs = events_json(events, n_events);
+    const alpaca_order_t *o = order;
+    const char *p[] = {intent_id, from, to, reason, l->replica, keyz, evs,
+                       o ? o->id : NULL, o ? o->client_order_id : NULL,
+                       o ? o->status : NULL, o ? opt(o->symbol) : NULL,
+                       o ? opt(o->side) : NULL, o ? opt(o->type) : NULL,
+                       o ? opt(o->qty) : NULL, o ? opt(o->notional) : NULL,
+                       o ? opt(o->filled_qty) : NULL, o ? opt(o->filled_avg_price) : NULL,
+                       o ? (o->raw ? o->raw : "{}") : NULL};
     int rc = -1;
-    if (exec_cmd(l, "BEGIN", 0, NULL, "begin", err, errlen) < 0) goto out;
-    if (strcmp(from, to) != 0 || reason) {
-        int m = strcmp(from, to) != 0
-                    ? move_state(l, intent_id, from, to, reason, NULL, err, errlen)
-                    : 0;
-        if (m != 0) {
-            rollback(l);
-            rc = m;
-            goto out;
-        }
-    }
-    if (order && upsert_order(l, intent_id, order, err, errlen) < 0) {
-        rollback(l);
+    if (!evs) {
+        snprintf(err, errlen, "ledger: out of memory");
         goto out;
     }
-    for (int i = 0; i < n_events; i++) {
-        const event_t *e = &events[i];
-        const char *p[] = {e->event_id, intent_id, e->topic, keyz, e->type,
-                           e->terminal ? "true" : "false", e->payload};
-        if (exec_cmd(l,
-                "INSERT INTO events (event_id, intent_id, topic, msg_key,"
-                " event_type, terminal, payload) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-                " ON CONFLICT (event_id) DO NOTHING",
-                7, p, "record event", err, errlen) < 0) {
-            rollback(l);
-            goto out;
-        }
-    }
-    if (exec_cmd(l, "COMMIT", 0, NULL, "commit", err, errlen) < 0) {
-        rollback(l);
-        goto out;
-    }
-    rc = 0;
+    /* One statement, durable: the state change (unless from = to), the
+     * broker order and the events, all or nothing.  "ok" has the intent's
+     * row when the change applies; nothing else is written without it. */
+    PGresult *r = exec(l,
+        "WITH upd AS ("
+        " UPDATE intents SET state = $3, reason = COALESCE($4, reason), updated_at = now()"
+        " WHERE intent_id = $1 AND state = $2 AND $2 <> $3 RETURNING intent_id),"
+        " ok AS (SELECT intent_id FROM upd UNION ALL SELECT $1::text WHERE $2 = $3),"
+        " tr AS ("
+        " INSERT INTO intent_transitions (intent_id, from_state, to_state, replica)"
+        " SELECT intent_id, $2::text, $3::text, $5::text FROM upd),"
+        " ord AS ("
+        " INSERT INTO broker_orders (order_id, intent_id, client_order_id, status,"
+        "  symbol, side, order_type, qty, notional, filled_qty, filled_avg_price, raw)"
+        " SELECT $8::text, intent_id, $9::text, $10::text, $11::text, $12::text, $13::text,"
+        "  $14::numeric, $15::numeric, $16::numeric, $17::numeric, $18::jsonb"
+        " FROM ok WHERE $8::text IS NOT NULL"
+        " ON CONFLICT (order_id) DO UPDATE SET status = EXCLUDED.status,"
+        "  filled_qty = EXCLUDED.filled_qty,"
+        "  filled_avg_price = EXCLUDED.filled_avg_price, raw = EXCLUDED.raw,"
+        "  updated_at = now()),"
+        " ev AS ("
+        " INSERT INTO events (event_id, intent_id, topic, msg_key, event_type, terminal, payload)"
+        " SELECT e.event_id, ok.intent_id, e.topic, $6::text, e.type, e.terminal, e.payload"
+        " FROM ok, ROWS FROM (json_to_recordset($7::json) AS (event_id text, topic text,"
+        "  type text, terminal boolean, payload text)) WITH ORDINALITY"
+        "  AS e(event_id, topic, type, terminal, payload, n)"
+        " ORDER BY e.n ON CONFLICT (event_id) DO NOTHING"
+        " RETURNING event_id, topic, msg_key, payload, seq)"
+        /* The intent's unpublished events: those stored before (the
+         * statement's snapshot) and those it stores (RETURNING). */
+        " SELECT m.moved, x.event_id, x.topic, x.msg_key, x.payload, false, x.seq"
+        " FROM (SELECT (SELECT count(*) FROM ok) AS moved, " DURABLE_IF("'on'") ") AS m"
+        " LEFT JOIN (SELECT event_id, topic, msg_key, payload, seq FROM ev"
+        "  UNION ALL SELECT event_id, topic, msg_key, payload, seq FROM events"
+        "  WHERE intent_id = $1 AND published_at IS NULL AND EXISTS (SELECT 1 FROM ok)) AS x"
+        " ON true ORDER BY x.seq",
+        18, p, PGRES_TUPLES_OK, "commit", err, errlen);
+    if (!r) goto out;
+    rc = strcmp(PQgetvalue(r, 0, 0), "0") != 0 ? 0 : 1;
+    /* Durable now: out to Kafka, without reading them back. */
+    if (rc == 0 && pub && publish_rows(l, pub, intent_id, r, 1, 0, err, errlen) < 0) rc = -1;
+    PQclear(r);
 out:
+    free(evs);
     free(keyz);
     return rc;
 }
 
-int ledger_mark_published(ledger_t *l, const char *event_id, char *err,
-                          size_t errlen) {
-    const char *p[] = {event_id};
-    return exec_cmd(l,
-        "UPDATE events SET published_at = now() WHERE event_id = $1"
-        " AND published_at IS NULL",
-        1, p, "mark published", err, errlen);
+/* The intent's stored events, oldest first: event_id, topic, msg_key,
+ * payload, published (t/f), seq. */
+static PGresult *read_events(ledger_t *l, const char *intent_id, char *err, size_t errlen) {
+    const char *p[] = {intent_id};
+    return exec(l,
+        "SELECT event_id, topic, msg_key, payload, published_at IS NOT NULL, seq"
+        " FROM events WHERE intent_id = $1 ORDER BY seq",
+        1, p, PGRES_TUPLES_OK, "read events", err, errlen);
+}
+
+static const char *key_col(PGresult *r, int row) {
+    return PQgetisnull(r, row, 2) ? NULL : PQgetvalue(r, row, 2);
 }
 
 int ledger_events_each(ledger_t *l, const char *intent_id, ledger_event_fn fn,
                        void *ud, char *err, size_t errlen) {
-    const char *p[] = {intent_id};
-    PGresult *r = exec(l,
-        "SELECT event_id, topic, msg_key, payload, published_at IS NOT NULL"
-        " FROM events WHERE intent_id = $1 ORDER BY seq",
-        1, p, PGRES_TUPLES_OK, "read events", err, errlen);
+    PGresult *r = read_events(l, intent_id, err, errlen);
     if (!r) return -1;
     int rc = 0;
-    for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
-        const char *key = PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2);
-        rc = fn(ud, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), key,
+    for (int i = 0; i < PQntuples(r) && rc == 0; i++)
+        rc = fn(ud, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), key_col(r, i),
                 PQgetvalue(r, i, 3), PQgetvalue(r, i, 4)[0] == 't');
-    }
     PQclear(r);
     if (rc != 0) snprintf(err, errlen, "ledger: re-publishing events failed");
     return rc;
 }
 
-typedef struct publish_ctx {
-    ledger_t *l;
-    publisher_t *pub;
-    int again;
-    char err[256];
-} publish_ctx_t;
-
-static int publish_one(void *ud, const char *event_id, const char *topic,
-                       const char *key, const char *payload, int published) {
-    publish_ctx_t *c = ud;
-    if (published && !c->again) return 0;
-    if (publish_send(c->pub, topic, key, key ? strlen(key) : 0, payload,
-                     strlen(payload), c->err, sizeof(c->err)) < 0)
-        return -1;
-    if (!published && ledger_mark_published(c->l, event_id, c->err, sizeof(c->err)) < 0)
-        return -1;
-    return 0;
-}
-
 int ledger_publish_events(ledger_t *l, publisher_t *pub, const char *intent_id,
                           int again, char *err, size_t errlen) {
-    publish_ctx_t c = {l, pub, again, ""};
-    if (ledger_events_each(l, intent_id, publish_one, &c, err, errlen) < 0) {
-        if (c.err[0]) snprintf(err, errlen, "%s", c.err);
-        return -1;
-    }
-    return 0;
+    PGresult *r = read_events(l, intent_id, err, errlen);
+    if (!r) return -1;
+    int rc = publish_rows(l, pub, intent_id, r, 0, again, err, errlen);
+    PQclear(r);
+    return rc;
 }
 
 /* ---- following open orders ----------------------------------------------- */
@@ -613,12 +699,15 @@ int ledger_record_dead_letter(ledger_t *l, const origin_t *from,
                        (const char *)raw};
     int lens[] = {0, 0, 0, 0, 0, (int)from->key_len, (int)raw_len};
     int fmts[] = {0, 0, 0, 0, 0, 1, 1};
+    /* Durable: the DLQ message follows. */
     PGresult *r = PQexecParams(l->conn,
-        "INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, reason,"
+        "WITH ins AS ("
+        " INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, reason,"
         " detail, msg_key, raw) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        " ON CONFLICT DO NOTHING",
+        " ON CONFLICT DO NOTHING)"
+        " SELECT " DURABLE_IF("'on'"),
         7, NULL, p, lens, fmts, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         set_err(err, errlen, "record dead letter", l->conn, r);
         PQclear(r);
         return -1;

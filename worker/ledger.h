@@ -47,10 +47,11 @@ int ledger_migrate(ledger_t *l, char *err, size_t errlen);
 /* 0 if every embedded migration is applied, -1 with err otherwise. */
 int ledger_check_schema(ledger_t *l, char *err, size_t errlen);
 
-/* Records the intent (state "received") or reports what is recorded:
- * *seen and the current state.  raw is the message as received. */
+/* Records the intent (state "received", or "validated" at once when valid
+ * is set) or reports what is recorded: *seen and the current state.  raw is
+ * the message as received. */
 int ledger_begin_intent(ledger_t *l, const intent_t *in, const origin_t *from,
-                        const char *raw, size_t raw_len, ledger_seen_t *seen,
+                        const char *raw, size_t raw_len, int valid, ledger_seen_t *seen,
                         char state[LEDGER_STATE_MAX], char *err, size_t errlen);
 
 /* Makes this connection the only one working on the intent (a session
@@ -67,18 +68,26 @@ int ledger_transition(ledger_t *l, const char *intent_id, const char *from,
                       const char *to, const char *detail_json,
                       char *err, size_t errlen);
 
-/* One transaction: upserts the broker order (if order != NULL), stores the
- * events (an event_id already stored is kept as it was), and moves the
- * intent from `from` to `to` (to may equal from: no transition), setting
- * reason when given.  Returns 0, 1 if the intent was not in `from`, -1. */
-int ledger_commit(ledger_t *l, const char *intent_id, const char *from,
+/* The same through an intermediate state in one transaction: from -> via
+ * -> to, two transition rows (via may be NULL). */
+int ledger_transition_via(ledger_t *l, const char *intent_id, const char *from,
+                          const char *via, const char *to, const char *detail_json,
+                          char *err, size_t errlen);
+
+/* One durable transaction: upserts the broker order (if order != NULL),
+ * stores the events (an event_id already stored is kept as it was), and
+ * moves the intent from `from` to `to` (to may equal from: no transition),
+ * setting reason when given.  Then, with pub, produces every event of the
+ * intent not yet published, as ledger_publish_events(again=0) would.
+ * Returns 0, 1 if the intent was not in `from` (nothing written), -1 (err
+ * says whether the ledger or Kafka failed; after a Kafka failure the commit
+ * stands and the events wait for the next publish). */
+int ledger_commit(ledger_t *l, publisher_t *pub, const char *intent_id, const char *from,
                   const char *to, const char *reason,
                   const alpaca_order_t *order, const event_t *events,
                   int n_events, const char *key, size_t key_len,
                   char *err, size_t errlen);
 
-int ledger_mark_published(ledger_t *l, const char *event_id,
-                          char *err, size_t errlen);
 
 /* Calls fn for each stored event of the intent, oldest first. */
 typedef int (*ledger_event_fn)(void *ud, const char *event_id,

@@ -66,6 +66,9 @@ typedef struct job {
                              has not sent a POST since: no order can exist */
     const atomic_int *abandon;
     int locked;           /* holds the intent's lock on p->ledger */
+    char state[LEDGER_STATE_MAX];
+    int state_known;      /* state is what this call just wrote: the next
+                             step need not read it back */
 } job_t;
 
 pipeline_t *pipeline_new(const config_t *cfg, pipeline_shared_t *shared,
@@ -157,16 +160,14 @@ static step_t commit(pipeline_t *p, job_t *j, const char *from, const char *to,
                      const char *reason, const alpaca_order_t *order,
                      event_t *evs, int n) {
     char err[256];
-    int rc = ledger_commit(p->ledger, j->in.intent_id, from, to, reason, order,
+    int rc = ledger_commit(p->ledger, p->pub, j->in.intent_id, from, to, reason, order,
                            evs, n, j->from->key, j->from->key_len, err, sizeof(err));
     for (int i = 0; i < n; i++) publish_event_clear(&evs[i]);
     if (rc < 0) {
-        log_msg(LOG_WARN, "ledger_failed", j->in.intent_id, "%s", err);
+        log_msg(LOG_WARN, "commit_failed", j->in.intent_id, "%s", err);
         return STEP_RETRY;
     }
     if (rc == 1) return STEP_NEXT;  /* moved by someone else: re-read */
-    step_t s = flush_events(p, j->in.intent_id, 0);
-    if (s != STEP_DONE) return s;
     if (ledger_state_is_terminal(to)) failpoint(p, "after_publish", j->in.intent_id);
     return ledger_state_is_terminal(to) ? STEP_DONE : STEP_NEXT;
 }
@@ -178,21 +179,26 @@ static step_t reject(pipeline_t *p, job_t *j, const char *from,
     publish_build_rejection(p->cfg, &j->in, reason, message,
                             !strcmp(reason, "validation_failed") ? &j->verdict : NULL,
                             retry_after_ms, broker, &ev);
-    log_msg(LOG_INFO, "intent_rejected", j->in.intent_id, "%s: %s", reason, message);
+    log_msg(LOG_DEBUG, "intent_rejected", j->in.intent_id, "%s: %s", reason, message);
     return commit(p, j, from, "rejected", reason, NULL, &ev, 1);
 }
 
-/* Moves the intent from -> to.  *moved (may be NULL) tells whether this
- * call made the change (0: someone else had already moved it). */
-static step_t transition(pipeline_t *p, job_t *j, const char *from, const char *to,
-                         int *moved) {
+/* Moves the intent from -> [via ->] to.  *moved (may be NULL) tells whether
+ * this call made the change (0: someone else had already moved it). */
+static step_t transition(pipeline_t *p, job_t *j, const char *from, const char *via,
+                         const char *to, int *moved) {
     char err[256];
-    int rc = ledger_transition(p->ledger, j->in.intent_id, from, to, NULL, err, sizeof(err));
+    int rc = ledger_transition_via(p->ledger, j->in.intent_id, from, via, to, NULL, err,
+                                   sizeof(err));
     if (rc < 0) {
         log_msg(LOG_WARN, "ledger_failed", j->in.intent_id, "%s", err);
         return STEP_RETRY;
     }
     if (moved) *moved = rc == 0;
+    if (rc == 0) {
+        snprintf(j->state, sizeof(j->state), "%s", to);
+        j->state_known = 1;
+    }
     return STEP_NEXT;
 }
 
@@ -228,7 +234,7 @@ static step_t settle_order(pipeline_t *p, job_t *j, alpaca_order_t *o) {
         publish_build_fill(p->cfg, &j->in, o, "accepted", 1, NULL, NULL, &evs[n++]);
     fills_known_t none = {"0", "", 0};
     n += fills_plan(p->cfg, &j->in, &none, o, evs + n, &to, &reason);
-    log_msg(LOG_INFO, "order_placed", j->in.intent_id, "order %s status %s", o->id,
+    log_msg(LOG_DEBUG, "order_placed", j->in.intent_id, "order %s status %s", o->id,
             o->status);
     step_t s = commit(p, j, "submitting", to, reason, o, evs, n);
     alpaca_order_clear(o);
@@ -480,6 +486,16 @@ static step_t pre_trade(pipeline_t *p, job_t *j) {
 
 /* ---- the state machine --------------------------------------------------- */
 
+/* from [-> via] -> "submitting", durably, before anything is sent. */
+static step_t enter_submitting(pipeline_t *p, job_t *j, const char *from, const char *via) {
+    int moved = 0;
+    step_t s = transition(p, j, from, via, "submitting", &moved);
+    /* Only the call that made the change knows nothing was sent yet. */
+    j->never_sent = s == STEP_NEXT && moved;
+    if (j->never_sent) failpoint(p, "after_submitting", j->in.intent_id);
+    return s;
+}
+
 static step_t step(pipeline_t *p, job_t *j) {
     char err[256];
     if (j->verdict.status == INTENT_UNREADABLE) {
@@ -499,12 +515,16 @@ static step_t step(pipeline_t *p, job_t *j) {
         }
         j->locked = 1;
     }
-    ledger_seen_t seen;
-    char state[LEDGER_STATE_MAX];
-    if (ledger_begin_intent(p->ledger, &j->in, j->from, j->bytes, j->len, &seen, state,
-                            err, sizeof(err)) < 0)
-        goto infra;
-    atomic_store(&p->shared->ledger_down, 0);
+    ledger_seen_t seen = LEDGER_SEEN;
+    const char *state = j->state;
+    if (!j->state_known) {
+        if (ledger_begin_intent(p->ledger, &j->in, j->from, j->bytes, j->len,
+                                j->verdict.status == INTENT_VALID, &seen, j->state, err,
+                                sizeof(err)) < 0)
+            goto infra;
+        atomic_store(&p->shared->ledger_down, 0);
+    }
+    j->state_known = 0;  /* whatever moves it next says so again */
     if (seen == LEDGER_CONFLICT) {
         char detail[160];
         snprintf(detail, sizeof(detail),
@@ -525,7 +545,7 @@ static step_t step(pipeline_t *p, job_t *j) {
                      j->verdict.n_errors, j->verdict.n_errors == 1 ? "" : "s");
             return reject(p, j, "received", "validation_failed", msg, -1, NULL);
         }
-        return transition(p, j, "received", "validated", NULL);
+        return transition(p, j, "received", NULL, "validated", NULL);
     }
     if (!strcmp(state, "validated")) {
         if (intent_is_expired(&j->in, now))
@@ -555,18 +575,14 @@ static step_t step(pipeline_t *p, job_t *j) {
             return reject(p, j, "validated", "quota_exceeded", msg,
                           (long long)d.retry_after_ms, NULL);
         }
-        return transition(p, j, "validated", "quota_granted", NULL);
+        /* Granted: straight on to "submitting" in the same transaction. */
+        return enter_submitting(p, j, "validated", "quota_granted");
     }
     if (!strcmp(state, "quota_granted")) {
         if (intent_is_expired(&j->in, now))
             return reject(p, j, "quota_granted", "expired",
                           "the intent expired before it could be sent", -1, NULL);
-        int moved = 0;
-        step_t s = transition(p, j, "quota_granted", "submitting", &moved);
-        /* Only the call that made the change knows nothing was sent yet. */
-        j->never_sent = s == STEP_NEXT && moved;
-        if (j->never_sent) failpoint(p, "after_submitting", j->in.intent_id);
-        return s;
+        return enter_submitting(p, j, "quota_granted", NULL);
     }
     if (!strcmp(state, "submitting")) return submit(p, j);
     if (!strcmp(state, "submitted")) {

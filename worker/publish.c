@@ -192,9 +192,11 @@ static delivery_t *delivery_new(void) {
     return d;
 }
 
-static int produce_and_wait(publisher_t *p, const char *topic, const char *key,
-                            size_t key_len, const void *payload, size_t len,
-                            rd_kafka_headers_t *hdrs, char *err, size_t errlen) {
+/* Hands one message to librdkafka (retrying while its queue is full) with a
+ * fresh completion record in *out.  hdrs is consumed either way. */
+static int produce(publisher_t *p, const char *topic, const char *key, size_t key_len,
+                   const void *payload, size_t len, rd_kafka_headers_t *hdrs,
+                   delivery_t **out, char *err, size_t errlen) {
     delivery_t *d = delivery_new();
     if (!d) {
         snprintf(err, errlen, "out of memory");
@@ -229,6 +231,15 @@ static int produce_and_wait(publisher_t *p, const char *topic, const char *key,
         delivery_release(d);
         return -1;
     }
+    *out = d;
+    return 0;
+}
+
+static int produce_and_wait(publisher_t *p, const char *topic, const char *key,
+                            size_t key_len, const void *payload, size_t len,
+                            rd_kafka_headers_t *hdrs, char *err, size_t errlen) {
+    delivery_t *d = NULL;
+    if (produce(p, topic, key, key_len, payload, len, hdrs, &d, err, errlen) < 0) return -1;
     int rc = wait_delivery(p, d, err, errlen);
     delivery_release(d);
     return rc;
@@ -253,8 +264,37 @@ static void count_event(publisher_t *p, const char *topic, const char *payload, 
 int publish_send(publisher_t *p, const char *topic, const char *key,
                  size_t key_len, const char *payload, size_t len, char *err,
                  size_t errlen) {
-    int rc = produce_and_wait(p, topic, key, key_len, payload, len, NULL, err, errlen);
-    if (rc == 0) count_event(p, topic, payload, len);
+    publish_msg_t m = {topic, key, key_len, payload, len};
+    return publish_send_many(p, &m, 1, err, errlen);
+}
+
+int publish_send_many(publisher_t *p, const publish_msg_t *m, int n, char *err,
+                      size_t errlen) {
+    delivery_t *small[8], **d = n <= 8 ? small : calloc((size_t)n, sizeof(*d));
+    if (!d) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    /* All in flight at once: one acknowledgement wait, not n.  The
+     * idempotent producer keeps their order within a partition. */
+    int sent = 0, rc = 0;
+    for (; sent < n; sent++)
+        if (produce(p, m[sent].topic, m[sent].key, m[sent].key_len, m[sent].payload,
+                    m[sent].len, NULL, &d[sent], err, errlen) < 0) {
+            rc = -1;
+            break;
+        }
+    for (int i = 0; i < sent; i++) {
+        char e[256];
+        if (wait_delivery(p, d[i], e, sizeof(e)) < 0) {
+            if (rc == 0) snprintf(err, errlen, "%s", e);
+            rc = -1;
+        } else {
+            count_event(p, m[i].topic, m[i].payload, m[i].len);
+        }
+        delivery_release(d[i]);
+    }
+    if (d != small) free(d);
     return rc;
 }
 

@@ -36,6 +36,21 @@ int publish_send(publisher_t *p, const char *topic, const char *key,
                  size_t key_len, const char *payload, size_t len,
                  char *err, size_t errlen);
 
+/* One message for publish_send_many. */
+typedef struct publish_msg {
+    const char *topic;
+    const char *key;
+    size_t key_len;
+    const char *payload;
+    size_t len;
+} publish_msg_t;
+
+/* Produces the n messages, all in flight at once, and waits until Kafka
+ * acknowledged each.  Returns 0 when every one was, -1 with err (the first
+ * failure) otherwise; messages of one key keep their order. */
+int publish_send_many(publisher_t *p, const publish_msg_t *m, int n,
+                      char *err, size_t errlen);
+
 /* Produces the original bytes to the DLQ with the x-dlq-* headers and
  * waits for the acknowledgement. */
 int publish_dead_letter(publisher_t *p, const origin_t *from,
