@@ -158,7 +158,7 @@ int main(void) {
              id3);
     intent_t in3;
     decode(json3, &in3);
-    CHECK(ledger_begin_intent(l, &in3, &from, json3, strlen(json3), 1, &seen, state, err,
+    CHECK(ledger_begin_intent(l, &in3, &from, json3, strlen(json3), LEDGER_BEGIN_VALID, &seen, state, err,
                               sizeof(err)) == 0 && seen == LEDGER_FRESH &&
               !strcmp(state, "validated"),
           "valid intent recorded as validated, got %d/%s (%s)", seen, state, err);
@@ -172,6 +172,27 @@ int main(void) {
                                 "quota_granted>submitting"),
           "transition rows in order, got %s", path ? path : "(null)");
     free(path);
+
+    /* With LEDGER_BEGIN_LOCK the intent's lock comes first: while another
+     * connection holds it nothing is done; once free, it is taken. */
+    ledger_t *l2 = ledger_connect(url, "test-2", err, sizeof(err));
+    CHECK(l2 != NULL, "second connection: %s", err);
+    if (l2) {
+        CHECK(ledger_lock_intent(l2, id3, err, sizeof(err)) == 1, "l2 locks: %s", err);
+        CHECK(ledger_begin_intent(l, &in3, &from, json3, strlen(json3), LEDGER_BEGIN_LOCK,
+                                  &seen, state, err, sizeof(err)) == 1,
+              "begin with the lock held elsewhere must report 1");
+        ledger_unlock_intent(l2, id3);
+        CHECK(ledger_begin_intent(l, &in3, &from, json3, strlen(json3), LEDGER_BEGIN_LOCK,
+                                  &seen, state, err, sizeof(err)) == 0 &&
+                  seen == LEDGER_SEEN && !strcmp(state, "submitting"),
+              "begin takes the free lock, got %d/%s (%s)", seen, state, err);
+        CHECK(ledger_lock_intent(l2, id3, err, sizeof(err)) == 0, "l holds the lock now");
+        ledger_unlock_intent(l, id3);
+        CHECK(ledger_lock_intent(l2, id3, err, sizeof(err)) == 1, "released by l");
+        ledger_unlock_intent(l2, id3);
+        ledger_close(l2);
+    }
     intent_free(&in3);
 
     /* Order + events + state in one commit; events stored once per id. */

@@ -232,7 +232,7 @@ static const char *opt(const char *s) { return s && *s ? s : NULL; }
 static const char *dec(int has, const decimal_t *d) { return has ? d->text : NULL; }
 
 int ledger_begin_intent(ledger_t *l, const intent_t *in, const origin_t *from,
-                        const char *raw, size_t raw_len, int valid, ledger_seen_t *seen,
+                        const char *raw, size_t raw_len, int flags, ledger_seen_t *seen,
                         char state[LEDGER_STATE_MAX], char *err, size_t errlen) {
     char part[16], off[24], created[48], expires[48];
     snprintf(part, sizeof(part), "%d", (int)from->partition);
@@ -254,41 +254,58 @@ int ledger_begin_intent(ledger_t *l, const intent_t *in, const origin_t *from,
         dec(in->has_stop_price, &in->stop_price), opt(in->time_in_force),
         in->extended_hours ? "true" : "false",
         in->created_at_ms ? created : NULL, in->expires_at_ms ? expires : NULL,
-        cid, rawz, l->replica, valid ? "validated" : "received"};
+        cid, rawz, l->replica, flags & LEDGER_BEGIN_VALID ? "validated" : "received",
+        flags & LEDGER_BEGIN_LOCK ? "true" : "false"};
     int rc = -1;
-    /* One statement, one round trip: the insert either creates the row or
-     * leaves the existing one alone, and the SELECT that follows tells
-     * which.  A valid intent is recorded as received and validated at once
-     * (two transition rows).  The caller holds the intent's advisory lock,
-     * so no other writer races the insert. */
+    /* One statement, one round trip: the intent's lock first (with
+     * LEDGER_BEGIN_LOCK; nothing else happens without it), then the insert
+     * either creates the row or leaves the existing one alone, and the
+     * SELECT that follows tells which.  A valid intent is recorded as
+     * received and validated at once (two transition rows).  The lock
+     * holder is the only writer, so nothing races the insert. */
     PGresult *r = exec(l,
-        "WITH ins AS ("
+        "WITH lk AS MATERIALIZED ("
+        " SELECT CASE WHEN $25::boolean THEN pg_try_advisory_lock(hashtextextended($1, 0))"
+        "  ELSE true END AS held),"
+        " ins AS ("
         " INSERT INTO intents (intent_id, content_hash, source, msg_key, topic,"
         "  kafka_partition, kafka_offset, bot_id, user_id, symbol, side,"
         "  order_type, qty, notional, limit_price, stop_price, time_in_force,"
         "  extended_hours, created_at, expires_at, client_order_id, state, raw)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
-        "  $15, $16, $17, $18, to_timestamp($19::bigint / 1000.0),"
-        "  to_timestamp($20::bigint / 1000.0), $21, $24, $22)"
+        " SELECT $1, $2, $3, $4, $5, $6::integer, $7::bigint, $8, $9, $10, $11, $12,"
+        "  $13::numeric, $14::numeric, $15::numeric, $16::numeric, $17, $18::boolean,"
+        "  to_timestamp($19::bigint / 1000.0), to_timestamp($20::bigint / 1000.0),"
+        "  $21, $24, $22 FROM lk WHERE lk.held"
         " ON CONFLICT (intent_id) DO NOTHING RETURNING intent_id, state, content_hash),"
         " tr AS ("
         " INSERT INTO intent_transitions (intent_id, from_state, to_state, replica)"
         " SELECT intent_id, s.f, s.t, $23 FROM ins,"
         "  (VALUES (1, NULL, 'received'), (2, 'received', $24)) AS s(n, f, t)"
         " WHERE s.t <> COALESCE(s.f, '') ORDER BY s.n)"
-        " SELECT state, content_hash, true FROM ins"
-        " UNION ALL SELECT state, content_hash, false FROM intents"
-        " WHERE intent_id = $1 AND NOT EXISTS (SELECT 1 FROM ins)",
-        24, p, PGRES_TUPLES_OK, "record intent", err, errlen);
+        " SELECT lk.held, x.state, x.content_hash, x.fresh FROM lk LEFT JOIN ("
+        "  SELECT state, content_hash, true AS fresh FROM ins"
+        "  UNION ALL SELECT state, content_hash, false FROM intents"
+        "  WHERE intent_id = $1 AND NOT EXISTS (SELECT 1 FROM ins)) AS x ON lk.held",
+        25, p, PGRES_TUPLES_OK, "record intent", err, errlen);
     if (!r) goto out;
     if (PQntuples(r) != 1) {
+        snprintf(err, errlen, "ledger: intent %s: no answer", in->intent_id);
+        PQclear(r);
+        goto out;
+    }
+    if (PQgetvalue(r, 0, 0)[0] != 't') {
+        PQclear(r);
+        rc = 1;  /* another connection holds the intent */
+        goto out;
+    }
+    if (PQgetisnull(r, 0, 1)) {
         snprintf(err, errlen, "ledger: intent %s vanished", in->intent_id);
         PQclear(r);
         goto out;
     }
-    snprintf(state, LEDGER_STATE_MAX, "%s", PQgetvalue(r, 0, 0));
-    if (PQgetvalue(r, 0, 2)[0] == 't') *seen = LEDGER_FRESH;
-    else if (strcmp(PQgetvalue(r, 0, 1), in->content_hash) != 0) *seen = LEDGER_CONFLICT;
+    snprintf(state, LEDGER_STATE_MAX, "%s", PQgetvalue(r, 0, 1));
+    if (PQgetvalue(r, 0, 3)[0] == 't') *seen = LEDGER_FRESH;
+    else if (strcmp(PQgetvalue(r, 0, 2), in->content_hash) != 0) *seen = LEDGER_CONFLICT;
     else *seen = LEDGER_SEEN;
     PQclear(r);
     rc = 0;

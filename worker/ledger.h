@@ -47,11 +47,18 @@ int ledger_migrate(ledger_t *l, char *err, size_t errlen);
 /* 0 if every embedded migration is applied, -1 with err otherwise. */
 int ledger_check_schema(ledger_t *l, char *err, size_t errlen);
 
-/* Records the intent (state "received", or "validated" at once when valid
- * is set) or reports what is recorded: *seen and the current state.  raw is
- * the message as received. */
+/* Flags of ledger_begin_intent. */
+#define LEDGER_BEGIN_VALID 1  /* record a fresh intent as "validated" at once */
+#define LEDGER_BEGIN_LOCK 2   /* take the intent's lock first (see
+                                 ledger_lock_intent), in the same round trip */
+
+/* Records the intent (state "received", or "validated" with
+ * LEDGER_BEGIN_VALID) or reports what is recorded: *seen and the current
+ * state.  raw is the message as received.  Returns 0, 1 if LEDGER_BEGIN_LOCK
+ * was given and another connection holds the intent (nothing was done), -1
+ * on error. */
 int ledger_begin_intent(ledger_t *l, const intent_t *in, const origin_t *from,
-                        const char *raw, size_t raw_len, int valid, ledger_seen_t *seen,
+                        const char *raw, size_t raw_len, int flags, ledger_seen_t *seen,
                         char state[LEDGER_STATE_MAX], char *err, size_t errlen);
 
 /* Makes this connection the only one working on the intent (a session

@@ -503,25 +503,23 @@ static step_t step(pipeline_t *p, job_t *j) {
         return dead_letter(p, j, j->verdict.dlq_reason, j->verdict.detail);
     }
     if (ensure_ledger(p, err, sizeof(err)) < 0) goto infra;
-    if (!j->locked) {
+    ledger_seen_t seen = LEDGER_SEEN;
+    const char *state = j->state;
+    if (!j->state_known) {
         /* One worker per intent at a time, across replicas: a redelivery
-         * racing the original (a rebalance, a slow replica) waits here. */
-        int held = ledger_lock_intent(p->ledger, j->in.intent_id, err, sizeof(err));
-        if (held < 0) goto infra;
-        if (held == 0) {
+         * racing the original (a rebalance, a slow replica) waits here.  The
+         * lock is taken with the first read, in the same round trip. */
+        int flags = (j->verdict.status == INTENT_VALID ? LEDGER_BEGIN_VALID : 0) |
+                    (j->locked ? 0 : LEDGER_BEGIN_LOCK);
+        int rc = ledger_begin_intent(p->ledger, &j->in, j->from, j->bytes, j->len, flags,
+                                     &seen, j->state, err, sizeof(err));
+        if (rc < 0) goto infra;
+        if (rc == 1) {
             log_msg(LOG_DEBUG, "intent_busy", j->in.intent_id,
                     "another worker holds this intent; waiting");
             return STEP_RETRY;
         }
         j->locked = 1;
-    }
-    ledger_seen_t seen = LEDGER_SEEN;
-    const char *state = j->state;
-    if (!j->state_known) {
-        if (ledger_begin_intent(p->ledger, &j->in, j->from, j->bytes, j->len,
-                                j->verdict.status == INTENT_VALID, &seen, j->state, err,
-                                sizeof(err)) < 0)
-            goto infra;
         atomic_store(&p->shared->ledger_down, 0);
     }
     j->state_known = 0;  /* whatever moves it next says so again */
