@@ -373,7 +373,8 @@ int ledger_transition_via(ledger_t *l, const char *intent_id, const char *from,
 }
 
 /* Produces the events in rows of r (columns from col: event_id, topic,
- * msg_key, payload, published, seq; a NULL event_id is no event), those not
+ * msg_key, payload, published, seq, event_type; a NULL event_id is no
+ * event), those not
  * yet published or all with again=1, and once Kafka acknowledged every one,
  * marks them published in one statement (events appended since have a
  * later seq and stay unmarked). */
@@ -393,7 +394,8 @@ static int publish_rows(ledger_t *l, publisher_t *pub, const char *intent_id, PG
         const char *key = PQgetisnull(r, i, col + 2) ? NULL : PQgetvalue(r, i, col + 2);
         m[n++] = (publish_msg_t){PQgetvalue(r, i, col + 1), key, key ? strlen(key) : 0,
                                  PQgetvalue(r, i, col + 3),
-                                 (size_t)PQgetlength(r, i, col + 3)};
+                                 (size_t)PQgetlength(r, i, col + 3),
+                                 PQgetvalue(r, i, col + 6)};
         if (!published) last_seq = PQgetvalue(r, i, col + 5);
     }
     if (n > 0) rc = publish_send_many(pub, m, n, err, errlen);
@@ -471,13 +473,14 @@ int ledger_commit(ledger_t *l, publisher_t *pub, const char *intent_id, const ch
         "  type text, terminal boolean, payload text)) WITH ORDINALITY"
         "  AS e(event_id, topic, type, terminal, payload, n)"
         " ORDER BY e.n ON CONFLICT (event_id) DO NOTHING"
-        " RETURNING event_id, topic, msg_key, payload, seq)"
+        " RETURNING event_id, topic, msg_key, payload, seq, event_type)"
         /* The intent's unpublished events: those stored before (the
          * statement's snapshot) and those it stores (RETURNING). */
-        " SELECT m.moved, x.event_id, x.topic, x.msg_key, x.payload, false, x.seq"
+        " SELECT m.moved, x.event_id, x.topic, x.msg_key, x.payload, false, x.seq,"
+        "  x.event_type"
         " FROM (SELECT (SELECT count(*) FROM ok) AS moved, " DURABLE_IF("'on'") ") AS m"
-        " LEFT JOIN (SELECT event_id, topic, msg_key, payload, seq FROM ev"
-        "  UNION ALL SELECT event_id, topic, msg_key, payload, seq FROM events"
+        " LEFT JOIN (SELECT event_id, topic, msg_key, payload, seq, event_type FROM ev"
+        "  UNION ALL SELECT event_id, topic, msg_key, payload, seq, event_type FROM events"
         "  WHERE intent_id = $1 AND published_at IS NULL AND EXISTS (SELECT 1 FROM ok)) AS x"
         " ON true ORDER BY x.seq",
         18, p, PGRES_TUPLES_OK, "commit", err, errlen);
@@ -493,11 +496,11 @@ out:
 }
 
 /* The intent's stored events, oldest first: event_id, topic, msg_key,
- * payload, published (t/f), seq. */
+ * payload, published (t/f), seq, event_type. */
 static PGresult *read_events(ledger_t *l, const char *intent_id, char *err, size_t errlen) {
     const char *p[] = {intent_id};
     return exec(l,
-        "SELECT event_id, topic, msg_key, payload, published_at IS NOT NULL, seq"
+        "SELECT event_id, topic, msg_key, payload, published_at IS NOT NULL, seq, event_type"
         " FROM events WHERE intent_id = $1 ORDER BY seq",
         1, p, PGRES_TUPLES_OK, "read events", err, errlen);
 }

@@ -247,15 +247,20 @@ static int produce_and_wait(publisher_t *p, const char *topic, const char *key,
 
 /* Counts an acknowledged result event: by topic and type, and, when it
  * ends its intent, as an outcome (type and rejection reason). */
-static void count_event(publisher_t *p, const char *topic, const char *payload, size_t len) {
-    int fills = !strcmp(topic, p->cfg->topic_fills);
-    if (!fills && strcmp(topic, p->cfg->topic_rejections) != 0) return;
-    json_t *o = json_loadb(payload, len, 0, NULL);
-    const char *type = fills ? json_string_value(json_object_get(o, "type")) : "rejected";
+static void count_event(publisher_t *p, const publish_msg_t *m) {
+    int fills = !strcmp(m->topic, p->cfg->topic_fills);
+    if (!fills && strcmp(m->topic, p->cfg->topic_rejections) != 0) return;
+    /* The payload is read only when the type is not given, or for a
+     * rejection's reason (not the hot path). */
+    json_t *o = NULL;
+    if (!fills || !m->type) o = json_loadb(m->payload, m->len, 0, NULL);
+    const char *type = !fills ? "rejected"
+                       : m->type ? m->type
+                                 : json_string_value(json_object_get(o, "type"));
     const char *reason = fills ? "" : json_string_value(json_object_get(o, "reason"));
     if (!type) type = "unknown";
     if (!reason) reason = "unknown";
-    metrics_add(M_EVENTS_PUBLISHED, 1, topic, type);
+    metrics_add(M_EVENTS_PUBLISHED, 1, m->topic, type);
     if (!fills || !strcmp(type, "fill") || !strcmp(type, "canceled") || !strcmp(type, "expired"))
         metrics_add(M_OUTCOMES, 1, type, reason);
     json_decref(o);
@@ -264,7 +269,7 @@ static void count_event(publisher_t *p, const char *topic, const char *payload, 
 int publish_send(publisher_t *p, const char *topic, const char *key,
                  size_t key_len, const char *payload, size_t len, char *err,
                  size_t errlen) {
-    publish_msg_t m = {topic, key, key_len, payload, len};
+    publish_msg_t m = {topic, key, key_len, payload, len, NULL};
     return publish_send_many(p, &m, 1, err, errlen);
 }
 
@@ -290,7 +295,7 @@ int publish_send_many(publisher_t *p, const publish_msg_t *m, int n, char *err,
             if (rc == 0) snprintf(err, errlen, "%s", e);
             rc = -1;
         } else {
-            count_event(p, m[i].topic, m[i].payload, m[i].len);
+            count_event(p, &m[i]);
         }
         delivery_release(d[i]);
     }

@@ -43,6 +43,8 @@ typedef struct publish_msg {
     size_t key_len;
     const char *payload;
     size_t len;
+    const char *type;   /* the event's type for the metrics; NULL: read it
+                           from the payload */
 } publish_msg_t;
 
 /* Produces the n messages, all in flight at once, and waits until Kafka
