@@ -295,3 +295,27 @@ if wait_terminal "$WORK/c4.after.ids" 60000; then
 else
     bad "afterwards the workers still fill a valid intent (no outcome within 60 s)"
 fi
+
+# The ledger's deferred bookkeeping (ledger_defer_on): once the lanes run out
+# of work, every event of this run is marked published and no intent lock is
+# held (the follower's are momentary).  Polled for up to 20 s.
+unmarked="" locks=""
+for _ in $(seq 1 40); do
+    unmarked=$(psql "$DATABASE_URL" -X -q -At -c \
+        "SELECT count(*) FROM events e JOIN intents i USING (intent_id) WHERE e.published_at IS NULL
+         AND i.bot_id LIKE 'e2e-$RUN-%'") ||
+        die "cannot query the ledger"
+    locks=$(psql "$DATABASE_URL" -X -q -At -c \
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") ||
+        die "cannot query the ledger"
+    [[ $unmarked == 0 && $locks == 0 ]] && break
+    sleep 0.5
+done
+if [[ $unmarked != 0 ]]; then
+    psql "$DATABASE_URL" -X -q -At -F ' ' -c "SELECT e.event_id, e.event_type, e.created_at, i.state,
+        i.updated_at FROM events e JOIN intents i USING (intent_id) WHERE e.published_at IS NULL
+        AND i.bot_id LIKE 'e2e-$RUN-%'" |
+        sed 's/^/        | /'
+fi
+expect_eq "idle lanes mark every stored event published (unmarked events)" 0 "$unmarked"
+expect_eq "idle lanes hold no intent lock (advisory locks held)" 0 "$locks"

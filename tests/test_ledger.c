@@ -191,6 +191,15 @@ int main(void) {
         ledger_unlock_intent(l, id3);
         CHECK(ledger_lock_intent(l2, id3, err, sizeof(err)) == 1, "released by l");
         ledger_unlock_intent(l2, id3);
+        /* Deferred: the release waits for ledger_flush. */
+        ledger_defer_on(l);
+        CHECK(ledger_lock_intent(l, id3, err, sizeof(err)) == 1, "l locks again: %s", err);
+        ledger_unlock_intent(l, id3);
+        CHECK(ledger_has_deferred(l), "the release is deferred");
+        CHECK(ledger_lock_intent(l2, id3, err, sizeof(err)) == 0, "still held until the flush");
+        CHECK(ledger_flush(l, err, sizeof(err)) == 0 && !ledger_has_deferred(l), "flush: %s", err);
+        CHECK(ledger_lock_intent(l2, id3, err, sizeof(err)) == 1, "released by the flush");
+        ledger_unlock_intent(l2, id3);
         ledger_close(l2);
     }
     intent_free(&in3);

@@ -300,9 +300,17 @@ static void *lane_main(void *arg) {
     intake_t *k = lane->owner;
     for (;;) {
         pthread_mutex_lock(&k->lock);
-        job_t *j;
-        while (!(j = lane_next(lane)) && !k->stopping)
+        job_t *j = lane_next(lane);
+        if (!j && pipeline_has_deferred(lane->pipeline)) {
+            /* Out of work: write the deferred bookkeeping before waiting. */
+            pthread_mutex_unlock(&k->lock);
+            pipeline_idle(lane->pipeline);
+            continue;
+        }
+        while (!j && !k->stopping) {
             pthread_cond_wait(&lane->work_cv, &k->lock);
+            j = lane_next(lane);
+        }
         if (!j) {
             pthread_mutex_unlock(&k->lock);
             break;

@@ -28,11 +28,31 @@
  * Keyed by the SQL text's address (every statement is a string literal). */
 #define LEDGER_PREPARED_MAX 48
 
+/* Deferred bookkeeping (ledger_defer_on): "these events are published" and
+ * "release this intent's lock", kept per connection and written for many
+ * intents in one statement by ledger_flush(), instead of two round trips
+ * per intent.  Neither is anything another step waits for: a lost mark
+ * only leaves published_at unset (as a crash between the acknowledgement
+ * and the mark always could), and a lock held a little longer makes a
+ * racing redelivery wait a little longer. */
+#define LEDGER_DEFER_MAX 64
+
+typedef struct deferred {
+    char intent_id[40];
+    char seq[24];            /* mark published up to this seq; "" none */
+    int unlock;              /* release the intent's lock */
+} deferred_t;
+
 struct ledger {
     PGconn *conn;
     char replica[128];
     const char *prepared[LEDGER_PREPARED_MAX];
     int n_prepared;
+    int defer;               /* ledger_defer_on */
+    deferred_t pending[LEDGER_DEFER_MAX];
+    int n_pending;
+    int broken;              /* a flush failed: the owner must reconnect so
+                                that no lock outlives the list that held it */
 };
 
 static void set_err(char *err, size_t errlen, const char *what, PGconn *c,
@@ -54,7 +74,7 @@ static void ignore_notice(void *arg, const char *message) {
 /* A broken connection is never reset behind the owner's back: it held the
  * session's advisory locks, so the owner must notice (ledger_ok) and start
  * over with a new connection. */
-int ledger_ok(ledger_t *l) { return l && PQstatus(l->conn) == CONNECTION_OK; }
+int ledger_ok(ledger_t *l) { return l && !l->broken && PQstatus(l->conn) == CONNECTION_OK; }
 
 /* Runs sql (a string literal: see struct ledger) with text parameters. */
 static PGresult *exec(ledger_t *l, const char *sql, int n, const char *const *v,
@@ -135,7 +155,9 @@ ledger_t *ledger_connect(const char *database_url, const char *replica,
 
 void ledger_close(ledger_t *l) {
     if (!l) return;
-    PQfinish(l->conn);
+    char err[256];
+    if (l->n_pending && ledger_ok(l)) ledger_flush(l, err, sizeof(err));
+    PQfinish(l->conn);  /* releases whatever locks were still held */
     free(l);
 }
 
@@ -325,7 +347,81 @@ int ledger_lock_intent(ledger_t *l, const char *intent_id, char *err, size_t err
     return held;
 }
 
+/* Appends to the deferred list (flushing first when it is full). */
+static void defer(ledger_t *l, const char *intent_id, const char *seq, int unlock) {
+    char err[256];
+    if (l->n_pending == LEDGER_DEFER_MAX && ledger_flush(l, err, sizeof(err)) < 0)
+        return;  /* the connection is broken: its locks are gone with it */
+    deferred_t *d = &l->pending[l->n_pending++];
+    snprintf(d->intent_id, sizeof(d->intent_id), "%s", intent_id);
+    snprintf(d->seq, sizeof(d->seq), "%s", seq ? seq : "");
+    d->unlock = unlock;
+}
+
+void ledger_defer_on(ledger_t *l) { l->defer = 1; }
+
+int ledger_has_deferred(const ledger_t *l) { return l && l->n_pending > 0; }
+
+/* Appends s at buf[at] as a quoted element of a PostgreSQL array literal
+ * opened with '{' at buf[0]; returns the new end.  buf must have room for
+ * 2 * strlen(s) + 4 more bytes. */
+static size_t array_add(char *buf, size_t at, const char *s) {
+    if (at > 1) buf[at++] = ',';
+    buf[at++] = '"';
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') buf[at++] = '\\';
+        buf[at++] = *s;
+    }
+    buf[at++] = '"';
+    buf[at] = '\0';
+    return at;
+}
+
+int ledger_flush(ledger_t *l, char *err, size_t errlen) {
+    if (!l->n_pending) return 0;
+    /* Elements: an intent_id (< 40 bytes, doubled when escaped) or a seq. */
+    char ids[LEDGER_DEFER_MAX * 84 + 4] = "{", seqs[LEDGER_DEFER_MAX * 52 + 4] = "{",
+         locks[LEDGER_DEFER_MAX * 84 + 4] = "{";
+    size_t ni = 1, ns = 1, nl = 1;
+    for (int i = 0; i < l->n_pending; i++) {
+        const deferred_t *d = &l->pending[i];
+        if (d->seq[0]) {
+            ni = array_add(ids, ni, d->intent_id);
+            ns = array_add(seqs, ns, d->seq);
+        }
+        if (d->unlock) nl = array_add(locks, nl, d->intent_id);
+    }
+    snprintf(ids + ni, sizeof(ids) - ni, "}");
+    snprintf(seqs + ns, sizeof(seqs) - ns, "}");
+    snprintf(locks + nl, sizeof(locks) - nl, "}");
+    l->n_pending = 0;  /* written or not, never twice */
+    const char *p[] = {ids, seqs, locks};
+    PGresult *r = exec(l,
+        /* The intents' rows through the index on intent_id, each kept up
+         * to its own seq (an intent listed twice: its first, lower seq).
+         * No "published_at IS NULL" in the WHERE: the planner, trusting it
+         * to be selective, scanned the whole table for it. */
+        "WITH m AS ("
+        " UPDATE events SET published_at = COALESCE(published_at, now())"
+        " WHERE intent_id = ANY ($1::text[])"
+        "  AND seq <= ($2::bigint[])[array_position($1::text[], intent_id)]"
+        " RETURNING 1)"
+        " SELECT count(pg_advisory_unlock(hashtextextended(x, 0)))"
+        " FROM unnest($3::text[]) AS x",
+        3, p, PGRES_TUPLES_OK, "mark published and unlock", err, errlen);
+    if (!r) {
+        l->broken = 1;
+        return -1;
+    }
+    PQclear(r);
+    return 0;
+}
+
 void ledger_unlock_intent(ledger_t *l, const char *intent_id) {
+    if (l->defer) {
+        defer(l, intent_id, NULL, 1);
+        return;
+    }
     const char *p[] = {intent_id};
     char err[256];
     PGresult *r = exec(l, "SELECT pg_advisory_unlock(hashtextextended($1, 0))", 1, p,
@@ -399,7 +495,9 @@ static int publish_rows(ledger_t *l, publisher_t *pub, const char *intent_id, PG
         if (!published) last_seq = PQgetvalue(r, i, col + 5);
     }
     if (n > 0) rc = publish_send_many(pub, m, n, err, errlen);
-    if (rc == 0 && last_seq) {
+    if (rc == 0 && last_seq && l->defer) {
+        defer(l, intent_id, last_seq, 0);
+    } else if (rc == 0 && last_seq) {
         const char *p[] = {intent_id, last_seq};
         rc = exec_cmd(l,
             "UPDATE events SET published_at = now() WHERE intent_id = $1"

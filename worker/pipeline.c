@@ -138,6 +138,7 @@ static void nap(const atomic_int *abandon, int64_t ms) {
 static int ensure_ledger(pipeline_t *p, char *err, size_t errlen) {
     if (p->ledger) return 0;
     p->ledger = ledger_connect(p->cfg->database_url, p->cfg->replica_id, err, errlen);
+    if (p->ledger) ledger_defer_on(p->ledger);  /* flushed by pipeline_idle */
     return p->ledger ? 0 : -1;
 }
 
@@ -502,6 +503,14 @@ static step_t step(pipeline_t *p, job_t *j) {
         if (ensure_ledger(p, err, sizeof(err)) < 0) goto infra;
         return dead_letter(p, j, j->verdict.dlq_reason, j->verdict.detail);
     }
+    if (p->ledger && !ledger_ok(p->ledger)) {
+        /* Broken (e.g. a deferred flush failed): start over on a new
+         * connection, taking the intent's lock again. */
+        ledger_close(p->ledger);
+        p->ledger = NULL;
+        j->locked = 0;
+        j->state_known = 0;
+    }
     if (ensure_ledger(p, err, sizeof(err)) < 0) goto infra;
     ledger_seen_t seen = LEDGER_SEEN;
     const char *state = j->state;
@@ -604,6 +613,16 @@ infra:
         }
     }
     return STEP_RETRY;
+}
+
+int pipeline_has_deferred(const pipeline_t *p) { return ledger_has_deferred(p->ledger); }
+
+void pipeline_idle(pipeline_t *p) {
+    char err[256];
+    if (!p->ledger || ledger_flush(p->ledger, err, sizeof(err)) == 0) return;
+    log_msg(LOG_WARN, "ledger_failed", NULL, "%s", err);
+    ledger_close(p->ledger);  /* releases the locks the flush did not */
+    p->ledger = NULL;
 }
 
 int pipeline_handle(pipeline_t *p, const origin_t *from, intent_source_t source,

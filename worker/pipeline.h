@@ -46,4 +46,11 @@ int pipeline_handle(pipeline_t *p, const origin_t *from, intent_source_t source,
                     const char *bytes, size_t len,
                     const atomic_int *abandon);
 
+/* The ledger bookkeeping left for later (published marks, released intent
+ * locks: see ledger_defer_on) is written when a lane runs out of work:
+ * pipeline_has_deferred tells whether there is any, pipeline_idle writes
+ * it. */
+int pipeline_has_deferred(const pipeline_t *p);
+void pipeline_idle(pipeline_t *p);
+
 #endif
