@@ -2,9 +2,9 @@
  * pipeline.h for the order of the steps).
  *
  * The ledger's state is the program counter.  step() reads the recorded
- * state and performs the next step, writing the new state before the action
- * it announces; pipeline_handle() repeats step() until the intent is
- * terminal.  Any failure of a dependency makes step() return STEP_RETRY and
+ * state (or takes the one this call just wrote) and performs the next step,
+ * writing the new state before the action it announces; pipeline_handle()
+ * repeats step() until the intent is terminal.  Any failure of a dependency makes step() return STEP_RETRY and
  * the whole thing starts again from the ledger after a backoff, which is
  * what makes redeliveries, crashes and retries all the same case.
  *
