@@ -2,9 +2,11 @@
  *
  * Nothing is acted on before the ledger says so.  An intent is recorded
  * before its first step; each state change is written, with a transition
- * row, before the step it announces; events are stored before they are
- * produced and marked published after Kafka acknowledged them.  One
- * ledger_t per lane (one connection, not shared between threads). */
+ * row, before the step it announces (flushed to disk first when that step
+ * acts outside the ledger: see the top of ledger.c); events are stored
+ * before they are produced and marked published after Kafka acknowledged
+ * them.  One ledger_t per lane (one connection, not shared between
+ * threads). */
 #ifndef LEDGER_H
 #define LEDGER_H
 
