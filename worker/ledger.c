@@ -440,14 +440,8 @@ static int state_is_acted_on(const char *s) {
 #define DURABLE_IF(param) "set_config('synchronous_commit', " param ", true)"
 
 int ledger_transition(ledger_t *l, const char *intent_id, const char *from,
-                      const char *to, const char *detail_json,
+                      const char *via, const char *to, const char *detail_json,
                       char *err, size_t errlen) {
-    return ledger_transition_via(l, intent_id, from, NULL, to, detail_json, err, errlen);
-}
-
-int ledger_transition_via(ledger_t *l, const char *intent_id, const char *from,
-                          const char *via, const char *to, const char *detail_json,
-                          char *err, size_t errlen) {
     const char *p[] = {intent_id, from, to, detail_json, l->replica, via,
                        state_is_acted_on(to) ? "on" : "off"};
     /* With via: two transition rows, from -> via -> to. */
@@ -601,23 +595,6 @@ static PGresult *read_events(ledger_t *l, const char *intent_id, char *err, size
         "SELECT event_id, topic, msg_key, payload, published_at IS NOT NULL, seq, event_type"
         " FROM events WHERE intent_id = $1 ORDER BY seq",
         1, p, PGRES_TUPLES_OK, "read events", err, errlen);
-}
-
-static const char *key_col(PGresult *r, int row) {
-    return PQgetisnull(r, row, 2) ? NULL : PQgetvalue(r, row, 2);
-}
-
-int ledger_events_each(ledger_t *l, const char *intent_id, ledger_event_fn fn,
-                       void *ud, char *err, size_t errlen) {
-    PGresult *r = read_events(l, intent_id, err, errlen);
-    if (!r) return -1;
-    int rc = 0;
-    for (int i = 0; i < PQntuples(r) && rc == 0; i++)
-        rc = fn(ud, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), key_col(r, i),
-                PQgetvalue(r, i, 3), PQgetvalue(r, i, 4)[0] == 't');
-    PQclear(r);
-    if (rc != 0) snprintf(err, errlen, "ledger: re-publishing events failed");
-    return rc;
 }
 
 int ledger_publish_events(ledger_t *l, publisher_t *pub, const char *intent_id,

@@ -82,18 +82,13 @@ int ledger_has_deferred(const ledger_t *l);
  * way: a broken connection took its locks with it). */
 int ledger_flush(ledger_t *l, char *err, size_t errlen);
 
-/* Moves the intent from state `from` to `to` (with a transition row).
- * Returns 0, 1 if the intent was not in state `from` (someone else moved
- * it), -1 on error. */
+/* Moves the intent from state `from` to `to` with a transition row, or,
+ * when via is not NULL, through via in the same transaction (two rows:
+ * from -> via -> to).  Returns 0, 1 if the intent was not in state `from`
+ * (someone else moved it), -1 on error. */
 int ledger_transition(ledger_t *l, const char *intent_id, const char *from,
-                      const char *to, const char *detail_json,
+                      const char *via, const char *to, const char *detail_json,
                       char *err, size_t errlen);
-
-/* The same through an intermediate state in one transaction: from -> via
- * -> to, two transition rows (via may be NULL). */
-int ledger_transition_via(ledger_t *l, const char *intent_id, const char *from,
-                          const char *via, const char *to, const char *detail_json,
-                          char *err, size_t errlen);
 
 /* One durable transaction: upserts the broker order (if order != NULL),
  * stores the events (an event_id already stored is kept as it was), and
@@ -109,13 +104,6 @@ int ledger_commit(ledger_t *l, publisher_t *pub, const char *intent_id, const ch
                   int n_events, const char *key, size_t key_len,
                   char *err, size_t errlen);
 
-
-/* Calls fn for each stored event of the intent, oldest first. */
-typedef int (*ledger_event_fn)(void *ud, const char *event_id,
-                               const char *topic, const char *key,
-                               const char *payload, int published);
-int ledger_events_each(ledger_t *l, const char *intent_id, ledger_event_fn fn,
-                       void *ud, char *err, size_t errlen);
 
 /* Produces the intent's stored events, oldest first, exactly as stored,
  * and marks them published once Kafka acknowledged them.  With again=0 only

@@ -135,6 +135,18 @@ static void nap(const atomic_int *abandon, int64_t ms) {
     }
 }
 
+/* Closes the lane's ledger connection.  PostgreSQL releases the intent
+ * locks it held, so the job (if any) takes its lock, and reads its state,
+ * again on the next connection. */
+static void drop_ledger(pipeline_t *p, job_t *j) {
+    ledger_close(p->ledger);
+    p->ledger = NULL;
+    if (j) {
+        j->locked = 0;
+        j->state_known = 0;
+    }
+}
+
 static int ensure_ledger(pipeline_t *p, char *err, size_t errlen) {
     if (p->ledger) return 0;
     p->ledger = ledger_connect(p->cfg->database_url, p->cfg->replica_id, err, errlen);
@@ -189,8 +201,8 @@ static step_t reject(pipeline_t *p, job_t *j, const char *from,
 static step_t transition(pipeline_t *p, job_t *j, const char *from, const char *via,
                          const char *to, int *moved) {
     char err[256];
-    int rc = ledger_transition_via(p->ledger, j->in.intent_id, from, via, to, NULL, err,
-                                   sizeof(err));
+    int rc = ledger_transition(p->ledger, j->in.intent_id, from, via, to, NULL, err,
+                               sizeof(err));
     if (rc < 0) {
         log_msg(LOG_WARN, "ledger_failed", j->in.intent_id, "%s", err);
         return STEP_RETRY;
@@ -503,14 +515,8 @@ static step_t step(pipeline_t *p, job_t *j) {
         if (ensure_ledger(p, err, sizeof(err)) < 0) goto infra;
         return dead_letter(p, j, j->verdict.dlq_reason, j->verdict.detail);
     }
-    if (p->ledger && !ledger_ok(p->ledger)) {
-        /* Broken (e.g. a deferred flush failed): start over on a new
-         * connection, taking the intent's lock again. */
-        ledger_close(p->ledger);
-        p->ledger = NULL;
-        j->locked = 0;
-        j->state_known = 0;
-    }
+    /* Broken (e.g. a deferred flush failed): start over on a new one. */
+    if (p->ledger && !ledger_ok(p->ledger)) drop_ledger(p, j);
     if (ensure_ledger(p, err, sizeof(err)) < 0) goto infra;
     ledger_seen_t seen = LEDGER_SEEN;
     const char *state = j->state;
@@ -606,11 +612,7 @@ infra:
         /* Nothing is acted on without the ledger: intake stops taking new
          * intents until it answers again. */
         atomic_store(&p->shared->ledger_down, 1);
-        if (p->ledger) {
-            ledger_close(p->ledger);  /* releases the intent's lock too */
-            p->ledger = NULL;
-            j->locked = 0;
-        }
+        if (p->ledger) drop_ledger(p, j);
     }
     return STEP_RETRY;
 }
@@ -621,8 +623,7 @@ void pipeline_idle(pipeline_t *p) {
     char err[256];
     if (!p->ledger || ledger_flush(p->ledger, err, sizeof(err)) == 0) return;
     log_msg(LOG_WARN, "ledger_failed", NULL, "%s", err);
-    ledger_close(p->ledger);  /* releases the locks the flush did not */
-    p->ledger = NULL;
+    drop_ledger(p, NULL);  /* releases the locks the flush did not */
 }
 
 int pipeline_handle(pipeline_t *p, const origin_t *from, intent_source_t source,
@@ -642,9 +643,7 @@ int pipeline_handle(pipeline_t *p, const origin_t *from, intent_source_t source,
             break;
         }
         if (s == STEP_RETRY && p->ledger && !ledger_ok(p->ledger)) {
-            ledger_close(p->ledger);  /* its locks died with the connection */
-            p->ledger = NULL;
-            j.locked = 0;
+            drop_ledger(p, &j);  /* its locks died with the connection */
             atomic_store(&p->shared->ledger_down, 1);
         }
         if (s == STEP_RETRY) nap(abandon, backoff_ms(p, attempt++));

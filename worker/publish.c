@@ -266,13 +266,6 @@ static void count_event(publisher_t *p, const publish_msg_t *m) {
     json_decref(o);
 }
 
-int publish_send(publisher_t *p, const char *topic, const char *key,
-                 size_t key_len, const char *payload, size_t len, char *err,
-                 size_t errlen) {
-    publish_msg_t m = {topic, key, key_len, payload, len, NULL};
-    return publish_send_many(p, &m, 1, err, errlen);
-}
-
 int publish_send_many(publisher_t *p, const publish_msg_t *m, int n, char *err,
                       size_t errlen) {
     delivery_t *small[8], **d = n <= 8 ? small : calloc((size_t)n, sizeof(*d));

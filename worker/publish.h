@@ -2,7 +2,7 @@
  * orders.fills and orders.rejections, and original messages on orders.dlq.
  *
  * Events are built here (one shape, contract section 4) and produced with
- * the idempotent producer.  publish_send() waits for the broker's
+ * the idempotent producer.  publish_send_many() waits for the broker's
  * acknowledgement, because the ledger marks an event published, and the
  * consumer offset moves on, only after that. */
 #ifndef PUBLISH_H
@@ -29,12 +29,6 @@ publisher_t *publish_new(const config_t *cfg, char *err, size_t errlen);
 
 /* Flushes what is outstanding (up to timeout) and frees the producer. */
 void publish_free(publisher_t *p);
-
-/* Produces payload to topic with key and waits for the acknowledgement.
- * Returns 0 once acknowledged, -1 with err otherwise. */
-int publish_send(publisher_t *p, const char *topic, const char *key,
-                 size_t key_len, const char *payload, size_t len,
-                 char *err, size_t errlen);
 
 /* One message for publish_send_many. */
 typedef struct publish_msg {
