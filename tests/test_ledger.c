@@ -55,6 +55,18 @@ static char *scalar(PGconn *c, const char *sql, const char *arg) {
     return out;
 }
 
+/* A filled broker order for the intent (free with alpaca_order_clear). */
+static void filled_order(alpaca_order_t *o, const char *id, const intent_t *in,
+                         const char *qty, const char *price) {
+    memset(o, 0, sizeof(*o));
+    snprintf(o->id, sizeof(o->id), "ord-%s", id);
+    intent_client_order_id(in, o->client_order_id, sizeof(o->client_order_id));
+    snprintf(o->status, sizeof(o->status), "filled");
+    snprintf(o->filled_qty, sizeof(o->filled_qty), "%s", qty);
+    snprintf(o->filled_avg_price, sizeof(o->filled_avg_price), "%s", price);
+    o->raw = strdup("{\"id\":\"x\"}");
+}
+
 int main(void) {
     const char *url = getenv("DATABASE_URL");
     if (!url || !*url) {
@@ -186,13 +198,7 @@ int main(void) {
 
     /* Order + events + state in one commit; events stored once per id. */
     alpaca_order_t o;
-    memset(&o, 0, sizeof(o));
-    snprintf(o.id, sizeof(o.id), "ord-%s", id);
-    intent_client_order_id(&in, o.client_order_id, sizeof(o.client_order_id));
-    snprintf(o.status, sizeof(o.status), "filled");
-    snprintf(o.filled_qty, sizeof(o.filled_qty), "0.123456789");
-    snprintf(o.filled_avg_price, sizeof(o.filled_avg_price), "187.2");
-    o.raw = strdup("{\"id\":\"x\"}");
+    filled_order(&o, id, &in, "0.123456789", "187.2");
     config_t cfg;
     memset(&cfg, 0, sizeof(cfg));
     snprintf(cfg.topic_fills, sizeof(cfg.topic_fills), "orders.fills");
@@ -252,6 +258,96 @@ int main(void) {
                           "WHERE topic = 'orders.intents.bot' AND kafka_partition = 1 AND kafka_offset = $1::bigint GROUP BY raw", off);
     CHECK(dn && !strcmp(dn, "1 6e6f7400ff6a"), "dead letter once, exact bytes: %s", dn ? dn : "(null)");
     free(dn);
+
+    /* Many at once: each intent answered on its own (fresh, seen, busy),
+     * moved only from its expected state, committed all or per outcome. */
+    char ida[40], idb[40], ja[1024], jb[1024], j3[1024];
+    make_uuid(ida, sizeof(ida), 10);
+    make_uuid(idb, sizeof(idb), 11);
+    const char *fmt = "{\"intent_id\":\"%s\",\"bot_id\":\"%s\",\"user_id\":\"u1\","
+                      "\"symbol\":\"MSFT\",\"side\":\"sell\",\"type\":\"market\","
+                      "\"qty\":\"2.5\",\"created_at\":\"2026-11-23T10:00:00Z\"}";
+    snprintf(ja, sizeof(ja), fmt, ida, "ba");
+    snprintf(jb, sizeof(jb), fmt, idb, "bb");
+    snprintf(j3, sizeof(j3), "%s", json3);
+    intent_t ia, ib, i3;
+    decode(ja, &ia);
+    decode(jb, &ib);
+    decode(j3, &i3);
+    origin_t fa = {"orders.intents.bot", 0, 7, "ba", 2}, fb = {"orders.intents.bot", 1, 8, "bb", 2};
+    ledger_begin_t b[3] = {{.in = &ia, .from = &fa, .raw = ja, .raw_len = strlen(ja)},
+                           {.in = &i3, .from = &from, .raw = j3, .raw_len = strlen(j3)},
+                           {.in = &ib, .from = &fb, .raw = jb, .raw_len = strlen(jb)}};
+    ledger_t *l3 = ledger_connect(url, "test-3", err, sizeof(err));
+    CHECK(l3 && ledger_lock_intent(l3, idb, err, sizeof(err)) == 1, "l3 locks b: %s", err);
+    CHECK(ledger_begin_many(l, b, 3, LEDGER_BEGIN_VALID | LEDGER_BEGIN_LOCK, err,
+                            sizeof(err)) == 0, "begin_many: %s", err);
+    CHECK(!b[0].busy && b[0].seen == LEDGER_FRESH && !strcmp(b[0].state, "validated"),
+          "a fresh: %d %d %s", b[0].busy, b[0].seen, b[0].state);
+    CHECK(!b[1].busy && b[1].seen == LEDGER_SEEN && !strcmp(b[1].state, "submitting"),
+          "id3 seen: %d %d %s", b[1].busy, b[1].seen, b[1].state);
+    CHECK(b[2].busy, "b busy while l3 holds it");
+    char *nb = scalar(pg, "SELECT count(*) FROM intents WHERE intent_id = $1", idb);
+    CHECK(nb && !strcmp(nb, "0"), "a busy intent is not recorded, got %s", nb ? nb : "(null)");
+    free(nb);
+    if (l3) ledger_close(l3);  /* releases b */
+    CHECK(ledger_begin_many(l, b + 2, 1, LEDGER_BEGIN_VALID | LEDGER_BEGIN_LOCK, err,
+                            sizeof(err)) == 0 && !b[2].busy && b[2].seen == LEDGER_FRESH,
+          "b taken once free: %s", err);
+    char *qa = scalar(pg, "SELECT qty::text || ' ' || msg_key || ' ' || kafka_offset"
+                          " FROM intents WHERE intent_id = $1", ida);
+    CHECK(qa && !strcmp(qa, "2.5 ba 7"), "a's row: %s", qa ? qa : "(null)");
+    free(qa);
+    const char *mids[] = {ida, id3, idb};
+    int moved[3] = {9, 9, 9};
+    CHECK(ledger_transition_many(l, mids, 3, "validated", "quota_granted", "submitting", NULL,
+                                 moved, err, sizeof(err)) == 0 &&
+              moved[0] == 1 && moved[1] == 0 && moved[2] == 1,
+          "transition_many moves a and b, not id3: %d %d %d (%s)", moved[0], moved[1],
+          moved[2], err);
+    alpaca_order_t ob;
+    filled_order(&ob, idb, &ib, "2.5", "410.01");
+    event_t ea, eb[2];
+    publish_build_fill(&cfg, &ia, &ob, "accepted", 1, NULL, NULL, &ea);
+    publish_build_fill(&cfg, &ib, &ob, "accepted", 1, NULL, NULL, &eb[0]);
+    publish_build_fill(&cfg, &ib, &ob, "fill", 1, ob.filled_qty, ob.filled_avg_price, &eb[1]);
+    ledger_outcome_t oc[3] = {
+        {ida, "submitting", "rejected", "broker_rejected", NULL, &ea, 1, "ba", 2, 9},
+        {id3, "validated", "rejected", "expired", NULL, NULL, 0, NULL, 0, 9},
+        {idb, "submitting", "filled", NULL, &ob, eb, 2, "bb", 2, 9}};
+    CHECK(ledger_commit_many(l, NULL, oc, 3, err, sizeof(err)) == 0 && oc[0].moved == 1 &&
+              oc[1].moved == 0 && oc[2].moved == 1,
+          "commit_many: %d %d %d (%s)", oc[0].moved, oc[1].moved, oc[2].moved, err);
+    const char *want_state[][2] = {{ida, "rejected/broker_rejected"}, {idb, "filled/-"},
+                                   {id3, "submitting/-"}};
+    for (int i = 0; i < 3; i++) {
+        char *st = scalar(pg, "SELECT state || '/' || COALESCE(reason, '-') FROM intents"
+                              " WHERE intent_id = $1", want_state[i][0]);
+        CHECK(st && !strcmp(st, want_state[i][1]), "state %d: %s, want %s", i,
+              st ? st : "(null)", want_state[i][1]);
+        free(st);
+    }
+    char *evc = scalar(pg, "SELECT string_agg(event_type || ':' || COALESCE(msg_key, '-'),"
+                           " ',' ORDER BY seq) FROM events WHERE intent_id = $1", ida);
+    CHECK(evc && !strcmp(evc, "accepted:ba"), "a's event: %s", evc ? evc : "(null)");
+    free(evc);
+    char *evb = scalar(pg, "SELECT string_agg(event_type, ',' ORDER BY seq) || ' ' ||"
+                           " (SELECT filled_avg_price::text FROM broker_orders WHERE intent_id = $1)"
+                           " FROM events WHERE intent_id = $1", idb);
+    CHECK(evb && !strcmp(evb, "accepted,fill 410.01"), "b's events and order: %s",
+          evb ? evb : "(null)");
+    free(evb);
+    char *tr3 = scalar(pg, "SELECT count(*) FROM intent_transitions WHERE intent_id = $1"
+                           " AND to_state = 'rejected'", id3);
+    CHECK(tr3 && !strcmp(tr3, "0"), "nothing written for an outcome not in its state");
+    free(tr3);
+    publish_event_clear(&ea);
+    publish_event_clear(&eb[0]);
+    publish_event_clear(&eb[1]);
+    alpaca_order_clear(&ob);
+    intent_free(&ia);
+    intent_free(&ib);
+    intent_free(&i3);
 
     intent_free(&in);
     PQfinish(pg);

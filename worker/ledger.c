@@ -253,87 +253,150 @@ int ledger_check_schema(ledger_t *l, char *err, size_t errlen) {
 static const char *opt(const char *s) { return s && *s ? s : NULL; }
 static const char *dec(int has, const decimal_t *d) { return has ? d->text : NULL; }
 
+/* Times as epoch ms (PostgreSQL converts them: no local time zone games);
+ * 0 is no time. */
+static json_t *ms_or_null(int64_t ms) { return ms ? json_integer(ms) : json_null(); }
+
+/* raw as a JSON string, cut at a NUL (a text column cannot hold one). */
+static json_t *raw_text(const char *raw, size_t len) {
+    return json_stringn(raw, strnlen(raw, len));
+}
+
+/* Sets o's "msg_key" to the Kafka key (none: left out, so NULL).  A key
+ * that is not UTF-8 cannot be stored in a text column: -1, as PostgreSQL
+ * would refuse it. */
+static int set_key(json_t *o, const char *key, size_t len) {
+    if (!key) return 0;
+    json_t *k = json_stringn(key, strnlen(key, len));
+    return k ? json_object_set_new(o, "msg_key", k) : -1;
+}
+
+/* Appends o to the array a (taking o); NULL o or no memory: frees a and
+ * returns NULL, so that a list with a hole is never sent. */
+static json_t *append(json_t *a, json_t *o) {
+    if (a && o && json_array_append_new(a, o) == 0) return a;
+    json_decref(a);
+    if (!a) json_decref(o);
+    return NULL;
+}
+
+/* A JSON document as the text of a parameter: free with free(). */
+static char *dump(json_t *a) {
+    char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
+    json_decref(a);
+    return s;
+}
+
 int ledger_begin_intent(ledger_t *l, const intent_t *in, const origin_t *from,
                         const char *raw, size_t raw_len, int flags, ledger_seen_t *seen,
                         char state[LEDGER_STATE_MAX], char *err, size_t errlen) {
-    char part[16], off[24], created[48], expires[48];
-    snprintf(part, sizeof(part), "%d", (int)from->partition);
-    snprintf(off, sizeof(off), "%lld", (long long)from->offset);
-    /* Times as epoch ms, converted by PostgreSQL: no local time zone games. */
-    snprintf(created, sizeof(created), "%lld", (long long)in->created_at_ms);
-    snprintf(expires, sizeof(expires), "%lld", (long long)in->expires_at_ms);
-    char *key = from->key ? strndup(from->key, from->key_len) : NULL;
-    char *rawz = strndup(raw, raw_len);
-    char cid[64];
-    intent_client_order_id(in, cid, sizeof(cid));
-    const char *p[] = {
-        in->intent_id, in->content_hash,
-        in->source == INTENT_SOURCE_BOT ? "bot" : "user", key, from->topic, part,
-        off, opt(in->bot_id), opt(in->user_id), opt(in->symbol), opt(in->side),
-        opt(in->type), dec(in->has_qty, &in->qty),
-        dec(in->has_notional, &in->notional),
-        dec(in->has_limit_price, &in->limit_price),
-        dec(in->has_stop_price, &in->stop_price), opt(in->time_in_force),
-        in->extended_hours ? "true" : "false",
-        in->created_at_ms ? created : NULL, in->expires_at_ms ? expires : NULL,
-        cid, rawz, l->replica, flags & LEDGER_BEGIN_VALID ? "validated" : "received",
-        flags & LEDGER_BEGIN_LOCK ? "true" : "false"};
-    int rc = -1;
-    /* One statement, one round trip: the intent's lock first (with
-     * LEDGER_BEGIN_LOCK; nothing else happens without it), then the insert
-     * either creates the row or leaves the existing one alone, and the
-     * SELECT that follows tells which.  A valid intent is recorded as
-     * received and validated at once (two transition rows).  The lock
-     * holder is the only writer, so nothing races the insert. */
+    ledger_begin_t b = {.in = in, .from = from, .raw = raw, .raw_len = raw_len};
+    if (ledger_begin_many(l, &b, 1, flags, err, errlen) < 0) return -1;
+    if (b.busy) return 1;
+    *seen = b.seen;
+    snprintf(state, LEDGER_STATE_MAX, "%s", b.state);
+    return 0;
+}
+
+int ledger_begin_many(ledger_t *l, ledger_begin_t *b, int n, int flags, char *err,
+                      size_t errlen) {
+    json_t *a = json_array();
+    for (int i = 0; a && i < n; i++) {
+        const intent_t *in = b[i].in;
+        const origin_t *from = b[i].from;
+        char cid[64];
+        intent_client_order_id(in, cid, sizeof(cid));
+        json_t *o = json_pack(
+            "{s:i, s:s, s:s, s:s, s:s, s:i, s:I, s:s?, s:s?, s:s?, s:s?, s:s?,"
+            " s:s?, s:s?, s:s?, s:s?, s:s?, s:b, s:o, s:o, s:s, s:o}",
+            "n", i, "intent_id", in->intent_id, "content_hash", in->content_hash,
+            "source", in->source == INTENT_SOURCE_BOT ? "bot" : "user",
+            "topic", from->topic, "kafka_partition", (int)from->partition,
+            "kafka_offset", (json_int_t)from->offset, "bot_id", opt(in->bot_id),
+            "user_id", opt(in->user_id), "symbol", opt(in->symbol), "side", opt(in->side),
+            "order_type", opt(in->type), "qty", dec(in->has_qty, &in->qty),
+            "notional", dec(in->has_notional, &in->notional),
+            "limit_price", dec(in->has_limit_price, &in->limit_price),
+            "stop_price", dec(in->has_stop_price, &in->stop_price),
+            "time_in_force", opt(in->time_in_force), "extended_hours", in->extended_hours,
+            "created_at", ms_or_null(in->created_at_ms),
+            "expires_at", ms_or_null(in->expires_at_ms), "client_order_id", cid,
+            "raw", raw_text(b[i].raw, b[i].raw_len));  /* NULL fails the pack */
+        if (o && set_key(o, from->key, from->key_len) < 0) {
+            json_decref(o);
+            o = NULL;
+        }
+        a = append(a, o);
+    }
+    char *rows = dump(a);
+    if (!rows) {
+        snprintf(err, errlen, "ledger: cannot encode %d intents (not UTF-8?)", n);
+        return -1;
+    }
+    const char *p[] = {rows, l->replica, flags & LEDGER_BEGIN_VALID ? "validated" : "received",
+                       flags & LEDGER_BEGIN_LOCK ? "true" : "false"};
+    /* One statement, one round trip: each intent's lock first (with
+     * LEDGER_BEGIN_LOCK; nothing else happens to an intent without it),
+     * then the insert either creates the row or leaves the existing one
+     * alone, and the join that follows tells which (the statement's
+     * snapshot does not see its own insert, so an intent found in `intents`
+     * was recorded before).  A valid intent is recorded as received and
+     * validated at once (two transition rows).  The lock holder is the only
+     * writer, so nothing races the insert. */
     PGresult *r = exec(l,
-        "WITH lk AS MATERIALIZED ("
-        " SELECT CASE WHEN $25::boolean THEN pg_try_advisory_lock(hashtextextended($1, 0))"
-        "  ELSE true END AS held),"
+        "WITH x AS MATERIALIZED ("
+        " SELECT r.*, CASE WHEN $4::boolean"
+        "  THEN pg_try_advisory_lock(hashtextextended(r.intent_id, 0)) ELSE true END AS held"
+        " FROM json_to_recordset($1::json) AS r(n int, intent_id text, content_hash text,"
+        "  source text, msg_key text, topic text, kafka_partition int, kafka_offset bigint,"
+        "  bot_id text, user_id text, symbol text, side text, order_type text, qty numeric,"
+        "  notional numeric, limit_price numeric, stop_price numeric, time_in_force text,"
+        "  extended_hours boolean, created_at bigint, expires_at bigint,"
+        "  client_order_id text, raw text)),"
         " ins AS ("
         " INSERT INTO intents (intent_id, content_hash, source, msg_key, topic,"
         "  kafka_partition, kafka_offset, bot_id, user_id, symbol, side,"
         "  order_type, qty, notional, limit_price, stop_price, time_in_force,"
         "  extended_hours, created_at, expires_at, client_order_id, state, raw)"
-        " SELECT $1, $2, $3, $4, $5, $6::integer, $7::bigint, $8, $9, $10, $11, $12,"
-        "  $13::numeric, $14::numeric, $15::numeric, $16::numeric, $17, $18::boolean,"
-        "  to_timestamp($19::bigint / 1000.0), to_timestamp($20::bigint / 1000.0),"
-        "  $21, $24, $22 FROM lk WHERE lk.held"
+        " SELECT intent_id, content_hash, source, msg_key, topic, kafka_partition,"
+        "  kafka_offset, bot_id, user_id, symbol, side, order_type, qty, notional,"
+        "  limit_price, stop_price, time_in_force, extended_hours,"
+        "  to_timestamp(created_at / 1000.0), to_timestamp(expires_at / 1000.0),"
+        "  client_order_id, $3, raw FROM x WHERE held ORDER BY n"
         " ON CONFLICT (intent_id) DO NOTHING RETURNING intent_id, state, content_hash),"
         " tr AS ("
         " INSERT INTO intent_transitions (intent_id, from_state, to_state, replica)"
-        " SELECT intent_id, s.f, s.t, $23 FROM ins,"
-        "  (VALUES (1, NULL, 'received'), (2, 'received', $24)) AS s(n, f, t)"
-        " WHERE s.t <> COALESCE(s.f, '') ORDER BY s.n)"
-        " SELECT lk.held, x.state, x.content_hash, x.fresh FROM lk LEFT JOIN ("
-        "  SELECT state, content_hash, true AS fresh FROM ins"
-        "  UNION ALL SELECT state, content_hash, false FROM intents"
-        "  WHERE intent_id = $1 AND NOT EXISTS (SELECT 1 FROM ins)) AS x ON lk.held",
-        25, p, PGRES_TUPLES_OK, "record intent", err, errlen);
-    if (!r) goto out;
-    if (PQntuples(r) != 1) {
-        snprintf(err, errlen, "ledger: intent %s: no answer", in->intent_id);
-        PQclear(r);
-        goto out;
+        " SELECT ins.intent_id, s.f, s.t, $2 FROM ins,"
+        "  (VALUES (1, NULL, 'received'), (2, 'received', $3)) AS s(k, f, t)"
+        " WHERE s.t <> COALESCE(s.f, '') ORDER BY ins.intent_id, s.k)"
+        " SELECT x.n, x.held, COALESCE(i.state, o.state), COALESCE(i.content_hash,"
+        "  o.content_hash), i.intent_id IS NOT NULL"
+        " FROM x LEFT JOIN ins i ON i.intent_id = x.intent_id"
+        " LEFT JOIN intents o ON x.held AND i.intent_id IS NULL AND o.intent_id = x.intent_id"
+        " ORDER BY x.n",
+        4, p, PGRES_TUPLES_OK, "record intent", err, errlen);
+    free(rows);
+    if (!r) return -1;
+    int rc = 0;
+    if (PQntuples(r) != n) {
+        snprintf(err, errlen, "ledger: %d intents recorded, %d answers", n, PQntuples(r));
+        rc = -1;
     }
-    if (PQgetvalue(r, 0, 0)[0] != 't') {
-        PQclear(r);
-        rc = 1;  /* another connection holds the intent */
-        goto out;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        b[i].busy = PQgetvalue(r, i, 1)[0] != 't';
+        b[i].state[0] = '\0';
+        if (b[i].busy) continue;
+        if (PQgetisnull(r, i, 2)) {
+            snprintf(err, errlen, "ledger: intent %s vanished", b[i].in->intent_id);
+            rc = -1;
+            break;
+        }
+        snprintf(b[i].state, sizeof(b[i].state), "%s", PQgetvalue(r, i, 2));
+        if (PQgetvalue(r, i, 4)[0] == 't') b[i].seen = LEDGER_FRESH;
+        else if (strcmp(PQgetvalue(r, i, 3), b[i].in->content_hash) != 0) b[i].seen = LEDGER_CONFLICT;
+        else b[i].seen = LEDGER_SEEN;
     }
-    if (PQgetisnull(r, 0, 1)) {
-        snprintf(err, errlen, "ledger: intent %s vanished", in->intent_id);
-        PQclear(r);
-        goto out;
-    }
-    snprintf(state, LEDGER_STATE_MAX, "%s", PQgetvalue(r, 0, 1));
-    if (PQgetvalue(r, 0, 3)[0] == 't') *seen = LEDGER_FRESH;
-    else if (strcmp(PQgetvalue(r, 0, 2), in->content_hash) != 0) *seen = LEDGER_CONFLICT;
-    else *seen = LEDGER_SEEN;
     PQclear(r);
-    rc = 0;
-out:
-    free(key);
-    free(rawz);
     return rc;
 }
 
@@ -442,79 +505,128 @@ static int state_is_acted_on(const char *s) {
 int ledger_transition(ledger_t *l, const char *intent_id, const char *from,
                       const char *via, const char *to, const char *detail_json,
                       char *err, size_t errlen) {
-    const char *p[] = {intent_id, from, to, detail_json, l->replica, via,
+    int moved = 0;
+    if (ledger_transition_many(l, &intent_id, 1, from, via, to, detail_json, &moved, err,
+                               errlen) < 0)
+        return -1;
+    return moved ? 0 : 1;
+}
+
+/* ids as a PostgreSQL array literal (malloc'd), or NULL without memory. */
+static char *id_array(const char *const *ids, int n) {
+    size_t cap = 3;
+    for (int i = 0; i < n; i++) cap += 2 * strlen(ids[i]) + 4;
+    char *buf = malloc(cap);
+    if (!buf) return NULL;
+    size_t at = 1;
+    buf[0] = '{';
+    buf[1] = '\0';
+    for (int i = 0; i < n; i++) at = array_add(buf, at, ids[i]);
+    buf[at++] = '}';
+    buf[at] = '\0';
+    return buf;
+}
+
+int ledger_transition_many(ledger_t *l, const char *const *ids, int n, const char *from,
+                           const char *via, const char *to, const char *detail_json,
+                           int *moved, char *err, size_t errlen) {
+    char *arr = id_array(ids, n);
+    if (!arr) {
+        snprintf(err, errlen, "ledger: out of memory");
+        return -1;
+    }
+    const char *p[] = {arr, from, to, detail_json, l->replica, via,
                        state_is_acted_on(to) ? "on" : "off"};
-    /* With via: two transition rows, from -> via -> to. */
+    /* With via: two transition rows per intent, from -> via -> to.  The
+     * answer has one row per intent moved, or one NULL row for none (the
+     * set_config runs either way). */
     PGresult *r = exec(l,
         "WITH upd AS ("
         " UPDATE intents SET state = $3, updated_at = now()"
-        " WHERE intent_id = $1 AND state = $2 RETURNING intent_id),"
+        " WHERE intent_id = ANY ($1::text[]) AND state = $2 RETURNING intent_id),"
         " tr AS ("
         " INSERT INTO intent_transitions (intent_id, from_state, to_state, replica, detail)"
-        " SELECT intent_id, s.f, s.t, $5, $4::jsonb FROM upd,"
-        "  (VALUES (1, $2, COALESCE($6, $3)), (2, $6, $3)) AS s(n, f, t)"
-        " WHERE s.f IS NOT NULL ORDER BY s.n)"
-        " SELECT count(*), " DURABLE_IF("$7") " FROM upd",
+        " SELECT upd.intent_id, s.f, s.t, $5, $4::jsonb FROM upd,"
+        "  (VALUES (1, $2, COALESCE($6, $3)), (2, $6, $3)) AS s(k, f, t)"
+        " WHERE s.f IS NOT NULL ORDER BY upd.intent_id, s.k)"
+        " SELECT upd.intent_id FROM (SELECT " DURABLE_IF("$7") ") AS d"
+        " LEFT JOIN upd ON true",
         7, p, PGRES_TUPLES_OK, "transition", err, errlen);
+    free(arr);
     if (!r) return -1;
-    int moved = strcmp(PQgetvalue(r, 0, 0), "0") != 0;
+    for (int i = 0; i < n; i++) moved[i] = 0;
+    for (int row = 0; row < PQntuples(r); row++) {
+        if (PQgetisnull(r, row, 0)) continue;
+        const char *id = PQgetvalue(r, row, 0);
+        for (int i = 0; i < n; i++)
+            if (!strcmp(ids[i], id)) moved[i] = 1;
+    }
     PQclear(r);
-    return moved ? 0 : 1;
+    return 0;
 }
 
 /* Produces the events in rows of r (columns from col: event_id, topic,
  * msg_key, payload, published, seq, event_type; a NULL event_id is no
- * event), those not
- * yet published or all with again=1, and once Kafka acknowledged every one,
- * marks them published in one statement (events appended since have a
- * later seq and stay unmarked). */
-static int publish_rows(ledger_t *l, publisher_t *pub, const char *intent_id, PGresult *r,
-                        int col, int again, char *err, size_t errlen) {
+ * event; the intent's id in column idcol, or intent_id for every row when
+ * idcol < 0), those not yet published or all with again=1, all in flight at
+ * once.  Once Kafka acknowledged every one, each intent's events are marked
+ * published up to the last seq sent (events appended since have a later seq
+ * and stay unmarked).  An intent's rows must be together, oldest first. */
+static int publish_rows(ledger_t *l, publisher_t *pub, const char *intent_id, int idcol,
+                        PGresult *r, int col, int again, char *err, size_t errlen) {
     int rows = PQntuples(r), n = 0, rc = 0;
     publish_msg_t small[8], *m = rows <= 8 ? small : calloc((size_t)rows, sizeof(*m));
     if (!m) {
         snprintf(err, errlen, "ledger: out of memory");
         return -1;
     }
-    const char *last_seq = NULL;  /* of the last unpublished event sent */
     for (int i = 0; i < rows; i++) {
         if (PQgetisnull(r, i, col)) continue;
-        int published = PQgetvalue(r, i, col + 4)[0] == 't';
-        if (published && !again) continue;
+        if (PQgetvalue(r, i, col + 4)[0] == 't' && !again) continue;
         const char *key = PQgetisnull(r, i, col + 2) ? NULL : PQgetvalue(r, i, col + 2);
         m[n++] = (publish_msg_t){PQgetvalue(r, i, col + 1), key, key ? strlen(key) : 0,
                                  PQgetvalue(r, i, col + 3),
                                  (size_t)PQgetlength(r, i, col + 3),
                                  PQgetvalue(r, i, col + 6)};
-        if (!published) last_seq = PQgetvalue(r, i, col + 5);
     }
     if (n > 0) rc = publish_send_many(pub, m, n, err, errlen);
-    if (rc == 0 && last_seq && l->defer) {
-        defer(l, intent_id, last_seq, 0);
-    } else if (rc == 0 && last_seq) {
-        const char *p[] = {intent_id, last_seq};
-        rc = exec_cmd(l,
-            "UPDATE events SET published_at = now() WHERE intent_id = $1"
-            " AND published_at IS NULL AND seq <= $2",
-            2, p, "mark published", err, errlen);
+    /* Acknowledged: per intent, the last unpublished seq sent. */
+    for (int i = 0; rc == 0 && i < rows; i++) {
+        const char *id = idcol < 0 ? intent_id : PQgetvalue(r, i, idcol);
+        int last = i + 1 == rows ||
+                   (idcol >= 0 && strcmp(id, PQgetvalue(r, i + 1, idcol)) != 0);
+        if (!last) continue;
+        const char *seq = NULL;  /* of the intent's last unpublished event */
+        for (int k = i; k >= 0; k--) {
+            if (idcol >= 0 && strcmp(id, PQgetvalue(r, k, idcol)) != 0) break;
+            if (!PQgetisnull(r, k, col) && PQgetvalue(r, k, col + 4)[0] != 't') {
+                seq = PQgetvalue(r, k, col + 5);
+                break;
+            }
+        }
+        if (!seq) continue;
+        if (l->defer) {
+            defer(l, id, seq, 0);
+        } else {
+            const char *p[] = {id, seq};
+            rc = exec_cmd(l,
+                "UPDATE events SET published_at = now() WHERE intent_id = $1"
+                " AND published_at IS NULL AND seq <= $2",
+                2, p, "mark published", err, errlen);
+        }
     }
     if (m != small) free(m);
     return rc;
 }
 
-/* The events as one JSON array parameter, in order. */
-static char *events_json(const event_t *events, int n) {
+/* The events as a JSON array, in order (NULL without memory). */
+static json_t *events_json(const event_t *events, int n) {
     json_t *a = json_array();
-    for (int i = 0; i < n; i++)
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:b, s:s}",
-                                           "event_id", events[i].event_id,
-                                           "topic", events[i].topic,
-                                           "type", events[i].type,
-                                           "terminal", events[i].terminal,
-                                           "payload", events[i].payload));
-    char *s = json_dumps(a, JSON_COMPACT);
-    json_decref(a);
-    return s;
+    for (int i = 0; a && i < n; i++)
+        a = append(a, json_pack("{s:s, s:s, s:s, s:b, s:s}", "event_id", events[i].event_id,
+                                "topic", events[i].topic, "type", events[i].type,
+                                "terminal", events[i].terminal, "payload", events[i].payload));
+    return a;
 }
 
 int ledger_commit(ledger_t *l, publisher_t *pub, const char *intent_id, const char *from,
@@ -522,68 +634,110 @@ int ledger_commit(ledger_t *l, publisher_t *pub, const char *intent_id, const ch
                   const alpaca_order_t *order, const event_t *events,
                   int n_events, const char *key, size_t key_len,
                   char *err, size_t errlen) {
-    char *keyz = key ? strndup(key, key_len) : NULL;
-    char *evs = events_json(events, n_events);
-    const alpaca_order_t *o = order;
-    const char *p[] = {intent_id, from, to, reason, l->replica, keyz, evs,
-                       o ? o->id : NULL, o ? o->client_order_id : NULL,
-                       o ? o->status : NULL, o ? opt(o->symbol) : NULL,
-                       o ? opt(o->side) : NULL, o ? opt(o->type) : NULL,
-                       o ? opt(o->qty) : NULL, o ? opt(o->notional) : NULL,
-                       o ? opt(o->filled_qty) : NULL, o ? opt(o->filled_avg_price) : NULL,
-                       o ? (o->raw ? o->raw : "{}") : NULL};
-    int rc = -1;
-    if (!evs) {
-        snprintf(err, errlen, "ledger: out of memory");
-        goto out;
+    ledger_outcome_t o = {intent_id, from, to, reason, order, events, n_events,
+                          key, key_len, 0};
+    if (ledger_commit_many(l, pub, &o, 1, err, errlen) < 0) return -1;
+    return o.moved ? 0 : 1;
+}
+
+/* One outcome as a JSON object for ledger_commit_many (NULL without
+ * memory). */
+static json_t *outcome_json(int n, const ledger_outcome_t *c) {
+    const alpaca_order_t *o = c->order;
+    json_t *j = json_pack(
+        "{s:i, s:s, s:s, s:s, s:s?, s:o}", "n", n, "intent_id", c->intent_id,
+        "f", c->from, "t", c->to, "reason", c->reason,
+        "events", events_json(c->events, c->n_events));  /* NULL fails the pack */
+    if (j && set_key(j, c->key, c->key_len) < 0) {
+        json_decref(j);
+        j = NULL;
     }
-    /* One statement, durable: the state change (unless from = to), the
-     * broker order and the events, all or nothing.  "ok" has the intent's
-     * row when the change applies; nothing else is written without it. */
+    if (j && o &&
+        json_object_update_new(j, json_pack(
+            "{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s}",
+            "order_id", o->id, "client_order_id", o->client_order_id, "status", o->status,
+            "symbol", opt(o->symbol), "side", opt(o->side), "order_type", opt(o->type),
+            "qty", opt(o->qty), "notional", opt(o->notional),
+            "filled_qty", opt(o->filled_qty), "filled_avg_price", opt(o->filled_avg_price),
+            "raw", o->raw ? o->raw : "{}")) < 0) {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
+}
+
+int ledger_commit_many(ledger_t *l, publisher_t *pub, ledger_outcome_t *c, int n,
+                       char *err, size_t errlen) {
+    json_t *a = json_array();
+    for (int i = 0; a && i < n; i++) a = append(a, outcome_json(i, &c[i]));
+    char *rows = dump(a);
+    if (!rows) {
+        snprintf(err, errlen, "ledger: cannot encode %d outcomes", n);
+        return -1;
+    }
+    const char *p[] = {rows, l->replica};
+    /* One statement, durable: per intent, the state change (unless from =
+     * to), the broker order and the events, all or nothing for the whole
+     * list.  "ok" has an intent's row when its change applies; nothing else
+     * is written for it without that.  The answer: per outcome, whether it
+     * applied, then its unpublished events, those stored before (the
+     * statement's snapshot) and those it stores (RETURNING), oldest first. */
     PGresult *r = exec(l,
-        "WITH upd AS ("
-        " UPDATE intents SET state = $3, reason = COALESCE($4, reason), updated_at = now()"
-        " WHERE intent_id = $1 AND state = $2 AND $2 <> $3 RETURNING intent_id),"
-        " ok AS (SELECT intent_id FROM upd UNION ALL SELECT $1::text WHERE $2 = $3),"
+        "WITH x AS MATERIALIZED ("
+        " SELECT * FROM json_to_recordset($1::json) AS r(n int, intent_id text, f text,"
+        "  t text, reason text, msg_key text, events json, order_id text,"
+        "  client_order_id text, status text, symbol text, side text, order_type text,"
+        "  qty numeric, notional numeric, filled_qty numeric, filled_avg_price numeric,"
+        "  raw text)),"
+        " upd AS ("
+        " UPDATE intents i SET state = x.t, reason = COALESCE(x.reason, i.reason),"
+        "  updated_at = now() FROM x"
+        " WHERE i.intent_id = x.intent_id AND i.state = x.f AND x.f <> x.t"
+        " RETURNING i.intent_id),"
+        " ok AS (SELECT x.* FROM x WHERE x.f = x.t"
+        "  OR x.intent_id IN (SELECT intent_id FROM upd)),"
         " tr AS ("
         " INSERT INTO intent_transitions (intent_id, from_state, to_state, replica)"
-        " SELECT intent_id, $2::text, $3::text, $5::text FROM upd),"
+        " SELECT intent_id, f, t, $2 FROM ok WHERE f <> t ORDER BY n),"
         " ord AS ("
         " INSERT INTO broker_orders (order_id, intent_id, client_order_id, status,"
         "  symbol, side, order_type, qty, notional, filled_qty, filled_avg_price, raw)"
-        " SELECT $8::text, intent_id, $9::text, $10::text, $11::text, $12::text, $13::text,"
-        "  $14::numeric, $15::numeric, $16::numeric, $17::numeric, $18::jsonb"
-        " FROM ok WHERE $8::text IS NOT NULL"
+        " SELECT order_id, intent_id, client_order_id, status, symbol, side, order_type,"
+        "  qty, notional, filled_qty, filled_avg_price, raw::jsonb"
+        " FROM ok WHERE order_id IS NOT NULL ORDER BY n"
         " ON CONFLICT (order_id) DO UPDATE SET status = EXCLUDED.status,"
         "  filled_qty = EXCLUDED.filled_qty,"
         "  filled_avg_price = EXCLUDED.filled_avg_price, raw = EXCLUDED.raw,"
         "  updated_at = now()),"
         " ev AS ("
         " INSERT INTO events (event_id, intent_id, topic, msg_key, event_type, terminal, payload)"
-        " SELECT e.event_id, ok.intent_id, e.topic, $6::text, e.type, e.terminal, e.payload"
-        " FROM ok, ROWS FROM (json_to_recordset($7::json) AS (event_id text, topic text,"
+        " SELECT e.event_id, ok.intent_id, e.topic, ok.msg_key, e.type, e.terminal, e.payload"
+        " FROM ok, ROWS FROM (json_to_recordset(ok.events) AS (event_id text, topic text,"
         "  type text, terminal boolean, payload text)) WITH ORDINALITY"
-        "  AS e(event_id, topic, type, terminal, payload, n)"
-        " ORDER BY e.n ON CONFLICT (event_id) DO NOTHING"
-        " RETURNING event_id, topic, msg_key, payload, seq, event_type)"
-        /* The intent's unpublished events: those stored before (the
-         * statement's snapshot) and those it stores (RETURNING). */
-        " SELECT m.moved, x.event_id, x.topic, x.msg_key, x.payload, false, x.seq,"
-        "  x.event_type"
-        " FROM (SELECT (SELECT count(*) FROM ok) AS moved, " DURABLE_IF("'on'") ") AS m"
-        " LEFT JOIN (SELECT event_id, topic, msg_key, payload, seq, event_type FROM ev"
-        "  UNION ALL SELECT event_id, topic, msg_key, payload, seq, event_type FROM events"
-        "  WHERE intent_id = $1 AND published_at IS NULL AND EXISTS (SELECT 1 FROM ok)) AS x"
-        " ON true ORDER BY x.seq",
-        18, p, PGRES_TUPLES_OK, "commit", err, errlen);
-    if (!r) goto out;
-    rc = strcmp(PQgetvalue(r, 0, 0), "0") != 0 ? 0 : 1;
+        "  AS e(event_id, topic, type, terminal, payload, k)"
+        " ORDER BY ok.n, e.k ON CONFLICT (event_id) DO NOTHING"
+        " RETURNING intent_id, event_id, topic, msg_key, payload, seq, event_type)"
+        " SELECT x.n, ok.n IS NOT NULL, e.event_id, e.topic, e.msg_key, e.payload, false,"
+        "  e.seq, e.event_type, x.intent_id"
+        " FROM (SELECT " DURABLE_IF("'on'") ") AS d CROSS JOIN x"
+        " LEFT JOIN ok ON ok.n = x.n"
+        " LEFT JOIN (SELECT intent_id, event_id, topic, msg_key, payload, seq, event_type"
+        "  FROM ev UNION ALL"
+        "  SELECT intent_id, event_id, topic, msg_key, payload, seq, event_type FROM events"
+        "  WHERE intent_id IN (SELECT intent_id FROM ok) AND published_at IS NULL) AS e"
+        " ON e.intent_id = ok.intent_id"
+        " ORDER BY x.n, e.seq",
+        2, p, PGRES_TUPLES_OK, "commit", err, errlen);
+    free(rows);
+    if (!r) return -1;
+    for (int i = 0; i < n; i++) c[i].moved = 0;
+    for (int row = 0; row < PQntuples(r); row++) {
+        int k = atoi(PQgetvalue(r, row, 0));
+        if (k >= 0 && k < n && PQgetvalue(r, row, 1)[0] == 't') c[k].moved = 1;
+    }
     /* Durable now: out to Kafka, without reading them back. */
-    if (rc == 0 && pub && publish_rows(l, pub, intent_id, r, 1, 0, err, errlen) < 0) rc = -1;
+    int rc = pub ? publish_rows(l, pub, NULL, 9, r, 2, 0, err, errlen) : 0;
     PQclear(r);
-out:
-    free(evs);
-    free(keyz);
     return rc;
 }
 
@@ -601,7 +755,7 @@ int ledger_publish_events(ledger_t *l, publisher_t *pub, const char *intent_id,
                           int again, char *err, size_t errlen) {
     PGresult *r = read_events(l, intent_id, err, errlen);
     if (!r) return -1;
-    int rc = publish_rows(l, pub, intent_id, r, 0, again, err, errlen);
+    int rc = publish_rows(l, pub, intent_id, -1, r, 0, again, err, errlen);
     PQclear(r);
     return rc;
 }

@@ -63,6 +63,21 @@ int ledger_begin_intent(ledger_t *l, const intent_t *in, const origin_t *from,
                         const char *raw, size_t raw_len, int flags, ledger_seen_t *seen,
                         char state[LEDGER_STATE_MAX], char *err, size_t errlen);
 
+/* ledger_begin_intent for many intents (distinct intent_ids) in one
+ * statement: each entry's busy, seen and state are filled in.  0, or -1 on
+ * error (then the connection may hold some of the locks: close it). */
+typedef struct ledger_begin {
+    const intent_t *in;
+    const origin_t *from;
+    const char *raw;
+    size_t raw_len;
+    int busy;                     /* out: another connection holds it */
+    ledger_seen_t seen;           /* out */
+    char state[LEDGER_STATE_MAX]; /* out */
+} ledger_begin_t;
+int ledger_begin_many(ledger_t *l, ledger_begin_t *b, int n, int flags, char *err,
+                      size_t errlen);
+
 /* Makes this connection the only one working on the intent (a session
  * advisory lock: released by ledger_unlock_intent, or by PostgreSQL when the
  * connection ends, e.g. when a replica dies).  Returns 1 when held, 0 when
@@ -90,6 +105,13 @@ int ledger_transition(ledger_t *l, const char *intent_id, const char *from,
                       const char *via, const char *to, const char *detail_json,
                       char *err, size_t errlen);
 
+/* ledger_transition for n intents (distinct intent_ids) in one statement:
+ * moved[i] is 1 if ids[i] was moved, 0 if it was not in state `from`.
+ * Returns 0, or -1 on error. */
+int ledger_transition_many(ledger_t *l, const char *const *ids, int n, const char *from,
+                           const char *via, const char *to, const char *detail_json,
+                           int *moved, char *err, size_t errlen);
+
 /* One durable transaction: upserts the broker order (if order != NULL),
  * stores the events (an event_id already stored is kept as it was), and
  * moves the intent from `from` to `to` (to may equal from: no transition),
@@ -104,6 +126,23 @@ int ledger_commit(ledger_t *l, publisher_t *pub, const char *intent_id, const ch
                   int n_events, const char *key, size_t key_len,
                   char *err, size_t errlen);
 
+/* ledger_commit for many intents (distinct intent_ids) in one durable
+ * transaction and one acknowledgement wait: each outcome's `moved` is set to
+ * 1 if it was written, 0 if its intent was not in `from` (ledger_commit's 0
+ * and 1).  Returns 0, or -1 as ledger_commit (then any of them may or may not
+ * be written: read the state again). */
+typedef struct ledger_outcome {
+    const char *intent_id;
+    const char *from, *to, *reason;
+    const alpaca_order_t *order;  /* may be NULL */
+    const event_t *events;
+    int n_events;
+    const char *key;              /* the intent's Kafka key, may be NULL */
+    size_t key_len;
+    int moved;                    /* out: 1 written, 0 not in `from` */
+} ledger_outcome_t;
+int ledger_commit_many(ledger_t *l, publisher_t *pub, ledger_outcome_t *o, int n,
+                       char *err, size_t errlen);
 
 /* Produces the intent's stored events, oldest first, exactly as stored,
  * and marks them published once Kafka acknowledged them.  With again=0 only
