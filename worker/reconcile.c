@@ -99,6 +99,9 @@ static void pass(reconciler_t *r) {
                             &r->abandon) == 0)
             settled++;
     }
+    /* Its lane's deferred bookkeeping too: the intents' locks must not
+     * outlive the pass (the follower and redeliveries wait on them). */
+    pipeline_idle(r->pipeline);
     if (n) log_msg(LOG_INFO, "reconciled", NULL, "%zu of %zu stuck intent(s) settled", settled, n);
     ledger_stuck_free(s, n);
     lock_release(r, token);
