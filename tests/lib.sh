@@ -57,6 +57,22 @@ sim_stat() {
 
 sim_orders() { sim_stat orders_created; }
 
+# worker_metric SERIES: one series (name{labels} as rendered) summed over
+# the running workers' /metrics (0 where absent); needs DEV_STATE_DIR and
+# DEV_ADMIN_BASE_PORT (worker-N answers on base + N).
+worker_metric() {
+    local pidf w sum=0 v
+    for pidf in "${DEV_STATE_DIR:?}"/pids/worker-*.pid; do
+        [[ -e $pidf ]] || continue
+        w=$(basename "$pidf" .pid)
+        v=$(curl -fsS --max-time 10 \
+            "http://127.0.0.1:$((${DEV_ADMIN_BASE_PORT:?} + ${w#worker-}))/metrics" |
+            awk -v k="$1" '$1 == k { printf "%d", $2 }') || die "GET /metrics of $w failed"
+        sum=$((sum + ${v:-0}))
+    done
+    printf '%s\n' "$sum"
+}
+
 # alpaca METHOD PATH: the trading API of the simulator, with the keys.
 alpaca() {
     curl -sS --max-time 10 -X "$1" -H "APCA-API-KEY-ID: $ALPACA_API_KEY_ID" \

@@ -135,6 +135,10 @@ jqe -r "$JQ_DEFS"' select(terminal) | "\(._topic) \(.type // .reason)"' "$WORK/c
 say "        outcomes: $(tr -s ' ' <"$WORK/c1.kinds" | paste -sd, -)"
 orders_after=$(sim_orders)
 expect_eq "the simulator's orders_created grew by exactly $N" "$N" "$((orders_after - orders_before))"
+batched=$(worker_metric 'order_worker_intents_settled_total{path="batch"}')
+if ((batched > 0)); then ok "the lanes took part of the burst in batches ($batched intents)"; else
+    bad "the lanes took part of the burst in batches (order_worker_intents_settled_total{path=\"batch\"} is 0)"
+fi
 
 # ------------------------------------------------------------ 2. redelivery
 

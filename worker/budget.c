@@ -71,6 +71,8 @@ struct budget {
     unsigned long long seq;   /* for unique waiter ids */
     char sha[41];
     int unpaced;              /* Redis unreachable at the last try */
+    long long last_used;      /* calls in the window at the last attempt */
+    int last_refused;         /* the last attempt was not granted */
 };
 
 budget_t *budget_new(const config_t *cfg, char *err, size_t errlen) {
@@ -125,6 +127,8 @@ static int attempt(budget_t *b, const char *id, long long score, int64_t *wait_m
         rc = r->element[0]->integer ? 1 : 0;
         *wait_ms = r->element[1]->integer;
         metrics_set(M_BUDGET_USED, (double)r->element[2]->integer, NULL, NULL);
+        b->last_used = r->element[2]->integer;
+        b->last_refused = rc == 0;
     }
     int was_unpaced = b->unpaced;
     b->unpaced = rc < 0;
@@ -170,6 +174,14 @@ int budget_take(budget_t *b, budget_priority_t prio, int64_t deadline_mono_ms,
         struct timespec ts = {0, (long)(wait < 1 ? 1 : wait) * 1000000L};
         nanosleep(&ts, NULL);
     }
+}
+
+int budget_is_short(budget_t *b, int calls) {
+    pthread_mutex_lock(&b->lock);
+    int s = !b->unpaced &&
+            (b->last_refused || b->last_used + calls > b->cfg->alpaca_calls_per_min);
+    pthread_mutex_unlock(&b->lock);
+    return s;
 }
 
 void budget_observe(budget_t *b, long long remaining, long long reset_epoch_s, int was_429) {

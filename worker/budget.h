@@ -39,6 +39,11 @@ void budget_free(budget_t *b);
 int budget_take(budget_t *b, budget_priority_t prio, int64_t deadline_mono_ms,
                 const atomic_int *abandon);
 
+/* Whether `calls` more calls would likely wait for tokens: at this
+ * replica's last look, the shared window had fewer left, or a grant was
+ * refused.  A hint for batching (budget_take decides). */
+int budget_is_short(budget_t *b, int calls);
+
 /* What an answer of Alpaca said: remaining calls and the reset time (epoch
  * seconds), -1 when absent; was_429 for a 429. */
 void budget_observe(budget_t *b, long long remaining, long long reset_epoch_s, int was_429);

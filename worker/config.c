@@ -115,6 +115,9 @@ static const setting_t SETTINGS[] = {
      "tests only: exit abruptly at after_submitting, after_post or after_publish"},
     {"WORKER_CONCURRENCY", "8", K_INT, NUM(concurrency), 1, 256,
      "lanes: intents with different keys handled in parallel"},
+    {"WORKER_BATCH_MAX", "32", K_INT, NUM(batch_max), 1, 64,
+     "a lane takes up to this many queued intents of different keys at once, "
+     "and records, moves and settles them in one statement each"},
     {"WORKER_MAX_IN_FLIGHT", "1000", K_INT, NUM(max_in_flight), 1, 1000000,
      "messages held at once; consumption waits beyond this"},
     {"ALPACA_TIMEOUT_MS", "10000", K_MS, NUM(alpaca_timeout_ms), 1, 600000,

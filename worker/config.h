@@ -56,6 +56,7 @@ typedef struct config {
     char failpoint[32];          /* tests only: crash at this point */
     /* the worker itself */
     int concurrency;             /* lanes: intents with different keys in parallel */
+    int batch_max;               /* intents a lane takes at once (distinct keys) */
     int max_in_flight;           /* messages held at once before polling pauses */
     int64_t alpaca_timeout_ms;
     int64_t alpaca_connect_timeout_ms;

@@ -273,16 +273,18 @@ static int lane_add(lane_t *l, job_t *j, const void *key, size_t key_len) {
     return 0;
 }
 
-/* The next job: the head key of the users' ring, else of the bots'; the key
- * goes to the back of its ring if it has more, else is forgotten. */
-static job_t *lane_next(lane_t *l) {
+/* The next job: the head key of the users' ring, else of the bots'.  The
+ * key goes to `held` if it has more (the caller puts it back at the end of
+ * its ring with lane_release: until then no second job of that key can be
+ * taken), else it is forgotten. */
+static job_t *lane_next(lane_t *l, ring_t *held) {
     ring_t *r = l->users.head ? &l->users : &l->bots;
     keyq_t *q = ring_pop(r);
     if (!q) return NULL;
     job_t *j = q->first;
     q->first = j->next;
     if (q->first) {
-        ring_push(r, q);
+        ring_push(held, q);
         return j;
     }
     keyq_t **p = &l->buckets[q->hash % l->n_buckets];
@@ -293,50 +295,75 @@ static job_t *lane_next(lane_t *l) {
     return j;
 }
 
+/* Puts the keys lane_next held back at the end of their rings. */
+static void lane_release(lane_t *l, ring_t *held) {
+    for (keyq_t *q; (q = ring_pop(held));)
+        ring_push(q->source == INTENT_SOURCE_USER ? &l->users : &l->bots, q);
+}
+
+/* Up to max jobs, each of a different key (caller holds the lock). */
+static int lane_take(lane_t *l, job_t **out, int max) {
+    ring_t held = {NULL, NULL};
+    int n = 0;
+    while (n < max && (out[n] = lane_next(l, &held))) n++;
+    lane_release(l, &held);
+    return n;
+}
+
 /* ---- lanes ------------------------------------------------------------------- */
 
 static void *lane_main(void *arg) {
     lane_t *lane = arg;
     intake_t *k = lane->owner;
+    job_t *jobs[PIPELINE_BATCH_MAX];
+    pipeline_item_t items[PIPELINE_BATCH_MAX];
+    int max = k->cfg->batch_max < PIPELINE_BATCH_MAX ? k->cfg->batch_max : PIPELINE_BATCH_MAX;
     for (;;) {
         pthread_mutex_lock(&k->lock);
-        job_t *j = lane_next(lane);
-        if (!j && pipeline_has_deferred(lane->pipeline)) {
+        int n = lane_take(lane, jobs, max);
+        if (!n && pipeline_has_deferred(lane->pipeline)) {
             /* Out of work: write the deferred bookkeeping before waiting. */
             pthread_mutex_unlock(&k->lock);
             pipeline_idle(lane->pipeline);
             continue;
         }
-        while (!j && !k->stopping) {
+        while (!n && !k->stopping) {
             pthread_cond_wait(&lane->work_cv, &k->lock);
-            j = lane_next(lane);
-        }
-        if (!j) {
-            pthread_mutex_unlock(&k->lock);
-            break;
+            n = lane_take(lane, jobs, max);
         }
         pthread_mutex_unlock(&k->lock);
+        if (!n) break;
 
-        rd_kafka_message_t *m = j->msg;
-        origin_t from = {rd_kafka_topic_name(m->rkt), m->partition, m->offset,
-                         m->key, m->key_len};
-        int rc = pipeline_handle(lane->pipeline, &from, j->source, m->payload ? m->payload : "",
-                                 m->payload ? m->len : 0, &j->part->abandon);
+        for (int i = 0; i < n; i++) {
+            rd_kafka_message_t *m = jobs[i]->msg;
+            items[i] = (pipeline_item_t){
+                {rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->key, m->key_len},
+                jobs[i]->source, m->payload ? m->payload : "", m->payload ? m->len : 0,
+                &jobs[i]->part->abandon, -1};
+        }
+        pipeline_handle_many(lane->pipeline, items, n);
 
-        if (rc == 0)
-            metrics_observe(M_INTENT_SECONDS,
-                            (double)(timefmt_mono_ms() - j->consumed_mono_ms) / 1000.0,
-                            from.topic, NULL);
+        int64_t now = timefmt_mono_ms();
+        for (int i = 0; i < n; i++)
+            if (items[i].rc == 0)
+                metrics_observe(M_INTENT_SECONDS,
+                                (double)(now - jobs[i]->consumed_mono_ms) / 1000.0,
+                                items[i].from.topic, NULL);
         pthread_mutex_lock(&k->lock);
-        /* An abandoned message is not marked done: its offset is never
-         * stored, so it is redelivered to whoever owns the partition next. */
-        if (rc == 0) part_done(j->part, m->offset);
-        j->part->pending--;
-        k->in_flight--;
+        for (int i = 0; i < n; i++) {
+            /* An abandoned message is not marked done: its offset is never
+             * stored, so it is redelivered to whoever owns the partition
+             * next. */
+            if (items[i].rc == 0) part_done(jobs[i]->part, jobs[i]->msg->offset);
+            jobs[i]->part->pending--;
+            k->in_flight--;
+        }
         pthread_cond_broadcast(&k->done_cv);
         pthread_mutex_unlock(&k->lock);
-        rd_kafka_message_destroy(m);
-        free(j);
+        for (int i = 0; i < n; i++) {
+            rd_kafka_message_destroy(jobs[i]->msg);
+            free(jobs[i]);
+        }
     }
     return NULL;
 }

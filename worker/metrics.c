@@ -63,6 +63,11 @@ static const family_t families[M_COUNT] = {
                     "Terminal outcomes published: type fill, canceled, expired or rejected; "
                     "reason is the rejection reason (empty otherwise).",
                     {"type", "reason"}},
+    [M_INTENTS_SETTLED] = {"order_worker_intents_settled_total", COUNTER,
+                           "Intents taken to their outcome, by path: batch (recorded, placed "
+                           "and settled together with other new intents of its lane) or "
+                           "single (one by one: redeliveries, invalid intents, retries).",
+                           {"path", NULL}},
     [M_DEAD_LETTERS] = {"order_worker_dead_letters_total", COUNTER,
                         "Messages sent to the DLQ, by reason.", {"reason", NULL}},
     [M_ALPACA_REQUESTS] = {"order_worker_alpaca_requests_total", COUNTER,

@@ -14,6 +14,7 @@ typedef enum {
     /* intake */
     M_INTENTS_CONSUMED,      /* counter {topic} */
     M_INTENT_SECONDS,        /* histogram {topic}: consumed -> first durable outcome */
+    M_INTENTS_SETTLED,       /* counter {path}: batch or single */
     M_IN_FLIGHT,             /* gauge */
     M_PARTITIONS_ASSIGNED,   /* gauge */
     M_PARTITIONS_PAUSED,     /* gauge */

@@ -12,7 +12,11 @@
  *  - the order's client_order_id is derived from intent_id, so a second POST
  *    for the same intent is refused by Alpaca ("must be unique");
  *  - an intent found in state "submitting" that this call did not put there
- *    is looked up at Alpaca by client_order_id before anything is placed. */
+ *    is looked up at Alpaca by client_order_id before anything is placed.
+ *
+ * pipeline_handle_many() takes a lane's batch: new valid intents share
+ * their round trips to the ledger (run_fast), and whatever leaves that path
+ * goes on through step() one by one, from the state the ledger holds. */
 #include "pipeline.h"
 
 #include <stdio.h>
@@ -23,6 +27,7 @@
 
 #include "account.h"
 #include "alpaca.h"
+#include "budget.h"
 #include "decimal.h"
 #include "fills.h"
 #include "ledger.h"
@@ -33,26 +38,16 @@
 #include "risk.h"
 #include "timefmt.h"
 
-struct pipeline {
-    const config_t *cfg;
-    pipeline_shared_t *shared;
-    publisher_t *pub;
-    ledger_t *ledger;     /* connected lazily, reconnected after failures */
-    quota_t *quota;
-    alpaca_t *alpaca;
-    market_t *market;      /* quotes for the risk checks */
-    account_gate_t *gate;  /* shared by the lanes of this process */
-    unsigned int rand_state;
-};
-
 /* Beyond the HTTP timeout, how long a lost POST may still take to become
  * visible at the broker before a lookup that misses it is believed. */
 #define SETTLE_MARGIN_MS 2000
 
 typedef enum {
-    STEP_DONE = 0,   /* terminal outcome recorded and published */
+    STEP_DONE = 0,   /* terminal outcome recorded and published (or, for a
+                        collecting job, kept for the batch's commit) */
     STEP_NEXT,       /* state advanced: run the next step now */
-    STEP_RETRY       /* a dependency failed: back off, then start again */
+    STEP_RETRY,      /* a dependency failed: back off, then start again */
+    STEP_GRANTED     /* validated(): the quota granted the trade */
 } step_t;
 
 /* What one call of pipeline_handle carries between steps. */
@@ -69,7 +64,31 @@ typedef struct job {
     char state[LEDGER_STATE_MAX];
     int state_known;      /* state is what this call just wrote: the next
                              step need not read it back */
+    /* On a batch's fast path (pipeline_handle_many): */
+    int collect;          /* commit() keeps the outcome here, unwritten */
+    int one_shot;         /* where a step would wait, it returns STEP_RETRY:
+                             the per-intent loop resumes it from the ledger */
+    int collected;        /* out, evs and order hold an outcome */
+    int done;             /* outcome recorded and published */
+    ledger_outcome_t out;
+    char out_to[LEDGER_STATE_MAX], out_reason[48];
+    event_t evs[1 + FILLS_MAX_EVENTS];
+    alpaca_order_t order;
 } job_t;
+
+struct pipeline {
+    const config_t *cfg;
+    pipeline_shared_t *shared;
+    publisher_t *pub;
+    ledger_t *ledger;     /* connected lazily, reconnected after failures */
+    quota_t *quota;
+    alpaca_t *alpaca;
+    market_t *market;      /* quotes for the risk checks */
+    account_gate_t *gate;  /* shared by the lanes of this process */
+    unsigned int rand_state;
+    job_t jobs[PIPELINE_BATCH_MAX];  /* the call in progress */
+    int n_jobs;
+};
 
 pipeline_t *pipeline_new(const config_t *cfg, pipeline_shared_t *shared,
                          char *err, size_t errlen) {
@@ -136,14 +155,35 @@ static void nap(const atomic_int *abandon, int64_t ms) {
 }
 
 /* Closes the lane's ledger connection.  PostgreSQL releases the intent
- * locks it held, so the job (if any) takes its lock, and reads its state,
- * again on the next connection. */
-static void drop_ledger(pipeline_t *p, job_t *j) {
+ * locks it held, so every job of the call in progress takes its lock, and
+ * reads its state, again on the next connection. */
+static void drop_ledger(pipeline_t *p) {
     ledger_close(p->ledger);
     p->ledger = NULL;
-    if (j) {
-        j->locked = 0;
-        j->state_known = 0;
+    for (int i = 0; i < p->n_jobs; i++) {
+        p->jobs[i].locked = 0;
+        p->jobs[i].state_known = 0;
+        p->jobs[i].never_sent = 0;  /* without the lock, another may send */
+    }
+}
+
+/* Before waiting for an intent another connection holds: this lane lets go
+ * of every other lock it holds (its batch's other intents, finished or taken
+ * again when their turn comes, and the deferred releases), so that two lanes
+ * (or a lane and the follower) never each hold what the other waits for. */
+static void release_others(pipeline_t *p, const job_t *j) {
+    char err[256];
+    for (int i = 0; i < p->n_jobs; i++) {
+        job_t *o = &p->jobs[i];
+        if (o == j || !o->locked) continue;
+        ledger_unlock_intent(p->ledger, o->in.intent_id);
+        o->locked = 0;
+        o->state_known = 0;
+        o->never_sent = 0;  /* without the lock, another may send */
+    }
+    if (ledger_flush(p->ledger, err, sizeof(err)) < 0) {
+        log_msg(LOG_WARN, "ledger_failed", j->in.intent_id, "%s", err);
+        drop_ledger(p);
     }
 }
 
@@ -168,11 +208,37 @@ static step_t flush_events(pipeline_t *p, const char *intent_id, int again) {
     return STEP_DONE;
 }
 
-/* Records events and the state change in one transaction, then publishes. */
+/* Frees what a collecting job holds. */
+static void release_collected(job_t *j) {
+    if (!j->collected) return;
+    for (int i = 0; i < j->out.n_events; i++) publish_event_clear(&j->evs[i]);
+    alpaca_order_clear(&j->order);
+    j->collected = 0;
+}
+
+/* Records events and the state change in one transaction, then publishes.
+ * A collecting job keeps all of it (taking the events and the order) for
+ * the batch's one commit instead. */
 static step_t commit(pipeline_t *p, job_t *j, const char *from, const char *to,
-                     const char *reason, const alpaca_order_t *order,
+                     const char *reason, alpaca_order_t *order,
                      event_t *evs, int n) {
     char err[256];
+    if (j->collect) {
+        release_collected(j);
+        snprintf(j->out_to, sizeof(j->out_to), "%s", to);
+        snprintf(j->out_reason, sizeof(j->out_reason), "%s", reason ? reason : "");
+        memcpy(j->evs, evs, (size_t)n * sizeof(*evs));
+        if (order) {
+            j->order = *order;
+            order->raw = NULL;  /* the job's now */
+        }
+        j->out = (ledger_outcome_t){j->in.intent_id, from, j->out_to,
+                                    reason ? j->out_reason : NULL,
+                                    order ? &j->order : NULL, j->evs, n,
+                                    j->from->key, j->from->key_len, 0};
+        j->collected = 1;
+        return STEP_DONE;
+    }
     int rc = ledger_commit(p->ledger, p->pub, j->in.intent_id, from, to, reason, order,
                            evs, n, j->from->key, j->from->key_len, err, sizeof(err));
     for (int i = 0; i < n; i++) publish_event_clear(&evs[i]);
@@ -287,6 +353,15 @@ static int64_t rate_limit_wait_ms(const alpaca_error_t *e) {
     return ms;
 }
 
+/* Waits ms before the job's next attempt; a job on a batch's fast path
+ * (one_shot) does not wait: 1 tells the caller to give it back to the
+ * per-intent loop, which resumes it from the ledger. */
+static int hold(job_t *j, int64_t ms) {
+    if (j->one_shot) return 1;
+    nap(j->abandon, ms);
+    return 0;
+}
+
 /* Looks the order up by client_order_id until Alpaca gives a definite
  * answer.  Returns ALPACA_OK (found), ALPACA_NOT_FOUND, or ALPACA_TRANSIENT
  * if the job was abandoned first. */
@@ -298,11 +373,11 @@ static alpaca_result_t look_up(pipeline_t *p, job_t *j, const char *cid,
         alpaca_result_t r = alpaca_get_order_by_client_id(p->alpaca, cid, o, &e);
         if (r == ALPACA_OK || r == ALPACA_NOT_FOUND) return r;
         if (r == ALPACA_RATE_LIMITED) {
-            nap(j->abandon, rate_limit_wait_ms(&e));
+            if (hold(j, rate_limit_wait_ms(&e))) break;
             continue;
         }
         log_msg(r == ALPACA_BREAKER_OPEN ? LOG_DEBUG : LOG_WARN, "alpaca_lookup_failed", j->in.intent_id, "%s", e.message);
-        nap(j->abandon, backoff_ms(p, attempt));
+        if (hold(j, backoff_ms(p, attempt))) break;
     }
     return ALPACA_TRANSIENT;
 }
@@ -346,7 +421,7 @@ static step_t submit(pipeline_t *p, job_t *j) {
             if (r != ALPACA_NOT_FOUND) return STEP_RETRY;
             if (exists || !absence_is_proven(p, horizon_ms, lookup_ms)) {
                 /* Not visible yet: look again later, never place again. */
-                nap(j->abandon, backoff_ms(p, attempt));
+                if (hold(j, backoff_ms(p, attempt))) return STEP_RETRY;
                 continue;
             }
             unknown = 0;
@@ -362,7 +437,7 @@ static step_t submit(pipeline_t *p, job_t *j) {
             /* The broker is failing: hold the intent (intake stops taking
              * new ones meanwhile) until a probe succeeds or it expires. */
             held = 1;
-            nap(j->abandon, 200);
+            if (hold(j, 200)) return STEP_RETRY;
             continue;
         }
         context_until_expiry(p, j);
@@ -392,18 +467,18 @@ static step_t submit(pipeline_t *p, job_t *j) {
             /* Refused before processing: nothing was created. */
             log_msg(LOG_WARN, "alpaca_rate_limited", j->in.intent_id,
                     "429 from the broker; waiting for the reset");
-            nap(j->abandon, rate_limit_wait_ms(&e));
+            if (hold(j, rate_limit_wait_ms(&e))) return STEP_RETRY;
             continue;
         case ALPACA_UNAUTHORIZED:
             log_msg(LOG_ERROR, "alpaca_unauthorized", j->in.intent_id,
                     "the broker refused the API keys (HTTP 401): check "
                     "ALPACA_API_KEY_ID and ALPACA_API_SECRET_KEY");
-            nap(j->abandon, backoff_ms(p, attempt));
+            if (hold(j, backoff_ms(p, attempt))) return STEP_RETRY;
             continue;
         case ALPACA_BREAKER_OPEN:
             /* Nothing was sent: wait for the breaker, as above. */
             held = 1;
-            nap(j->abandon, 200);
+            if (hold(j, 200)) return STEP_RETRY;
             continue;
         case ALPACA_NO_BUDGET:
             /* Nothing was sent, and the intent expired waiting for its turn
@@ -414,7 +489,7 @@ static step_t submit(pipeline_t *p, job_t *j) {
             /* The answer is lost or the broker failed: the order may or may
              * not exist, so the next round looks it up first. */
             log_msg(LOG_WARN, "alpaca_place_failed", j->in.intent_id, "%s", e.message);
-            nap(j->abandon, backoff_ms(p, attempt));
+            if (hold(j, backoff_ms(p, attempt))) return STEP_RETRY;
             unknown = 1;
             continue;
         }
@@ -509,6 +584,43 @@ static step_t enter_submitting(pipeline_t *p, job_t *j, const char *from, const 
     return s;
 }
 
+/* State "validated": expiry, the kill switch and the risk checks, then the
+ * quota.  STEP_GRANTED when the quota granted the trade: the caller moves
+ * the intent on to "submitting". */
+static step_t validated(pipeline_t *p, job_t *j, int64_t now) {
+    char err[256];
+    if (intent_is_expired(&j->in, now))
+        return reject(p, j, "validated", "expired",
+                      "the intent expired before it could be sent", -1, NULL);
+    step_t s = pre_trade(p, j);
+    if (s != STEP_NEXT) return s;
+    int bot = j->in.source == INTENT_SOURCE_BOT;
+    quota_decision_t d;
+    if (quota_charge(p->quota, bot ? "bot" : "user", bot ? j->in.bot_id : j->in.user_id,
+                     j->in.intent_id,
+                     bot ? p->cfg->bot_trades_per_min : p->cfg->user_trades_per_min,
+                     p->cfg->rate_period_ms, &d, err, sizeof(err)) < 0) {
+        log_msg(LOG_WARN, "dependency_failed", j->in.intent_id, "%s", err);
+        return STEP_RETRY;
+    }
+    if (d.unavailable || !d.allowed)
+        metrics_add(M_QUOTA_REFUSALS, 1, bot ? "bot" : "user", NULL);
+    if (d.unavailable)
+        return reject(p, j, "validated", "quota_exceeded",
+                      "the quota service (Redis) is unreachable and "
+                      "QUOTA_REDIS_DOWN_MODE=closed refuses trades meanwhile",
+                      (long long)d.retry_after_ms, NULL);
+    if (!d.allowed) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "%s %s has used its %lld trades per %lld ms",
+                 bot ? "bot" : "user", bot ? j->in.bot_id : j->in.user_id,
+                 (long long)d.limit, (long long)p->cfg->rate_period_ms);
+        return reject(p, j, "validated", "quota_exceeded", msg,
+                      (long long)d.retry_after_ms, NULL);
+    }
+    return STEP_GRANTED;
+}
+
 static step_t step(pipeline_t *p, job_t *j) {
     char err[256];
     if (j->verdict.status == INTENT_UNREADABLE) {
@@ -516,7 +628,7 @@ static step_t step(pipeline_t *p, job_t *j) {
         return dead_letter(p, j, j->verdict.dlq_reason, j->verdict.detail);
     }
     /* Broken (e.g. a deferred flush failed): start over on a new one. */
-    if (p->ledger && !ledger_ok(p->ledger)) drop_ledger(p, j);
+    if (p->ledger && !ledger_ok(p->ledger)) drop_ledger(p);
     if (ensure_ledger(p, err, sizeof(err)) < 0) goto infra;
     ledger_seen_t seen = LEDGER_SEEN;
     const char *state = j->state;
@@ -532,6 +644,7 @@ static step_t step(pipeline_t *p, job_t *j) {
         if (rc == 1) {
             log_msg(LOG_DEBUG, "intent_busy", j->in.intent_id,
                     "another worker holds this intent; waiting");
+            release_others(p, j);
             return STEP_RETRY;
         }
         j->locked = 1;
@@ -561,35 +674,9 @@ static step_t step(pipeline_t *p, job_t *j) {
         return transition(p, j, "received", NULL, "validated", NULL);
     }
     if (!strcmp(state, "validated")) {
-        if (intent_is_expired(&j->in, now))
-            return reject(p, j, "validated", "expired",
-                          "the intent expired before it could be sent", -1, NULL);
-        step_t s = pre_trade(p, j);
-        if (s != STEP_NEXT) return s;
-        int bot = j->in.source == INTENT_SOURCE_BOT;
-        quota_decision_t d;
-        if (quota_charge(p->quota, bot ? "bot" : "user", bot ? j->in.bot_id : j->in.user_id,
-                         j->in.intent_id,
-                         bot ? p->cfg->bot_trades_per_min : p->cfg->user_trades_per_min,
-                         p->cfg->rate_period_ms, &d, err, sizeof(err)) < 0)
-            goto infra;
-        if (d.unavailable || !d.allowed)
-            metrics_add(M_QUOTA_REFUSALS, 1, bot ? "bot" : "user", NULL);
-        if (d.unavailable)
-            return reject(p, j, "validated", "quota_exceeded",
-                          "the quota service (Redis) is unreachable and "
-                          "QUOTA_REDIS_DOWN_MODE=closed refuses trades meanwhile",
-                          (long long)d.retry_after_ms, NULL);
-        if (!d.allowed) {
-            char msg[200];
-            snprintf(msg, sizeof(msg), "%s %s has used its %lld trades per %lld ms",
-                     bot ? "bot" : "user", bot ? j->in.bot_id : j->in.user_id,
-                     (long long)d.limit, (long long)p->cfg->rate_period_ms);
-            return reject(p, j, "validated", "quota_exceeded", msg,
-                          (long long)d.retry_after_ms, NULL);
-        }
+        step_t s = validated(p, j, now);
         /* Granted: straight on to "submitting" in the same transaction. */
-        return enter_submitting(p, j, "validated", "quota_granted");
+        return s == STEP_GRANTED ? enter_submitting(p, j, "validated", "quota_granted") : s;
     }
     if (!strcmp(state, "quota_granted")) {
         if (intent_is_expired(&j->in, now))
@@ -612,7 +699,7 @@ infra:
         /* Nothing is acted on without the ledger: intake stops taking new
          * intents until it answers again. */
         atomic_store(&p->shared->ledger_down, 1);
-        if (p->ledger) drop_ledger(p, j);
+        if (p->ledger) drop_ledger(p);
     }
     return STEP_RETRY;
 }
@@ -623,33 +710,174 @@ void pipeline_idle(pipeline_t *p) {
     char err[256];
     if (!p->ledger || ledger_flush(p->ledger, err, sizeof(err)) == 0) return;
     log_msg(LOG_WARN, "ledger_failed", NULL, "%s", err);
-    drop_ledger(p, NULL);  /* releases the locks the flush did not */
+    drop_ledger(p);  /* releases the locks the flush did not */
+}
+
+/* ---- one call: one intent, or a batch of them ------------------------------ */
+
+static void job_init(pipeline_t *p, job_t *j, const pipeline_item_t *it) {
+    memset(j, 0, sizeof(*j));
+    j->from = &it->from;
+    j->bytes = it->bytes;
+    j->len = it->len;
+    j->abandon = it->abandon;
+    intent_decode(it->bytes, it->len, it->source, p->cfg->intent_max_age_ms, &j->in,
+                  &j->verdict);
+}
+
+/* The per-intent loop: step() until the outcome is recorded and published
+ * (0), or until the job is abandoned (-1). */
+static int job_run(pipeline_t *p, job_t *j) {
+    for (int attempt = 0; !atomic_load(j->abandon);) {
+        step_t s = step(p, j);
+        if (s == STEP_DONE) return 0;
+        if (s == STEP_RETRY && p->ledger && !ledger_ok(p->ledger)) {
+            drop_ledger(p);  /* its locks died with the connection */
+            atomic_store(&p->shared->ledger_down, 1);
+        }
+        if (s == STEP_RETRY) {
+            /* Not while holding finished intents' locks (see release_others). */
+            if (ledger_has_deferred(p->ledger)) pipeline_idle(p);
+            nap(j->abandon, backoff_ms(p, attempt++));
+        } else {
+            attempt = 0;
+        }
+    }
+    return -1;
+}
+
+/* Records the outcomes the batch's jobs collected, all in one durable
+ * statement, and publishes their events with one wait; the jobs whose
+ * outcome is written are done.  Any other job (not moved, a failure) is
+ * left to job_run, which reads its state again. */
+static void commit_collected(pipeline_t *p) {
+    char err[256];
+    ledger_outcome_t out[PIPELINE_BATCH_MAX];
+    job_t *c[PIPELINE_BATCH_MAX];
+    int q = 0;
+    for (int i = 0; i < p->n_jobs; i++)
+        if (p->jobs[i].collected) {
+            out[q] = p->jobs[i].out;
+            c[q++] = &p->jobs[i];
+        }
+    if (q == 0) return;
+    int rc = p->ledger ? ledger_commit_many(p->ledger, p->pub, out, q, err, sizeof(err)) : -1;
+    if (rc < 0 && p->ledger) {
+        log_msg(LOG_WARN, "commit_failed", NULL, "%s", err);
+        if (!ledger_ok(p->ledger)) drop_ledger(p);
+    }
+    for (int k = 0; k < q; k++) {
+        /* Not moved: someone else did; job_run reads what. */
+        c[k]->done = rc == 0 && out[k].moved &&
+                     (ledger_state_is_terminal(out[k].to) || !strcmp(out[k].to, "submitted"));
+        release_collected(c[k]);
+        if (c[k]->done && ledger_state_is_terminal(out[k].to))
+            failpoint(p, "after_publish", c[k]->in.intent_id);
+    }
+}
+
+/* The batch's fast path: fresh valid intents of distinct keys go through
+ * their common steps together, each step one round trip for all of them:
+ *
+ *   record and lock them all (one statement) -> per intent: expiry, kill
+ *   switch, risk, quota -> move the granted ones to "submitting" (one
+ *   durable statement: each one's state is durable before its order is
+ *   sent) -> per intent: place the order -> record every outcome (one
+ *   durable statement) and publish all their events (one wait).
+ *
+ * Nothing here is needed for correctness: an intent that leaves the path
+ * at any point (seen before, busy, a failure, a wait) is left to job_run(),
+ * which reads its state from the ledger and goes on from there.  So the
+ * rules of the per-intent path hold unchanged: the ledger's state is the
+ * program counter. */
+static void run_fast(pipeline_t *p) {
+    char err[256];
+    ledger_begin_t b[PIPELINE_BATCH_MAX];
+    job_t *c[PIPELINE_BATCH_MAX];
+    int m = 0;
+    if (p->ledger && !ledger_ok(p->ledger)) drop_ledger(p);
+    if (ensure_ledger(p, err, sizeof(err)) < 0) return;  /* job_run reports it */
+    for (int i = 0; i < p->n_jobs; i++) {
+        job_t *j = &p->jobs[i];
+        int dup = 0;
+        for (int k = 0; k < m; k++) dup |= !strcmp(c[k]->in.intent_id, j->in.intent_id);
+        if (j->verdict.status != INTENT_VALID || atomic_load(j->abandon) || dup) continue;
+        b[m] = (ledger_begin_t){.in = &j->in, .from = j->from, .raw = j->bytes,
+                                .raw_len = j->len};
+        c[m++] = j;
+    }
+    if (m == 0) return;
+    if (ledger_begin_many(p->ledger, b, m, LEDGER_BEGIN_VALID | LEDGER_BEGIN_LOCK, err,
+                          sizeof(err)) < 0) {
+        log_msg(LOG_WARN, "ledger_failed", NULL, "%s", err);
+        drop_ledger(p);  /* may have taken some of the locks */
+        return;
+    }
+    atomic_store(&p->shared->ledger_down, 0);
+    int g = 0;  /* granted ones, gathered at the front of c */
+    for (int k = 0; k < m; k++) {
+        job_t *j = c[k];
+        if (b[k].busy) continue;
+        j->locked = 1;
+        if (b[k].seen != LEDGER_FRESH || strcmp(b[k].state, "validated") != 0) continue;
+        j->collect = j->one_shot = 1;
+        if (validated(p, j, timefmt_now_ms()) == STEP_GRANTED) c[g++] = j;
+    }
+    if (g > 0) {
+        const char *ids[PIPELINE_BATCH_MAX];
+        int moved[PIPELINE_BATCH_MAX];
+        for (int k = 0; k < g; k++) ids[k] = c[k]->in.intent_id;
+        if (ledger_transition_many(p->ledger, ids, g, "validated", "quota_granted",
+                                   "submitting", NULL, moved, err, sizeof(err)) < 0) {
+            log_msg(LOG_WARN, "ledger_failed", NULL, "%s", err);
+            if (!ledger_ok(p->ledger)) drop_ledger(p);
+            g = 0;
+        }
+        for (int k = 0; k < g; k++) {
+            c[k]->never_sent = moved[k];
+            if (moved[k]) failpoint(p, "after_submitting", ids[k]);
+        }
+        /* When the Alpaca budget is short, a placement may wait long for
+         * its token: what the batch settled so far is committed (and
+         * published) first instead of waiting with it. */
+        int short_budget = p->shared->budget && budget_is_short(p->shared->budget, g);
+        for (int k = 0; k < g; k++) {
+            if (!moved[k] || atomic_load(c[k]->abandon)) continue;
+            if (short_budget) commit_collected(p);
+            if (!c[k]->locked) break;  /* the connection (and its locks) died */
+            submit(p, c[k]);
+        }
+    }
+    commit_collected(p);
+    for (int i = 0; i < p->n_jobs; i++) {
+        job_t *j = &p->jobs[i];
+        release_collected(j);
+        j->collect = j->one_shot = 0;
+        j->state_known = 0;
+    }
+}
+
+void pipeline_handle_many(pipeline_t *p, pipeline_item_t *items, int n) {
+    if (n > PIPELINE_BATCH_MAX) n = PIPELINE_BATCH_MAX;  /* intake never asks more */
+    p->n_jobs = n;
+    for (int i = 0; i < n; i++) job_init(p, &p->jobs[i], &items[i]);
+    if (n > 1) run_fast(p);
+    for (int i = 0; i < n; i++) {
+        job_t *j = &p->jobs[i];
+        items[i].rc = j->done ? 0 : job_run(p, j);
+        if (items[i].rc == 0) metrics_add(M_INTENTS_SETTLED, 1, j->done ? "batch" : "single", NULL);
+    }
+    for (int i = 0; i < n; i++) {
+        job_t *j = &p->jobs[i];
+        if (j->locked && p->ledger) ledger_unlock_intent(p->ledger, j->in.intent_id);
+        intent_free(&j->in);
+    }
+    p->n_jobs = 0;
 }
 
 int pipeline_handle(pipeline_t *p, const origin_t *from, intent_source_t source,
                     const char *bytes, size_t len, const atomic_int *abandon) {
-    job_t j;
-    memset(&j, 0, sizeof(j));
-    j.from = from;
-    j.bytes = bytes;
-    j.len = len;
-    j.abandon = abandon;
-    intent_decode(bytes, len, source, p->cfg->intent_max_age_ms, &j.in, &j.verdict);
-    int rc = -1;
-    for (int attempt = 0; !atomic_load(abandon);) {
-        step_t s = step(p, &j);
-        if (s == STEP_DONE) {
-            rc = 0;
-            break;
-        }
-        if (s == STEP_RETRY && p->ledger && !ledger_ok(p->ledger)) {
-            drop_ledger(p, &j);  /* its locks died with the connection */
-            atomic_store(&p->shared->ledger_down, 1);
-        }
-        if (s == STEP_RETRY) nap(abandon, backoff_ms(p, attempt++));
-        else attempt = 0;
-    }
-    if (j.locked && p->ledger) ledger_unlock_intent(p->ledger, j.in.intent_id);
-    intent_free(&j.in);
-    return rc;
+    pipeline_item_t it = {*from, source, bytes, len, abandon, -1};
+    pipeline_handle_many(p, &it, 1);
+    return it.rc;
 }

@@ -46,6 +46,25 @@ int pipeline_handle(pipeline_t *p, const origin_t *from, intent_source_t source,
                     const char *bytes, size_t len,
                     const atomic_int *abandon);
 
+/* One consumed message for pipeline_handle_many. */
+typedef struct pipeline_item {
+    origin_t from;
+    intent_source_t source;
+    const char *bytes;
+    size_t len;
+    const atomic_int *abandon;
+    int rc;                   /* out: as pipeline_handle returns */
+} pipeline_item_t;
+
+#define PIPELINE_BATCH_MAX 64
+
+/* pipeline_handle for up to PIPELINE_BATCH_MAX messages of distinct keys
+ * (their order among each other does not matter).  New valid intents go
+ * through the ledger and the broker together, a few round trips for all of
+ * them; anything else (a redelivery, a failure, a wait) goes on one by one
+ * as pipeline_handle would.  Sets each item's rc. */
+void pipeline_handle_many(pipeline_t *p, pipeline_item_t *items, int n);
+
 /* The ledger bookkeeping left for later (published marks, released intent
  * locks: see ledger_defer_on) is written when a lane runs out of work:
  * pipeline_has_deferred tells whether there is any, pipeline_idle writes
