@@ -64,6 +64,12 @@ typedef struct job {
     char state[LEDGER_STATE_MAX];
     int state_known;      /* state is what this call just wrote: the next
                              step need not read it back */
+    /* What submit() learned, kept across its calls (a batch's job may
+     * leave it and come back through job_run): */
+    int exists;           /* Alpaca said the order exists (422 duplicate):
+                             only ever look it up again */
+    int posted;           /* this process sent a POST for it */
+    int held;             /* it waited on an open breaker */
     /* On a batch's fast path (pipeline_handle_many): */
     int collect;          /* commit() keeps the outcome here, unwritten */
     int one_shot;         /* where a step would wait, it returns STEP_RETRY:
@@ -173,6 +179,7 @@ static void drop_ledger(pipeline_t *p) {
  * (or a lane and the follower) never each hold what the other waits for. */
 static void release_others(pipeline_t *p, const job_t *j) {
     char err[256];
+    if (!p->ledger) return;  /* dropped: its locks went with it */
     for (int i = 0; i < p->n_jobs; i++) {
         job_t *o = &p->jobs[i];
         if (o == j || !o->locked) continue;
@@ -405,21 +412,18 @@ static step_t submit(pipeline_t *p, job_t *j) {
     alpaca_order_t o;
     alpaca_error_t e;
     int unknown = !j->never_sent;  /* may exist: look before placing */
-    int exists = 0;                /* Alpaca said it exists (422 duplicate) */
-    int posted = 0;                /* this call sent a POST */
-    int held = 0;                  /* waited on an open breaker */
     /* Latest moment a POST for this intent may have started: now, for an
      * intent resumed in "submitting" (a crashed predecessor may have just
      * sent one); our own POSTs move it later. */
     int64_t horizon_ms = j->never_sent ? 0 : timefmt_mono_ms();
     for (int attempt = 0;; attempt++) {
         if (atomic_load(j->abandon)) return STEP_RETRY;
-        if (unknown || exists) {
+        if (unknown || j->exists) {
             int64_t lookup_ms = timefmt_mono_ms();
             alpaca_result_t r = look_up(p, j, cid, &o);
             if (r == ALPACA_OK) return settle_order(p, j, &o);
             if (r != ALPACA_NOT_FOUND) return STEP_RETRY;
-            if (exists || !absence_is_proven(p, horizon_ms, lookup_ms)) {
+            if (j->exists || !absence_is_proven(p, horizon_ms, lookup_ms)) {
                 /* Not visible yet: look again later, never place again. */
                 if (hold(j, backoff_ms(p, attempt))) return STEP_RETRY;
                 continue;
@@ -429,19 +433,19 @@ static step_t submit(pipeline_t *p, job_t *j) {
         /* Known not to exist: placing is safe, unless it is too late. */
         if (intent_is_expired(&j->in, timefmt_now_ms()))
             return reject(p, j, "submitting",
-                          !posted && !held ? "expired" : "broker_unavailable",
-                          !posted && !held ? "the intent expired before it could be sent"
+                          !j->posted && !j->held ? "expired" : "broker_unavailable",
+                          !j->posted && !j->held ? "the intent expired before it could be sent"
                                             : "the broker stayed unreachable until the intent expired",
                           -1, NULL);
         if (!circuits_allow_peek(p->shared->circuits, OP_PLACE)) {
             /* The broker is failing: hold the intent (intake stops taking
              * new ones meanwhile) until a probe succeeds or it expires. */
-            held = 1;
+            j->held = 1;
             if (hold(j, 200)) return STEP_RETRY;
             continue;
         }
         context_until_expiry(p, j);
-        if (!posted) {
+        if (!j->posted) {
             char why[200];
             if (!account_gate_check(p->gate, p->alpaca, why, sizeof(why))) {
                 char msg[256];
@@ -450,7 +454,7 @@ static step_t submit(pipeline_t *p, job_t *j) {
             }
         }
         j->never_sent = 0;
-        posted = 1;
+        j->posted = 1;
         horizon_ms = timefmt_mono_ms();
         alpaca_result_t r = alpaca_place_order(p->alpaca, &j->in, cid, &o, &e);
         switch (r) {
@@ -458,7 +462,7 @@ static step_t submit(pipeline_t *p, job_t *j) {
             failpoint(p, "after_post", j->in.intent_id);
             return settle_order(p, j, &o);
         case ALPACA_DUPLICATE:
-            exists = 1;  /* it exists: fetch it, never create another */
+            j->exists = 1;  /* it exists: fetch it, never create another */
             continue;
         case ALPACA_REJECTED:
             if (e.http_status == 403) account_gate_invalidate(p->gate);
@@ -477,7 +481,7 @@ static step_t submit(pipeline_t *p, job_t *j) {
             continue;
         case ALPACA_BREAKER_OPEN:
             /* Nothing was sent: wait for the breaker, as above. */
-            held = 1;
+            j->held = 1;
             if (hold(j, 200)) return STEP_RETRY;
             continue;
         case ALPACA_NO_BUDGET:
@@ -736,8 +740,9 @@ static int job_run(pipeline_t *p, job_t *j) {
             atomic_store(&p->shared->ledger_down, 1);
         }
         if (s == STEP_RETRY) {
-            /* Not while holding finished intents' locks (see release_others). */
-            if (ledger_has_deferred(p->ledger)) pipeline_idle(p);
+            /* Not while holding other intents' locks: the follower, the
+             * reconciler and redeliveries may wait on them. */
+            release_others(p, j);
             nap(j->abandon, backoff_ms(p, attempt++));
         } else {
             attempt = 0;
@@ -844,7 +849,9 @@ static void run_fast(pipeline_t *p) {
         for (int k = 0; k < g; k++) {
             if (!moved[k] || atomic_load(c[k]->abandon)) continue;
             if (short_budget) commit_collected(p);
-            if (!c[k]->locked) break;  /* the connection (and its locks) died */
+            /* The connection, and with it the locks, died: job_run takes
+             * them again, and never_sent with them is gone. */
+            if (!c[k]->locked || !ledger_ok(p->ledger)) break;
             submit(p, c[k]);
         }
     }
@@ -857,21 +864,34 @@ static void run_fast(pipeline_t *p) {
     }
 }
 
+static void unlock_job(pipeline_t *p, job_t *j) {
+    if (j->locked && p->ledger) ledger_unlock_intent(p->ledger, j->in.intent_id);
+    j->locked = 0;
+}
+
 void pipeline_handle_many(pipeline_t *p, pipeline_item_t *items, int n) {
     if (n > PIPELINE_BATCH_MAX) n = PIPELINE_BATCH_MAX;  /* intake never asks more */
     p->n_jobs = n;
     for (int i = 0; i < n; i++) job_init(p, &p->jobs[i], &items[i]);
     if (n > 1) run_fast(p);
+    /* Finished ones first let go of their locks (written with the lane's
+     * deferred bookkeeping), then the rest go on one by one. */
     for (int i = 0; i < n; i++) {
         job_t *j = &p->jobs[i];
-        items[i].rc = j->done ? 0 : job_run(p, j);
-        if (items[i].rc == 0) metrics_add(M_INTENTS_SETTLED, 1, j->done ? "batch" : "single", NULL);
+        if (j->done) {
+            items[i].rc = 0;
+            metrics_add(M_INTENTS_SETTLED, 1, "batch", NULL);
+            unlock_job(p, j);
+        }
     }
     for (int i = 0; i < n; i++) {
         job_t *j = &p->jobs[i];
-        if (j->locked && p->ledger) ledger_unlock_intent(p->ledger, j->in.intent_id);
-        intent_free(&j->in);
+        if (j->done) continue;
+        items[i].rc = job_run(p, j);
+        if (items[i].rc == 0) metrics_add(M_INTENTS_SETTLED, 1, "single", NULL);
+        unlock_job(p, j);
     }
+    for (int i = 0; i < n; i++) intent_free(&p->jobs[i].in);
     p->n_jobs = 0;
 }
 
