@@ -601,21 +601,15 @@ static int publish_rows(ledger_t *l, publisher_t *pub, const char *intent_id, in
                                  PQgetvalue(r, i, col + 6)};
     }
     if (n > 0) rc = publish_send_many(pub, m, n, err, errlen);
-    /* Acknowledged: per intent, the last unpublished seq sent. */
+    /* Acknowledged: per intent, marked up to the last unpublished seq sent. */
+    const char *seq = NULL;  /* of the current intent's last unpublished event */
     for (int i = 0; rc == 0 && i < rows; i++) {
         const char *id = idcol < 0 ? intent_id : PQgetvalue(r, i, idcol);
+        if (!PQgetisnull(r, i, col) && PQgetvalue(r, i, col + 4)[0] != 't')
+            seq = PQgetvalue(r, i, col + 5);
         int last = i + 1 == rows ||
                    (idcol >= 0 && strcmp(id, PQgetvalue(r, i + 1, idcol)) != 0);
-        if (!last) continue;
-        const char *seq = NULL;  /* of the intent's last unpublished event */
-        for (int k = i; k >= 0; k--) {
-            if (idcol >= 0 && strcmp(id, PQgetvalue(r, k, idcol)) != 0) break;
-            if (!PQgetisnull(r, k, col) && PQgetvalue(r, k, col + 4)[0] != 't') {
-                seq = PQgetvalue(r, k, col + 5);
-                break;
-            }
-        }
-        if (!seq) continue;
+        if (!last || !seq) continue;
         if (l->defer) {
             defer(l, id, seq, 0);
         } else {
@@ -625,6 +619,7 @@ static int publish_rows(ledger_t *l, publisher_t *pub, const char *intent_id, in
                 " AND published_at IS NULL AND seq <= $2",
                 2, p, "mark published", err, errlen);
         }
+        seq = NULL;
     }
     if (m != small) free(m);
     return rc;

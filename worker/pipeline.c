@@ -160,17 +160,21 @@ static void nap(const atomic_int *abandon, int64_t ms) {
     }
 }
 
+/* The job no longer holds its intent's lock: it takes it, and reads its
+ * state, again; and since another may have sent an order meanwhile, nothing
+ * it knew about "never sent" holds any more. */
+static void forget_lock(job_t *j) {
+    j->locked = 0;
+    j->state_known = 0;
+    j->never_sent = 0;
+}
+
 /* Closes the lane's ledger connection.  PostgreSQL releases the intent
- * locks it held, so every job of the call in progress takes its lock, and
- * reads its state, again on the next connection. */
+ * locks it held, for every job of the call in progress. */
 static void drop_ledger(pipeline_t *p) {
     ledger_close(p->ledger);
     p->ledger = NULL;
-    for (int i = 0; i < p->n_jobs; i++) {
-        p->jobs[i].locked = 0;
-        p->jobs[i].state_known = 0;
-        p->jobs[i].never_sent = 0;  /* without the lock, another may send */
-    }
+    for (int i = 0; i < p->n_jobs; i++) forget_lock(&p->jobs[i]);
 }
 
 /* Before waiting for an intent another connection holds: this lane lets go
@@ -184,9 +188,7 @@ static void release_others(pipeline_t *p, const job_t *j) {
         job_t *o = &p->jobs[i];
         if (o == j || !o->locked) continue;
         ledger_unlock_intent(p->ledger, o->in.intent_id);
-        o->locked = 0;
-        o->state_known = 0;
-        o->never_sent = 0;  /* without the lock, another may send */
+        forget_lock(o);
     }
     if (ledger_flush(p->ledger, err, sizeof(err)) < 0) {
         log_msg(LOG_WARN, "ledger_failed", j->in.intent_id, "%s", err);
@@ -194,7 +196,10 @@ static void release_others(pipeline_t *p, const job_t *j) {
     }
 }
 
+/* A usable ledger connection: a broken one (e.g. a deferred flush failed)
+ * is dropped and a new one made. */
 static int ensure_ledger(pipeline_t *p, char *err, size_t errlen) {
+    if (p->ledger && !ledger_ok(p->ledger)) drop_ledger(p);
     if (p->ledger) return 0;
     p->ledger = ledger_connect(p->cfg->database_url, p->cfg->replica_id, err, errlen);
     if (p->ledger) ledger_defer_on(p->ledger);  /* flushed by pipeline_idle */
@@ -631,8 +636,6 @@ static step_t step(pipeline_t *p, job_t *j) {
         if (ensure_ledger(p, err, sizeof(err)) < 0) goto infra;
         return dead_letter(p, j, j->verdict.dlq_reason, j->verdict.detail);
     }
-    /* Broken (e.g. a deferred flush failed): start over on a new one. */
-    if (p->ledger && !ledger_ok(p->ledger)) drop_ledger(p);
     if (ensure_ledger(p, err, sizeof(err)) < 0) goto infra;
     ledger_seen_t seen = LEDGER_SEEN;
     const char *state = j->state;
@@ -800,7 +803,6 @@ static void run_fast(pipeline_t *p) {
     ledger_begin_t b[PIPELINE_BATCH_MAX];
     job_t *c[PIPELINE_BATCH_MAX];
     int m = 0;
-    if (p->ledger && !ledger_ok(p->ledger)) drop_ledger(p);
     if (ensure_ledger(p, err, sizeof(err)) < 0) return;  /* job_run reports it */
     for (int i = 0; i < p->n_jobs; i++) {
         job_t *j = &p->jobs[i];
@@ -855,13 +857,8 @@ static void run_fast(pipeline_t *p) {
             submit(p, c[k]);
         }
     }
-    commit_collected(p);
-    for (int i = 0; i < p->n_jobs; i++) {
-        job_t *j = &p->jobs[i];
-        release_collected(j);
-        j->collect = j->one_shot = 0;
-        j->state_known = 0;
-    }
+    commit_collected(p);  /* releases every collected outcome */
+    for (int i = 0; i < p->n_jobs; i++) p->jobs[i].collect = p->jobs[i].one_shot = 0;
 }
 
 static void unlock_job(pipeline_t *p, job_t *j) {
