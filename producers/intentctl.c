@@ -38,6 +38,11 @@
 #include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
 
+#include <openssl/crypto.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "auth.h"
 #include "intent.h"
 #include "redisconn.h"
 #include "timefmt.h"
@@ -329,6 +334,9 @@ typedef struct send_opts {
     int extended_hours, has_expires_in, from_stdin, raw, json, dry_run;
     int64_t expires_in_ms, repeat;
     int intent_flags; /* how many intent-building flags were given */
+    const char *signature;  /* --signature: this header value, as given */
+    int signing;            /* sign with key (--sign-key-file or the environment) */
+    unsigned char sign_key[AUTH_KEY_BYTES];
 } send_opts_t;
 
 typedef struct send_state {
@@ -376,6 +384,12 @@ static void send_help(FILE *out) {
 "                        the DLQ and validation paths); topic defaults to the\n"
 "                        bot topic\n"
 "  --key K               message key for --raw (default: none)\n"
+"\n"
+"Signing (header x-signature: HMAC-SHA256 of the exact bytes, see 'intentctl bot'):\n"
+"  --sign-key-file F     the bot's key (64 hex digits) from file F; also taken from\n"
+"                        $INTENT_SIGNING_KEY_FILE or $INTENT_SIGNING_KEY\n"
+"  --signature S         send header value S instead (tests: a forged signature)\n"
+"  --no-sign             send unsigned even if the environment has a key\n"
 "\n"
 "Output:\n"
 "  --topic T             publish to T whatever the intent says\n"
@@ -476,6 +490,12 @@ static void report_refused(send_state_t *st, const char *id, long line,
 /* Produces one message; retries while the local queue is full. */
 static void produce(send_state_t *st, const char *topic, const char *key,
                     const char *bytes, size_t len, const char *id, long line) {
+    char sig[AUTH_SIGNATURE_MAX];
+    const char *sig_value = st->o->signature;
+    if (!sig_value && st->o->signing) {
+        auth_sign(st->o->sign_key, bytes, len, sig);
+        sig_value = sig;
+    }
     msg_info_t *mi = calloc(1, sizeof *mi);
     if (!mi) {
         st->failed++;
@@ -483,13 +503,25 @@ static void produce(send_state_t *st, const char *topic, const char *key,
     }
     snprintf(mi->intent_id, sizeof mi->intent_id, "%s", id);
     mi->line = line;
+    /* librdkafka owns the headers once a message is queued, not before. */
+    rd_kafka_headers_t *hdrs = NULL;
+    if (sig_value) {
+        hdrs = rd_kafka_headers_new(1);
+        rd_kafka_header_add(hdrs, AUTH_HEADER, -1, sig_value, -1);
+    }
     for (;;) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            st->rk, RD_KAFKA_V_TOPIC(topic),
-            RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-            RD_KAFKA_V_VALUE((void *)bytes, len),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(mi),
-            RD_KAFKA_V_END);
+        rd_kafka_resp_err_t err =
+            hdrs ? rd_kafka_producev(st->rk, RD_KAFKA_V_TOPIC(topic),
+                                     RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                                     RD_KAFKA_V_VALUE((void *)bytes, len),
+                                     RD_KAFKA_V_HEADERS(hdrs),
+                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                     RD_KAFKA_V_OPAQUE(mi), RD_KAFKA_V_END)
+                 : rd_kafka_producev(st->rk, RD_KAFKA_V_TOPIC(topic),
+                                     RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                                     RD_KAFKA_V_VALUE((void *)bytes, len),
+                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                     RD_KAFKA_V_OPAQUE(mi), RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             rd_kafka_poll(st->rk, 100);
             continue;
@@ -499,6 +531,7 @@ static void produce(send_state_t *st, const char *topic, const char *key,
             fprintf(stderr, "intentctl: cannot produce %s to %s: %s\n", id, topic,
                     rd_kafka_err2str(err));
             free(mi);
+            rd_kafka_headers_destroy(hdrs);
         }
         break;
     }
@@ -568,6 +601,57 @@ static void send_one(send_state_t *st, const char *bytes, size_t len, long line)
     intent_free(&in);
 }
 
+/* 64 hex digits -> 32 bytes (surrounding white space ignored); -1 if not. */
+static int parse_key_hex(const char *text, unsigned char key[AUTH_KEY_BYTES]) {
+    while (*text == ' ' || *text == '\t' || *text == '\n' || *text == '\r')
+        text++;
+    size_t n = strcspn(text, " \t\r\n");
+    if (n != 2 * AUTH_KEY_BYTES || text[n + strspn(text + n, " \t\r\n")] != '\0')
+        return -1;
+    for (size_t i = 0; i < AUTH_KEY_BYTES; i++) {
+        unsigned int b;
+        char pair[3] = {text[2 * i], text[2 * i + 1], '\0'};
+        if (strspn(pair, "0123456789abcdefABCDEF") != 2 || sscanf(pair, "%2x", &b) != 1)
+            return -1;
+        key[i] = (unsigned char)b;
+    }
+    return 0;
+}
+
+/* The signing key of `send`: --sign-key-file, else $INTENT_SIGNING_KEY_FILE,
+ * else $INTENT_SIGNING_KEY.  1 with key filled, 0 if none is given, -1
+ * after a usage error (which never shows the key). */
+static int signing_key(const char *path, unsigned char key[AUTH_KEY_BYTES]) {
+    const char *from = path ? "--sign-key-file" : "INTENT_SIGNING_KEY_FILE";
+    if (!path)
+        path = getenv("INTENT_SIGNING_KEY_FILE");
+    char buf[256];
+    const char *text = NULL;
+    if (path && *path) {
+        FILE *f = fopen(path, "r");
+        if (!f) {
+            fprintf(stderr, "intentctl: %s %s: %s\n", from, path, strerror(errno));
+            return -1;
+        }
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        text = buf;
+    } else {
+        from = "INTENT_SIGNING_KEY";
+        text = getenv("INTENT_SIGNING_KEY");
+        if (!text || !*text)
+            return 0;
+    }
+    int rc = parse_key_hex(text, key);
+    OPENSSL_cleanse(buf, sizeof buf);
+    if (rc < 0) {
+        fprintf(stderr, "intentctl: %s is not a signing key (64 hexadecimal digits)\n", from);
+        return -1;
+    }
+    return 1;
+}
+
 /* Builds the intent of the flags as compact JSON (malloc'd), or NULL after
  * a usage error. */
 static char *build_intent(const send_opts_t *o) {
@@ -625,7 +709,8 @@ static int cmd_send(common_t *c, int argc, char **argv) {
     enum {
         O_BOT = 2000, O_USER, O_SYMBOL, O_SIDE, O_TYPE, O_QTY, O_NOTIONAL, O_LIMIT,
         O_STOP, O_TIF, O_EXT, O_EXPIRES_IN, O_CREATED_AT, O_INTENT_ID, O_META,
-        O_REPEAT, O_STDIN, O_RAW, O_KEY, O_TOPIC, O_JSON, O_DRY
+        O_REPEAT, O_STDIN, O_RAW, O_KEY, O_TOPIC, O_JSON, O_DRY, O_SIGN_KEY_FILE,
+        O_SIGNATURE, O_NO_SIGN
     };
     static const struct option longopts[] = {
         {"bot", required_argument, NULL, O_BOT},
@@ -650,9 +735,14 @@ static int cmd_send(common_t *c, int argc, char **argv) {
         {"topic", required_argument, NULL, O_TOPIC},
         {"json", no_argument, NULL, O_JSON},
         {"dry-run", no_argument, NULL, O_DRY},
+        {"sign-key-file", required_argument, NULL, O_SIGN_KEY_FILE},
+        {"signature", required_argument, NULL, O_SIGNATURE},
+        {"no-sign", no_argument, NULL, O_NO_SIGN},
         {"help", no_argument, NULL, 'h'},
         COMMON_LONGOPTS,
         {NULL, 0, NULL, 0}};
+    const char *key_file = NULL;
+    int no_sign = 0;
     send_opts_t o;
     memset(&o, 0, sizeof o);
     o.repeat = 1;
@@ -696,6 +786,9 @@ static int cmd_send(common_t *c, int argc, char **argv) {
         case O_TOPIC: o.topic = optarg; break;
         case O_JSON: o.json = 1; break;
         case O_DRY: o.dry_run = 1; break;
+        case O_SIGN_KEY_FILE: key_file = optarg; break;
+        case O_SIGNATURE: o.signature = optarg; break;
+        case O_NO_SIGN: no_sign = 1; break;
         default: return usage_error("send", NULL, NULL);
         }
     }
@@ -713,6 +806,12 @@ static int cmd_send(common_t *c, int argc, char **argv) {
         return usage_error("send", "--repeat makes fresh intent_ids from flags; not with --intent-id, --stdin or --raw%s", "");
     if (o.topic && !*o.topic)
         return usage_error("send", "--topic is empty%s", "");
+    if (!no_sign && !o.signature) {
+        int r = signing_key(key_file, o.sign_key);
+        if (r < 0)
+            return EXIT_USAGE;
+        o.signing = r;
+    }
 
     send_state_t st;
     memset(&st, 0, sizeof st);
@@ -793,6 +892,7 @@ static int cmd_send(common_t *c, int argc, char **argv) {
         }
         rd_kafka_destroy(st.rk);
     }
+    OPENSSL_cleanse(o.sign_key, sizeof o.sign_key);
     fflush(stdout);
     if (st.failed)
         return EXIT_KAFKA;
@@ -2171,9 +2271,14 @@ static void pq_print_err(const char *what, const char *msg) {
 
 /* The ledger connection, or NULL after saying why; *rc tells which exit. */
 static PGconn *db_connect(const char *cmd, int *rc) {
-    const char *url = getenv("DATABASE_URL");
+    /* The operator's role, where the worker's own may only do what the
+     * worker needs (see README, least privilege). */
+    const char *url = getenv("ADMIN_DATABASE_URL");
+    if (!url || !*url)
+        url = getenv("DATABASE_URL");
     if (!url || !*url) {
-        usage_error(cmd, "DATABASE_URL is not set (the ledger's postgresql:// URL)%s", "");
+        usage_error(cmd, "neither ADMIN_DATABASE_URL nor DATABASE_URL is set (the ledger's "
+                         "postgresql:// URL)%s", "");
         *rc = EXIT_USAGE;
         return NULL;
     }
@@ -2358,6 +2463,330 @@ static int cmd_state(int argc, char **argv, const char *cmd, const char *to_stat
 rollback:
     PQclear(PQexec(db, "ROLLBACK"));
 done:
+    PQfinish(db);
+    return rc;
+}
+
+/* ------------------------------------------------------------ operator: bots */
+
+/* Who may sign intents (tables bots, bot_keys, bot_users; worker/auth.h).
+ * A key is made here from getrandom() and shown once: on stdout, or only in
+ * the file of --key-file (created 0600).  The ledger keeps it for the
+ * workers; nothing else ever prints it. */
+
+static void bot_help(FILE *out) {
+    fprintf(out,
+"usage: intentctl bot add BOT [--user ID]... [--key-file F]\n"
+"       intentctl bot rotate BOT [--grace-ms MS] [--key-file F]\n"
+"       intentctl bot revoke BOT [--key N]\n"
+"       intentctl bot bind|unbind BOT USER...\n"
+"       intentctl bot list [--json]\n"
+"\n"
+"The bots that may sign intents, their keys and the users they may trade for.\n"
+"A bot signs the exact bytes of each intent with HMAC-SHA256 under its key and\n"
+"sends 'v1=<hex>' in the Kafka header x-signature (intentctl send\n"
+"--sign-key-file does it).  Every replica re-reads keys and bindings every\n"
+"SIGNING_REFRESH_MS (1000 ms by default).\n"
+"\n"
+"  add      register BOT with a new key (key 1) and bind it to each --user;\n"
+"           USER '*' binds it to every user (the backend: USER_TOPIC_SIGNER)\n"
+"  rotate   a new key; the bot's current keys stay valid for --grace-ms more\n"
+"           (default 86400000, a day; 0 ends them now)\n"
+"  revoke   every key of BOT now, or only key N (--key N); a revoked bot's\n"
+"           intents are rejected unauthorized until it gets a key by rotate\n"
+"  bind     let BOT trade for these users; unbind: no longer\n"
+"  list     every bot, the state of each key, and its users\n"
+"\n"
+"  --key-file F          write the new key to F (mode 0600, must not exist)\n"
+"                        instead of stdout\n"
+"  --json                list as JSON lines\n"
+"  -h, --help            this text\n"
+"\n"
+"Needs ADMIN_DATABASE_URL (or DATABASE_URL).  Every change is recorded in\n"
+"bot_changes with who made it.  Exit: 0 done; 1 refused; 2 usage.\n");
+}
+
+static int random_bytes(unsigned char *b, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = getrandom(b + got, n - got, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            perror("intentctl: getrandom");
+            return -1;
+        }
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+static void to_hex(const unsigned char *b, size_t n, char *out) {
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* Shows the new key once: into key_file (0600, not overwritten) or on
+ * stdout.  0, or -1 after saying why. */
+static int bot_emit_key(const char *bot, const char *key_no, const char *hex,
+                        const char *key_file) {
+    if (!key_file) {
+        printf("bot %s: key %s: %s\n", bot, key_no, hex);
+        fprintf(stderr, "intentctl: the key is shown this once; give it to the bot "
+                        "(INTENT_SIGNING_KEY_FILE) and keep it secret\n");
+        return 0;
+    }
+    int fd = open(key_file, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f || fprintf(f, "%s\n", hex) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "intentctl: cannot write the key to %s: %s\n", key_file, strerror(errno));
+        if (fd >= 0 && !f)
+            close(fd);
+        return -1;
+    }
+    printf("bot %s: key %s written to %s\n", bot, key_no, key_file);
+    return 0;
+}
+
+/* One change in one transaction: sql_1..sql_n with the same parameters,
+ * then the audit row.  The last statement's first value (if it returns
+ * rows) goes to out. */
+static int bot_change(PGconn *db, const char *const *sqls, int n_sql, const char *const *params,
+                      int n_params, const char *bot, const char *action, const char *detail,
+                      char *out, size_t outlen) {
+    char by[320];
+    operator_name(by, sizeof by);
+    PGresult *r;
+    if (db_cmd(db, "BEGIN", 0, NULL, "begin") < 0)
+        return -1;
+    for (int i = 0; i < n_sql; i++) {
+        /* Every parameter is text, so a statement may leave some unused. */
+        static const Oid text[] = {25, 25, 25, 25, 25, 25};
+        r = PQexecParams(db, sqls[i], n_params, text, params, NULL, NULL, 0);
+        ExecStatusType st = PQresultStatus(r);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            if (state && !strcmp(state, "23505"))
+                fprintf(stderr, "intentctl: bot %s exists already (rotate makes a new key)\n", bot);
+            else if (state && !strcmp(state, "23503"))
+                fprintf(stderr, "intentctl: no bot %s (add it first)\n", bot);
+            else
+                pq_print_err(action, PQresultErrorMessage(r));
+            PQclear(r);
+            PQclear(PQexec(db, "ROLLBACK"));
+            return -1;
+        }
+        if (st == PGRES_TUPLES_OK && out) {
+            if (PQntuples(r) == 0) {
+                PQclear(r);
+                PQclear(PQexec(db, "ROLLBACK"));
+                return 1;  /* nothing to change */
+            }
+            snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0));
+        }
+        PQclear(r);
+    }
+    const char *p_audit[] = {bot, action, detail, by};
+    if (db_cmd(db, "INSERT INTO bot_changes (bot_id, action, detail, changed_by)"
+                   " VALUES ($1, $2, $3, $4)", 4, p_audit, "write bot_changes") < 0 ||
+        db_cmd(db, "COMMIT", 0, NULL, "commit") < 0) {
+        PQclear(PQexec(db, "ROLLBACK"));
+        return -1;
+    }
+    return 0;
+}
+
+static int bot_list(PGconn *db, int json) {
+    PGresult *r = db_exec(db,
+        "SELECT b.bot_id,"
+        " COALESCE((SELECT string_agg(k.key_no || ' ' || CASE"
+        "   WHEN k.revoked_at IS NOT NULL THEN 'revoked'"
+        "   WHEN k.valid_until IS NULL THEN 'active'"
+        "   WHEN k.valid_until > now() THEN 'grace-until-' ||"
+        "     to_char(k.valid_until AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+        "   ELSE 'expired' END, ',' ORDER BY k.key_no) FROM bot_keys k"
+        "   WHERE k.bot_id = b.bot_id), ''),"
+        " COALESCE((SELECT string_agg(u.user_id, ',' ORDER BY u.user_id) FROM bot_users u"
+        "   WHERE u.bot_id = b.bot_id), '')"
+        " FROM bots b ORDER BY b.bot_id", 0, NULL, PGRES_TUPLES_OK, "read bots");
+    if (!r)
+        return EXIT_REFUSED;
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *bot = PQgetvalue(r, i, 0), *keys = PQgetvalue(r, i, 1),
+                   *users = PQgetvalue(r, i, 2);
+        if (json) {
+            json_t *j = json_pack("{s:s, s:s, s:s}", "bot_id", bot, "keys", keys, "users", users);
+            json_dumpf(j, stdout, JSON_COMPACT);
+            putchar('\n');
+            json_decref(j);
+        } else {
+            printf("%-24s keys: %-40s users: %s\n", bot, *keys ? keys : "-", *users ? users : "-");
+        }
+    }
+    PQclear(r);
+    return EXIT_OK_;
+}
+
+static int cmd_bot(int argc, char **argv) {
+    enum { O_USER = 5000, O_KEY_FILE, O_GRACE, O_KEY, O_JSON };
+    static const struct option longopts[] = {
+        {"user", required_argument, NULL, O_USER},
+        {"key-file", required_argument, NULL, O_KEY_FILE},
+        {"grace-ms", required_argument, NULL, O_GRACE},
+        {"key", required_argument, NULL, O_KEY},
+        {"json", no_argument, NULL, O_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *users[64], *key_file = NULL, *grace = "86400000", *key_no = NULL;
+    int n_users = 0, json = 0, opt;
+    int64_t num;
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'h': bot_help(stdout); return EXIT_OK_;
+        case O_USER:
+            if (n_users == 64)
+                return usage_error("bot", "at most 64 --user at once%s", "");
+            users[n_users++] = optarg;
+            break;
+        case O_KEY_FILE: key_file = optarg; break;
+        case O_GRACE:
+            if (parse_i64(optarg, &num) != 0 || num > 366LL * 86400000)
+                return usage_error("bot", "--grace-ms wants milliseconds (at most a year), got '%s'",
+                                   optarg);
+            grace = optarg;
+            break;
+        case O_KEY:
+            if (parse_i64(optarg, &num) != 0 || num < 1 || num > 1000000)
+                return usage_error("bot", "--key wants a key number, got '%s'", optarg);
+            key_no = optarg;
+            break;
+        case O_JSON: json = 1; break;
+        default: return usage_error("bot", NULL, NULL);
+        }
+    }
+    const char *sub = optind < argc ? argv[optind++] : NULL;
+    if (!sub)
+        return usage_error("bot", "say what: add, rotate, revoke, bind, unbind or list%s", "");
+    int is_add = !strcmp(sub, "add"), is_rotate = !strcmp(sub, "rotate"),
+        is_revoke = !strcmp(sub, "revoke"), is_bind = !strcmp(sub, "bind"),
+        is_unbind = !strcmp(sub, "unbind"), is_list = !strcmp(sub, "list");
+    if (!(is_add || is_rotate || is_revoke || is_bind || is_unbind || is_list))
+        return usage_error("bot", "no such bot command '%s' (add, rotate, revoke, bind, unbind, list)",
+                           sub);
+    const char *bot = NULL;
+    if (!is_list) {
+        bot = optind < argc ? argv[optind++] : NULL;
+        if (!bot || !valid_subject_id(bot))
+            return usage_error("bot", "'%s' is not a bot id (1 to 64 characters of A-Z a-z 0-9 . _ -)",
+                               bot ? bot : "");
+    }
+    if (is_bind || is_unbind)
+        while (optind < argc && n_users < 64)
+            users[n_users++] = argv[optind++];
+    if (optind < argc)
+        return usage_error("bot", "unexpected argument '%s'", argv[optind]);
+    if ((is_bind || is_unbind) && n_users == 0)
+        return usage_error("bot", "%s wants at least one USER", sub);
+    for (int i = 0; i < n_users; i++)
+        if (strcmp(users[i], "*") != 0 && !valid_subject_id(users[i]))
+            return usage_error("bot", "'%s' is not a user id (or '*')", users[i]);
+    if (key_file && !(is_add || is_rotate))
+        return usage_error("bot", "--key-file is for add and rotate%s", "");
+    if (key_file && access(key_file, F_OK) == 0)
+        return usage_error("bot", "--key-file %s exists; the new key is never written over a file",
+                           key_file);
+
+    int rc = EXIT_REFUSED;
+    PGconn *db = db_connect("bot", &rc);
+    if (!db)
+        return rc;
+    if (is_list) {
+        rc = bot_list(db, json);
+        PQfinish(db);
+        return rc;
+    }
+    unsigned char key[AUTH_KEY_BYTES];
+    char hex[2 * AUTH_KEY_BYTES + 1] = "", detail[1200] = "", got[32] = "";
+    int r = -1;
+    if (is_add || is_rotate) {
+        if (random_bytes(key, sizeof key) < 0)
+            goto done;
+        to_hex(key, sizeof key, hex);
+        OPENSSL_cleanse(key, sizeof key);
+    }
+    if (is_add) {
+        static const char *const sqls[] = {
+            "INSERT INTO bots (bot_id, created_by) VALUES ($1, $3)",
+            "INSERT INTO bot_users (bot_id, user_id)"
+            " SELECT $1, unnest(string_to_array($4, ',')) ON CONFLICT DO NOTHING",
+            "INSERT INTO bot_keys (bot_id, key_no, secret) VALUES ($1, 1, decode($2, 'hex'))"
+            " RETURNING key_no"};
+        char by[320], users_csv[1200] = "";
+        operator_name(by, sizeof by);
+        for (int i = 0; i < n_users; i++)
+            snprintf(users_csv + strlen(users_csv), sizeof users_csv - strlen(users_csv), "%s%s",
+                     i ? "," : "", users[i]);
+        snprintf(detail, sizeof detail, "key 1; users %s", n_users ? users_csv : "none");
+        const char *p[] = {bot, hex, by, users_csv};
+        r = bot_change(db, sqls, 3, p, 4, bot, "add", detail, got, sizeof got);
+        if (r == 0)
+            r = bot_emit_key(bot, got, hex, key_file);
+        if (r == 0 && n_users)
+            printf("bot %s: may trade for %s\n", bot, users_csv);
+    } else if (is_rotate) {
+        static const char *const sqls[] = {
+            "SELECT 1 FROM bots WHERE bot_id = $1 FOR UPDATE",
+            "UPDATE bot_keys SET valid_until = LEAST(COALESCE(valid_until, 'infinity'),"
+            " now() + $3::bigint * interval '1 millisecond')"
+            " WHERE bot_id = $1 AND revoked_at IS NULL",
+            "INSERT INTO bot_keys (bot_id, key_no, secret) SELECT $1,"
+            " COALESCE(max(key_no), 0) + 1, decode($2, 'hex') FROM bot_keys WHERE bot_id = $1"
+            " RETURNING key_no"};
+        const char *p[] = {bot, hex, grace};
+        snprintf(detail, sizeof detail, "new key; grace of the old ones %s ms", grace);
+        r = bot_change(db, sqls, 3, p, 3, bot, "rotate", detail, got, sizeof got);
+        if (r == 1)
+            fprintf(stderr, "intentctl: no bot %s (add it first)\n", bot);
+        if (r == 0)
+            r = bot_emit_key(bot, got, hex, key_file);
+        if (r == 0)
+            printf("bot %s: its earlier keys stay valid for %s ms\n", bot, grace);
+    } else if (is_revoke) {
+        static const char *const sqls[] = {
+            "UPDATE bot_keys SET revoked_at = now() WHERE bot_id = $1 AND revoked_at IS NULL"
+            " AND ($2::int IS NULL OR key_no = $2::int) RETURNING key_no"};
+        const char *p[] = {bot, key_no};
+        snprintf(detail, sizeof detail, "%s%s", key_no ? "key " : "every key",
+                 key_no ? key_no : "");
+        r = bot_change(db, sqls, 1, p, 2, bot, "revoke", detail, got, sizeof got);
+        if (r == 1)
+            fprintf(stderr, "intentctl: bot %s has no such key that is not revoked already\n", bot);
+        if (r == 0)
+            printf("bot %s: %s revoked\n", bot, detail);
+    } else {
+        for (int i = 0; i < n_users; i++)
+            snprintf(detail + strlen(detail), sizeof detail - strlen(detail), "%s%s",
+                     i ? "," : "", users[i]);
+        static const char *const bind_sql[] = {
+            "INSERT INTO bot_users (bot_id, user_id)"
+            " SELECT $1, unnest(string_to_array($2, ',')) ON CONFLICT DO NOTHING"};
+        static const char *const unbind_sql[] = {
+            "DELETE FROM bot_users WHERE bot_id = $1 AND user_id = ANY(string_to_array($2, ','))"};
+        const char *p[] = {bot, detail};
+        r = bot_change(db, is_bind ? bind_sql : unbind_sql, 1, p, 2, bot, sub, detail, NULL, 0);
+        if (r == 0)
+            printf("bot %s: %s %s\n", bot, is_bind ? "may now trade for" : "may no longer trade for",
+                   detail);
+    }
+    if (r == 0)
+        rc = EXIT_OK_;
+done:
+    OPENSSL_cleanse(hex, sizeof hex);
     PQfinish(db);
     return rc;
 }
@@ -2840,6 +3269,7 @@ static void main_help(FILE *out) {
 "  trading  list the halted and reducing states (--history N: the changes)\n"
 "  quota    show a quota: quota bot ID | user ID | alpaca [--json];\n"
 "           override one: quota set bot|user ID LIMIT, quota unset bot|user ID\n"
+"  bot      who may sign intents: bot add|rotate|revoke|bind|unbind|list\n"
 "  help [COMMAND]\n"
 "\n"
 "Global options (also accepted after the command):\n"
@@ -2888,7 +3318,7 @@ int main(int argc, char **argv) {
         return usage_error(NULL, NULL, NULL);
     }
     if (optind >= argc)
-        return usage_error(NULL, "no command given (send, tail, dlq, halt, reduce, resume, trading, quota)%s", "");
+        return usage_error(NULL, "no command given (send, tail, dlq, halt, reduce, resume, trading, quota, bot)%s", "");
     const char *cmd = argv[optind];
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
@@ -2923,6 +3353,11 @@ int main(int argc, char **argv) {
         sub_argv[0] = quota_name;
         return cmd_quota(sub_argc, sub_argv);
     }
+    if (strcmp(cmd, "bot") == 0) {
+        static char bot_name[] = "intentctl bot";
+        sub_argv[0] = bot_name;
+        return cmd_bot(sub_argc, sub_argv);
+    }
     if (strcmp(cmd, "help") == 0) {
         if (sub_argc < 2)
             main_help(stdout);
@@ -2939,6 +3374,8 @@ int main(int argc, char **argv) {
             trading_help(stdout);
         else if (strcmp(sub_argv[1], "quota") == 0)
             quota_help(stdout);
+        else if (strcmp(sub_argv[1], "bot") == 0)
+            bot_help(stdout);
         else
             return usage_error(NULL, "no such command '%s'", sub_argv[1]);
         return EXIT_OK_;

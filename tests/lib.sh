@@ -119,6 +119,42 @@ jqe() { jq --arg fills "$T_FILLS" --arg rej "$T_REJ" --arg dlq "$T_DLQ" "$@"; }
 NOW() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
 
 
+# send NAME intentctl-send-flags...: sends one intent; its id goes to
+# $WORK/NAME.id.
+send() {
+    local name=$1
+    shift
+    "$IC" send --json "$@" >"$WORK/$name.sent" 2>"$WORK/send.err" || {
+        sed 's/^/        | /' "$WORK/send.err"
+        die "intentctl send $* failed"
+    }
+    jq -r '.intent_id' "$WORK/$name.sent" >"$WORK/$name.id"
+}
+
+# outcome NAME: waits (30 s at most) until the intent has a terminal
+# outcome and prints it: "fill", "rejected REASON: MESSAGE", or "none".
+outcome() {
+    local name=$1
+    wait_terminal "$WORK/$name.id" 30000 >/dev/null || true
+    snapshot "$WORK/$name.events" "$WORK/$name.id"
+    jqe -rs "$JQ_DEFS"' [.[] | select(terminal)][0] // null
+        | if . == null then "none"
+          elif ._topic == $rej then "rejected \(.reason): \(.message)"
+          else .type end' "$WORK/$name.events"
+}
+
+# expect_outcome WHAT NAME PATTERN: the intent's outcome matches PATTERN
+# (a bash glob).
+expect_outcome() {
+    local got
+    got=$(outcome "$2")
+    # shellcheck disable=SC2053 # $3 is a glob on purpose
+    if [[ $got == $3 ]]; then ok "$1"; else
+        printf 'expected: %s\nactual:   %s\n' "$3" "$got" >"$WORK/eq.diff"
+        bad "$1" "$WORK/eq.diff"
+    fi
+}
+
 # restore_workers [N]: restarts the workers (N of them, or as many as run)
 # with the environment as it is now; a failure is counted.  Needs DEV, STATE.
 # shellcheck disable=SC2120 # the count is optional

@@ -45,6 +45,40 @@ expect ADMIN_PORT ADMIN_PORT=http
 expect ADMIN_ADDR ADMIN_ADDR=localhost
 expect KAFKA_STATS_INTERVAL_MS KAFKA_STATS_INTERVAL_MS=0
 
+expect INTENT_SIGNING INTENT_SIGNING=maybe
+expect USER_TOPIC_SIGNER "USER_TOPIC_SIGNER=the backend"
+expect KAFKA_SECURITY_PROTOCOL KAFKA_SECURITY_PROTOCOL=tls
+expect KAFKA_SASL_MECHANISM KAFKA_SASL_MECHANISM=PLAIN
+expect DATABASE_SSLMODE DATABASE_SSLMODE=always
+expect DATABASE_SSLMODE DATABASE_SSLMODE=require "DATABASE_URL=postgresql://x@127.0.0.1:1/x?sslmode=disable"
+
+# Secrets from files (NAME_FILE): never both, the file must be readable, and
+# neither the value nor the file's content is ever printed.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+printf 'topsecret-value\n' >"$tmp/secret"
+expect ALPACA_API_SECRET_KEY ALPACA_API_SECRET_KEY_FILE="$tmp/secret"
+expect ALPACA_API_SECRET_KEY_FILE ALPACA_API_SECRET_KEY= ALPACA_API_SECRET_KEY_FILE="$tmp/missing"
+head -c 5000 /dev/zero | tr '\0' x >"$tmp/big"
+expect ALPACA_API_SECRET_KEY_FILE ALPACA_API_SECRET_KEY= ALPACA_API_SECRET_KEY_FILE="$tmp/big"
+# A URL taken from a file is used (migrate reaches for its port 1), and its
+# password stays unprinted.
+printf 'postgresql://u:topsecret-value@127.0.0.1:1/x\n' >"$tmp/url"
+out=$(env -i PATH="$PATH" DATABASE_URL_FILE="$tmp/url" "$bin" migrate 2>&1); rc=$?
+if [[ $rc -eq 1 && $out == *'port 1 failed'* && $out != *topsecret-value* ]]; then
+  passed=$((passed + 1))
+else failed=$((failed + 1)); echo "FAIL: DATABASE_URL_FILE -> rc=$rc, output: $out"; fi
+
+# Kafka's TLS settings reach librdkafka: a CA file that does not exist stops
+# the worker at start, naming librdkafka's setting (needs the test stack's
+# ledger, which the worker checks first).
+if [[ -n ${DATABASE_URL:-} && -n ${KAFKA_BROKERS:-} ]]; then
+  out=$(KAFKA_SECURITY_PROTOCOL=ssl KAFKA_SSL_CA_LOCATION="$tmp/no-ca.pem" ADMIN_PORT=0 \
+        timeout 30 "$bin" run 2>&1); rc=$?
+  if [[ $rc -eq 1 && $out == *ssl.ca.location* ]]; then passed=$((passed + 1))
+  else failed=$((failed + 1)); echo "FAIL: KAFKA_SSL_CA_LOCATION -> rc=$rc, output: $out"; fi
+fi
+
 # Unknown command: usage error.
 out=$("$bin" frobnicate 2>&1); rc=$?
 if [[ $rc -eq 2 && $out == *"unknown command"* ]]; then passed=$((passed + 1))

@@ -51,18 +51,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# send NAME intentctl-send-flags...: sends one intent; its id goes to
-# $WORK/NAME.id.
-send() {
-    local name=$1
-    shift
-    "$IC" send --json "$@" >"$WORK/$name.sent" 2>"$WORK/send.err" || {
-        sed 's/^/        | /' "$WORK/send.err"
-        die "intentctl send $* failed"
-    }
-    jq -r '.intent_id' "$WORK/$name.sent" >"$WORK/$name.id"
-}
-
 # events NAME: every message on the result topics for that intent, in
 # topic order, as JSON lines in $WORK/NAME.events.
 events() {

@@ -675,6 +675,41 @@ static void check_sizes(void) {
     }
     free(head);
     free(buf);
+
+    /* message keys the ledger can record, and those it cannot */
+    {
+        char long_key[INTENT_MAX_KEY_BYTES + 2];
+        memset(long_key, 'k', sizeof long_key);
+        static const struct {
+            const char *what, *key;
+            size_t len;
+            int ok;
+        } keys[] = {
+            {"no key", NULL, 0, 1},
+            {"a bot_id", "bot-1", 5, 1},
+            {"UTF-8 text", "b\xc3\xa9", 3, 1},
+            {"4-byte UTF-8", "\xf0\x9f\x98\x80", 4, 1},
+            {"invalid byte", "b\xff", 2, 0},
+            {"truncated sequence", "b\xc3", 2, 0},
+            {"overlong slash", "\xc0\xaf", 2, 0},
+            {"surrogate", "\xed\xa0\x80", 3, 0},
+            {"beyond U+10FFFF", "\xf4\x90\x80\x80", 4, 0},
+            {"NUL byte", "b\0c", 3, 0},
+        };
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+            memset(&v, 0, sizeof v);
+            int ok = intent_key_ok(keys[i].key, keys[i].len, &v);
+            char what[96];
+            snprintf(what, sizeof what, "key: %s", keys[i].what);
+            check(what, ok == keys[i].ok &&
+                        (ok ? v.status == INTENT_VALID
+                            : v.status == INTENT_UNREADABLE && !strcmp(v.dlq_reason, "bad_key")));
+        }
+        check("key of 256 bytes is fine", intent_key_ok(long_key, INTENT_MAX_KEY_BYTES, &v));
+        check("key of 257 bytes is bad_key",
+              !intent_key_ok(long_key, INTENT_MAX_KEY_BYTES + 1, &v) &&
+              !strcmp(v.dlq_reason, "bad_key") && strstr(v.detail, "257 bytes"));
+    }
 }
 
 /* The same decoding from several threads at once gives the same answers. */

@@ -68,7 +68,9 @@ static void filled_order(alpaca_order_t *o, const char *id, const intent_t *in,
 }
 
 int main(void) {
-    const char *url = getenv("DATABASE_URL");
+    /* The owner's role where there is one: this test migrates and edits. */
+    const char *url = getenv("ADMIN_DATABASE_URL");
+    if (!url || !*url) url = getenv("DATABASE_URL");
     if (!url || !*url) {
         printf("DATABASE_URL is not set: this test needs the PostgreSQL of "
                "`compose/dev test` (or any PostgreSQL)\n0 passed, 1 failed\n");

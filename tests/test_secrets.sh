@@ -23,13 +23,14 @@ fi
 url_password() { sed -n 's|^[a-z]*://[^:/@]*:\([^@]*\)@.*|\1|p' <<<"$1"; }
 
 declare -A secret=()
-for f in redis.password pg.password pg-super.password alpaca.key alpaca.secret; do
+for f in redis.password pg.password pg-admin.password pg-super.password alpaca.key alpaca.secret; do
     if [[ -s $STATE/$f ]]; then secret[$f]=$(head -n1 "$STATE/$f"); fi
 done
 [[ -n ${ALPACA_API_KEY_ID:-} ]] && secret[ALPACA_API_KEY_ID]=$ALPACA_API_KEY_ID
 [[ -n ${ALPACA_API_SECRET_KEY:-} ]] && secret[ALPACA_API_SECRET_KEY]=$ALPACA_API_SECRET_KEY
 p=$(url_password "${REDIS_URL:-}") && [[ -n $p ]] && secret["password of REDIS_URL"]=$p
 p=$(url_password "${DATABASE_URL:-}") && [[ -n $p ]] && secret["password of DATABASE_URL"]=$p
+p=$(url_password "${ADMIN_DATABASE_URL:-}") && [[ -n $p ]] && secret["password of ADMIN_DATABASE_URL"]=$p
 
 if ((${#secret[@]} >= 5)); then ok "${#secret[@]} secrets to look for"; else
     bad "at least 5 secrets to look for (found ${#secret[@]}: is this the stack's state folder?)"

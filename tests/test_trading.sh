@@ -54,7 +54,7 @@ cleanup() {
         }
     done
     # The run's rows go (their history stays in trading_state_changes).
-    psql "$DATABASE_URL" -q -v ON_ERROR_STOP=1 -v ids="ks-$RUN-%" \
+    psql "${ADMIN_DATABASE_URL:-$DATABASE_URL}" -q -v ON_ERROR_STOP=1 -v ids="ks-$RUN-%" \
         <<<"DELETE FROM trading_states WHERE id LIKE :'ids'" >/dev/null ||
         FAILED=$((FAILED + 1))
     for s in "${OVERRIDES[@]}"; do
@@ -80,42 +80,6 @@ ic_state() {
         sed 's/^/        | /' "$WORK/state.out"
         die "intentctl $cmd $* failed"
     }
-}
-
-# send NAME intentctl-send-flags...: sends one intent; its id goes to
-# $WORK/NAME.id.
-send() {
-    local name=$1
-    shift
-    "$IC" send --json "$@" >"$WORK/$name.sent" 2>"$WORK/send.err" || {
-        sed 's/^/        | /' "$WORK/send.err"
-        die "intentctl send $* failed"
-    }
-    jq -r '.intent_id' "$WORK/$name.sent" >"$WORK/$name.id"
-}
-
-# outcome NAME: waits (30 s at most) until the intent has a terminal
-# outcome and prints it: "fill", "rejected REASON: MESSAGE", or "none".
-outcome() {
-    local name=$1
-    wait_terminal "$WORK/$name.id" 30000 >/dev/null || true
-    snapshot "$WORK/$name.events" "$WORK/$name.id"
-    jqe -rs "$JQ_DEFS"' [.[] | select(terminal)][0] // null
-        | if . == null then "none"
-          elif ._topic == $rej then "rejected \(.reason): \(.message)"
-          else .type end' "$WORK/$name.events"
-}
-
-# expect_outcome WHAT NAME PATTERN: the intent's outcome matches PATTERN
-# (a bash glob).
-expect_outcome() {
-    local got
-    got=$(outcome "$2")
-    # shellcheck disable=SC2053 # $3 is a glob on purpose
-    if [[ $got == $3 ]]; then ok "$1"; else
-        printf 'expected: %s\nactual:   %s\n' "$3" "$got" >"$WORK/eq.diff"
-        bad "$1" "$WORK/eq.diff"
-    fi
 }
 
 # position SYMBOL: the account's quantity of SYMBOL (0 when flat).
@@ -164,7 +128,7 @@ sleep 1.2
 send b_resumed --bot "$B" --user "$U" --symbol "$SYM" --side buy --qty 1
 expect_outcome "bot $B resumed: filled" b_resumed fill
 expect_eq "the ledger keeps both changes, with who and why" "active->halted,halted->active" \
-    "$(psql "$DATABASE_URL" -At -v ON_ERROR_STOP=1 -v bot="$B" -v why="test_trading $RUN" <<<"
+    "$(psql "${ADMIN_DATABASE_URL:-$DATABASE_URL}" -At -v ON_ERROR_STOP=1 -v bot="$B" -v why="test_trading $RUN" <<<"
         SELECT string_agg(coalesce(from_state, 'active') || '->' || to_state, ',' ORDER BY change_id)
         FROM trading_state_changes
         WHERE scope = 'bot' AND id = :'bot' AND reason = :'why' AND changed_by <> ''")"

@@ -13,10 +13,12 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 typedef enum {
-    K_STR, K_SECRET, K_INT, K_MS, K_RATE, K_LEVEL, K_URL, K_QUOTA_MODE, K_LOG_FORMAT
+    K_STR, K_SECRET, K_INT, K_MS, K_RATE, K_URL,
+    K_CHOICE    /* one of choices; stored as its index + min */
 } kind_t;
 
 typedef struct setting {
@@ -27,135 +29,178 @@ typedef struct setting {
     size_t size;           /* for strings */
     long long min, max;    /* for numbers */
     const char *help;
+    const char *const *choices; /* K_CHOICE: the values, NULL-terminated */
 } setting_t;
+
+static const char *const QUOTA_MODES[] = {"local", "closed", NULL};
+static const char *const LOG_LEVELS[] = {"debug", "info", "warn", "error", NULL};
+static const char *const LOG_FORMATS[] = {"auto", "json", "text", NULL};
+static const char *const SIGNING_MODES[] = {"optional", "required", NULL};
 
 #define STR(f) offsetof(config_t, f), sizeof(((config_t *)0)->f)
 #define NUM(f) offsetof(config_t, f), 0
 
 static const setting_t SETTINGS[] = {
     {"KAFKA_BROKERS", NULL, K_STR, STR(kafka_brokers), 0, 0,
-     "Kafka bootstrap servers, host:port[,host:port...]"},
+     "Kafka bootstrap servers, host:port[,host:port...]", NULL},
     {"KAFKA_GROUP_ID", "order-worker", K_STR, STR(kafka_group_id), 0, 0,
-     "consumer group shared by all replicas"},
+     "consumer group shared by all replicas", NULL},
     {"REDIS_URL", NULL, K_URL, STR(redis_url), 0, 0,
-     "redis://[[user]:password@]host[:port][/db] for quotas"},
+     "redis://[[user]:password@]host[:port][/db] for quotas", NULL},
     {"DATABASE_URL", NULL, K_URL, STR(database_url), 0, 0,
-     "PostgreSQL connection URI of the ledger"},
+     "PostgreSQL connection URI of the ledger", NULL},
+    {"ADMIN_DATABASE_URL", "", K_URL, STR(admin_database_url), 0, 0,
+     "PostgreSQL URI of the ledger's owner, used only by `order-worker migrate` "
+     "(which then grants DATABASE_URL's role what the worker needs); empty: "
+     "DATABASE_URL does everything", NULL},
     {"ALPACA_BASE_URL", NULL, K_URL, STR(alpaca_base_url), 0, 0,
-     "Alpaca trading API, e.g. https://paper-api.alpaca.markets"},
+     "Alpaca trading API, e.g. https://paper-api.alpaca.markets", NULL},
     {"ALPACA_DATA_URL", NULL, K_URL, STR(alpaca_data_url), 0, 0,
-     "Alpaca market data API, e.g. https://data.alpaca.markets"},
+     "Alpaca market data API, e.g. https://data.alpaca.markets", NULL},
     {"ALPACA_API_KEY_ID", NULL, K_SECRET, STR(alpaca_key_id), 0, 0,
-     "Alpaca API key id (secret: never logged)"},
+     "Alpaca API key id (secret: never logged)", NULL},
     {"ALPACA_API_SECRET_KEY", NULL, K_SECRET, STR(alpaca_secret_key), 0, 0,
-     "Alpaca API secret key (secret: never logged)"},
+     "Alpaca API secret key (secret: never logged)", NULL},
     {"TOPIC_INTENTS_BOT", "orders.intents.bot", K_STR, STR(topic_bot), 0, 0,
-     "topic of intents from bots"},
+     "topic of intents from bots", NULL},
     {"TOPIC_INTENTS_USER", "orders.intents.user", K_STR, STR(topic_user), 0, 0,
-     "topic of intents placed by users"},
+     "topic of intents placed by users", NULL},
     {"TOPIC_FILLS", "orders.fills", K_STR, STR(topic_fills), 0, 0,
-     "topic of order lifecycle events"},
+     "topic of order lifecycle events", NULL},
     {"TOPIC_REJECTIONS", "orders.rejections", K_STR, STR(topic_rejections), 0, 0,
-     "topic of rejections"},
+     "topic of rejections", NULL},
     {"TOPIC_DLQ", "orders.dlq", K_STR, STR(topic_dlq), 0, 0,
-     "topic of messages that cannot be read as an intent"},
+     "topic of messages that cannot be read as an intent", NULL},
     {"BOT_TRADES_PER_MIN", "10", K_INT, NUM(bot_trades_per_min), 1, 1000000,
-     "trades per bot per RATE_PERIOD_MS"},
+     "trades per bot per RATE_PERIOD_MS", NULL},
     {"USER_TRADES_PER_MIN", "10", K_INT, NUM(user_trades_per_min), 1, 1000000,
-     "trades per user (user topic) per RATE_PERIOD_MS"},
+     "trades per user (user topic) per RATE_PERIOD_MS", NULL},
     {"ALPACA_CALLS_PER_MIN", "200", K_INT, NUM(alpaca_calls_per_min), 1, 1000000,
-     "Alpaca trading API calls per RATE_PERIOD_MS, all replicas together"},
+     "Alpaca trading API calls per RATE_PERIOD_MS, all replicas together", NULL},
     {"RATE_PERIOD_MS", "60000", K_MS, NUM(rate_period_ms), 100, 86400000,
-     "the \"minute\" of the three limits above"},
+     "the \"minute\" of the three limits above", NULL},
     {"INTENT_MAX_AGE_MS", "60000", K_MS, NUM(intent_max_age_ms), 1, 86400000,
-     "expiry of an intent without expires_at, counted from created_at"},
+     "expiry of an intent without expires_at, counted from created_at", NULL},
     {"BREAKER_FAILURE_RATE", "0.5", K_RATE, NUM(breaker_failure_rate), 0, 0,
-     "failure rate (0..1] that opens a circuit breaker"},
+     "failure rate (0..1] that opens a circuit breaker", NULL},
     {"BREAKER_OPEN_MS", "30000", K_MS, NUM(breaker_open_ms), 1, 3600000,
-     "time a circuit breaker stays open before probing"},
+     "time a circuit breaker stays open before probing", NULL},
     {"BREAKER_SLOW_CALL_RATE", "1", K_RATE, NUM(breaker_slow_rate), 0, 0,
-     "share of slow calls (0..1] that opens a circuit breaker"},
+     "share of slow calls (0..1] that opens a circuit breaker", NULL},
     {"BREAKER_SLOW_CALL_MS", "5000", K_MS, NUM(breaker_slow_ms), 1, 600000,
-     "a call lasting at least this long counts as slow"},
+     "a call lasting at least this long counts as slow", NULL},
     {"BREAKER_WINDOW_CALLS", "20", K_INT, NUM(breaker_window_calls), 1, 10000,
-     "a breaker's sliding window: the last N calls..."},
+     "a breaker's sliding window: the last N calls...", NULL},
     {"BREAKER_WINDOW_MS", "30000", K_MS, NUM(breaker_window_ms), 1, 3600000,
-     "...of which only those of the last N ms count"},
+     "...of which only those of the last N ms count", NULL},
     {"BREAKER_MIN_CALLS", "5", K_INT, NUM(breaker_min_calls), 1, 10000,
-     "calls in the window before a breaker can open"},
+     "calls in the window before a breaker can open", NULL},
     {"BREAKER_HALF_OPEN_CALLS", "1", K_INT, NUM(breaker_half_open_calls), 1, 1000,
-     "probe calls let through when a breaker half-opens (fleet-wide)"},
+     "probe calls let through when a breaker half-opens (fleet-wide)", NULL},
     {"QUOTE_FRESH_MS", "1000", K_MS, NUM(quote_fresh_ms), 0, 3600000,
-     "a cached quote this young is used without calling Alpaca"},
+     "a cached quote this young is used without calling Alpaca", NULL},
     {"QUOTE_CACHE_TTL_MS", "300000", K_MS, NUM(quote_cache_ttl_ms), 1, 86400000,
-     "how long a cached quote may be served (marked stale) when Alpaca fails"},
+     "how long a cached quote may be served (marked stale) when Alpaca fails", NULL},
     {"BARS_CACHE_TTL_MS", "60000", K_MS, NUM(bars_cache_ttl_ms), 1, 86400000,
-     "how long fetched bars are cached"},
-    {"QUOTA_REDIS_DOWN_MODE", "local", K_QUOTA_MODE, NUM(quota_down_mode), 0, 0,
+     "how long fetched bars are cached", NULL},
+    {"QUOTA_REDIS_DOWN_MODE", "local", K_CHOICE, NUM(quota_down_mode), 1, 0,
      "quota decisions while Redis is unreachable: local (in memory) or "
-     "closed (refuse)"},
+     "closed (refuse)", QUOTA_MODES},
     {"RISK_MAX_NOTIONAL", "0", K_STR, STR(risk_max_notional), 0, 0,
-     "risk: largest notional of one order in dollars (0: off)"},
+     "risk: largest notional of one order in dollars (0: off)", NULL},
     {"RISK_PRICE_COLLAR_PCT", "0", K_STR, STR(risk_price_collar_pct), 0, 0,
-     "risk: how far (percent) a limit or stop price may be from the quote (0: off)"},
+     "risk: how far (percent) a limit or stop price may be from the quote (0: off)", NULL},
     {"RISK_MAX_OPEN_ORDERS_PER_BOT", "0", K_INT, NUM(risk_max_open_orders), 0, 1000000,
-     "risk: most orders a bot may have open (0: off)"},
+     "risk: most orders a bot may have open (0: off)", NULL},
     {"RISK_SYMBOLS", "", K_STR, STR(risk_symbols), 0, 0,
-     "risk: comma-separated symbols that may be traded (empty: any)"},
+     "risk: comma-separated symbols that may be traded (empty: any)", NULL},
     {"TRADING_REFRESH_MS", "500", K_MS, NUM(trading_refresh_ms), 50, 60000,
-     "kill switch: how often each replica re-reads the trading states"},
+     "kill switch: how often each replica re-reads the trading states", NULL},
     {"ALPACA_BUDGET_MARGIN_MS", "50", K_MS, NUM(budget_margin_ms), 0, 60000,
      "the shared Alpaca budget counts calls over RATE_PERIOD_MS plus this, so "
-     "network jitter cannot put one call too many in Alpaca's window"},
+     "network jitter cannot put one call too many in Alpaca's window", NULL},
     {"RECONCILE_INTERVAL_MS", "60000", K_MS, NUM(reconcile_interval_ms), 100, 86400000,
-     "how often one replica looks for intents stuck in a non-terminal state"},
+     "how often one replica looks for intents stuck in a non-terminal state", NULL},
     {"RECONCILE_AFTER_MS", "300000", K_MS, NUM(reconcile_after_ms), 100, 86400000,
-     "an intent unmoved for this long is stuck and run again"},
+     "an intent unmoved for this long is stuck and run again", NULL},
     {"WORKER_FAILPOINT", "", K_STR, STR(failpoint), 0, 0,
-     "tests only: exit abruptly at after_submitting, after_post or after_publish"},
+     "tests only: exit abruptly at after_submitting, after_post or after_publish", NULL},
     {"WORKER_CONCURRENCY", "8", K_INT, NUM(concurrency), 1, 256,
-     "lanes: intents with different keys handled in parallel"},
+     "lanes: intents with different keys handled in parallel", NULL},
     {"WORKER_BATCH_MAX", "32", K_INT, NUM(batch_max), 1, 64,
      "a lane takes up to this many queued intents of different keys at once, "
-     "and records, moves and settles them in one statement each"},
+     "and records, moves and settles them in one statement each", NULL},
     {"WORKER_MAX_IN_FLIGHT", "1000", K_INT, NUM(max_in_flight), 1, 1000000,
-     "messages held at once; consumption waits beyond this"},
+     "messages held at once; consumption waits beyond this", NULL},
     {"ALPACA_TIMEOUT_MS", "10000", K_MS, NUM(alpaca_timeout_ms), 1, 600000,
-     "total time allowed for one Alpaca call"},
+     "total time allowed for one Alpaca call", NULL},
     {"ALPACA_CONNECT_TIMEOUT_MS", "3000", K_MS, NUM(alpaca_connect_timeout_ms), 1, 600000,
-     "time allowed to connect to Alpaca"},
+     "time allowed to connect to Alpaca", NULL},
     {"ALPACA_FEED", "iex", K_STR, STR(alpaca_feed), 0, 0,
-     "market data feed for quotes: iex or sip"},
+     "market data feed for quotes: iex or sip", NULL},
     {"PUBLISH_TIMEOUT_MS", "30000", K_MS, NUM(publish_timeout_ms), 100, 3600000,
      "time a result may wait for Kafka's acknowledgement before the intent is "
-     "left for redelivery"},
+     "left for redelivery", NULL},
     {"WORKER_DRAIN_MS", "30000", K_MS, NUM(drain_ms), 0, 240000,
      "on SIGTERM or revocation, time to finish in-flight intents before "
-     "leaving them for redelivery (below max.poll.interval.ms, 300000)"},
+     "leaving them for redelivery (below max.poll.interval.ms, 300000)", NULL},
     {"ACCOUNT_REFRESH_MS", "15000", K_MS, NUM(account_refresh_ms), 0, 3600000,
-     "how old the account gate's view of the Alpaca account may be"},
+     "how old the account gate's view of the Alpaca account may be", NULL},
     {"FOLLOW_INTERVAL_MS", "1000", K_MS, NUM(follow_interval_ms), 50, 600000,
-     "order following: Alpaca poll interval while orders change"},
+     "order following: Alpaca poll interval while orders change", NULL},
     {"FOLLOW_MAX_INTERVAL_MS", "10000", K_MS, NUM(follow_max_interval_ms), 50, 3600000,
-     "order following: the interval doubles up to this while nothing changes"},
+     "order following: the interval doubles up to this while nothing changes", NULL},
     {"FOLLOW_LEASE_MS", "5000", K_MS, NUM(follow_lease_ms), 500, 600000,
      "order following: one replica follows all open orders under this lease; "
-     "another takes over this long after it stops renewing"},
+     "another takes over this long after it stops renewing", NULL},
     {"REPLICA_ID", "", K_STR, STR(replica_id), 0, 0,
-     "name of this replica in logs and the ledger (default hostname-pid)"},
-    {"LOG_LEVEL", "info", K_LEVEL, NUM(log_level), 0, 0,
-     "debug, info, warn or error"},
-    {"LOG_FORMAT", "auto", K_LOG_FORMAT, NUM(log_format), 0, 0,
-     "json (one object per line), text, or auto: text when stderr is a terminal"},
+     "name of this replica in logs and the ledger (default hostname-pid)", NULL},
+    {"LOG_LEVEL", "info", K_CHOICE, NUM(log_level), 0, 0,
+     "debug, info, warn or error", LOG_LEVELS},
+    {"LOG_FORMAT", "auto", K_CHOICE, NUM(log_format), 0, 0,
+     "json (one object per line), text, or auto: text when stderr is a terminal",
+     LOG_FORMATS},
     {"ADMIN_ADDR", "127.0.0.1", K_STR, STR(admin_addr), 0, 0,
-     "address the admin HTTP endpoint listens on (0.0.0.0: every interface)"},
+     "address the admin HTTP endpoint listens on (0.0.0.0: every interface)", NULL},
     {"ADMIN_PORT", "9464", K_INT, NUM(admin_port), 0, 65535,
-     "port of GET /metrics, /healthz and /readyz (0: no endpoint); one per replica"},
+     "port of GET /metrics, /healthz and /readyz (0: no endpoint); one per replica", NULL},
     {"KAFKA_STATS_INTERVAL_MS", "5000", K_MS, NUM(kafka_stats_ms), 100, 600000,
-     "how often librdkafka's statistics (consumer lag, broker states) are refreshed"},
+     "how often librdkafka's statistics (consumer lag, broker states) are refreshed", NULL},
+    {"INTENT_SIGNING", "required", K_CHOICE, NUM(signing_required), 0, 0,
+     "required: every intent must carry a valid signature (header x-signature); "
+     "optional: unsigned intents pass unchecked, signed ones are checked", SIGNING_MODES},
+    {"SIGNING_REFRESH_MS", "1000", K_MS, NUM(signing_refresh_ms), 50, 60000,
+     "how often each replica re-reads the bots' keys and bindings", NULL},
+    {"USER_TOPIC_SIGNER", "backend", K_STR, STR(user_topic_signer), 0, 0,
+     "the bot name whose keys sign the user topic's intents (the backend)", NULL},
+    {"KAFKA_SECURITY_PROTOCOL", "", K_STR, STR(kafka_security_protocol), 0, 0,
+     "librdkafka security.protocol: plaintext, ssl, sasl_plaintext or sasl_ssl", NULL},
+    {"KAFKA_SASL_MECHANISM", "", K_STR, STR(kafka_sasl_mechanism), 0, 0,
+     "librdkafka sasl.mechanism, e.g. SCRAM-SHA-512 or PLAIN", NULL},
+    {"KAFKA_SASL_USERNAME", "", K_STR, STR(kafka_sasl_username), 0, 0,
+     "librdkafka sasl.username", NULL},
+    {"KAFKA_SASL_PASSWORD", "", K_SECRET, STR(kafka_sasl_password), 0, 0,
+     "librdkafka sasl.password (secret: never logged)", NULL},
+    {"KAFKA_SSL_CA_LOCATION", "", K_STR, STR(kafka_ssl_ca_location), 0, 0,
+     "librdkafka ssl.ca.location: CA certificate file to verify the brokers", NULL},
+    {"KAFKA_SSL_CERTIFICATE_LOCATION", "", K_STR, STR(kafka_ssl_certificate_location), 0, 0,
+     "librdkafka ssl.certificate.location: client certificate (mutual TLS)", NULL},
+    {"KAFKA_SSL_KEY_LOCATION", "", K_STR, STR(kafka_ssl_key_location), 0, 0,
+     "librdkafka ssl.key.location: client private key (mutual TLS)", NULL},
+    {"KAFKA_SSL_KEY_PASSWORD", "", K_SECRET, STR(kafka_ssl_key_password), 0, 0,
+     "librdkafka ssl.key.password (secret: never logged)", NULL},
+    {"DATABASE_SSLMODE", "", K_STR, STR(database_sslmode), 0, 0,
+     "libpq sslmode for the ledger (disable, prefer, require, verify-ca, verify-full); "
+     "empty: as DATABASE_URL says", NULL},
 };
 
 #define N_SETTINGS (sizeof(SETTINGS) / sizeof(SETTINGS[0]))
+
+static int is_signer_name(const char *v) {
+    size_t n = strlen(v);
+    if (n < 1 || n > 64) return 0;
+    return strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
 
 static int parse_int(const char *v, long long min, long long max, long long *out) {
     if (!*v) return -1;
@@ -180,7 +225,7 @@ static int load_one(const setting_t *s, const char *v, config_t *cfg, char *err,
                      s->name, s->size - 1);
             return -1;
         }
-        if (s->kind == K_URL && !strstr(v, "://")) {
+        if (s->kind == K_URL && *v && !strstr(v, "://")) {
             snprintf(err, errlen, "%s must be a URL (scheme://...), got something else",
                      s->name);
             return -1;
@@ -216,53 +261,186 @@ static int load_one(const setting_t *s, const char *v, config_t *cfg, char *err,
         *(double *)base = d;
         return 0;
     }
-    case K_QUOTA_MODE:
-        if (!strcmp(v, "local")) *(int *)base = 1;
-        else if (!strcmp(v, "closed")) *(int *)base = 2;
-        else {
-            snprintf(err, errlen, "%s must be local or closed, got \"%s\"", s->name, v);
-            return -1;
+    case K_CHOICE: {
+        char list[160] = "";
+        for (int i = 0; s->choices[i]; i++) {
+            if (!strcmp(v, s->choices[i])) {
+                *(int *)base = i + (int)s->min;
+                return 0;
+            }
+            size_t n = strlen(list);
+            snprintf(list + n, sizeof(list) - n, "%s%s", i == 0 ? "" : !s->choices[i + 1] ? " or " : ", ",
+                     s->choices[i]);
         }
-        return 0;
-    case K_LOG_FORMAT: {
-        static const char *formats[] = {"auto", "json", "text"};
-        for (int i = 0; i < 3; i++)
-            if (!strcmp(v, formats[i])) {
-                *(int *)base = i;
-                return 0;
-            }
-        snprintf(err, errlen, "%s must be auto, json or text, got \"%s\"", s->name, v);
-        return -1;
-    }
-    case K_LEVEL: {
-        static const char *levels[] = {"debug", "info", "warn", "error"};
-        for (int i = 0; i < 4; i++)
-            if (!strcmp(v, levels[i])) {
-                *(int *)base = i;
-                return 0;
-            }
-        snprintf(err, errlen, "%s must be debug, info, warn or error, got \"%s\"",
-                 s->name, v);
+        snprintf(err, errlen, "%s must be %s, got \"%s\"", s->name, list, v);
         return -1;
     }
     }
     return -1;
 }
 
-int config_load(config_t *cfg, char *err, size_t errlen) {
-    memset(cfg, 0, sizeof(*cfg));
-    for (size_t i = 0; i < N_SETTINGS; i++) {
+/* NAME_FILE: the setting's value is the content of that file, without one
+ * trailing newline (how Docker and Kubernetes hand secrets over).  The
+ * file's content is never printed, only its path. */
+#define CONFIG_FILE_MAX 4096
+
+static int read_setting_file(const char *name, const char *path, char *buf, char *err,
+                             size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s_FILE: cannot open %s: %s", name, path, strerror(errno));
+        return -1;
+    }
+    size_t n = fread(buf, 1, CONFIG_FILE_MAX, f);
+    int bad = ferror(f), more = !bad && fgetc(f) != EOF;
+    fclose(f);
+    if (bad || more) {
+        snprintf(err, errlen, "%s_FILE: %s %s", name, path,
+                 bad ? "cannot be read" : "is over 4096 bytes");
+        return -1;
+    }
+    buf[n] = '\0';
+    if (n > 0 && buf[n - 1] == '\n') buf[--n] = '\0';
+    if (n > 0 && buf[n - 1] == '\r') buf[--n] = '\0';
+    if (strlen(buf) != n) {
+        snprintf(err, errlen, "%s_FILE: %s contains a NUL byte", name, path);
+        return -1;
+    }
+    return 0;
+}
+
+/* The value of s from NAME or NAME_FILE (never both); NULL if neither. */
+static int setting_value(const setting_t *s, char *filebuf, const char **out, char *err,
+                         size_t errlen) {
+    char fname[64];
+    snprintf(fname, sizeof(fname), "%s_FILE", s->name);
+    const char *v = getenv(s->name), *path = getenv(fname);
+    *out = v && *v ? v : NULL;
+    if (!path || !*path) return 0;
+    if (*out) {
+        snprintf(err, errlen, "%s and %s are both set: set one of them", s->name, fname);
+        return -1;
+    }
+    if (read_setting_file(s->name, path, filebuf, err, errlen) < 0) return -1;
+    *out = filebuf[0] ? filebuf : NULL;
+    return 0;
+}
+
+static int one_of(const char *v, const char *const *allowed) {
+    for (; *allowed; allowed++)
+        if (!strcasecmp(v, *allowed)) return 1;
+    return 0;
+}
+
+/* DATABASE_SSLMODE goes into the URL, so every connection (lanes, views,
+ * migrations) uses it. */
+static int add_sslmode(char *url, size_t size, const char *name, const char *mode, char *err,
+                       size_t errlen) {
+    if (!*url) return 0;
+    if (strstr(url, "sslmode=")) {
+        snprintf(err, errlen, "DATABASE_SSLMODE is set and %s has an sslmode too: "
+                 "set one of them", name);
+        return -1;
+    }
+    size_t n = strlen(url);
+    int w = snprintf(url + n, size - n, "%ssslmode=%s", strchr(url, '?') ? "&" : "?", mode);
+    if (w < 0 || (size_t)w >= size - n) {
+        snprintf(err, errlen, "%s is too long to add DATABASE_SSLMODE to", name);
+        return -1;
+    }
+    return 0;
+}
+
+static int apply_sslmode(config_t *cfg, char *err, size_t errlen) {
+    static const char *const modes[] = {"disable", "allow", "prefer", "require",
+                                        "verify-ca", "verify-full", NULL};
+    if (!cfg->database_sslmode[0]) return 0;
+    if (!one_of(cfg->database_sslmode, modes)) {
+        snprintf(err, errlen, "DATABASE_SSLMODE must be disable, allow, prefer, require, "
+                 "verify-ca or verify-full, got \"%s\"", cfg->database_sslmode);
+        return -1;
+    }
+    if (add_sslmode(cfg->database_url, sizeof(cfg->database_url), "DATABASE_URL",
+                    cfg->database_sslmode, err, errlen) < 0)
+        return -1;
+    return add_sslmode(cfg->admin_database_url, sizeof(cfg->admin_database_url),
+                       "ADMIN_DATABASE_URL", cfg->database_sslmode, err, errlen);
+}
+
+int config_kafka_properties(const config_t *cfg, const char *props[][2]) {
+    const char *all[CONFIG_KAFKA_PROPS_MAX][2] = {
+        {"security.protocol", cfg->kafka_security_protocol},
+        {"sasl.mechanism", cfg->kafka_sasl_mechanism},
+        {"sasl.username", cfg->kafka_sasl_username},
+        {"sasl.password", cfg->kafka_sasl_password},
+        {"ssl.ca.location", cfg->kafka_ssl_ca_location},
+        {"ssl.certificate.location", cfg->kafka_ssl_certificate_location},
+        {"ssl.key.location", cfg->kafka_ssl_key_location},
+        {"ssl.key.password", cfg->kafka_ssl_key_password},
+    };
+    int n = 0;
+    for (int i = 0; i < CONFIG_KAFKA_PROPS_MAX; i++)
+        if (all[i][1][0]) {
+            props[n][0] = all[i][0];
+            props[n++][1] = all[i][1];
+        }
+    return n;
+}
+
+/* Loads the settings named in only (NULL: every one) from the environment
+ * into the zeroed cfg. */
+static int load_settings(config_t *cfg, const char *const *only, char *err, size_t errlen) {
+    char filebuf[CONFIG_FILE_MAX + 1];
+    int rc = 0;
+    for (size_t i = 0; i < N_SETTINGS && rc == 0; i++) {
         const setting_t *s = &SETTINGS[i];
-        const char *v = getenv(s->name);
-        if (!v || !*v) {
+        int wanted = !only;
+        for (const char *const *o = only; o && *o && !wanted; o++) wanted = !strcmp(*o, s->name);
+        if (!wanted) continue;
+        const char *v;
+        rc = setting_value(s, filebuf, &v, err, errlen);
+        if (rc == 0 && !v) {
             if (!s->def) {
                 snprintf(err, errlen, "%s is not set (required: %s)", s->name, s->help);
-                return -1;
+                rc = -1;
             }
             v = s->def;
         }
-        if (load_one(s, v, cfg, err, errlen) < 0) return -1;
+        if (rc == 0) rc = load_one(s, v, cfg, err, errlen);
     }
+    explicit_bzero(filebuf, sizeof(filebuf));
+    return rc;
+}
+
+int config_load_ledger(config_t *cfg, char *err, size_t errlen) {
+    static const char *const ledger[] = {"DATABASE_URL", "ADMIN_DATABASE_URL", "DATABASE_SSLMODE",
+                                         NULL};
+    memset(cfg, 0, sizeof(*cfg));
+    if (load_settings(cfg, ledger, err, errlen) < 0) return -1;
+    return apply_sslmode(cfg, err, errlen);
+}
+
+int config_load(config_t *cfg, char *err, size_t errlen) {
+    static const char *const protocols[] = {"plaintext", "ssl", "sasl_plaintext", "sasl_ssl",
+                                            NULL};
+    memset(cfg, 0, sizeof(*cfg));
+    if (load_settings(cfg, NULL, err, errlen) < 0) return -1;
+    if (cfg->kafka_security_protocol[0] && !one_of(cfg->kafka_security_protocol, protocols)) {
+        snprintf(err, errlen, "KAFKA_SECURITY_PROTOCOL must be plaintext, ssl, sasl_plaintext "
+                 "or sasl_ssl, got \"%s\"", cfg->kafka_security_protocol);
+        return -1;
+    }
+    if (cfg->kafka_sasl_mechanism[0] && strncasecmp(cfg->kafka_security_protocol, "sasl", 4)) {
+        snprintf(err, errlen, "KAFKA_SASL_MECHANISM is set but KAFKA_SECURITY_PROTOCOL is not "
+                 "sasl_plaintext or sasl_ssl");
+        return -1;
+    }
+    if (!is_signer_name(cfg->user_topic_signer)) {
+        snprintf(err, errlen, "USER_TOPIC_SIGNER must be 1 to 64 of A-Z a-z 0-9 . _ -, got \"%s\"",
+                 cfg->user_topic_signer);
+        return -1;
+    }
+    if (apply_sslmode(cfg, err, errlen) < 0) return -1;
     const char *decimals[][2] = {{"RISK_MAX_NOTIONAL", cfg->risk_max_notional},
                                  {"RISK_PRICE_COLLAR_PCT", cfg->risk_price_collar_pct}};
     for (size_t i = 0; i < 2; i++) {

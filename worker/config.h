@@ -16,6 +16,7 @@ typedef struct config {
     char kafka_group_id[128];
     char redis_url[512];
     char database_url[512];
+    char admin_database_url[512]; /* the ledger's owner: migrations only */
     char alpaca_base_url[256];
     char alpaca_data_url[256];
     char alpaca_key_id[256];
@@ -75,7 +76,32 @@ typedef struct config {
     char admin_addr[64];         /* address of /metrics, /healthz, /readyz */
     int admin_port;              /* 0: no admin endpoint */
     int64_t kafka_stats_ms;      /* librdkafka statistics: lag, broker states */
+    /* who may trade (auth.h) */
+    int signing_required;        /* INTENT_SIGNING: 1 required, 0 optional */
+    int64_t signing_refresh_ms;  /* how often keys and bindings are re-read */
+    char user_topic_signer[68];  /* the signer of the user topic's intents */
+    /* transport security, passed to librdkafka / libpq as given */
+    char kafka_security_protocol[32];
+    char kafka_sasl_mechanism[32];
+    char kafka_sasl_username[256];
+    char kafka_sasl_password[256];
+    char kafka_ssl_ca_location[512];
+    char kafka_ssl_certificate_location[512];
+    char kafka_ssl_key_location[512];
+    char kafka_ssl_key_password[256];
+    char database_sslmode[16];
 } config_t;
+
+/* The librdkafka properties of the KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*
+ * and KAFKA_SSL_* settings that are set: up to CONFIG_KAFKA_PROPS_MAX
+ * (name, value) pairs, for every client the worker makes.  Returns the
+ * count. */
+#define CONFIG_KAFKA_PROPS_MAX 8
+int config_kafka_properties(const config_t *cfg, const char *props[][2]);
+
+/* Only what `order-worker migrate` needs: DATABASE_URL, ADMIN_DATABASE_URL
+ * and DATABASE_SSLMODE (cfg zeroed otherwise).  0, or -1 with err. */
+int config_load_ledger(config_t *cfg, char *err, size_t errlen);
 
 /* Loads every setting from the environment (getenv).  Returns 0, or -1
  * with err naming the setting and what is wrong with it. */

@@ -336,10 +336,19 @@ static void *lane_main(void *arg) {
 
         for (int i = 0; i < n; i++) {
             rd_kafka_message_t *m = jobs[i]->msg;
+            rd_kafka_headers_t *hdrs = NULL;
+            const void *sig = NULL;
+            size_t sig_len = 0;
+            if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                rd_kafka_header_get_last(hdrs, AUTH_HEADER, &sig, &sig_len) !=
+                    RD_KAFKA_RESP_ERR_NO_ERROR)
+                sig = NULL;
             items[i] = (pipeline_item_t){
                 {rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->key, m->key_len},
                 jobs[i]->source, m->payload ? m->payload : "", m->payload ? m->len : 0,
-                &jobs[i]->part->abandon, -1};
+                &jobs[i]->part->abandon, sig, sig_len, 0, -1};
+            /* A header with a NULL value is a missing signature. */
+            if (!sig) items[i].sig_len = 0;
         }
         pipeline_handle_many(lane->pipeline, items, n);
 
@@ -690,7 +699,11 @@ static rd_kafka_t *consumer_new(intake_t *k) {
     }
     char stats_ms[24];
     snprintf(stats_ms, sizeof(stats_ms), "%lld", (long long)cfg->kafka_stats_ms);
-    if (conf_set(c, "statistics.interval.ms", stats_ms) < 0) {
+    const char *props[CONFIG_KAFKA_PROPS_MAX][2];
+    int n_props = config_kafka_properties(cfg, props);
+    int bad = conf_set(c, "statistics.interval.ms", stats_ms) < 0;
+    for (int i = 0; i < n_props && !bad; i++) bad = conf_set(c, props[i][0], props[i][1]) < 0;
+    if (bad) {
         rd_kafka_conf_destroy(c);
         return NULL;
     }
@@ -720,6 +733,7 @@ static void intake_free(intake_t *k) {
     circuits_free(k->shared.circuits);
     budget_free(k->shared.budget);
     trading_stop(k->shared.trading);
+    auth_stop(k->shared.auth);
     for (int i = 0; i < k->n_parts; i++) {
         free(k->parts[i]->offsets);
         free(k->parts[i]->done);
@@ -756,7 +770,9 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
     if (k.shared.gate && k.shared.circuits)
         k.shared.budget = budget_new(cfg, err, sizeof(err));
     if (k.shared.budget) k.shared.trading = trading_start(cfg, err, sizeof(err));
-    if (!k.shared.gate || !k.shared.circuits || !k.shared.budget || !k.shared.trading) {
+    if (k.shared.trading) k.shared.auth = auth_start(cfg, err, sizeof(err));
+    if (!k.shared.gate || !k.shared.circuits || !k.shared.budget || !k.shared.trading ||
+        !k.shared.auth) {
         log_msg(LOG_ERROR, "start_failed", NULL, "%s", k.shared.gate ? err : "out of memory");
         intake_free(&k);
         publish_free(k.pub);

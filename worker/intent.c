@@ -793,6 +793,44 @@ done:
     free(sc.m);
 }
 
+/* Strict UTF-8 (RFC 3629: no overlong forms, no surrogates, at most
+ * U+10FFFF), and no NUL: what a PostgreSQL text column takes. */
+static int is_text(const unsigned char *s, size_t n) {
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t len;
+        unsigned int cp, min;
+        if (c == 0) return 0;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F, min = 0x80;
+        else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F, min = 0x800;
+        else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07, min = 0x10000;
+        else return 0;
+        if (n - i < len) return 0;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) return 0;
+            cp = cp << 6 | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+        i += len;
+    }
+    return 1;
+}
+
+int intent_key_ok(const char *key, size_t len, intent_verdict_t *v) {
+    if (len <= INTENT_MAX_KEY_BYTES && (!key || is_text((const unsigned char *)key, len)))
+        return 1;
+    memset(v, 0, sizeof(*v));
+    set_unreadable(v, "bad_key", len > INTENT_MAX_KEY_BYTES
+                                     ? "the message key is %zu bytes, over the limit of %d"
+                                     : "the message key (%zu bytes) is not UTF-8 text without NUL",
+                   len, INTENT_MAX_KEY_BYTES);
+    return 0;
+}
+
 int intent_is_expired(const intent_t *in, int64_t now_ms) {
     return in->expires_at_ms <= now_ms;
 }

@@ -13,6 +13,7 @@
 #define INTENT_MAX_BYTES      65536   /* whole message */
 #define INTENT_MAX_META_BYTES 8192    /* meta, serialised compactly */
 #define INTENT_MAX_ERRORS     32
+#define INTENT_MAX_KEY_BYTES  256     /* Kafka message key */
 
 typedef enum {
     INTENT_SOURCE_BOT = 0,   /* orders.intents.bot: bot_id required */
@@ -35,7 +36,8 @@ typedef enum {
 typedef struct intent_verdict {
     intent_status_t status;
     const char *dlq_reason;  /* for INTENT_UNREADABLE: "too_large",
-                                "not_json", "not_object", "no_intent_id" */
+                                "not_json", "not_object", "no_intent_id",
+                                "bad_key" (intent_key_ok) */
     char detail[200];        /* human text for the DLQ reason */
     int n_errors;
     intent_error_t errors[INTENT_MAX_ERRORS];
@@ -72,6 +74,12 @@ typedef struct intent {
  * far as it can.  Call intent_free() afterwards whatever the verdict. */
 void intent_decode(const char *bytes, size_t len, intent_source_t source,
                    int64_t max_age_ms, intent_t *out, intent_verdict_t *v);
+
+/* 1 if the message key (NULL: none) can be recorded: at most
+ * INTENT_MAX_KEY_BYTES of UTF-8 text without NUL.  Otherwise 0, and *v is
+ * set to INTENT_UNREADABLE with dlq_reason "bad_key" (the ledger's text
+ * columns would refuse it, and a correct key is a bot_id or user_id). */
+int intent_key_ok(const char *key, size_t len, intent_verdict_t *v);
 
 /* 1 if the intent's effective expiry is at or before now_ms. */
 int intent_is_expired(const intent_t *in, int64_t now_ms);

@@ -240,6 +240,44 @@ int ledger_migrate(ledger_t *l, char *err, size_t errlen) {
     return 0;
 }
 
+/* What the worker's role may do, and no more: read and write the ledger
+ * tables it records intents in, read the kill switch, the bots' keys and
+ * bindings, and the migrations.  No DELETE, no DDL, nothing on the audit
+ * tables.  %I is the role, quoted by format(). */
+static const char *const WORKER_GRANTS[] = {
+    "GRANT SELECT, INSERT, UPDATE ON intents, intent_transitions, broker_orders, events,"
+    " dead_letters, leases TO %I",
+    "GRANT SELECT ON trading_states, bot_keys, bot_users, schema_migrations TO %I",
+    "GRANT USAGE ON SEQUENCE intent_transitions_id_seq, events_seq_seq TO %I",
+    NULL};
+
+int ledger_role(ledger_t *l, char *out, size_t outlen, char *err, size_t errlen) {
+    PGresult *r = exec(l, "SELECT current_user", 0, NULL, PGRES_TUPLES_OK, "read current_user",
+                       err, errlen);
+    if (!r) return -1;
+    snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
+int ledger_grant_worker(ledger_t *l, const char *role, char *err, size_t errlen) {
+    for (int i = 0; WORKER_GRANTS[i]; i++) {
+        /* The role's name is quoted by the server, never pasted in here. */
+        const char *p[] = {WORKER_GRANTS[i], role};
+        PGresult *r = exec(l, "SELECT format($1, $2::text)", 2, p, PGRES_TUPLES_OK,
+                           "quote the worker's role", err, errlen);
+        if (!r) return -1;
+        /* Not exec(): it keeps statements by address, for literals only. */
+        PGresult *g = PQexec(l->conn, PQgetvalue(r, 0, 0));
+        PQclear(r);
+        int ok = PQresultStatus(g) == PGRES_COMMAND_OK;
+        if (!ok) set_err(err, errlen, "grant the worker's role", l->conn, g);
+        PQclear(g);
+        if (!ok) return -1;
+    }
+    return 0;
+}
+
 int ledger_check_schema(ledger_t *l, char *err, size_t errlen) {
     PGresult *r = exec(l, "SELECT to_regclass('schema_migrations') IS NOT NULL",
                        0, NULL, PGRES_TUPLES_OK, "check schema", err, errlen);

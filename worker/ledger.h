@@ -46,6 +46,14 @@ int ledger_ok(ledger_t *l);
 /* Applies the embedded migrations not yet applied, each in a transaction. */
 int ledger_migrate(ledger_t *l, char *err, size_t errlen);
 
+/* The role this connection logs in as (current_user). */
+int ledger_role(ledger_t *l, char *out, size_t outlen, char *err, size_t errlen);
+
+/* Least privilege: grants role (the worker's, not the ledger's owner)
+ * exactly what the worker needs.  Run by `order-worker migrate` through
+ * ADMIN_DATABASE_URL, after the migrations. */
+int ledger_grant_worker(ledger_t *l, const char *role, char *err, size_t errlen);
+
 /* 0 if every embedded migration is applied, -1 with err otherwise. */
 int ledger_check_schema(ledger_t *l, char *err, size_t errlen);
 

@@ -49,16 +49,35 @@ static void usage(FILE *out) {
     config_print_help(out);
 }
 
+/* Migrates through ADMIN_DATABASE_URL (the ledger's owner) when it is set,
+ * then grants the role of DATABASE_URL what the worker needs; without it,
+ * through DATABASE_URL alone (one role for everything). */
 static int cmd_migrate(const config_t *cfg) {
-    char err[512];
-    ledger_t *l = ledger_connect(cfg->database_url, cfg->replica_id, err, sizeof(err));
-    if (!l) {
-        log_msg(LOG_ERROR, "migrate_failed", NULL, "%s", err);
-        return 1;
+    char err[512], owner[128] = "", worker[128] = "";
+    int split = cfg->admin_database_url[0] != '\0';
+    ledger_t *l = ledger_connect(split ? cfg->admin_database_url : cfg->database_url,
+                                 cfg->replica_id, err, sizeof(err));
+    ledger_t *w = NULL;
+    int rc = l ? ledger_migrate(l, err, sizeof(err)) : -1;
+    if (rc == 0 && split) {
+        w = ledger_connect(cfg->database_url, cfg->replica_id, err, sizeof(err));
+        rc = w && ledger_role(w, worker, sizeof(worker), err, sizeof(err)) == 0 &&
+                     ledger_role(l, owner, sizeof(owner), err, sizeof(err)) == 0
+                 ? 0 : -1;
+        if (rc == 0 && strcmp(owner, worker) == 0) {
+            snprintf(err, sizeof(err), "ADMIN_DATABASE_URL and DATABASE_URL log in as the same "
+                     "role (%s): give the worker a role of its own, or leave "
+                     "ADMIN_DATABASE_URL unset", worker);
+            rc = -1;
+        }
+        if (rc == 0) rc = ledger_grant_worker(l, worker, err, sizeof(err));
     }
-    int rc = ledger_migrate(l, err, sizeof(err));
     if (rc < 0) log_msg(LOG_ERROR, "migrate_failed", NULL, "%s", err);
+    else if (split)
+        log_msg(LOG_INFO, "migrated", NULL, "ledger schema is up to date; role %s may do what "
+                "the worker needs", worker);
     else log_msg(LOG_INFO, "migrated", NULL, "ledger schema is up to date");
+    ledger_close(w);
     ledger_close(l);
     return rc < 0 ? 1 : 0;
 }
@@ -165,13 +184,10 @@ int main(int argc, char **argv) {
     char err[512];
     if (!strcmp(cmd, "migrate")) {
         /* Migrations need the ledger only. */
-        const char *url = getenv("DATABASE_URL");
-        if (!url || !*url) {
-            fprintf(stderr, "order-worker: configuration: DATABASE_URL is not set\n");
+        if (config_load_ledger(&cfg, err, sizeof(err)) < 0) {
+            fprintf(stderr, "order-worker: configuration: %s\n", err);
             return 2;
         }
-        memset(&cfg, 0, sizeof(cfg));
-        snprintf(cfg.database_url, sizeof(cfg.database_url), "%s", url);
         snprintf(cfg.replica_id, sizeof(cfg.replica_id), "migrate");
         log_init("migrate", LOG_INFO, LOG_FORMAT_AUTO);
         return cmd_migrate(&cfg);

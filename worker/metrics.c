@@ -109,6 +109,12 @@ static const family_t families[M_COUNT] = {
     [M_QUOTA_REFUSALS] = {"order_worker_quota_refusals_total", COUNTER,
                           "Intents refused by a trade quota, by subject (bot, user).",
                           {"subject", NULL}},
+    [M_UNAUTHORIZED] = {"order_worker_unauthorized_total", COUNTER,
+                        "Intents refused as unauthorized, by why: no_signature, "
+                        "bad_signature_format, no_usable_key (unknown bot, or every key "
+                        "revoked or past its grace), bad_signature, bot_mismatch, "
+                        "user_not_bound.",
+                        {"why", NULL}},
 };
 
 typedef struct series {

@@ -36,6 +36,8 @@ typedef enum {
     M_CACHE_REQUESTS,        /* counter {kind, result} */
     /* quotas */
     M_QUOTA_REFUSALS,        /* counter {subject} */
+    /* who may trade */
+    M_UNAUTHORIZED,          /* counter {why} */
     M_COUNT
 } metric_t;
 

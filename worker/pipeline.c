@@ -57,6 +57,9 @@ typedef struct job {
     size_t len;
     intent_t in;
     intent_verdict_t verdict;
+    auth_result_t auth;   /* AUTH_DENIED: rejected "unauthorized", nothing
+                             else is done for it */
+    int from_ledger;      /* the reconciler's: the ledger state decided */
     int never_sent;       /* this call moved the intent into "submitting" and
                              has not sent a POST since: no order can exist */
     const atomic_int *abandon;
@@ -643,7 +646,8 @@ static step_t step(pipeline_t *p, job_t *j) {
         /* One worker per intent at a time, across replicas: a redelivery
          * racing the original (a rebalance, a slow replica) waits here.  The
          * lock is taken with the first read, in the same round trip. */
-        int flags = (j->verdict.status == INTENT_VALID ? LEDGER_BEGIN_VALID : 0) |
+        int admitted = j->verdict.status == INTENT_VALID && j->auth.status != AUTH_DENIED;
+        int flags = (admitted && !j->from_ledger ? LEDGER_BEGIN_VALID : 0) |
                     (j->locked ? 0 : LEDGER_BEGIN_LOCK);
         int rc = ledger_begin_intent(p->ledger, &j->in, j->from, j->bytes, j->len, flags,
                                      &seen, j->state, err, sizeof(err));
@@ -672,6 +676,12 @@ static step_t step(pipeline_t *p, job_t *j) {
     }
     int64_t now = timefmt_now_ms();
     if (!strcmp(state, "received")) {
+        /* A valid intent is recorded "validated" at once; one left in
+         * "received" was refused its signature when consumed. */
+        if (j->auth.status == AUTH_DENIED ||
+            (j->from_ledger && j->verdict.status == INTENT_VALID))
+            return reject(p, j, "received", "unauthorized",
+                          "the intent is not authorized", -1, NULL);
         if (j->verdict.status == INTENT_INVALID) {
             char msg[256];
             snprintf(msg, sizeof(msg), "the intent breaks %d rule%s of the contract",
@@ -728,8 +738,23 @@ static void job_init(pipeline_t *p, job_t *j, const pipeline_item_t *it) {
     j->bytes = it->bytes;
     j->len = it->len;
     j->abandon = it->abandon;
+    j->from_ledger = it->from_ledger;
+    /* The signature first, on the bytes as received: nothing of a forged
+     * intent is read before it is known to be one. */
+    if (!it->from_ledger)
+        auth_verify(p->shared->auth, p->cfg, it->source, it->from.key, it->from.key_len,
+                    it->bytes, it->len, it->sig, it->sig_len, &j->auth);
     intent_decode(it->bytes, it->len, it->source, p->cfg->intent_max_age_ms, &j->in,
                   &j->verdict);
+    if (!intent_key_ok(it->from.key, it->from.key_len, &j->verdict)) intent_free(&j->in);
+    if (j->verdict.status != INTENT_UNREADABLE && p->shared->auth)
+        auth_permit(p->shared->auth, &j->in, &j->auth);
+    if (j->auth.status == AUTH_DENIED) {
+        metrics_add(M_UNAUTHORIZED, 1, j->auth.why, NULL);
+        log_msg(LOG_WARN, "intent_unauthorized", j->in.intent_id[0] ? j->in.intent_id : NULL,
+                "%s[%d]@%lld from signer \"%s\": %s", it->from.topic, (int)it->from.partition,
+                (long long)it->from.offset, j->auth.signer, j->auth.why);
+    }
 }
 
 /* The per-intent loop: step() until the outcome is recorded and published
@@ -808,7 +833,9 @@ static void run_fast(pipeline_t *p) {
         job_t *j = &p->jobs[i];
         int dup = 0;
         for (int k = 0; k < m; k++) dup |= !strcmp(c[k]->in.intent_id, j->in.intent_id);
-        if (j->verdict.status != INTENT_VALID || atomic_load(j->abandon) || dup) continue;
+        if (j->verdict.status != INTENT_VALID || j->auth.status == AUTH_DENIED ||
+            atomic_load(j->abandon) || dup)
+            continue;
         b[m] = (ledger_begin_t){.in = &j->in, .from = j->from, .raw = j->bytes,
                                 .raw_len = j->len};
         c[m++] = j;
@@ -894,7 +921,7 @@ void pipeline_handle_many(pipeline_t *p, pipeline_item_t *items, int n) {
 
 int pipeline_handle(pipeline_t *p, const origin_t *from, intent_source_t source,
                     const char *bytes, size_t len, const atomic_int *abandon) {
-    pipeline_item_t it = {*from, source, bytes, len, abandon, -1};
+    pipeline_item_t it = {*from, source, bytes, len, abandon, NULL, 0, 1, -1};
     pipeline_handle_many(p, &it, 1);
     return it.rc;
 }

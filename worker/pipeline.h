@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include "account.h"
+#include "auth.h"
 #include "budget.h"
 #include "circuits.h"
 #include "trading.h"
@@ -30,6 +31,7 @@ typedef struct pipeline_shared {
     circuits_t *circuits;
     budget_t *budget;         /* NULL: Alpaca calls unpaced */
     trading_t *trading;       /* the kill switch; NULL: always active */
+    auth_t *auth;             /* keys and bindings; NULL: none registered */
     atomic_int ledger_down;   /* set while PostgreSQL fails: intake pauses */
 } pipeline_shared_t;
 
@@ -37,11 +39,12 @@ pipeline_t *pipeline_new(const config_t *cfg, pipeline_shared_t *shared,
                          char *err, size_t errlen);
 void pipeline_free(pipeline_t *p);
 
-/* Takes one consumed message to a durable outcome.  Failures of Redis,
+/* Takes one message the ledger already holds (the reconciler: bytes are
+ * the recorded raw intent) to a durable outcome, from its recorded state;
+ * its signature was checked when it was consumed.  Failures of Redis,
  * PostgreSQL, Kafka or Alpaca are retried with backoff.  Returns 0 once the
- * outcome is recorded and published (the offset may be stored), or -1 if
- * *abandon became non-zero first (the offset must not be stored: the message
- * will be redelivered and resumed). */
+ * outcome is recorded and published, or -1 if *abandon became non-zero
+ * first. */
 int pipeline_handle(pipeline_t *p, const origin_t *from, intent_source_t source,
                     const char *bytes, size_t len,
                     const atomic_int *abandon);
@@ -53,7 +56,13 @@ typedef struct pipeline_item {
     const char *bytes;
     size_t len;
     const atomic_int *abandon;
-    int rc;                   /* out: as pipeline_handle returns */
+    const char *sig;          /* the x-signature header's value; NULL: none */
+    size_t sig_len;
+    int from_ledger;          /* re-run from the ledger: not verified again */
+    int rc;                   /* out: 0 once the outcome is recorded and
+                                 published (the offset may be stored), -1 if
+                                 *abandon became non-zero first (it must not:
+                                 the message will be redelivered) */
 } pipeline_item_t;
 
 #define PIPELINE_BATCH_MAX 64
