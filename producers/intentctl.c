@@ -43,6 +43,7 @@
 #include <sys/stat.h>
 
 #include "auth.h"
+#include "config.h"
 #include "intent.h"
 #include "redisconn.h"
 #include "timefmt.h"
@@ -164,6 +165,22 @@ static rd_kafka_conf_t *make_conf(const common_t *c, const char *const *settings
     for (int i = 0; settings && settings[i]; i += 2)
         if (conf_set(conf, settings[i], settings[i + 1]))
             goto fail;
+    /* The worker's KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_*
+     * settings (NAME_FILE too), before -X, which may override them. */
+    config_t *sec = calloc(1, sizeof *sec);
+    char err[512];
+    int bad = !sec || config_load_kafka_security(sec, err, sizeof err) < 0;
+    if (bad)
+        fprintf(stderr, "intentctl: %s\n", sec ? err : "out of memory");
+    const char *props[CONFIG_KAFKA_PROPS_MAX][2];
+    int n_props = bad ? 0 : config_kafka_properties(sec, props);
+    for (int i = 0; i < n_props && !bad; i++)
+        bad = conf_set(conf, props[i][0], props[i][1]) != 0;
+    if (sec)
+        OPENSSL_cleanse(sec, sizeof *sec);
+    free(sec);
+    if (bad)
+        goto fail;
     for (int i = 0; i < c->n_props; i++) {
         const char *eq = strchr(c->props[i], '=');
         char name[256];

@@ -132,6 +132,13 @@ int main(void) {
 
     char msg[512], sig[AUTH_SIGNATURE_MAX];
     const char *why;
+
+    /* The wire form, against a vector made by OpenSSL's command line (the
+     * Python library checks the same one). */
+    unsigned char vkey[AUTH_KEY_BYTES];
+    for (int i = 0; i < AUTH_KEY_BYTES; i++) vkey[i] = (unsigned char)i;
+    auth_sign(vkey, "hello intent", 12, sig);
+    CHECK(!strcmp(sig, "v1=f6f92ede57c79d4f4317c232ef7867fe3b7d7592a638c55e140728cbd58c488c"));
     intent_json(msg, sizeof msg, bot, "u-bound");
 
     /* A good signature, and the checks after decoding. */

@@ -260,7 +260,27 @@ expect_eq "a message key that is not UTF-8: DLQ bad_key" bad_key "$(dlq_reason b
 keeps_going badkey
 
 say ""
-say "[7] revocation"
+say "[7] the Python bot library signs (orderbot.Bot(signing_key=...), or the environment)"
+if INTENT_SIGNING_KEY_FILE="$WORK/key" timeout 120 /usr/bin/python3 - "$B" "$U" \
+    >"$WORK/py.out" 2>&1 <<'PY'
+import os
+import sys
+from decimal import Decimal
+sys.path.insert(0, os.environ["ORDER_WORKER_ROOT"] + "/producers/python")
+from orderbot import Bot
+with Bot(bot_id=sys.argv[1], user_id=sys.argv[2]) as bot:
+    iid = bot.submit("AAPL", "buy", qty=Decimal("1"))
+    o = bot.wait([iid], timeout=60)[iid]
+    print(o.status, o.reason or "-")
+PY
+then
+    expect_eq "a bot of the library, signing with its key: filled" "fill -" "$(tail -n1 "$WORK/py.out")"
+else
+    bad "the Python bot ran" "$WORK/py.out"
+fi
+
+say ""
+say "[8] revocation"
 bot revoke "$B"
 refreshed
 order revoked "$WORK/b2.key"

@@ -176,6 +176,14 @@ check("migrate waits for postgres healthy", cond("migrate", "postgres") == "serv
 check("migrate restart no", get("migrate", "restart") == "no")
 check("migrate has DATABASE_URL",
       str((get("migrate", "environment", default={}) or {}).get("DATABASE_URL", "")).startswith("postgresql://"))
+menv = get("migrate", "environment", default={}) or {}
+check("migrate migrates as the owner (ADMIN_DATABASE_URL) and grants DATABASE_URL's role",
+      str(menv.get("ADMIN_DATABASE_URL", "")).startswith("postgresql://")
+      and menv.get("ADMIN_DATABASE_URL") != menv.get("DATABASE_URL"))
+check("the workers never get the owner's URL",
+      "ADMIN_DATABASE_URL" not in (get("worker", "environment", default={}) or {}))
+check("postgres makes the workers' role at first start",
+      any(str(v).endswith(":/docker-entrypoint-initdb.d:ro") for v in get("postgres", "volumes", default=[])))
 
 # worker
 wenv = get("worker", "environment", default={}) or {}
@@ -220,10 +228,11 @@ check "ALPACA_DATA_URL overridable (paper trading)" \
 check "WORKER_REPLICAS overridable" grep -q 'replicas: 5' "$tmp/paper-config.yml"
 
 # Every worker setting of `order-worker --help` can be set from .env
-# (except the per-replica REPLICA_ID and the test-only WORKER_FAILPOINT).
+# (except the per-replica REPLICA_ID, the test-only WORKER_FAILPOINT and the
+# owner's ADMIN_DATABASE_URL, which only migrate gets).
 if [[ -x $BIN/order-worker ]]; then
     settings=$("$BIN/order-worker" --help 2>&1 |
-        sed -n 's/^  \([A-Z][A-Z0-9_]*\) .*/\1/p' | grep -vx -e REPLICA_ID -e WORKER_FAILPOINT || true)
+        sed -n 's/^  \([A-Z][A-Z0-9_]*\) .*/\1/p' | grep -vx -e REPLICA_ID -e WORKER_FAILPOINT -e ADMIN_DATABASE_URL || true)
     absent=""
     for s in $settings; do
         grep -q "^$s=" "$tmp/paper.yml" || absent+="$s "

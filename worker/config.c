@@ -420,6 +420,15 @@ int config_load_ledger(config_t *cfg, char *err, size_t errlen) {
     return apply_sslmode(cfg, err, errlen);
 }
 
+int config_load_kafka_security(config_t *cfg, char *err, size_t errlen) {
+    static const char *const kafka[] = {
+        "KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME",
+        "KAFKA_SASL_PASSWORD", "KAFKA_SSL_CA_LOCATION", "KAFKA_SSL_CERTIFICATE_LOCATION",
+        "KAFKA_SSL_KEY_LOCATION", "KAFKA_SSL_KEY_PASSWORD", NULL};
+    memset(cfg, 0, sizeof(*cfg));
+    return load_settings(cfg, kafka, err, errlen);
+}
+
 int config_load(config_t *cfg, char *err, size_t errlen) {
     static const char *const protocols[] = {"plaintext", "ssl", "sasl_plaintext", "sasl_ssl",
                                             NULL};

@@ -103,6 +103,10 @@ int config_kafka_properties(const config_t *cfg, const char *props[][2]);
  * and DATABASE_SSLMODE (cfg zeroed otherwise).  0, or -1 with err. */
 int config_load_ledger(config_t *cfg, char *err, size_t errlen);
 
+/* Only the KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_* settings
+ * (for intentctl, whose clients then connect like the worker's). */
+int config_load_kafka_security(config_t *cfg, char *err, size_t errlen);
+
 /* Loads every setting from the environment (getenv).  Returns 0, or -1
  * with err naming the setting and what is wrong with it. */
 int config_load(config_t *cfg, char *err, size_t errlen);

@@ -7,9 +7,11 @@
 from .intent import (IntentError, build_intent, check_ids, check_intent, decimal_text,
                      encode_intent, now_rfc3339, rfc3339)
 from .outcome import Outcome
+from .signing import load_signing_key, sign
 
 __all__ = ["Bot", "DeliveryError", "IntentError", "Outcome", "build_intent", "check_ids",
-           "check_intent", "decimal_text", "encode_intent", "now_rfc3339", "rfc3339"]
+           "check_intent", "decimal_text", "encode_intent", "load_signing_key", "now_rfc3339",
+           "rfc3339", "sign"]
 
 
 def __getattr__(name):

@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 
 from .intent import build_intent, check_ids, check_intent, encode_intent
 from .outcome import Outcome
+from .signing import SIGNATURE_HEADER, load_signing_key, sign
 
 
 class DeliveryError(RuntimeError):
@@ -35,11 +36,14 @@ class Bot:
 
     brokers defaults to $KAFKA_BROKERS; topics to $TOPIC_INTENTS_BOT,
     $TOPIC_FILLS, $TOPIC_REJECTIONS or the contract's names.  kafka_config
-    adds librdkafka properties to both clients (security settings, ...)."""
+    adds librdkafka properties to both clients (security settings, ...).
+    signing_key (32 bytes or 64 hex digits; default $INTENT_SIGNING_KEY_FILE
+    or $INTENT_SIGNING_KEY) signs every intent, as `intentctl bot add` gave
+    it; a deployment with INTENT_SIGNING=required refuses unsigned intents."""
 
     def __init__(self, bot_id, user_id, *, brokers=None, topic_intents=None,
                  topic_fills=None, topic_rejections=None, kafka_config=None,
-                 timeout=30.0):
+                 timeout=30.0, signing_key=None):
         self.bot_id = bot_id
         self.user_id = user_id
         self.brokers = brokers or os.environ.get("KAFKA_BROKERS")
@@ -51,6 +55,7 @@ class Bot:
                                  or "orders.rejections")
         self.timeout = timeout
         self._extra = dict(kafka_config or {})
+        self._key = load_signing_key(signing_key)
         self._producer = None
         self._consumer = None
         self._outcomes = {}      # intent_id -> Outcome, for every intent this Bot sent
@@ -152,8 +157,10 @@ class Bot:
 
         self._outcomes[iid] = Outcome(iid)  # tracked before the write: no event can be missed
         try:
-            self._producer.produce(self.topic_intents, key=self.bot_id.encode(),
-                                   value=encode_intent(intent), on_delivery=on_delivery)
+            value = encode_intent(intent)
+            headers = [(SIGNATURE_HEADER, sign(self._key, value))] if self._key else None
+            self._producer.produce(self.topic_intents, key=self.bot_id.encode(), value=value,
+                                   headers=headers, on_delivery=on_delivery)
             deadline = time.monotonic() + self.timeout + 5
             while not report and time.monotonic() < deadline:
                 self._producer.poll(0.1)

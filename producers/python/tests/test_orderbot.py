@@ -18,7 +18,8 @@ import uuid
 from decimal import Decimal
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from orderbot import IntentError, Outcome, build_intent, check_intent, encode_intent  # noqa: E402
+from orderbot import (IntentError, Outcome, build_intent, check_intent, encode_intent,  # noqa: E402
+                      load_signing_key, sign)
 
 BASE = dict(bot_id="bot-1", user_id="user.1", symbol="AAPL", side="buy")
 
@@ -185,6 +186,42 @@ class Folding(unittest.TestCase):
         o.add(ev("i3", "canceled"), "fills")
         o.add({"event_id": "i3:rejected", "intent_id": "i3", "reason": "expired"}, "rejections")
         self.assertEqual(("canceled", 2), (o.status, o.terminal_events))
+
+
+class SigningTest(unittest.TestCase):
+    # openssl dgst -sha256 -mac HMAC -macopt hexkey:000102...1f <<< 'hello intent' (no newline)
+    KEY = bytes(range(32))
+    VECTOR = "v1=f6f92ede57c79d4f4317c232ef7867fe3b7d7592a638c55e140728cbd58c488c"
+
+    def test_vector(self):
+        self.assertEqual(sign(self.KEY, b"hello intent"), self.VECTOR)
+
+    def test_one_byte_changes_it(self):
+        self.assertNotEqual(sign(self.KEY, b"hello intenT"), self.VECTOR)
+
+    def test_key_forms(self):
+        self.assertEqual(load_signing_key(self.KEY.hex()), self.KEY)
+        self.assertEqual(load_signing_key(" " + self.KEY.hex() + "\n"), self.KEY)
+        self.assertEqual(load_signing_key(self.KEY), self.KEY)
+
+    def test_bad_key_is_refused_without_showing_it(self):
+        for bad in ("abc", "zz" * 32, b"short", self.KEY.hex() + "00"):
+            with self.assertRaises(ValueError) as cm:
+                load_signing_key(bad)
+            self.assertNotIn("zz", str(cm.exception))
+            self.assertNotIn(self.KEY.hex(), str(cm.exception))
+
+    def test_environment(self):
+        old = {k: os.environ.pop(k, None) for k in ("INTENT_SIGNING_KEY", "INTENT_SIGNING_KEY_FILE")}
+        try:
+            self.assertIsNone(load_signing_key())
+            os.environ["INTENT_SIGNING_KEY"] = self.KEY.hex()
+            self.assertEqual(load_signing_key(), self.KEY)
+        finally:
+            os.environ.pop("INTENT_SIGNING_KEY", None)
+            for k, v in old.items():
+                if v is not None:
+                    os.environ[k] = v
 
 
 if __name__ == "__main__":
