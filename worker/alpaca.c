@@ -33,6 +33,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -321,11 +322,17 @@ static int flag_field(json_t *o, const char *key) {
     return json_is_true(json_object_get(o, key));
 }
 
-/* An integer field; a real is truncated, anything else is 0. */
+/* An integer field; a real is truncated (saturated beyond long long: that
+ * cast would be undefined), anything else is 0. */
 static long long int_field(json_t *o, const char *key) {
     json_t *v = json_object_get(o, key);
     if (json_is_integer(v)) return (long long)json_integer_value(v);
-    if (json_is_real(v)) return (long long)json_real_value(v);
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (d >= 9223372036854775808.0) return LLONG_MAX;
+        if (d <= -9223372036854775808.0) return LLONG_MIN;
+        return (long long)d;
+    }
     return 0;
 }
 
@@ -438,7 +445,10 @@ int alpaca_parse_order(const char *body, size_t len, alpaca_order_t *out,
     if (!j) return -1;
     int rc = order_from_json(j, out, bad);
     json_decref(j);
-    if (rc != 0) alpaca_order_clear(out);
+    if (rc != 0) {
+        alpaca_order_clear(out);
+        memset(out, 0, sizeof(*out));
+    }
     return rc;
 }
 
