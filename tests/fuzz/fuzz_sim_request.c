@@ -27,8 +27,8 @@
  * (sim_init is a few small allocations) with a fixed seed, no engine thread
  * and the stop flag already raised, so injected latency and hangs return at
  * once: runs repeat (only wall-clock times in answers vary) and nothing
- * outlives an input.  The trading rate limit is high enough never to bite;
- * keys are required (APCA-API-KEY-ID: fuzz-key, APCA-API-SECRET-KEY:
+ * outlives an input.  The trading rate limit allows 6 calls, so the 429
+ * path is reached by the longest sequences; keys are required (APCA-API-KEY-ID: fuzz-key, APCA-API-SECRET-KEY:
  * fuzz-secret), so the 401 path is reachable too.
  *
  * Asserted for every reply that is not dropped (abort): a status from 100
@@ -53,6 +53,10 @@
 #define FUZZ_MAX_REQUESTS 8
 #define FUZZ_MAX_PAIRS 32
 #define FUZZ_MAX_BODY (64 * 1024) /* server.c's SERVER_MAX_BODY */
+/* Trading calls per key before 429: the last requests of a long sequence
+ * meet the limit.  (The simulator keeps a ring of this many times per key:
+ * a limit of a million cost 8 MB per input and most of the time.) */
+#define FUZZ_CALLS_PER_PERIOD 6
 
 typedef struct fuzz_pair {
     char *name;
@@ -225,7 +229,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cfg.auth_required = 1;
     snprintf(cfg.key_id, sizeof(cfg.key_id), "fuzz-key");
     snprintf(cfg.secret_key, sizeof(cfg.secret_key), "fuzz-secret");
-    cfg.calls_per_min = 1000000;
+    cfg.calls_per_min = FUZZ_CALLS_PER_PERIOD;
     cfg.rate_period_ms = 60000;
     cfg.start.partial_fill_rate = 0.5;
     cfg.start.quote_walk = 1;
