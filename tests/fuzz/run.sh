@@ -45,8 +45,12 @@ done
 command -v clang >/dev/null ||
     die "clang is missing: apt-get install clang libclang-rt-14-dev (compose/dev install does it)"
 
-# ---- build (quietly; the output only on failure)
+# ---- one run at a time per build dir (logs, results and corpora are shared)
 mkdir -p "$BUILD"
+exec 8>"$BUILD/.run.lock"
+flock -n 8 || die "another tests/fuzz/run.sh is using $BUILD"
+
+# ---- build (quietly; the output only on failure)
 log=$BUILD/build.log
 {
     if [[ ! -f $BUILD/CMakeCache.txt ]]; then
@@ -69,7 +73,7 @@ run_target() {
         "$bin" -timeout=10 -rss_limit_mb=2048 "${regs[@]}" >>"$tlog" 2>&1 || result=regression-failed
     fi
     if [[ $result == ok ]]; then
-        cp -n "$HERE/corpus/$t"/* "$work"/ 2>/dev/null || true
+        cp -f "$HERE/corpus/$t"/* "$work"/ 2>/dev/null || true
         [[ -f $HERE/dict/$t.dict ]] && dict=(-dict="$HERE/dict/$t.dict")
         echo "== fuzzing for ${SECONDS_EACH}s" >>"$tlog"
         "$bin" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
@@ -84,8 +88,8 @@ run_target() {
     fi
     local execs cov ft corpus
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$tlog" | tail -n 1)
-    cov=$(grep -o 'cov: [0-9]*' "$tlog" | tail -n 1 | cut -d' ' -f2)
-    ft=$(grep -o 'ft: [0-9]*' "$tlog" | tail -n 1 | cut -d' ' -f2)
+    cov=$(grep -o 'cov: [0-9]*' "$tlog" | tail -n 1 | cut -d' ' -f2 || true)
+    ft=$(grep -o 'ft: [0-9]*' "$tlog" | tail -n 1 | cut -d' ' -f2 || true)
     corpus=$(find "$work" -type f | wc -l)
     printf '%s %s %s %s %s %s\n' "$t" "${execs:-0}" "${cov:-?}" "${ft:-?}" "$corpus" "$result" \
         >"$BUILD/logs/$t.result"
