@@ -2097,7 +2097,7 @@ static int dlq_replay(const common_t *c, dlq_ctx_t *ctx) {
             rd_kafka_header_add(h, "x-dlq-replayed-from", -1, from, -1);
             rd_kafka_resp_err_t e = rd_kafka_producev(
                 rk, RD_KAFKA_V_TOPIC(r->to),
-                RD_KAFKA_V_KEY(r->has_key ? r->key : NULL, r->key_len),
+                RD_KAFKA_V_KEY((r->has_key ? r->key : NULL), r->key_len),
                 RD_KAFKA_V_VALUE(r->value, r->value_len), RD_KAFKA_V_HEADERS(h),
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(r), RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR_NO_ERROR)

@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -842,6 +843,41 @@ static void test_canned(void) {
     close(cs.fd);
 }
 
+/* The pure parsers (alpaca_parse_*), without a server. */
+static void test_parsers(void) {
+    const char *bad = NULL;
+    /* Sizes and volumes beyond long long saturate (the cast was undefined;
+     * found by tests/fuzz/fuzz_alpaca). */
+    static const char quote[] =
+        "{\"symbol\":\"AAPL\",\"quote\":{\"ap\":1e-05,\"bp\":189.1,\"as\":1.9e21,\"bs\":-1e300}}";
+    alpaca_quote_t q;
+    CHECK(alpaca_parse_quote(quote, strlen(quote), "AAPL", &q, &bad) == 0);
+    CHECK(q.ask_size == LLONG_MAX && q.bid_size == LLONG_MIN);
+    CHECK(!strcmp(q.ask, "0.00001") && !strcmp(q.bid, "189.1"));
+    static const char bars[] =
+        "{\"bars\":[{\"t\":\"2022-04-11T08:00:00Z\",\"o\":1,\"h\":2,\"l\":0.5,\"c\":1.5,"
+        "\"v\":1.9e21,\"n\":3.7,\"vw\":1.2}],\"next_page_token\":null}";
+    alpaca_bar_t *b = NULL;
+    size_t n = 0, cap = 0;
+    char *next = NULL;
+    CHECK(alpaca_parse_bars_page(bars, strlen(bars), &b, &n, &cap, &next, &bad) == 0);
+    CHECK(n == 1 && b[0].v == LLONG_MAX && b[0].n == 3 && next == NULL);
+    free(b);
+    /* A failed order parse leaves an empty order (nothing to free). */
+    static const char order[] = "{\"id\":\"x\",\"status\":7,\"symbol\":"
+                                "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}";
+    alpaca_order_t o;
+    CHECK(alpaca_parse_order(order, strlen(order), &o, &bad) == -1 && !strcmp(bad, "symbol"));
+    CHECK(o.raw == NULL && o.id[0] == '\0' && o.status[0] == '\0');
+    /* A header line cut short of its name is ignored; a status line resets. */
+    alpaca_ratelimit_t rl = {5, 5, 5};
+    alpaca_parse_header("x-ratelimit-limit", 17, &rl);
+    alpaca_parse_header("X-RateLimit-Remaining: 7 \r\n", 27, &rl);
+    CHECK(rl.limit == 5 && rl.remaining == 7);
+    alpaca_parse_header("HTTP/1.1 200 OK\r\n", 17, &rl);
+    CHECK(rl.limit == -1 && rl.remaining == -1 && rl.reset_epoch_s == -1);
+}
+
 int main(void) {
     base_url = getenv("ALPACA_BASE_URL");
     rl_url = getenv("ALPACA_RL_URL");
@@ -854,6 +890,7 @@ int main(void) {
                         "ALPACA_API_KEY_ID, ALPACA_API_SECRET_KEY (tests/test_alpaca.sh does)\n");
         return 2;
     }
+    test_parsers();
     snprintf(run_tag, sizeof(run_tag), "%d-%lld", (int)getpid(), (long long)timefmt_now_ms());
     curl_global_init(CURL_GLOBAL_DEFAULT);
 

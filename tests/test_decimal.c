@@ -272,6 +272,22 @@ int main(void) {
         decimal_nanos_t bad;
         if (decimal_text_to_nanos("abc", &bad) < 0) passed++;
         else { failed++; printf("FAIL nanos of \"abc\" accepted\n"); }
+        /* Too large for nanos: refused, never wrapped around (a 31-digit
+         * integer overflowed the scaling to 1e-9; tests/fuzz/fuzz_decimal). */
+        static const char *const too_big[] = {
+            "2910000000000000000000000000000", "2.91e30", "1e30",
+            "-9999999999999999999999999999999.5", "12345678901234567890123456789012345678"};
+        for (size_t i = 0; i < sizeof(too_big) / sizeof(too_big[0]); i++) {
+            if (decimal_text_to_nanos(too_big[i], &bad) < 0) {
+                passed++;
+            } else {
+                failed++;
+                printf("FAIL nanos of \"%s\" accepted\n", too_big[i]);
+            }
+        }
+        if (decimal_text_to_nanos("99999999999999999999.999999999", &bad) == 0 &&
+            bad > 0) passed++;
+        else { failed++; printf("FAIL nanos of 20 integer digits refused\n"); }
     }
     /* the price of the last fill, from two cumulative states */
     {

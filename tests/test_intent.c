@@ -466,6 +466,21 @@ static void check_values(void) {
             check("expiry with other max_age", in.expires_at_ms == 1795440090000LL);
             intent_free(&in);
         }
+        /* created_at before 1970 (negative ms) expires max_age after it; it
+         * overflowed and never expired (found by tests/fuzz/fuzz_intent). */
+        decode_text("{" WHO ",'symbol':'AAPL','side':'buy','type':'market','qty':'1',"
+                    "'created_at':'1969-12-31T23:59:59Z'}", INTENT_SOURCE_BOT, &in, &v);
+        check("created_at before 1970 expires", v.status == INTENT_VALID &&
+              in.created_at_ms == -1000 && in.expires_at_ms == -1000 + MAX_AGE &&
+              intent_is_expired(&in, 1795440085000LL));
+        intent_free(&in);
+        {
+            char *json = dq("{" MKT ",'qty':'1'}");
+            intent_decode(json, strlen(json), INTENT_SOURCE_BOT, INT64_MAX, &in, &v);
+            free(json);
+            check("huge max_age saturates", in.expires_at_ms == INT64_MAX);
+            intent_free(&in);
+        }
     }
 
     /* An invalid intent still carries what could be read. */

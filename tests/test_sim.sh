@@ -851,6 +851,13 @@ call GET '/v2/stocks/AAPL/bars?timeframe=1Min&limit=10001'
 expect "limit over 10000 422" status_is 422
 call GET '/v2/stocks/AAPL/bars?timeframe=1Min&page_token=garbage!'
 expect "bad page_token 422" status_is 422
+# Found by tests/fuzz/fuzz_sim_request: before 1970 no minute was in session
+# (a start in 1011 walked a billion minutes), and a page_token's start at
+# the edge of 64 bits overflowed the stepping ("AAPL|1Min|-2^63").
+call GET '/v2/stocks/AAPL/bars?timeframe=1Hour&start=1969-12-29T00:00:00Z&end=1969-12-29T23:59:59Z'
+expect "bars before 1970" jq -e '(.bars | length) == 16 and .bars[0].t == "1969-12-29T08:00:00Z"' "$WORK/body"
+call GET '/v2/stocks/AAPL/bars?timeframe=1Min&page_token=QUFQTHwxTWlufC05MjIzMzcyMDM2ODU0Nzc1ODA4'
+expect "page_token beyond year 0000 422" status_is 422
 call GET '/v2/stocks/AAPL/bars?timeframe=15Min&start=2024-03-04T00:00:00Z&end=2024-03-05T00:00:00Z&limit=3'
 cp "$WORK/body" "$WORK/bars_seed42"
 

@@ -23,12 +23,17 @@
  *   - a field too long for its buffer makes the answer unreadable rather
  *     than silently truncating a number or an id.
  *
+ * The parsing of answers (alpaca_parse_*) is pure and public: the calls
+ * below hand it the body they received, and the unit tests and fuzzers
+ * (tests/fuzz/fuzz_alpaca.c) call it directly.
+ *
  * Secrets: the key headers are built once in alpaca_new(); no error message
  * or log line ever contains a header, only the method and the path. */
 #include "alpaca.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,35 +169,10 @@ static int on_upload_seek(void *ud, curl_off_t offset, int origin) {
     return CURL_SEEKFUNC_FAIL;
 }
 
-/* If the header line is "name: value" (name compared case-insensitively)
- * and value is an integer, stores it. */
-static void header_number(const char *line, size_t len, const char *name,
-                          long long *out) {
-    size_t nl = strlen(name);
-    if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':') return;
-    char value[32];
-    size_t i = nl + 1, k = 0;
-    while (i < len && (line[i] == ' ' || line[i] == '\t')) i++;
-    while (i < len && k + 1 < sizeof(value) && line[i] != '\r' && line[i] != '\n')
-        value[k++] = line[i++];
-    value[k] = '\0';
-    char *end;
-    long long v = strtoll(value, &end, 10);
-    while (*end == ' ' || *end == '\t') end++;
-    if (k > 0 && *end == '\0') *out = v;
-}
-
 static size_t on_header(char *data, size_t size, size_t n, void *ud) {
     alpaca_t *a = ud;
     size_t len = size * n;
-    /* A status line starts a new answer (after a 100 Continue, say). */
-    if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
-        a->answer_rl.limit = a->answer_rl.remaining = a->answer_rl.reset_epoch_s = -1;
-        return len;
-    }
-    header_number(data, len, "x-ratelimit-limit", &a->answer_rl.limit);
-    header_number(data, len, "x-ratelimit-remaining", &a->answer_rl.remaining);
-    header_number(data, len, "x-ratelimit-reset", &a->answer_rl.reset_epoch_s);
+    alpaca_parse_header(data, len, &a->answer_rl);
     return len;
 }
 
@@ -342,11 +322,17 @@ static int flag_field(json_t *o, const char *key) {
     return json_is_true(json_object_get(o, key));
 }
 
-/* An integer field; a real is truncated, anything else is 0. */
+/* An integer field; a real is truncated (saturated beyond long long: that
+ * cast would be undefined), anything else is 0. */
 static long long int_field(json_t *o, const char *key) {
     json_t *v = json_object_get(o, key);
     if (json_is_integer(v)) return (long long)json_integer_value(v);
-    if (json_is_real(v)) return (long long)json_real_value(v);
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (d >= 9223372036854775808.0) return LLONG_MAX;
+        if (d <= -9223372036854775808.0) return LLONG_MIN;
+        return (long long)d;
+    }
     return 0;
 }
 
@@ -415,6 +401,285 @@ static const field_t bar_fields[] = {
 
 #define NFIELDS(table) (sizeof(table) / sizeof((table)[0]))
 
+/* ---- parsing answers (alpaca_parse_*, see alpaca.h) --------------------- */
+
+/* Loads body as JSON of the wanted kind (JSON_OBJECT or JSON_ARRAY); NULL,
+ * with what is wrong in bad, if it is not. */
+static json_t *load_json(const char *body, size_t len, json_type want, const char **bad) {
+    json_t *j = len ? json_loadb(body, len, 0, NULL) : NULL;
+    if (j && json_typeof(j) != want) {
+        json_decref(j);
+        j = NULL;
+    }
+    if (!j) *bad = want == JSON_ARRAY ? "not an array" : "not an object";
+    return j;
+}
+
+/* Reads one order object; shared by the single-order calls and the list.
+ * Returns 0, or -1 with what is wrong in bad. */
+static int order_from_json(json_t *j, alpaca_order_t *o, const char **bad) {
+    memset(o, 0, sizeof(*o));
+    if (!json_is_object(j) || !json_is_string(json_object_get(j, "id"))) {
+        *bad = "no id";
+        return -1;
+    }
+    if (read_fields(j, order_fields, NFIELDS(order_fields), o, bad) != 0) return -1;
+    if (!o->type[0] && text_field(j, "order_type", o->type, sizeof(o->type)) != 0) {
+        *bad = "order_type";
+        return -1;
+    }
+    if (!o->filled_qty[0]) snprintf(o->filled_qty, sizeof(o->filled_qty), "0");
+    o->extended_hours = flag_field(j, "extended_hours");
+    o->raw = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!o->raw) {
+        *bad = "out of memory";
+        return -1;
+    }
+    return 0;
+}
+
+int alpaca_parse_order(const char *body, size_t len, alpaca_order_t *out,
+                       const char **bad) {
+    memset(out, 0, sizeof(*out));
+    json_t *j = load_json(body, len, JSON_OBJECT, bad);
+    if (!j) return -1;
+    int rc = order_from_json(j, out, bad);
+    json_decref(j);
+    if (rc != 0) {
+        alpaca_order_clear(out);
+        memset(out, 0, sizeof(*out));
+    }
+    return rc;
+}
+
+int alpaca_parse_orders(const char *body, size_t len, alpaca_order_t **out,
+                        size_t *n, const char **bad) {
+    *out = NULL;
+    *n = 0;
+    json_t *j = load_json(body, len, JSON_ARRAY, bad);
+    if (!j) return -1;
+    size_t count = json_array_size(j);
+    alpaca_order_t *orders = count ? calloc(count, sizeof(*orders)) : NULL;
+    if (count && !orders) {
+        json_decref(j);
+        *bad = "out of memory";
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (order_from_json(json_array_get(j, i), &orders[i], bad) != 0) {
+            alpaca_orders_free(orders, i + 1);
+            json_decref(j);
+            return -1;
+        }
+    }
+    json_decref(j);
+    *out = orders;
+    *n = count;
+    return 0;
+}
+
+int alpaca_parse_account(const char *body, size_t len, alpaca_account_t *out,
+                         const char **bad) {
+    memset(out, 0, sizeof(*out));
+    json_t *j = load_json(body, len, JSON_OBJECT, bad);
+    if (!j) return -1;
+    if (read_fields(j, account_fields, NFIELDS(account_fields), out, bad) != 0) {
+        json_decref(j);
+        memset(out, 0, sizeof(*out));
+        return -1;
+    }
+    out->trading_blocked = flag_field(j, "trading_blocked");
+    out->account_blocked = flag_field(j, "account_blocked");
+    out->trade_suspended_by_user = flag_field(j, "trade_suspended_by_user");
+    out->shorting_enabled = flag_field(j, "shorting_enabled");
+    json_decref(j);
+    return 0;
+}
+
+int alpaca_parse_positions(const char *body, size_t len, alpaca_position_t **out,
+                           size_t *n, const char **bad) {
+    *out = NULL;
+    *n = 0;
+    json_t *j = load_json(body, len, JSON_ARRAY, bad);
+    if (!j) return -1;
+    size_t count = json_array_size(j);
+    alpaca_position_t *ps = count ? calloc(count, sizeof(*ps)) : NULL;
+    const char *why = count && !ps ? "out of memory" : NULL;
+    for (size_t i = 0; !why && i < count; i++) {
+        json_t *p = json_array_get(j, i);
+        if (!json_is_object(p)) why = "not an object";
+        else read_fields(p, position_fields, NFIELDS(position_fields), &ps[i], &why);
+    }
+    json_decref(j);
+    if (why) {
+        free(ps);
+        *bad = why;
+        return -1;
+    }
+    *out = ps;
+    *n = count;
+    return 0;
+}
+
+int alpaca_parse_clock(const char *body, size_t len, alpaca_clock_t *out,
+                       const char **bad) {
+    memset(out, 0, sizeof(*out));
+    json_t *j = load_json(body, len, JSON_OBJECT, bad);
+    if (!j) return -1;
+    *bad = "is_open";
+    if (!json_is_boolean(json_object_get(j, "is_open")) ||
+        read_fields(j, clock_fields, NFIELDS(clock_fields), out, bad) != 0) {
+        json_decref(j);
+        memset(out, 0, sizeof(*out));
+        return -1;
+    }
+    out->is_open = flag_field(j, "is_open");
+    json_decref(j);
+    return 0;
+}
+
+int alpaca_parse_quote(const char *body, size_t len, const char *symbol,
+                       alpaca_quote_t *out, const char **bad) {
+    memset(out, 0, sizeof(*out));
+    json_t *j = load_json(body, len, JSON_OBJECT, bad);
+    if (!j) return -1;
+    json_t *q = json_object_get(j, "quote");
+    const char *why = NULL;
+    if (!json_is_object(q)) why = "no quote object";
+    else if (text_field(j, "symbol", out->symbol, sizeof(out->symbol))) why = "symbol";
+    else if (text_field(q, "t", out->t, sizeof(out->t))) why = "t";
+    else if (text_field(q, "ap", out->ask, sizeof(out->ask))) why = "ap";
+    else if (text_field(q, "bp", out->bid, sizeof(out->bid))) why = "bp";
+    else if (text_field(q, "ax", out->ask_exchange, sizeof(out->ask_exchange))) why = "ax";
+    else if (text_field(q, "bx", out->bid_exchange, sizeof(out->bid_exchange))) why = "bx";
+    if (!why) {
+        out->ask_size = int_field(q, "as");
+        out->bid_size = int_field(q, "bs");
+        if (!out->ask[0]) snprintf(out->ask, sizeof(out->ask), "0");
+        if (!out->bid[0]) snprintf(out->bid, sizeof(out->bid), "0");
+        if (!out->symbol[0] && symbol && strlen(symbol) < sizeof(out->symbol))
+            snprintf(out->symbol, sizeof(out->symbol), "%s", symbol);
+    }
+    json_decref(j);
+    if (why) {
+        memset(out, 0, sizeof(*out));
+        *bad = why;
+        return -1;
+    }
+    return 0;
+}
+
+/* Appends the bars of one page (an array, null or absent) to *bars. */
+static int bars_append(json_t *page, alpaca_bar_t **bars, size_t *n, size_t *cap,
+                       const char **bad) {
+    json_t *list = json_object_get(page, "bars");
+    if (list == NULL || json_is_null(list)) return 0;
+    if (!json_is_array(list)) {
+        *bad = "bars is not an array";
+        return -1;
+    }
+    size_t count = json_array_size(list);
+    if (*n + count > *cap) {
+        size_t c = *cap ? *cap : 64;
+        while (c < *n + count) c *= 2;
+        alpaca_bar_t *b = realloc(*bars, c * sizeof(*b));
+        if (!b) {
+            *bad = "out of memory";
+            return -1;
+        }
+        *bars = b;
+        *cap = c;
+    }
+    for (size_t i = 0; i < count; i++) {
+        json_t *o = json_array_get(list, i);
+        alpaca_bar_t *bar = &(*bars)[*n];
+        memset(bar, 0, sizeof(*bar));
+        if (!json_is_object(o)) {
+            *bad = "bar is not an object";
+            return -1;
+        }
+        if (read_fields(o, bar_fields, NFIELDS(bar_fields), bar, bad) != 0) return -1;
+        bar->v = int_field(o, "v");
+        bar->n = int_field(o, "n");
+        (*n)++;
+    }
+    return 0;
+}
+
+int alpaca_parse_bars_page(const char *body, size_t len, alpaca_bar_t **bars,
+                           size_t *n, size_t *cap, char **next_token,
+                           const char **bad) {
+    *next_token = NULL;
+    json_t *j = load_json(body, len, JSON_OBJECT, bad);
+    if (!j) return -1;
+    if (bars_append(j, bars, n, cap, bad) != 0) {
+        json_decref(j);
+        return -1;
+    }
+    /* A string token means another page; null, absent or "" ends. */
+    json_t *next = json_object_get(j, "next_page_token");
+    const char *why = NULL;
+    if (json_is_string(next) && json_string_length(next) > 0) {
+        *next_token = strdup(json_string_value(next));
+        if (!*next_token) why = "out of memory";
+    } else if (next && !json_is_null(next) && !json_is_string(next)) {
+        why = "next_page_token is not a string";
+    }
+    json_decref(j);
+    if (why) {
+        *bad = why;
+        return -1;
+    }
+    return 0;
+}
+
+void alpaca_parse_error(const char *body, size_t len, long http_status,
+                        alpaca_error_t *err) {
+    err->http_status = http_status;
+    err->code = 0;
+    err->message[0] = '\0';
+    json_t *j = len ? json_loadb(body, len, 0, NULL) : NULL;
+    if (json_is_object(j)) {
+        json_t *c = json_object_get(j, "code");
+        json_t *m = json_object_get(j, "message");
+        if (json_is_integer(c)) err->code = (long)json_integer_value(c);
+        if (json_is_string(m))
+            snprintf(err->message, sizeof(err->message), "%s", json_string_value(m));
+    }
+    if (!err->message[0])
+        snprintf(err->message, sizeof(err->message), "HTTP %ld", http_status);
+    json_decref(j);
+}
+
+/* If the header line is "name: value" (name compared case-insensitively)
+ * and value is an integer, stores it. */
+static void header_number(const char *line, size_t len, const char *name,
+                          long long *out) {
+    size_t nl = strlen(name);
+    if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':') return;
+    char value[32];
+    size_t i = nl + 1, k = 0;
+    while (i < len && (line[i] == ' ' || line[i] == '\t')) i++;
+    while (i < len && k + 1 < sizeof(value) && line[i] != '\r' && line[i] != '\n')
+        value[k++] = line[i++];
+    value[k] = '\0';
+    char *end;
+    long long v = strtoll(value, &end, 10);
+    while (*end == ' ' || *end == '\t') end++;
+    if (k > 0 && *end == '\0') *out = v;
+}
+
+void alpaca_parse_header(const char *line, size_t len, alpaca_ratelimit_t *rl) {
+    /* A status line starts a new answer (after a 100 Continue, say). */
+    if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+        rl->limit = rl->remaining = rl->reset_epoch_s = -1;
+        return;
+    }
+    header_number(line, len, "x-ratelimit-limit", &rl->limit);
+    header_number(line, len, "x-ratelimit-remaining", &rl->remaining);
+    header_number(line, len, "x-ratelimit-reset", &rl->reset_epoch_s);
+}
+
 /* ---- requests ------------------------------------------------------------ */
 
 static alpaca_result_t unreadable(alpaca_t *a, alpaca_error_t *err,
@@ -426,22 +691,6 @@ static alpaca_result_t unreadable(alpaca_t *a, alpaca_error_t *err,
     snprintf(err->message, sizeof(err->message), "unreadable %s in answer%s%s", what,
              detail ? ": " : "", detail ? detail : "");
     return ALPACA_TRANSIENT;
-}
-
-static void error_from_body(alpaca_t *a, long status, alpaca_error_t *err) {
-    err->http_status = status;
-    err->code = 0;
-    err->message[0] = '\0';
-    json_t *j = a->body_len ? json_loadb(a->body, a->body_len, 0, NULL) : NULL;
-    if (json_is_object(j)) {
-        json_t *c = json_object_get(j, "code");
-        json_t *m = json_object_get(j, "message");
-        if (json_is_integer(c)) err->code = (long)json_integer_value(c);
-        if (json_is_string(m))
-            snprintf(err->message, sizeof(err->message), "%s", json_string_value(m));
-    }
-    if (!err->message[0]) snprintf(err->message, sizeof(err->message), "HTTP %ld", status);
-    json_decref(j);
 }
 
 /* The breaker that guards a call, from its method and path. */
@@ -578,7 +827,7 @@ static alpaca_result_t perform(alpaca_t *a, api_t api, const char *method,
         err->http_status = status;
         return ALPACA_OK;
     }
-    error_from_body(a, status, err);
+    alpaca_parse_error(a->body, a->body_len, status, err);
     if (status == 401) return ALPACA_UNAUTHORIZED;
     if (status == 404) return ALPACA_NOT_FOUND;
     if (status == 429) {
@@ -605,58 +854,17 @@ static void url_start(alpaca_t *a, api_t api, strbuf_t *url, const char *path) {
     strbuf_append(url, path);
 }
 
-/* Loads the answer as JSON of the wanted kind (JSON_OBJECT or JSON_ARRAY);
- * NULL if it is not. */
-static json_t *answer_json(alpaca_t *a, json_type want) {
-    json_t *j = a->body_len ? json_loadb(a->body, a->body_len, 0, NULL) : NULL;
-    if (j && json_typeof(j) != want) {
-        json_decref(j);
-        j = NULL;
-    }
-    return j;
-}
-
-/* GETs url (freeing it) and loads the answer as JSON of the wanted kind
- * into *out; an answer of another kind is unreadable (what names it). */
-static alpaca_result_t get_json(alpaca_t *a, api_t api, strbuf_t *url,
-                                const char *path, json_type want,
-                                const char *what, json_t **out,
-                                alpaca_error_t *err) {
-    *out = NULL;
+/* GETs url (freeing it); the answer is left in a->body for an
+ * alpaca_parse_* function. */
+static alpaca_result_t get_answer(alpaca_t *a, api_t api, strbuf_t *url,
+                                  const char *path, alpaca_error_t *err) {
     alpaca_result_t r = request(a, api, "GET", url, path, NULL, err);
     free(url->s);
     url->s = NULL;
-    if (r != ALPACA_OK) return r;
-    *out = answer_json(a, want);
-    if (!*out)
-        return unreadable(a, err, what, want == JSON_ARRAY ? "not an array" : "not an object");
-    return ALPACA_OK;
+    return r;
 }
 
 /* ---- orders ---------------------------------------------------------------- */
-
-/* Reads one order object; shared by the single-order calls and the list.
- * Returns 0, or -1 with what is wrong in bad. */
-static int order_from_json(json_t *j, alpaca_order_t *o, const char **bad) {
-    memset(o, 0, sizeof(*o));
-    if (!json_is_object(j) || !json_is_string(json_object_get(j, "id"))) {
-        *bad = "no id";
-        return -1;
-    }
-    if (read_fields(j, order_fields, NFIELDS(order_fields), o, bad) != 0) return -1;
-    if (!o->type[0] && text_field(j, "order_type", o->type, sizeof(o->type)) != 0) {
-        *bad = "order_type";
-        return -1;
-    }
-    if (!o->filled_qty[0]) snprintf(o->filled_qty, sizeof(o->filled_qty), "0");
-    o->extended_hours = flag_field(j, "extended_hours");
-    o->raw = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!o->raw) {
-        *bad = "out of memory";
-        return -1;
-    }
-    return 0;
-}
 
 /* Performs a request whose answer is one order. */
 static alpaca_result_t order_request(alpaca_t *a, const char *method, strbuf_t *url,
@@ -666,14 +874,9 @@ static alpaca_result_t order_request(alpaca_t *a, const char *method, strbuf_t *
     alpaca_result_t r = request(a, API_TRADING, method, url, path, body, err);
     free(url->s);
     if (r != ALPACA_OK) return r;
-    json_t *j = answer_json(a, JSON_OBJECT);
-    const char *bad = "not an object";
-    if (!j || order_from_json(j, out, &bad) != 0) {
-        json_decref(j);
-        alpaca_order_clear(out);
+    const char *bad = NULL;
+    if (alpaca_parse_order(a->body, a->body_len, out, &bad) != 0)
         return unreadable(a, err, "order", bad);
-    }
-    json_decref(j);
     return ALPACA_OK;
 }
 
@@ -737,27 +940,11 @@ alpaca_result_t alpaca_list_orders(alpaca_t *a, const char *status,
     strbuf_add_query(&url, a->curl, "after", after);
     strbuf_add_query_int(&url, a->curl, "limit", limit);
     strbuf_add_query(&url, a->curl, "direction", "asc");
-    json_t *j;
-    alpaca_result_t r = get_json(a, API_TRADING, &url, "/v2/orders", JSON_ARRAY,
-                                 "order list", &j, err);
+    alpaca_result_t r = get_answer(a, API_TRADING, &url, "/v2/orders", err);
     if (r != ALPACA_OK) return r;
-    size_t count = json_array_size(j);
-    alpaca_order_t *orders = count ? calloc(count, sizeof(*orders)) : NULL;
-    if (count && !orders) {
-        json_decref(j);
-        return unreadable(a, err, "order list", "out of memory");
-    }
-    for (size_t i = 0; i < count; i++) {
-        const char *bad = NULL;
-        if (order_from_json(json_array_get(j, i), &orders[i], &bad) != 0) {
-            alpaca_orders_free(orders, i + 1);
-            json_decref(j);
-            return unreadable(a, err, "order list", bad);
-        }
-    }
-    json_decref(j);
-    *out = orders;
-    *n = count;
+    const char *bad = NULL;
+    if (alpaca_parse_orders(a->body, a->body_len, out, n, &bad) != 0)
+        return unreadable(a, err, "order list", bad);
     return ALPACA_OK;
 }
 
@@ -778,21 +965,11 @@ alpaca_result_t alpaca_get_account(alpaca_t *a, alpaca_account_t *out,
     memset(out, 0, sizeof(*out));
     strbuf_t url;
     url_start(a, API_TRADING, &url, "/v2/account");
-    json_t *j;
-    alpaca_result_t r = get_json(a, API_TRADING, &url, "/v2/account", JSON_OBJECT,
-                                 "account", &j, err);
+    alpaca_result_t r = get_answer(a, API_TRADING, &url, "/v2/account", err);
     if (r != ALPACA_OK) return r;
     const char *bad = NULL;
-    if (read_fields(j, account_fields, NFIELDS(account_fields), out, &bad) != 0) {
-        json_decref(j);
-        memset(out, 0, sizeof(*out));
+    if (alpaca_parse_account(a->body, a->body_len, out, &bad) != 0)
         return unreadable(a, err, "account", bad);
-    }
-    out->trading_blocked = flag_field(j, "trading_blocked");
-    out->account_blocked = flag_field(j, "account_blocked");
-    out->trade_suspended_by_user = flag_field(j, "trade_suspended_by_user");
-    out->shorting_enabled = flag_field(j, "shorting_enabled");
-    json_decref(j);
     return ALPACA_OK;
 }
 
@@ -802,25 +979,11 @@ alpaca_result_t alpaca_get_positions(alpaca_t *a, alpaca_position_t **out,
     *n = 0;
     strbuf_t url;
     url_start(a, API_TRADING, &url, "/v2/positions");
-    json_t *j;
-    alpaca_result_t r = get_json(a, API_TRADING, &url, "/v2/positions", JSON_ARRAY,
-                                 "positions", &j, err);
+    alpaca_result_t r = get_answer(a, API_TRADING, &url, "/v2/positions", err);
     if (r != ALPACA_OK) return r;
-    size_t count = json_array_size(j);
-    alpaca_position_t *ps = count ? calloc(count, sizeof(*ps)) : NULL;
-    const char *bad = count && !ps ? "out of memory" : NULL;
-    for (size_t i = 0; !bad && i < count; i++) {
-        json_t *p = json_array_get(j, i);
-        if (!json_is_object(p)) bad = "not an object";
-        else read_fields(p, position_fields, NFIELDS(position_fields), &ps[i], &bad);
-    }
-    json_decref(j);
-    if (bad) {
-        free(ps);
+    const char *bad = NULL;
+    if (alpaca_parse_positions(a->body, a->body_len, out, n, &bad) != 0)
         return unreadable(a, err, "positions", bad);
-    }
-    *out = ps;
-    *n = count;
     return ALPACA_OK;
 }
 
@@ -829,19 +992,11 @@ alpaca_result_t alpaca_get_clock(alpaca_t *a, alpaca_clock_t *out,
     memset(out, 0, sizeof(*out));
     strbuf_t url;
     url_start(a, API_TRADING, &url, "/v2/clock");
-    json_t *j;
-    alpaca_result_t r = get_json(a, API_TRADING, &url, "/v2/clock", JSON_OBJECT,
-                                 "clock", &j, err);
+    alpaca_result_t r = get_answer(a, API_TRADING, &url, "/v2/clock", err);
     if (r != ALPACA_OK) return r;
-    const char *bad = "is_open";
-    if (!json_is_boolean(json_object_get(j, "is_open")) ||
-        read_fields(j, clock_fields, NFIELDS(clock_fields), out, &bad) != 0) {
-        json_decref(j);
-        memset(out, 0, sizeof(*out));
+    const char *bad = NULL;
+    if (alpaca_parse_clock(a->body, a->body_len, out, &bad) != 0)
         return unreadable(a, err, "clock", bad);
-    }
-    out->is_open = flag_field(j, "is_open");
-    json_decref(j);
     return ALPACA_OK;
 }
 
@@ -855,70 +1010,12 @@ alpaca_result_t alpaca_get_quote(alpaca_t *a, const char *symbol,
     strbuf_append_escaped(&url, a->curl, symbol);
     strbuf_append(&url, "/quotes/latest");
     strbuf_add_query(&url, a->curl, "feed", a->cfg->alpaca_feed[0] ? a->cfg->alpaca_feed : NULL);
-    json_t *j;
-    alpaca_result_t r = get_json(a, API_DATA, &url, "/v2/stocks/{symbol}/quotes/latest",
-                                 JSON_OBJECT, "quote", &j, err);
+    alpaca_result_t r = get_answer(a, API_DATA, &url, "/v2/stocks/{symbol}/quotes/latest", err);
     if (r != ALPACA_OK) return r;
-    json_t *q = json_object_get(j, "quote");
     const char *bad = NULL;
-    if (!json_is_object(q)) bad = "no quote object";
-    else if (text_field(j, "symbol", out->symbol, sizeof(out->symbol))) bad = "symbol";
-    else if (text_field(q, "t", out->t, sizeof(out->t))) bad = "t";
-    else if (text_field(q, "ap", out->ask, sizeof(out->ask))) bad = "ap";
-    else if (text_field(q, "bp", out->bid, sizeof(out->bid))) bad = "bp";
-    else if (text_field(q, "ax", out->ask_exchange, sizeof(out->ask_exchange))) bad = "ax";
-    else if (text_field(q, "bx", out->bid_exchange, sizeof(out->bid_exchange))) bad = "bx";
-    if (!bad) {
-        out->ask_size = int_field(q, "as");
-        out->bid_size = int_field(q, "bs");
-        if (!out->ask[0]) snprintf(out->ask, sizeof(out->ask), "0");
-        if (!out->bid[0]) snprintf(out->bid, sizeof(out->bid), "0");
-        if (!out->symbol[0] && strlen(symbol) < sizeof(out->symbol))
-            snprintf(out->symbol, sizeof(out->symbol), "%s", symbol);
-    }
-    json_decref(j);
-    if (bad) {
-        memset(out, 0, sizeof(*out));
+    if (alpaca_parse_quote(a->body, a->body_len, symbol, out, &bad) != 0)
         return unreadable(a, err, "quote", bad);
-    }
     return ALPACA_OK;
-}
-
-/* Appends the bars of one page (an array, null or absent) to *bars. */
-static int bars_append(json_t *page, alpaca_bar_t **bars, size_t *n, size_t *cap,
-                       const char **bad) {
-    json_t *list = json_object_get(page, "bars");
-    if (list == NULL || json_is_null(list)) return 0;
-    if (!json_is_array(list)) {
-        *bad = "bars is not an array";
-        return -1;
-    }
-    size_t count = json_array_size(list);
-    if (*n + count > *cap) {
-        size_t c = *cap ? *cap : 64;
-        while (c < *n + count) c *= 2;
-        alpaca_bar_t *b = realloc(*bars, c * sizeof(*b));
-        if (!b) {
-            *bad = "out of memory";
-            return -1;
-        }
-        *bars = b;
-        *cap = c;
-    }
-    for (size_t i = 0; i < count; i++) {
-        json_t *o = json_array_get(list, i);
-        alpaca_bar_t *bar = &(*bars)[*n];
-        memset(bar, 0, sizeof(*bar));
-        if (!json_is_object(o)) {
-            *bad = "bar is not an object";
-            return -1;
-        }
-        if (read_fields(o, bar_fields, NFIELDS(bar_fields), bar, bad) != 0) return -1;
-        bar->v = int_field(o, "v");
-        bar->n = int_field(o, "n");
-        (*n)++;
-    }
-    return 0;
 }
 
 alpaca_result_t alpaca_get_bars(alpaca_t *a, const char *symbol,
@@ -948,28 +1045,16 @@ alpaca_result_t alpaca_get_bars(alpaca_t *a, const char *symbol,
         strbuf_add_query(&url, a->curl, "feed",
                          a->cfg->alpaca_feed[0] ? a->cfg->alpaca_feed : NULL);
         strbuf_add_query(&url, a->curl, "page_token", token);
-        json_t *j;
-        r = get_json(a, API_DATA, &url, "/v2/stocks/{symbol}/bars", JSON_OBJECT, "bars",
-                     &j, err);
+        r = get_answer(a, API_DATA, &url, "/v2/stocks/{symbol}/bars", err);
         if (r != ALPACA_OK) break;
         const char *bad = NULL;
-        if (bars_append(j, &all, &count, &cap, &bad) != 0) {
-            json_decref(j);
+        char *following = NULL;
+        if (alpaca_parse_bars_page(a->body, a->body_len, &all, &count, &cap, &following,
+                                   &bad) != 0) {
             r = unreadable(a, err, "bars", bad);
             break;
         }
-        /* A string token means another page; null, absent or "" ends. */
-        json_t *next = json_object_get(j, "next_page_token");
-        char *following = NULL;
-        bad = NULL;
-        if (json_is_string(next) && json_string_length(next) > 0) {
-            following = strdup(json_string_value(next));
-            if (!following) bad = "out of memory";
-            else if (token && !strcmp(token, following)) bad = "next_page_token repeats";
-        } else if (next && !json_is_null(next) && !json_is_string(next)) {
-            bad = "next_page_token is not a string";
-        }
-        json_decref(j);
+        if (following && token && !strcmp(token, following)) bad = "next_page_token repeats";
         free(token);
         token = following;
         if (bad) {

@@ -205,4 +205,45 @@ void alpaca_order_clear(alpaca_order_t *o);
  * rejected, replaced). */
 int alpaca_status_is_terminal(const char *status);
 
+/* ---- parsing answers --------------------------------------------------------
+ * The pure half of the client: what the calls above do with an answer's
+ * bytes, with no I/O and no state, so that tests and fuzzers reach every
+ * parser without a server.  body is len bytes (not necessarily
+ * NUL-terminated).  Each returns 0, or -1 with *bad naming what is wrong (a
+ * static string; the calls report it as ALPACA_TRANSIENT "unreadable ...
+ * in answer") and *out left empty (nothing to free). */
+
+/* One order object (POST /v2/orders, GET /v2/orders/{id}, by client id);
+ * free out with alpaca_order_clear(). */
+int alpaca_parse_order(const char *body, size_t len, alpaca_order_t *out,
+                       const char **bad);
+/* An array of orders (GET /v2/orders); free with alpaca_orders_free(). */
+int alpaca_parse_orders(const char *body, size_t len, alpaca_order_t **out,
+                        size_t *n, const char **bad);
+int alpaca_parse_account(const char *body, size_t len, alpaca_account_t *out,
+                         const char **bad);
+/* An array of positions; *out malloc'd (free()). */
+int alpaca_parse_positions(const char *body, size_t len, alpaca_position_t **out,
+                           size_t *n, const char **bad);
+int alpaca_parse_clock(const char *body, size_t len, alpaca_clock_t *out,
+                       const char **bad);
+/* symbol (may be NULL) names the quote when the answer does not. */
+int alpaca_parse_quote(const char *body, size_t len, const char *symbol,
+                       alpaca_quote_t *out, const char **bad);
+/* One page of bars, appended to *bars (*n bars used of *cap allocated;
+ * start from NULL, 0, 0 and free(*bars) when done, whatever the result).
+ * *next_token is the page's next_page_token (malloc'd), or NULL on the last
+ * page. */
+int alpaca_parse_bars_page(const char *body, size_t len, alpaca_bar_t **bars,
+                           size_t *n, size_t *cap, char **next_token,
+                           const char **bad);
+/* An error answer: fills http_status, code and message ({"code": N,
+ * "message": "..."}, or "HTTP <status>" when the body says nothing). */
+void alpaca_parse_error(const char *body, size_t len, long http_status,
+                        alpaca_error_t *err);
+/* One header line of an answer: a status line ("HTTP/...") resets *rl to
+ * -1s; X-Ratelimit-Limit, -Remaining and -Reset (case-insensitive, integer
+ * values) are stored; anything else is ignored. */
+void alpaca_parse_header(const char *line, size_t len, alpaca_ratelimit_t *rl);
+
 #endif

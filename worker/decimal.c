@@ -149,6 +149,7 @@ int decimal_cmp(const decimal_t *a, const decimal_t *b) {
 /* ---- fixed point ------------------------------------------------------- */
 
 #define NANOS_PER_UNIT 1000000000
+#define NANOS_MAX ((decimal_nanos_t)(((unsigned __int128)1 << 127) - 1))
 
 int decimal_to_nanos(const decimal_t *d, decimal_nanos_t *out) {
     const char *t = d->text + (d->negative ? 1 : 0);
@@ -169,7 +170,11 @@ int decimal_to_nanos(const decimal_t *d, decimal_nanos_t *out) {
         v = v * 10 + (*t - '0');
         if (frac >= 0) frac++;
     }
-    for (int f = frac < 0 ? 0 : frac > 9 ? 9 : frac; f < 9; f++) v *= 10;
+    /* Scaling to 1e-9 must not overflow either (31 integer digits did). */
+    for (int f = frac < 0 ? 0 : frac > 9 ? 9 : frac; f < 9; f++) {
+        if (v > NANOS_MAX / 10) return -1;
+        v *= 10;
+    }
     v += round_up;
     *out = d->negative ? -v : v;
     return 0;

@@ -43,8 +43,9 @@ typedef __int128 decimal_nanos_t;
 int decimal_to_nanos(const decimal_t *d, decimal_nanos_t *out);
 void decimal_from_nanos(decimal_nanos_t v, decimal_t *out);
 
-/* Parses text (decimal_parse without exponent) straight to nanos; an empty
- * text is 0.  Returns -1 if it is not a decimal or does not fit. */
+/* Parses text straight to nanos with the JSON number grammar
+ * (decimal_parse with allow_exponent: "1.5e2" is read, "007" is not); an
+ * empty text is 0.  Returns -1 if it is not a decimal or does not fit. */
 int decimal_text_to_nanos(const char *text, decimal_nanos_t *out);
 
 /* The price of the shares filled between two cumulative states of an order:

@@ -689,7 +689,9 @@ static void validate(const char *raw, json_t *root, const scan_t *sc,
                    sizeof(out->expires_at), &out->expires_at_ms)) {
         /* expires_at_ms set by check_time */
     } else if (created_ok) {
-        if (max_age_ms > INT64_MAX - out->created_at_ms)
+        /* Saturating created_at + max_age; created_at may be before 1970
+         * (negative), which INT64_MAX - created_at would overflow. */
+        if (max_age_ms > 0 && out->created_at_ms > INT64_MAX - max_age_ms)
             out->expires_at_ms = INT64_MAX;
         else
             out->expires_at_ms = out->created_at_ms + max_age_ms;

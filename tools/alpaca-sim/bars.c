@@ -17,6 +17,10 @@
 #define BARS_DAY_OFFSET (4 * 3600)  /* daily bars at 04:00Z */
 #define BARS_CENT 100               /* 1e-4 units */
 #define BARS_TOKEN_MAX 96
+/* Where a page_token may start: years 0000 to 9999, the range of start
+ * and end (anything wider overflowed the stepping arithmetic). */
+#define BARS_MIN_T (-62167219200LL)
+#define BARS_MAX_T 253402300799LL
 
 static const char bars_b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -63,14 +67,17 @@ static int64_t bars_price(uint64_t key, int64_t anchor, int64_t t)
     return p < BARS_CENT ? BARS_CENT : p;
 }
 
-/* 1 if a bar of timeframe tf starts at t (weekdays; intraday 08-24 UTC). */
+/* 1 if a bar of timeframe tf starts at t (weekdays; intraday 08-24 UTC).
+ * Days are floored, so that times before 1970 (negative) have sessions too:
+ * truncated, no bar was ever in session there and a request starting in
+ * 1011 walked a billion minutes. */
 static int bars_in_session(int64_t t, int64_t tf)
 {
-    int64_t day = t / BARS_DAY;
-    int weekday = (int)((day + 4) % 7); /* 1970-01-01 was a Thursday (4) */
+    int64_t day = t >= 0 ? t / BARS_DAY : -((-t + BARS_DAY - 1) / BARS_DAY);
+    int weekday = (int)(((day + 4) % 7 + 7) % 7); /* 1970-01-01 was a Thursday (4) */
     if (weekday == 0 || weekday == 6)
         return 0;
-    return tf >= BARS_DAY || t % BARS_DAY >= 8 * 3600;
+    return tf >= BARS_DAY || t - day * BARS_DAY >= 8 * 3600;
 }
 
 static json_t *bars_one(uint64_t key, int64_t anchor, int64_t t, int64_t tf)
@@ -195,7 +202,8 @@ void bars_reply(const request_t *req, const char *symbol, uint64_t seed, book_t 
         long long next;
         if (strlen(v) >= BARS_TOKEN_MAX || bars_decode(v, text, sizeof(text)) != 0 ||
             sscanf(text, "%16[^|]|%15[^|]|%lld", sym, tfs, &next) != 3 ||
-            strcmp(sym, symbol) != 0 || strcmp(tfs, tf_text) != 0) {
+            strcmp(sym, symbol) != 0 || strcmp(tfs, tf_text) != 0 || next < BARS_MIN_T ||
+            next > BARS_MAX_T) {
             reply_error(out, 422, 0, "invalid page_token");
             return;
         }
