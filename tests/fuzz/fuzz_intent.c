@@ -23,7 +23,10 @@
  *     other key order, meta as the worker stored it), which must decode as
  *     VALID to the same fields;
  *   - the client order id is "ow-" + intent_id, and is cut cleanly (never
- *     overrun) in a short buffer.
+ *     overrun) in a short buffer;
+ *   - the same bytes as a message key: intent_key_ok accepts exactly what
+ *     jansson (an independent UTF-8 reader) takes as a string without NUL
+ *     within INTENT_MAX_KEY_BYTES.
  *
  * Input: the raw message, exactly as it would arrive from Kafka.  No state
  * between runs (jansson's hash seed is fixed, for repeatable runs). */
@@ -229,9 +232,34 @@ static void fuzz_decode(const char *bytes, size_t len, intent_source_t source,
     intent_free(&in); /* twice is harmless */
 }
 
+/* The same bytes as a Kafka message key: accepted only if the ledger can
+ * hold it as text (no NUL, at most INTENT_MAX_KEY_BYTES, and jansson, an
+ * independent UTF-8 reader, takes it as a string); refused as bad_key. */
+static void fuzz_key(const char *bytes, size_t size) {
+    intent_verdict_t v;
+    memset(&v, 0, sizeof(v));
+    int ok = intent_key_ok(size ? bytes : NULL, size, &v);
+    if (!ok) {
+        FUZZ_ASSERT(v.status == INTENT_UNREADABLE && !strcmp(v.dlq_reason, "bad_key"));
+        FUZZ_TERMINATED(v.detail);
+        /* Refused for its text: jansson must refuse it too. */
+        if (size <= INTENT_MAX_KEY_BYTES && !memchr(bytes, '\0', size)) {
+            json_t *s = json_stringn(bytes, size);
+            FUZZ_ASSERT(s == NULL);
+        }
+        return;
+    }
+    FUZZ_ASSERT(v.status == INTENT_VALID && size <= INTENT_MAX_KEY_BYTES);
+    FUZZ_ASSERT(memchr(bytes, '\0', size) == NULL);
+    json_t *s = json_stringn(bytes, size);
+    FUZZ_ASSERT(s != NULL);
+    json_decref(s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *bytes = (const char *)data;
     fuzz_decode(bytes, size, INTENT_SOURCE_BOT, FUZZ_MAX_AGE_MS);
     fuzz_decode(bytes, size, INTENT_SOURCE_USER, INT64_MAX);
+    fuzz_key(bytes, size);
     return 0;
 }
