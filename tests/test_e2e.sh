@@ -174,7 +174,10 @@ snapshot "$WORK/all.before"
 total_before=$(wc -l <"$WORK/all.before")
 jq -r .event_id "$WORK/c1.events" | sort -u >"$WORK/c1.eventids.before"
 orders_before=$(sim_orders)
-KAFKA_GROUP_ID="e2e-replay-$RUN" REPLICA_ID="e2e-replay-$RUN" WORKER_DRAIN_MS=8000 ADMIN_PORT=0 "$WORKER" >"$WORK/replay.log" 2>&1 &
+# Wrapped like the stack's workers (compose/dev valgrind runs it under valgrind).
+read -r -a wrapper <<<"${DEV_WORKER_WRAPPER:-}"
+KAFKA_GROUP_ID="e2e-replay-$RUN" REPLICA_ID="e2e-replay-$RUN" WORKER_DRAIN_MS=8000 ADMIN_PORT=0 \
+    "${wrapper[@]}" "$WORKER" >"$WORK/replay.log" 2>&1 &
 REPLAY_PID=$!
 say "        replay worker pid $REPLAY_PID, group e2e-replay-$RUN; waiting until it has caught up"
 stable=0 last=-1 count=$total_before

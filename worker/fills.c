@@ -192,7 +192,8 @@ static int follow_cycle(follower_t *f, ledger_open_order_t *o, size_t n) {
         log_msg(LOG_WARN, "follow_list_failed", NULL, "open orders: %s", e.message);
         return -1;
     }
-    qsort(open, n_open, sizeof(*open), by_id);
+    /* An empty list is NULL, which qsort must not be given even with n 0. */
+    if (n_open > 1) qsort(open, n_open, sizeof(*open), by_id);
     size_t missing = 0;
     for (size_t i = 0; i < n; i++)
         if (!find(open, n_open, o[i].order_id)) missing++;
@@ -201,7 +202,7 @@ static int follow_cycle(follower_t *f, ledger_open_order_t *o, size_t n) {
         closed_after(o, n, open, n_open, after, sizeof(after));
         if (alpaca_list_orders(f->alpaca, "closed", after[0] ? after : NULL, LIST_LIMIT,
                                &closed, &n_closed, &e) == ALPACA_OK) {
-            qsort(closed, n_closed, sizeof(*closed), by_id);
+            if (n_closed > 1) qsort(closed, n_closed, sizeof(*closed), by_id);
         } else {
             log_msg(LOG_WARN, "follow_list_failed", NULL, "closed orders: %s", e.message);
         }

@@ -84,6 +84,15 @@ static int cmd_migrate(const config_t *cfg) {
 
 static int cmd_run(const config_t *cfg) {
     char err[512];
+    /* The handlers come first: a SIGTERM during the start, too, ends the
+     * worker through its own exit path (everything freed), not by the
+     * signal's default action. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
     /* Refuse to start on a ledger without the schema: nothing may be acted
      * on that the ledger cannot record. */
     ledger_t *l = ledger_connect(cfg->database_url, cfg->replica_id, err, sizeof(err));
@@ -93,12 +102,7 @@ static int cmd_run(const config_t *cfg) {
         return 1;
     }
     ledger_close(l);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if (stop_requested) return 0;
     return intake_run(cfg, &stop_requested, cfg->drain_ms);
 }
 

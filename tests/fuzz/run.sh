@@ -32,6 +32,11 @@ PARALLEL=2
 
 die() { printf 'fuzz: %s\n' "$*" >&2; exit 2; }
 
+# libFuzzer reports crashes itself, to this script's logs: the sanitizer
+# settings `compose/dev test` exports for the suite (reports to files, exit
+# code 66) are not for the fuzzers.
+unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+
 SECONDS_EACH=${1:-}
 [[ $SECONDS_EACH =~ ^[0-9]+$ && $SECONDS_EACH -gt 0 ]] ||
     die "usage: tests/fuzz/run.sh SECONDS [TARGET...] (targets: ${ALL_TARGETS[*]})"
