@@ -42,6 +42,13 @@
 #include "publish.h"
 #include "timefmt.h"
 
+/* The consumer's group session: a replica that stops answering is replaced
+ * after this long. */
+#define KAFKA_SESSION_TIMEOUT_MS 10000
+/* How long a worker stopped before its first assignment waits for it
+ * (await_first_assignment). */
+#define AWAIT_ASSIGNMENT_MS (2 * KAFKA_SESSION_TIMEOUT_MS + 2000)
+
 /* ---- offset tracking ----------------------------------------------------- */
 
 typedef struct partition {
@@ -111,6 +118,7 @@ typedef struct intake {
     int in_flight;
     int stopping;           /* lanes exit when their queue is empty */
     int paused;             /* consumption paused for back-pressure */
+    int ever_assigned;      /* an assignment arrived (consumer thread only) */
     /* operations (admin.h); the admin thread reads these */
     admin_t *admin;
     redisconn_t *probe_redis;    /* the readiness check's own connection */
@@ -504,6 +512,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         log_msg(LOG_INFO, "partitions_assigned", NULL, "%d partition(s)", parts->cnt);
+        k->ever_assigned = 1;
         set_assigned(k, parts);
         if (cooperative) {
             rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
@@ -532,6 +541,35 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     } else {
         rd_kafka_assign(rk, NULL);
     }
+}
+
+/* librdkafka 2.0.2 aborts in rd_kafka_destroy ("Assertion `assignor_state'
+ * failed", librdkafka #4312, fixed in 2.3.0) when the consumer was given the
+ * cooperative-sticky protocol by a JoinGroup answer but had no SyncGroup
+ * answer yet: the assignor's state is created by the first assignment.  A
+ * worker stopped in that window (it has a member id but no assignment came)
+ * keeps serving the group until its first assignment arrives before it
+ * closes the consumer.  The wait is bounded by two session timeouts: a
+ * rebalance waits up to one for a member that died without leaving, and a
+ * second may be needed when the first went to that member's eviction.
+ * Messages polled meanwhile are not taken: their offsets are not stored. */
+static void await_first_assignment(intake_t *k) {
+    char *member = rd_kafka_memberid(k->rk);
+    int joined = member && member[0];
+    if (member) rd_kafka_mem_free(k->rk, member);
+    if (!joined || k->ever_assigned) return;
+    log_msg(LOG_INFO, "awaiting_assignment", NULL,
+            "joined the group but no assignment yet; waiting for it before leaving");
+    int64_t deadline = timefmt_mono_ms() + AWAIT_ASSIGNMENT_MS;
+    while (!k->ever_assigned && timefmt_mono_ms() < deadline) {
+        atomic_store(&k->loop_mono_ms, timefmt_mono_ms());
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, 100);
+        if (m) rd_kafka_message_destroy(m);
+    }
+    if (!k->ever_assigned)
+        log_msg(LOG_WARN, "assignment_missing", NULL,
+                "no assignment within %d ms; leaving the group anyway",
+                AWAIT_ASSIGNMENT_MS);
 }
 
 /* ---- back-pressure -------------------------------------------------------- */
@@ -681,6 +719,8 @@ static int conf_set(rd_kafka_conf_t *c, const char *key, const char *val) {
 static rd_kafka_t *consumer_new(intake_t *k) {
     const config_t *cfg = k->cfg;
     rd_kafka_conf_t *c = rd_kafka_conf_new();
+    char session_ms[24];
+    snprintf(session_ms, sizeof(session_ms), "%d", KAFKA_SESSION_TIMEOUT_MS);
     char client_id[160];
     snprintf(client_id, sizeof(client_id), "order-worker-%s", cfg->replica_id);
     if (conf_set(c, "bootstrap.servers", cfg->kafka_brokers) < 0 ||
@@ -691,7 +731,7 @@ static rd_kafka_t *consumer_new(intake_t *k) {
         conf_set(c, "auto.commit.interval.ms", "1000") < 0 ||
         conf_set(c, "auto.offset.reset", "earliest") < 0 ||
         conf_set(c, "partition.assignment.strategy", "cooperative-sticky") < 0 ||
-        conf_set(c, "session.timeout.ms", "10000") < 0 ||
+        conf_set(c, "session.timeout.ms", session_ms) < 0 ||
         conf_set(c, "max.poll.interval.ms", "300000") < 0 ||
         conf_set(c, "heartbeat.interval.ms", "1000") < 0) {
         rd_kafka_conf_destroy(c);
@@ -890,6 +930,7 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
     fills_stop(k.follower);
     reconcile_stop(k.reconciler);
 
+    await_first_assignment(&k);
     /* Commits the stored offsets and leaves the group. */
     e = rd_kafka_consumer_close(k.rk);
     if (e) log_msg(LOG_WARN, "kafka_close_failed", NULL, "%s", rd_kafka_err2str(e));
