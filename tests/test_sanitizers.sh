@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # tests/test_sanitizers.sh -- no AddressSanitizer, LeakSanitizer or UBSan
-# report from any process of the run.
+# report from any process of the run, and no failed assertion (ours, libc's
+# assert() or librdkafka's rd_assert) in any log of the stack: an abort is a
+# crash even when the test that caused it passed (a worker SIGTERMed by the
+# chaos test, say, that aborts in librdkafka on its way out).
 #
 # Registered after every other test but secrets_in_logs.  Under `compose/dev
 # test` (a sanitized build) every process the suite started writes its
@@ -21,11 +24,6 @@ SHOWN=10 # reports printed in full; of the rest, their SUMMARY line
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 trap finish EXIT
 
-if [[ -z ${DEV_SANITIZER_DIR:-} ]]; then
-    ok "not a sanitized run (DEV_SANITIZE=0): nothing to check"
-    exit 0
-fi
-
 mapfile -t workers < <(find "$STATE/pids" -name 'worker-*.pid' -printf '%f\n' | sed 's/\.pid$//' | sort)
 for name in "${workers[@]}" alpaca-sim kafka; do
     if "$DEV" --state "$STATE" stop "$name" >"$WORK/stop.log" 2>&1 && ! grep -q SIGKILL "$WORK/stop.log"; then
@@ -34,6 +32,15 @@ for name in "${workers[@]}" alpaca-sim kafka; do
         bad "$name exits by itself on SIGTERM" "$WORK/stop.log"
     fi
 done
+
+# After the stops, so that the last shutdown of each process is in its log.
+grep -HnE 'Assertion .* failed|: assert: ' "$STATE"/logs/*.log >"$WORK/asserts" 2>/dev/null || true
+expect_empty "no failed assertion in the logs of the stack ($STATE/logs)" "$WORK/asserts"
+
+if [[ -z ${DEV_SANITIZER_DIR:-} ]]; then
+    ok "not a sanitized run (DEV_SANITIZE=0): no sanitizer reports to check"
+    exit 0
+fi
 
 mapfile -t reports < <(find "$DEV_SANITIZER_DIR" -type f | sort)
 if ((${#reports[@]} == 0)); then
