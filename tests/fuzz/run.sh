@@ -123,8 +123,15 @@ for t in "${TARGETS[@]}"; do
 done
 for t in "${failed[@]}"; do
     echo "--- $t: log $BUILD/logs/$t.log"
-    find "$BUILD/findings/$t" -type f -newer "$BUILD/build.log" 2>/dev/null | sed 's/^/    input: /'
     grep -m 3 -E 'ERROR:|runtime error:|invariant failed' "$BUILD/logs/$t.log" | sed 's/^/    /' || true
+    # The target's own explanation (a line "TARGET: ..." and what follows).
+    grep -m 2 -A 2 -E "^$t: " "$BUILD/logs/$t.log" | cut -c1-400 | sed 's/^/    /' || true
+    # The input itself, so that a failure seen only in a CI log can be
+    # reproduced: base64 -d <<<'...' >tests/fuzz/regressions/TARGET/NAME
+    while IFS= read -r f; do
+        echo "    input: $f ($(stat -c %s "$f") bytes)"
+        if (($(stat -c %s "$f") <= 8192)); then echo "    base64: $(base64 -w 0 "$f")"; fi
+    done < <(find "$BUILD/findings/$t" -type f -newer "$BUILD/build.log" 2>/dev/null)
 done
 if ((${#failed[@]} > 0)); then
     echo "fuzz: FAILED: ${failed[*]} (fix, then keep the input in tests/fuzz/regressions/TARGET/)"
