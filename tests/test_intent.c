@@ -603,6 +603,33 @@ static void check_hashes(void) {
     intent_free(&in);
 }
 
+/* A raw NUL byte anywhere is not JSON.  jansson 2.14 accepts one after a
+ * number, which inside meta cut the stored meta short (the fuzzer found
+ * it: tests/fuzz/regressions/fuzz_intent/nul-after-number-in-meta). */
+static void check_nul(void) {
+    static const char *const texts[] = {
+        "{" MKT ",'qty':'1','meta':{'a':1@}}", /* after a number in meta */
+        "{" MKT ",'qty':1@}",                  /* after a top-level number */
+        "{" MKT ",'qty':'1','meta':{'a':'x@y'}}", /* inside a string */
+        "{" MKT ",'qty':'1'}@",                /* after the object */
+    };
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        char *t = dq(texts[i]);
+        size_t n = strlen(t);
+        char *at = strchr(t, '@');
+        *at = '\0';
+        intent_t in;
+        intent_verdict_t v;
+        intent_decode(t, n, INTENT_SOURCE_BOT, MAX_AGE, &in, &v);
+        char name[80];
+        snprintf(name, sizeof(name), "NUL byte at offset %zu: DLQ not_json", (size_t)(at - t));
+        check(name, v.status == INTENT_UNREADABLE && v.dlq_reason &&
+                    !strcmp(v.dlq_reason, "not_json") && strstr(v.detail, "NUL byte"));
+        intent_free(&in);
+        free(t);
+    }
+}
+
 static void check_sizes(void) {
     intent_t in;
     intent_verdict_t v;
@@ -778,6 +805,7 @@ int main(void) {
     check_values();
     check_hashes();
     check_sizes();
+    check_nul();
     check_threads();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

@@ -743,6 +743,15 @@ void intent_decode(const char *bytes, size_t len, intent_source_t source,
                        "of %d", len, INTENT_MAX_BYTES);
         return;
     }
+    /* JSON text never holds a raw NUL, but jansson 2.14 skips one that
+     * follows a number ({"a":1\0}), and inside meta it would cut the
+     * stored text short: refused before anything reads it. */
+    const char *nul = len ? memchr(bytes, '\0', len) : NULL;
+    if (nul) {
+        set_unreadable(v, "not_json", "not valid JSON: a NUL byte at offset %zu",
+                       (size_t)(nul - bytes));
+        return;
+    }
     masked = xrealloc(NULL, len);
     if (len) memcpy(masked, bytes, len);
     if (scan_object(bytes, len, masked, &sc) == 0) {
