@@ -92,8 +92,8 @@ outcome_counters() { grep -E '^order_worker_(events_published|outcomes|dead_lett
 # taken while nothing was published (the counters agree before and after
 # the snapshot), so that the two describe the same moment.
 stable() {
-    local i
-    for i in 1 2 3 4 5 6 7 8 9 10; do
+    local _
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
         scrape "$WORK/s1"
         snapshot "$2"
         scrape "$1"
@@ -206,6 +206,20 @@ SENT=$(($(wc -l <"$WORK/intents.jsonl") + 2))
 jq -r .intent_id "$WORK/intents.jsonl" >"$WORK/ids"
 echo "$BAD_ID" >>"$WORK/ids"
 wait_terminal "$WORK/ids" 120000 || die "not every intent of the run reached its outcome within 120 s"
+# The DLQ message has no intent id to wait for: wait for it by its key (its
+# partition may have been between owners, after the previous test's restarts).
+deadline=$((SECONDS + 120))
+# (Not jq -e: jq 1.6 takes its status from the last input, not from any.)
+until snapshot "$WORK/dlq.topics" &&
+    jq -c --arg dlq "$T_DLQ" --arg nj "$BOT-nj" 'select(._topic == $dlq and ._key == $nj)' \
+        "$WORK/dlq.topics" | grep -q .; do
+    if ((SECONDS >= deadline)); then
+        jq -r --arg dlq "$T_DLQ" 'select(._topic == $dlq) | "        | on \(._topic): key \(._key) \(._headers["x-dlq-reason"]) from \(._headers["x-dlq-topic"])[\(._headers["x-dlq-partition"])]@\(._headers["x-dlq-offset"])"' \
+            "$WORK/dlq.topics" | tail -n 5
+        die "the run's not-JSON message (key $BOT-nj) did not reach $T_DLQ within 120 s"
+    fi
+    sleep 1
+done
 ok "$((SENT - 1)) intents reached their outcomes, and one message the DLQ"
 
 # The outcomes are on the topics before the replica that published them
