@@ -129,8 +129,9 @@ for t in "${failed[@]}"; do
     # The input itself, so that a failure seen only in a CI log can be
     # reproduced: base64 -d <<<'...' >tests/fuzz/regressions/TARGET/NAME
     while IFS= read -r f; do
-        echo "    input: $f ($(stat -c %s "$f") bytes)"
-        if (($(stat -c %s "$f") <= 8192)); then echo "    base64: $(base64 -w 0 "$f")"; fi
+        size=$(stat -c %s "$f")
+        echo "    input: $f ($size bytes)"
+        if ((size <= 8192)); then echo "    base64: $(base64 -w 0 "$f")"; fi
     done < <(find "$BUILD/findings/$t" -type f -newer "$BUILD/build.log" 2>/dev/null)
 done
 if ((${#failed[@]} > 0)); then
