@@ -44,6 +44,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "envfile.h"
 #include "intent.h"
 #include "redisconn.h"
 #include "timefmt.h"
@@ -2289,20 +2290,34 @@ static void pq_print_err(const char *what, const char *msg) {
 /* The ledger connection, or NULL after saying why; *rc tells which exit. */
 static PGconn *db_connect(const char *cmd, int *rc) {
     /* The operator's role, where the worker's own may only do what the
-     * worker needs (see README, least privilege). */
-    const char *url = getenv("ADMIN_DATABASE_URL");
-    if (!url || !*url)
-        url = getenv("DATABASE_URL");
-    if (!url || !*url) {
+     * worker needs (see README, least privilege).  Read as the worker reads
+     * its settings: NAME or NAME_FILE, the password apart or in the URL. */
+    static const char *const admin[] = {"ADMIN_DATABASE_URL", "ADMIN_DATABASE_PASSWORD",
+                                        "DATABASE_SSLMODE", NULL};
+    static const char *const worker[] = {"DATABASE_URL", "DATABASE_PASSWORD",
+                                         "DATABASE_SSLMODE", NULL};
+    int use_admin = envfile_is_set("ADMIN_DATABASE_URL");
+    if (!use_admin && !envfile_is_set("DATABASE_URL")) {
         usage_error(cmd, "neither ADMIN_DATABASE_URL nor DATABASE_URL is set (the ledger's "
                          "postgresql:// URL)%s", "");
         *rc = EXIT_USAGE;
         return NULL;
     }
+    config_t *cfg = calloc(1, sizeof *cfg);
+    char err[512];
+    if (!cfg || config_load_only(cfg, use_admin ? admin : worker, err, sizeof err) < 0) {
+        fprintf(stderr, "intentctl: %s\n", cfg ? err : "out of memory");
+        free(cfg);
+        *rc = EXIT_USAGE;
+        return NULL;
+    }
     /* Settings before dbname are defaults the URL may override. */
     const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *const vals[] = {"10", "intentctl", url, NULL};
+    const char *const vals[] = {"10", "intentctl",
+                                use_admin ? cfg->admin_database_url : cfg->database_url, NULL};
     PGconn *db = PQconnectdbParams(keys, vals, 1);
+    OPENSSL_cleanse(cfg, sizeof *cfg);
+    free(cfg);
     if (!db || PQstatus(db) != CONNECTION_OK) {
         pq_print_err("cannot reach the ledger (DATABASE_URL)", db ? PQerrorMessage(db) : NULL);
         PQfinish(db);
@@ -2514,7 +2529,8 @@ static void bot_help(FILE *out) {
 "  bind     let BOT trade for these users; unbind: no longer\n"
 "  list     every bot, the state of each key, and its users\n"
 "\n"
-"  --key-file F          write the new key to F (mode 0600, must not exist)\n"
+"  --key-file F          write the new key to F (mode 0600, must not exist); '-':\n"
+"                        print only the key on stdout (redirect it to a file)\n"
 "                        instead of stdout\n"
 "  --json                list as JSON lines\n"
 "  -h, --help            this text\n"
@@ -2547,10 +2563,17 @@ static void to_hex(const unsigned char *b, size_t n, char *out) {
     out[2 * n] = '\0';
 }
 
-/* Shows the new key once: into key_file (0600, not overwritten) or on
- * stdout.  0, or -1 after saying why. */
+/* Shows the new key once: into key_file (0600, not overwritten), alone on
+ * stdout for key_file "-" (`... --key-file - > bot.key`, as from a
+ * container), or in a sentence on stdout.  0, or -1 after saying why. */
 static int bot_emit_key(const char *bot, const char *key_no, const char *hex,
                         const char *key_file) {
+    if (key_file && !strcmp(key_file, "-")) {
+        printf("%s\n", hex);
+        fprintf(stderr, "intentctl: bot %s: key %s printed on stdout; it is shown this once\n",
+                bot, key_no);
+        return 0;
+    }
     if (!key_file) {
         printf("bot %s: key %s: %s\n", bot, key_no, hex);
         fprintf(stderr, "intentctl: the key is shown this once; give it to the bot "
@@ -2753,8 +2776,9 @@ static int cmd_bot(int argc, char **argv) {
         r = bot_change(db, sqls, 3, p, 4, bot, "add", detail, got, sizeof got);
         if (r == 0)
             r = bot_emit_key(bot, got, hex, key_file);
-        if (r == 0 && n_users)
-            printf("bot %s: may trade for %s\n", bot, users_csv);
+        if (r == 0 && n_users) /* stdout holds only the key with --key-file - */
+            fprintf(key_file && !strcmp(key_file, "-") ? stderr : stdout,
+                    "bot %s: may trade for %s\n", bot, users_csv);
     } else if (is_rotate) {
         static const char *const sqls[] = {
             "SELECT 1 FROM bots WHERE bot_id = $1 FOR UPDATE",
@@ -2772,7 +2796,8 @@ static int cmd_bot(int argc, char **argv) {
         if (r == 0)
             r = bot_emit_key(bot, got, hex, key_file);
         if (r == 0)
-            printf("bot %s: its earlier keys stay valid for %s ms\n", bot, grace);
+            fprintf(key_file && !strcmp(key_file, "-") ? stderr : stdout,
+                    "bot %s: its earlier keys stay valid for %s ms\n", bot, grace);
     } else if (is_revoke) {
         static const char *const sqls[] = {
             "UPDATE bot_keys SET revoked_at = now() WHERE bot_id = $1 AND revoked_at IS NULL"
@@ -3244,12 +3269,20 @@ static int cmd_quota(int argc, char **argv) {
         return usage_error("quota", "LIMIT %s per RATE_PERIOD_MS is too large to count exactly",
                            args[3]);
 
-    const char *url = getenv("REDIS_URL");
-    if (!url || !*url)
+    static const char *const redis_settings[] = {"REDIS_URL", "REDIS_PASSWORD", NULL};
+    if (!envfile_is_set("REDIS_URL"))
         return usage_error("quota", "REDIS_URL is not set (redis://[:password@]host:port/db)%s",
                            "");
     char err[512];
-    redisconn_t *rc = redisconn_new(url, "intentctl", 5000, err, sizeof err);
+    config_t *cfg = calloc(1, sizeof *cfg);
+    if (!cfg || config_load_only(cfg, redis_settings, err, sizeof err) < 0) {
+        fprintf(stderr, "intentctl: %s\n", cfg ? err : "out of memory");
+        free(cfg);
+        return EXIT_USAGE;
+    }
+    redisconn_t *rc = redisconn_new(cfg->redis_url, "intentctl", 5000, err, sizeof err);
+    OPENSSL_cleanse(cfg, sizeof *cfg);
+    free(cfg);
     if (!rc) {
         fprintf(stderr, "intentctl: REDIS_URL: %s\n", err);
         return EXIT_USAGE;

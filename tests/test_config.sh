@@ -75,6 +75,43 @@ if [[ $rc -eq 1 && $out == *'port 1 failed'* && $out != *topsecret-value* ]]; th
   passed=$((passed + 1))
 else failed=$((failed + 1)); echo "FAIL: DATABASE_URL_FILE -> rc=$rc, output: $out"; fi
 
+# Passwords apart from their URLs (REDIS_PASSWORD, DATABASE_PASSWORD and
+# their _FILE forms, how Docker secrets arrive): never together with a
+# password in the URL, and the password is used (migrate logs in with it:
+# a refused login, not a missing password) without being printed.
+expect REDIS_PASSWORD REDIS_PASSWORD=topsecret-value REDIS_URL=redis://:other@127.0.0.1:1
+expect DATABASE_PASSWORD DATABASE_PASSWORD_FILE="$tmp/secret" \
+  DATABASE_URL=postgresql://x:other@127.0.0.1:1/x
+printf 'postgresql://u@127.0.0.1:1/x\n' >"$tmp/url"
+out=$(env -i PATH="$PATH" DATABASE_URL_FILE="$tmp/url" DATABASE_PASSWORD_FILE="$tmp/secret" \
+  "$bin" migrate 2>&1); rc=$?
+if [[ $rc -eq 1 && $out == *'port 1 failed'* && $out != *topsecret-value* ]]; then
+  passed=$((passed + 1))
+else failed=$((failed + 1)); echo "FAIL: DATABASE_PASSWORD_FILE -> rc=$rc, output: $out"; fi
+# On the test stack's ledger: both URLs without their passwords, each
+# password from a file; `migrate` (as the owner, granting the workers' role,
+# whose login it checks) works, and a wrong password is refused.
+pw_re='^postgresql://([^:]+):([^@]+)@(.*)$'
+if [[ ${DATABASE_URL:-} =~ $pw_re ]]; then
+  w_url="postgresql://${BASH_REMATCH[1]}@${BASH_REMATCH[3]}" w_pw=${BASH_REMATCH[2]}
+  [[ ${ADMIN_DATABASE_URL:-} =~ $pw_re ]]
+  a_url="postgresql://${BASH_REMATCH[1]}@${BASH_REMATCH[3]}" a_pw=${BASH_REMATCH[2]}
+  printf '%s\n' "$w_pw" >"$tmp/w_pw"
+  printf '%s\n' "$a_pw" >"$tmp/a_pw"
+  out=$(env -i PATH="$PATH" "${san[@]}" DATABASE_URL="$w_url" DATABASE_PASSWORD_FILE="$tmp/w_pw" \
+    ADMIN_DATABASE_URL="$a_url" ADMIN_DATABASE_PASSWORD_FILE="$tmp/a_pw" "$bin" migrate 2>&1); rc=$?
+  if [[ $rc -eq 0 && $out == *migrated* && $out != *"$w_pw"* && $out != *"$a_pw"* ]]; then
+    passed=$((passed + 1))
+  else failed=$((failed + 1)); echo "FAIL: migrate with *_PASSWORD_FILE -> rc=$rc, output: $out"; fi
+  # A password with characters that must be percent-encoded in a URL.
+  printf 'no/such pass@word?\n' >"$tmp/w_pw"
+  out=$(env -i PATH="$PATH" "${san[@]}" DATABASE_URL="$w_url" DATABASE_PASSWORD_FILE="$tmp/w_pw" \
+    ADMIN_DATABASE_URL="$a_url" ADMIN_DATABASE_PASSWORD_FILE="$tmp/a_pw" "$bin" migrate 2>&1); rc=$?
+  if [[ $rc -eq 1 && $out == *'password authentication failed'* && $out != *'no/such'* ]]; then
+    passed=$((passed + 1))
+  else failed=$((failed + 1)); echo "FAIL: a wrong DATABASE_PASSWORD -> rc=$rc, output: $out"; fi
+fi
+
 # Kafka's TLS settings reach librdkafka: a CA file that does not exist stops
 # the worker at start, naming librdkafka's setting (needs the test stack's
 # ledger, which the worker checks first).

@@ -6,6 +6,7 @@
  * marked so that neither help nor errors ever print their values. */
 #include "config.h"
 #include "decimal.h"
+#include "envfile.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,12 +48,21 @@ static const setting_t SETTINGS[] = {
      "consumer group shared by all replicas", NULL},
     {"REDIS_URL", NULL, K_URL, STR(redis_url), 0, 0,
      "redis://[[user]:password@]host[:port][/db] for quotas", NULL},
+    {"REDIS_PASSWORD", "", K_SECRET, STR(redis_password), 0, 0,
+     "password (AUTH) for REDIS_URL, which then carries none; best given as "
+     "REDIS_PASSWORD_FILE (secret: never logged)", NULL},
     {"DATABASE_URL", NULL, K_URL, STR(database_url), 0, 0,
      "PostgreSQL connection URI of the ledger", NULL},
+    {"DATABASE_PASSWORD", "", K_SECRET, STR(database_password), 0, 0,
+     "password of DATABASE_URL's role, when the URL carries none; best given as "
+     "DATABASE_PASSWORD_FILE (secret: never logged)", NULL},
     {"ADMIN_DATABASE_URL", "", K_URL, STR(admin_database_url), 0, 0,
      "PostgreSQL URI of the ledger's owner, used only by `order-worker migrate` "
      "(which then grants DATABASE_URL's role what the worker needs); empty: "
      "DATABASE_URL does everything", NULL},
+    {"ADMIN_DATABASE_PASSWORD", "", K_SECRET, STR(admin_database_password), 0, 0,
+     "password of ADMIN_DATABASE_URL's role, when the URL carries none "
+     "(secret: never logged)", NULL},
     {"ALPACA_BASE_URL", NULL, K_URL, STR(alpaca_base_url), 0, 0,
      "Alpaca trading API, e.g. https://paper-api.alpaca.markets", NULL},
     {"ALPACA_DATA_URL", NULL, K_URL, STR(alpaca_data_url), 0, 0,
@@ -279,51 +289,10 @@ static int load_one(const setting_t *s, const char *v, config_t *cfg, char *err,
     return -1;
 }
 
-/* NAME_FILE: the setting's value is the content of that file, without one
- * trailing newline (how Docker and Kubernetes hand secrets over).  The
- * file's content is never printed, only its path. */
-#define CONFIG_FILE_MAX 4096
-
-static int read_setting_file(const char *name, const char *path, char *buf, char *err,
-                             size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s_FILE: cannot open %s: %s", name, path, strerror(errno));
-        return -1;
-    }
-    size_t n = fread(buf, 1, CONFIG_FILE_MAX, f);
-    int bad = ferror(f), more = !bad && fgetc(f) != EOF;
-    fclose(f);
-    if (bad || more) {
-        snprintf(err, errlen, "%s_FILE: %s %s", name, path,
-                 bad ? "cannot be read" : "is over 4096 bytes");
-        return -1;
-    }
-    buf[n] = '\0';
-    if (n > 0 && buf[n - 1] == '\n') buf[--n] = '\0';
-    if (n > 0 && buf[n - 1] == '\r') buf[--n] = '\0';
-    if (strlen(buf) != n) {
-        snprintf(err, errlen, "%s_FILE: %s contains a NUL byte", name, path);
-        return -1;
-    }
-    return 0;
-}
-
-/* The value of s from NAME or NAME_FILE (never both); NULL if neither. */
+/* The value of s from NAME or NAME_FILE (envfile.h); NULL if neither. */
 static int setting_value(const setting_t *s, char *filebuf, const char **out, char *err,
                          size_t errlen) {
-    char fname[64];
-    snprintf(fname, sizeof(fname), "%s_FILE", s->name);
-    const char *v = getenv(s->name), *path = getenv(fname);
-    *out = v && *v ? v : NULL;
-    if (!path || !*path) return 0;
-    if (*out) {
-        snprintf(err, errlen, "%s and %s are both set: set one of them", s->name, fname);
-        return -1;
-    }
-    if (read_setting_file(s->name, path, filebuf, err, errlen) < 0) return -1;
-    *out = filebuf[0] ? filebuf : NULL;
-    return 0;
+    return envfile_get(s->name, filebuf, out, err, errlen) < 0 ? -1 : 0;
 }
 
 static int one_of(const char *v, const char *const *allowed) {
@@ -348,6 +317,78 @@ static int add_sslmode(char *url, size_t size, const char *name, const char *mod
         snprintf(err, errlen, "%s is too long to add DATABASE_SSLMODE to", name);
         return -1;
     }
+    return 0;
+}
+
+/* X_PASSWORD goes into X_URL's userinfo, percent-encoded, so that every
+ * connection made from the URL (libpq, hiredis through redisurl.c) logs in
+ * with it while the URL itself, in the environment, holds no secret.  A URL
+ * with a password of its own and X_PASSWORD as well is refused: one of the
+ * two would be silently ignored. */
+static int add_password(char *url, size_t size, const char *url_name, const char *pw,
+                        const char *pw_name, char *err, size_t errlen) {
+    if (!*pw) return 0;
+    if (!*url) {
+        snprintf(err, errlen, "%s is set but %s is not", pw_name, url_name);
+        return -1;
+    }
+    char *authority = strstr(url, "://");
+    if (!authority) {
+        snprintf(err, errlen, "%s must be a URL (scheme://...) to take %s", url_name, pw_name);
+        return -1;
+    }
+    authority += 3;
+    size_t alen = strcspn(authority, "/?#");
+    char *at = NULL;
+    for (char *p = authority; p < authority + alen; p++)
+        if (*p == '@') at = p;
+    if (at && memchr(authority, ':', (size_t)(at - authority))) {
+        snprintf(err, errlen, "%s has a password and %s is set too: set one of them", url_name,
+                 pw_name);
+        return -1;
+    }
+    /* Unreserved characters stay as they are; every other byte is %XX. */
+    static const char hex[] = "0123456789ABCDEF";
+    char enc[3 * sizeof(((config_t *)0)->database_password) + 2];
+    size_t n = 0;
+    enc[n++] = ':';
+    for (const unsigned char *c = (const unsigned char *)pw; *c; c++) {
+        if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+            *c == '-' || *c == '.' || *c == '_' || *c == '~') {
+            enc[n++] = (char)*c;
+        } else {
+            enc[n++] = '%';
+            enc[n++] = hex[*c >> 4];
+            enc[n++] = hex[*c & 15];
+        }
+    }
+    if (!at) enc[n++] = '@';
+    /* Insert enc before the '@' (after the user), or at the authority's start. */
+    char *where = at ? at : authority;
+    size_t len = strlen(url);
+    if (len + n >= size) {
+        explicit_bzero(enc, sizeof(enc));
+        snprintf(err, errlen, "%s is too long to add %s to", url_name, pw_name);
+        return -1;
+    }
+    memmove(where + n, where, len - (size_t)(where - url) + 1);
+    memcpy(where, enc, n);
+    explicit_bzero(enc, sizeof(enc));
+    return 0;
+}
+
+static int apply_passwords(config_t *cfg, char *err, size_t errlen) {
+    if (add_password(cfg->redis_url, sizeof(cfg->redis_url), "REDIS_URL", cfg->redis_password,
+                     "REDIS_PASSWORD", err, errlen) < 0 ||
+        add_password(cfg->database_url, sizeof(cfg->database_url), "DATABASE_URL",
+                     cfg->database_password, "DATABASE_PASSWORD", err, errlen) < 0 ||
+        add_password(cfg->admin_database_url, sizeof(cfg->admin_database_url),
+                     "ADMIN_DATABASE_URL", cfg->admin_database_password,
+                     "ADMIN_DATABASE_PASSWORD", err, errlen) < 0)
+        return -1;
+    explicit_bzero(cfg->redis_password, sizeof(cfg->redis_password));
+    explicit_bzero(cfg->database_password, sizeof(cfg->database_password));
+    explicit_bzero(cfg->admin_database_password, sizeof(cfg->admin_database_password));
     return 0;
 }
 
@@ -390,7 +431,7 @@ int config_kafka_properties(const config_t *cfg, const char *props[][2]) {
 /* Loads the settings named in only (NULL: every one) from the environment
  * into the zeroed cfg. */
 static int load_settings(config_t *cfg, const char *const *only, char *err, size_t errlen) {
-    char filebuf[CONFIG_FILE_MAX + 1];
+    char filebuf[ENVFILE_MAX + 1];
     int rc = 0;
     for (size_t i = 0; i < N_SETTINGS && rc == 0; i++) {
         const setting_t *s = &SETTINGS[i];
@@ -412,12 +453,18 @@ static int load_settings(config_t *cfg, const char *const *only, char *err, size
     return rc;
 }
 
-int config_load_ledger(config_t *cfg, char *err, size_t errlen) {
-    static const char *const ledger[] = {"DATABASE_URL", "ADMIN_DATABASE_URL", "DATABASE_SSLMODE",
-                                         NULL};
+int config_load_only(config_t *cfg, const char *const *names, char *err, size_t errlen) {
     memset(cfg, 0, sizeof(*cfg));
-    if (load_settings(cfg, ledger, err, errlen) < 0) return -1;
+    if (load_settings(cfg, names, err, errlen) < 0) return -1;
+    if (apply_passwords(cfg, err, errlen) < 0) return -1;
     return apply_sslmode(cfg, err, errlen);
+}
+
+int config_load_ledger(config_t *cfg, char *err, size_t errlen) {
+    static const char *const ledger[] = {"DATABASE_URL", "DATABASE_PASSWORD",
+                                         "ADMIN_DATABASE_URL", "ADMIN_DATABASE_PASSWORD",
+                                         "DATABASE_SSLMODE", NULL};
+    return config_load_only(cfg, ledger, err, errlen);
 }
 
 int config_load_kafka_security(config_t *cfg, char *err, size_t errlen) {
@@ -425,8 +472,7 @@ int config_load_kafka_security(config_t *cfg, char *err, size_t errlen) {
         "KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME",
         "KAFKA_SASL_PASSWORD", "KAFKA_SSL_CA_LOCATION", "KAFKA_SSL_CERTIFICATE_LOCATION",
         "KAFKA_SSL_KEY_LOCATION", "KAFKA_SSL_KEY_PASSWORD", NULL};
-    memset(cfg, 0, sizeof(*cfg));
-    return load_settings(cfg, kafka, err, errlen);
+    return config_load_only(cfg, kafka, err, errlen);
 }
 
 int config_load(config_t *cfg, char *err, size_t errlen) {
@@ -449,7 +495,7 @@ int config_load(config_t *cfg, char *err, size_t errlen) {
                  cfg->user_topic_signer);
         return -1;
     }
-    if (apply_sslmode(cfg, err, errlen) < 0) return -1;
+    if (apply_passwords(cfg, err, errlen) < 0 || apply_sslmode(cfg, err, errlen) < 0) return -1;
     const char *decimals[][2] = {{"RISK_MAX_NOTIONAL", cfg->risk_max_notional},
                                  {"RISK_PRICE_COLLAR_PCT", cfg->risk_price_collar_pct}};
     for (size_t i = 0; i < 2; i++) {

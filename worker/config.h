@@ -14,9 +14,12 @@ typedef struct config {
     /* connections */
     char kafka_brokers[512];
     char kafka_group_id[128];
-    char redis_url[512];
-    char database_url[512];
+    char redis_url[512];         /* with REDIS_PASSWORD in it, once loaded */
+    char redis_password[256];    /* wiped once merged into redis_url */
+    char database_url[512];      /* with DATABASE_PASSWORD in it, once loaded */
+    char database_password[256]; /* wiped once merged into database_url */
     char admin_database_url[512]; /* the ledger's owner: migrations only */
+    char admin_database_password[256];
     char alpaca_base_url[256];
     char alpaca_data_url[256];
     char alpaca_key_id[256];
@@ -99,8 +102,16 @@ typedef struct config {
 #define CONFIG_KAFKA_PROPS_MAX 8
 int config_kafka_properties(const config_t *cfg, const char *props[][2]);
 
-/* Only what `order-worker migrate` needs: DATABASE_URL, ADMIN_DATABASE_URL
- * and DATABASE_SSLMODE (cfg zeroed otherwise).  0, or -1 with err. */
+/* Only the settings named (a NULL-terminated list of environment names;
+ * cfg zeroed otherwise), each from NAME or NAME_FILE, with the *_PASSWORD
+ * settings merged into their URLs and DATABASE_SSLMODE applied when those
+ * were named.  For intentctl, which needs a few settings of the worker's and
+ * must read them exactly as the worker does.  0, or -1 with err. */
+int config_load_only(config_t *cfg, const char *const *names, char *err, size_t errlen);
+
+/* Only what `order-worker migrate` needs: DATABASE_URL, ADMIN_DATABASE_URL,
+ * their passwords and DATABASE_SSLMODE (cfg zeroed otherwise).  0, or -1
+ * with err. */
 int config_load_ledger(config_t *cfg, char *err, size_t errlen);
 
 /* Only the KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_* settings

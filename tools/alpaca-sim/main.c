@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "envfile.h"
 #include "engine.h"
 #include "server.h"
 #include "sim.h"
@@ -175,17 +176,31 @@ static int main_config(int argc, char **argv, sim_config_t *cfg)
         fprintf(stderr, "alpaca-sim: --port is required\n");
         return -1;
     }
-    const char *key = getenv("ALPACA_API_KEY_ID"), *secret = getenv("ALPACA_API_SECRET_KEY");
-    if (key && key[0]) {
+    /* The keys /v2 requests must carry: ALPACA_API_KEY_ID and
+     * ALPACA_API_SECRET_KEY, or their _FILE forms (envfile.h), like the
+     * worker; without a key id, no authentication. */
+    char keybuf[ENVFILE_MAX + 1], secretbuf[ENVFILE_MAX + 1], err[256];
+    const char *key, *secret;
+    int rc = 0;
+    if (envfile_get("ALPACA_API_KEY_ID", keybuf, &key, err, sizeof(err)) < 0 ||
+        envfile_get("ALPACA_API_SECRET_KEY", secretbuf, &secret, err, sizeof(err)) < 0) {
+        fprintf(stderr, "alpaca-sim: %s\n", err);
+        rc = -1;
+    } else if (key) {
         if (strlen(key) >= sizeof(cfg->key_id) ||
             (secret && strlen(secret) >= sizeof(cfg->secret_key))) {
             fprintf(stderr, "alpaca-sim: ALPACA_API_KEY_ID or ALPACA_API_SECRET_KEY too long\n");
-            return -1;
+            rc = -1;
+        } else {
+            cfg->auth_required = 1;
+            snprintf(cfg->key_id, sizeof(cfg->key_id), "%s", key);
+            snprintf(cfg->secret_key, sizeof(cfg->secret_key), "%s", secret ? secret : "");
         }
-        cfg->auth_required = 1;
-        snprintf(cfg->key_id, sizeof(cfg->key_id), "%s", key);
-        snprintf(cfg->secret_key, sizeof(cfg->secret_key), "%s", secret ? secret : "");
     }
+    explicit_bzero(keybuf, sizeof(keybuf));
+    explicit_bzero(secretbuf, sizeof(secretbuf));
+    if (rc != 0)
+        return -1;
     if (main_env_int("ALPACA_CALLS_PER_MIN", 200, 1, 1000000, &v) != 0)
         return -1;
     cfg->calls_per_min = (int)v;
