@@ -5,7 +5,8 @@
  * replica on its own, and an orchestrator probes each one; none of this may
  * share a port with anything that trades.  libmicrohttpd serves it from one
  * internal thread, so probe functions are never called concurrently; a slow
- * check (PostgreSQL unreachable) delays only the next scrape. */
+ * check (PostgreSQL unreachable) delays only the next scrape.  A scrape of
+ * /metrics runs the readiness probe too (order_worker_ready). */
 #include "admin.h"
 
 #include <arpa/inet.h>
@@ -97,6 +98,22 @@ static enum MHD_Result send_probe(admin_t *a, struct MHD_Connection *conn,
     return send_text(conn, all_ok ? 200 : 503, "application/json", body, n);
 }
 
+/* order_worker_ready and order_worker_ready_check{check}: the readiness
+ * probe's verdicts as metrics, so that alerts ("no replica ready", "ledger
+ * down") see what /readyz sees, computed at the scrape like /readyz is. */
+static void refresh_readiness(admin_t *a) {
+    admin_report_t r;
+    memset(&r, 0, sizeof(r));
+    a->probe(a->ud, ADMIN_PROBE_READY, &r);
+    int all_ok = 1;
+    metrics_clear(M_READY_CHECK);
+    for (int i = 0; i < r.n; i++) {
+        metrics_set(M_READY_CHECK, r.check[i].ok ? 1 : 0, r.check[i].name, NULL);
+        if (!r.check[i].ok) all_ok = 0;
+    }
+    metrics_set(M_READY, all_ok, NULL, NULL);
+}
+
 /* libmicrohttpd's own messages (a failed bind, ...) become log lines. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     (void)cls;
@@ -126,6 +143,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return send_error(conn, 405, "only GET");
     if (!strcmp(url, "/metrics")) {
+        refresh_readiness(a);
         size_t len = 0;
         char *text = metrics_render(&len);
         if (!text) return send_error(conn, 500, "out of memory");

@@ -181,6 +181,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
 alpaca_t *alpaca_new(const config_t *cfg) {
     alpaca_t *a = calloc(1, sizeof(*a));
     if (!a) return NULL;
+    /* The 429 series exist from the start at 0, so that the first 429 is an
+     * increase the alert OrderWorkerAlpacaRateLimited can see. */
+    for (int op = 0; op < OP_COUNT; op++)
+        metrics_add(M_ALPACA_REQUESTS, 0, circuits_op_name((circuit_op_t)op), "429");
     a->cfg = cfg;
     a->deadline_mono_ms = INT64_MAX;
     a->last_rl.limit = a->last_rl.remaining = a->last_rl.reset_epoch_s = -1;

@@ -75,6 +75,9 @@ struct budget {
     int last_refused;         /* the last attempt was not granted */
 };
 
+/* The priorities' names in metrics (budget_priority_t order). */
+static const char *const prio_names[] = {"user", "bot", "follow"};
+
 budget_t *budget_new(const config_t *cfg, char *err, size_t errlen) {
     budget_t *b = calloc(1, sizeof(*b));
     if (!b) {
@@ -89,6 +92,10 @@ budget_t *budget_new(const config_t *cfg, char *err, size_t errlen) {
     }
     pthread_mutex_init(&b->lock, NULL);
     metrics_set(M_BUDGET_LIMIT, cfg->alpaca_calls_per_min, NULL, NULL);
+    /* Series an alert watches exist from the start at 0, so that the
+     * first timeout is an increase Prometheus can see. */
+    for (size_t i = 0; i < sizeof(prio_names) / sizeof(prio_names[0]); i++)
+        metrics_add(M_BUDGET_TIMEOUTS, 0, prio_names[i], NULL);
     unsigned char md[SHA_DIGEST_LENGTH];
     SHA1((const unsigned char *)budget_script, strlen(budget_script), md);
     for (int i = 0; i < SHA_DIGEST_LENGTH; i++) snprintf(b->sha + 2 * i, 3, "%02x", md[i]);
@@ -150,7 +157,6 @@ int budget_take(budget_t *b, budget_priority_t prio, int64_t deadline_mono_ms,
     pthread_mutex_unlock(&b->lock);
     snprintf(id, sizeof(id), "%s:%llu", b->cfg->replica_id, n);
     long long score = (long long)prio * 10000000000000LL + timefmt_now_ms();
-    static const char *prio_names[] = {"user", "bot", "follow"};
     const char *pname = prio_names[prio <= BUDGET_FOLLOW ? prio : BUDGET_FOLLOW];
     int64_t start = timefmt_mono_ms();
     for (;;) {

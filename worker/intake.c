@@ -118,7 +118,8 @@ typedef struct intake {
     int in_flight;
     int stopping;           /* lanes exit when their queue is empty */
     int paused;             /* consumption paused for back-pressure */
-    int ever_assigned;      /* an assignment arrived (consumer thread only) */
+    atomic_int ever_assigned; /* an assignment arrived (set by the consumer
+                                 thread, read by the readiness probe) */
     /* operations (admin.h); the admin thread reads these */
     admin_t *admin;
     redisconn_t *probe_redis;    /* the readiness check's own connection */
@@ -512,7 +513,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         log_msg(LOG_INFO, "partitions_assigned", NULL, "%d partition(s)", parts->cnt);
-        k->ever_assigned = 1;
+        atomic_store(&k->ever_assigned, 1);
         set_assigned(k, parts);
         if (cooperative) {
             rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
@@ -557,16 +558,16 @@ static void await_first_assignment(intake_t *k) {
     char *member = rd_kafka_memberid(k->rk);
     int joined = member && member[0];
     if (member) rd_kafka_mem_free(k->rk, member);
-    if (!joined || k->ever_assigned) return;
+    if (!joined || atomic_load(&k->ever_assigned)) return;
     log_msg(LOG_INFO, "awaiting_assignment", NULL,
             "joined the group but no assignment yet; waiting for it before leaving");
     int64_t deadline = timefmt_mono_ms() + AWAIT_ASSIGNMENT_MS;
-    while (!k->ever_assigned && timefmt_mono_ms() < deadline) {
+    while (!atomic_load(&k->ever_assigned) && timefmt_mono_ms() < deadline) {
         atomic_store(&k->loop_mono_ms, timefmt_mono_ms());
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, 100);
         if (m) rd_kafka_message_destroy(m);
     }
-    if (!k->ever_assigned)
+    if (!atomic_load(&k->ever_assigned))
         log_msg(LOG_WARN, "assignment_missing", NULL,
                 "no assignment within %d ms; leaving the group anyway",
                 AWAIT_ASSIGNMENT_MS);
@@ -669,6 +670,19 @@ static void probe_ready(intake_t *k, admin_report_t *r) {
         admin_report_add(r, "kafka", 0, "statistics are %lld ms old", (long long)age);
     else
         admin_report_add(r, "kafka", up > 0, "%d of %d broker connection(s) up", up, known);
+
+    /* The group gave this replica its first assignment (possibly empty: a
+     * group with more replicas than partitions); before that it consumes
+     * nothing, and an orchestrator starting replicas in turn should wait. */
+    pthread_mutex_lock(&k->lock);
+    int assigned = 0;
+    for (int i = 0; i < k->n_parts; i++) assigned += k->parts[i]->assigned;
+    pthread_mutex_unlock(&k->lock);
+    if (atomic_load(&k->ever_assigned))
+        admin_report_add(r, "consumer", 1, "in group %s, %d partition(s) assigned",
+                         cfg->kafka_group_id, assigned);
+    else
+        admin_report_add(r, "consumer", 0, "waiting for the group's first assignment");
 
     /* PQping needs no credentials and sends none. */
     const char *keys[] = {"dbname", "connect_timeout", NULL};
@@ -796,6 +810,7 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
     pthread_cond_init(&k.done_cv, NULL);
     atomic_init(&k.loop_mono_ms, timefmt_mono_ms());
     atomic_init(&k.draining, 0);
+    atomic_init(&k.ever_assigned, 0);
     char err[512];
     k.pub = publish_new(cfg, err, sizeof(err));
     if (!k.pub) {

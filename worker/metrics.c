@@ -115,6 +115,13 @@ static const family_t families[M_COUNT] = {
                         "revoked or past its grace), bad_signature, bot_mismatch, "
                         "user_not_bound.",
                         {"why", NULL}},
+    [M_READY] = {"order_worker_ready", GAUGE,
+                 "1 when the replica is ready to work (what /readyz answers 200 to), "
+                 "0 otherwise; computed at each scrape.", {NULL, NULL}},
+    [M_READY_CHECK] = {"order_worker_ready_check", GAUGE,
+                       "Each readiness check of /readyz (kafka, consumer, postgres, redis, "
+                       "breakers, stopping): 1 ok, 0 failing; computed at each scrape.",
+                       {"check", NULL}},
 };
 
 typedef struct series {

@@ -38,6 +38,9 @@ typedef enum {
     M_QUOTA_REFUSALS,        /* counter {subject} */
     /* who may trade */
     M_UNAUTHORIZED,          /* counter {why} */
+    /* readiness, refreshed by admin.c at every scrape */
+    M_READY,                 /* gauge: 1 when /readyz would answer 200 */
+    M_READY_CHECK,           /* gauge {check}: 1 ok, 0 failing */
     M_COUNT
 } metric_t;
 

@@ -108,7 +108,25 @@ static int set_security(rd_kafka_conf_t *c, const config_t *cfg, char *err, size
     return 0;
 }
 
+/* The series the alerts of compose/prometheus/alerts.yml watch, at 0 from
+ * the start: Prometheus sees no increase in a counter's first sample, so a
+ * series born at 1 would hide the first dead letter or expiry.  The DLQ
+ * reasons are intent.c's (unreadable messages) and pipeline.c's
+ * (intent_id_reused). */
+static void init_watched_series(void) {
+    static const char *const dlq[] = {"not_json", "not_object", "too_large", "no_intent_id",
+                                      "intent_id_reused", "bad_key"};
+    static const char *const outcomes[][2] = {{"fill", ""}, {"canceled", ""}, {"expired", ""},
+                                              {"rejected", "expired"},
+                                              {"rejected", "broker_unavailable"}};
+    for (size_t i = 0; i < sizeof(dlq) / sizeof(dlq[0]); i++)
+        metrics_add(M_DEAD_LETTERS, 0, dlq[i], NULL);
+    for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
+        metrics_add(M_OUTCOMES, 0, outcomes[i][0], outcomes[i][1]);
+}
+
 publisher_t *publish_new(const config_t *cfg, char *err, size_t errlen) {
+    init_watched_series();
     publisher_t *p = calloc(1, sizeof(*p));
     if (!p) {
         snprintf(err, errlen, "out of memory");
