@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # tests/test_compose.sh -- static checks of the Docker Compose deployment
-# (compose/docker-compose.yml, compose/Dockerfile, compose/.env.example).
+# (compose/docker-compose.yml, compose/.env.example, compose/init-secrets,
+# compose/prometheus/prometheus.yml).
 #
 # No Docker engine is needed: `docker-compose config` validates and renders the
-# file (Debian's docker-compose 1.29); the rendered YAML is then inspected with
-# python3-yaml (a dependency of docker-compose).  Run from anywhere:
-#   bash tests/test_compose.sh
+# file (Debian's docker-compose 1.29) for the default and every profile, and
+# docker-compose's own code says which services `up` starts under each
+# (tests/compose_walkthrough.py up_services).  The rendered YAML is then
+# inspected with Python (python3-yaml, a dependency of docker-compose).  The
+# image's build is replayed by tests/image_replay.py (test image_build), the
+# walk-through of docs/deployment.md by test compose_walkthrough.  Run from
+# anywhere: bash tests/test_compose.sh
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -17,15 +22,13 @@ while IFS='=' read -r name _; do
 done <compose/.env.example
 for name in $(compgen -e); do
     case $name in
-        KAFKA_* | REDIS_* | DATABASE_* | ALPACA_* | TOPIC_* | BOT_* | USER_* | RATE_* | INTENT_* | \
-            BREAKER_* | WORKER_* | QUOTE_* | BARS_* | QUOTA_* | RISK_* | TRADING_* | RECONCILE_* | \
-            FOLLOW_* | ACCOUNT_* | PUBLISH_* | LOG_* | REPLICA_*) unset "$name" ;;
+        KAFKA_* | REDIS_* | DATABASE_* | ADMIN_* | ALPACA_* | TOPIC_* | BOT_* | USER_* | RATE_* | \
+            INTENT_* | BREAKER_* | WORKER_* | QUOTE_* | BARS_* | QUOTA_* | RISK_* | TRADING_* | \
+            RECONCILE_* | FOLLOW_* | ACCOUNT_* | PUBLISH_* | LOG_* | REPLICA_* | SIGNING_* | \
+            COMPOSE_* | POSTGRES_*) unset "$name" ;;
     esac
 done
 
-COMPOSE_FILE=compose/docker-compose.yml
-ENV_EXAMPLE=compose/.env.example
-DOCKERFILE=compose/Dockerfile
 BIN=${DEV_BUILD_DIR:-$REPO/build}/bin
 
 pass=0
@@ -42,225 +45,309 @@ finish() {
     ((fail == 0))
 }
 
-if ! command -v docker-compose >/dev/null 2>&1; then
-    echo "test_compose: docker-compose is not installed;" \
-        "install it with: apt-get install -y docker-compose (compose/dev install does)" >&2
-    bad "docker-compose is installed"
-    finish
-    exit 1
-fi
-if ! python3 -c 'import yaml' 2>/dev/null; then
-    echo "test_compose: python3-yaml is missing (a dependency of docker-compose)" >&2
-    bad "python3-yaml is installed"
+for tool in docker-compose promtool; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "test_compose: $tool is not installed (compose/dev install installs it)" >&2
+        bad "$tool is installed"
+        finish
+        exit 1
+    fi
+done
+if ! /usr/bin/python3 -c 'import yaml, compose' 2>/dev/null; then
+    bad "Debian's python3 has yaml and compose (docker-compose's own packages)"
     finish
     exit 1
 fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# A copy of compose/, set up as the walk-through does: .env from the example,
+# secrets from init-secrets (the repository's own compose/ is left alone).
+cp -r compose "$tmp/compose"
+rm -rf "$tmp/compose/secrets" "$tmp/compose/.env"
+C=$tmp/compose
+cp "$C/.env.example" "$C/.env"
+(cd "$C" && ./init-secrets >/dev/null)
 
-dc() { docker-compose --env-file "$1" -f "$COMPOSE_FILE" "${@:2}"; }
+dc() { (cd "$C" && docker-compose "$@"); }
 
-# ---------------------------------------------------------------- the file is valid
-if dc "$ENV_EXAMPLE" config -q 2>"$tmp/config.err"; then
-    ok "config -q with $ENV_EXAMPLE"
-else
-    bad "config -q with $ENV_EXAMPLE: $(cat "$tmp/config.err")"
-fi
-if grep -qi warn "$tmp/config.err"; then
-    bad "config prints warnings: $(cat "$tmp/config.err")"
-else
-    ok "config prints no warning (every variable set in $ENV_EXAMPLE)"
-fi
-dc "$ENV_EXAMPLE" config >"$tmp/config.yml" 2>/dev/null || true
-
-services=$(dc "$ENV_EXAMPLE" config --services 2>/dev/null || true)
-for s in kafka kafka-init redis postgres alpaca-sim migrate worker; do
-    check "service $s exists" grep -qx -- "$s" <<<"$services"
+# ---------------------------------------------------------------- init-secrets
+check "init-secrets: secrets/ is mode 700" test "$(stat -c %a "$C/secrets")" = 700
+bad_modes=$(find "$C/secrets" -type f ! -perm 644)
+check "init-secrets: every file is 644 (the containers' users read them)" test -z "$bad_modes"
+for f in redis_password postgres_password postgres_worker_password sim/api_key_id \
+    sim/api_secret_key; do
+    check "init-secrets: $f has a random value" test "$(wc -c <"$C/secrets/$f")" -ge 33
 done
+check "init-secrets: the three passwords differ" \
+    test "$(sort -u "$C/secrets/redis_password" "$C/secrets/postgres_password" \
+        "$C/secrets/postgres_worker_password" | wc -l)" -eq 3
+sums=$(cd "$C" && find secrets -type f -exec sha256sum {} + | sort)
+(cd "$C" && ./init-secrets >/dev/null)
+check "init-secrets: a second run changes nothing" \
+    test "$sums" = "$(cd "$C" && find secrets -type f -exec sha256sum {} + | sort)"
+check "init-secrets: shellcheck clean" shellcheck -s sh compose/init-secrets \
+    compose/postgres-init/10-worker-role.sh
+
+# ---------------------------------------------------------------- config, every profile
+# profile_env NAME: a copy of .env for a way of running the stack.
+profile_env() {
+    case $1 in
+        sim) cp "$C/.env.example" "$C/.env" ;; # COMPOSE_PROFILES=sim
+        paper)
+            mkdir -p "$C/secrets/alpaca"
+            printf 'PKTEST\n' >"$C/secrets/alpaca/api_key_id"
+            printf 'paper-secret-test\n' >"$C/secrets/alpaca/api_secret_key"
+            sed -e 's|^ALPACA_BASE_URL=.*|ALPACA_BASE_URL=https://paper-api.alpaca.markets|' \
+                -e 's|^ALPACA_DATA_URL=.*|ALPACA_DATA_URL=https://data.alpaca.markets|' \
+                -e 's|^ALPACA_KEYS_DIR=.*|ALPACA_KEYS_DIR=./secrets/alpaca|' \
+                -e 's|^COMPOSE_PROFILES=.*|COMPOSE_PROFILES=|' \
+                -e 's|^WORKER_REPLICAS=.*|WORKER_REPLICAS=5|' "$C/.env.example" >"$C/.env"
+            ;;
+    esac
+}
+for way in sim paper; do
+    profile_env "$way"
+    for flags in "" "--profile sim" "--profile ops" "--profile sim --profile ops"; do
+        # shellcheck disable=SC2086 # flags are words
+        if dc $flags config -q 2>"$tmp/config.err"; then
+            ok "config -q ($way .env${flags:+, $flags})"
+        else
+            bad "config -q ($way .env${flags:+, $flags}): $(cat "$tmp/config.err")"
+        fi
+        if grep -qi warn "$tmp/config.err"; then bad "config warns: $(cat "$tmp/config.err")"; fi
+    done
+done
+
+# What `up` starts, as docker-compose's own code chooses (no service may
+# depend on one its profiles leave out).
+up_set() { # up_set PROFILE...: the sorted services of `up`, or ERROR: ...
+    (cd "$C" && /usr/bin/python3 -c '
+import sys; sys.path.insert(0, sys.argv[1])
+from compose_walkthrough import up_services
+try:
+    print(" ".join(sorted(up_services(".", sys.argv[2:]))))
+except Exception as e:
+    print("ERROR: %s" % e)' "$REPO/tests" "$@")
+}
+base="kafka kafka-init migrate postgres prometheus redis worker"
+profile_env sim
+expect_set() { # expect_set WHAT EXPECTED PROFILE...
+    local got
+    got=$(up_set "${@:3}")
+    if [[ $got == "$2" ]]; then ok "$1"; else bad "$1: got '$got', want '$2'"; fi
+}
+expect_set "up (COMPOSE_PROFILES=sim): the stack and the simulator" "alpaca-sim $base"
+expect_set "up --profile ops: the stack, ops, no simulator" \
+    "kafka kafka-init migrate ops postgres prometheus redis worker" ops
+profile_env paper
+expect_set "up for Alpaca (no profile): the stack without the simulator, nothing missing" "$base"
+# Alpaca's keys are the operator's to put in secrets/alpaca/: without them,
+# what `up` reads of the project names the missing file.
+rm -f "$C/secrets/alpaca/api_key_id"
+up_set >/dev/null 2>"$tmp/err"
+check "up for Alpaca without its keys names secrets/alpaca/api_key_id" \
+    grep -q 'secrets/alpaca/api_key_id.*should be created' "$tmp/err"
 
 # ---------------------------------------------------------------- every variable documented
 # shellcheck disable=SC2016 # a literal ${ in the pattern
-used=$(grep -o '\${[A-Za-z_][A-Za-z0-9_]*' "$COMPOSE_FILE" | cut -c3- | sort -u)
-documented=$(sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' "$ENV_EXAMPLE" | sort -u)
+used=$(grep -o '\${[A-Za-z_][A-Za-z0-9_]*' compose/docker-compose.yml | cut -c3- | sort -u |
+    grep -vx USER)
+documented=$(sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' compose/.env.example | sort -u)
 missing=$(comm -23 <(printf '%s\n' "$used") <(printf '%s\n' "$documented"))
 if [[ -z $missing ]]; then
-    ok "every variable of the compose file is in $ENV_EXAMPLE"
+    ok "every variable of the compose file is in .env.example"
 else
-    bad "variables missing from $ENV_EXAMPLE: $(tr '\n' ' ' <<<"$missing")"
+    bad "variables missing from .env.example: $(tr '\n' ' ' <<<"$missing")"
 fi
+check ".env.example holds no secret" bash -c \
+    "! grep -Eiq '^[A-Z_]*(PASSWORD|SECRET|API_KEY)[A-Z_]*=.' compose/.env.example"
 
-# Secrets are mandatory: without them config fails and names the variable.
-grep -v '^REDIS_PASSWORD=' "$ENV_EXAMPLE" >"$tmp/no-redis.env"
-if dc "$tmp/no-redis.env" config -q >/dev/null 2>"$tmp/err"; then
-    bad "config without REDIS_PASSWORD fails"
+# Alpaca's URL must be chosen: without it config fails naming it.
+grep -v '^ALPACA_BASE_URL=' compose/.env.example >"$C/.env"
+if dc config -q >/dev/null 2>"$tmp/err"; then
+    bad "config without ALPACA_BASE_URL fails"
 else
-    check "config without REDIS_PASSWORD fails naming it" grep -q REDIS_PASSWORD "$tmp/err"
+    check "config without ALPACA_BASE_URL fails naming it" grep -q ALPACA_BASE_URL "$tmp/err"
 fi
 
 # ---------------------------------------------------------------- the rendered configuration
-# One assertion per line: "ok|FAIL <text>", computed from `config` output.
-python3 - "$tmp/config.yml" "$tmp/paper.yml" >"$tmp/asserts" <<'PY' || true
-import sys, yaml
+profile_env sim
+dc config >"$tmp/sim.yml"
+profile_env paper
+dc config >"$tmp/paper.yml"
+if [[ -x $BIN/order-worker ]]; then
+    "$BIN/order-worker" --help 2>&1 | sed -n 's/^  \([A-Z][A-Z0-9_]*\) .*/\1/p' >"$tmp/settings"
+else
+    bad "$BIN/order-worker is built (its settings are checked against the file)"
+    : >"$tmp/settings"
+fi
+# One assertion per line: "ok|FAIL <text>"; the script's own failure is one too.
+if ! /usr/bin/python3 - "$tmp/sim.yml" "$tmp/paper.yml" "$tmp/settings" "$C" >"$tmp/asserts" \
+    2>"$tmp/py.err" <<'PY'; then
+import re, sys, yaml
 
-cfg = yaml.safe_load(open(sys.argv[1])) or {}
-svc = cfg.get("services", {})
+sim = yaml.safe_load(open(sys.argv[1]))
+paper = yaml.safe_load(open(sys.argv[2]))
+settings = [l.strip() for l in open(sys.argv[3]) if l.strip()]
+compose_dir = sys.argv[4]
 
 def check(name, cond):
     print(("ok " if cond else "FAIL ") + name)
 
-def get(*path, default=None):
-    node = svc
-    for p in path:
-        if not isinstance(node, dict) or p not in node:
-            return default
-        node = node[p]
-    return node
+def svc(cfg, name):
+    return cfg["services"].get(name, {})
 
-def cond(service, dep):
-    return get(service, "depends_on", dep, "condition")
+def env(cfg, name):
+    return {k: ("" if v is None else str(v)) for k, v in
+            (svc(cfg, name).get("environment") or {}).items()}
 
-def entry(service):
-    e = get(service, "entrypoint", default=[]) or []
-    return e if isinstance(e, list) else e.split()
+def secrets(cfg, name):
+    return [s["source"] if isinstance(s, dict) else s for s in svc(cfg, name).get("secrets") or []]
 
-# kafka: KRaft single node
-env = get("kafka", "environment", default={}) or {}
-check("kafka image apache/kafka:3.7.0", get("kafka", "image") == "apache/kafka:3.7.0")
-check("kafka KRaft roles broker,controller", env.get("KAFKA_PROCESS_ROLES") == "broker,controller")
-check("kafka node id set", str(env.get("KAFKA_NODE_ID", "")) != "")
-check("kafka listeners", env.get("KAFKA_LISTENERS") == "PLAINTEXT://:9092,CONTROLLER://:9093")
-check("kafka advertised PLAINTEXT://kafka:9092", env.get("KAFKA_ADVERTISED_LISTENERS") == "PLAINTEXT://kafka:9092")
-check("kafka quorum voters", "@kafka:9093" in str(env.get("KAFKA_CONTROLLER_QUORUM_VOTERS", "")))
-check("kafka offsets topic replication 1", str(env.get("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR")) == "1")
-check("kafka auto-create off", str(env.get("KAFKA_AUTO_CREATE_TOPICS_ENABLE")).lower() == "false")
-check("kafka healthcheck uses kafka-topics.sh --list",
-      "kafka-topics.sh" in " ".join(get("kafka", "healthcheck", "test", default=[])) and
-      "--list" in " ".join(get("kafka", "healthcheck", "test", default=[])))
+def dep(cfg, name, on):
+    d = svc(cfg, name).get("depends_on") or {}
+    return (d.get(on) or {}).get("condition") if isinstance(d, dict) else ("listed" if on in d else None)
 
-# kafka-init: the five topics, 6 partitions, after kafka is healthy, once
-init = " ".join(get("kafka-init", "command", default=[]) or [])
+def joined(v):
+    return " ".join(v) if isinstance(v, list) else str(v or "")
+
+# kafka: two listeners, the host's on loopback
+k = env(sim, "kafka")
+check("kafka: KRaft, broker and controller", k.get("KAFKA_PROCESS_ROLES") == "broker,controller")
+check("kafka: listeners INTERNAL :9092, HOST :29092, CONTROLLER :9093",
+      k.get("KAFKA_LISTENERS") == "INTERNAL://:9092,HOST://:29092,CONTROLLER://:9093")
+check("kafka: advertised kafka:9092 to containers, localhost:29092 to the host",
+      k.get("KAFKA_ADVERTISED_LISTENERS") == "INTERNAL://kafka:9092,HOST://localhost:29092")
+check("kafka: brokers talk over INTERNAL", k.get("KAFKA_INTER_BROKER_LISTENER_NAME") == "INTERNAL")
+check("kafka: the host listener published on 127.0.0.1:29092 only",
+      "127.0.0.1:29092:29092/tcp" in (svc(sim, "kafka").get("ports") or []))
+check("kafka: no auto-created topics", k.get("KAFKA_AUTO_CREATE_TOPICS_ENABLE") == "false")
+init = joined(svc(sim, "kafka-init").get("command"))
 for t in ["orders.intents.bot", "orders.intents.user", "orders.fills", "orders.rejections", "orders.dlq"]:
     check("kafka-init creates " + t, t in init)
-check("kafka-init: 6 partitions", "--partitions 6" in init)
-check("kafka-init waits for kafka healthy", cond("kafka-init", "kafka") == "service_healthy")
-check("kafka-init restart no", get("kafka-init", "restart") == "no")
+check("kafka-init waits for kafka healthy", dep(sim, "kafka-init", "kafka") == "service_healthy")
 
-# redis, postgres
-rcmd = get("redis", "command", default=[]) or []
-check("redis image redis:7", get("redis", "image") == "redis:7")
-check("redis --requirepass", "--requirepass" in rcmd)
-check("redis --appendonly yes", "--appendonly" in rcmd and "yes" in rcmd)
-check("redis has a volume", bool(get("redis", "volumes")))
-check("redis healthcheck via REDISCLI_AUTH",
-      "REDISCLI_AUTH" in (get("redis", "environment", default={}) or {}) and
-      "ping" in " ".join(get("redis", "healthcheck", "test", default=[])))
-check("postgres image postgres:15", get("postgres", "image") == "postgres:15")
-penv = get("postgres", "environment", default={}) or {}
-check("postgres user/password/db set",
-      all(penv.get(k) for k in ["POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"]))
-check("postgres has a volume", bool(get("postgres", "volumes")))
-check("postgres healthcheck pg_isready",
-      "pg_isready" in " ".join(get("postgres", "healthcheck", "test", default=[])))
+# secrets: files, mounted only where listed, never in an environment or a command
+top = sim.get("secrets") or {}
+for name, s in top.items():
+    check("secret %s is a file under compose/secrets/" % name,
+          str(s.get("file", "")).startswith(compose_dir + "/secrets/"))
+secret_name = re.compile(r"(PASSWORD|SECRET|KEY_ID|API_KEY)")
+userinfo_pw = re.compile(r"://[^/@:]*:[^/@]+@")
+for name in sim["services"]:
+    e = env(sim, name)
+    plain = [k for k in e if secret_name.search(k) and not k.endswith("_FILE") and e[k]]
+    check("%s: no secret in its environment (%s)" % (name, ", ".join(plain) or "none"), not plain)
+    urls = [k for k, v in e.items() if userinfo_pw.search(v)]
+    check("%s: no URL with a password (%s)" % (name, ", ".join(urls) or "none"), not urls)
+    files = {k: v for k, v in e.items() if k.endswith("_FILE") and v.startswith("/run/secrets/")}
+    unmounted = [k for k, v in files.items() if v[len("/run/secrets/"):] not in secrets(sim, name)]
+    check("%s: every *_FILE names a secret it mounts (%s)" % (name, ", ".join(unmounted) or "ok"),
+          not unmounted)
+    for s in top:
+        cmd = joined(svc(sim, name).get("command")) + joined(svc(sim, name).get("entrypoint"))
+        val = open(top[s]["file"]).read().strip()
+        if val:
+            check("%s: the value of secret %s is not in its command" % (name, s), val not in cmd)
 
-# the built image
-for s in ["alpaca-sim", "migrate", "worker"]:
-    b = get(s, "build", default={}) or {}
-    check(s + " built from compose/Dockerfile", b.get("dockerfile") == "compose/Dockerfile")
-check("alpaca-sim listens on 0.0.0.0:8080",
-      entry("alpaca-sim")[:1] == ["alpaca-sim"] and "0.0.0.0" in entry("alpaca-sim")
-      and "8080" in entry("alpaca-sim"))
-check("alpaca-sim has a healthcheck", bool(get("alpaca-sim", "healthcheck", "test")))
-check("migrate runs `migrate`", get("migrate", "command") == ["migrate"])
-check("migrate waits for postgres healthy", cond("migrate", "postgres") == "service_healthy")
-check("migrate restart no", get("migrate", "restart") == "no")
-check("migrate has DATABASE_URL",
-      str((get("migrate", "environment", default={}) or {}).get("DATABASE_URL", "")).startswith("postgresql://"))
-menv = get("migrate", "environment", default={}) or {}
-check("migrate migrates as the owner (ADMIN_DATABASE_URL) and grants DATABASE_URL's role",
-      str(menv.get("ADMIN_DATABASE_URL", "")).startswith("postgresql://")
-      and menv.get("ADMIN_DATABASE_URL") != menv.get("DATABASE_URL"))
-check("the workers never get the owner's URL",
-      "ADMIN_DATABASE_URL" not in (get("worker", "environment", default={}) or {}))
-check("postgres makes the workers' role at first start",
-      any(str(v).endswith(":/docker-entrypoint-initdb.d:ro") for v in get("postgres", "volumes", default=[])))
+r = svc(sim, "redis")
+check("redis: password from its secret, as configuration on stdin",
+      "requirepass $$(cat /run/secrets/redis_password)" in joined(r.get("command"))
+      and "redis_password" in secrets(sim, "redis"))
+check("redis: append-only file, a volume", "appendonly yes" in joined(r.get("command")) and bool(r.get("volumes")))
+check("redis: health check authenticates from the secret",
+      "/run/secrets/redis_password" in joined((r.get("healthcheck") or {}).get("test")))
+p = env(sim, "postgres")
+check("postgres: owner's password from a secret", p.get("POSTGRES_PASSWORD_FILE") == "/run/secrets/postgres_password")
+check("postgres: the workers' role made at first start",
+      any(":/docker-entrypoint-initdb.d:ro" in str(v) for v in svc(sim, "postgres").get("volumes") or [])
+      and p.get("POSTGRES_WORKER_PASSWORD_FILE") == "/run/secrets/postgres_worker_password")
 
-# worker
-wenv = get("worker", "environment", default={}) or {}
-check("worker KAFKA_BROKERS=kafka:9092", wenv.get("KAFKA_BROKERS") == "kafka:9092")
-check("worker REDIS_URL points at redis", str(wenv.get("REDIS_URL", "")).startswith("redis://:")
-      and str(wenv.get("REDIS_URL", "")).endswith("@redis:6379/0"))
-check("worker DATABASE_URL points at postgres", "@postgres:5432/" in str(wenv.get("DATABASE_URL", "")))
-check("worker ALPACA_BASE_URL defaults to the simulator", wenv.get("ALPACA_BASE_URL") == "http://alpaca-sim:8080")
-check("worker ALPACA_DATA_URL defaults to the simulator", wenv.get("ALPACA_DATA_URL") == "http://alpaca-sim:8080")
-check("worker has Alpaca keys", bool(wenv.get("ALPACA_API_KEY_ID")) and bool(wenv.get("ALPACA_API_SECRET_KEY")))
-check("worker waits for kafka-init to complete", cond("worker", "kafka-init") == "service_completed_successfully")
-check("worker waits for migrate to complete", cond("worker", "migrate") == "service_completed_successfully")
-check("worker waits for redis healthy", cond("worker", "redis") == "service_healthy")
-check("worker waits for postgres healthy", cond("worker", "postgres") == "service_healthy")
-check("worker waits for alpaca-sim", cond("worker", "alpaca-sim") in ("service_started", "service_healthy"))
-check("worker replicas 3", get("worker", "deploy", "replicas") == 3)
-check("worker restart unless-stopped", get("worker", "restart") == "unless-stopped")
-check("worker admin endpoint on every interface of its container", wenv.get("ADMIN_ADDR") == "0.0.0.0")
-check("worker admin port 9464 exposed", str(wenv.get("ADMIN_PORT")) == "9464"
-      and "9464" in [str(p) for p in (get("worker", "expose", default=[]) or [])])
-check("worker health check asks /readyz on its admin port",
-      "/readyz" in " ".join(get("worker", "healthcheck", "test", default=[]) or [])
-      and "9464" in " ".join(get("worker", "healthcheck", "test", default=[]) or []))
-with open(sys.argv[2], "w") as f:
-    for k, v in sorted(wenv.items()):
-        f.write("%s=%s\n" % (k, v))
+m = env(sim, "migrate")
+check("migrate: runs `migrate`", svc(sim, "migrate").get("command") == ["migrate"])
+check("migrate: as the owner, granting the workers' role",
+      m.get("ADMIN_DATABASE_URL", "").startswith("postgresql://orderworker@")
+      and m.get("DATABASE_URL", "").startswith("postgresql://orderworker_app@"))
+check("migrate: waits for postgres healthy", dep(sim, "migrate", "postgres") == "service_healthy")
+
+w = env(sim, "worker")
+check("worker: KAFKA_BROKERS=kafka:9092", w.get("KAFKA_BROKERS") == "kafka:9092")
+check("worker: Redis and ledger passwords from secrets",
+      w.get("REDIS_PASSWORD_FILE") == "/run/secrets/redis_password"
+      and w.get("DATABASE_PASSWORD_FILE") == "/run/secrets/postgres_worker_password")
+check("worker: its own role, never the owner's (no ADMIN_DATABASE_*, no postgres_password)",
+      not any(k.startswith("ADMIN_DATABASE") for k in w)
+      and "postgres_password" not in secrets(sim, "worker")
+      and w.get("DATABASE_URL", "").startswith("postgresql://orderworker_app@postgres:5432/"))
+check("worker: Alpaca keys from secrets",
+      w.get("ALPACA_API_KEY_ID_FILE") == "/run/secrets/alpaca_api_key_id"
+      and w.get("ALPACA_API_SECRET_KEY_FILE") == "/run/secrets/alpaca_api_secret_key")
+check("worker: the simulator's URL with the sim .env", w.get("ALPACA_BASE_URL") == "http://alpaca-sim:8080")
+check("worker: does not depend on the simulator", dep(sim, "worker", "alpaca-sim") is None)
+for on, cond in (("kafka-init", "service_completed_successfully"), ("migrate", "service_completed_successfully"),
+                 ("redis", "service_healthy"), ("postgres", "service_healthy")):
+    check("worker: waits for %s (%s)" % (on, cond), dep(sim, "worker", on) == cond)
+check("worker: 3 replicas", (svc(sim, "worker").get("deploy") or {}).get("replicas") == 3)
+check("worker: admin endpoint on 0.0.0.0:9464, exposed",
+      w.get("ADMIN_ADDR") == "0.0.0.0" and w.get("ADMIN_PORT") == "9464"
+      and "9464" in [str(x) for x in svc(sim, "worker").get("expose") or []])
+check("worker: health check asks /readyz",
+      "/readyz" in joined((svc(sim, "worker").get("healthcheck") or {}).get("test")))
+check("worker: signing left at its default (required)", w.get("INTENT_SIGNING") == "")
+check("worker: stop grace above the default drain (30 s)", svc(sim, "worker").get("stop_grace_period") == "45s")
+# every setting of `order-worker --help` can reach the workers, as NAME or NAME_FILE
+apart = {"REPLICA_ID", "WORKER_FAILPOINT", "ADMIN_DATABASE_URL", "ADMIN_DATABASE_PASSWORD"}
+absent = [s for s in settings if s not in apart and s not in w and s + "_FILE" not in w]
+check("every setting of order-worker --help reaches the workers (missing: %s)" % (", ".join(absent) or "none"),
+      settings and not absent)
+
+a = svc(sim, "alpaca-sim")
+check("alpaca-sim: only under the profile sim", a.get("profiles") == ["sim"])
+check("alpaca-sim: its own keys only, never Alpaca's",
+      sorted(secrets(sim, "alpaca-sim")) == ["sim_api_key_id", "sim_api_secret_key"])
+check("alpaca-sim: listens on 0.0.0.0:8080", "0.0.0.0" in joined(a.get("entrypoint")) and "8080" in joined(a.get("entrypoint")))
+
+o = svc(sim, "ops")
+oe = env(sim, "ops")
+check("ops: only under the profile ops", o.get("profiles") == ["ops"])
+check("ops: is intentctl", o.get("entrypoint") == ["intentctl"])
+check("ops: the owner's role", oe.get("ADMIN_DATABASE_URL", "").startswith("postgresql://orderworker@postgres:5432/")
+      and oe.get("ADMIN_DATABASE_PASSWORD_FILE") == "/run/secrets/postgres_password")
+check("ops: Kafka and Redis", oe.get("KAFKA_BROKERS") == "kafka:9092"
+      and oe.get("REDIS_PASSWORD_FILE") == "/run/secrets/redis_password")
+
+pr = svc(sim, "prometheus")
+vols = [str(v) for v in pr.get("volumes") or []]
+check("prometheus: compose/prometheus/prometheus.yml and alerts.yml mounted",
+      any(v.startswith(compose_dir + "/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml") for v in vols)
+      and any(v.startswith(compose_dir + "/prometheus/alerts.yml:/etc/prometheus/alerts.yml") for v in vols))
+check("prometheus: on 127.0.0.1:9090", "127.0.0.1:9090:9090/tcp" in (pr.get("ports") or []))
+
+# Alpaca itself: its URLs and keys reach the workers, the simulator keeps its own
+pw = env(paper, "worker")
+check("paper: ALPACA_BASE_URL reaches the workers", pw.get("ALPACA_BASE_URL") == "https://paper-api.alpaca.markets")
+check("paper: ALPACA_DATA_URL reaches the workers", pw.get("ALPACA_DATA_URL") == "https://data.alpaca.markets")
+check("paper: the workers' keys are secrets/alpaca/*",
+      paper["secrets"]["alpaca_api_key_id"]["file"] == compose_dir + "/secrets/alpaca/api_key_id"
+      and paper["secrets"]["alpaca_api_secret_key"]["file"] == compose_dir + "/secrets/alpaca/api_secret_key")
+check("paper: the simulator's keys stay secrets/sim/*",
+      paper["secrets"]["sim_api_key_id"]["file"] == compose_dir + "/secrets/sim/api_key_id")
+check("paper: WORKER_REPLICAS overridable", (svc(paper, "worker").get("deploy") or {}).get("replicas") == 5)
 PY
+    bad "the inspection of the rendered configuration ran to its end: $(tail -n 5 "$tmp/py.err")"
+fi
 while read -r verdict text; do
     if [[ $verdict == ok ]]; then ok "$text"; else bad "$text"; fi
 done <"$tmp/asserts"
-check "rendered configuration inspected" test -s "$tmp/asserts"
+check "rendered configuration inspected (over 80 assertions)" test "$(wc -l <"$tmp/asserts")" -gt 80
 
-# Real paper trading: the URLs of .env reach the workers.
-sed -e 's|^ALPACA_BASE_URL=.*|ALPACA_BASE_URL=https://paper-api.alpaca.markets|' \
-    -e 's|^ALPACA_DATA_URL=.*|ALPACA_DATA_URL=https://data.alpaca.markets|' \
-    -e 's|^WORKER_REPLICAS=.*|WORKER_REPLICAS=5|' "$ENV_EXAMPLE" >"$tmp/paper.env"
-dc "$tmp/paper.env" config >"$tmp/paper-config.yml" 2>/dev/null || true
-check "ALPACA_BASE_URL overridable (paper trading)" \
-    grep -q 'ALPACA_BASE_URL: https://paper-api.alpaca.markets' "$tmp/paper-config.yml"
-check "ALPACA_DATA_URL overridable (paper trading)" \
-    grep -q 'ALPACA_DATA_URL: https://data.alpaca.markets' "$tmp/paper-config.yml"
-check "WORKER_REPLICAS overridable" grep -q 'replicas: 5' "$tmp/paper-config.yml"
-
-# Every worker setting of `order-worker --help` can be set from .env
-# (except the per-replica REPLICA_ID, the test-only WORKER_FAILPOINT and the
-# owner's ADMIN_DATABASE_URL, which only migrate gets).
-if [[ -x $BIN/order-worker ]]; then
-    settings=$("$BIN/order-worker" --help 2>&1 |
-        sed -n 's/^  \([A-Z][A-Z0-9_]*\) .*/\1/p' | grep -vx -e REPLICA_ID -e WORKER_FAILPOINT -e ADMIN_DATABASE_URL || true)
-    absent=""
-    for s in $settings; do
-        grep -q "^$s=" "$tmp/paper.yml" || absent+="$s "
-    done
-    if [[ -n $settings && -z $absent ]]; then
-        ok "every setting of order-worker --help reaches the workers"
-    else
-        bad "settings not passed to the workers: ${absent:-(none found in --help)}"
-    fi
-else
-    echo "skip: $BIN/order-worker not built (settings coverage not checked)"
-fi
+# ---------------------------------------------------------------- Prometheus' configuration
+check "promtool check config compose/prometheus/prometheus.yml" \
+    promtool check config compose/prometheus/prometheus.yml
 
 # ---------------------------------------------------------------- the Dockerfile
-check "Dockerfile: two stages on debian:bookworm-slim" \
-    test "$(grep -c '^FROM debian:bookworm-slim' "$DOCKERFILE")" -eq 2
-check "Dockerfile: Release CMake build" grep -q 'CMAKE_BUILD_TYPE=Release' "$DOCKERFILE"
-for d in CMakeLists.txt worker/ producers/ tools/ tests/ schemas/; do
-    check "Dockerfile copies $d" grep -Eq "^COPY ${d//./\\.} " "$DOCKERFILE"
-done
-check "Dockerfile: no COPY of the whole context" bash -c "! grep -Eq '^COPY \\.( |/ )' '$DOCKERFILE'"
-for b in order-worker intentctl alpaca-sim kafka-dev-broker; do
-    check "Dockerfile installs $b" grep -q "build/bin/$b" "$DOCKERFILE"
-done
-for p in librdkafka1 libhiredis0.14 libpq5 libcurl4 libjansson4 libmicrohttpd12 libssl3 ca-certificates; do
-    check "Dockerfile runtime installs $p" grep -q -- "$p" "$DOCKERFILE"
-done
-check "Dockerfile: non-root USER" grep -Eq '^USER [1-9][0-9]*' "$DOCKERFILE"
-check "Dockerfile: ENTRYPOINT [\"order-worker\"]" grep -qx 'ENTRYPOINT \["order-worker"\]' "$DOCKERFILE"
+check "Dockerfile: runtime stage runs as a non-root USER" grep -Eq '^USER [1-9][0-9]*' compose/Dockerfile
+check "Dockerfile: ENTRYPOINT [\"order-worker\"]" grep -qx 'ENTRYPOINT \["order-worker"\]' compose/Dockerfile
 
 finish
