@@ -155,6 +155,19 @@ expect_outcome() {
     fi
 }
 
+# dev WHAT...: compose/dev on this stack (needs DEV, STATE), bounded, its
+# output appended to $WORK/dev.log; a failure prints the log's end and is
+# counted.
+dev() {
+    local rc=0
+    timeout 300 "$DEV" --state "$STATE" "$@" >>"$WORK/dev.log" 2>&1 || rc=$?
+    if ((rc != 0)); then
+        tail -n 30 "$WORK/dev.log" | sed 's/^/        | /'
+        printf '  FAIL  compose/dev %s (exit %d)\n' "$*" "$rc"
+    fi
+    return "$rc"
+}
+
 # restore_workers [N]: restarts the workers (N of them, or as many as run)
 # with the environment as it is now; a failure is counted.  Needs DEV, STATE.
 # shellcheck disable=SC2120 # the count is optional

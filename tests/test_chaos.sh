@@ -76,17 +76,6 @@ JQ_NANOS='def nanos: split(".") as $p | (($p[1] // "") + "000000000")[0:9] as $f
 
 log() { printf '  %s  %s\n' "$(date -u +%H:%M:%S.%3N)" "$*"; }
 
-# dev WHAT...: compose/dev on this stack, bounded, its output kept in
-# $WORK/dev.log (shown on failure).
-dev() {
-    local rc=0
-    timeout 180 "$DEV" --state "$STATE" "$@" >"$WORK/dev.log" 2>&1 || rc=$?
-    if ((rc != 0)); then
-        sed 's/^/        | /' "$WORK/dev.log"
-        printf '  FAIL  compose/dev %s (exit %d)\n' "$*" "$rc"
-    fi
-    return "$rc"
-}
 
 # restack N: the simulator (it reads its rate limit at start) and N workers
 # again, with the settings exported now.

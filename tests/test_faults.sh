@@ -62,16 +62,6 @@ for v in "${SETTINGS[@]}"; do OLD[$v]=${!v-__unset__}; done
 # shellcheck source=tests/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# dev WHAT...: compose/dev on this stack, bounded, its output kept.
-dev() {
-    local rc=0
-    timeout 180 "$DEV" --state "$STATE" "$@" >"$WORK/dev.log" 2>&1 || rc=$?
-    if ((rc != 0)); then
-        sed 's/^/        | /' "$WORK/dev.log"
-        printf '  FAIL  compose/dev %s (exit %d)\n' "$*" "$rc"
-    fi
-    return "$rc"
-}
 
 cleanup() {
     local rc=$? v
