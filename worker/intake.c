@@ -664,7 +664,11 @@ static void probe_ready(intake_t *k, admin_report_t *r) {
     int up = k->brokers_up, known = k->brokers_known;
     pthread_mutex_unlock(&k->stats_lock);
     int64_t age = timefmt_mono_ms() - at;
-    if (at == 0)
+    if (at == 0 && atomic_load(&k->ever_assigned))
+        /* The group's answer came through a broker: connected, even before
+         * the first statistics (KAFKA_STATS_INTERVAL_MS after the start). */
+        admin_report_add(r, "kafka", 1, "group assignment received; no statistics yet");
+    else if (at == 0)
         admin_report_add(r, "kafka", 0, "no statistics from librdkafka yet");
     else if (age > 3 * cfg->kafka_stats_ms + 1000)
         admin_report_add(r, "kafka", 0, "statistics are %lld ms old", (long long)age);
