@@ -58,6 +58,16 @@ expect KAFKA_SASL_MECHANISM KAFKA_SASL_MECHANISM=PLAIN
 expect DATABASE_SSLMODE DATABASE_SSLMODE=always
 expect DATABASE_SSLMODE DATABASE_SSLMODE=require "DATABASE_URL=postgresql://x@127.0.0.1:1/x?sslmode=disable"
 
+# librdkafka properties by name: an unknown property, a bad value, or one
+# the worker sets for correctness stops it, naming the variable.
+expect KAFKA_CONSUMER_FETCH_WAIT_MAXMS KAFKA_CONSUMER_FETCH_WAIT_MAXMS=10
+expect KAFKA_CONSUMER_FETCH_WAIT_MAX_MS KAFKA_CONSUMER_FETCH_WAIT_MAX_MS=soon
+expect KAFKA_PRODUCER_LINGER_MS KAFKA_PRODUCER_LINGER_MS=-1
+expect KAFKA_CONSUMER_ENABLE_AUTO_OFFSET_STORE KAFKA_CONSUMER_ENABLE_AUTO_OFFSET_STORE=true
+expect KAFKA_CONSUMER_GROUP_ID KAFKA_CONSUMER_GROUP_ID=other
+expect KAFKA_PRODUCER_ENABLE_IDEMPOTENCE KAFKA_PRODUCER_ENABLE_IDEMPOTENCE=false
+expect KAFKA_PRODUCER_SASL_PASSWORD KAFKA_PRODUCER_SASL_PASSWORD=topsecret-value
+
 # Secrets from files (NAME_FILE): never both, the file must be readable, and
 # neither the value nor the file's content is ever printed.
 tmp=$(mktemp -d)

@@ -9,6 +9,8 @@
 #include "envfile.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <librdkafka/rdkafka.h>
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -428,6 +430,139 @@ int config_kafka_properties(const config_t *cfg, const char *props[][2]) {
     return n;
 }
 
+/* ---- librdkafka properties by name ---------------------------------------- */
+
+extern char **environ;
+
+static const char *const KAFKA_CLIENT_PREFIX[2] = {"KAFKA_CONSUMER_", "KAFKA_PRODUCER_"};
+
+/* Properties the programs set themselves, because a guarantee or another
+ * setting depends on them: given by name they would stop the load.  The
+ * consumer's offsets are stored only after an outcome is durable
+ * (enable.auto.offset.store=false), from the earliest offset of a partition
+ * the group never committed; the producer is idempotent and gives up on a
+ * message exactly when its sender stops waiting (PUBLISH_TIMEOUT_MS). */
+static const char *kafka_prop_owner(config_kafka_client_t client, const char *name) {
+    static const char *const common[][2] = {
+        {"bootstrap.servers", "KAFKA_BROKERS"},
+        {"metadata.broker.list", "KAFKA_BROKERS"},
+        {"client.id", "the program (it names the replica)"},
+        {"security.protocol", "KAFKA_SECURITY_PROTOCOL"},
+        {"sasl.mechanism", "KAFKA_SASL_MECHANISM"},
+        {"sasl.mechanisms", "KAFKA_SASL_MECHANISM"},
+        {"sasl.username", "KAFKA_SASL_USERNAME"},
+        {"sasl.password", "KAFKA_SASL_PASSWORD"},
+        {"ssl.ca.location", "KAFKA_SSL_CA_LOCATION"},
+        {"ssl.certificate.location", "KAFKA_SSL_CERTIFICATE_LOCATION"},
+        {"ssl.key.location", "KAFKA_SSL_KEY_LOCATION"},
+        {"ssl.key.password", "KAFKA_SSL_KEY_PASSWORD"},
+        {"statistics.interval.ms", "KAFKA_STATS_INTERVAL_MS"},
+    };
+    static const char *const consumer[][2] = {
+        {"group.id", "KAFKA_GROUP_ID"},
+        {"enable.auto.offset.store", "the worker (offsets are stored after the outcome)"},
+        {"enable.auto.commit", "the worker (offsets are committed as they are stored)"},
+        {"auto.offset.reset", "the worker (a new group starts at the earliest intent)"},
+        {"partition.assignment.strategy", "the worker (cooperative-sticky)"},
+    };
+    static const char *const producer[][2] = {
+        {"enable.idempotence", "the worker (an event is written once per send)"},
+        {"acks", "the worker (idempotence needs all)"},
+        {"message.timeout.ms", "PUBLISH_TIMEOUT_MS"},
+        {"delivery.timeout.ms", "PUBLISH_TIMEOUT_MS"},
+    };
+    for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
+        if (!strcmp(name, common[i][0])) return common[i][1];
+    if (client == CONFIG_KAFKA_CONSUMER) {
+        for (size_t i = 0; i < sizeof(consumer) / sizeof(consumer[0]); i++)
+            if (!strcmp(name, consumer[i][0])) return consumer[i][1];
+    } else {
+        for (size_t i = 0; i < sizeof(producer) / sizeof(producer[0]); i++)
+            if (!strcmp(name, producer[i][0])) return producer[i][1];
+    }
+    return NULL;
+}
+
+/* One KAFKA_<CLIENT>_<PROPERTY>=value of the environment, checked against
+ * librdkafka (probe: a scratch configuration) and stored. */
+static int load_kafka_prop(config_t *cfg, config_kafka_client_t client, const char *var,
+                           size_t name_len, const char *value, rd_kafka_conf_t *probe,
+                           char *err, size_t errlen) {
+    size_t prefix = strlen(KAFKA_CLIENT_PREFIX[client]);
+    char env_name[128], prop[96];
+    snprintf(env_name, sizeof(env_name), "%.*s", (int)name_len, var);
+    if (name_len - prefix >= sizeof(prop) || name_len == prefix) {
+        snprintf(err, errlen, "%s: not a librdkafka property name", env_name);
+        return -1;
+    }
+    for (size_t i = 0; i < name_len - prefix; i++) {
+        char c = var[prefix + i];
+        prop[i] = c == '_' ? '.' : (char)tolower((unsigned char)c);
+    }
+    prop[name_len - prefix] = '\0';
+    const char *owner = kafka_prop_owner(client, prop);
+    if (owner) {
+        snprintf(err, errlen, "%s: %s is set by %s, not by name", env_name, prop, owner);
+        return -1;
+    }
+    if (cfg->n_kafka_client_props[client] == CONFIG_KAFKA_CLIENT_PROPS_MAX ||
+        strlen(value) >= sizeof(cfg->kafka_client_props[0][0].value)) {
+        snprintf(err, errlen, "%s: too many properties, or a value over %zu characters",
+                 env_name, sizeof(cfg->kafka_client_props[0][0].value) - 1);
+        return -1;
+    }
+    char e[512];
+    if (rd_kafka_conf_set(probe, prop, value, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
+        /* librdkafka's message may quote the value: not for a secret. */
+        int secret = strstr(prop, "password") || strstr(prop, "secret");
+        snprintf(err, errlen, "%s (librdkafka's %s): %s", env_name, prop,
+                 secret ? "not accepted" : e);
+        return -1;
+    }
+    config_kafka_prop_t *p = &cfg->kafka_client_props[client][cfg->n_kafka_client_props[client]++];
+    snprintf(p->name, sizeof(p->name), "%s", prop);
+    snprintf(p->value, sizeof(p->value), "%s", value);
+    return 0;
+}
+
+/* Every KAFKA_CONSUMER_* and KAFKA_PRODUCER_* variable of the environment. */
+static int load_kafka_client_props(config_t *cfg, char *err, size_t errlen) {
+    rd_kafka_conf_t *probe = rd_kafka_conf_new();
+    int rc = 0;
+    for (char **e = environ; *e && rc == 0; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq) continue;
+        for (int c = 0; c < 2 && rc == 0; c++) {
+            size_t plen = strlen(KAFKA_CLIENT_PREFIX[c]);
+            if (!strncmp(*e, KAFKA_CLIENT_PREFIX[c], plen) && eq[1])
+                rc = load_kafka_prop(cfg, (config_kafka_client_t)c, *e, (size_t)(eq - *e), eq + 1,
+                                     probe, err, errlen);
+        }
+    }
+    rd_kafka_conf_destroy(probe);
+    return rc;
+}
+
+int config_kafka_apply(const config_t *cfg, config_kafka_client_t client,
+                       struct rd_kafka_conf_s *conf, char *err, size_t errlen) {
+    const char *props[CONFIG_KAFKA_PROPS_MAX][2];
+    int n = config_kafka_properties(cfg, props);
+    char e[512];
+    for (int i = 0; i < n; i++)
+        if (rd_kafka_conf_set(conf, props[i][0], props[i][1], e, sizeof(e)) != RD_KAFKA_CONF_OK) {
+            snprintf(err, errlen, "kafka setting %s: %s", props[i][0], e);
+            return -1;
+        }
+    for (int i = 0; i < cfg->n_kafka_client_props[client]; i++) {
+        const config_kafka_prop_t *p = &cfg->kafka_client_props[client][i];
+        if (rd_kafka_conf_set(conf, p->name, p->value, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
+            snprintf(err, errlen, "%s%s: %s", KAFKA_CLIENT_PREFIX[client], p->name, e);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Loads the settings named in only (NULL: every one) from the environment
  * into the zeroed cfg. */
 static int load_settings(config_t *cfg, const char *const *only, char *err, size_t errlen) {
@@ -472,7 +607,8 @@ int config_load_kafka_security(config_t *cfg, char *err, size_t errlen) {
         "KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME",
         "KAFKA_SASL_PASSWORD", "KAFKA_SSL_CA_LOCATION", "KAFKA_SSL_CERTIFICATE_LOCATION",
         "KAFKA_SSL_KEY_LOCATION", "KAFKA_SSL_KEY_PASSWORD", NULL};
-    return config_load_only(cfg, kafka, err, errlen);
+    if (config_load_only(cfg, kafka, err, errlen) < 0) return -1;
+    return load_kafka_client_props(cfg, err, errlen);
 }
 
 int config_load(config_t *cfg, char *err, size_t errlen) {
@@ -480,6 +616,7 @@ int config_load(config_t *cfg, char *err, size_t errlen) {
                                             NULL};
     memset(cfg, 0, sizeof(*cfg));
     if (load_settings(cfg, NULL, err, errlen) < 0) return -1;
+    if (load_kafka_client_props(cfg, err, errlen) < 0) return -1;
     if (cfg->kafka_security_protocol[0] && !one_of(cfg->kafka_security_protocol, protocols)) {
         snprintf(err, errlen, "KAFKA_SECURITY_PROTOCOL must be plaintext, ssl, sasl_plaintext "
                  "or sasl_ssl, got \"%s\"", cfg->kafka_security_protocol);
@@ -541,4 +678,14 @@ void config_print_help(FILE *out) {
         fprintf(out, "  %-26s %s\n  %-26s default: %s\n", s->name, s->help, "",
                 s->def ? (*s->def ? s->def : "(derived)") : "(required)");
     }
+    fprintf(out,
+            "\nAny librdkafka property, by name, for the consumer or the producer:\n"
+            "  KAFKA_CONSUMER_<PROPERTY>  e.g. KAFKA_CONSUMER_FETCH_WAIT_MAX_MS=10 is the\n"
+            "                             consumer's fetch.wait.max.ms (upper case, dots\n"
+            "                             as underscores)\n"
+            "  KAFKA_PRODUCER_<PROPERTY>  e.g. KAFKA_PRODUCER_LINGER_MS=0\n"
+            "  They override the worker's own defaults; an unknown property, a bad value,\n"
+            "  or one the worker sets for correctness (group.id, enable.auto.offset.store,\n"
+            "  enable.idempotence, ...) stops the worker at start naming the variable.\n"
+            "Every setting can also be read from a file: NAME_FILE=/path.\n");
 }

@@ -10,6 +10,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* librdkafka properties given by name (config_kafka_apply). */
+#define CONFIG_KAFKA_CLIENT_PROPS_MAX 32
+typedef enum { CONFIG_KAFKA_CONSUMER = 0, CONFIG_KAFKA_PRODUCER = 1 } config_kafka_client_t;
+typedef struct config_kafka_prop {
+    char name[96];   /* librdkafka's name, e.g. fetch.wait.max.ms */
+    char value[512];
+} config_kafka_prop_t;
+
 typedef struct config {
     /* connections */
     char kafka_brokers[512];
@@ -93,6 +101,9 @@ typedef struct config {
     char kafka_ssl_key_location[512];
     char kafka_ssl_key_password[256];
     char database_sslmode[16];
+    /* KAFKA_CONSUMER_<PROPERTY> and KAFKA_PRODUCER_<PROPERTY> */
+    config_kafka_prop_t kafka_client_props[2][CONFIG_KAFKA_CLIENT_PROPS_MAX];
+    int n_kafka_client_props[2];
 } config_t;
 
 /* The librdkafka properties of the KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*
@@ -101,6 +112,20 @@ typedef struct config {
  * count. */
 #define CONFIG_KAFKA_PROPS_MAX 8
 int config_kafka_properties(const config_t *cfg, const char *props[][2]);
+
+/* Sets on conf (an rd_kafka_conf_t) what the configuration adds to a
+ * client's own properties, in this order: the KAFKA_SECURITY_PROTOCOL,
+ * KAFKA_SASL_* and KAFKA_SSL_* settings, then every property given by name
+ * for that kind of client: KAFKA_CONSUMER_<PROPERTY> or
+ * KAFKA_PRODUCER_<PROPERTY> (the librdkafka property upper-cased, dots as
+ * underscores: KAFKA_CONSUMER_FETCH_WAIT_MAX_MS=10 sets fetch.wait.max.ms).
+ * Call it after setting the client's own defaults, which these override.
+ * The properties were checked when the configuration was loaded (an unknown
+ * one, a bad value, or one the programs set themselves for correctness
+ * stops the load naming the variable).  0, or -1 with err. */
+struct rd_kafka_conf_s;
+int config_kafka_apply(const config_t *cfg, config_kafka_client_t client,
+                       struct rd_kafka_conf_s *conf, char *err, size_t errlen);
 
 /* Only the settings named (a NULL-terminated list of environment names;
  * cfg zeroed otherwise), each from NAME or NAME_FILE, with the *_PASSWORD
@@ -115,7 +140,8 @@ int config_load_only(config_t *cfg, const char *const *names, char *err, size_t 
 int config_load_ledger(config_t *cfg, char *err, size_t errlen);
 
 /* Only the KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_* settings
- * (for intentctl, whose clients then connect like the worker's). */
+ * and the KAFKA_CONSUMER_* and KAFKA_PRODUCER_* properties (for intentctl,
+ * whose clients then connect like the worker's). */
 int config_load_kafka_security(config_t *cfg, char *err, size_t errlen);
 
 /* Loads every setting from the environment (getenv).  Returns 0, or -1

@@ -47,7 +47,7 @@
 #define KAFKA_SESSION_TIMEOUT_MS 10000
 /* How long a worker stopped before its first assignment waits for it
  * (await_first_assignment). */
-#define AWAIT_ASSIGNMENT_MS (2 * KAFKA_SESSION_TIMEOUT_MS + 2000)
+#define AWAIT_ASSIGNMENT_MS(session_ms) (2 * (session_ms) + 2000)
 
 /* ---- offset tracking ----------------------------------------------------- */
 
@@ -118,6 +118,7 @@ typedef struct intake {
     int in_flight;
     int stopping;           /* lanes exit when their queue is empty */
     int paused;             /* consumption paused for back-pressure */
+    int session_timeout_ms;   /* the consumer's, as configured */
     atomic_int ever_assigned; /* an assignment arrived (set by the consumer
                                  thread, read by the readiness probe) */
     /* operations (admin.h); the admin thread reads these */
@@ -561,7 +562,7 @@ static void await_first_assignment(intake_t *k) {
     if (!joined || atomic_load(&k->ever_assigned)) return;
     log_msg(LOG_INFO, "awaiting_assignment", NULL,
             "joined the group but no assignment yet; waiting for it before leaving");
-    int64_t deadline = timefmt_mono_ms() + AWAIT_ASSIGNMENT_MS;
+    int64_t deadline = timefmt_mono_ms() + AWAIT_ASSIGNMENT_MS(k->session_timeout_ms);
     while (!atomic_load(&k->ever_assigned) && timefmt_mono_ms() < deadline) {
         atomic_store(&k->loop_mono_ms, timefmt_mono_ms());
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, 100);
@@ -570,7 +571,7 @@ static void await_first_assignment(intake_t *k) {
     if (!atomic_load(&k->ever_assigned))
         log_msg(LOG_WARN, "assignment_missing", NULL,
                 "no assignment within %d ms; leaving the group anyway",
-                AWAIT_ASSIGNMENT_MS);
+                AWAIT_ASSIGNMENT_MS(k->session_timeout_ms));
 }
 
 /* ---- back-pressure -------------------------------------------------------- */
@@ -755,16 +756,21 @@ static rd_kafka_t *consumer_new(intake_t *k) {
         rd_kafka_conf_destroy(c);
         return NULL;
     }
-    char stats_ms[24];
+    char stats_ms[24], err[512] = "";
     snprintf(stats_ms, sizeof(stats_ms), "%lld", (long long)cfg->kafka_stats_ms);
-    const char *props[CONFIG_KAFKA_PROPS_MAX][2];
-    int n_props = config_kafka_properties(cfg, props);
-    int bad = conf_set(c, "statistics.interval.ms", stats_ms) < 0;
-    for (int i = 0; i < n_props && !bad; i++) bad = conf_set(c, props[i][0], props[i][1]) < 0;
-    if (bad) {
+    /* Then what the configuration adds and overrides: security settings and
+     * KAFKA_CONSUMER_<PROPERTY> (the local stack's fetch.wait.max.ms, ...). */
+    if (conf_set(c, "statistics.interval.ms", stats_ms) < 0 ||
+        config_kafka_apply(cfg, CONFIG_KAFKA_CONSUMER, c, err, sizeof(err)) < 0) {
+        if (err[0]) log_msg(LOG_ERROR, "config_invalid", NULL, "%s", err);
         rd_kafka_conf_destroy(c);
         return NULL;
     }
+    /* The session timeout in force bounds the wait for a first assignment. */
+    size_t len = sizeof(session_ms);
+    k->session_timeout_ms = KAFKA_SESSION_TIMEOUT_MS;
+    if (rd_kafka_conf_get(c, "session.timeout.ms", session_ms, &len) == RD_KAFKA_CONF_OK)
+        k->session_timeout_ms = atoi(session_ms);
     rd_kafka_conf_set_stats_cb(c, on_stats);
     rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
     rd_kafka_conf_set_log_cb(c, log_kafka);

@@ -99,15 +99,6 @@ static int conf_set(rd_kafka_conf_t *c, const char *k, const char *v, char *err,
     return 0;
 }
 
-/* KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_* (config.h). */
-static int set_security(rd_kafka_conf_t *c, const config_t *cfg, char *err, size_t errlen) {
-    const char *props[CONFIG_KAFKA_PROPS_MAX][2];
-    int n = config_kafka_properties(cfg, props);
-    for (int i = 0; i < n; i++)
-        if (conf_set(c, props[i][0], props[i][1], err, errlen) < 0) return -1;
-    return 0;
-}
-
 /* The series the alerts of compose/prometheus/alerts.yml watch, at 0 from
  * the start: Prometheus sees no increase in a counter's first sample, so a
  * series born at 1 would hide the first dead letter or expiry.  The DLQ
@@ -146,7 +137,7 @@ publisher_t *publish_new(const config_t *cfg, char *err, size_t errlen) {
         conf_set(c, "enable.idempotence", "true", err, errlen) < 0 ||
         conf_set(c, "linger.ms", "1", err, errlen) < 0 ||
         conf_set(c, "message.timeout.ms", timeout, err, errlen) < 0 ||
-        set_security(c, cfg, err, errlen) < 0) {
+        config_kafka_apply(cfg, CONFIG_KAFKA_PRODUCER, c, err, errlen) < 0) {
         rd_kafka_conf_destroy(c);
         pthread_mutex_destroy(&p->lock);
         free(p);
