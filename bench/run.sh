@@ -75,8 +75,8 @@ fi
 STATE=$(realpath -m -- "$STATE")
 WORK="$STATE.work"
 if ((QUICK)); then OUT="$REPO/bench/results/quick"; else OUT="$REPO/bench/results"; fi
-export DEV_PG_PORT=${DEV_PG_PORT:-55452} DEV_REDIS_PORT=${DEV_REDIS_PORT:-56399}
-export DEV_SIM_PORT=${DEV_SIM_PORT:-58070} DEV_ADMIN_PORT=${DEV_ADMIN_PORT:-58300}
+export DEV_PG_PORT=${DEV_PG_PORT:-63432} DEV_REDIS_PORT=${DEV_REDIS_PORT:-63379}
+export DEV_SIM_PORT=${DEV_SIM_PORT:-63080} DEV_ADMIN_PORT=${DEV_ADMIN_PORT:-63100}
 SIM="http://127.0.0.1:$DEV_SIM_PORT"
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)

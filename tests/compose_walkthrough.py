@@ -56,10 +56,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import image_replay  # noqa: E402  (Dockerfile parsing)
 
-# compose/dev's ports for the walk-through's PostgreSQL and Kafka: the test
-# stack's + 20, so that both can run at once.
-DEV_PORTS = {"DEV_PG_PORT": "55462", "DEV_REDIS_PORT": "56409", "DEV_SIM_PORT": "58110",
-             "DEV_ADMIN_PORT": "58220", "DEV_PROM_PORT": "59210"}
+# compose/dev's ports for the walk-through's PostgreSQL and Kafka: ports of
+# their own (the test stack's - 1500), so that both can run at once.
+DEV_PORTS = {"DEV_PG_PORT": "63932", "DEV_REDIS_PORT": "63879", "DEV_SIM_PORT": "63580",
+             "DEV_ADMIN_PORT": "63600", "DEV_PROM_PORT": "63590"}
 INFRA = ("kafka", "kafka-init", "postgres")
 
 

@@ -34,7 +34,10 @@ LG_PID=""
 
 # The workers' and the simulator's settings for this run (the simulator
 # reads its rate limit at start); the previous values come back on exit.
-SETTINGS=(BOT_TRADES_PER_MIN ALPACA_CALLS_PER_MIN)
+# The limits' period is a second, so that the shared Alpaca budget holds
+# no more than a second's calls when the usual limit (200 a minute) is back
+# and the next test starts.
+SETTINGS=(BOT_TRADES_PER_MIN ALPACA_CALLS_PER_MIN RATE_PERIOD_MS)
 declare -A OLD=()
 for v in "${SETTINGS[@]}"; do OLD[$v]=${!v-__unset__}; done
 
@@ -62,7 +65,7 @@ pids() { cat "$STATE"/pids/worker-*.pid 2>/dev/null | sort | tr '\n' ' '; }
 
 # ---------------------------------------------------------------- the fleet
 # Quotas and the Alpaca budget out of the way: this run is about restarts.
-export BOT_TRADES_PER_MIN=100000 ALPACA_CALLS_PER_MIN=1000000
+export BOT_TRADES_PER_MIN=100000 ALPACA_CALLS_PER_MIN=100000 RATE_PERIOD_MS=1000
 dev stop alpaca-sim && dev start alpaca-sim && dev workers-restart 3 || die "starting 3 workers failed"
 # ... and the account's buying power (1,200 buys of up to ~$900 each).
 sim POST /_sim/account '{"cash": "100000000"}' >/dev/null || die "cannot set the simulator's cash"

@@ -2,7 +2,7 @@
 # tests/test_walkthrough.sh -- the Docker Compose walk-through of
 # docs/deployment.md, carried out command by command without Docker by
 # tests/compose_walkthrough.py (see there for what stands in for what), on a
-# Kafka, Redis and PostgreSQL of its own (ports: the test ports + 20).  Every
+# Kafka, Redis and PostgreSQL of its own (ports of its own).  Every
 # step must exit 0; then what the steps printed is checked: the signed intent
 # sent from the host filled, the operator's commands did what they say, and
 # no secret of compose/secrets/ or the bot's key appears in any output or log.
