@@ -1,8 +1,47 @@
-# tests/lib.sh -- helpers shared by the shell tests that run against the
-# stack of `compose/dev test`.  Sourced, not run.  The caller sets WORK (a
-# scratch folder), IC (intentctl), and the T_* topic names before use.
+# tests/lib.sh -- helpers shared by the shell tests.  Sourced, not run.
+#
+# A test that runs on a stack starts with
+#     source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+#     stack_test NAME
+# which sets what every such test uses (below).  Other tests set WORK (a
+# scratch folder), PASSED and FAILED themselves before using the helpers.
 # shellcheck shell=bash
 # shellcheck disable=SC2016 # jq programs: their $names are jq variables
+
+# stack_test NAME: the preamble of a test that runs on a test stack.  The
+# stack is OW_STACK's (a or b: tests/CMakeLists.txt sets it, and the fixture
+# tests/stack.sh starts it), or, without OW_STACK, DEV_STATE_DIR's (compose/dev
+# valgrind).  Exports the stack's settings (compose/dev env: KAFKA_BROKERS,
+# REDIS_URL, DATABASE_URL, ALPACA_*, ...) and DEV_SCRIPT, DEV_STATE_DIR,
+# DEV_NO_BUILD for the tools the test runs; sets ROOT, DEV, STATE, BIN, IC,
+# T_BOT, T_USER, T_FILLS, T_REJ, T_DLQ, RUN (a random tag of this run), WORK
+# (a scratch folder, removed by finish) and PASSED=FAILED=0.
+stack_test() {
+    ROOT=${ORDER_WORKER_ROOT:?ORDER_WORKER_ROOT is not set (run via ctest or compose/dev test)}
+    DEV=$ROOT/compose/dev
+    if [[ -n ${OW_STACK:-} ]]; then
+        if [[ $OW_STACK == a ]]; then STATE=$ROOT/.dev-test; else STATE=$ROOT/.dev-test-$OW_STACK; fi
+    else
+        STATE=${DEV_STATE_DIR:?neither OW_STACK nor DEV_STATE_DIR is set (run via ctest or compose/dev test)}
+    fi
+    local settings
+    settings=$("$DEV" --state "$STATE" env) || {
+        printf '  FAIL  no running stack in %s (compose/dev env failed)\n' "$STATE"
+        exit 1
+    }
+    eval "$settings"
+    export DEV_SCRIPT=$DEV DEV_STATE_DIR=$STATE DEV_NO_BUILD=1
+    BIN=${DEV_BUILD_DIR:-$ROOT/build}/bin
+    IC=$BIN/intentctl
+    T_BOT=${TOPIC_INTENTS_BOT:-orders.intents.bot}
+    T_USER=${TOPIC_INTENTS_USER:-orders.intents.user}
+    T_FILLS=${TOPIC_FILLS:-orders.fills}
+    T_REJ=${TOPIC_REJECTIONS:-orders.rejections}
+    T_DLQ=${TOPIC_DLQ:-orders.dlq}
+    RUN=$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/order-worker-$1.XXXXXX")
+    PASSED=0 FAILED=0
+}
 
 say() { printf '%s\n' "$*"; }
 # A failure after which the rest cannot run; cleanup counts it as one failure.

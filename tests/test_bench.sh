@@ -2,7 +2,7 @@
 # shellcheck disable=SC2016 # jq programs: their $names are jq variables
 # tests/test_bench.sh -- `compose/dev bench --quick` still works (never how
 # fast): run inside `compose/dev test`, it brings up a stack of its own (state
-# dir .dev-bench-ctest, the test stack's ports + 50, so nothing collides),
+# dir .dev-bench-ctest, ports of its own, so nothing collides),
 # runs every scenario tiny, and must leave bench/results/quick/latest.json and
 # latest.md with numbers for each scenario: throughput, latency (loadgen and
 # the workers' histogram), CPU, memory, backlog drain, budget periods.  The
@@ -14,7 +14,6 @@ set -euo pipefail
 
 ROOT=${ORDER_WORKER_ROOT:?ORDER_WORKER_ROOT is not set (run via compose/dev test)}
 DEV=${DEV_SCRIPT:-$ROOT/compose/dev}
-TEST_STATE=${DEV_STATE_DIR:?DEV_STATE_DIR is not set (run via compose/dev test)}
 PASSED=0 FAILED=0
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/order-worker-bench.XXXXXX")
 STATE="$ROOT/.dev-bench-ctest"
@@ -23,11 +22,8 @@ OUT="$ROOT/bench/results/quick"
 # shellcheck source=tests/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# The test stack's ports + 50.
-port_of() { awk -F= -v k="$1" '$1 == k {print $2}' "$TEST_STATE/ports"; }
-[[ -s $TEST_STATE/ports ]] || die "no $TEST_STATE/ports"
-export DEV_PG_PORT=$(($(port_of PG_PORT) + 50)) DEV_REDIS_PORT=$(($(port_of REDIS_PORT) + 50))
-export DEV_SIM_PORT=$(($(port_of SIM_PORT) + 50)) DEV_ADMIN_PORT=$(($(port_of ADMIN_PORT) + 50))
+# Ports of its own, beside the test stacks' (compose/dev bench's defaults + 50).
+export DEV_PG_PORT=63482 DEV_REDIS_PORT=63429 DEV_SIM_PORT=63130 DEV_ADMIN_PORT=63150
 
 port_open() { timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null; }
 

@@ -10,7 +10,7 @@
 #
 # Runs inside `compose/dev test` (ctest): needs the stack's environment
 # (KAFKA_BROKERS, ALPACA_SIM_URL, ...), ORDER_WORKER_ROOT, DEV_SCRIPT and
-# DEV_STATE_DIR.  It restarts the workers with high trade quotas for its run
+# DEV_STATE_DIR.  It restarts the simulator and the workers with high limits for its run
 # and restarts them with the previous settings at the end.  Every wait is
 # bounded.  Prints each assertion; the last line is "N passed, M failed".
 # shellcheck disable=SC2016 # jq programs: their $names are jq variables
@@ -29,10 +29,12 @@ T_FILLS=${TOPIC_FILLS:-orders.fills}
 T_REJ=${TOPIC_REJECTIONS:-orders.rejections}
 T_DLQ=${TOPIC_DLQ:-orders.dlq}
 
-# N intents from 20 bots and 5 users, N/25 each.  150 by default: together
-# with the other checks that stays below the default ALPACA_CALLS_PER_MIN
-# (200 order calls per minute for all replicas), so nothing waits for the
-# broker's rate limit long enough to expire.
+# N intents from 20 bots and 5 users, N/25 each (150 by default).  The
+# test's own limits are out of the way: the trade quotas and the Alpaca budget
+# (workers and simulator) high, over a period of a second, so that neither
+# what this test sends nor what earlier tests on the stack sent in the last
+# minute makes an intent wait for the broker's rate limit long enough to
+# expire.
 N=${E2E_N:-150}
 BOTS=20 USERS=5
 SYMBOLS=(AAPL NVDA AMD IBM)
@@ -42,8 +44,9 @@ RUN=$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/order-worker-e2e.XXXXXX")
 REPLAY_PID=""
 RESTARTED=0
-OLD_BOT_QUOTA=${BOT_TRADES_PER_MIN-__unset__}
-OLD_USER_QUOTA=${USER_TRADES_PER_MIN-__unset__}
+SETTINGS=(BOT_TRADES_PER_MIN USER_TRADES_PER_MIN ALPACA_CALLS_PER_MIN RATE_PERIOD_MS)
+declare -A OLD=()
+for v in "${SETTINGS[@]}"; do OLD[$v]=${!v-__unset__}; done
 
 # shellcheck source=tests/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -57,12 +60,14 @@ cleanup() {
         wait "$REPLAY_PID" 2>/dev/null
     fi
     if ((RESTARTED)); then
-        say "-- restoring the workers' trade quotas"
-        if [[ $OLD_BOT_QUOTA == __unset__ ]]; then unset BOT_TRADES_PER_MIN; else export BOT_TRADES_PER_MIN=$OLD_BOT_QUOTA; fi
-        if [[ $OLD_USER_QUOTA == __unset__ ]]; then unset USER_TRADES_PER_MIN; else export USER_TRADES_PER_MIN=$OLD_USER_QUOTA; fi
-        if ! timeout 120 "$DEV" --state "$STATE" workers-restart >"$WORK/restore.log" 2>&1; then
+        say "-- restoring the workers' and the simulator's limits"
+        for v in "${SETTINGS[@]}"; do
+            if [[ ${OLD[$v]} == __unset__ ]]; then unset "$v"; else export "$v=${OLD[$v]}"; fi
+        done
+        if ! { "$DEV" --state "$STATE" stop alpaca-sim && "$DEV" --state "$STATE" start alpaca-sim &&
+            timeout 120 "$DEV" --state "$STATE" workers-restart; } >"$WORK/restore.log" 2>&1; then
             sed 's/^/        | /' "$WORK/restore.log"
-            printf '  FAIL  restarting the workers with their previous quotas\n'
+            printf '  FAIL  restarting the simulator and the workers with their previous limits\n'
             FAILED=$((FAILED + 1))
         fi
     fi
@@ -81,10 +86,11 @@ command -v jq >/dev/null || die "jq is missing"
 # ------------------------------------------------------------------ set-up
 
 say "== order-worker end-to-end test (run $RUN, N=$N) =="
-say "-- restarting the workers with high trade quotas (the test sends many intents per bot)"
-export BOT_TRADES_PER_MIN=100000 USER_TRADES_PER_MIN=100000
+say "-- restarting the simulator and the workers with high limits (the test sends many intents per bot)"
+export BOT_TRADES_PER_MIN=100000 USER_TRADES_PER_MIN=100000 ALPACA_CALLS_PER_MIN=100000 RATE_PERIOD_MS=1000
 RESTARTED=1
-timeout 180 "$DEV" --state "$STATE" workers-restart >"$WORK/restart.log" 2>&1 || {
+{ "$DEV" --state "$STATE" stop alpaca-sim && "$DEV" --state "$STATE" start alpaca-sim &&
+    timeout 180 "$DEV" --state "$STATE" workers-restart; } >"$WORK/restart.log" 2>&1 || {
     sed 's/^/        | /' "$WORK/restart.log"
     die "workers-restart failed"
 }

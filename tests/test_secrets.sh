@@ -1,37 +1,38 @@
 #!/usr/bin/env bash
 # tests/test_secrets.sh -- no secret in any log of the run.
 #
-# Registered last, so that under `compose/dev test` it reads the logs of the
-# whole suite (every worker, the simulator, the broker, Redis, PostgreSQL,
-# the migrations; they accumulate in $DEV_STATE_DIR/logs across restarts).
-# The secrets are the ones the stack generated (its state folder) and the
-# ones in the environment: the Alpaca keys and the passwords in REDIS_URL and
-# DATABASE_URL.  Final line "N passed, M failed".
+# Registered after everything else, so that it reads the logs of the whole
+# suite on every test stack (every worker, the simulator, the broker, Redis,
+# PostgreSQL, the migrations; they accumulate in STATE/logs across
+# restarts).  The secrets are the ones each stack generated (its state
+# folder: the passwords and the Alpaca keys).  Final line "N passed, M failed".
 set -euo pipefail
 
-STATE=${DEV_STATE_DIR:?DEV_STATE_DIR is not set (run via compose/dev test)}
+ROOT=${ORDER_WORKER_ROOT:?ORDER_WORKER_ROOT is not set (run via ctest or compose/dev test)}
 PASSED=0 FAILED=0
 ok() { PASSED=$((PASSED + 1)); printf '  ok    %s\n' "$1"; }
 bad() { FAILED=$((FAILED + 1)); printf '  FAIL  %s\n' "$1"; }
 
-mapfile -t logs < <(find "$STATE/logs" -type f -name '*.log' -size +0c 2>/dev/null | sort)
+# Every test stack of the run (tests/stack.sh): .dev-test, .dev-test-b.
+mapfile -t states < <(find "$ROOT" -maxdepth 1 -name '.dev-test*' -type d \
+    -exec test -e '{}/.order-worker-dev' ';' -print | sort)
+if ((${#states[@]} >= 1)); then ok "${#states[@]} test stacks: ${states[*]##*/}"; else
+    bad "at least one test stack's state folder in $ROOT"
+fi
+logs=()
+for STATE in "${states[@]}"; do
+    mapfile -t -O "${#logs[@]}" logs < <(find "$STATE/logs" -type f -name '*.log' -size +0c 2>/dev/null | sort)
+done
 if ((${#logs[@]} >= 3)); then ok "${#logs[@]} non-empty log files to read"; else
-    bad "at least 3 non-empty log files in $STATE/logs (found ${#logs[@]})"
+    bad "at least 3 non-empty log files in the stacks' logs (found ${#logs[@]})"
 fi
 
-# The password of a URL (scheme://[user]:password@host...), if any.
-url_password() { sed -n 's|^[a-z]*://[^:/@]*:\([^@]*\)@.*|\1|p' <<<"$1"; }
-
 declare -A secret=()
-for f in redis.password pg.password pg-admin.password pg-super.password alpaca.key alpaca.secret; do
-    if [[ -s $STATE/$f ]]; then secret[$f]=$(head -n1 "$STATE/$f"); fi
+for STATE in "${states[@]}"; do
+    for f in redis.password pg.password pg-admin.password pg-super.password alpaca.key alpaca.secret; do
+        if [[ -s $STATE/$f ]]; then secret["${STATE##*/}/$f"]=$(head -n1 "$STATE/$f"); fi
+    done
 done
-[[ -n ${ALPACA_API_KEY_ID:-} ]] && secret[ALPACA_API_KEY_ID]=$ALPACA_API_KEY_ID
-[[ -n ${ALPACA_API_SECRET_KEY:-} ]] && secret[ALPACA_API_SECRET_KEY]=$ALPACA_API_SECRET_KEY
-p=$(url_password "${REDIS_URL:-}") && [[ -n $p ]] && secret["password of REDIS_URL"]=$p
-p=$(url_password "${DATABASE_URL:-}") && [[ -n $p ]] && secret["password of DATABASE_URL"]=$p
-p=$(url_password "${ADMIN_DATABASE_URL:-}") && [[ -n $p ]] && secret["password of ADMIN_DATABASE_URL"]=$p
-
 if ((${#secret[@]} >= 5)); then ok "${#secret[@]} secrets to look for"; else
     bad "at least 5 secrets to look for (found ${#secret[@]}: is this the stack's state folder?)"
 fi
