@@ -1,14 +1,16 @@
 /* test_decimal.c -- tests for worker/decimal.c and worker/timefmt.c.
  *
  * A table of decimal texts with the status, canonical text and scale
- * decimal_parse must give, comparisons for decimal_cmp, and RFC 3339
- * parsing/formatting cases.  Prints every failed case and a final
- * "N passed, M failed" line; exits non-zero on any failure. */
-#include <stdio.h>
+ * decimal_parse must give, comparisons for decimal_cmp, RFC 3339
+ * parsing/formatting cases, the clocks, and the fixed-point (nanos)
+ * arithmetic of fills.  Runs on tests/unit.h (`test_decimal --list` names
+ * the tests); a failed table row names its input, what was expected and
+ * what came. */
 #include <string.h>
 
 #include "decimal.h"
 #include "timefmt.h"
+#include "unit.h"
 
 typedef struct parse_case {
     const char *in;
@@ -146,197 +148,189 @@ static const format_case_t format_cases[] = {
     {253402300799999LL, "9999-12-31T23:59:59.999Z"},
 };
 
-int main(void) {
-    int passed = 0, failed = 0;
-    size_t i;
+/* fixed point: text -> nanos -> canonical text */
+static const struct {
+    const char *in, *out;
+} nanos_cases[] = {
+    {"0", "0"}, {"1", "1"}, {"0.5", "0.5"}, {"187.25", "187.25"},
+    {"0.000000001", "0.000000001"}, {"-2.5", "-2.5"},
+    {"123456789.123456789", "123456789.123456789"},
+    {"1.0000000004", "1"}, {"1.0000000005", "1.000000001"},
+    {"105.8988475", "105.8988475"}, {"", "0"},
+};
 
-    for (i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
+/* Too large for nanos: refused, never wrapped around (a 31-digit integer
+ * overflowed the scaling to 1e-9; tests/fuzz/fuzz_decimal). */
+static const char *const nanos_too_big[] = {
+    "2910000000000000000000000000000", "2.91e30", "1e30",
+    "-9999999999999999999999999999999.5", "12345678901234567890123456789012345678",
+};
+
+/* the price of the last fill, from two cumulative states */
+static const struct {
+    const char *q1, *a1, *q2, *a2, *price;
+} fill_cases[] = {
+    {"0", "", "10", "189.12", "189.12"},          /* first fill */
+    {"10", "100", "30", "110", "115"},            /* 10@100 then 20@115 */
+    {"3", "189.1", "4", "189.115", "189.16"},     /* 1 share at 189.16 */
+    {"0.5", "10", "1.5", "10.1", "10.15"},
+    {"1", "1", "4", "1.5", "1.666666667"},        /* rounds half up */
+};
+
+/* rounding to a number of places */
+static const struct {
+    const char *in;
+    int places;
+    const char *out;
+} round_cases[] = {
+    {"120.230000001", 4, "120.23"}, {"415.469998665", 4, "415.47"},
+    {"1.66665", 4, "1.6667"}, {"1.66664", 4, "1.6666"}, {"-2.00005", 4, "-2.0001"},
+    {"0.5", 0, "1"}, {"7", 2, "7"}, {"0.123456789", 9, "0.123456789"},
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static void test_parse(void) {
+    for (size_t i = 0; i < COUNT(parse_cases); i++) {
         const parse_case_t *c = &parse_cases[i];
         decimal_t d;
-        decimal_status_t st = decimal_parse(c->in, strlen(c->in),
-                                            c->allow_exponent, &d);
+        memset(&d, 0, sizeof(d));
+        decimal_status_t st = decimal_parse(c->in, strlen(c->in), c->allow_exponent, &d);
         int ok = st == c->status;
-        if (ok && st == DECIMAL_OK) {
+        if (ok && st == DECIMAL_OK)
             ok = strcmp(d.text, c->text) == 0 && d.scale == c->scale &&
-                 d.negative == (c->text[0] == '-') &&
-                 d.zero == (strcmp(c->text, "0") == 0);
-        }
-        if (ok) {
-            passed++;
-        } else {
-            failed++;
-            printf("FAIL parse \"%s\" (exp=%d): status %d text \"%s\" scale %d"
-                   " negative %d zero %d; want status %d text \"%s\" scale %d\n",
-                   c->in, c->allow_exponent, (int)st,
-                   st == DECIMAL_OK ? d.text : "", d.scale, d.negative, d.zero,
-                   (int)c->status, c->text ? c->text : "", c->scale);
-        }
+                 d.negative == (c->text[0] == '-') && d.zero == (strcmp(c->text, "0") == 0);
+        EXPECT_MSG(ok,
+                   "parse \"%s\" (exp=%d): expected status %d text \"%s\" scale %d, got status"
+                   " %d text \"%s\" scale %d negative %d zero %d",
+                   c->in, c->allow_exponent, (int)c->status, c->text ? c->text : "", c->scale,
+                   (int)st, st == DECIMAL_OK ? d.text : "", d.scale, d.negative, d.zero);
     }
+}
 
-    /* Length-bounded: bytes after len are not read. */
-    {
-        decimal_t d;
-        if (decimal_parse("12.5xyz", 4, 0, &d) == DECIMAL_OK &&
-            strcmp(d.text, "12.5") == 0) {
-            passed++;
-        } else {
-            failed++;
-            printf("FAIL parse respects len\n");
-        }
-    }
+/* Length-bounded: bytes after len are not read. */
+static void test_parse_respects_len(void) {
+    decimal_t d;
+    if (EXPECT_INT(decimal_parse("12.5xyz", 4, 0, &d), DECIMAL_OK)) EXPECT_STR(d.text, "12.5");
+}
 
-    for (i = 0; i < sizeof(cmp_cases) / sizeof(cmp_cases[0]); i++) {
+static void test_cmp(void) {
+    for (size_t i = 0; i < COUNT(cmp_cases); i++) {
         const cmp_case_t *c = &cmp_cases[i];
         decimal_t a, b;
-        int got, rev;
         if (decimal_parse(c->a, strlen(c->a), 0, &a) != DECIMAL_OK ||
             decimal_parse(c->b, strlen(c->b), 0, &b) != DECIMAL_OK) {
-            failed++;
-            printf("FAIL cmp %s %s: parse\n", c->a, c->b);
+            EXPECT_MSG(0, "cmp %s %s: a side does not parse", c->a, c->b);
             continue;
         }
-        got = decimal_cmp(&a, &b);
-        rev = decimal_cmp(&b, &a);
-        if (got == c->want && rev == -c->want) {
-            passed++;
-        } else {
-            failed++;
-            printf("FAIL cmp %s %s: got %d / %d, want %d\n", c->a, c->b, got,
-                   rev, c->want);
-        }
+        int got = decimal_cmp(&a, &b), rev = decimal_cmp(&b, &a);
+        EXPECT_MSG(got == c->want && rev == -c->want,
+                   "cmp %s %s (expected %d / %d, got %d / %d)", c->a, c->b, c->want, -c->want,
+                   got, rev);
     }
+}
 
-    for (i = 0; i < sizeof(time_cases) / sizeof(time_cases[0]); i++) {
+static void test_time_parse(void) {
+    for (size_t i = 0; i < COUNT(time_cases); i++) {
         const time_case_t *c = &time_cases[i];
         int64_t ms = 0;
         int rc = timefmt_parse_rfc3339(c->in, strlen(c->in), &ms);
-        if ((rc == 0) == c->ok && (!c->ok || ms == c->ms)) {
-            passed++;
-        } else {
-            failed++;
-            printf("FAIL time \"%s\": rc %d ms %lld; want ok %d ms %lld\n",
-                   c->in, rc, (long long)ms, c->ok, c->ms);
-        }
+        EXPECT_MSG((rc == 0) == c->ok && (!c->ok || ms == c->ms),
+                   "time \"%s\" (expected ok %d ms %lld, got rc %d ms %lld)", c->in, c->ok,
+                   c->ms, rc, (long long)ms);
     }
+}
 
-    for (i = 0; i < sizeof(format_cases) / sizeof(format_cases[0]); i++) {
+/* Formats, and reads the text back to the same instant. */
+static void test_time_format(void) {
+    for (size_t i = 0; i < COUNT(format_cases); i++) {
         const format_case_t *c = &format_cases[i];
         char buf[32];
         int64_t back = 0;
         timefmt_format_rfc3339(c->ms, buf, sizeof(buf));
-        if (strcmp(buf, c->want) == 0 &&
-            timefmt_parse_rfc3339(buf, strlen(buf), &back) == 0 &&
-            back == c->ms) {
-            passed++;
-        } else {
-            failed++;
-            printf("FAIL format %lld: \"%s\", want \"%s\"\n", c->ms, buf,
-                   c->want);
-        }
+        int rc = timefmt_parse_rfc3339(buf, strlen(buf), &back);
+        EXPECT_MSG(strcmp(buf, c->want) == 0 && rc == 0 && back == c->ms,
+                   "format %lld (expected \"%s\" read back as %lld, got \"%s\" read back as"
+                   " %lld, rc %d)",
+                   c->ms, c->want, c->ms, buf, (long long)back, rc);
     }
-
-    /* Clocks: wall clock is after 2024, monotonic does not go back. */
-    {
-        int64_t now = timefmt_now_ms(), m1 = timefmt_mono_ms(),
-                m2 = timefmt_mono_ms();
-        if (now > 1704067200000LL && m2 >= m1 && m1 > 0) {
-            passed++;
-        } else {
-            failed++;
-            printf("FAIL clocks: now %lld mono %lld %lld\n", (long long)now,
-                   (long long)m1, (long long)m2);
-        }
-    }
-
-    /* fixed point: text -> nanos -> canonical text */
-    {
-        static const struct { const char *in, *out; } rt[] = {
-            {"0", "0"}, {"1", "1"}, {"0.5", "0.5"}, {"187.25", "187.25"},
-            {"0.000000001", "0.000000001"}, {"-2.5", "-2.5"},
-            {"123456789.123456789", "123456789.123456789"},
-            {"1.0000000004", "1"}, {"1.0000000005", "1.000000001"},
-            {"105.8988475", "105.8988475"}, {"", "0"}};
-        for (size_t i = 0; i < sizeof(rt) / sizeof(rt[0]); i++) {
-            decimal_nanos_t v;
-            decimal_t d;
-            int ok = decimal_text_to_nanos(rt[i].in, &v) == 0;
-            if (ok) decimal_from_nanos(v, &d);
-            if (ok && !strcmp(d.text, rt[i].out)) {
-                passed++;
-            } else {
-                failed++;
-                printf("FAIL nanos round trip \"%s\": got \"%s\"\n", rt[i].in,
-                       ok ? d.text : "(error)");
-            }
-        }
-        decimal_nanos_t bad;
-        if (decimal_text_to_nanos("abc", &bad) < 0) passed++;
-        else { failed++; printf("FAIL nanos of \"abc\" accepted\n"); }
-        /* Too large for nanos: refused, never wrapped around (a 31-digit
-         * integer overflowed the scaling to 1e-9; tests/fuzz/fuzz_decimal). */
-        static const char *const too_big[] = {
-            "2910000000000000000000000000000", "2.91e30", "1e30",
-            "-9999999999999999999999999999999.5", "12345678901234567890123456789012345678"};
-        for (size_t i = 0; i < sizeof(too_big) / sizeof(too_big[0]); i++) {
-            if (decimal_text_to_nanos(too_big[i], &bad) < 0) {
-                passed++;
-            } else {
-                failed++;
-                printf("FAIL nanos of \"%s\" accepted\n", too_big[i]);
-            }
-        }
-        if (decimal_text_to_nanos("99999999999999999999.999999999", &bad) == 0 &&
-            bad > 0) passed++;
-        else { failed++; printf("FAIL nanos of 20 integer digits refused\n"); }
-    }
-    /* the price of the last fill, from two cumulative states */
-    {
-        static const struct { const char *q1, *a1, *q2, *a2, *price; } fp[] = {
-            {"0", "", "10", "189.12", "189.12"},          /* first fill */
-            {"10", "100", "30", "110", "115"},            /* 10@100 then 20@115 */
-            {"3", "189.1", "4", "189.115", "189.16"},     /* 1 share at 189.16 */
-            {"0.5", "10", "1.5", "10.1", "10.15"},
-            {"1", "1", "4", "1.5", "1.666666667"},        /* rounds half up */
-        };
-        for (size_t i = 0; i < sizeof(fp) / sizeof(fp[0]); i++) {
-            decimal_nanos_t q1, a1, q2, a2;
-            decimal_text_to_nanos(fp[i].q1, &q1);
-            decimal_text_to_nanos(fp[i].a1, &a1);
-            decimal_text_to_nanos(fp[i].q2, &q2);
-            decimal_text_to_nanos(fp[i].a2, &a2);
-            decimal_t d;
-            decimal_from_nanos(decimal_fill_price(q1, a1, q2, a2), &d);
-            if (!strcmp(d.text, fp[i].price)) {
-                passed++;
-            } else {
-                failed++;
-                printf("FAIL fill price %s@%s -> %s@%s: got %s, want %s\n", fp[i].q1,
-                       fp[i].a1, fp[i].q2, fp[i].a2, d.text, fp[i].price);
-            }
-        }
-    }
-
-    /* rounding to a number of places */
-    {
-        static const struct { const char *in; int places; const char *out; } rd[] = {
-            {"120.230000001", 4, "120.23"}, {"415.469998665", 4, "415.47"},
-            {"1.66665", 4, "1.6667"}, {"1.66664", 4, "1.6666"}, {"-2.00005", 4, "-2.0001"},
-            {"0.5", 0, "1"}, {"7", 2, "7"}, {"0.123456789", 9, "0.123456789"}};
-        for (size_t i = 0; i < sizeof(rd) / sizeof(rd[0]); i++) {
-            decimal_nanos_t v;
-            decimal_t d;
-            decimal_text_to_nanos(rd[i].in, &v);
-            decimal_from_nanos(decimal_nanos_round(v, rd[i].places), &d);
-            if (!strcmp(d.text, rd[i].out)) {
-                passed++;
-            } else {
-                failed++;
-                printf("FAIL round %s to %d: got %s, want %s\n", rd[i].in, rd[i].places,
-                       d.text, rd[i].out);
-            }
-        }
-    }
-
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
 }
+
+/* Clocks: wall clock is after 2024, monotonic does not go back. */
+static void test_clocks(void) {
+    int64_t now = timefmt_now_ms(), m1 = timefmt_mono_ms(), m2 = timefmt_mono_ms();
+    EXPECT_MSG(now > 1704067200000LL, "wall clock %lld is after 2024-01-01", (long long)now);
+    EXPECT_MSG(m2 >= m1, "monotonic clock %lld then %lld does not go back", (long long)m1,
+               (long long)m2);
+    EXPECT_MSG(m1 > 0, "monotonic clock %lld is positive", (long long)m1);
+}
+
+static void test_nanos_round_trip(void) {
+    for (size_t i = 0; i < COUNT(nanos_cases); i++) {
+        decimal_nanos_t v;
+        decimal_t d;
+        int ok = decimal_text_to_nanos(nanos_cases[i].in, &v) == 0;
+        if (ok) decimal_from_nanos(v, &d);
+        EXPECT_MSG(ok && !strcmp(d.text, nanos_cases[i].out),
+                   "nanos round trip \"%s\" (expected \"%s\", got \"%s\")", nanos_cases[i].in,
+                   nanos_cases[i].out, ok ? d.text : "(error)");
+    }
+}
+
+static void test_nanos_range(void) {
+    decimal_nanos_t v;
+    int rc = decimal_text_to_nanos("abc", &v);
+    EXPECT_MSG(rc < 0, "nanos of \"abc\" refused (got rc %d)", rc);
+    for (size_t i = 0; i < COUNT(nanos_too_big); i++) {
+        rc = decimal_text_to_nanos(nanos_too_big[i], &v);
+        EXPECT_MSG(rc < 0, "nanos of \"%s\" refused (got rc %d)", nanos_too_big[i], rc);
+    }
+    if (EXPECT_INT(decimal_text_to_nanos("99999999999999999999.999999999", &v), 0)) {
+        decimal_t d;
+        decimal_from_nanos(v, &d);
+        EXPECT_MSG(v > 0, "nanos of 20 integer digits are positive (got %s)", d.text);
+    }
+}
+
+static void test_fill_price(void) {
+    for (size_t i = 0; i < COUNT(fill_cases); i++) {
+        decimal_nanos_t q1, a1, q2, a2;
+        decimal_text_to_nanos(fill_cases[i].q1, &q1);
+        decimal_text_to_nanos(fill_cases[i].a1, &a1);
+        decimal_text_to_nanos(fill_cases[i].q2, &q2);
+        decimal_text_to_nanos(fill_cases[i].a2, &a2);
+        decimal_t d;
+        decimal_from_nanos(decimal_fill_price(q1, a1, q2, a2), &d);
+        EXPECT_MSG(!strcmp(d.text, fill_cases[i].price),
+                   "fill price %s@%s -> %s@%s (expected %s, got %s)", fill_cases[i].q1,
+                   fill_cases[i].a1, fill_cases[i].q2, fill_cases[i].a2, fill_cases[i].price,
+                   d.text);
+    }
+}
+
+static void test_nanos_round(void) {
+    for (size_t i = 0; i < COUNT(round_cases); i++) {
+        decimal_nanos_t v;
+        decimal_t d;
+        decimal_text_to_nanos(round_cases[i].in, &v);
+        decimal_from_nanos(decimal_nanos_round(v, round_cases[i].places), &d);
+        EXPECT_MSG(!strcmp(d.text, round_cases[i].out), "round %s to %d (expected %s, got %s)",
+                   round_cases[i].in, round_cases[i].places, round_cases[i].out, d.text);
+    }
+}
+
+static const unit_test_t TESTS[] = {
+    {"parse", test_parse},
+    {"parse_respects_len", test_parse_respects_len},
+    {"cmp", test_cmp},
+    {"time_parse", test_time_parse},
+    {"time_format", test_time_format},
+    {"clocks", test_clocks},
+    {"nanos_round_trip", test_nanos_round_trip},
+    {"nanos_range", test_nanos_range},
+    {"fill_price", test_fill_price},
+    {"nanos_round", test_nanos_round},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) { return unit_main(TESTS, argc, argv); }

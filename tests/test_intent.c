@@ -1,25 +1,22 @@
-/* test_intent.c -- tests for worker/intent.c (contract section 3).
+/* test_intent.c -- tests for worker/intent.c (contract section 3): verdicts.
  *
  * A table of intents, each with the verdict intent_decode must give: the
  * status, the DLQ reason for unreadable ones, or the exact set of fields
- * named in errors[] for invalid ones.  Then checks of decoded values (exact
- * decimals, defaults, expiry, meta, client_order_id), of the content hash,
- * and of concurrent use from several threads.  In the JSON texts of the
- * table a single quote stands for a double quote, for readability.
- * Prints every failed case and a final "N passed, M failed" line; exits
- * non-zero on any failure. */
+ * named in errors[] for invalid ones.  Then the content hash, raw NUL bytes,
+ * and concurrent use from several threads.  The decoded values (exact
+ * decimals, defaults, expiry, meta, client_order_id), the error messages
+ * and the size limits are in test_intent_values.c.  In the JSON texts a
+ * single quote stands for a double quote, for readability (intent_fixture.h).
+ * Runs on tests/unit.h (`test_intent --list` names the tests); a failed row
+ * names its case, the verdict expected and the one that came. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "intent.h"
-
-#define MAX_AGE 60000
-#define ID "'intent_id':'0b9f5c8e-1d2a-4c3b-9e8f-7a6b5c4d3e2f'"
-#define WHO ID ",'bot_id':'bot-1','user_id':'user_1'"
-#define BASE WHO ",'symbol':'AAPL','side':'buy','created_at':'2026-11-23T13:21:25Z'"
-#define MKT BASE ",'type':'market'"
+#include "intent_fixture.h"
+#include "unit.h"
 
 typedef struct icase {
     const char *name;
@@ -289,324 +286,113 @@ static const icase_t cases[] = {
      INTENT_SOURCE_USER, INTENT_INVALID, "bot_id,qty,stop_price"},
 };
 
-static int passed, failed;
-
-static void fail(const char *fmt, const char *name, const char *what) {
-    failed++;
-    printf(fmt, name, what);
-}
-
-/* Replaces ' with " into a malloc'd copy. */
-static char *dq(const char *s) {
-    char *out = strdup(s);
-    for (char *p = out; *p; p++)
-        if (*p == '\'') *p = '"';
-    return out;
-}
-
-static void decode_text(const char *json_sq, intent_source_t src, intent_t *in,
-                        intent_verdict_t *v) {
-    char *json = dq(json_sq);
-    intent_decode(json, strlen(json), src, MAX_AGE, in, v);
-    free(json);
-}
-
-static void print_verdict(const intent_verdict_t *v) {
-    printf("    status %d dlq %s detail \"%s\"\n", (int)v->status,
-           v->dlq_reason ? v->dlq_reason : "-", v->detail);
-    for (int i = 0; i < v->n_errors; i++)
-        printf("    error %s: %s\n", v->errors[i].field, v->errors[i].message);
-}
-
-/* 1 if the error fields of v are exactly the comma-separated set want. */
-static int same_fields(const intent_verdict_t *v, const char *want) {
-    char buf[512];
-    int n = 0;
-
-    snprintf(buf, sizeof(buf), "%s", want);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        int found = 0;
-        for (int i = 0; i < v->n_errors; i++)
-            if (strcmp(v->errors[i].field, tok) == 0) found++;
-        if (found != 1) return 0;
-        n++;
+/* One check per case: the status, then the DLQ reason (with a detail and no
+ * errors) or exactly the expected error fields (with an intent_id and a
+ * content hash). */
+static void test_verdicts(void) {
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const icase_t *c = &cases[i];
+        intent_t in;
+        intent_verdict_t v;
+        char fields[512];
+        decode_text(c->json, c->source, &in, &v);
+        int ok = v.status == c->status;
+        if (ok && c->status == INTENT_UNREADABLE)
+            ok = v.dlq_reason && strcmp(v.dlq_reason, c->expect) == 0 &&
+                 v.detail[0] != '\0' && v.n_errors == 0;
+        else if (ok)
+            ok = same_fields(&v, c->expect) && v.dlq_reason == NULL &&
+                 strlen(in.content_hash) == 64 && strlen(in.intent_id) == 36;
+        EXPECT_MSG(ok,
+                   "%s (expected status %d \"%s\", got status %d dlq %s fields \"%s\" hash \"%s\""
+                   " detail \"%s\")",
+                   c->name, (int)c->status, c->expect, (int)v.status,
+                   v.dlq_reason ? v.dlq_reason : "-", verdict_fields(&v, fields, sizeof(fields)),
+                   in.content_hash, v.detail);
+        intent_free(&in);
     }
-    return n == v->n_errors;
 }
 
-static void run_case(const icase_t *c) {
+/* ---- content hash ---------------------------------------------------------- */
+
+/* The reference intent, then texts of the same content and of other. */
+static const char *const same_content[] = {
+    "{" MKT ",'qty':'10','meta':{'a':1,'b':[1,'x']}}",
+    " {\n 'meta' : { 'b' : [ 1 , 'x' ] , 'a' : 1 } ,\n'qty' : 10 ," BASE ",'type':'market'} ",
+    "{" MKT ",'qty':1e1,'meta':{'b':[1,'x'],'a':1},'time_in_force':'day'}",
+    "{" MKT ",'qty':'10.000','extended_hours':false,'meta':{'a':1,'b':[1,'x']}}",
+};
+static const char *const other_content[] = {
+    "{" MKT ",'qty':'11','meta':{'a':1,'b':[1,'x']}}",
+    "{" MKT ",'qty':'10','meta':{'a':2,'b':[1,'x']}}",
+    "{" MKT ",'qty':'10','meta':{'a':1,'b':[1,'x']},'time_in_force':'gtc'}",
+    "{" MKT ",'qty':'10','meta':{'a':1,'b':[1,'x']},'extended_hours':true}",
+    "{" MKT ",'qty':'10','meta':{'a':1,'b':[1,'x']},'expires_at':'2026-11-23T13:30:00Z'}",
+    "{" MKT ",'notional':'10','meta':{'a':1,'b':[1,'x']}}",
+    "{" MKT ",'qty':'10','meta':{'a':1,'b':['x',1]}}",
+    "{" MKT ",'qty':'10'}",
+};
+
+/* The content hash of single-quoted JSON into hash[65]; returns the status. */
+static intent_status_t hash_of(const char *json_sq, intent_source_t src, char hash[65]) {
     intent_t in;
     intent_verdict_t v;
-    int ok;
-
-    decode_text(c->json, c->source, &in, &v);
-    ok = v.status == c->status;
-    if (ok && c->status == INTENT_UNREADABLE)
-        ok = v.dlq_reason && strcmp(v.dlq_reason, c->expect) == 0 &&
-             v.detail[0] != '\0' && v.n_errors == 0;
-    else if (ok)
-        ok = same_fields(&v, c->expect) && v.dlq_reason == NULL &&
-             strlen(in.content_hash) == 64 && strlen(in.intent_id) == 36;
-    if (ok) {
-        passed++;
-    } else {
-        failed++;
-        printf("FAIL %s: want status %d %s\n", c->name, (int)c->status,
-               c->expect);
-        print_verdict(&v);
-    }
+    decode_text(json_sq, src, &in, &v);
+    snprintf(hash, 65, "%s", in.content_hash);
     intent_free(&in);
+    return v.status;
 }
 
-/* Decodes json and checks one condition with a name. */
-static void check(const char *name, int cond) {
-    if (cond) {
-        passed++;
-    } else {
-        failed++;
-        printf("FAIL %s\n", name);
-    }
-}
-
-typedef struct value_case {
-    const char *json_tail; /* appended to MKT or BASE */
-    const char *qty, *notional, *limit_price, *stop_price;
-} value_case_t;
-
-static void check_values(void) {
-    static const value_case_t vc[] = {
-        {",'qty':1e2}", "100", NULL, NULL, NULL},
-        {",'qty':1.50}", "1.5", NULL, NULL, NULL},
-        {",'qty':0.1e1}", "1", NULL, NULL, NULL},
-        {",'qty':'0010.500'}", "10.5", NULL, NULL, NULL},
-        {",'qty':1E-9}", "0.000000001", NULL, NULL, NULL},
-        {",'qty':123456789012345678901234567890}",
-         "123456789012345678901234567890", NULL, NULL, NULL},
-        {",'qty':0.30000000000000004e9}", "300000000.00000004", NULL, NULL, NULL},
-        {",'notional':'100.10'}", NULL, "100.1", NULL, NULL},
-        {",'notional':2.5e1}", NULL, "25", NULL, NULL},
-    };
-    for (size_t i = 0; i < sizeof(vc) / sizeof(vc[0]); i++) {
-        char json[1024];
-        intent_t in;
-        intent_verdict_t v;
-        int ok;
-        snprintf(json, sizeof(json), "{" MKT "%s", vc[i].json_tail);
-        decode_text(json, INTENT_SOURCE_BOT, &in, &v);
-        ok = v.status == INTENT_VALID &&
-             in.has_qty == (vc[i].qty != NULL) &&
-             in.has_notional == (vc[i].notional != NULL) &&
-             (!vc[i].qty || !strcmp(in.qty.text, vc[i].qty)) &&
-             (!vc[i].notional || !strcmp(in.notional.text, vc[i].notional));
-        if (!ok) {
-            fail("FAIL value %s: got %s\n", vc[i].json_tail,
-                 in.has_qty ? in.qty.text : in.notional.text);
-            print_verdict(&v);
-        } else {
-            passed++;
-        }
-        intent_free(&in);
-    }
-
-    /* All fields of a full intent. */
-    {
-        intent_t in;
-        intent_verdict_t v;
-        char coid[64];
-        decode_text("{" BASE ",'type':'stop_limit','qty':'1.5','limit_price':'187.250',"
-                    "'stop_price':187.1,'time_in_force':'gtc','extended_hours':true,"
-                    "'expires_at':'2026-11-23T13:22:25.500+00:00',"
-                    "'meta':{ 'strategy' : 'x y', 'confidence':0.70, 'l':[1, 2] }}",
-                    INTENT_SOURCE_BOT, &in, &v);
-        check("full: valid", v.status == INTENT_VALID);
-        check("full: ids", !strcmp(in.bot_id, "bot-1") && !strcmp(in.user_id, "user_1"));
-        check("full: symbol side type", !strcmp(in.symbol, "AAPL") &&
-              !strcmp(in.side, "buy") && !strcmp(in.type, "stop_limit"));
-        check("full: prices", in.has_limit_price && in.has_stop_price &&
-              !strcmp(in.limit_price.text, "187.25") &&
-              !strcmp(in.stop_price.text, "187.1") && !in.has_notional);
-        check("full: tif and extended", !strcmp(in.time_in_force, "gtc") &&
-              in.extended_hours == 1);
-        check("full: times", !strcmp(in.created_at, "2026-11-23T13:21:25Z") &&
-              in.created_at_ms == 1795440085000LL &&
-              !strcmp(in.expires_at, "2026-11-23T13:22:25.500+00:00") &&
-              in.expires_at_ms == 1795440145500LL);
-        check("full: meta kept as sent, compact",
-              in.meta_json && !strcmp(in.meta_json,
-              "{\"strategy\":\"x y\",\"confidence\":0.70,\"l\":[1,2]}"));
-        intent_client_order_id(&in, coid, sizeof(coid));
-        check("client_order_id", !strcmp(coid, "ow-0b9f5c8e-1d2a-4c3b-9e8f-7a6b5c4d3e2f") &&
-              strlen(coid) == 39);
-        check("expired at expiry", intent_is_expired(&in, 1795440145500LL));
-        check("not expired before expiry", !intent_is_expired(&in, 1795440145499LL));
-        intent_free(&in);
-        check("intent_free clears meta", in.meta_json == NULL);
-    }
-
-    /* Defaults and expiry without expires_at. */
-    {
-        intent_t in;
-        intent_verdict_t v;
-        decode_text("{" MKT ",'qty':'1'}", INTENT_SOURCE_BOT, &in, &v);
-        check("default tif day", v.status == INTENT_VALID &&
-              !strcmp(in.time_in_force, "day"));
-        check("default extended_hours 0", in.extended_hours == 0);
-        check("no meta -> NULL", in.meta_json == NULL);
-        check("expiry = created_at + max_age", in.expires_at[0] == '\0' &&
-              in.expires_at_ms == 1795440085000LL + MAX_AGE);
-        check("expiry check uses default expiry",
-              !intent_is_expired(&in, 1795440085000LL + MAX_AGE - 1) &&
-              intent_is_expired(&in, 1795440085000LL + MAX_AGE));
-        intent_free(&in);
-        /* max_age_ms is honoured */
-        {
-            char *json = dq("{" MKT ",'qty':'1'}");
-            intent_decode(json, strlen(json), INTENT_SOURCE_BOT, 5000, &in, &v);
-            free(json);
-            check("expiry with other max_age", in.expires_at_ms == 1795440090000LL);
-            intent_free(&in);
-        }
-        /* created_at before 1970 (negative ms) expires max_age after it; it
-         * overflowed and never expired (found by tests/fuzz/fuzz_intent). */
-        decode_text("{" WHO ",'symbol':'AAPL','side':'buy','type':'market','qty':'1',"
-                    "'created_at':'1969-12-31T23:59:59Z'}", INTENT_SOURCE_BOT, &in, &v);
-        check("created_at before 1970 expires", v.status == INTENT_VALID &&
-              in.created_at_ms == -1000 && in.expires_at_ms == -1000 + MAX_AGE &&
-              intent_is_expired(&in, 1795440085000LL));
-        intent_free(&in);
-        {
-            char *json = dq("{" MKT ",'qty':'1'}");
-            intent_decode(json, strlen(json), INTENT_SOURCE_BOT, INT64_MAX, &in, &v);
-            free(json);
-            check("huge max_age saturates", in.expires_at_ms == INT64_MAX);
-            intent_free(&in);
-        }
-    }
-
-    /* An invalid intent still carries what could be read. */
-    {
-        intent_t in;
-        intent_verdict_t v;
-        decode_text("{" MKT ",'qty':'-1','meta':{'s':1}}", INTENT_SOURCE_BOT, &in, &v);
-        check("invalid keeps readable fields", v.status == INTENT_INVALID &&
-              !strcmp(in.bot_id, "bot-1") && !strcmp(in.user_id, "user_1") &&
-              !strcmp(in.symbol, "AAPL") && !strcmp(in.side, "buy") &&
-              in.meta_json && !strcmp(in.meta_json, "{\"s\":1}") &&
-              strlen(in.content_hash) == 64);
-        intent_free(&in);
-    }
-
-    /* Error messages that the contract names. */
-    {
-        intent_t in;
-        intent_verdict_t v;
-        decode_text("{" WHO ",'symbol':'aapl','side':'buy','type':'market','qty':'1',"
-                    "'created_at':'2026-11-23T13:21:25Z'}", INTENT_SOURCE_BOT, &in, &v);
-        check("lower case symbol message", v.n_errors == 1 &&
-              strstr(v.errors[0].message, "must be upper case") != NULL &&
-              in.symbol[0] == '\0');
-        intent_free(&in);
-        decode_text("{" MKT ",'qty':'1','side':5}", INTENT_SOURCE_BOT, &in, &v);
-        check("duplicate side is not_json", v.status == INTENT_UNREADABLE &&
-              !strcmp(v.dlq_reason, "not_json"));
-        intent_free(&in);
-        decode_text("{" WHO ",'symbol':'AAPL','side':5,'type':'market','qty':'1',"
-                    "'created_at':'2026-11-23T13:21:25Z'}", INTENT_SOURCE_BOT, &in, &v);
-        check("type error says must be a string", v.n_errors == 1 &&
-              !strcmp(v.errors[0].field, "side") &&
-              strstr(v.errors[0].message, "must be a string") != NULL);
-        intent_free(&in);
-        decode_text("{" MKT ",'qty':'1','extended_hours':'yes'}", INTENT_SOURCE_BOT, &in, &v);
-        check("type error says must be a boolean", v.n_errors == 1 &&
-              strstr(v.errors[0].message, "must be a boolean") != NULL);
-        intent_free(&in);
-        decode_text("{" MKT ",'qty':'1','this_is_a_very_long_unknown_field_name_indeed':1}",
-                    INTENT_SOURCE_BOT, &in, &v);
-        check("unknown field name truncated", v.n_errors == 1 &&
-              !strcmp(v.errors[0].field, "this_is_a_very_long_unknown_fie"));
-        intent_free(&in);
-        decode_text("{" MKT ",'qty':'1','\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-                    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-                    "\xc3\xa9\xc3\xa9':1}", INTENT_SOURCE_BOT, &in, &v);
-        check("unknown field truncated on a UTF-8 boundary", v.n_errors == 1 &&
-              strlen(v.errors[0].field) == 30);
-        intent_free(&in);
-    }
-}
-
-static void check_hashes(void) {
-    static const char *const same[] = {
-        "{" MKT ",'qty':'10','meta':{'a':1,'b':[1,'x']}}",
-        " {\n 'meta' : { 'b' : [ 1 , 'x' ] , 'a' : 1 } ,\n'qty' : 10 ," BASE ",'type':'market'} ",
-        "{" MKT ",'qty':1e1,'meta':{'b':[1,'x'],'a':1},'time_in_force':'day'}",
-        "{" MKT ",'qty':'10.000','extended_hours':false,'meta':{'a':1,'b':[1,'x']}}",
-    };
-    static const char *const differ[] = {
-        "{" MKT ",'qty':'11','meta':{'a':1,'b':[1,'x']}}",
-        "{" MKT ",'qty':'10','meta':{'a':2,'b':[1,'x']}}",
-        "{" MKT ",'qty':'10','meta':{'a':1,'b':[1,'x']},'time_in_force':'gtc'}",
-        "{" MKT ",'qty':'10','meta':{'a':1,'b':[1,'x']},'extended_hours':true}",
-        "{" MKT ",'qty':'10','meta':{'a':1,'b':[1,'x']},'expires_at':'2026-11-23T13:30:00Z'}",
-        "{" MKT ",'notional':'10','meta':{'a':1,'b':[1,'x']}}",
-        "{" MKT ",'qty':'10','meta':{'a':1,'b':['x',1]}}",
-        "{" MKT ",'qty':'10'}",
-    };
-    intent_t in;
-    intent_verdict_t v;
+static void test_hash_same_content(void) {
     char ref[65], h[65];
-
-    decode_text(same[0], INTENT_SOURCE_BOT, &in, &v);
-    snprintf(ref, sizeof(ref), "%s", in.content_hash);
-    check("hash: reference valid", v.status == INTENT_VALID && strlen(ref) == 64);
-    intent_free(&in);
-    for (size_t i = 1; i < sizeof(same) / sizeof(same[0]); i++) {
-        decode_text(same[i], INTENT_SOURCE_BOT, &in, &v);
-        if (v.status == INTENT_VALID && !strcmp(in.content_hash, ref)) {
-            passed++;
-        } else {
-            fail("FAIL hash should equal: %s%s\n", same[i], "");
-            print_verdict(&v);
-        }
-        intent_free(&in);
+    EXPECT_INT(hash_of(same_content[0], INTENT_SOURCE_BOT, ref), INTENT_VALID);
+    EXPECT_INT(strlen(ref), 64);
+    for (size_t i = 1; i < sizeof(same_content) / sizeof(same_content[0]); i++) {
+        intent_status_t st = hash_of(same_content[i], INTENT_SOURCE_BOT, h);
+        EXPECT_MSG(st == INTENT_VALID && !strcmp(h, ref),
+                   "hash of %s (expected valid with %s, got status %d with %s)",
+                   same_content[i], ref, (int)st, h);
     }
-    for (size_t i = 0; i < sizeof(differ) / sizeof(differ[0]); i++) {
-        decode_text(differ[i], INTENT_SOURCE_BOT, &in, &v);
-        if (strlen(in.content_hash) == 64 && strcmp(in.content_hash, ref) != 0)
-            passed++;
-        else
-            fail("FAIL hash should differ: %s%s\n", differ[i], "");
-        intent_free(&in);
-    }
-    /* Same text from the other topic is other content. */
-    decode_text("{" WHO ",'symbol':'AAPL','side':'buy','type':'market','qty':'1',"
-                "'created_at':'2026-11-23T13:21:25Z'}", INTENT_SOURCE_BOT, &in, &v);
-    snprintf(h, sizeof(h), "%s", in.content_hash);
-    intent_free(&in);
-    decode_text("{" WHO ",'symbol':'AAPL','side':'buy','type':'market','qty':'1',"
-                "'created_at':'2026-11-23T13:21:25Z'}", INTENT_SOURCE_USER, &in, &v);
-    check("hash: source matters", strcmp(h, in.content_hash) != 0);
-    intent_free(&in);
+}
 
-    /* Invalid intents: same for reordering, different for a changed value. */
-    decode_text("{" MKT ",'qty':-1,'zzz':5}", INTENT_SOURCE_BOT, &in, &v);
-    snprintf(h, sizeof(h), "%s", in.content_hash);
-    check("hash: invalid has a hash", v.status == INTENT_INVALID && strlen(h) == 64);
-    intent_free(&in);
-    decode_text("{'zzz':5, 'qty':-1, " MKT "}", INTENT_SOURCE_BOT, &in, &v);
-    check("hash: invalid reordered equal", !strcmp(h, in.content_hash));
-    intent_free(&in);
-    decode_text("{" MKT ",'qty':-1,'zzz':6}", INTENT_SOURCE_BOT, &in, &v);
-    check("hash: invalid changed unknown number differs", strcmp(h, in.content_hash) != 0);
-    intent_free(&in);
-    decode_text("{" MKT ",'qty':-1,'zzz':'5'}", INTENT_SOURCE_BOT, &in, &v);
-    check("hash: invalid number vs string differs", strcmp(h, in.content_hash) != 0);
-    intent_free(&in);
+static void test_hash_other_content(void) {
+    char ref[65], h[65];
+    hash_of(same_content[0], INTENT_SOURCE_BOT, ref);
+    for (size_t i = 0; i < sizeof(other_content) / sizeof(other_content[0]); i++) {
+        hash_of(other_content[i], INTENT_SOURCE_BOT, h);
+        EXPECT_MSG(strlen(h) == 64 && strcmp(h, ref) != 0,
+                   "hash of %s (expected 64 hex digits other than %s, got %s)",
+                   other_content[i], ref, h);
+    }
+}
+
+/* Same text from the other topic is other content. */
+static void test_hash_source(void) {
+    static const char json[] = "{" WHO ",'symbol':'AAPL','side':'buy','type':'market',"
+                               "'qty':'1','created_at':'2026-11-23T13:21:25Z'}";
+    char bot[65], user[65];
+    hash_of(json, INTENT_SOURCE_BOT, bot);
+    hash_of(json, INTENT_SOURCE_USER, user);
+    EXPECT_MSG(strcmp(bot, user) != 0, "hash from the bot and user topics differ (both %s)", bot);
+}
+
+/* Invalid intents: same for reordering, different for a changed value. */
+static void test_hash_invalid(void) {
+    char h[65], other[65];
+    EXPECT_INT(hash_of("{" MKT ",'qty':-1,'zzz':5}", INTENT_SOURCE_BOT, h), INTENT_INVALID);
+    EXPECT_INT(strlen(h), 64);
+    hash_of("{'zzz':5, 'qty':-1, " MKT "}", INTENT_SOURCE_BOT, other);
+    EXPECT_STR(other, h);
+    hash_of("{" MKT ",'qty':-1,'zzz':6}", INTENT_SOURCE_BOT, other);
+    EXPECT_MSG(strcmp(h, other) != 0, "changed unknown number: hash differs (both %s)", h);
+    hash_of("{" MKT ",'qty':-1,'zzz':'5'}", INTENT_SOURCE_BOT, other);
+    EXPECT_MSG(strcmp(h, other) != 0, "number vs string: hash differs (both %s)", h);
 }
 
 /* A raw NUL byte anywhere is not JSON.  jansson 2.14 accepts one after a
  * number, which inside meta cut the stored meta short (the fuzzer found
  * it: tests/fuzz/regressions/fuzz_intent/nul-after-number-in-meta). */
-static void check_nul(void) {
+static void test_nul_byte(void) {
     static const char *const texts[] = {
         "{" MKT ",'qty':'1','meta':{'a':1@}}", /* after a number in meta */
         "{" MKT ",'qty':1@}",                  /* after a top-level number */
@@ -621,138 +407,17 @@ static void check_nul(void) {
         intent_t in;
         intent_verdict_t v;
         intent_decode(t, n, INTENT_SOURCE_BOT, MAX_AGE, &in, &v);
-        char name[80];
-        snprintf(name, sizeof(name), "NUL byte at offset %zu: DLQ not_json", (size_t)(at - t));
-        check(name, v.status == INTENT_UNREADABLE && v.dlq_reason &&
-                    !strcmp(v.dlq_reason, "not_json") && strstr(v.detail, "NUL byte"));
+        EXPECT_MSG(v.status == INTENT_UNREADABLE && v.dlq_reason &&
+                       !strcmp(v.dlq_reason, "not_json") && strstr(v.detail, "NUL byte"),
+                   "NUL byte at offset %zu (expected DLQ not_json naming the NUL byte, got status"
+                   " %d dlq %s detail \"%s\")",
+                   (size_t)(at - t), (int)v.status, v.dlq_reason ? v.dlq_reason : "-", v.detail);
         intent_free(&in);
         free(t);
     }
 }
 
-static void check_sizes(void) {
-    intent_t in;
-    intent_verdict_t v;
-    char *buf = malloc(INTENT_MAX_BYTES + 64);
-    char *head = dq("{" MKT ",'qty':'1','meta':{'pad':'");
-    size_t hl = strlen(head), n;
-
-    /* meta of exactly 8192 bytes when compact ({"pad":"..."} = 10 + pad). */
-    memcpy(buf, head, hl);
-    n = hl;
-    memset(buf + n, 'x', INTENT_MAX_META_BYTES - 10);
-    n += INTENT_MAX_META_BYTES - 10;
-    memcpy(buf + n, "\"}}", 3);
-    n += 3;
-    intent_decode(buf, n, INTENT_SOURCE_BOT, MAX_AGE, &in, &v);
-    check("meta of 8192 bytes is fine", v.status == INTENT_VALID && in.meta_json &&
-          strlen(in.meta_json) == INTENT_MAX_META_BYTES);
-    intent_free(&in);
-
-    /* one byte more */
-    memcpy(buf, head, hl);
-    n = hl;
-    memset(buf + n, 'x', INTENT_MAX_META_BYTES - 9);
-    n += INTENT_MAX_META_BYTES - 9;
-    memcpy(buf + n, "\"}}", 3);
-    n += 3;
-    intent_decode(buf, n, INTENT_SOURCE_BOT, MAX_AGE, &in, &v);
-    check("meta of 8193 bytes is too big", v.status == INTENT_INVALID && same_fields(&v, "meta") &&
-          in.meta_json == NULL);
-    intent_free(&in);
-
-    /* meta under the limit only because of whitespace outside strings */
-    memcpy(buf, head, hl - 8);
-    n = hl - 8;
-    memset(buf + n, ' ', 20000);
-    n += 20000;
-    memcpy(buf + n, "{\"pad\":\"xx\"}}", 13);
-    n += 13;
-    intent_decode(buf, n, INTENT_SOURCE_BOT, MAX_AGE, &in, &v);
-    check("meta size counts compact bytes", v.status == INTENT_VALID && in.meta_json &&
-          !strcmp(in.meta_json, "{\"pad\":\"xx\"}"));
-    intent_free(&in);
-
-    /* a message of exactly 64 KiB is read; one byte more is too large */
-    memcpy(buf, head, hl);
-    n = hl;
-    memset(buf + n, ' ', INTENT_MAX_BYTES - n - 6);
-    n = INTENT_MAX_BYTES - 6;
-    memcpy(buf + n, "x\"}}  ", 6);
-    n += 6;
-    intent_decode(buf, n, INTENT_SOURCE_BOT, MAX_AGE, &in, &v);
-    check("64 KiB message is read", n == INTENT_MAX_BYTES && v.status == INTENT_INVALID &&
-          same_fields(&v, "meta"));
-    intent_free(&in);
-    buf[n] = ' ';
-    intent_decode(buf, n + 1, INTENT_SOURCE_BOT, MAX_AGE, &in, &v);
-    check("64 KiB + 1 is too_large", v.status == INTENT_UNREADABLE &&
-          !strcmp(v.dlq_reason, "too_large"));
-    intent_free(&in);
-
-    /* more unknown fields than errors[] holds: capped, still invalid */
-    {
-        char *p = buf;
-        p += sprintf(p, "%s", "{\"intent_id\":\"0b9f5c8e-1d2a-4c3b-9e8f-7a6b5c4d3e2f\"");
-        for (int i = 0; i < 100; i++) p += sprintf(p, ",\"u%d\":%d", i, i);
-        p += sprintf(p, "}");
-        intent_decode(buf, (size_t)(p - buf), INTENT_SOURCE_BOT, MAX_AGE, &in, &v);
-        check("errors capped at INTENT_MAX_ERRORS", v.status == INTENT_INVALID &&
-              v.n_errors == INTENT_MAX_ERRORS);
-        intent_free(&in);
-    }
-
-    /* deeply nested meta within jansson's limit, and beyond it */
-    {
-        char *p = buf;
-        p += sprintf(p, "%s", head);
-        p -= 8; /* back to: "meta": */
-        for (int i = 0; i < 3000; i++) *p++ = '[';
-        for (int i = 0; i < 3000; i++) *p++ = ']';
-        *p++ = '}';
-        intent_decode(buf, (size_t)(p - buf), INTENT_SOURCE_BOT, MAX_AGE, &in, &v);
-        check("nesting beyond the limit is not_json", v.status == INTENT_UNREADABLE &&
-              !strcmp(v.dlq_reason, "not_json"));
-        intent_free(&in);
-    }
-    free(head);
-    free(buf);
-
-    /* message keys the ledger can record, and those it cannot */
-    {
-        char long_key[INTENT_MAX_KEY_BYTES + 2];
-        memset(long_key, 'k', sizeof long_key);
-        static const struct {
-            const char *what, *key;
-            size_t len;
-            int ok;
-        } keys[] = {
-            {"no key", NULL, 0, 1},
-            {"a bot_id", "bot-1", 5, 1},
-            {"UTF-8 text", "b\xc3\xa9", 3, 1},
-            {"4-byte UTF-8", "\xf0\x9f\x98\x80", 4, 1},
-            {"invalid byte", "b\xff", 2, 0},
-            {"truncated sequence", "b\xc3", 2, 0},
-            {"overlong slash", "\xc0\xaf", 2, 0},
-            {"surrogate", "\xed\xa0\x80", 3, 0},
-            {"beyond U+10FFFF", "\xf4\x90\x80\x80", 4, 0},
-            {"NUL byte", "b\0c", 3, 0},
-        };
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-            memset(&v, 0, sizeof v);
-            int ok = intent_key_ok(keys[i].key, keys[i].len, &v);
-            char what[96];
-            snprintf(what, sizeof what, "key: %s", keys[i].what);
-            check(what, ok == keys[i].ok &&
-                        (ok ? v.status == INTENT_VALID
-                            : v.status == INTENT_UNREADABLE && !strcmp(v.dlq_reason, "bad_key")));
-        }
-        check("key of 256 bytes is fine", intent_key_ok(long_key, INTENT_MAX_KEY_BYTES, &v));
-        check("key of 257 bytes is bad_key",
-              !intent_key_ok(long_key, INTENT_MAX_KEY_BYTES + 1, &v) &&
-              !strcmp(v.dlq_reason, "bad_key") && strstr(v.detail, "257 bytes"));
-    }
-}
+/* ---- threads ---------------------------------------------------------------- */
 
 /* The same decoding from several threads at once gives the same answers. */
 typedef struct thread_arg {
@@ -775,10 +440,11 @@ static void *thread_main(void *p) {
     return NULL;
 }
 
-static void check_threads(void) {
+static void test_threads(void) {
     char *json = dq("{" MKT ",'qty':1.5e1,'meta':{'k':[1,2,3],'s':'v'}}");
     pthread_t t[4];
     thread_arg_t a[4];
+    int started[4];
     intent_t in;
     intent_verdict_t v;
     int bad = 0;
@@ -788,25 +454,29 @@ static void check_threads(void) {
         a[i].json = json;
         a[i].hash = in.content_hash;
         a[i].bad = 0;
-        pthread_create(&t[i], NULL, thread_main, &a[i]);
+        started[i] = pthread_create(&t[i], NULL, thread_main, &a[i]) == 0;
     }
     for (int i = 0; i < 4; i++) {
+        if (!started[i]) continue;
         pthread_join(t[i], NULL);
         bad += a[i].bad;
     }
-    check("threads agree", v.status == INTENT_VALID && bad == 0);
+    EXPECT_INT(started[0] + started[1] + started[2] + started[3], 4);
+    EXPECT_INT(v.status, INTENT_VALID);
+    EXPECT_INT(bad, 0);
     intent_free(&in);
     free(json);
 }
 
-int main(void) {
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        run_case(&cases[i]);
-    check_values();
-    check_hashes();
-    check_sizes();
-    check_nul();
-    check_threads();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
-}
+static const unit_test_t TESTS[] = {
+    {"verdicts", test_verdicts},
+    {"hash_same_content", test_hash_same_content},
+    {"hash_other_content", test_hash_other_content},
+    {"hash_source", test_hash_source},
+    {"hash_invalid", test_hash_invalid},
+    {"nul_byte", test_nul_byte},
+    {"threads", test_threads},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) { return unit_main(TESTS, argc, argv); }
