@@ -5,8 +5,9 @@
  * its keys and sends "v1=<64 hex digits>" in the Kafka header x-signature.
  * Keys and bindings live in the ledger (tables bots, bot_keys, bot_users,
  * changed by the auth_bot_* functions below, which `intentctl bot ...`
- * calls) and each replica re-reads them every SIGNING_REFRESH_MS.  The signer of an intent is its message key on the
- * bot topic (the bot_id) and USER_TOPIC_SIGNER on the user topic.
+ * calls) and each replica re-reads them every SIGNING_REFRESH_MS.  The
+ * signer of an intent is its message key on the bot topic (the bot_id) and
+ * USER_TOPIC_SIGNER on the user topic.
  *
  * INTENT_SIGNING=required refuses unsigned intents; optional lets them
  * through unchecked but still checks every signed one.  A refused intent is

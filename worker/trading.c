@@ -390,35 +390,31 @@ static int rows_from(PGresult *r, int with_previous, trading_rows_t *out, pgadmi
     return 0;
 }
 
-int trading_list(PGconn *db, int all, trading_rows_t *out, pgadmin_err_t *e) {
+/* Runs sql (one parameter) and reads its rows into out. */
+static int read_rows(PGconn *db, const char *sql, const char *param, int with_previous,
+                     const char *what, trading_rows_t *out, pgadmin_err_t *e) {
     memset(out, 0, sizeof(*out));
-    const char *p_all[] = {all ? "1" : "0"};
-    PGresult *r = pgadmin_exec(db,
-                               "SELECT scope, id, state, reason, updated_by, "
-                               TRADING_TS("updated_at")
-                               " FROM trading_states WHERE state <> 'active' OR $1::int = 1"
-                               " ORDER BY CASE scope WHEN 'global' THEN 0 WHEN 'user' THEN 1"
-                               " ELSE 2 END, id",
-                               1, p_all, PGRES_TUPLES_OK, "read trading_states", e);
+    PGresult *r = pgadmin_exec(db, sql, 1, &param, PGRES_TUPLES_OK, what, e);
     if (!r) return -1;
-    int rc = rows_from(r, 0, out, e);
+    int rc = rows_from(r, with_previous, out, e);
     PQclear(r);
     return rc;
 }
 
+int trading_list(PGconn *db, int all, trading_rows_t *out, pgadmin_err_t *e) {
+    return read_rows(db,
+                     "SELECT scope, id, state, reason, updated_by, " TRADING_TS("updated_at")
+                     " FROM trading_states WHERE state <> 'active' OR $1::int = 1"
+                     " ORDER BY CASE scope WHEN 'global' THEN 0 WHEN 'user' THEN 1 ELSE 2 END, id",
+                     all ? "1" : "0", 0, "read trading_states", out, e);
+}
+
 int trading_history(PGconn *db, int64_t n, trading_rows_t *out, pgadmin_err_t *e) {
-    memset(out, 0, sizeof(*out));
     char limit[24];
     snprintf(limit, sizeof(limit), "%" PRId64, n);
-    const char *p_hist[] = {limit};
-    PGresult *r = pgadmin_exec(db,
-                               "SELECT scope, id, to_state, reason, changed_by, "
-                               TRADING_TS("changed_at")
-                               ", coalesce(from_state, 'active') FROM trading_state_changes"
-                               " ORDER BY change_id DESC LIMIT $1::bigint",
-                               1, p_hist, PGRES_TUPLES_OK, "read trading_state_changes", e);
-    if (!r) return -1;
-    int rc = rows_from(r, 1, out, e);
-    PQclear(r);
-    return rc;
+    return read_rows(db,
+                     "SELECT scope, id, to_state, reason, changed_by, " TRADING_TS("changed_at")
+                     ", coalesce(from_state, 'active') FROM trading_state_changes"
+                     " ORDER BY change_id DESC LIMIT $1::bigint",
+                     limit, 1, "read trading_state_changes", out, e);
 }

@@ -279,7 +279,8 @@ static json_t *dlq_rec_json(const common_t *c, const dlq_rec_t *r) {
     json_object_set_new(j, "dlq_topic", json_string(c->topic_dlq));
     json_object_set_new(j, "dlq_partition", json_integer(r->partition));
     json_object_set_new(j, "dlq_offset", json_integer(r->offset));
-    json_object_set_new(j, "timestamp", r->timestamp >= 0 ? json_integer(r->timestamp) : json_null());
+    json_object_set_new(j, "timestamp",
+                        r->timestamp >= 0 ? json_integer(r->timestamp) : json_null());
     json_object_set_new(j, "reason", json_header(r->reason));
     json_object_set_new(j, "topic", json_header(r->topic));
     json_object_set_new(j, "partition", json_num_header(r->opart));

@@ -182,7 +182,8 @@ static redisconn_t *redis_connect(void) {
 static int show_subject(redisconn_t *rc, const quota_req_t *q) {
     quota_status_t s;
     char err[512];
-    if (quota_show(rc, q->subject, q->id, q->default_limit, q->period_ms, &s, err, sizeof err) < 0) {
+    if (quota_show(rc, q->subject, q->id, q->default_limit, q->period_ms, &s, err,
+                   sizeof err) < 0) {
         fprintf(stderr, "intentctl: %s\n", err);
         return EXIT_REFUSED;
     }

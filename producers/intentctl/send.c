@@ -138,9 +138,9 @@ static void report_refused(send_state_t *st, const char *id, long line,
         for (int i = 0; i < v->n_errors; i++)
             json_array_append_new(errs, json_pack("{s:s, s:s}", "field", v->errors[i].field,
                                                   "message", v->errors[i].message));
-        json_t *j = json_pack("{s:s, s:o, s:I, s:s, s:o}", "status", "refused",
-                              "intent_id", *id ? json_string(id) : json_null(), "line", (json_int_t)line, "reason",
-                              what ? what : "invalid", "errors", errs);
+        json_t *j = json_pack("{s:s, s:o, s:I, s:s, s:o}", "status", "refused", "intent_id",
+                              *id ? json_string(id) : json_null(), "line", (json_int_t)line,
+                              "reason", what ? what : "invalid", "errors", errs);
         if (v->status == INTENT_UNREADABLE)
             json_object_set_new(j, "message", json_string(v->detail));
         json_print_line(j);
@@ -264,8 +264,8 @@ static void send_one(send_state_t *st, const char *bytes, size_t len, long line)
         return;
     }
     if (intent_is_expired(&in, timefmt_now_ms()))
-        fprintf(stderr, "note: %s is already past its expiry; the worker will reject it as expired\n",
-                id);
+        fprintf(stderr,
+                "note: %s is already past its expiry; the worker will reject it as expired\n", id);
     const char *topic = o->topic ? o->topic
                                  : source == INTENT_SOURCE_BOT ? c->topic_bot : c->topic_user;
     const char *key = source == INTENT_SOURCE_BOT ? in.bot_id : in.user_id;
@@ -380,47 +380,48 @@ static int signing_key(const char *path, unsigned char key[AUTH_KEY_BYTES]) {
 
 /* ------------------------------------------------------------ options */
 
+enum {
+    O_BOT = 2000, O_USER, O_SYMBOL, O_SIDE, O_TYPE, O_QTY, O_NOTIONAL, O_LIMIT,
+    O_STOP, O_TIF, O_EXT, O_EXPIRES_IN, O_CREATED_AT, O_INTENT_ID, O_META,
+    O_REPEAT, O_STDIN, O_RAW, O_KEY, O_TOPIC, O_JSON, O_DRY, O_SIGN_KEY_FILE,
+    O_SIGNATURE, O_NO_SIGN
+};
+static const struct option SEND_OPTIONS[] = {
+    {"bot", required_argument, NULL, O_BOT},
+    {"user", required_argument, NULL, O_USER},
+    {"symbol", required_argument, NULL, O_SYMBOL},
+    {"side", required_argument, NULL, O_SIDE},
+    {"type", required_argument, NULL, O_TYPE},
+    {"qty", required_argument, NULL, O_QTY},
+    {"notional", required_argument, NULL, O_NOTIONAL},
+    {"limit", required_argument, NULL, O_LIMIT},
+    {"stop", required_argument, NULL, O_STOP},
+    {"tif", required_argument, NULL, O_TIF},
+    {"extended-hours", no_argument, NULL, O_EXT},
+    {"expires-in", required_argument, NULL, O_EXPIRES_IN},
+    {"created-at", required_argument, NULL, O_CREATED_AT},
+    {"intent-id", required_argument, NULL, O_INTENT_ID},
+    {"meta", required_argument, NULL, O_META},
+    {"repeat", required_argument, NULL, O_REPEAT},
+    {"stdin", no_argument, NULL, O_STDIN},
+    {"raw", no_argument, NULL, O_RAW},
+    {"key", required_argument, NULL, O_KEY},
+    {"topic", required_argument, NULL, O_TOPIC},
+    {"json", no_argument, NULL, O_JSON},
+    {"dry-run", no_argument, NULL, O_DRY},
+    {"sign-key-file", required_argument, NULL, O_SIGN_KEY_FILE},
+    {"signature", required_argument, NULL, O_SIGNATURE},
+    {"no-sign", no_argument, NULL, O_NO_SIGN},
+    {"help", no_argument, NULL, 'h'},
+    COMMON_LONGOPTS,
+    {NULL, 0, NULL, 0}};
+
 /* The options into o.  -1 to go on, else the exit code (after --help or a
  * usage error). */
 static int send_parse(common_t *c, int argc, char **argv, send_opts_t *o) {
-    enum {
-        O_BOT = 2000, O_USER, O_SYMBOL, O_SIDE, O_TYPE, O_QTY, O_NOTIONAL, O_LIMIT,
-        O_STOP, O_TIF, O_EXT, O_EXPIRES_IN, O_CREATED_AT, O_INTENT_ID, O_META,
-        O_REPEAT, O_STDIN, O_RAW, O_KEY, O_TOPIC, O_JSON, O_DRY, O_SIGN_KEY_FILE,
-        O_SIGNATURE, O_NO_SIGN
-    };
-    static const struct option longopts[] = {
-        {"bot", required_argument, NULL, O_BOT},
-        {"user", required_argument, NULL, O_USER},
-        {"symbol", required_argument, NULL, O_SYMBOL},
-        {"side", required_argument, NULL, O_SIDE},
-        {"type", required_argument, NULL, O_TYPE},
-        {"qty", required_argument, NULL, O_QTY},
-        {"notional", required_argument, NULL, O_NOTIONAL},
-        {"limit", required_argument, NULL, O_LIMIT},
-        {"stop", required_argument, NULL, O_STOP},
-        {"tif", required_argument, NULL, O_TIF},
-        {"extended-hours", no_argument, NULL, O_EXT},
-        {"expires-in", required_argument, NULL, O_EXPIRES_IN},
-        {"created-at", required_argument, NULL, O_CREATED_AT},
-        {"intent-id", required_argument, NULL, O_INTENT_ID},
-        {"meta", required_argument, NULL, O_META},
-        {"repeat", required_argument, NULL, O_REPEAT},
-        {"stdin", no_argument, NULL, O_STDIN},
-        {"raw", no_argument, NULL, O_RAW},
-        {"key", required_argument, NULL, O_KEY},
-        {"topic", required_argument, NULL, O_TOPIC},
-        {"json", no_argument, NULL, O_JSON},
-        {"dry-run", no_argument, NULL, O_DRY},
-        {"sign-key-file", required_argument, NULL, O_SIGN_KEY_FILE},
-        {"signature", required_argument, NULL, O_SIGNATURE},
-        {"no-sign", no_argument, NULL, O_NO_SIGN},
-        {"help", no_argument, NULL, 'h'},
-        COMMON_LONGOPTS,
-        {NULL, 0, NULL, 0}};
     int opt;
     optind = 0;
-    while ((opt = getopt_long(argc, argv, "+hb:X:", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+hb:X:", SEND_OPTIONS, NULL)) != -1) {
         int r = common_opt(c, opt, optarg, "send");
         if (r < 0)
             return EXIT_USAGE;
