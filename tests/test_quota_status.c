@@ -84,10 +84,13 @@ static void test_limit_changed(void) {
     EXPECT_INT(q.limit, 20);
     EXPECT_INT(q.used, 6);
     EXPECT_INT(q.remaining, 14);
-    /* a remainder is rescaled against the subject (rounded up) */
-    quota_gcra_t f = {1, NOW, 1, 3};
-    quota_status_at(&f, NOW, 10, 60000, &q);
+    /* The remainder is rescaled to the new tick, against the subject: 999
+     * ticks of 1/1000 ms are one whole tick of 1 ms, not 999. */
+    quota_gcra_t f = {1, NOW, 999, 1000};
+    quota_status_at(&f, NOW, 1, 60000, &q);
     EXPECT_INT(q.reset_ms, 1);
+    quota_status_at(&f, NOW, 3000, 60000, &q);
+    EXPECT_INT(q.reset_ms, 1); /* 2997 ticks of 1/3000 ms */
 }
 
 static void test_state_in_the_past(void) {
