@@ -131,7 +131,8 @@ typedef struct auth_bot_rows {
     size_t n;
 } auth_bot_rows_t;
 
-/* Every bot, by bot_id.  0, or -1 with e. */
+/* Every bot, by bot_id.  0, or -1 with e.  auth_bot_rows_free frees what
+ * the rows hold (NULL is fine). */
 int auth_bot_list(PGconn *db, auth_bot_rows_t *out, pgadmin_err_t *e);
 void auth_bot_rows_free(auth_bot_rows_t *rows);
 

@@ -79,6 +79,7 @@ int trading_list(PGconn *db, int all, trading_rows_t *out, pgadmin_err_t *e);
  * state it changed from.  0, or -1 with e. */
 int trading_history(PGconn *db, int64_t n, trading_rows_t *out, pgadmin_err_t *e);
 
+/* Free what a row or rows hold (and zero them; NULL is fine). */
 void trading_row_free(trading_row_t *r);
 void trading_rows_free(trading_rows_t *rows);
 

@@ -160,6 +160,10 @@ static int parse_topics(tail_opts_t *o, const char *arg) {
     free(o->topics_buf);
     o->topics_buf = strdup(arg);
     o->n_topics = 0;
+    if (!o->topics_buf) {
+        fprintf(stderr, "intentctl: out of memory\n");
+        return -1;
+    }
     char *save = NULL;
     for (char *t = strtok_r(o->topics_buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         if (o->n_topics == MAX_TOPICS) {
