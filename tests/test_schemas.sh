@@ -103,8 +103,8 @@ expect_eq "four payloads \$ref a JSON Schema file that compiles" 4 \
     "$(grep -c '^  payload .* compiles' "$WORK/asyncapi.out" || true)"
 # The header names and DLQ reasons as the code spells them.
 for h in x-dlq-reason x-dlq-topic x-dlq-partition x-dlq-offset x-dlq-detail x-dlq-replayed-from; do
-    grep -q -- "\"$h\"" "$ROOT/worker/publish.c" "$ROOT/producers/intentctl.c" ||
-        echo "$h: not in worker/publish.c or producers/intentctl.c" >>"$WORK/missing"
+    grep -q -- "\"$h\"" "$ROOT/worker/publish.c" "$ROOT"/producers/intentctl/*.c ||
+        echo "$h: not in worker/publish.c or producers/intentctl/" >>"$WORK/missing"
     grep -q -- "^ *$h:" "$SCHEMAS/asyncapi.yaml" || echo "$h: not in asyncapi.yaml" >>"$WORK/missing"
 done
 grep -oh 'dead_letter(p, j, "[a-z_]*"\|set_unreadable(v, "[a-z_]*"' "$ROOT"/worker/*.c |

@@ -15,14 +15,24 @@
  *
  * The signature is compared with CRYPTO_memcmp against the HMAC under each
  * usable key of the signer (two during a rotation's grace), so the time
- * taken tells nothing about how much of a forged signature was right. */
+ * taken tells nothing about how much of a forged signature was right.
+ *
+ * The operators' changes to the same tables (`intentctl bot ...`) are here
+ * too, at the end of the file, so that one file holds every statement on
+ * bots, bot_keys, bot_users and bot_changes: a new key is made from
+ * getrandom(), stored, and handed back once; each change commits with its
+ * audit row in bot_changes or not at all. */
 #include "auth.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "pgview.h"
 #include "timefmt.h"
@@ -185,18 +195,23 @@ void auth_stop(auth_t *a) {
     free(a);
 }
 
+/* n bytes as 2n lowercase hex digits and a NUL. */
+static void to_hex(const unsigned char *b, size_t n, char *out) {
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
 void auth_sign(const unsigned char key[AUTH_KEY_BYTES], const char *bytes, size_t len,
                char out[AUTH_SIGNATURE_MAX]) {
-    static const char digits[] = "0123456789abcdef";
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int mac_len = 0;
     HMAC(EVP_sha256(), key, AUTH_KEY_BYTES, (const unsigned char *)bytes, len, mac, &mac_len);
     memcpy(out, AUTH_SCHEME, 3);
-    for (unsigned int i = 0; i < 32; i++) {
-        out[3 + 2 * i] = digits[mac[i] >> 4];
-        out[3 + 2 * i + 1] = digits[mac[i] & 15];
-    }
-    out[3 + 64] = '\0';
+    to_hex(mac, 32, out + 3);
 }
 
 static void deny(auth_result_t *r, const char *why) {
@@ -278,4 +293,233 @@ void auth_permit(auth_t *a, const intent_t *in, auth_result_t *r) {
     int ok = in->user_id[0] && (is_bound(s, r->signer, in->user_id) || is_bound(s, r->signer, "*"));
     pgview_release(a->view);
     if (!ok) deny(r, "user_not_bound");
+}
+
+/* ---- the operators' side -------------------------------------------- */
+
+/* bot_change's answer when the statement that must find a row found none. */
+#define CHANGE_NOTHING 100
+
+/* A new key from getrandom(), as hex; the raw bytes are wiped.  0, or -1
+ * with e. */
+static int new_key(auth_new_key_t *key, pgadmin_err_t *e) {
+    unsigned char raw[AUTH_KEY_BYTES];
+    size_t got = 0;
+    while (got < sizeof(raw)) {
+        ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            pgadmin_fail(e, "getrandom", strerror(errno));
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    to_hex(raw, sizeof(raw), key->hex);
+    OPENSSL_cleanse(raw, sizeof(raw));
+    key->key_no = 0;
+    return 0;
+}
+
+/* "a,b,c" (malloc'd; "" for none), or NULL with e. */
+static char *join_users(const char *const *users, int n, pgadmin_err_t *e) {
+    size_t len = 1;
+    for (int i = 0; i < n; i++) len += strlen(users[i]) + 1;
+    char *csv = malloc(len);
+    if (!csv) {
+        pgadmin_fail(e, "bot", "out of memory");
+        return NULL;
+    }
+    size_t o = 0;
+    for (int i = 0; i < n; i++) o += (size_t)sprintf(csv + o, "%s%s", i ? "," : "", users[i]);
+    csv[o] = '\0';
+    return csv;
+}
+
+/* Runs one of a change's statements with every parameter, as text (so a
+ * statement may leave some unused).  DONE (its first value, if it returns
+ * rows, to out), CHANGE_NOTHING (it returns rows and found none), EXISTS
+ * (a unique key), UNKNOWN (a missing bot), or FAILED with e. */
+static int change_statement(PGconn *db, const char *sql, const char *const *params,
+                            int n_params, const char *action, char *out, size_t outlen,
+                            pgadmin_err_t *e) {
+    static const Oid text[] = {25, 25, 25, 25, 25, 25};
+    PGresult *r = PQexecParams(db, sql, n_params, text, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    int rc = AUTH_BOT_DONE;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        if (state && !strcmp(state, "23505"))
+            rc = AUTH_BOT_EXISTS;
+        else if (state && !strcmp(state, "23503"))
+            rc = AUTH_BOT_UNKNOWN;
+        else
+            rc = AUTH_BOT_FAILED;
+        pgadmin_fail(e, action, PQresultErrorMessage(r));
+    } else if (st == PGRES_TUPLES_OK && out) {
+        if (PQntuples(r) == 0)
+            rc = CHANGE_NOTHING;
+        else
+            snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0));
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* One change in one transaction: the statements, then the audit row.  The
+ * last statement's first value (if it returns rows) goes to out.  What
+ * change_statement answers, rolled back unless DONE. */
+static int bot_change(PGconn *db, const char *const *sqls, int n_sql, const char *const *params,
+                      int n_params, const char *bot, const char *action, const char *detail,
+                      const char *by, char *out, size_t outlen, pgadmin_err_t *e) {
+    if (pgadmin_cmd(db, "BEGIN", 0, NULL, "begin", e) < 0) return AUTH_BOT_FAILED;
+    for (int i = 0; i < n_sql; i++) {
+        int rc = change_statement(db, sqls[i], params, n_params, action, out, outlen, e);
+        if (rc != AUTH_BOT_DONE) {
+            pgadmin_rollback(db);
+            return rc;
+        }
+    }
+    const char *p_audit[] = {bot, action, detail, by};
+    if (pgadmin_cmd(db, "INSERT INTO bot_changes (bot_id, action, detail, changed_by)"
+                        " VALUES ($1, $2, $3, $4)", 4, p_audit, "write bot_changes", e) < 0 ||
+        pgadmin_cmd(db, "COMMIT", 0, NULL, "commit", e) < 0) {
+        pgadmin_rollback(db);
+        return AUTH_BOT_FAILED;
+    }
+    return AUTH_BOT_DONE;
+}
+
+auth_bot_rc_t auth_bot_add(PGconn *db, const char *bot, const char *const *users, int n_users,
+                           const char *by, auth_new_key_t *key, pgadmin_err_t *e) {
+    static const char *const sqls[] = {
+        "INSERT INTO bots (bot_id, created_by) VALUES ($1, $3)",
+        "INSERT INTO bot_users (bot_id, user_id)"
+        " SELECT $1, unnest(string_to_array($4, ',')) ON CONFLICT DO NOTHING",
+        "INSERT INTO bot_keys (bot_id, key_no, secret) VALUES ($1, 1, decode($2, 'hex'))"
+        " RETURNING key_no"};
+    if (new_key(key, e) < 0) return AUTH_BOT_FAILED;
+    char *csv = join_users(users, n_users, e);
+    char *detail = csv ? malloc(strlen(csv) + 32) : NULL;
+    int rc = AUTH_BOT_FAILED;
+    if (csv && !detail) pgadmin_fail(e, "bot", "out of memory");
+    if (detail) {
+        sprintf(detail, "key 1; users %s", n_users ? csv : "none");
+        const char *p[] = {bot, key->hex, by, csv};
+        char got[32] = "";
+        rc = bot_change(db, sqls, 3, p, 4, bot, "add", detail, by, got, sizeof(got), e);
+        key->key_no = atoi(got);
+    }
+    free(detail);
+    free(csv);
+    if (rc != AUTH_BOT_DONE) OPENSSL_cleanse(key->hex, sizeof(key->hex));
+    return (auth_bot_rc_t)rc;
+}
+
+auth_bot_rc_t auth_bot_rotate(PGconn *db, const char *bot, int64_t grace_ms, const char *by,
+                              auth_new_key_t *key, pgadmin_err_t *e) {
+    static const char *const sqls[] = {
+        "SELECT 1 FROM bots WHERE bot_id = $1 FOR UPDATE",
+        "UPDATE bot_keys SET valid_until = LEAST(COALESCE(valid_until, 'infinity'),"
+        " now() + $3::bigint * interval '1 millisecond')"
+        " WHERE bot_id = $1 AND revoked_at IS NULL",
+        "INSERT INTO bot_keys (bot_id, key_no, secret) SELECT $1,"
+        " COALESCE(max(key_no), 0) + 1, decode($2, 'hex') FROM bot_keys WHERE bot_id = $1"
+        " RETURNING key_no"};
+    if (new_key(key, e) < 0) return AUTH_BOT_FAILED;
+    char grace[24], detail[80], got[32] = "";
+    snprintf(grace, sizeof(grace), "%" PRId64, grace_ms);
+    snprintf(detail, sizeof(detail), "new key; grace of the old ones %s ms", grace);
+    const char *p[] = {bot, key->hex, grace};
+    int rc = bot_change(db, sqls, 3, p, 3, bot, "rotate", detail, by, got, sizeof(got), e);
+    key->key_no = atoi(got);
+    if (rc == CHANGE_NOTHING) rc = AUTH_BOT_UNKNOWN;
+    if (rc != AUTH_BOT_DONE) OPENSSL_cleanse(key->hex, sizeof(key->hex));
+    return (auth_bot_rc_t)rc;
+}
+
+auth_bot_rc_t auth_bot_revoke(PGconn *db, const char *bot, int key_no, const char *by,
+                              pgadmin_err_t *e) {
+    static const char *const sqls[] = {
+        "UPDATE bot_keys SET revoked_at = now() WHERE bot_id = $1 AND revoked_at IS NULL"
+        " AND ($2::int IS NULL OR key_no = $2::int) RETURNING key_no"};
+    char no[16], detail[32], got[32];
+    snprintf(no, sizeof(no), "%d", key_no);
+    snprintf(detail, sizeof(detail), "%s%s", key_no ? "key " : "every key", key_no ? no : "");
+    const char *p[] = {bot, key_no ? no : NULL};
+    int rc = bot_change(db, sqls, 1, p, 2, bot, "revoke", detail, by, got, sizeof(got), e);
+    return (auth_bot_rc_t)(rc == CHANGE_NOTHING ? AUTH_BOT_NO_KEY : rc);
+}
+
+/* bind and unbind: the users' list is both the parameter and the detail. */
+static auth_bot_rc_t bind_change(PGconn *db, const char *sql, const char *bot,
+                                 const char *const *users, int n_users, const char *by,
+                                 const char *action, pgadmin_err_t *e) {
+    char *csv = join_users(users, n_users, e);
+    if (!csv) return AUTH_BOT_FAILED;
+    const char *p[] = {bot, csv};
+    int rc = bot_change(db, &sql, 1, p, 2, bot, action, csv, by, NULL, 0, e);
+    free(csv);
+    return (auth_bot_rc_t)rc;
+}
+
+auth_bot_rc_t auth_bot_bind(PGconn *db, const char *bot, const char *const *users, int n_users,
+                            const char *by, pgadmin_err_t *e) {
+    return bind_change(db,
+                       "INSERT INTO bot_users (bot_id, user_id)"
+                       " SELECT $1, unnest(string_to_array($2, ',')) ON CONFLICT DO NOTHING",
+                       bot, users, n_users, by, "bind", e);
+}
+
+auth_bot_rc_t auth_bot_unbind(PGconn *db, const char *bot, const char *const *users,
+                              int n_users, const char *by, pgadmin_err_t *e) {
+    return bind_change(db,
+                       "DELETE FROM bot_users WHERE bot_id = $1"
+                       " AND user_id = ANY(string_to_array($2, ','))",
+                       bot, users, n_users, by, "unbind", e);
+}
+
+void auth_bot_rows_free(auth_bot_rows_t *rows) {
+    if (!rows) return;
+    for (size_t i = 0; i < rows->n; i++) {
+        free(rows->rows[i].bot_id);
+        free(rows->rows[i].keys);
+        free(rows->rows[i].users);
+    }
+    free(rows->rows);
+    rows->rows = NULL;
+    rows->n = 0;
+}
+
+int auth_bot_list(PGconn *db, auth_bot_rows_t *out, pgadmin_err_t *e) {
+    memset(out, 0, sizeof(*out));
+    PGresult *r = pgadmin_exec(db,
+        "SELECT b.bot_id,"
+        " COALESCE((SELECT string_agg(k.key_no || ' ' || CASE"
+        "   WHEN k.revoked_at IS NOT NULL THEN 'revoked'"
+        "   WHEN k.valid_until IS NULL THEN 'active'"
+        "   WHEN k.valid_until > now() THEN 'grace-until-' ||"
+        "     to_char(k.valid_until AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+        "   ELSE 'expired' END, ',' ORDER BY k.key_no) FROM bot_keys k"
+        "   WHERE k.bot_id = b.bot_id), ''),"
+        " COALESCE((SELECT string_agg(u.user_id, ',' ORDER BY u.user_id) FROM bot_users u"
+        "   WHERE u.bot_id = b.bot_id), '')"
+        " FROM bots b ORDER BY b.bot_id", 0, NULL, PGRES_TUPLES_OK, "read bots", e);
+    if (!r) return -1;
+    int n = PQntuples(r);
+    out->rows = calloc(n ? (size_t)n : 1, sizeof(*out->rows));
+    int ok = out->rows != NULL;
+    for (int i = 0; ok && i < n; i++) {
+        auth_bot_row_t *row = &out->rows[out->n++];
+        row->bot_id = strdup(PQgetvalue(r, i, 0));
+        row->keys = strdup(PQgetvalue(r, i, 1));
+        row->users = strdup(PQgetvalue(r, i, 2));
+        ok = row->bot_id && row->keys && row->users;
+    }
+    PQclear(r);
+    if (!ok) {
+        auth_bot_rows_free(out);
+        pgadmin_fail(e, "read bots", "out of memory");
+        return -1;
+    }
+    return 0;
 }

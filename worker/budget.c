@@ -1,6 +1,7 @@
 /* budget.c -- the shared Alpaca budget (see budget.h).
  *
- * Redis keys:
+ * Redis keys (named here only: BUDGET_KEYS below; budget_show at the end
+ * of the file reads them for `intentctl quota alpaca`):
  *   ow:budget:calls          ZSET  member: unique call id, score: grant ms
  *   ow:budget:waiters        ZSET  member: waiter id, score:
  *                                  priority * 1e13 + first arrival ms
@@ -22,6 +23,11 @@
 #include "metrics.h"
 #include "redisconn.h"
 #include "timefmt.h"
+
+#define BUDGET_CALLS "ow:budget:calls"
+#define BUDGET_BLOCKED "ow:budget:blocked_until"
+/* The script's KEYS, in order. */
+#define BUDGET_KEYS BUDGET_CALLS " ow:budget:waiters ow:budget:seen " BUDGET_BLOCKED
 
 static const char budget_script[] =
     "redis.replicate_commands()\n"
@@ -116,15 +122,13 @@ static int attempt(budget_t *b, const char *id, long long score, int64_t *wait_m
     pthread_mutex_lock(&b->lock);
     redisReply *r = redisconn_command_raw(
         b->redis, err, sizeof(err),
-        "EVALSHA %s 4 ow:budget:calls ow:budget:waiters ow:budget:seen ow:budget:blocked_until "
-        "%d %lld %s %lld",
+        "EVALSHA %s 4 " BUDGET_KEYS " %d %lld %s %lld",
         b->sha, b->cfg->alpaca_calls_per_min, window, id, score);
     if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8)) {
         freeReplyObject(r);
         r = redisconn_command_raw(
             b->redis, err, sizeof(err),
-            "EVAL %s 4 ow:budget:calls ow:budget:waiters ow:budget:seen ow:budget:blocked_until "
-            "%d %lld %s %lld",
+            "EVAL %s 4 " BUDGET_KEYS " %d %lld %s %lld",
             budget_script, b->cfg->alpaca_calls_per_min, window, id, score);
     }
     int rc = -1;
@@ -202,10 +206,51 @@ void budget_observe(budget_t *b, long long remaining, long long reset_epoch_s, i
     char err[256];
     pthread_mutex_lock(&b->lock);
     redisReply *r = redisconn_command(b->redis, err, sizeof(err),
-                                      "SET ow:budget:blocked_until %lld PX %lld", until, ttl + 1000);
+                                      "SET " BUDGET_BLOCKED " %lld PX %lld", until, ttl + 1000);
     pthread_mutex_unlock(&b->lock);
     if (r) freeReplyObject(r);
     log_msg(LOG_WARN, "budget_blocked", NULL,
             "Alpaca said %s: no calls until its reset in %lld ms",
             was_429 ? "429" : "X-Ratelimit-Remaining 0", ttl);
+}
+
+/* ---- the operators' side -------------------------------------------- */
+
+/* From the oldest call in the window (reply of ZRANGEBYSCORE ... WITHSCORES
+ * LIMIT 0 1) and the block, the figures of out that need them. */
+static void budget_status_fill(budget_status_t *out, const redisReply *oldest,
+                               const redisReply *blocked, int64_t now) {
+    if (oldest->type == REDIS_REPLY_ARRAY && oldest->elements == 2 &&
+        oldest->element[1]->type == REDIS_REPLY_STRING) {
+        int64_t first = (int64_t)strtod(oldest->element[1]->str, NULL);
+        out->reset_ms = first + out->period_ms - now;
+        if (out->reset_ms < 0) out->reset_ms = 0;
+    }
+    out->remaining = out->limit > out->used ? out->limit - out->used : 0;
+    out->blocked = redisconn_reply_i64(blocked, &out->blocked_until);
+    out->blocked_ms = out->blocked && out->blocked_until > now ? out->blocked_until - now : 0;
+}
+
+int budget_show(redisconn_t *rc, int64_t limit, int64_t period_ms, budget_status_t *out,
+                char *err, size_t errlen) {
+    memset(out, 0, sizeof(*out));
+    out->limit = limit;
+    out->period_ms = period_ms;
+    int64_t now = 0;
+    if (redisconn_time_ms(rc, &now, err, errlen) < 0) return -1;
+    char from[32];
+    snprintf(from, sizeof(from), "(%lld", (long long)(now - period_ms));
+    redisReply *r = redisconn_command(rc, err, errlen, "ZCOUNT " BUDGET_CALLS " %s +inf", from);
+    if (!r) return -1;
+    out->used = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    freeReplyObject(r);
+    redisReply *oldest = redisconn_command(
+        rc, err, errlen, "ZRANGEBYSCORE " BUDGET_CALLS " %s +inf WITHSCORES LIMIT 0 1", from);
+    redisReply *blocked =
+        oldest ? redisconn_command(rc, err, errlen, "GET " BUDGET_BLOCKED) : NULL;
+    if (blocked) budget_status_fill(out, oldest, blocked, now);
+    int rc_ = blocked ? 0 : -1;
+    if (oldest) freeReplyObject(oldest);
+    if (blocked) freeReplyObject(blocked);
+    return rc_;
 }

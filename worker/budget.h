@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "config.h"
+#include "redisconn.h"
 
 typedef enum {
     BUDGET_USER = 0,     /* placements for user intents: first */
@@ -47,5 +48,22 @@ int budget_is_short(budget_t *b, int calls);
 /* What an answer of Alpaca said: remaining calls and the reset time (epoch
  * seconds), -1 when absent; was_429 for a 429. */
 void budget_observe(budget_t *b, long long remaining, long long reset_epoch_s, int was_429);
+
+/* ---- the operators' side: `intentctl quota alpaca` ---------------------
+ * Read-only, on the operator's Redis connection. */
+
+typedef struct budget_status {
+    int64_t used;           /* calls granted in the last period_ms */
+    int64_t limit, remaining, period_ms;
+    int64_t reset_ms;       /* until the oldest of them leaves the window */
+    int blocked;            /* Alpaca's word is recorded: blocked_until is set */
+    int64_t blocked_until;  /* ms since the epoch (Redis clock) */
+    int64_t blocked_ms;     /* how long from now it still holds (0: past) */
+} budget_status_t;
+
+/* The shared budget now, for limit calls per period_ms.  0 with *out, or
+ * -1 with err (Redis unreachable or refusing). */
+int budget_show(redisconn_t *rc, int64_t limit, int64_t period_ms, budget_status_t *out,
+                char *err, size_t errlen);
 
 #endif

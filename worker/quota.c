@@ -16,6 +16,10 @@
  *   KEYS[2] ow:quota:{SUBJECT:ID}:intent:INTENT_ID  decision for one intent
  *   KEYS[3] ow:quota:{SUBJECT:ID}:limit             override of the limit
  *                                                   (intentctl quota set)
+ * Those names are made by quota_key() alone; the operators' side at the
+ * end of the file (quota_show, quota_override_get|set, which `intentctl
+ * quota` calls) reads and sets the same keys, and computes what the script
+ * would (quota_status_at), so the two cannot drift apart.
  *
  * GCRA (generic cell rate algorithm): the state is the theoretical arrival
  * time TAT.  With emission interval T = period/limit and burst = limit, a
@@ -200,6 +204,16 @@ static int valid_key_part(const char *s) {
     return 1;
 }
 
+/* The name of one of subject id's keys: "ow:quota:{SUBJECT:ID}:SUFFIX". */
+static void quota_key(char *buf, size_t len, const char *subject, const char *id,
+                      const char *suffix) {
+    snprintf(buf, len, "ow:quota:{%s:%s}:%s", subject, id, suffix);
+}
+
+int quota_limit_exact(int64_t limit, int64_t period_ms) {
+    return limit >= 1 && period_ms >= 1 && limit <= QUOTA_MAX_TICKS / period_ms;
+}
+
 /* The decision from Redis.  0, or -1 with err. */
 static int charge_redis(quota_t *q, const char *tatkey, const char *deckey,
                         const char *limkey, int limit, int64_t period_ms,
@@ -303,16 +317,18 @@ int quota_charge(quota_t *q, const char *subject, const char *id,
                               "characters of [A-Za-z0-9._-]", QUOTA_MAX_ID_LEN);
         return -1;
     }
-    if (limit < 1 || period_ms < 1 || (int64_t)limit > QUOTA_MAX_TICKS / period_ms) {
+    if (!quota_limit_exact(limit, period_ms)) {
         snprintf(err, errlen, "quota: bad limit %d per %lld ms", limit, (long long)period_ms);
         return -1;
     }
     char tatkey[64 + 2 * QUOTA_MAX_ID_LEN];
     char deckey[64 + 3 * QUOTA_MAX_ID_LEN];
     char limkey[64 + 2 * QUOTA_MAX_ID_LEN];
-    snprintf(tatkey, sizeof(tatkey), "ow:quota:{%s:%s}:tat", subject, id);
-    snprintf(limkey, sizeof(limkey), "ow:quota:{%s:%s}:limit", subject, id);
-    snprintf(deckey, sizeof(deckey), "ow:quota:{%s:%s}:intent:%s", subject, id, intent_id);
+    char decsuffix[16 + QUOTA_MAX_ID_LEN];
+    snprintf(decsuffix, sizeof(decsuffix), "intent:%s", intent_id);
+    quota_key(tatkey, sizeof(tatkey), subject, id, "tat");
+    quota_key(limkey, sizeof(limkey), subject, id, "limit");
+    quota_key(deckey, sizeof(deckey), subject, id, decsuffix);
 
     int64_t now = timefmt_mono_ms();
     if (q->mode == QUOTA_DOWN_FAIL || !q->down || now >= q->retry_at_ms) {
@@ -351,4 +367,100 @@ void quota_close(quota_t *q) {
     free(q->subjects);
     free(q->decisions);
     free(q);
+}
+
+/* ---- the operators' side -------------------------------------------- */
+
+static int64_t ceil_div(int64_t a, int64_t b) { return a <= 0 ? 0 : (a + b - 1) / b; }
+
+void quota_status_at(const quota_gcra_t *s, int64_t now_ms, int64_t limit, int64_t period_ms,
+                     quota_status_t *out) {
+    /* As the script: the state counts in ticks of 1/limit ms; a trade costs
+     * `period` ticks; the whole period is period*limit ticks. */
+    int64_t cap = period_ms * limit, used_ticks = 0;
+    if (s->present) {
+        int64_t frac = s->frac;
+        if (s->state_limit != limit) /* the limit changed: rescale, against the subject */
+            frac = ceil_div(frac * limit, s->state_limit);
+        used_ticks = (s->tat - now_ms) * limit + frac;
+        if (used_ticks < 0) used_ticks = 0;
+    }
+    memset(out, 0, sizeof(*out));
+    out->limit = limit;
+    out->period_ms = period_ms;
+    out->remaining = used_ticks >= cap ? 0 : (cap - used_ticks) / period_ms;
+    out->used = limit - out->remaining;
+    out->reset_ms = ceil_div(used_ticks, limit);
+    out->retry_after_ms = out->remaining > 0 ? 0 : ceil_div(used_ticks + period_ms - cap, limit);
+}
+
+/* subject and id as key parts: 0, or -1 with err. */
+static int check_subject(const char *subject, const char *id, char *err, size_t errlen) {
+    if (valid_key_part(subject) && valid_key_part(id)) return 0;
+    snprintf(err, errlen, "quota: subject and id must be 1..%d characters of [A-Za-z0-9._-]",
+             QUOTA_MAX_ID_LEN);
+    return -1;
+}
+
+int quota_override_get(redisconn_t *rc, const char *subject, const char *id, int64_t *limit,
+                       char *err, size_t errlen) {
+    if (check_subject(subject, id, err, errlen) < 0) return -1;
+    char key[64 + 2 * QUOTA_MAX_ID_LEN];
+    quota_key(key, sizeof(key), subject, id, "limit");
+    redisReply *r = redisconn_command(rc, err, errlen, "GET %s", key);
+    if (!r) return -1;
+    int64_t v = 0;
+    int set = redisconn_reply_i64(r, &v) && v >= 1;
+    freeReplyObject(r);
+    if (set) *limit = v;
+    return set;
+}
+
+int quota_override_set(redisconn_t *rc, const char *subject, const char *id, int64_t limit,
+                       char *err, size_t errlen) {
+    if (check_subject(subject, id, err, errlen) < 0) return -1;
+    if (limit < 0 || limit > 1000000) {
+        snprintf(err, errlen, "quota: an override is 1..1000000 trades (0 removes it)");
+        return -1;
+    }
+    char key[64 + 2 * QUOTA_MAX_ID_LEN];
+    quota_key(key, sizeof(key), subject, id, "limit");
+    redisReply *r = limit ? redisconn_command(rc, err, errlen, "SET %s %lld", key, (long long)limit)
+                          : redisconn_command(rc, err, errlen, "DEL %s", key);
+    if (!r) return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+int quota_show(redisconn_t *rc, const char *subject, const char *id, int64_t default_limit,
+               int64_t period_ms, quota_status_t *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof(*out));
+    int64_t limit = default_limit, now = 0;
+    int overridden = quota_override_get(rc, subject, id, &limit, err, errlen);
+    if (overridden < 0) return -1;
+    if (!quota_limit_exact(limit, period_ms)) {
+        snprintf(err, errlen, "%s %s: limit %lld per %lld ms is beyond what the quota script "
+                 "computes exactly", subject, id, (long long)limit, (long long)period_ms);
+        return -1;
+    }
+    char key[64 + 2 * QUOTA_MAX_ID_LEN];
+    quota_key(key, sizeof(key), subject, id, "tat");
+    redisReply *r = redisconn_command(rc, err, errlen, "HMGET %s tat frac limit", key);
+    if (!r) return -1;
+    if (redisconn_time_ms(rc, &now, err, errlen) < 0) {
+        freeReplyObject(r);
+        return -1;
+    }
+    quota_gcra_t s = {0, 0, 0, limit};
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        redisconn_reply_i64(r->element[0], &s.tat)) {
+        s.present = 1;
+        if (!redisconn_reply_i64(r->element[1], &s.frac)) s.frac = 0;
+        if (!redisconn_reply_i64(r->element[2], &s.state_limit) || s.state_limit < 1)
+            s.state_limit = limit;
+    }
+    freeReplyObject(r);
+    quota_status_at(&s, now, limit, period_ms, out);
+    out->overridden = overridden;
+    return 0;
 }

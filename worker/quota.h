@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "redisconn.h"
+
 typedef struct quota quota_t;
 
 typedef struct quota_decision {
@@ -53,5 +55,55 @@ int quota_charge(quota_t *q, const char *subject, const char *id,
                  quota_decision_t *out, char *err, size_t errlen);
 
 void quota_close(quota_t *q);
+
+/* ---- the operators' side: `intentctl quota bot|user|set|unset` --------
+ *
+ * On the operator's Redis connection; read-only but for the override.  A
+ * subject's override of its limit (ow:quota:{SUBJECT:ID}:limit) wins over
+ * the default the worker is configured with, from the subject's next
+ * trade. */
+
+/* A subject's quota as the script would see it now. */
+typedef struct quota_status {
+    int64_t used, limit, remaining;  /* trades in the current period */
+    int64_t reset_ms;                /* until the quota is whole again */
+    int64_t retry_after_ms;          /* until the next trade would pass (0: now) */
+    int64_t period_ms;
+    int overridden;                  /* limit is the subject's override */
+} quota_status_t;
+
+/* A subject's stored GCRA state, as the script keeps it. */
+typedef struct quota_gcra {
+    int present;         /* 0: no state (an idle subject) */
+    int64_t tat;         /* theoretical arrival time, ms (Redis clock) */
+    int64_t frac;        /* remainder, in ticks of 1/state_limit ms */
+    int64_t state_limit; /* the limit the state was written under */
+} quota_gcra_t;
+
+/* 1 when limit trades per period_ms are within what the quota script
+ * counts exactly (limit * period_ms below 2^50), else 0. */
+int quota_limit_exact(int64_t limit, int64_t period_ms);
+
+/* The figures of state s at Redis time now_ms under limit per period_ms
+ * (which must be exact), computed as the script computes them.  Pure: no
+ * Redis.  out->overridden is left 0. */
+void quota_status_at(const quota_gcra_t *s, int64_t now_ms, int64_t limit, int64_t period_ms,
+                     quota_status_t *out);
+
+/* Subject ("bot" or "user") id's quota: its override if set, else
+ * default_limit, per period_ms.  0 with *out, or -1 with err (Redis
+ * unreachable or refusing, a bad id, a limit beyond exact counting). */
+int quota_show(redisconn_t *rc, const char *subject, const char *id, int64_t default_limit,
+               int64_t period_ms, quota_status_t *out, char *err, size_t errlen);
+
+/* The override of subject id: 1 with *limit, 0 when none is set (a value
+ * below 1 counts as none, as in the script), -1 with err. */
+int quota_override_get(redisconn_t *rc, const char *subject, const char *id, int64_t *limit,
+                       char *err, size_t errlen);
+
+/* Sets subject id's override to limit (1 .. 1000000), or removes it for
+ * limit 0.  0, or -1 with err. */
+int quota_override_set(redisconn_t *rc, const char *subject, const char *id, int64_t limit,
+                       char *err, size_t errlen);
 
 #endif

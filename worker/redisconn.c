@@ -4,6 +4,7 @@
  * error messages are written once. */
 #include "redisconn.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,4 +160,33 @@ redisReply *redisconn_command_raw(redisconn_t *c, char *err, size_t errlen,
     redisReply *r = run(c, err, errlen, 1, fmt, ap);
     va_end(ap);
     return r;
+}
+
+int redisconn_time_ms(redisconn_t *c, int64_t *now, char *err, size_t errlen) {
+    redisReply *r = redisconn_command(c, err, errlen, "TIME");
+    if (!r) return -1;
+    int ok = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+             r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING;
+    if (ok)
+        *now = strtoll(r->element[0]->str, NULL, 10) * 1000 +
+               strtoll(r->element[1]->str, NULL, 10) / 1000;
+    else
+        snprintf(err, errlen, "Redis TIME: unexpected reply");
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+int redisconn_reply_i64(const redisReply *r, int64_t *out) {
+    if (!r) return 0;
+    if (r->type == REDIS_REPLY_INTEGER) {
+        *out = r->integer;
+        return 1;
+    }
+    if (r->type != REDIS_REPLY_STRING) return 0;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(r->str, &end, 10);
+    if (errno || end == r->str || *end) return 0;
+    *out = v;
+    return 1;
 }

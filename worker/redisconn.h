@@ -11,6 +11,7 @@
 
 #include <hiredis/hiredis.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct redisconn redisconn_t;
 
@@ -35,5 +36,13 @@ void redisconn_drop(redisconn_t *c);
 
 /* "redis host:port" for messages. */
 const char *redisconn_where(const redisconn_t *c);
+
+/* Redis's clock (TIME) in ms since the epoch: the clock the Lua scripts
+ * decide by.  0, or -1 with err. */
+int redisconn_time_ms(redisconn_t *c, int64_t *now, char *err, size_t errlen);
+
+/* The whole number a reply holds (an integer, or a string that is one):
+ * 1 with *out, or 0 when it holds none (NULL, nil, other text). */
+int redisconn_reply_i64(const redisReply *r, int64_t *out);
 
 #endif

@@ -1,6 +1,12 @@
 /* trading.c -- the kill switch (see trading.h for what it means).
  *
- * This file owns the replica's view of the trading states: the immutable
+ * This file owns the trading states in the ledger (tables trading_states and
+ * trading_state_changes): every statement that reads or writes them is here,
+ * the replicas' reading and the operators' changes alike (the end of the
+ * file: trading_set, trading_list, trading_history, which intentctl calls
+ * on the operator's connection).
+ *
+ * A replica's view of the trading states is the immutable
  * snapshot the lanes look states up in (a global state plus a sorted array
  * of user and bot states, so a lookup is two binary searches and allocates
  * nothing), re-read every TRADING_REFRESH_MS by a pgview (pgview.c: its own
@@ -11,6 +17,7 @@
  * (the schema forbids it) counts as halted. */
 #include "trading.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,4 +259,162 @@ trading_state_t trading_state_for(trading_t *t, const char *user_id, const char 
     }
     if (scope) *scope = which;
     return best;
+}
+
+/* ---- the operators' side -------------------------------------------- */
+
+/* Timestamps as the operators see them: UTC, to the millisecond. */
+#define TRADING_TS(col) \
+    "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+static int valid_scope(const char *scope, const char *id) {
+    if (!scope || !id) return 0;
+    if (!strcmp(scope, "global")) return *id == '\0';
+    return (!strcmp(scope, "user") || !strcmp(scope, "bot")) && *id;
+}
+
+void trading_row_free(trading_row_t *r) {
+    if (!r) return;
+    free(r->id);
+    free(r->reason);
+    free(r->by);
+    memset(r, 0, sizeof(*r));
+}
+
+void trading_rows_free(trading_rows_t *rows) {
+    if (!rows) return;
+    for (size_t i = 0; i < rows->n; i++) trading_row_free(&rows->rows[i]);
+    free(rows->rows);
+    rows->rows = NULL;
+    rows->n = 0;
+}
+
+/* The row's texts, copied (reason NULL stays NULL).  0, or -1 out of
+ * memory (r then holds nothing to free). */
+static int row_strings(trading_row_t *r, const char *id, const char *reason, const char *by) {
+    r->id = strdup(id);
+    r->reason = reason ? strdup(reason) : NULL;
+    r->by = strdup(by);
+    if (r->id && r->by && (r->reason || !reason)) return 0;
+    trading_row_free(r);
+    return -1;
+}
+
+/* Inside trading_set's transaction: the state before (previous, "active"
+ * when there was no row), the new row, its time (at), the history row,
+ * the commit.  0, or -1 with e (the caller rolls back). */
+static int write_state(PGconn *db, const char *scope, const char *id, const char *to_state,
+                       const char *reason, const char *by, trading_row_t *out,
+                       pgadmin_err_t *e) {
+    /* Writers one at a time (readers are not blocked), so the history's
+     * from_state is exact even when two operators act at once. */
+    if (pgadmin_cmd(db, "LOCK TABLE trading_states IN SHARE ROW EXCLUSIVE MODE", 0, NULL,
+                    "lock trading_states", e) < 0)
+        return -1;
+    const char *p_key[] = {scope, id};
+    PGresult *r = pgadmin_exec(db, "SELECT state FROM trading_states WHERE scope = $1 AND id = $2",
+                               2, p_key, PGRES_TUPLES_OK, "read trading_states", e);
+    if (!r) return -1;
+    int had_row = PQntuples(r) > 0;
+    if (had_row) snprintf(out->previous, sizeof(out->previous), "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    const char *p_set[] = {scope, id, to_state, reason, by};
+    r = pgadmin_exec(db,
+                     "INSERT INTO trading_states (scope, id, state, reason, updated_by)"
+                     " VALUES ($1, $2, $3, $4, $5)"
+                     " ON CONFLICT (scope, id) DO UPDATE SET state = EXCLUDED.state,"
+                     " reason = EXCLUDED.reason, updated_by = EXCLUDED.updated_by,"
+                     " updated_at = now() RETURNING " TRADING_TS("updated_at"),
+                     5, p_set, PGRES_TUPLES_OK, "write trading_states", e);
+    if (!r) return -1;
+    snprintf(out->at, sizeof(out->at), "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    const char *p_hist[] = {scope, id, had_row ? out->previous : NULL, to_state, reason, by};
+    if (pgadmin_cmd(db,
+                    "INSERT INTO trading_state_changes (scope, id, from_state, to_state, reason,"
+                    " changed_by) VALUES ($1, $2, $3, $4, $5, $6)",
+                    6, p_hist, "write trading_state_changes", e) < 0)
+        return -1;
+    return pgadmin_cmd(db, "COMMIT", 0, NULL, "commit", e);
+}
+
+int trading_set(PGconn *db, const char *scope, const char *id, trading_state_t to,
+                const char *reason, const char *by, trading_row_t *out, pgadmin_err_t *e) {
+    memset(out, 0, sizeof(*out));
+    if (!valid_scope(scope, id) || !by) {
+        pgadmin_fail(e, "trading", "a scope of global (no id), user or bot (with an id)");
+        return -1;
+    }
+    if (row_strings(out, id, reason, by) < 0) {
+        pgadmin_fail(e, "trading", "out of memory");
+        return -1;
+    }
+    snprintf(out->scope, sizeof(out->scope), "%s", scope);
+    snprintf(out->state, sizeof(out->state), "%s", trading_state_name(to));
+    snprintf(out->previous, sizeof(out->previous), "active");
+    if (pgadmin_cmd(db, "BEGIN", 0, NULL, "begin", e) < 0) {
+        trading_row_free(out);
+        return -1;
+    }
+    if (write_state(db, scope, id, out->state, reason, by, out, e) < 0) {
+        pgadmin_rollback(db);
+        trading_row_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+/* Rows of (scope, id, state, reason, by, at[, previous]) into out. */
+static int rows_from(PGresult *r, int with_previous, trading_rows_t *out, pgadmin_err_t *e) {
+    int n = PQntuples(r);
+    out->rows = n ? calloc((size_t)n, sizeof(*out->rows)) : NULL;
+    if (n && !out->rows) {
+        pgadmin_fail(e, "trading", "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        trading_row_t *row = &out->rows[i];
+        if (row_strings(row, PQgetvalue(r, i, 1), PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3),
+                        PQgetisnull(r, i, 4) ? "" : PQgetvalue(r, i, 4)) < 0) {
+            trading_rows_free(out);
+            pgadmin_fail(e, "trading", "out of memory");
+            return -1;
+        }
+        out->n++;
+        snprintf(row->scope, sizeof(row->scope), "%s", PQgetvalue(r, i, 0));
+        snprintf(row->state, sizeof(row->state), "%s", PQgetvalue(r, i, 2));
+        snprintf(row->at, sizeof(row->at), "%s", PQgetvalue(r, i, 5));
+        if (with_previous)
+            snprintf(row->previous, sizeof(row->previous), "%s", PQgetvalue(r, i, 6));
+    }
+    return 0;
+}
+
+/* Runs sql (one parameter) and reads its rows into out. */
+static int read_rows(PGconn *db, const char *sql, const char *param, int with_previous,
+                     const char *what, trading_rows_t *out, pgadmin_err_t *e) {
+    memset(out, 0, sizeof(*out));
+    PGresult *r = pgadmin_exec(db, sql, 1, &param, PGRES_TUPLES_OK, what, e);
+    if (!r) return -1;
+    int rc = rows_from(r, with_previous, out, e);
+    PQclear(r);
+    return rc;
+}
+
+int trading_list(PGconn *db, int all, trading_rows_t *out, pgadmin_err_t *e) {
+    return read_rows(db,
+                     "SELECT scope, id, state, reason, updated_by, " TRADING_TS("updated_at")
+                     " FROM trading_states WHERE state <> 'active' OR $1::int = 1"
+                     " ORDER BY CASE scope WHEN 'global' THEN 0 WHEN 'user' THEN 1 ELSE 2 END, id",
+                     all ? "1" : "0", 0, "read trading_states", out, e);
+}
+
+int trading_history(PGconn *db, int64_t n, trading_rows_t *out, pgadmin_err_t *e) {
+    char limit[24];
+    snprintf(limit, sizeof(limit), "%" PRId64, n);
+    return read_rows(db,
+                     "SELECT scope, id, to_state, reason, changed_by, " TRADING_TS("changed_at")
+                     ", coalesce(from_state, 'active') FROM trading_state_changes"
+                     " ORDER BY change_id DESC LIMIT $1::bigint",
+                     limit, 1, "read trading_state_changes", out, e);
 }

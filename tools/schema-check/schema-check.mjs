@@ -33,7 +33,7 @@ const TOPICS = {
   rej: process.env.TOPIC_REJECTIONS || 'orders.rejections',
   dlq: process.env.TOPIC_DLQ || 'orders.dlq',
 };
-// What `intentctl tail --json` adds to each event (producers/intentctl.c).
+// What `intentctl tail --json` adds to each event (producers/intentctl/tail.c).
 const TAIL_FIELDS = ['_topic', '_partition', '_offset', '_key', '_timestamp', '_headers', '_value'];
 
 class UsageError extends Error {}
