@@ -267,9 +267,12 @@ for name, default in settings:
 check("every setting of worker/config.c has a row in docs/configuration.md", undocumented)
 check("every such row gives the default worker/config.c gives", wrong_default)
 known = {name for name, _ in settings}
+stale = ["docs/configuration.md:%d: %s" % (n, name) for n, name in worker_rows
+         if name not in known]
+if not worker_rows:
+    stale = ["no table rows under the heading \"## The worker's settings\""]
 check("every row of docs/configuration.md's worker settings is a setting of worker/config.c",
-      ["docs/configuration.md:%d: %s" % (n, name) for n, name in worker_rows
-       if name not in known])
+      stale)
 
 # ---- [3] README and the pages of docs/ --------------------------------------
 with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
