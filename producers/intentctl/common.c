@@ -105,25 +105,25 @@ static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value) 
     return 0;
 }
 
-/* The worker's KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_*
- * settings (NAME_FILE too) into conf; -1 after saying why. */
-static int conf_security(rd_kafka_conf_t *conf) {
-    config_t *sec = calloc(1, sizeof *sec);
+/* What the worker's configuration adds to a client (config_kafka_apply):
+ * the KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_* settings
+ * (NAME_FILE too), then KAFKA_CONSUMER_<PROPERTY> or KAFKA_PRODUCER_<PROPERTY>;
+ * -1 after saying why. */
+static int conf_configured(rd_kafka_conf_t *conf, config_kafka_client_t client) {
+    config_t *cfg = calloc(1, sizeof *cfg);
     char err[512];
-    int bad = !sec || config_load_kafka_security(sec, err, sizeof err) < 0;
+    int bad = !cfg || config_load_kafka_security(cfg, err, sizeof err) < 0 ||
+              config_kafka_apply(cfg, client, conf, err, sizeof err) < 0;
     if (bad)
-        fprintf(stderr, "intentctl: %s\n", sec ? err : "out of memory");
-    const char *props[CONFIG_KAFKA_PROPS_MAX][2];
-    int n_props = bad ? 0 : config_kafka_properties(sec, props);
-    for (int i = 0; i < n_props && !bad; i++)
-        bad = conf_set(conf, props[i][0], props[i][1]) != 0;
-    if (sec)
-        OPENSSL_cleanse(sec, sizeof *sec);
-    free(sec);
+        fprintf(stderr, "intentctl: %s\n", cfg ? err : "out of memory");
+    if (cfg)
+        OPENSSL_cleanse(cfg, sizeof *cfg);
+    free(cfg);
     return bad ? -1 : 0;
 }
 
-rd_kafka_conf_t *make_conf(const common_t *c, const char *const *settings) {
+rd_kafka_conf_t *make_conf(const common_t *c, config_kafka_client_t client,
+                           const char *const *settings) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (conf_set(conf, "bootstrap.servers", c->brokers) ||
         conf_set(conf, "client.id", "intentctl") ||
@@ -133,7 +133,7 @@ rd_kafka_conf_t *make_conf(const common_t *c, const char *const *settings) {
         if (conf_set(conf, settings[i], settings[i + 1]))
             goto fail;
     /* Before -X, which may override them. */
-    if (conf_security(conf) < 0)
+    if (conf_configured(conf, client) < 0)
         goto fail;
     for (int i = 0; i < c->n_props; i++) {
         const char *eq = strchr(c->props[i], '=');
@@ -172,7 +172,7 @@ rd_kafka_t *producer_new(const common_t *c, delivery_fn dr, void *opaque,
                                            "message.timeout.ms", "30000", NULL};
     *msg_timeout_ms = 30000;
     *rc = EXIT_USAGE;
-    rd_kafka_conf_t *conf = make_conf(c, settings);
+    rd_kafka_conf_t *conf = make_conf(c, CONFIG_KAFKA_PRODUCER, settings);
     if (!conf)
         return NULL;
     char val[64];

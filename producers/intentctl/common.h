@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
+#include "config.h"
 
 /* Exit codes: 0 ok; 1 something was refused or failed (an invalid intent,
  * a tail condition not met, the ledger or Redis unreachable or refusing);
@@ -59,10 +60,13 @@ enum { OPT_BROKERS = 1000, OPT_CONNECT_TIMEOUT };
 int common_opt(common_t *c, int opt, const char *arg, const char *cmd);
 
 /* A configuration with the brokers, then the command's own settings
- * (NULL-terminated name/value pairs), then the worker's Kafka security
- * settings, then every -X property, so -X can override anything; NULL
- * after printing why (a usage error). */
-rd_kafka_conf_t *make_conf(const common_t *c, const char *const *settings);
+ * (NULL-terminated name/value pairs), then what the worker's configuration
+ * adds to that kind of client (the Kafka security settings, then
+ * KAFKA_CONSUMER_* or KAFKA_PRODUCER_* properties: config_kafka_apply), then
+ * every -X property, so -X can override anything; NULL after printing why
+ * (a usage error). */
+rd_kafka_conf_t *make_conf(const common_t *c, config_kafka_client_t client,
+                           const char *const *settings);
 
 /* Fails fast: -1 after saying so when no broker answers within the
  * connect timeout. */

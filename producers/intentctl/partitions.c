@@ -26,7 +26,7 @@ rd_kafka_t *reader_new(const common_t *c, const char *kind, int eof, int *rc) {
         settings[7] = "true";
     }
     *rc = EXIT_USAGE;
-    rd_kafka_conf_t *conf = make_conf(c, settings);
+    rd_kafka_conf_t *conf = make_conf(c, CONFIG_KAFKA_CONSUMER, settings);
     if (!conf)
         return NULL;
     char err[512];
