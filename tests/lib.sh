@@ -33,11 +33,14 @@ stack_test() {
     export DEV_SCRIPT=$DEV DEV_STATE_DIR=$STATE DEV_NO_BUILD=1
     BIN=${DEV_BUILD_DIR:-$ROOT/build}/bin
     IC=$BIN/intentctl
+    # shellcheck disable=SC2034 # for the tests that source this file
     T_BOT=${TOPIC_INTENTS_BOT:-orders.intents.bot}
+    # shellcheck disable=SC2034
     T_USER=${TOPIC_INTENTS_USER:-orders.intents.user}
     T_FILLS=${TOPIC_FILLS:-orders.fills}
     T_REJ=${TOPIC_REJECTIONS:-orders.rejections}
     T_DLQ=${TOPIC_DLQ:-orders.dlq}
+    # shellcheck disable=SC2034 # for the tests that source this file
     RUN=$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/order-worker-$1.XXXXXX")
     PASSED=0 FAILED=0

@@ -17,17 +17,10 @@
 set -euo pipefail
 export LC_ALL=C # sort and join must agree
 
-ROOT=${ORDER_WORKER_ROOT:?ORDER_WORKER_ROOT is not set (run via compose/dev test)}
-DEV=${DEV_SCRIPT:?DEV_SCRIPT is not set (run via compose/dev test)}
-STATE=${DEV_STATE_DIR:?DEV_STATE_DIR is not set (run via compose/dev test)}
-: "${KAFKA_BROKERS:?KAFKA_BROKERS is not set}" "${ALPACA_SIM_URL:?ALPACA_SIM_URL is not set}"
-BIN=${DEV_BUILD_DIR:-$ROOT/build}/bin
-IC="$BIN/intentctl"
+# shellcheck source=tests/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+stack_test e2e
 WORKER="$BIN/order-worker"
-T_BOT=${TOPIC_INTENTS_BOT:-orders.intents.bot}
-T_FILLS=${TOPIC_FILLS:-orders.fills}
-T_REJ=${TOPIC_REJECTIONS:-orders.rejections}
-T_DLQ=${TOPIC_DLQ:-orders.dlq}
 
 # N intents from 20 bots and 5 users, N/25 each (150 by default).  The
 # test's own limits are out of the way: the trade quotas and the Alpaca budget
@@ -39,17 +32,11 @@ N=${E2E_N:-150}
 BOTS=20 USERS=5
 SYMBOLS=(AAPL NVDA AMD IBM)
 
-PASSED=0 FAILED=0
-RUN=$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/order-worker-e2e.XXXXXX")
 REPLAY_PID=""
 RESTARTED=0
 SETTINGS=(BOT_TRADES_PER_MIN USER_TRADES_PER_MIN ALPACA_CALLS_PER_MIN RATE_PERIOD_MS)
 declare -A OLD=()
 for v in "${SETTINGS[@]}"; do OLD[$v]=${!v-__unset__}; done
-
-# shellcheck source=tests/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 cleanup() {
     local rc=$?

@@ -28,16 +28,10 @@
 set -euo pipefail
 export LC_ALL=C # sort and comm must agree
 
-ROOT=${ORDER_WORKER_ROOT:?ORDER_WORKER_ROOT is not set (run via compose/dev test)}
-DEV=${DEV_SCRIPT:?DEV_SCRIPT is not set (run via compose/dev test)}
-STATE=${DEV_STATE_DIR:?DEV_STATE_DIR is not set (run via compose/dev test)}
-: "${KAFKA_BROKERS:?}" "${ALPACA_SIM_URL:?}" "${DATABASE_URL:?}" "${REDIS_URL:?}"
-BIN=${DEV_BUILD_DIR:-$ROOT/build}/bin
-IC="$BIN/intentctl"
+# shellcheck source=tests/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+stack_test faults
 WORKER="$BIN/order-worker"
-T_FILLS=${TOPIC_FILLS:-orders.fills}
-T_REJ=${TOPIC_REJECTIONS:-orders.rejections}
-T_DLQ=${TOPIC_DLQ:-orders.dlq}
 
 # Scenario [1]: the most placements (POST /v2/orders) allowed to reach the
 # simulator in any 2 s (= BREAKER_OPEN_MS) window while it fails everything,
@@ -47,9 +41,6 @@ MAX_PER_WINDOW=${FAULTS_MAX_PER_WINDOW:-2}
 EXPIRES_MS=180000 # generous: waiting out a fault is allowed
 BOTS=5            # each batch is spread over this many fresh bots
 
-PASSED=0 FAILED=0
-RUN=$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/order-worker-faults.XXXXXX")
 RESTARTED=0 REDIS_STOPPED=0 PG_STOPPED=0 KAFKA_DOWN=0
 
 # The workers' settings for this run; the previous values come back on exit.
@@ -58,10 +49,6 @@ SETTINGS=(BOT_TRADES_PER_MIN USER_TRADES_PER_MIN BREAKER_WINDOW_CALLS BREAKER_MI
     FOLLOW_INTERVAL_MS FOLLOW_MAX_INTERVAL_MS QUOTA_REDIS_DOWN_MODE)
 declare -A OLD=()
 for v in "${SETTINGS[@]}"; do OLD[$v]=${!v-__unset__}; done
-
-# shellcheck source=tests/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-
 
 cleanup() {
     local rc=$? v

@@ -14,19 +14,11 @@
 # line is "N passed, M failed".
 set -euo pipefail
 
-ROOT=${ORDER_WORKER_ROOT:?ORDER_WORKER_ROOT is not set (run via compose/dev test)}
-DEV=${DEV_SCRIPT:?DEV_SCRIPT is not set (run via compose/dev test)}
-STATE=${DEV_STATE_DIR:?DEV_STATE_DIR is not set (run via compose/dev test)}
-: "${KAFKA_BROKERS:?}"
-BIN=${DEV_BUILD_DIR:-$ROOT/build}/bin
-IC="$BIN/intentctl"
-PASSED=0 FAILED=0
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/order-worker-prometheus.XXXXXX")
-RULES=$ROOT/compose/prometheus/alerts.yml
-TESTS=$ROOT/compose/prometheus/alerts.test.yml
-
 # shellcheck source=tests/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+stack_test prometheus
+RULES=$ROOT/compose/prometheus/alerts.yml
+TESTS=$ROOT/compose/prometheus/alerts.test.yml
 
 cleanup() {
     local rc=$?

@@ -21,15 +21,11 @@
 # bounded; the last line is "N passed, M failed".
 set -euo pipefail
 
-ROOT=${ORDER_WORKER_ROOT:?ORDER_WORKER_ROOT is not set (run via compose/dev test)}
-DEV=${DEV_SCRIPT:?DEV_SCRIPT is not set (run via compose/dev test)}
-STATE=${DEV_STATE_DIR:?DEV_STATE_DIR is not set (run via compose/dev test)}
-: "${KAFKA_BROKERS:?}" "${ALPACA_SIM_URL:?}"
-BIN=${DEV_BUILD_DIR:-$ROOT/build}/bin
+# shellcheck source=tests/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+stack_test rolling
 RATE=${ROLLING_RATE:-20}
 SECONDS_=${ROLLING_SECONDS:-60}
-PASSED=0 FAILED=0
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/order-worker-rolling.XXXXXX")
 LG_PID=""
 
 # The workers' and the simulator's settings for this run (the simulator
@@ -40,10 +36,6 @@ LG_PID=""
 SETTINGS=(BOT_TRADES_PER_MIN ALPACA_CALLS_PER_MIN RATE_PERIOD_MS)
 declare -A OLD=()
 for v in "${SETTINGS[@]}"; do OLD[$v]=${!v-__unset__}; done
-
-# shellcheck source=tests/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-
 
 cleanup() {
     local rc=$? v
@@ -66,7 +58,9 @@ pids() { cat "$STATE"/pids/worker-*.pid 2>/dev/null | sort | tr '\n' ' '; }
 # ---------------------------------------------------------------- the fleet
 # Quotas and the Alpaca budget out of the way: this run is about restarts.
 export BOT_TRADES_PER_MIN=100000 ALPACA_CALLS_PER_MIN=100000 RATE_PERIOD_MS=1000
-dev stop alpaca-sim && dev start alpaca-sim && dev workers-restart 3 || die "starting 3 workers failed"
+if ! { dev stop alpaca-sim && dev start alpaca-sim && dev workers-restart 3; }; then
+    die "starting 3 workers failed"
+fi
 # ... and the account's buying power (1,200 buys of up to ~$900 each).
 sim POST /_sim/account '{"cash": "100000000"}' >/dev/null || die "cannot set the simulator's cash"
 before=$(pids)

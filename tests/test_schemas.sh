@@ -27,23 +27,12 @@
 # with the first (argument `events`: [3] to [5]).  Every wait is bounded; the last line is "N passed, M failed".
 set -euo pipefail
 
-ROOT=${ORDER_WORKER_ROOT:?ORDER_WORKER_ROOT is not set (run via compose/dev test)}
-: "${KAFKA_BROKERS:?KAFKA_BROKERS is not set (run via compose/dev test)}"
-BIN=${DEV_BUILD_DIR:-$ROOT/build}/bin
-IC="$BIN/intentctl"
+# shellcheck source=tests/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+stack_test schemas
 SC="$ROOT/tools/schema-check/schema-check.mjs"
 SCHEMAS="$ROOT/schemas"
 SAMPLES="$ROOT/producers/samples"
-T_BOT=${TOPIC_INTENTS_BOT:-orders.intents.bot}
-T_FILLS=${TOPIC_FILLS:-orders.fills}
-T_REJ=${TOPIC_REJECTIONS:-orders.rejections}
-T_DLQ=${TOPIC_DLQ:-orders.dlq}
-PASSED=0 FAILED=0
-RUN=$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/order-worker-schemas.XXXXXX")
-
-# shellcheck source=tests/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 cleanup() {
     local rc=$?
