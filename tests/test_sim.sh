@@ -149,6 +149,21 @@ poll_order() {
 # tick [N] -- runs N engine ticks now (simulators with SIM_TICK_MS=0).
 tick() { curl -s -o /dev/null -X POST "$BASE/_sim/tick" -d "{\"count\":${1:-1}}"; }
 
+# stop_sim PID LOG -- SIGTERM to the simulator PID and waits; sets rc to
+# its exit status.  When that is not 0, prints what a checker said about
+# PID: the end of LOG (its stderr, where LeakSanitizer writes when nothing
+# else is asked) and its report files, in DEV_SANITIZER_DIR (compose/dev
+# test sends them there) or $WORK/asan.* (the shutdown checks').
+stop_sim() {
+    rc=0
+    kill -TERM "$1"
+    wait "$1" || rc=$?
+    if [ "$rc" != 0 ]; then
+        tail -n 40 "$2" >&2
+        cat "${DEV_SANITIZER_DIR:-$WORK}"/*."$1" "$WORK"/asan.*"$1" 2>/dev/null | head -n 60 >&2 || true
+    fi
+}
+
 # order JSON -- POST /v2/orders; sets OID to the new order's id.
 order() { call POST /v2/orders "$1"; OID=$(jqb '.id // empty'); }
 
@@ -518,10 +533,8 @@ call GET '/v2/stocks/NVDA/quotes/latest'
 expect "reset restores quotes" jq -e '.quote.ap == 120.41' "$WORK/body"
 expect "reset zeroes stats" [ "$(simstat orders_created),$(simstat duplicate_client_order_ids)" = "0,0" ]
 
-kill -TERM "$MAIN_PID"
-rc=0
-wait "$MAIN_PID" || rc=$?
-expect "SIGTERM exits 0" [ "$rc" = 0 ]
+stop_sim "$MAIN_PID" "$WORK/main.log"
+expect "SIGTERM exits 0 (rc=$rc)" [ "$rc" = 0 ]
 expect "stop line logged" grep -q "stopped" "$WORK/main.log"
 
 # ------------------------------------------------------- paper trading, by tick
@@ -876,10 +889,8 @@ call GET /v2/clock
 expect "reset reopens the session" field_is .is_open true
 anon GET /_sim/config
 expect "reset restores the starting settings" jq -e '.partial_fill_rate == 0.1 and .tick_ms == 0' "$WORK/body"
-kill -TERM "$PAPER_PID"
-rc=0
-wait "$PAPER_PID" || rc=$?
-expect "paper sim SIGTERM exits 0" [ "$rc" = 0 ]
+stop_sim "$PAPER_PID" "$WORK/paper.log"
+expect "paper sim SIGTERM exits 0 (rc=$rc)" [ "$rc" = 0 ]
 
 # ---------------------------------------------------------- seeded quote walk
 
@@ -968,7 +979,7 @@ else
 fi
 PORT=$((20000 + RANDOM % 10000))
 # Later ASAN_OPTIONS win: leaks are checked whatever the caller set, and
-# the report lands where this test reads it.
+# the report lands where this test reads it (valgrind's goes to the log).
 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:log_path=$WORK/asan" \
     ALPACA_API_KEY_ID=$KEY ALPACA_API_SECRET_KEY=$SECRET SIM_PARTIAL_FILL_RATE=1 \
     "${WRAP[@]}" "$BIN" --port "$PORT" 2>"$WORK/shutdown.log" &
@@ -1013,13 +1024,10 @@ curl -s -m 20 -o /dev/null -H "APCA-API-KEY-ID: $KEY" -H "APCA-API-SECRET-KEY: $
     "$BASE/v2/account" &
 sleep 1
 T0=$(date +%s)
-kill -TERM "$STOP_PID"
-rc=0
-wait "$STOP_PID" || rc=$?
+stop_sim "$STOP_PID" "$WORK/shutdown.log"
 T1=$(date +%s)
-cat "$WORK/shutdown.log" "$WORK"/asan.* >&2 2>/dev/null || true
 expect "$CHECKER: clean exit 0 with a request hanging (rc=$rc)" [ "$rc" = 0 ]
-expect "$CHECKER: shutdown does not wait for the hang" [ $((T1 - T0)) -lt 10 ]
+expect "$CHECKER: shutdown does not wait for the hang ($((T1 - T0)) s)" [ $((T1 - T0)) -lt 10 ]
 expect "$CHECKER: stop line logged" grep -q "stopped (SIGTERM)" "$WORK/shutdown.log"
 expect "$CHECKER: no errors reported" bash -c "! grep -q '==[0-9]*==' '$WORK/shutdown.log' &&
     ! compgen -G '$WORK/asan.*' >/dev/null"
