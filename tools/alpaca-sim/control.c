@@ -8,16 +8,6 @@
 #include "router.h"
 #include "timefmt.h"
 
-/* The JSON body, or NULL with out answered (400, as the trading API). */
-static json_t *control_body(const request_t *req, reply_t *out)
-{
-    json_error_t jerr;
-    json_t *body = req->body ? json_loadb(req->body, req->body_len, 0, &jerr) : NULL;
-    if (body == NULL)
-        respond_fail(out, APIERR_BODY_FORMAT);
-    return body;
-}
-
 static void control_stats(void *ctx, const request_t *req, const router_match_t *m,
                           reply_t *out)
 {
@@ -48,7 +38,7 @@ static void control_set_faults(void *ctx, const request_t *req, const router_mat
                                reply_t *out)
 {
     sim_t *sim = ctx;
-    json_t *body = control_body(req, out);
+    json_t *body = respond_read_body(req, out);
     if (body == NULL)
         return;
     faults_settings_t s;
@@ -77,7 +67,7 @@ static void control_set_quotes(void *ctx, const request_t *req, const router_mat
 {
     sim_t *sim = ctx;
     (void)m;
-    json_t *body = control_body(req, out);
+    json_t *body = respond_read_body(req, out);
     if (body == NULL)
         return;
     apierr_t err;
@@ -177,7 +167,7 @@ static void control_config(void *ctx, const request_t *req, const router_match_t
     book_settings_t s;
     book_get_settings(sim->book, &s);
     if (strcmp(req->method, "POST") == 0) {
-        json_t *body = control_body(req, out);
+        json_t *body = respond_read_body(req, out);
         if (body == NULL)
             return;
         int rc = control_parse_settings(body, &s, out);
@@ -206,7 +196,7 @@ static void control_set_market(void *ctx, const request_t *req, const router_mat
 {
     sim_t *sim = ctx;
     (void)m;
-    json_t *body = control_body(req, out);
+    json_t *body = respond_read_body(req, out);
     if (body == NULL)
         return;
     json_t *open = json_object_get(body, "open");
@@ -229,7 +219,7 @@ static void control_account(void *ctx, const request_t *req, const router_match_
 {
     sim_t *sim = ctx;
     (void)m;
-    json_t *body = control_body(req, out);
+    json_t *body = respond_read_body(req, out);
     if (body == NULL)
         return;
     account_update_t u;
@@ -252,7 +242,7 @@ static void control_tick(void *ctx, const request_t *req, const router_match_t *
     (void)m;
     json_int_t count = 1;
     if (req->body && req->body_len > 0) {
-        json_t *body = control_body(req, out);
+        json_t *body = respond_read_body(req, out);
         if (body == NULL)
             return;
         json_t *c = json_object_get(body, "count");

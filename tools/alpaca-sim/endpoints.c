@@ -122,12 +122,9 @@ static void endpoints_submit(void *ctx, const request_t *req, const router_match
 {
     sim_t *sim = ctx;
     (void)m;
-    json_error_t jerr;
-    json_t *body = req->body ? json_loadb(req->body, req->body_len, 0, &jerr) : NULL;
-    if (body == NULL) {
-        respond_fail(out, APIERR_BODY_FORMAT);
+    json_t *body = respond_read_body(req, out);
+    if (body == NULL)
         return;
-    }
     json_t *order = NULL;
     apierr_t err;
     int rc = book_submit(sim->book, body, &order, &err);

@@ -4,6 +4,15 @@
 #include <stdarg.h>
 #include <string.h>
 
+json_t *respond_read_body(const request_t *req, reply_t *r)
+{
+    json_error_t jerr;
+    json_t *body = req->body ? json_loadb(req->body, req->body_len, 0, &jerr) : NULL;
+    if (body == NULL)
+        respond_fail(r, APIERR_BODY_FORMAT);
+    return body;
+}
+
 void respond_ok(reply_t *r, json_t *result)
 {
     reply_json(r, 200, result);

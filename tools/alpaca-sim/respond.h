@@ -1,5 +1,6 @@
-/* respond.h -- the layer between the routes and the model: turns what the
- * model returns (a JSON result, or an apierr_t) into the reply.
+/* respond.h -- the layer between the routes and the model: reads the JSON
+ * body the model takes, and turns what the model returns (a JSON result,
+ * or an apierr_t) into the reply.
  *
  * The model never sees a reply_t and the HTTP server never sees an
  * apierr_t: handlers call the model, then one of these. */
@@ -10,7 +11,11 @@
 
 #include "apierr.h"
 #include "reply.h"
+#include "request.h"
 
+/* The request's body as JSON (a new reference), or NULL with r answered
+ * 400 "request body format is invalid" (none, or not JSON). */
+json_t *respond_read_body(const request_t *req, reply_t *r);
 /* 200 with result (stolen). */
 void respond_ok(reply_t *r, json_t *result);
 /* The error's status and body (apierr.h: code, message, fields). */
