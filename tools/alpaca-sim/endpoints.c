@@ -15,7 +15,7 @@
  * characters, order ids 36). */
 #define ENDPOINTS_PARAM_MAX 64
 
-/* Answers with *result when rc is 0, else with err. */
+/* Answers with result when rc is 0, else with err. */
 static void endpoints_answer(reply_t *out, int rc, json_t *result, const apierr_t *err)
 {
     if (rc == 0)
