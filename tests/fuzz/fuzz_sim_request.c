@@ -3,17 +3,18 @@
  * positions, quotes, bars and faults behind them).
  *
  * Owns the hostile-input checks of what turns a method + path + query +
- * headers + body into a reply: api_handle for /v2/ and control_handle for
- * /_sim/, dispatched as server.c does.  Why: every test and the benchmark
- * drive the worker through the simulator, and its handlers parse JSON
- * bodies, query values (limits, RFC 3339 times, page tokens, symbol lists)
- * and paths; a crash there loses a test run, a wrong answer fakes one.
+ * headers + body into a reply: app_handle, the handler server.c calls
+ * (413, /v2/ to api.c, /_sim/ to control.c, else 404).  Why: every test
+ * and the benchmark drive the worker through the simulator, and its
+ * handlers parse JSON bodies, query values (limits, RFC 3339 times, page
+ * tokens, symbol lists) and paths; a crash there loses a test run, a wrong
+ * answer fakes one.
  *
- * This file is a second implementation of request.h: request_query and
- * request_header read a small parsed request instead of libmicrohttpd's
- * connection (server.c is not linked).  Query values and the path are
- * %XX-decoded and header names compared case-insensitively, as
- * libmicrohttpd does; a query name without '=' has no value.
+ * This file stands in for libmicrohttpd (server.c is not linked): it reads
+ * the request line, headers and body from the input and builds the
+ * request with request.h's calls, as server.c does from libmicrohttpd's.
+ * Query values and the path are %XX-decoded as libmicrohttpd does; a query
+ * name without '=' has no value; request.c looks names up.
  *
  * Input: up to FUZZ_MAX_REQUESTS requests separated by a line "%%", each
  *
@@ -41,10 +42,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "api.h"
-#include "control.h"
+#include "app.h"
 #include "reply.h"
 #include "request.h"
 #include "sim.h"
@@ -52,38 +51,10 @@
 
 #define FUZZ_MAX_REQUESTS 8
 #define FUZZ_MAX_PAIRS 32
-#define FUZZ_MAX_BODY (64 * 1024) /* server.c's SERVER_MAX_BODY */
 /* Trading calls per key before 429: the last requests of a long sequence
  * meet the limit.  (The simulator keeps a ring of this many times per key:
  * a limit of a million cost 8 MB per input and most of the time.) */
 #define FUZZ_CALLS_PER_PERIOD 6
-
-typedef struct fuzz_pair {
-    char *name;
-    char *value; /* NULL: the name had no '=' (query) */
-} fuzz_pair_t;
-
-/* What req->conn points at in this target. */
-typedef struct fuzz_conn {
-    fuzz_pair_t query[FUZZ_MAX_PAIRS];
-    size_t nquery;
-    fuzz_pair_t headers[FUZZ_MAX_PAIRS];
-    size_t nheaders;
-} fuzz_conn_t;
-
-const char *request_query(const request_t *req, const char *name) {
-    const fuzz_conn_t *c = req->conn;
-    for (size_t i = 0; i < c->nquery; i++)
-        if (!strcmp(c->query[i].name, name)) return c->query[i].value;
-    return NULL;
-}
-
-const char *request_header(const request_t *req, const char *name) {
-    const fuzz_conn_t *c = req->conn;
-    for (size_t i = 0; i < c->nheaders; i++)
-        if (!strcasecmp(c->headers[i].name, name)) return c->headers[i].value;
-    return NULL;
-}
 
 static char *fuzz_strndup(const char *s, size_t n) {
     char *d = malloc(n + 1);
@@ -119,40 +90,52 @@ static char *fuzz_unescape(const char *s, size_t n) {
     return d;
 }
 
-static void fuzz_parse_query(fuzz_conn_t *c, const char *q, size_t n) {
-    size_t i = 0;
-    while (i < n && c->nquery < FUZZ_MAX_PAIRS) {
+/* Adds name[0..n) (and its value after '=', if any) to req, decoded. */
+static void fuzz_add_query(request_t *req, const char *s, size_t n) {
+    const char *eq = memchr(s, '=', n);
+    char *name = fuzz_unescape(s, eq ? (size_t)(eq - s) : n);
+    char *value = eq ? fuzz_unescape(eq + 1, n - (size_t)(eq + 1 - s)) : NULL;
+    FUZZ_ASSERT(request_add_query(req, name, value) == 0);
+    free(name);
+    free(value);
+}
+
+static void fuzz_parse_query(request_t *req, const char *q, size_t n) {
+    size_t i = 0, count = 0;
+    while (i < n && count++ < FUZZ_MAX_PAIRS) {
         const char *amp = memchr(q + i, '&', n - i);
         size_t end = amp ? (size_t)(amp - q) : n;
-        const char *eq = memchr(q + i, '=', end - i);
-        fuzz_pair_t *p = &c->query[c->nquery++];
-        if (eq) {
-            p->name = fuzz_unescape(q + i, (size_t)(eq - (q + i)));
-            p->value = fuzz_unescape(eq + 1, end - (size_t)(eq + 1 - q));
-        } else {
-            p->name = fuzz_unescape(q + i, end - i);
-            p->value = NULL;
-        }
+        fuzz_add_query(req, q + i, end - i);
         i = end + 1;
     }
 }
 
-static void fuzz_conn_free(fuzz_conn_t *c) {
-    for (size_t i = 0; i < c->nquery; i++) {
-        free(c->query[i].name);
-        free(c->query[i].value);
+/* Header lines "Name: value" of s[0..n) until an empty line.  Returns
+ * where the body starts. */
+static size_t fuzz_parse_headers(request_t *req, const char *s, size_t i, size_t n) {
+    size_t count = 0;
+    while (i < n) {
+        const char *e = memchr(s + i, '\n', n - i);
+        size_t l = e ? (size_t)(e - (s + i)) : n - i;
+        if (l == 0)
+            return i + 1;
+        const char *colon = memchr(s + i, ':', l);
+        if (colon && count++ < FUZZ_MAX_PAIRS) {
+            const char *v = colon + 1;
+            while (v < s + i + l && *v == ' ') v++;
+            char *name = fuzz_strndup(s + i, (size_t)(colon - (s + i)));
+            char *value = fuzz_strndup(v, (size_t)(s + i + l - v));
+            FUZZ_ASSERT(request_add_header(req, name, value) == 0);
+            free(name);
+            free(value);
+        }
+        i += l + (e ? 1 : 0);
     }
-    for (size_t i = 0; i < c->nheaders; i++) {
-        free(c->headers[i].name);
-        free(c->headers[i].value);
-    }
+    return i;
 }
 
-/* Runs one request (the bytes between separators) through the handlers. */
+/* Runs one request (the bytes between separators) through app_handle. */
 static void fuzz_request(sim_t *sim, const char *s, size_t n) {
-    fuzz_conn_t conn;
-    memset(&conn, 0, sizeof(conn));
-
     /* Request line: METHOD SP TARGET. */
     const char *nl = memchr(s, '\n', n);
     size_t line_len = nl ? (size_t)(nl - s) : n;
@@ -164,43 +147,17 @@ static void fuzz_request(sim_t *sim, const char *s, size_t n) {
     const char *qm = memchr(target, '?', target_len);
     size_t path_len = qm ? (size_t)(qm - target) : target_len;
     char *path = fuzz_unescape(target, path_len);
-    if (qm) fuzz_parse_query(&conn, qm + 1, target_len - path_len - 1);
+    request_t req;
+    request_init(&req, method, path);
+    if (qm) fuzz_parse_query(&req, qm + 1, target_len - path_len - 1);
 
-    /* Headers until an empty line; the rest is the body. */
-    size_t i = nl ? line_len + 1 : n;
-    while (i < n) {
-        const char *e = memchr(s + i, '\n', n - i);
-        size_t l = e ? (size_t)(e - (s + i)) : n - i;
-        if (l == 0) {
-            i++;
-            break;
-        }
-        const char *colon = memchr(s + i, ':', l);
-        if (colon && conn.nheaders < FUZZ_MAX_PAIRS) {
-            const char *v = colon + 1;
-            while (v < s + i + l && *v == ' ') v++;
-            fuzz_pair_t *p = &conn.headers[conn.nheaders++];
-            p->name = fuzz_strndup(s + i, (size_t)(colon - (s + i)));
-            p->value = fuzz_strndup(v, (size_t)(s + i + l - v));
-        }
-        i += l + (e ? 1 : 0);
-    }
-    /* server.c hands over a NUL-terminated copy of the body, or NULL. */
-    size_t body_len = i < n ? n - i : 0;
-    char *body = body_len ? fuzz_strndup(s + i, body_len) : NULL;
+    /* Headers until an empty line; the rest is the body (none: NULL). */
+    size_t i = fuzz_parse_headers(&req, s, nl ? line_len + 1 : n, n);
+    if (i < n) FUZZ_ASSERT(request_append_body(&req, s + i, n - i) == 0);
 
-    request_t req = {&conn, method, path, body, body_len};
     reply_t r;
     reply_init(&r);
-    if (body_len > FUZZ_MAX_BODY)
-        reply_error(&r, 413, 0, "request body too large");
-    else if (strncmp(path, "/v2/", 4) == 0)
-        api_handle(sim, &req, &r);
-    else if (strncmp(path, "/_sim/", 6) == 0)
-        control_handle(sim, &req, &r);
-    else
-        reply_error(&r, 404, 0, "not found");
-
+    app_handle(sim, &req, &r);
     if (!r.drop) {
         FUZZ_ASSERT(r.status >= 100 && r.status <= 599);
         if (r.body) {
@@ -212,10 +169,9 @@ static void fuzz_request(sim_t *sim, const char *s, size_t n) {
         }
     }
     reply_clear(&r);
-    free(body);
+    request_free(&req);
     free(path);
     free(method);
-    fuzz_conn_free(&conn);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -5,14 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "timefmt.h"
+#include "simtime.h"
 
-fx_money_t account_start_cash(void)
+static fx_money_t account_start_cash(void)
 {
-    fx_money_t c = ACCOUNT_START_CASH_DOLLARS;
-    for (int i = 0; i < FX_MONEY_SCALE; i++)
-        c *= 10;
-    return c;
+    return fx_rescale(ACCOUNT_START_CASH_DOLLARS, 0, FX_MONEY_SCALE);
 }
 
 void account_start(account_t *a, rng_t *rng)
@@ -21,7 +18,7 @@ void account_start(account_t *a, rng_t *rng)
     rng_uuid4(rng, a->id);
     snprintf(a->number, sizeof(a->number), "PA%010llu",
              (unsigned long long)(rng_next(rng) % 10000000000ULL));
-    a->created_us = timefmt_now_us();
+    a->created_us = simtime_now_us();
     snprintf(a->status, sizeof(a->status), "ACTIVE");
     a->shorting_enabled = 1;
     a->cash = account_start_cash();
@@ -119,19 +116,53 @@ const char *account_gate(const account_t *a)
     return NULL;
 }
 
-void account_add_json(const account_t *a, json_t *j)
+/* id, account_number, status, created_at and the flags. */
+static void account_add_identity(const account_t *a, json_t *j)
 {
-    char created[TIMEFMT_LEN];
+    char created[SIMTIME_LEN];
     json_object_set_new(j, "id", json_string(a->id));
     json_object_set_new(j, "account_number", json_string(a->number));
     json_object_set_new(j, "status", json_string(a->status));
     json_object_set_new(j, "crypto_status", json_string("ACTIVE"));
     json_object_set_new(j, "currency", json_string("USD"));
     json_object_set_new(j, "created_at",
-                        json_string(timefmt_rfc3339_us(created, sizeof(created), a->created_us)));
+                        json_string(simtime_rfc3339_us(created, sizeof(created), a->created_us)));
     json_object_set_new(j, "trading_blocked", json_boolean(a->trading_blocked));
     json_object_set_new(j, "transfers_blocked", json_false());
     json_object_set_new(j, "account_blocked", json_boolean(a->account_blocked));
     json_object_set_new(j, "trade_suspended_by_user", json_boolean(a->trade_suspended_by_user));
     json_object_set_new(j, "shorting_enabled", json_boolean(a->shorting_enabled));
+}
+
+static void account_money(json_t *j, const char *name, fx_money_t v)
+{
+    json_object_set_new(j, name, fx_json_string(v, FX_MONEY_SCALE));
+}
+
+json_t *account_to_json(const account_t *a, fx_money_t long_mv, fx_money_t short_mv,
+                        fx_money_t buying_power)
+{
+    fx_money_t equity = a->cash + long_mv + short_mv;
+    fx_money_t gross = long_mv - short_mv;
+    json_t *j = json_object();
+    account_add_identity(a, j);
+    account_money(j, "buying_power", buying_power);
+    account_money(j, "regt_buying_power", buying_power);
+    account_money(j, "non_marginable_buying_power", buying_power);
+    account_money(j, "options_buying_power", buying_power);
+    account_money(j, "cash", a->cash);
+    json_object_set_new(j, "accrued_fees", json_string("0"));
+    json_object_set_new(j, "pending_transfer_in", json_string("0"));
+    json_object_set_new(j, "pending_transfer_out", json_string("0"));
+    account_money(j, "portfolio_value", equity);
+    account_money(j, "equity", equity);
+    account_money(j, "last_equity", account_start_cash());
+    account_money(j, "long_market_value", long_mv);
+    account_money(j, "short_market_value", short_mv);
+    account_money(j, "initial_margin", gross);
+    account_money(j, "maintenance_margin", gross / 4);
+    json_object_set_new(j, "last_maintenance_margin", json_string("0"));
+    json_object_set_new(j, "sma", json_string("0"));
+    json_object_set_new(j, "multiplier", json_string("1"));
+    return j;
 }

@@ -3,7 +3,7 @@
  * POST /_sim/account changes the flags (every field optional): status,
  * trading_blocked, account_blocked, trade_suspended_by_user,
  * shorting_enabled, cash.  The trade gate refuses new orders, as Alpaca
- * does, with 403 {"code":40310000,...}:
+ * does, with 403 (APIERR_FORBIDDEN, apierr.h):
  *   trading_blocked or account_blocked   "account is not authorized to trade"
  *   trade_suspended_by_user             "new orders are rejected by user request"
  *   status other than ACTIVE or ACCOUNT_UPDATED
@@ -15,7 +15,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "fixed.h"
+#include "fx.h"
 #include "rng.h"
 
 #define ACCOUNT_START_CASH_DOLLARS 100000
@@ -48,8 +48,9 @@ int account_parse_update(const json_t *body, account_update_t *u, char *err, siz
 void account_apply(account_t *a, const account_update_t *u);
 /* NULL if the account may trade, else the 403 message. */
 const char *account_gate(const account_t *a);
-/* Adds id, account_number, status, created_at and the flags to j. */
-void account_add_json(const account_t *a, json_t *j);
-fx_money_t account_start_cash(void);
+/* The Account object of the trading API, with the figures the book
+ * computes from positions and open orders (1e-13 dollars). */
+json_t *account_to_json(const account_t *a, fx_money_t long_mv, fx_money_t short_mv,
+                        fx_money_t buying_power);
 
 #endif

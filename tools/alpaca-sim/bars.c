@@ -6,16 +6,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "fixed.h"
+#include "fx.h"
 #include "market.h"
-#include "match.h"
-#include "timefmt.h"
+#include "rng.h"
+#include "simtime.h"
 
 #define BARS_DEFAULT_LIMIT 1000
 #define BARS_MAX_LIMIT 10000
 #define BARS_DAY 86400
 #define BARS_DAY_OFFSET (4 * 3600)  /* daily bars at 04:00Z */
-#define BARS_CENT 100               /* 1e-4 units */
 #define BARS_TOKEN_MAX 96
 /* Where a page_token may start: years 0000 to 9999, the range of start
  * and end (anything wider overflowed the stepping arithmetic). */
@@ -46,7 +45,7 @@ static int bars_timeframe(const char *s, int64_t *secs)
 /* A hash of (seed, symbol, a, b) as a number in [-1, 1]. */
 static double bars_unit(uint64_t key, int64_t a, int64_t b)
 {
-    uint64_t h = match_hash(key, (uint64_t)a, (uint64_t)b);
+    uint64_t h = rng_hash(key, (uint64_t)a, (uint64_t)b);
     return (double)(h >> 11) * (2.0 / 9007199254740992.0) - 1.0;
 }
 
@@ -62,9 +61,9 @@ static int64_t bars_price(uint64_t key, int64_t anchor, int64_t t)
         double a = bars_unit(key, scale[i], cell), b = bars_unit(key, scale[i], cell + 1);
         noise += amp[i] * (a + (b - a) * f);
     }
-    double cents = (double)anchor * (1.0 + noise) / BARS_CENT;
-    int64_t p = (cents > 0 ? (int64_t)(cents + 0.5) : 0) * BARS_CENT;
-    return p < BARS_CENT ? BARS_CENT : p;
+    double cents = (double)anchor * (1.0 + noise) / FX_CENT;
+    int64_t p = (cents > 0 ? (int64_t)(cents + 0.5) : 0) * FX_CENT;
+    return p < FX_CENT ? FX_CENT : p;
 }
 
 /* 1 if a bar of timeframe tf starts at t (weekdays; intraday 08-24 UTC).
@@ -82,22 +81,18 @@ static int bars_in_session(int64_t t, int64_t tf)
 
 static json_t *bars_one(uint64_t key, int64_t anchor, int64_t t, int64_t tf)
 {
-    char when[32];
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char when[SIMTIME_LEN];
     int64_t o = bars_price(key, anchor, t), c = bars_price(key, anchor, t + tf);
-    uint64_t h = match_hash(key, (uint64_t)t, (uint64_t)tf);
-    int64_t hi = (o > c ? o : c) + (int64_t)(h % 6) * BARS_CENT;
-    int64_t lo = (o < c ? o : c) - (int64_t)((h >> 8) % 6) * BARS_CENT;
-    if (lo < BARS_CENT)
-        lo = BARS_CENT;
+    uint64_t h = rng_hash(key, (uint64_t)t, (uint64_t)tf);
+    int64_t hi = (o > c ? o : c) + (int64_t)(h % 6) * FX_CENT;
+    int64_t lo = (o < c ? o : c) - (int64_t)((h >> 8) % 6) * FX_CENT;
+    if (lo < FX_CENT)
+        lo = FX_CENT;
     int64_t v = 100 + (int64_t)((h >> 16) % 5000) * (tf / 60);
     int64_t n = 1 + v / 40;
     int64_t vw = (hi + lo + c) / 3;
     json_t *j = json_object();
-    json_object_set_new(j, "t", json_string(when));
+    json_object_set_new(j, "t", json_string(simtime_rfc3339_s(when, sizeof(when), (time_t)t)));
     json_object_set_new(j, "o", fx_json_price_number(o));
     json_object_set_new(j, "h", fx_json_price_number(hi));
     json_object_set_new(j, "l", fx_json_price_number(lo));
@@ -150,83 +145,102 @@ static int bars_decode(const char *in, char *out, size_t outlen)
     return 0;
 }
 
-/* Reads an optional RFC 3339 parameter into epoch seconds.  Returns 0 or -1. */
-static int bars_time_param(const request_t *req, const char *name, int64_t def, int64_t *out)
+/* Reads an optional RFC 3339 value (absent or empty: def) into epoch
+ * seconds.  Returns 0 or -1. */
+static int bars_time_param(const char *v, int64_t def, int64_t *out)
 {
-    const char *v = request_query(req, name);
     int64_t us;
     if (v == NULL || v[0] == '\0') {
         *out = def;
         return 0;
     }
-    if (timefmt_parse(v, &us) != 0)
+    if (simtime_parse(v, &us) != 0)
         return -1;
     *out = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
     return 0;
 }
 
-void bars_reply(const request_t *req, const char *symbol, uint64_t seed, book_t *book,
-                reply_t *out)
+/* Where the page starts: start, or the page_token's time.  Returns 0 or
+ * -1 (an invalid token). */
+static int bars_page_start(const bars_query_t *q, int64_t *start)
 {
-    int64_t tf, start, end, now = timefmt_now_us() / 1000000;
-    const char *tf_text = request_query(req, "timeframe");
-    if (!market_symbol_valid(symbol)) {
-        reply_error(out, 422, 0, "invalid symbol: %.32s", symbol);
-        return;
+    const char *v = q->page_token;
+    if (v == NULL || v[0] == '\0')
+        return 0;
+    char text[BARS_TOKEN_MAX], sym[MARKET_SYMBOL_MAX + 1], tfs[16];
+    long long next;
+    if (strlen(v) >= BARS_TOKEN_MAX || bars_decode(v, text, sizeof(text)) != 0 ||
+        sscanf(text, "%16[^|]|%15[^|]|%lld", sym, tfs, &next) != 3 ||
+        strcmp(sym, q->symbol) != 0 || strcmp(tfs, q->timeframe) != 0 || next < BARS_MIN_T ||
+        next > BARS_MAX_T)
+        return -1;
+    *start = next;
+    return 0;
+}
+
+/* The validated window of q: timeframe (s), first and last time, page
+ * size.  Returns 0 or -1 with err set. */
+static int bars_window(const bars_query_t *q, int64_t *tf, int64_t *start, int64_t *end,
+                       long *limit, apierr_t *err)
+{
+    int64_t now = simtime_now_us() / 1000000;
+    if (!market_symbol_valid(q->symbol)) {
+        apierr_setf(err, APIERR_BAD_VALUE, "invalid symbol: %.32s", q->symbol);
+        return -1;
     }
-    if (bars_timeframe(tf_text, &tf) != 0) {
-        reply_error(out, 422, 0, "invalid timeframe");
-        return;
+    if (bars_timeframe(q->timeframe, tf) != 0) {
+        apierr_setf(err, APIERR_BAD_VALUE, "invalid timeframe");
+        return -1;
     }
-    if (bars_time_param(req, "start", now - now % BARS_DAY, &start) != 0) {
-        reply_error(out, 422, 0, "invalid start");
-        return;
+    if (bars_time_param(q->start, now - now % BARS_DAY, start) != 0) {
+        apierr_setf(err, APIERR_BAD_VALUE, "invalid start");
+        return -1;
     }
-    if (bars_time_param(req, "end", now, &end) != 0) {
-        reply_error(out, 422, 0, "invalid end");
-        return;
+    if (bars_time_param(q->end, now, end) != 0) {
+        apierr_setf(err, APIERR_BAD_VALUE, "invalid end");
+        return -1;
     }
-    long limit = BARS_DEFAULT_LIMIT;
-    const char *v = request_query(req, "limit");
-    if (v) {
+    *limit = BARS_DEFAULT_LIMIT;
+    if (q->limit) {
         char *e;
-        limit = strtol(v, &e, 10);
-        if (v[0] == '\0' || *e != '\0' || limit < 1 || limit > BARS_MAX_LIMIT) {
-            reply_error(out, 422, 0, "invalid limit: must be between 1 and %d", BARS_MAX_LIMIT);
-            return;
+        *limit = strtol(q->limit, &e, 10);
+        if (q->limit[0] == '\0' || *e != '\0' || *limit < 1 || *limit > BARS_MAX_LIMIT) {
+            apierr_setf(err, APIERR_BAD_VALUE, "invalid limit: must be between 1 and %d",
+                        BARS_MAX_LIMIT);
+            return -1;
         }
     }
-    v = request_query(req, "page_token");
-    if (v && v[0]) {
-        char text[BARS_TOKEN_MAX], sym[MARKET_SYMBOL_MAX + 1], tfs[16];
-        long long next;
-        if (strlen(v) >= BARS_TOKEN_MAX || bars_decode(v, text, sizeof(text)) != 0 ||
-            sscanf(text, "%16[^|]|%15[^|]|%lld", sym, tfs, &next) != 3 ||
-            strcmp(sym, symbol) != 0 || strcmp(tfs, tf_text) != 0 || next < BARS_MIN_T ||
-            next > BARS_MAX_T) {
-            reply_error(out, 422, 0, "invalid page_token");
-            return;
-        }
-        start = next;
+    if (bars_page_start(q, start) != 0) {
+        apierr_setf(err, APIERR_BAD_VALUE, "invalid page_token");
+        return -1;
     }
-    if (end > now)
-        end = now;
+    if (*end > now)
+        *end = now;
+    return 0;
+}
+
+int bars_page(const bars_query_t *q, uint64_t seed, book_t *book, json_t **out,
+              apierr_t *err)
+{
+    int64_t tf, start, end, anchor;
+    long limit;
+    if (bars_window(q, &tf, &start, &end, &limit, err) != 0)
+        return -1;
     int64_t offset = tf >= BARS_DAY ? BARS_DAY_OFFSET : 0;
     int64_t t = start - offset;
     t = (t >= 0 ? (t + tf - 1) / tf : -((-t) / tf)) * tf + offset;
 
     json_t *bars = json_array();
     json_t *token = json_null();
-    int64_t anchor;
-    if (book_bar_anchor(book, symbol, &anchor) == 0) {
-        uint64_t key = match_hash(seed, match_hash_text(symbol), 0xba25);
+    if (book_bar_anchor(book, q->symbol, &anchor) == 0) {
+        uint64_t key = rng_hash(seed, rng_hash_text(q->symbol), 0xba25);
         long count = 0;
         for (; t <= end; t += tf) {
             if (!bars_in_session(t, tf))
                 continue;
             if (count == limit) {
                 char text[BARS_TOKEN_MAX], enc[BARS_TOKEN_MAX * 2];
-                snprintf(text, sizeof(text), "%s|%s|%lld", symbol, tf_text, (long long)t);
+                snprintf(text, sizeof(text), "%s|%s|%lld", q->symbol, q->timeframe, (long long)t);
                 bars_encode(text, enc, sizeof(enc));
                 token = json_string(enc);
                 break;
@@ -235,9 +249,9 @@ void bars_reply(const request_t *req, const char *symbol, uint64_t seed, book_t 
             count++;
         }
     }
-    json_t *j = json_object();
-    json_object_set_new(j, "bars", bars);
-    json_object_set_new(j, "symbol", json_string(symbol));
-    json_object_set_new(j, "next_page_token", token);
-    reply_json(out, 200, j);
+    *out = json_object();
+    json_object_set_new(*out, "bars", bars);
+    json_object_set_new(*out, "symbol", json_string(q->symbol));
+    json_object_set_new(*out, "next_page_token", token);
+    return 0;
 }

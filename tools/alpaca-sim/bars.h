@@ -19,14 +19,26 @@
 #ifndef BARS_H
 #define BARS_H
 
+#include <jansson.h>
 #include <stdint.h>
 
+#include "apierr.h"
 #include "book.h"
-#include "reply.h"
-#include "request.h"
 
-/* Answers the bars request for symbol (taken from the path). */
-void bars_reply(const request_t *req, const char *symbol, uint64_t seed, book_t *book,
-                reply_t *out);
+/* A bars request as text: the symbol from the path, the rest the query's
+ * values (NULL when absent). */
+typedef struct bars_query {
+    const char *symbol;
+    const char *timeframe;
+    const char *start;
+    const char *end;
+    const char *limit;
+    const char *page_token;
+} bars_query_t;
+
+/* The page of bars q asks for: {"bars", "symbol", "next_page_token"}.
+ * Returns 0 with *out set, or -1 with err set (422). */
+int bars_page(const bars_query_t *q, uint64_t seed, book_t *book, json_t **out,
+              apierr_t *err);
 
 #endif

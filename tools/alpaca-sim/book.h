@@ -3,7 +3,8 @@
  *
  * All of it sits behind one mutex, so an order is checked, filled and
  * booked against one consistent view.  Handlers call one book_* function
- * per request; each fills a reply_t with Alpaca's status and body.  The
+ * per request; it returns Alpaca's object (a new JSON reference) or fails
+ * with Alpaca's error (apierr.h), and knows nothing of HTTP.  The
  * matching engine (engine.c) calls book_tick() every tick_ms.
  *
  * Order life (paper trading): POST /v2/orders answers 200 with the order
@@ -37,7 +38,8 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "reply.h"
+#include "account.h"
+#include "apierr.h"
 #include "rng.h"
 
 typedef struct book book_t;
@@ -75,32 +77,40 @@ void book_reset(book_t *b);
 void book_tick(book_t *b);
 void book_get_settings(book_t *b, book_settings_t *out);
 void book_set_settings(book_t *b, const book_settings_t *s);
-/* Opens or closes the session; closing expires day/opg/cls orders. */
-void book_set_market_open(book_t *b, int open, reply_t *out);
+/* Opens or closes the session; closing expires day/opg/cls orders (and
+ * ends pending cancels).  Returns how many orders expired. */
+long book_set_market_open(book_t *b, int open);
 int book_market_is_open(book_t *b);
-/* POST /_sim/account. */
-void book_set_account(book_t *b, const json_t *body, reply_t *out);
+/* POST /_sim/account (account_parse_update). */
+void book_update_account(book_t *b, const account_update_t *u);
 /* The price anchoring symbol's bars (1e-4).  Returns 0, or -1 if unknown. */
 int book_bar_anchor(book_t *b, const char *symbol, int64_t *price);
 
-void book_submit(book_t *b, const json_t *body, reply_t *out);
-void book_get_order(book_t *b, const char *id, reply_t *out);
-void book_get_by_client_id(book_t *b, const char *client_order_id, reply_t *out);
-void book_list_orders(book_t *b, const book_query_t *q, reply_t *out);
-void book_cancel(book_t *b, const char *id, reply_t *out);
-void book_account(book_t *b, reply_t *out);
-void book_positions(book_t *b, reply_t *out);
-void book_position(book_t *b, const char *symbol, reply_t *out);
-void book_asset(book_t *b, const char *symbol, reply_t *out);
-void book_latest_quote(book_t *b, const char *symbol, reply_t *out);
-void book_latest_quotes(book_t *b, const char *symbols, reply_t *out);
-/* POST /_sim/quotes; resting orders are matched at the next tick. */
-void book_set_quotes(book_t *b, const json_t *body, reply_t *out);
-void book_get_quotes(book_t *b, reply_t *out);
+/* The functions below that take an apierr_t return 0 with *out set to a
+ * new JSON reference, or -1 with err set. */
+
+/* POST /v2/orders: the new Order. */
+int book_submit(book_t *b, const json_t *body, json_t **out, apierr_t *err);
+int book_get_order(book_t *b, const char *id, json_t **out, apierr_t *err);
+int book_get_by_client_id(book_t *b, const char *client_order_id, json_t **out,
+                          apierr_t *err);
+/* GET /v2/orders: the Orders q selects. */
+json_t *book_list_orders(book_t *b, const book_query_t *q);
+/* DELETE /v2/orders/{id}: asks for the cancel.  Returns 0 or -1 with err set. */
+int book_cancel(book_t *b, const char *id, apierr_t *err);
+json_t *book_account(book_t *b);
+json_t *book_positions(book_t *b);
+int book_position(book_t *b, const char *symbol, json_t **out, apierr_t *err);
+int book_asset(book_t *b, const char *symbol, json_t **out, apierr_t *err);
+/* The market data API's {"symbol", "quote"}. */
+int book_latest_quote(book_t *b, const char *symbol, json_t **out, apierr_t *err);
+/* {"quotes": symbol -> Quote} for the comma separated symbols. */
+int book_latest_quotes(book_t *b, const char *symbols, json_t **out, apierr_t *err);
+/* POST /_sim/quotes (market_update); resting orders are matched at the
+ * next tick.  Returns the number of symbols set, or -1 with err set. */
+int book_set_quotes(book_t *b, const json_t *body, apierr_t *err);
+json_t *book_get_quotes(book_t *b);
 /* Adds the book's counters to stats. */
 void book_add_stats(book_t *b, json_t *stats);
-
-/* 1 if s is UUID text 8-4-4-4-12 hex. */
-int book_is_uuid(const char *s);
 
 #endif

@@ -15,8 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "envfile.h"
+#include "app.h"
 #include "engine.h"
+#include "envfile.h"
 #include "server.h"
 #include "sim.h"
 
@@ -111,14 +112,50 @@ static int main_env_settings(book_settings_t *s)
     return 0;
 }
 
-static int main_config(int argc, char **argv, sim_config_t *cfg)
+/* Applies one command-line option that takes a value.  Returns 0, or -1
+ * with a message printed. */
+static int main_option(const char *a, const char *val, sim_config_t *cfg)
 {
-    memset(cfg, 0, sizeof(*cfg));
-    snprintf(cfg->host, sizeof(cfg->host), "127.0.0.1");
-    cfg->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     long long v;
-    if (main_env_settings(&cfg->start) != 0)
+    if (strcmp(a, "--port") == 0) {
+        if (main_parse_int(val, 1, 65535, &v) != 0) {
+            fprintf(stderr, "alpaca-sim: --port must be 1..65535\n");
+            return -1;
+        }
+        cfg->port = (int)v;
+    } else if (strcmp(a, "--host") == 0) {
+        if (strlen(val) >= sizeof(cfg->host)) {
+            fprintf(stderr, "alpaca-sim: --host too long\n");
+            return -1;
+        }
+        snprintf(cfg->host, sizeof(cfg->host), "%s", val);
+    } else if (strcmp(a, "--seed") == 0) {
+        if (main_parse_int(val, 0, INT64_MAX, &v) != 0) {
+            fprintf(stderr, "alpaca-sim: --seed must be a non-negative integer\n");
+            return -1;
+        }
+        cfg->seed = (uint64_t)v;
+    } else if (strcmp(a, "--tick-ms") == 0) {
+        if (main_parse_int(val, 0, 60000, &v) != 0) {
+            fprintf(stderr, "alpaca-sim: --tick-ms must be 0..60000\n");
+            return -1;
+        }
+        cfg->start.tick_ms = v;
+    } else if (strcmp(a, "--partial-fill-rate") == 0) {
+        if (main_parse_rate(val, &cfg->start.partial_fill_rate) != 0) {
+            fprintf(stderr, "alpaca-sim: --partial-fill-rate must be a number from 0 to 1\n");
+            return -1;
+        }
+    } else {
+        fprintf(stderr, "alpaca-sim: unknown option %s\n", a);
         return -1;
+    }
+    return 0;
+}
+
+/* The command line, over the defaults already in cfg.  Returns 0 or -1. */
+static int main_args(int argc, char **argv, sim_config_t *cfg)
+{
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -137,48 +174,21 @@ static int main_config(int argc, char **argv, sim_config_t *cfg)
             fprintf(stderr, "alpaca-sim: unknown or incomplete option %s\n", a);
             return -1;
         }
-        const char *val = argv[++i];
-        if (strcmp(a, "--port") == 0) {
-            if (main_parse_int(val, 1, 65535, &v) != 0) {
-                fprintf(stderr, "alpaca-sim: --port must be 1..65535\n");
-                return -1;
-            }
-            cfg->port = (int)v;
-        } else if (strcmp(a, "--host") == 0) {
-            if (strlen(val) >= sizeof(cfg->host)) {
-                fprintf(stderr, "alpaca-sim: --host too long\n");
-                return -1;
-            }
-            snprintf(cfg->host, sizeof(cfg->host), "%s", val);
-        } else if (strcmp(a, "--seed") == 0) {
-            if (main_parse_int(val, 0, INT64_MAX, &v) != 0) {
-                fprintf(stderr, "alpaca-sim: --seed must be a non-negative integer\n");
-                return -1;
-            }
-            cfg->seed = (uint64_t)v;
-        } else if (strcmp(a, "--tick-ms") == 0) {
-            if (main_parse_int(val, 0, 60000, &v) != 0) {
-                fprintf(stderr, "alpaca-sim: --tick-ms must be 0..60000\n");
-                return -1;
-            }
-            cfg->start.tick_ms = v;
-        } else if (strcmp(a, "--partial-fill-rate") == 0) {
-            if (main_parse_rate(val, &cfg->start.partial_fill_rate) != 0) {
-                fprintf(stderr, "alpaca-sim: --partial-fill-rate must be a number from 0 to 1\n");
-                return -1;
-            }
-        } else {
-            fprintf(stderr, "alpaca-sim: unknown option %s\n", a);
+        if (main_option(a, argv[++i], cfg) != 0)
             return -1;
-        }
     }
     if (cfg->port == 0) {
         fprintf(stderr, "alpaca-sim: --port is required\n");
         return -1;
     }
-    /* The keys /v2 requests must carry: ALPACA_API_KEY_ID and
-     * ALPACA_API_SECRET_KEY, or their _FILE forms (envfile.h), like the
-     * worker; without a key id, no authentication. */
+    return 0;
+}
+
+/* The keys /v2 requests must carry: ALPACA_API_KEY_ID and
+ * ALPACA_API_SECRET_KEY, or their _FILE forms (envfile.h), like the
+ * worker; without a key id, no authentication.  Returns 0 or -1. */
+static int main_keys(sim_config_t *cfg)
+{
     char keybuf[ENVFILE_MAX + 1], secretbuf[ENVFILE_MAX + 1], err[256];
     const char *key, *secret;
     int rc = 0;
@@ -199,7 +209,17 @@ static int main_config(int argc, char **argv, sim_config_t *cfg)
     }
     explicit_bzero(keybuf, sizeof(keybuf));
     explicit_bzero(secretbuf, sizeof(secretbuf));
-    if (rc != 0)
+    return rc;
+}
+
+static int main_config(int argc, char **argv, sim_config_t *cfg)
+{
+    long long v;
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->host, sizeof(cfg->host), "127.0.0.1");
+    cfg->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    if (main_env_settings(&cfg->start) != 0 || main_args(argc, argv, cfg) != 0 ||
+        main_keys(cfg) != 0)
         return -1;
     if (main_env_int("ALPACA_CALLS_PER_MIN", 200, 1, 1000000, &v) != 0)
         return -1;
@@ -242,7 +262,7 @@ int main(int argc, char **argv)
         return 1;
     }
     char err[256];
-    server_t *srv = server_start(&sim, err, sizeof(err));
+    server_t *srv = server_start(cfg.host, cfg.port, app_handle, &sim, err, sizeof(err));
     if (srv == NULL) {
         fprintf(stderr, "alpaca-sim: %s\n", err);
         sim_begin_stop(&sim);

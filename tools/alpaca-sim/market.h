@@ -2,7 +2,7 @@
  *
  * A dozen liquid US symbols start with realistic prices and a one or two
  * cent spread; POST /_sim/quotes changes them or adds symbols.  Prices are
- * in 1e-4 dollar units (fixed.h).  Not thread-safe: the order book's lock
+ * in 1e-4 dollar units (fx.h).  Not thread-safe: the order book's lock
  * guards the market, because fills must see the same quotes the orders
  * were checked against.
  *
@@ -13,9 +13,11 @@
 #ifndef MARKET_H
 #define MARKET_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "apierr.h"
 #include "rng.h"
 
 #define MARKET_SYMBOL_MAX 16 /* 15 characters and the NUL */
@@ -51,5 +53,19 @@ int market_symbol_valid(const char *symbol);
 void market_walk(quote_t *q, uint64_t seed);
 /* Midpoint (rounded down to 1e-4), the simulator's "current price". */
 int64_t market_mid(const quote_t *q);
+/* 1 if symbol is one of the comma separated symbols in list. */
+int market_list_has(const char *list, const char *symbol);
+
+/* Applies a POST /_sim/quotes body (symbol -> {bid, ask, bid_size,
+ * ask_size}; a new symbol needs both prices).  Checks every entry first,
+ * so a bad one changes nothing.  Returns how many symbols were set, or -1
+ * with err set. */
+int market_update(market_t *m, const json_t *body, apierr_t *err);
+/* GET /_sim/quotes: symbol -> {"bid", "ask"} as decimal strings. */
+json_t *market_to_json(const market_t *m);
+/* The Quote object of the market data API, stamped now. */
+json_t *market_quote_json(const quote_t *q);
+/* The Asset object of the trading API. */
+json_t *market_asset_json(const quote_t *q);
 
 #endif

@@ -2,25 +2,7 @@
  * Stateless: the caller (book.c) holds the lock that guards the order. */
 #include "match.h"
 
-#define MATCH_SHARE 1000000000LL        /* 1 share in 1e-9 units */
-#define MATCH_NOTIONAL_TO_QTY 100000000000LL /* cents x 1e11 / price(1e-4) = 1e-9 shares */
-
-uint64_t match_hash(uint64_t a, uint64_t b, uint64_t c)
-{
-    uint64_t z = a ^ (b * 0x9e3779b97f4a7c15ULL) ^ (c * 0xc2b2ae3d27d4eb4fULL);
-    z += 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-uint64_t match_hash_text(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
+#include "rng.h"
 
 int match_trigger(order_t *o, const quote_t *q)
 {
@@ -55,10 +37,10 @@ int64_t match_price(const order_t *o, const quote_t *q)
 void match_size(order_t *o, int64_t price, double partial_fill_rate, int allow_partial,
                 uint64_t seed, match_fill_t *out)
 {
-    uint64_t h = match_hash(seed, o->seq, o->draws++);
+    uint64_t h = rng_hash(seed, o->seq, o->draws++);
     double u = (double)(h >> 11) * (1.0 / 9007199254740992.0);
     int partial = allow_partial && u < partial_fill_rate;
-    int64_t per_mille = 200 + (int64_t)(match_hash(h, 0x5eed, 1) % 601);
+    int64_t per_mille = 200 + (int64_t)(rng_hash(h, 0x5eed, 1) % 601);
     out->partial = 0;
     out->notional = 0;
     if (o->req.has_notional) {
@@ -69,11 +51,11 @@ void match_size(order_t *o, int64_t price, double partial_fill_rate, int allow_p
         else
             out->partial = 1;
         out->notional = piece;
-        out->qty = (int64_t)((fx_money_t)piece * MATCH_NOTIONAL_TO_QTY / price);
+        out->qty = (int64_t)fx_notional_qty(piece, price);
         return;
     }
     int64_t left = o->req.qty - o->filled_qty;
-    int64_t unit = o->req.qty % MATCH_SHARE == 0 ? MATCH_SHARE : 1;
+    int64_t unit = o->req.qty % FX_SHARE == 0 ? FX_SHARE : 1;
     int64_t piece = partial ? (int64_t)((__int128)left * per_mille / 1000) : left;
     piece -= piece % unit;
     if (piece <= 0 || piece >= left)

@@ -39,9 +39,5 @@ int64_t match_price(const order_t *o, const quote_t *q);
  * (fok, fill-on-submit).  Consumes one draw of o (o->draws). */
 void match_size(order_t *o, int64_t price, double partial_fill_rate, int allow_partial,
                 uint64_t seed, match_fill_t *out);
-/* A 64-bit mix of three values (splitmix64 finaliser). */
-uint64_t match_hash(uint64_t a, uint64_t b, uint64_t c);
-/* FNV-1a of a string, to mix symbols into draws. */
-uint64_t match_hash_text(const char *s);
 
 #endif

@@ -1,16 +1,14 @@
-/* order.c -- order request validation and Order object rendering
- * (see order.h).  Stateless: nothing here touches the book. */
+/* order.c -- order request validation, the stop rule and Order object
+ * rendering (see order.h).  Stateless: nothing here touches the book. */
 #include "order.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "timefmt.h"
+#include "simtime.h"
 
-#define ERR_INVALID 40010001L
-#define ERR_SUBPENNY 42210000L
-/* Bounds that keep every product and sum far from integer overflow. */
-#define ORDER_MAX_QTY (10000000LL * 1000000000LL)     /* 1e7 shares */
+/* Bounds that keep every product and sum far from integer overflow (with
+ * ORDER_MAX_QTY, order.h). */
 #define ORDER_MAX_NOTIONAL (1000000000LL * 100LL)    /* $1e9 */
 #define ORDER_MAX_PRICE (10000000LL * 10000LL)        /* $1e7 */
 
@@ -47,6 +45,25 @@ fx_money_t order_avg_price_e9(const order_t *o)
     return avg;
 }
 
+int order_id_valid(const char *s)
+{
+    static const int dash[] = {8, 13, 18, 23};
+    if (strlen(s) != 36)
+        return 0;
+    for (int i = 0, d = 0; i < 36; i++) {
+        if (d < 4 && i == dash[d]) {
+            if (s[i] != '-')
+                return 0;
+            d++;
+            continue;
+        }
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+            return 0;
+    }
+    return 1;
+}
+
 /* Index of s in names, or -1. */
 static int order_lookup(const char *s, const char *const *names, int n)
 {
@@ -65,43 +82,43 @@ static const json_t *order_field(const json_t *body, const char *name)
 
 /* Reads an enumerated string field.  Returns the index, or -1 with err set. */
 static int order_enum_field(const json_t *body, const char *name, const char *const *names,
-                            int n, const char *invalid_msg, reply_t *err)
+                            int n, const char *invalid_msg, apierr_t *err)
 {
     const json_t *v = order_field(body, name);
     if (v == NULL) {
-        reply_error(err, 422, ERR_INVALID, "%s is required", name);
+        apierr_setf(err, APIERR_INVALID, "%s is required", name);
         return -1;
     }
     int i = json_is_string(v) ? order_lookup(json_string_value(v), names, n) : -1;
     if (i < 0)
-        reply_error(err, 422, ERR_INVALID, "%s", invalid_msg);
+        apierr_setf(err, APIERR_INVALID, "%s", invalid_msg);
     return i;
 }
 
 /* Reads a positive decimal field with at most max_decimals fraction digits
  * into units of 10^-max_decimals.  Returns 0 or -1 with err set. */
 static int order_amount_field(const json_t *v, const char *name, int max_decimals,
-                              int64_t *out, reply_t *err)
+                              int64_t *out, apierr_t *err)
 {
     char text[FX_TEXT_MAX];
     int is_number;
     if (fx_json_text(v, text, sizeof(text), &is_number) != 0) {
-        reply_error(err, 422, ERR_INVALID, "invalid %s", name);
+        apierr_setf(err, APIERR_INVALID, "invalid %s", name);
         return -1;
     }
     switch (fx_parse(text, max_decimals, is_number, out)) {
     case FX_OK:
         break;
     case FX_PRECISION:
-        reply_error(err, 422, ERR_INVALID, "%s must have at most %d decimal places", name,
+        apierr_setf(err, APIERR_INVALID, "%s must have at most %d decimal places", name,
                     max_decimals);
         return -1;
     default:
-        reply_error(err, 422, ERR_INVALID, "invalid %s", name);
+        apierr_setf(err, APIERR_INVALID, "invalid %s", name);
         return -1;
     }
     if (*out <= 0) {
-        reply_error(err, 422, ERR_INVALID, "%s must be > 0", name);
+        apierr_setf(err, APIERR_INVALID, "%s must be > 0", name);
         return -1;
     }
     return 0;
@@ -109,27 +126,27 @@ static int order_amount_field(const json_t *v, const char *name, int max_decimal
 
 /* Prices: at most 2 decimals from $1.00 up, at most 4 below (sub-penny
  * rule); stored in 1e-4 units. */
-static int order_price_field(const json_t *v, const char *name, int64_t *out, reply_t *err)
+static int order_price_field(const json_t *v, const char *name, int64_t *out, apierr_t *err)
 {
     char text[FX_TEXT_MAX];
     int is_number;
     int64_t e9;
     if (fx_json_text(v, text, sizeof(text), &is_number) != 0) {
-        reply_error(err, 422, ERR_INVALID, "invalid %s", name);
+        apierr_setf(err, APIERR_INVALID, "invalid %s", name);
         return -1;
     }
     fx_status_t st = fx_parse(text, 9, is_number, &e9);
     if (st == FX_SYNTAX || st == FX_RANGE) {
-        reply_error(err, 422, ERR_INVALID, "invalid %s", name);
+        apierr_setf(err, APIERR_INVALID, "invalid %s", name);
         return -1;
     }
     if (st == FX_OK && e9 <= 0) {
-        reply_error(err, 422, ERR_INVALID, "%s must be > 0", name);
+        apierr_setf(err, APIERR_INVALID, "%s must be > 0", name);
         return -1;
     }
     int64_t step = (st == FX_OK && e9 >= 1000000000) ? 10000000 : 100000;
     if (st == FX_PRECISION || e9 % step != 0) {
-        reply_error(err, 422, ERR_SUBPENNY,
+        apierr_setf(err, APIERR_UNPROCESSABLE,
                     "invalid %s %s. sub-penny increment does not fulfill minimum "
                     "pricing criteria",
                     name, text);
@@ -137,161 +154,165 @@ static int order_price_field(const json_t *v, const char *name, int64_t *out, re
     }
     *out = e9 / 100000;
     if (*out > ORDER_MAX_PRICE) {
-        reply_error(err, 422, ERR_INVALID, "%s is too large", name);
+        apierr_setf(err, APIERR_INVALID, "%s is too large", name);
         return -1;
     }
     return 0;
 }
 
-int order_parse_request(const json_t *body, order_request_t *req, reply_t *err)
+/* symbol: a string that may name an asset (the book checks that it does). */
+static int order_parse_symbol(const json_t *body, order_request_t *req, apierr_t *err)
 {
-    memset(req, 0, sizeof(*req));
-    if (!json_is_object(body)) {
-        reply_error(err, 400, 40010000L, "request body format is invalid");
-        return -1;
-    }
     const json_t *v = order_field(body, "symbol");
     if (v == NULL) {
-        reply_error(err, 422, ERR_INVALID, "symbol is required");
+        apierr_setf(err, APIERR_INVALID, "symbol is required");
         return -1;
     }
     if (!json_is_string(v) || json_string_length(v) == 0 ||
         json_string_length(v) >= sizeof(req->symbol)) {
-        reply_error(err, 422, ERR_INVALID, json_is_string(v) ? "asset not found" : "invalid symbol");
+        if (json_is_string(v))
+            apierr_set(err, APIERR_UNKNOWN_ASSET);
+        else
+            apierr_setf(err, APIERR_INVALID, "invalid symbol");
         return -1;
     }
     snprintf(req->symbol, sizeof(req->symbol), "%s", json_string_value(v));
+    return 0;
+}
 
+/* qty or notional, exactly one. */
+static int order_parse_amount(const json_t *body, order_request_t *req, apierr_t *err)
+{
     const json_t *qty = order_field(body, "qty"), *notional = order_field(body, "notional");
     if (qty == NULL && notional == NULL) {
-        reply_error(err, 422, ERR_INVALID, "qty is required");
+        apierr_setf(err, APIERR_INVALID, "qty is required");
         return -1;
     }
     if (qty != NULL && notional != NULL) {
-        reply_error(err, 422, ERR_INVALID, "only one of qty or notional can be specified");
+        apierr_setf(err, APIERR_INVALID, "only one of qty or notional can be specified");
         return -1;
     }
     if (qty != NULL) {
         if (order_amount_field(qty, "qty", FX_QTY_SCALE, &req->qty, err) != 0)
             return -1;
         if (req->qty > ORDER_MAX_QTY) {
-            reply_error(err, 422, ERR_INVALID, "qty is too large");
+            apierr_setf(err, APIERR_INVALID, "qty is too large");
             return -1;
         }
         req->has_qty = 1;
-    } else {
-        if (order_amount_field(notional, "notional", 2, &req->notional, err) != 0)
-            return -1;
-        if (req->notional > ORDER_MAX_NOTIONAL) {
-            reply_error(err, 422, ERR_INVALID, "notional is too large");
-            return -1;
-        }
-        req->has_notional = 1;
+        return 0;
     }
+    if (order_amount_field(notional, "notional", 2, &req->notional, err) != 0)
+        return -1;
+    if (req->notional > ORDER_MAX_NOTIONAL) {
+        apierr_setf(err, APIERR_INVALID, "notional is too large");
+        return -1;
+    }
+    req->has_notional = 1;
+    return 0;
+}
 
+/* side, type and time_in_force, and what a notional order allows. */
+static int order_parse_kind(const json_t *body, order_request_t *req, apierr_t *err)
+{
     int i = order_enum_field(body, "side", order_side_names, 2, "invalid side", err);
     if (i < 0)
         return -1;
     req->side = (order_side_t)i;
-
-    v = order_field(body, "type");
+    const json_t *v = order_field(body, "type");
     if (v != NULL && json_is_string(v) && strcmp(json_string_value(v), "trailing_stop") == 0) {
-        reply_error(err, 422, ERR_INVALID, "trailing_stop orders are not supported by alpaca-sim");
+        apierr_setf(err, APIERR_INVALID, "trailing_stop orders are not supported by alpaca-sim");
         return -1;
     }
     i = order_enum_field(body, "type", order_type_names, 4, "invalid order type", err);
     if (i < 0)
         return -1;
     req->type = (order_type_t)i;
-
     i = order_enum_field(body, "time_in_force", order_tif_names, 6, "invalid time_in_force", err);
     if (i < 0)
         return -1;
     req->tif = (order_tif_t)i;
-
     if (req->has_notional && req->type != ORDER_MARKET) {
-        reply_error(err, 422, ERR_INVALID, "notional orders must be market orders");
+        apierr_setf(err, APIERR_INVALID, "notional orders must be market orders");
         return -1;
     }
     if (req->has_notional && req->notional < 100) {
-        reply_error(err, 422, ERR_INVALID, "notional must be >= 1");
+        apierr_setf(err, APIERR_INVALID, "notional must be >= 1");
         return -1;
     }
+    return 0;
+}
 
-    int wants_limit = req->type == ORDER_LIMIT || req->type == ORDER_STOP_LIMIT;
-    int wants_stop = req->type == ORDER_STOP || req->type == ORDER_STOP_LIMIT;
-    v = order_field(body, "limit_price");
-    if (wants_limit && v == NULL) {
-        reply_error(err, 422, ERR_INVALID, "limit_price is required");
+/* limit_price or stop_price: required when the type wants it, refused
+ * otherwise (allowed_for names the types in the message). */
+static int order_parse_price(const json_t *body, const char *name, int wanted,
+                             const char *allowed_for, int64_t *out, int *has, apierr_t *err)
+{
+    const json_t *v = order_field(body, name);
+    if (wanted && v == NULL) {
+        apierr_setf(err, APIERR_INVALID, "%s is required", name);
         return -1;
     }
-    if (!wants_limit && v != NULL) {
-        reply_error(err, 422, ERR_INVALID,
-                    "limit_price is only allowed for limit and stop_limit orders");
+    if (!wanted && v != NULL) {
+        apierr_setf(err, APIERR_INVALID, "%s is only allowed for %s orders", name, allowed_for);
         return -1;
     }
     if (v != NULL) {
-        if (order_price_field(v, "limit_price", &req->limit_price, err) != 0)
+        if (order_price_field(v, name, out, err) != 0)
             return -1;
-        req->has_limit = 1;
+        *has = 1;
     }
-    v = order_field(body, "stop_price");
-    if (wants_stop && v == NULL) {
-        reply_error(err, 422, ERR_INVALID, "stop_price is required");
-        return -1;
-    }
-    if (!wants_stop && v != NULL) {
-        reply_error(err, 422, ERR_INVALID,
-                    "stop_price is only allowed for stop and stop_limit orders");
-        return -1;
-    }
-    if (v != NULL) {
-        if (order_price_field(v, "stop_price", &req->stop_price, err) != 0)
-            return -1;
-        req->has_stop = 1;
-    }
+    return 0;
+}
 
-    v = order_field(body, "extended_hours");
+/* extended_hours and the types and time in force it allows. */
+static int order_parse_extended(const json_t *body, order_request_t *req, apierr_t *err)
+{
+    const json_t *v = order_field(body, "extended_hours");
     if (v != NULL) {
         if (!json_is_boolean(v)) {
-            reply_error(err, 422, ERR_INVALID, "invalid extended_hours");
+            apierr_setf(err, APIERR_INVALID, "invalid extended_hours");
             return -1;
         }
         req->extended_hours = json_is_true(v);
     }
     if (req->extended_hours && req->type != ORDER_LIMIT) {
-        reply_error(err, 422, ERR_INVALID, "only type=\"limit\" is allowed for extended hours orders");
+        apierr_setf(err, APIERR_INVALID, "only type=\"limit\" is allowed for extended hours orders");
         return -1;
     }
     if (req->extended_hours && req->tif != TIF_DAY) {
-        reply_error(err, 422, ERR_INVALID,
+        apierr_setf(err, APIERR_INVALID,
                     "only time_in_force=\"day\" is allowed for extended hours orders");
         return -1;
     }
+    return 0;
+}
 
-    v = order_field(body, "order_class");
+/* order_class (simple only) and client_order_id. */
+static int order_parse_ids(const json_t *body, order_request_t *req, apierr_t *err)
+{
+    const json_t *v = order_field(body, "order_class");
     if (v != NULL) {
         if (!json_is_string(v)) {
-            reply_error(err, 422, ERR_INVALID, "invalid order_class");
+            apierr_setf(err, APIERR_INVALID, "invalid order_class");
             return -1;
         }
         const char *oc = json_string_value(v);
         if (strcmp(oc, "") != 0 && strcmp(oc, "simple") != 0) {
-            reply_error(err, 422, ERR_INVALID, "order_class %s is not supported by alpaca-sim",
+            apierr_setf(err, APIERR_INVALID, "order_class %s is not supported by alpaca-sim",
                         strlen(oc) > 32 ? "(given)" : oc);
             return -1;
         }
     }
-
     v = order_field(body, "client_order_id");
     if (v != NULL) {
         if (!json_is_string(v)) {
-            reply_error(err, 422, ERR_INVALID, "invalid client_order_id");
+            apierr_setf(err, APIERR_INVALID, "invalid client_order_id");
             return -1;
         }
         if (json_string_length(v) > ORDER_CLIENT_ID_MAX) {
-            reply_error(err, 422, ERR_INVALID,
-                        "client_order_id must be no more than %d characters", ORDER_CLIENT_ID_MAX);
+            apierr_setf(err, APIERR_INVALID, "client_order_id must be no more than %d characters",
+                        ORDER_CLIENT_ID_MAX);
             return -1;
         }
         snprintf(req->client_order_id, sizeof(req->client_order_id), "%s", json_string_value(v));
@@ -299,10 +320,53 @@ int order_parse_request(const json_t *body, order_request_t *req, reply_t *err)
     return 0;
 }
 
+int order_parse_request(const json_t *body, order_request_t *req, apierr_t *err)
+{
+    memset(req, 0, sizeof(*req));
+    if (!json_is_object(body)) {
+        apierr_set(err, APIERR_BODY_FORMAT);
+        return -1;
+    }
+    /* In Alpaca's order: the first rule broken is the one answered. */
+    int wants_limit, wants_stop;
+    if (order_parse_symbol(body, req, err) != 0 || order_parse_amount(body, req, err) != 0 ||
+        order_parse_kind(body, req, err) != 0)
+        return -1;
+    wants_limit = req->type == ORDER_LIMIT || req->type == ORDER_STOP_LIMIT;
+    wants_stop = req->type == ORDER_STOP || req->type == ORDER_STOP_LIMIT;
+    if (order_parse_price(body, "limit_price", wants_limit, "limit and stop_limit",
+                          &req->limit_price, &req->has_limit, err) != 0 ||
+        order_parse_price(body, "stop_price", wants_stop, "stop and stop_limit", &req->stop_price,
+                          &req->has_stop, err) != 0 ||
+        order_parse_extended(body, req, err) != 0 || order_parse_ids(body, req, err) != 0)
+        return -1;
+    return 0;
+}
+
+/* A stop must be on the far side of the market.  Returns 0, or -1 with
+ * err set (422, with market_price and stop_price). */
+int order_check_stop(const order_request_t *r, const quote_t *q, apierr_t *err)
+{
+    if (r->type != ORDER_STOP && r->type != ORDER_STOP_LIMIT)
+        return 0;
+    int buy = r->side == ORDER_BUY;
+    int64_t market = buy ? q->ask : q->bid;
+    if (buy ? r->stop_price > market : r->stop_price < market)
+        return 0;
+    char text[FX_TEXT_MAX];
+    apierr_setf(err, APIERR_UNPROCESSABLE, "%s",
+                buy ? "stop price must be greater than current price"
+                    : "stop price must be less than current price");
+    apierr_add_field(err, "market_price", fx_format(text, sizeof(text), market, FX_PRICE_SCALE));
+    apierr_add_field(err, "stop_price",
+                     fx_format(text, sizeof(text), r->stop_price, FX_PRICE_SCALE));
+    return -1;
+}
+
 static json_t *order_time(int64_t us)
 {
-    char buf[TIMEFMT_LEN];
-    return us ? json_string(timefmt_rfc3339_us(buf, sizeof(buf), us)) : json_null();
+    char buf[SIMTIME_LEN];
+    return us ? json_string(simtime_rfc3339_us(buf, sizeof(buf), us)) : json_null();
 }
 
 json_t *order_to_json(const order_t *o)

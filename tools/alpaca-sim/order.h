@@ -1,8 +1,8 @@
 /* order.h -- one Alpaca order: request validation and the Order object.
  *
  * order_parse_request() applies every rule that needs no state (fields,
- * types, decimals, sub-penny prices, client_order_id length) and answers
- * with Alpaca's 8-digit error bodies; the book (book.c) then applies the
+ * types, decimals, sub-penny prices, client_order_id length) and reports
+ * the first one broken as Alpaca's error (apierr.h); the book (book.c) then applies the
  * rules that need state (asset exists, unique client_order_id, buying
  * power).  Lifecycle: accepted -> new -> partially_filled -> filled, or
  * pending_cancel -> canceled, or expired; book.c moves orders along it.
@@ -14,12 +14,15 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "fixed.h"
+#include "apierr.h"
+#include "fx.h"
 #include "market.h"
-#include "reply.h"
 #include "rng.h"
 
 #define ORDER_CLIENT_ID_MAX 48
+/* The largest quantity an order may get, qty or bought by its notional:
+ * with the bounds of order.c it keeps every product far from overflow. */
+#define ORDER_MAX_QTY (10000000LL * FX_SHARE) /* 1e7 shares */
 
 typedef enum { ORDER_BUY = 0, ORDER_SELL } order_side_t;
 typedef enum { ORDER_MARKET = 0, ORDER_LIMIT, ORDER_STOP, ORDER_STOP_LIMIT } order_type_t;
@@ -74,9 +77,13 @@ typedef struct order {
     int64_t expired_us;           /* 0 = null */
 } order_t;
 
-/* Validates a POST /v2/orders body.  Returns 0, or -1 with err set to the
- * 4xx answer. */
-int order_parse_request(const json_t *body, order_request_t *req, reply_t *err);
+/* Validates a POST /v2/orders body.  Returns 0, or -1 with err set. */
+int order_parse_request(const json_t *body, order_request_t *req, apierr_t *err);
+/* The rule that needs the quote but no other state: a stop (stop,
+ * stop_limit) must be beyond the market, above the ask for a buy, below
+ * the bid for a sell.  Returns 0, or -1 with err set (422, with
+ * market_price and stop_price). */
+int order_check_stop(const order_request_t *r, const quote_t *q, apierr_t *err);
 json_t *order_to_json(const order_t *o);
 /* accepted, new, partially_filled or pending_cancel. */
 int order_is_open(const order_t *o);
@@ -86,5 +93,7 @@ int64_t order_remaining_qty(const order_t *o);
  * rounded half up: the exact volume-weighted average of the fills. */
 fx_money_t order_avg_price_e9(const order_t *o);
 const char *order_status_name(order_status_t s);
+/* 1 if s is an order id's shape: UUID text 8-4-4-4-12 hex. */
+int order_id_valid(const char *s);
 
 #endif

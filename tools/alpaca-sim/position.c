@@ -1,7 +1,65 @@
-/* position.c -- position arithmetic and the Position object (see position.h). */
+/* position.c -- the account's positions, position arithmetic and the
+ * Position object (see position.h). */
 #include "position.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+position_t *position_find(position_list_t *l, const char *symbol)
+{
+    for (size_t i = 0; i < l->count; i++)
+        if (strcmp(l->items[i].symbol, symbol) == 0)
+            return &l->items[i];
+    return NULL;
+}
+
+position_t *position_open(position_list_t *l, const char *symbol)
+{
+    position_t *p = position_find(l, symbol);
+    if (p)
+        return p;
+    if (l->count == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 16;
+        position_t *np = realloc(l->items, ncap * sizeof(*np));
+        if (np == NULL)
+            return NULL;
+        l->items = np;
+        l->cap = ncap;
+    }
+    p = &l->items[l->count++];
+    memset(p, 0, sizeof(*p));
+    snprintf(p->symbol, sizeof(p->symbol), "%s", symbol);
+    return p;
+}
+
+void position_drop_flat(position_list_t *l, position_t *p)
+{
+    if (p->qty != 0)
+        return;
+    size_t i = (size_t)(p - l->items);
+    l->items[i] = l->items[--l->count];
+}
+
+void position_clear(position_list_t *l)
+{
+    l->count = 0;
+}
+
+void position_list_free(position_list_t *l)
+{
+    free(l->items);
+    l->items = NULL;
+    l->count = l->cap = 0;
+}
+
+const char *position_intent(const position_t *p, order_side_t side)
+{
+    int64_t held = p ? p->qty : 0;
+    if (side == ORDER_BUY)
+        return held < 0 ? "buy_to_close" : "buy_to_open";
+    return held > 0 ? "sell_to_close" : "sell_to_open";
+}
 
 void position_apply_fill(position_t *p, int64_t signed_qty, int64_t price)
 {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "timefmt.h"
+#include "simtime.h"
 
 struct ratelimit_key {
     char *key;
@@ -109,7 +109,7 @@ int ratelimit_take(ratelimit_t *rl, const char *key, int64_t now_ms, ratelimit_i
     info->limit = rl->limit;
     info->remaining = rl->limit - k->count;
     int64_t wait_ms = oldest + rl->period_ms - now_ms;
-    int64_t wall_ms = timefmt_now_us() / 1000 + wait_ms;
+    int64_t wall_ms = simtime_now_us() / 1000 + wait_ms;
     info->reset_epoch_s = (wall_ms + 999) / 1000;
     pthread_mutex_unlock(&rl->lock);
     return accepted;

@@ -1,7 +1,6 @@
 /* reply.c -- building handler answers (see reply.h). */
 #include "reply.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 
 void reply_init(reply_t *r)
@@ -9,10 +8,7 @@ void reply_init(reply_t *r)
     r->status = 500;
     r->body = NULL;
     r->drop = 0;
-    r->has_ratelimit = 0;
-    r->rl_limit = 0;
-    r->rl_remaining = 0;
-    r->rl_reset = 0;
+    r->nheaders = 0;
 }
 
 void reply_clear(reply_t *r)
@@ -28,16 +24,11 @@ void reply_json(reply_t *r, int status, json_t *body)
     r->body = body;
 }
 
-void reply_error(reply_t *r, int status, long code, const char *fmt, ...)
+void reply_header_int(reply_t *r, const char *name, long long v)
 {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    json_t *body = json_object();
-    if (code != 0)
-        json_object_set_new(body, "code", json_integer(code));
-    json_object_set_new(body, "message", json_string(msg));
-    reply_json(r, status, body);
+    if (r->nheaders == REPLY_HEADERS_MAX)
+        return;
+    reply_header_t *h = &r->headers[r->nheaders++];
+    h->name = name;
+    snprintf(h->value, sizeof(h->value), "%lld", v);
 }

@@ -1,4 +1,5 @@
-/* rng.c -- seeded splitmix64 generator and UUID v4 text (see rng.h). */
+/* rng.c -- seeded splitmix64 generator, stateless hashes and UUID v4 text
+ * (see rng.h). */
 #include "rng.h"
 
 #include <stdio.h>
@@ -27,6 +28,23 @@ uint64_t rng_next(rng_t *r)
 double rng_unit(rng_t *r)
 {
     return (double)(rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+uint64_t rng_hash(uint64_t a, uint64_t b, uint64_t c)
+{
+    uint64_t z = a ^ (b * 0x9e3779b97f4a7c15ULL) ^ (c * 0xc2b2ae3d27d4eb4fULL);
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+uint64_t rng_hash_text(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
 }
 
 void rng_uuid4(rng_t *r, char out[RNG_UUID_LEN])

@@ -1,4 +1,10 @@
-/* server.c -- libmicrohttpd glue: bodies in, replies out (see server.h). */
+/* server.c -- libmicrohttpd glue: requests in, replies out (see server.h).
+ *
+ * Owns the translation between libmicrohttpd and request.h / reply.h, and
+ * nothing else: a connection's request_t is made when its headers have
+ * arrived (query arguments and headers copied), fills with the body, is
+ * handed to the handler once complete, and is freed when libmicrohttpd
+ * says the request is over. */
 #include "server.h"
 
 #include <arpa/inet.h>
@@ -9,55 +15,38 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
-#include "control.h"
-#include "reply.h"
-#include "request.h"
-
-#define SERVER_MAX_BODY (64 * 1024)
-
 struct server {
     struct MHD_Daemon *daemon;
-    sim_t *sim;
+    server_handler_fn handler;
+    void *ctx;
 };
 
-typedef struct server_body {
-    char *data;
-    size_t len;
-    size_t cap;
-    int too_large;
-} server_body_t;
-
-const char *request_query(const request_t *req, const char *name)
+/* Copies each query argument or header into the request. */
+static enum MHD_Result server_copy_value(void *cls, enum MHD_ValueKind kind, const char *key,
+                                         const char *value)
 {
-    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+    request_t *req = cls;
+    int rc = kind == MHD_HEADER_KIND ? request_add_header(req, key, value)
+                                     : request_add_query(req, key, value);
+    return rc == 0 ? MHD_YES : MHD_NO;
 }
 
-const char *request_header(const request_t *req, const char *name)
+/* A request for conn, with its query and headers; NULL when out of memory. */
+static request_t *server_new_request(struct MHD_Connection *conn, const char *method,
+                                     const char *url)
 {
-    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
-}
-
-static int server_append(server_body_t *b, const char *data, size_t len)
-{
-    if (b->too_large || b->len + len > SERVER_MAX_BODY) {
-        b->too_large = 1;
-        return 0;
+    request_t *req = malloc(sizeof(*req));
+    if (req == NULL)
+        return NULL;
+    request_init(req, method, url);
+    int nq = MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, server_copy_value, req);
+    int nh = MHD_get_connection_values(conn, MHD_HEADER_KIND, server_copy_value, req);
+    if (nq < 0 || nh < 0 || req->npairs != (size_t)nq + (size_t)nh) {
+        request_free(req);
+        free(req);
+        return NULL;
     }
-    if (b->len + len + 1 > b->cap) {
-        size_t ncap = b->cap ? b->cap : 1024;
-        while (ncap < b->len + len + 1)
-            ncap *= 2;
-        char *nd = realloc(b->data, ncap);
-        if (nd == NULL)
-            return -1;
-        b->data = nd;
-        b->cap = ncap;
-    }
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-    return 0;
+    return req;
 }
 
 static enum MHD_Result server_send(struct MHD_Connection *conn, reply_t *r)
@@ -65,8 +54,8 @@ static enum MHD_Result server_send(struct MHD_Connection *conn, reply_t *r)
     char *text = NULL;
     size_t len = 0;
     if (r->body) {
-        /* 15 significant digits print market-data prices exactly
-         * (189.12, not 189.12000000000001). */
+        /* 15 significant digits print a real as the decimal it stands
+         * for (189.12, not 189.12000000000001): fx_json_price_number. */
         text = json_dumps(r->body, JSON_COMPACT | JSON_REAL_PRECISION(15));
         if (text == NULL)
             return MHD_NO;
@@ -82,15 +71,8 @@ static enum MHD_Result server_send(struct MHD_Connection *conn, reply_t *r)
     if (text)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 "application/json; charset=utf-8");
-    if (r->has_ratelimit) {
-        char v[32];
-        snprintf(v, sizeof(v), "%d", r->rl_limit);
-        MHD_add_response_header(resp, "X-Ratelimit-Limit", v);
-        snprintf(v, sizeof(v), "%d", r->rl_remaining);
-        MHD_add_response_header(resp, "X-Ratelimit-Remaining", v);
-        snprintf(v, sizeof(v), "%lld", (long long)r->rl_reset);
-        MHD_add_response_header(resp, "X-Ratelimit-Reset", v);
-    }
+    for (size_t i = 0; i < r->nheaders; i++)
+        MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -103,33 +85,26 @@ static enum MHD_Result server_on_request(void *cls, struct MHD_Connection *conn,
 {
     (void)version;
     server_t *srv = cls;
-    server_body_t *body = *con_cls;
-    if (body == NULL) {
-        body = calloc(1, sizeof(*body));
-        if (body == NULL)
+    request_t *req = *con_cls;
+    if (req == NULL) {
+        req = server_new_request(conn, method, url);
+        if (req == NULL)
             return MHD_NO;
-        *con_cls = body;
+        *con_cls = req;
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        if (server_append(body, upload_data, *upload_data_size) != 0)
+        if (request_append_body(req, upload_data, *upload_data_size) != 0)
             return MHD_NO;
         *upload_data_size = 0;
         return MHD_YES;
     }
 
-    request_t req = {conn, method, url, body->data, body->len};
+    req->method = method;
+    req->path = url;
     reply_t r;
     reply_init(&r);
-    if (body->too_large)
-        reply_error(&r, 413, 0, "request body too large");
-    else if (strncmp(url, "/v2/", 4) == 0)
-        api_handle(srv->sim, &req, &r);
-    else if (strncmp(url, "/_sim/", 6) == 0)
-        control_handle(srv->sim, &req, &r);
-    else
-        reply_error(&r, 404, 0, "not found");
-
+    srv->handler(srv->ctx, req, &r);
     enum MHD_Result rc = r.drop ? MHD_NO : server_send(conn, &r);
     reply_clear(&r);
     return rc;
@@ -141,15 +116,16 @@ static void server_on_completed(void *cls, struct MHD_Connection *conn, void **c
     (void)cls;
     (void)conn;
     (void)toe;
-    server_body_t *body = *con_cls;
-    if (body) {
-        free(body->data);
-        free(body);
+    request_t *req = *con_cls;
+    if (req) {
+        request_free(req);
+        free(req);
         *con_cls = NULL;
     }
 }
 
-server_t *server_start(sim_t *sim, char *err, size_t errlen)
+server_t *server_start(const char *host, int port, server_handler_fn handler, void *ctx,
+                       char *err, size_t errlen)
 {
     struct sockaddr_in a4;
     struct sockaddr_in6 a6;
@@ -158,17 +134,17 @@ server_t *server_start(sim_t *sim, char *err, size_t errlen)
                          MHD_USE_POLL;
     memset(&a4, 0, sizeof(a4));
     memset(&a6, 0, sizeof(a6));
-    if (inet_pton(AF_INET, sim->cfg.host, &a4.sin_addr) == 1) {
+    if (inet_pton(AF_INET, host, &a4.sin_addr) == 1) {
         a4.sin_family = AF_INET;
-        a4.sin_port = htons((uint16_t)sim->cfg.port);
+        a4.sin_port = htons((uint16_t)port);
         addr = (struct sockaddr *)&a4;
-    } else if (inet_pton(AF_INET6, sim->cfg.host, &a6.sin6_addr) == 1) {
+    } else if (inet_pton(AF_INET6, host, &a6.sin6_addr) == 1) {
         a6.sin6_family = AF_INET6;
-        a6.sin6_port = htons((uint16_t)sim->cfg.port);
+        a6.sin6_port = htons((uint16_t)port);
         addr = (struct sockaddr *)&a6;
         flags |= MHD_USE_IPv6;
     } else {
-        snprintf(err, errlen, "--host %s is not an IPv4 or IPv6 address", sim->cfg.host);
+        snprintf(err, errlen, "--host %s is not an IPv4 or IPv6 address", host);
         return NULL;
     }
     server_t *srv = calloc(1, sizeof(*srv));
@@ -176,9 +152,10 @@ server_t *server_start(sim_t *sim, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    srv->sim = sim;
+    srv->handler = handler;
+    srv->ctx = ctx;
     srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)sim->cfg.port, NULL, NULL, server_on_request, srv,
+        flags, (uint16_t)port, NULL, NULL, server_on_request, srv,
         MHD_OPTION_SOCK_ADDR, addr,
         MHD_OPTION_NOTIFY_COMPLETED, server_on_completed, srv,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4000,
@@ -187,7 +164,7 @@ server_t *server_start(sim_t *sim, char *err, size_t errlen)
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
         MHD_OPTION_END);
     if (srv->daemon == NULL) {
-        snprintf(err, errlen, "cannot listen on %s:%d (%s)", sim->cfg.host, sim->cfg.port,
+        snprintf(err, errlen, "cannot listen on %s:%d (%s)", host, port,
                  errno ? strerror(errno) : "libmicrohttpd refused the settings");
         free(srv);
         return NULL;

@@ -1,25 +1,19 @@
-/* timefmt.c -- clocks and RFC 3339 formatting/parsing (see timefmt.h). */
-#include "timefmt.h"
+/* simtime.c -- the wall clock and Alpaca's RFC 3339 text (see simtime.h for
+ * why this is not worker/timefmt.c). */
+#include "simtime.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-int64_t timefmt_now_us(void)
+int64_t simtime_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-int64_t timefmt_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-char *timefmt_rfc3339_us(char *buf, size_t len, int64_t us)
+char *simtime_rfc3339_us(char *buf, size_t len, int64_t us)
 {
     time_t sec = (time_t)(us / 1000000);
     struct tm tm;
@@ -30,7 +24,15 @@ char *timefmt_rfc3339_us(char *buf, size_t len, int64_t us)
     return buf;
 }
 
-char *timefmt_rfc3339_now_ns(char *buf, size_t len)
+char *simtime_rfc3339_s(char *buf, size_t len, time_t t)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+char *simtime_rfc3339_now_ns(char *buf, size_t len)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -42,7 +44,7 @@ char *timefmt_rfc3339_now_ns(char *buf, size_t len)
     return buf;
 }
 
-static int timefmt_digits(const char *s, int n, int *out)
+static int simtime_digits(const char *s, int n, int *out)
 {
     int v = 0;
     for (int i = 0; i < n; i++) {
@@ -54,21 +56,21 @@ static int timefmt_digits(const char *s, int n, int *out)
     return 0;
 }
 
-int timefmt_parse(const char *s, int64_t *us)
+int simtime_parse(const char *s, int64_t *us)
 {
     struct tm tm;
     memset(&tm, 0, sizeof(tm));
     int y, mo, d, h = 0, mi = 0, sec = 0;
     size_t n = strlen(s);
-    if (n < 10 || s[4] != '-' || s[7] != '-' || timefmt_digits(s, 4, &y) ||
-        timefmt_digits(s + 5, 2, &mo) || timefmt_digits(s + 8, 2, &d))
+    if (n < 10 || s[4] != '-' || s[7] != '-' || simtime_digits(s, 4, &y) ||
+        simtime_digits(s + 5, 2, &mo) || simtime_digits(s + 8, 2, &d))
         return -1;
     int64_t frac_us = 0, offset_s = 0;
     const char *p = s + 10;
     if (*p != '\0') {
         if ((*p != 'T' && *p != 't' && *p != ' ') || strlen(p) < 9 || p[3] != ':' ||
-            p[6] != ':' || timefmt_digits(p + 1, 2, &h) ||
-            timefmt_digits(p + 4, 2, &mi) || timefmt_digits(p + 7, 2, &sec))
+            p[6] != ':' || simtime_digits(p + 1, 2, &h) ||
+            simtime_digits(p + 4, 2, &mi) || simtime_digits(p + 7, 2, &sec))
             return -1;
         p += 9;
         if (*p == '.') {
@@ -89,8 +91,8 @@ int timefmt_parse(const char *s, int64_t *us)
             p++;
         } else if (*p == '+' || *p == '-') {
             int oh, om;
-            if (strlen(p) < 6 || p[3] != ':' || timefmt_digits(p + 1, 2, &oh) ||
-                timefmt_digits(p + 4, 2, &om))
+            if (strlen(p) < 6 || p[3] != ':' || simtime_digits(p + 1, 2, &oh) ||
+                simtime_digits(p + 4, 2, &om))
                 return -1;
             offset_s = (int64_t)(oh * 3600 + om * 60) * (*p == '-' ? -1 : 1);
             p += 6;

@@ -1,8 +1,8 @@
-/* fixed.c -- exact decimal parsing and formatting (see fixed.h).
+/* fx.c -- exact decimal parsing and formatting (see fx.h).
  *
  * Owns the conversion between Alpaca's decimal text and the integer units
  * the order book computes with.  Nothing here touches shared state. */
-#include "fixed.h"
+#include "fx.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +14,68 @@ static fx_money_t fx_pow10(int n)
     while (n-- > 0)
         p *= 10;
     return p;
+}
+
+/* Reads an exponent [eE][+-]digits at *pp, if there is one, into *exp10
+ * and moves *pp past it. */
+static fx_status_t fx_exponent(const char **pp, int allow_exp, long *exp10)
+{
+    const char *p = *pp;
+    *exp10 = 0;
+    if (*p != 'e' && *p != 'E')
+        return FX_OK;
+    if (!allow_exp)
+        return FX_SYNTAX;
+    p++;
+    int eneg = 0;
+    if (*p == '+' || *p == '-')
+        eneg = (*p++ == '-');
+    if (!(*p >= '0' && *p <= '9'))
+        return FX_SYNTAX;
+    while (*p >= '0' && *p <= '9') {
+        *exp10 = *exp10 * 10 + (*p - '0');
+        if (*exp10 > 400)
+            return FX_RANGE;
+        p++;
+    }
+    if (eneg)
+        *exp10 = -*exp10;
+    *pp = p;
+    return FX_OK;
+}
+
+/* The digits digits[0..nd) times 10^shift, into *out; digits a negative
+ * shift drops must all be zero. */
+static fx_status_t fx_shift(const char *digits, size_t nd, long shift, int64_t *out)
+{
+    fx_money_t v = 0;
+    const fx_money_t limit = (fx_money_t)INT64_MAX;
+    size_t keep = nd;
+    if (shift < 0) {
+        if ((long)nd + shift < 0) {
+            for (size_t i = 0; i < nd; i++)
+                if (digits[i] != '0')
+                    return FX_PRECISION;
+            *out = 0;
+            return FX_OK;
+        }
+        keep = nd - (size_t)(-shift);
+        for (size_t i = keep; i < nd; i++)
+            if (digits[i] != '0')
+                return FX_PRECISION;
+    }
+    for (size_t i = 0; i < keep; i++) {
+        v = v * 10 + (digits[i] - '0');
+        if (v > limit)
+            return FX_RANGE;
+    }
+    for (long i = 0; i < shift; i++) {
+        v *= 10;
+        if (v > limit)
+            return FX_RANGE;
+    }
+    *out = (int64_t)v;
+    return FX_OK;
 }
 
 fx_status_t fx_parse(const char *s, int scale, int allow_exp, int64_t *out)
@@ -46,59 +108,18 @@ fx_status_t fx_parse(const char *s, int scale, int allow_exp, int64_t *out)
     }
     if (int_digits == 0 || (seen_point && frac_digits == 0))
         return FX_SYNTAX;
-    long exp10 = 0;
-    if (*p == 'e' || *p == 'E') {
-        if (!allow_exp)
-            return FX_SYNTAX;
-        p++;
-        int eneg = 0;
-        if (*p == '+' || *p == '-')
-            eneg = (*p++ == '-');
-        if (!(*p >= '0' && *p <= '9'))
-            return FX_SYNTAX;
-        while (*p >= '0' && *p <= '9') {
-            exp10 = exp10 * 10 + (*p - '0');
-            if (exp10 > 400)
-                return FX_RANGE;
-            p++;
-        }
-        if (eneg)
-            exp10 = -exp10;
-    }
+    long exp10;
+    fx_status_t st = fx_exponent(&p, allow_exp, &exp10);
+    if (st != FX_OK)
+        return st;
     if (*p != '\0')
         return FX_SYNTAX;
-
     /* value = digits * 10^(exp10 - frac_digits); we want value * 10^scale. */
-    long shift = exp10 - frac_digits + scale;
-    fx_money_t v = 0;
-    const fx_money_t limit = (fx_money_t)INT64_MAX;
-    size_t keep = nd;
-    if (shift < 0) {
-        /* Digits dropped by the shift must all be zero. */
-        if ((long)nd + shift < 0) {
-            for (size_t i = 0; i < nd; i++)
-                if (digits[i] != '0')
-                    return FX_PRECISION;
-            *out = 0;
-            return FX_OK;
-        }
-        keep = nd - (size_t)(-shift);
-        for (size_t i = keep; i < nd; i++)
-            if (digits[i] != '0')
-                return FX_PRECISION;
-    }
-    for (size_t i = 0; i < keep; i++) {
-        v = v * 10 + (digits[i] - '0');
-        if (v > limit)
-            return FX_RANGE;
-    }
-    for (long i = 0; i < shift; i++) {
-        v *= 10;
-        if (v > limit)
-            return FX_RANGE;
-    }
-    *out = (int64_t)(negative ? -v : v);
-    return FX_OK;
+    int64_t v;
+    st = fx_shift(digits, nd, exp10 - frac_digits + scale, &v);
+    if (st == FX_OK)
+        *out = negative ? -v : v;
+    return st;
 }
 
 int fx_json_text(const json_t *v, char *buf, size_t len, int *is_number)
@@ -178,6 +199,11 @@ fx_money_t fx_rescale(fx_money_t v, int from, int to)
 fx_money_t fx_qty_times_price(int64_t qty, int64_t price)
 {
     return (fx_money_t)qty * (fx_money_t)price;
+}
+
+fx_money_t fx_notional_qty(int64_t cents, int64_t price)
+{
+    return fx_rescale(cents, 2, FX_MONEY_SCALE) / price;
 }
 
 json_t *fx_json_string(fx_money_t v, int scale)
