@@ -40,6 +40,11 @@
 # 64 partitions (DEV_KAFKA_PARTITIONS): the development broker keeps at most
 # 5 MB per partition, and the backlog must fit.
 #
+# BENCH_KEEP_DIR (set by tests/test_bench.sh inside the suite): before each
+# stack of the run is purged, its logs and secrets are kept in
+# BENCH_KEEP_DIR/stack-N/ (compose/dev down --purge --keep), so that
+# tests/test_secrets.sh can search the bench stacks' logs for their secrets.
+#
 # Exit status: 0 when every scenario produced its numbers and files, 1 if one
 # produced nothing.  Never a speed check.
 set -euo pipefail
@@ -114,7 +119,7 @@ teardown() {
     set +e
     jobs -p | xargs -r kill 2>/dev/null
     say "tearing the bench stack down ($STATE)"
-    dev down --purge >>"$WORK/dev.log" 2>&1 || say "teardown reported an error (see $WORK/dev.log)"
+    purge_stack >>"$WORK/dev.log" 2>&1 || say "teardown reported an error (see $WORK/dev.log)"
     exit "$rc"
 }
 trap teardown EXIT
@@ -122,6 +127,19 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- the stack
+
+# purge_stack: compose/dev down --purge; with BENCH_KEEP_DIR set (the suite's
+# tests/test_bench.sh), the stack's logs and secrets are kept first in
+# BENCH_KEEP_DIR/stack-N/ (one per stack of the run), for tests/test_secrets.sh.
+KEPT_STACKS=0
+purge_stack() {
+    local -a keep=()
+    if [[ -n ${BENCH_KEEP_DIR:-} && -e $STATE/.order-worker-dev ]]; then
+        KEPT_STACKS=$((KEPT_STACKS + 1))
+        keep=(--keep "$BENCH_KEEP_DIR/stack-$KEPT_STACKS")
+    fi
+    dev down --purge "${keep[@]}"
+}
 
 # Settings of the throughput scenarios: every limit lifted.
 env_lifted() {
@@ -141,7 +159,7 @@ env_budget() {
 
 stack_fresh() { # stack_fresh REPLICAS
     say "fresh stack in $STATE with $1 worker(s)"
-    dev down --purge >>"$WORK/dev.log" 2>&1 || true
+    purge_stack >>"$WORK/dev.log" 2>&1 || true
     dev --workers "$1" up >>"$WORK/dev.log" 2>&1 || { tail -n 30 "$WORK/dev.log" >&2; die "compose/dev up failed"; }
     eval "$(dev env)"
     # A million market buys need more than the simulated account's $100,000.

@@ -8,7 +8,9 @@
 # the workers' histogram), CPU, memory, backlog drain, budget periods.  The
 # checker is also run on a copy of the result with the budget scenario and a
 # throughput figure removed, and must refuse it (the negative check).  The
-# bench stack is torn down at the end whatever happens.
+# bench stack is torn down at the end whatever happens; the logs and secrets
+# of each of its stacks, and the run's own logs, are kept in the test
+# stack's kept/ for tests/test_secrets.sh (BENCH_KEEP_DIR).
 # Every wait is bounded; the last line is "N passed, M failed".
 set -euo pipefail
 
@@ -29,13 +31,18 @@ port_of() { awk -F= -v k="$1" '$1 == k {print $2}' "$TEST_STATE/ports"; }
 export DEV_PG_PORT=$(($(port_of PG_PORT) + 50)) DEV_REDIS_PORT=$(($(port_of REDIS_PORT) + 50))
 export DEV_SIM_PORT=$(($(port_of SIM_PORT) + 50)) DEV_ADMIN_PORT=$(($(port_of ADMIN_PORT) + 50))
 
+# Each bench stack's logs and secrets, for tests/test_secrets.sh (bench/run.sh).
+export BENCH_KEEP_DIR="$TEST_STATE/kept/bench_quick"
+rm -rf "$BENCH_KEEP_DIR"
+
 port_open() { timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null; }
 
 cleanup() {
     local rc=$?
     set +e
     if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
-    timeout 120 "$DEV" --state "$STATE" down --purge >/dev/null 2>&1
+    timeout 120 "$DEV" --state "$STATE" down --purge --keep "$BENCH_KEEP_DIR/stack-left" >/dev/null 2>&1
+    keep_logs bench_quick-run "$STATE.work"
     rm -rf "$STATE.work"
     finish
 }

@@ -128,11 +128,7 @@ cleanup() {
         done
         restack 2 || FAILED=$((FAILED + 1))
     fi
-    rm -rf "$WORK"
-    printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
-    # An EXIT trap's own status is not the script's: exit explicitly.
-    if ((FAILED > 0)); then exit 1; fi
-    exit 0
+    finish
 }
 trap cleanup EXIT
 # A signal ends the run through cleanup, counted as a failure.
