@@ -14,8 +14,9 @@
 # Scenarios (the full run; --quick runs the same, tiny, with 1 replica and a
 # scaled-down budget):
 #   throughput-1, throughput-2  limits lifted; --rate max with a closed-loop
-#       window; terminal outcomes per second over the steady window (after
-#       warm-up), 1 then 2 replicas.
+#       window; fills per second over the steady window (after warm-up), 1
+#       then 2 replicas; rejections per second reported apart (a worker that
+#       rejects fast must not pass for a fast one).
 #   latency-1000  2 replicas, a fixed 1,000 intents/s: created_at -> accepted
 #       read back (ow-loadgen), consume -> outcome (the workers' histogram
 #       order_worker_intent_processing_seconds, bucket deltas between the
@@ -480,13 +481,13 @@ scenario_backlog() {
         ($lg[0].consumer) as $c |
         {scenario: "backlog", replicas: $replicas, backlog: $n, drain_cap_s: $cap,
          producer: $prod[0].producer, loadgen: $lg[0],
-         drained: $c.terminal, complete: $c.complete,
+         drained: $c.filled, outcomes: $c.terminal, rejected: $c.rejected, complete: $c.complete,
          drain_seconds_from_start: ($c.last_outcome_s),
-         drain_rate_per_s: (if ($c.last_outcome_s // 0) > 0 then $c.terminal / $c.last_outcome_s else null end),
+         drain_rate_per_s: (if ($c.last_outcome_s // 0) > 0 then $c.filled / $c.last_outcome_s else null end),
          drain_rate_steady_per_s: $c.outcome_rate_per_s,
          worker_memory: $rss,
          peak_rss_kb_per_replica: ([$samples[0][] .w[] | {(.replica): .vmhwm_kb}] | add // {}),
-         what: "drain rate: intents with an outcome / seconds from the workers start (reader start) to the last outcome; steady: between the first and the last outcome"}' \
+         what: "drained: intents filled (rejections apart, in rejected); drain rate: filled intents / seconds from the workers start (reader start) to the last outcome; steady: every outcome between the first and the last outcome"}' \
         >"$WORK/$name.json"
 }
 
@@ -539,6 +540,7 @@ scenario_budget() {
          max_requests_in_any_period: $stats.max_requests_in_any_period,
          sim_trading_requests_total: $stats.trading_requests,
          accepted: $lg[0].consumer.accepted, terminal: $lg[0].consumer.terminal,
+         filled: $lg[0].consumer.filled, rejected: $lg[0].consumer.rejected,
          pending_at_end: $lg[0].consumer.pending,
          oldest_waiting_intent_age_ms: $lg[0].consumer.oldest_unaccepted_age_ms,
          longest_wait_to_accepted_ms: $lg[0].latency_created_to_accepted.max_ms_all_intents,

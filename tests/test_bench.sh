@@ -4,7 +4,8 @@
 # fast): run inside `compose/dev test`, it brings up a stack of its own (state
 # dir .dev-bench-ctest, the test stack's ports + 50, so nothing collides),
 # runs every scenario tiny, and must leave bench/results/quick/latest.json and
-# latest.md with numbers for each scenario: throughput, latency (loadgen and
+# latest.md with numbers for each scenario: throughput (fills/s, and
+# rejections/s apart), latency (loadgen and
 # the workers' histogram), CPU, memory, backlog drain, budget periods.  The
 # checker is also run on a copy of the result with the budget scenario and a
 # throughput figure removed, and must refuse it (the negative check).  The
@@ -56,8 +57,9 @@ check_result() {
         | (if (.failed_scenarios | length) > 0 then "failed scenarios: \(.failed_scenarios)" else empty end),
           (if $s["throughput-1"] == null then "no throughput-1 scenario" else
              number($s["throughput-1"].loadgen.throughput.intents_per_s; "throughput-1 intents/s"),
+             number($s["throughput-1"].loadgen.throughput.rejections_per_s; "throughput-1 rejections/s"),
              (if ($s["throughput-1"].loadgen.throughput.intents_per_s // 0) > 0 then empty
-              else "throughput-1: no outcome in the window" end),
+              else "throughput-1: no fill in the window" end),
              number($s["throughput-1"].worker_cpu.us_per_intent; "throughput-1 CPU per intent")
            end),
           ([$s | to_entries[] | select(.key | startswith("latency-")) | .value][0]) as $l
@@ -100,11 +102,13 @@ if [[ -s $OUT/latest.json && $(stat -c %Y "$OUT/latest.json") -ge $START ]]; the
     check_result "$OUT/latest.json" >"$WORK/missing"
     expect_empty "every scenario has its numbers" "$WORK/missing"
     # Negative: the checker refuses a result without the budget scenario and
-    # without the throughput figure.
-    jq 'del(.scenarios.budget) | .scenarios["throughput-1"].loadgen.throughput.intents_per_s = null' \
+    # without the throughput figures (fills and rejections).
+    jq 'del(.scenarios.budget) | .scenarios["throughput-1"].loadgen.throughput.intents_per_s = null
+        | del(.scenarios["throughput-1"].loadgen.throughput.rejections_per_s)' \
         "$OUT/latest.json" >"$WORK/doctored.json"
     check_result "$WORK/doctored.json" >"$WORK/missing2"
-    if grep -q 'no budget scenario' "$WORK/missing2" && grep -q 'throughput-1 intents/s' "$WORK/missing2"; then
+    if grep -q 'no budget scenario' "$WORK/missing2" && grep -q 'throughput-1 intents/s' "$WORK/missing2" &&
+        grep -q 'throughput-1 rejections/s' "$WORK/missing2"; then
         ok "the checker refuses a result missing a scenario and a figure"
     else
         bad "the checker accepted a doctored result" "$WORK/missing2"
