@@ -73,7 +73,8 @@ done < <(find "$KEPT" -type d -name secrets 2>/dev/null | sort)
 
 # ---- the search
 printf '        %d secrets searched for in %d log files\n' "${#secret[@]}" "${#logs[@]}"
-for name in "${!secret[@]}"; do
+mapfile -t names < <(printf '%s\n' "${!secret[@]}" | sort)
+for name in "${names[@]}"; do
     v=${secret[$name]}
     if ((${#v} < 8)); then
         bad "$name is too short to search for safely (${#v} characters)"
