@@ -14,8 +14,9 @@
 # Scenarios (the full run; --quick runs the same, tiny, with 1 replica and a
 # scaled-down budget):
 #   throughput-1, throughput-2  limits lifted; --rate max with a closed-loop
-#       window; terminal outcomes per second over the steady window (after
-#       warm-up), 1 then 2 replicas.
+#       window; fills per second over the steady window (after warm-up), 1
+#       then 2 replicas; rejections per second reported apart (a worker that
+#       rejects fast must not pass for a fast one).
 #   latency-1000  2 replicas, a fixed 1,000 intents/s: created_at -> accepted
 #       read back (ow-loadgen), consume -> outcome (the workers' histogram
 #       order_worker_intent_processing_seconds, bucket deltas between the
@@ -39,6 +40,11 @@
 # is raised so a million buys do not run out of buying power.  Kafka topics get
 # 64 partitions (DEV_KAFKA_PARTITIONS): the development broker keeps at most
 # 5 MB per partition, and the backlog must fit.
+#
+# BENCH_KEEP_DIR (set by tests/test_bench.sh inside the suite): before each
+# stack of the run is purged, its logs and secrets are kept in
+# BENCH_KEEP_DIR/stack-N/ (compose/dev down --purge --keep), so that
+# tests/test_secrets.sh can search the bench stacks' logs for their secrets.
 #
 # Exit status: 0 when every scenario produced its numbers and files, 1 if one
 # produced nothing.  Never a speed check.
@@ -114,7 +120,7 @@ teardown() {
     set +e
     jobs -p | xargs -r kill 2>/dev/null
     say "tearing the bench stack down ($STATE)"
-    dev down --purge >>"$WORK/dev.log" 2>&1 || say "teardown reported an error (see $WORK/dev.log)"
+    purge_stack >>"$WORK/dev.log" 2>&1 || say "teardown reported an error (see $WORK/dev.log)"
     exit "$rc"
 }
 trap teardown EXIT
@@ -122,6 +128,19 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- the stack
+
+# purge_stack: compose/dev down --purge; with BENCH_KEEP_DIR set (the suite's
+# tests/test_bench.sh), the stack's logs and secrets are kept first in
+# BENCH_KEEP_DIR/stack-N/ (one per stack of the run), for tests/test_secrets.sh.
+KEPT_STACKS=0
+purge_stack() {
+    local -a keep=()
+    if [[ -n ${BENCH_KEEP_DIR:-} && -e $STATE/.order-worker-dev ]]; then
+        KEPT_STACKS=$((KEPT_STACKS + 1))
+        keep=(--keep "$BENCH_KEEP_DIR/stack-$KEPT_STACKS")
+    fi
+    dev down --purge "${keep[@]}"
+}
 
 # Settings of the throughput scenarios: every limit lifted.
 env_lifted() {
@@ -141,7 +160,7 @@ env_budget() {
 
 stack_fresh() { # stack_fresh REPLICAS
     say "fresh stack in $STATE with $1 worker(s)"
-    dev down --purge >>"$WORK/dev.log" 2>&1 || true
+    purge_stack >>"$WORK/dev.log" 2>&1 || true
     dev --workers "$1" up >>"$WORK/dev.log" 2>&1 || { tail -n 30 "$WORK/dev.log" >&2; die "compose/dev up failed"; }
     eval "$(dev env)"
     # A million market buys need more than the simulated account's $100,000.
@@ -462,13 +481,13 @@ scenario_backlog() {
         ($lg[0].consumer) as $c |
         {scenario: "backlog", replicas: $replicas, backlog: $n, drain_cap_s: $cap,
          producer: $prod[0].producer, loadgen: $lg[0],
-         drained: $c.terminal, complete: $c.complete,
+         drained: $c.filled, outcomes: $c.terminal, rejected: $c.rejected, complete: $c.complete,
          drain_seconds_from_start: ($c.last_outcome_s),
-         drain_rate_per_s: (if ($c.last_outcome_s // 0) > 0 then $c.terminal / $c.last_outcome_s else null end),
+         drain_rate_per_s: (if ($c.last_outcome_s // 0) > 0 then $c.filled / $c.last_outcome_s else null end),
          drain_rate_steady_per_s: $c.outcome_rate_per_s,
          worker_memory: $rss,
          peak_rss_kb_per_replica: ([$samples[0][] .w[] | {(.replica): .vmhwm_kb}] | add // {}),
-         what: "drain rate: intents with an outcome / seconds from the workers start (reader start) to the last outcome; steady: between the first and the last outcome"}' \
+         what: "drained: intents filled (rejections apart, in rejected); drain rate: filled intents / seconds from the workers start (reader start) to the last outcome; steady: every outcome between the first and the last outcome"}' \
         >"$WORK/$name.json"
 }
 
@@ -521,6 +540,7 @@ scenario_budget() {
          max_requests_in_any_period: $stats.max_requests_in_any_period,
          sim_trading_requests_total: $stats.trading_requests,
          accepted: $lg[0].consumer.accepted, terminal: $lg[0].consumer.terminal,
+         filled: $lg[0].consumer.filled, rejected: $lg[0].consumer.rejected,
          pending_at_end: $lg[0].consumer.pending,
          oldest_waiting_intent_age_ms: $lg[0].consumer.oldest_unaccepted_age_ms,
          longest_wait_to_accepted_ms: $lg[0].latency_created_to_accepted.max_ms_all_intents,

@@ -9,6 +9,8 @@ def num(d): if type == "number" then (. * pow(10; d) | round) / pow(10; d) else 
 def int_sep: if type == "number" then (round | tostring | gsub("(?<=\\d)(?=(\\d{3})+$)"; ",")) else "n/a" end;
 def mb: if type == "number" then (. / 1024 | num(1) | tostring) + " MB" else "n/a" end;
 def met($quick; ok): if $quick then "n/a (quick)" elif ok == null then "n/a" elif ok then "yes" else "**no**" end;
+# " (rejections: R /s)" of a load generator's throughput, when it has any.
+def rejections: if (.rejections_per_s | type) == "number" then " (rejections: \(.rejections_per_s | num(1)) /s)" else " (rejections: n/a)" end;
 
 .quick as $quick
 | .scenarios as $s
@@ -28,12 +30,12 @@ def met($quick; ok): if $quick then "n/a (quick)" elif ok == null then "n/a" eli
   "",
   "| figure | measured | target | met? |",
   "|---|---|---|---|",
-  (if $t1 then "| sustained throughput, 1 replica (terminal outcomes/s over \($t1.loadgen.config.duration_s) s after \($t1.loadgen.config.warmup_s) s warm-up) | \($t1.loadgen.throughput.intents_per_s | int_sep) /s | -- | -- |" else empty end),
-  (if $t2 then "| sustained throughput, 2 replicas | \($t2.loadgen.throughput.intents_per_s | int_sep) /s | >= 5,000 /s | \(met($quick; $t2.loadgen.throughput.intents_per_s >= 5000)) |" else empty end),
+  (if $t1 then "| sustained throughput, 1 replica (fills/s over \($t1.loadgen.config.duration_s) s after \($t1.loadgen.config.warmup_s) s warm-up; rejections apart) | \($t1.loadgen.throughput.intents_per_s | int_sep) /s\($t1.loadgen.throughput | rejections) | -- | -- |" else empty end),
+  (if $t2 then "| sustained throughput, 2 replicas (fills/s) | \($t2.loadgen.throughput.intents_per_s | int_sep) /s\($t2.loadgen.throughput | rejections) | >= 5,000 /s | \(met($quick; $t2.loadgen.throughput.intents_per_s >= 5000)) |" else empty end),
   (if $lat then
     ($lat.loadgen.latency_created_to_accepted) as $l
     | ($lat.worker_processing) as $w
-    | "| outcomes/s at a fixed offered \($lat.loadgen.config.rate) intents/s (\($lat.replicas) replica\(if $lat.replicas == 1 then "" else "s" end)) | \($lat.loadgen.throughput.intents_per_s | num(0)) /s | -- | -- |",
+    | "| fills/s at a fixed offered \($lat.loadgen.config.rate) intents/s (\($lat.replicas) replica\(if $lat.replicas == 1 then "" else "s" end)) | \($lat.loadgen.throughput.intents_per_s | num(0)) /s\($lat.loadgen.throughput | rejections) | -- | -- |",
       "| created_at -> `accepted` read back, p50 / p90 / p99 / max\(if ($lat.loadgen.throughput.intents_per_s // 0) < 0.95 * ($lat.loadgen.config.rate | numbers) then " (the offered load is above what the workers complete: these are mostly queueing)" else "" end) | \($l.p50_ms | num(1)) / \($l.p90_ms | num(1)) / \($l.p99_ms | num(1)) / \($l.max_ms | num(1)) ms | p99 <= 25 ms | \(met($quick; $l.p99_ms >= 0 and $l.p99_ms <= 25)) |",
       "| consume -> outcome in the worker (histogram, bucket bounds), p50 / p90 / p99 | <= \($w.p50_ms) / <= \($w.p90_ms) / <= \($w.p99_ms) ms | p99 <= 5 ms | \(met($quick; ($w.p99_ms | type) == "number" and $w.p99_ms <= 5)) |",
       "| worker CPU per intent (user + system) | \($lat.worker_cpu.us_per_intent | num(0)) us | <= 50 us | \(met($quick; $lat.worker_cpu.us_per_intent != null and $lat.worker_cpu.us_per_intent <= 50)) |",
@@ -41,7 +43,7 @@ def met($quick; ok): if $quick then "n/a (quick)" elif ok == null then "n/a" eli
    else empty end),
   (if $b then
       "| peak RSS per replica, \($b.backlog | int_sep) intents backlog | \([$b.peak_rss_kb_per_replica[] | mb] | join(" / ")) | <= 64 MB | \(met($quick; [$b.peak_rss_kb_per_replica[]] | length > 0 and max <= 65536)) |",
-      "| backlog drain rate (\($b.replicas) replica\(if $b.replicas == 1 then "" else "s" end); \($b.drained | int_sep) of \($b.backlog | int_sep) drained\(if $b.complete then "" else ", capped at \($b.drain_cap_s) s" end)) | \($b.drain_rate_per_s | num(0)) /s | -- | -- |",
+      "| backlog drain rate, fills/s (\($b.replicas) replica\(if $b.replicas == 1 then "" else "s" end); \($b.drained | int_sep) of \($b.backlog | int_sep) filled\(if ($b.rejected // 0) > 0 then ", \($b.rejected | int_sep) rejected" else "" end)\(if $b.complete then "" else ", capped at \($b.drain_cap_s) s" end)) | \($b.drain_rate_per_s | num(0)) /s | -- | -- |",
       "| load generator's own send rate (publishing the backlog) | \($b.producer.send_rate_per_s | int_sep) /s | above the throughput | \(met($quick; $b.producer.send_rate_per_s > (($t2 // $t1).loadgen.throughput.intents_per_s // 0))) |"
    else empty end),
   (if $bu then
@@ -50,6 +52,6 @@ def met($quick; ok): if $quick then "n/a (quick)" elif ok == null then "n/a" eli
       "| budget run: oldest waiting intent at the end (longest wait to `accepted`: \($bu.longest_wait_to_accepted_ms / 1000 | num(1)) s) | \(if $bu.oldest_waiting_intent_age_ms >= 0 then "\($bu.oldest_waiting_intent_age_ms / 1000 | num(1)) s" else "none waiting" end) | -- | -- |"
    else empty end),
   "",
-  "How each figure is measured: see bench/run.sh (header) and bench/loadgen.c (design comment); the raw numbers are in the JSON file of the same name."
+  "How each figure is measured: see bench/run.sh (header) and bench/loadgen/ (the design comment of each file); the raw numbers are in the JSON file of the same name."
   ]
 | .[]

@@ -36,7 +36,9 @@ Lines that are not docker-compose run as written, with the host ports of
 .env (Kafka's host listener, Prometheus, the simulator) mapped to the local
 ones.  Every step must exit 0.  Each step's command, output and status are
 kept in WORK/steps/ for the caller's checks; at the end everything started
-is stopped and every output and log is searched for the secrets.
+is stopped and every output and log (compose/dev's state dir's too, before
+it is purged) is searched for the secrets (compose/secrets/, the key files
+made, and the secrets compose/dev made in its state dir).
 
 Usage:
   compose_walkthrough.py run --repo DIR --bin DIR --work DIR [--doc FILE]
@@ -658,17 +660,41 @@ def run(opts):
             stop_all(emu)
         if os.path.exists(os.path.join(work, "state")):
             try:
-                dev(env, "down", "--purge")
+                dev(env, "down")
             except RuntimeError as e:
                 say(str(e))
-    rc |= scan_secrets(work, os.path.join(top, "compose"))
+    # compose/dev's state dir (PostgreSQL, Kafka) is searched too, before
+    # the purge deletes its logs and secrets.
+    rc |= scan_secrets(work, os.path.join(top, "compose"), os.path.join(work, "state"))
+    if os.path.exists(os.path.join(work, "state")):
+        try:
+            dev(env, "down", "--purge")
+        except RuntimeError as e:
+            say(str(e))
     return rc
 
 
-def scan_secrets(work, compose):
-    """Every secret of secrets/ and every key file made must appear in no
-    step's output and no log."""
-    values = {}
+def state_secrets(state):
+    """The secrets compose/dev made in its state dir (*.password,
+    alpaca.key, alpaca.secret) and its log files."""
+    values, logs = {}, []
+    if not os.path.isdir(state):
+        return values, logs
+    for n in sorted(os.listdir(state)):
+        if n.endswith(".password") or n in ("alpaca.key", "alpaca.secret"):
+            v = open(os.path.join(state, n)).read().strip()
+            if len(v) >= 8:
+                values["state/" + n] = v
+    for d in ("logs", "sanitizers"):
+        for root, _, names in os.walk(os.path.join(state, d)):
+            logs += [os.path.join(root, n) for n in names]
+    return values, logs
+
+
+def scan_secrets(work, compose, state):
+    """Every secret of secrets/, of compose/dev's state dir and every key
+    file made must appear in no step's output and no log."""
+    values, state_logs = state_secrets(state)
     for root, _, names in os.walk(os.path.join(compose, "secrets")):
         for n in names:
             v = open(os.path.join(root, n)).read().strip()
@@ -684,6 +710,7 @@ def scan_secrets(work, compose):
              if f.endswith(".out")]
     files += [os.path.join(work, "logs", f) for f in os.listdir(os.path.join(work, "logs"))] \
         if os.path.isdir(os.path.join(work, "logs")) else []
+    files += state_logs
     for f in files:
         text = open(f, errors="replace").read()
         for name, v in values.items():

@@ -221,9 +221,38 @@ restore_workers() {
     }
 }
 
+# mark NAME / since NAME [WORKER]: what the worker logs (or worker-WORKER's
+# alone) gained after the mark: a test's own window of logs that accumulate
+# over the suite (a log that appeared after the mark counts whole).  Needs
+# STATE.
+mark() {
+    local f
+    for f in "$STATE"/logs/worker-*.log; do
+        [[ -e $f ]] && printf '%s %s\n' "$(stat -c %s "$f")" "$f"
+    done >"$WORK/$1.mark"
+}
+since() {
+    local f off
+    for f in "$STATE"/logs/worker-${2:-*}.log; do
+        [[ -e $f ]] || continue
+        off=$(awk -v f="$f" '$2 == f { print $1 }' "$WORK/$1.mark")
+        tail -c "+$((${off:-0} + 1))" "$f"
+    done
+}
+
+# keep_logs [NAME DIR]: what DIR (default WORK) holds of the processes'
+# output, kept as NAME for tests/test_secrets.sh before DIR goes
+# (tests/keep_logs.sh); a failure is counted.
+keep_logs() {
+    local dir=${2:-$WORK}
+    bash "$(dirname "${BASH_SOURCE[0]}")/keep_logs.sh" "${1:-$(basename "$dir")}" "$dir" ||
+        bad "the logs of $dir kept for test_secrets (tests/keep_logs.sh failed)"
+}
+
 # finish: the end of a test's EXIT trap: removes WORK, prints the summary
 # and exits with the status (an EXIT trap's own status is not the script's).
 finish() {
+    keep_logs
     rm -rf "$WORK"
     printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
     if ((FAILED > 0)); then exit 1; fi

@@ -4,11 +4,14 @@
 # fast): run inside `compose/dev test`, it brings up a stack of its own (state
 # dir .dev-bench-ctest, ports of its own, so nothing collides),
 # runs every scenario tiny, and must leave bench/results/quick/latest.json and
-# latest.md with numbers for each scenario: throughput, latency (loadgen and
+# latest.md with numbers for each scenario: throughput (fills/s, and
+# rejections/s apart), latency (loadgen and
 # the workers' histogram), CPU, memory, backlog drain, budget periods.  The
 # checker is also run on a copy of the result with the budget scenario and a
 # throughput figure removed, and must refuse it (the negative check).  The
-# bench stack is torn down at the end whatever happens.
+# bench stack is torn down at the end whatever happens; the logs and secrets
+# of each of its stacks, and the run's own logs, are kept in the test
+# stack's kept/ for tests/test_secrets.sh (BENCH_KEEP_DIR).
 # Every wait is bounded; the last line is "N passed, M failed".
 set -euo pipefail
 
@@ -25,13 +28,18 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # Ports of its own, beside the test stacks' (compose/dev bench's defaults + 50).
 export DEV_PG_PORT=63482 DEV_REDIS_PORT=63429 DEV_SIM_PORT=63130 DEV_ADMIN_PORT=63150
 
+# Each bench stack's logs and secrets, for tests/test_secrets.sh (bench/run.sh).
+export BENCH_KEEP_DIR="${DEV_KEPT_DIR:-$WORK/kept}/bench_quick"
+rm -rf "$BENCH_KEEP_DIR"
+
 port_open() { timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null; }
 
 cleanup() {
     local rc=$?
     set +e
     if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
-    timeout 120 "$DEV" --state "$STATE" down --purge >/dev/null 2>&1
+    timeout 120 "$DEV" --state "$STATE" down --purge --keep "$BENCH_KEEP_DIR/stack-left" >/dev/null 2>&1
+    keep_logs bench_quick-run "$STATE.work"
     rm -rf "$STATE.work"
     finish
 }
@@ -45,8 +53,9 @@ check_result() {
         | (if (.failed_scenarios | length) > 0 then "failed scenarios: \(.failed_scenarios)" else empty end),
           (if $s["throughput-1"] == null then "no throughput-1 scenario" else
              number($s["throughput-1"].loadgen.throughput.intents_per_s; "throughput-1 intents/s"),
+             number($s["throughput-1"].loadgen.throughput.rejections_per_s; "throughput-1 rejections/s"),
              (if ($s["throughput-1"].loadgen.throughput.intents_per_s // 0) > 0 then empty
-              else "throughput-1: no outcome in the window" end),
+              else "throughput-1: no fill in the window" end),
              number($s["throughput-1"].worker_cpu.us_per_intent; "throughput-1 CPU per intent")
            end),
           ([$s | to_entries[] | select(.key | startswith("latency-")) | .value][0]) as $l
@@ -89,11 +98,13 @@ if [[ -s $OUT/latest.json && $(stat -c %Y "$OUT/latest.json") -ge $START ]]; the
     check_result "$OUT/latest.json" >"$WORK/missing"
     expect_empty "every scenario has its numbers" "$WORK/missing"
     # Negative: the checker refuses a result without the budget scenario and
-    # without the throughput figure.
-    jq 'del(.scenarios.budget) | .scenarios["throughput-1"].loadgen.throughput.intents_per_s = null' \
+    # without the throughput figures (fills and rejections).
+    jq 'del(.scenarios.budget) | .scenarios["throughput-1"].loadgen.throughput.intents_per_s = null
+        | del(.scenarios["throughput-1"].loadgen.throughput.rejections_per_s)' \
         "$OUT/latest.json" >"$WORK/doctored.json"
     check_result "$WORK/doctored.json" >"$WORK/missing2"
-    if grep -q 'no budget scenario' "$WORK/missing2" && grep -q 'throughput-1 intents/s' "$WORK/missing2"; then
+    if grep -q 'no budget scenario' "$WORK/missing2" && grep -q 'throughput-1 intents/s' "$WORK/missing2" &&
+        grep -q 'throughput-1 rejections/s' "$WORK/missing2"; then
         ok "the checker refuses a result missing a scenario and a figure"
     else
         bad "the checker accepted a doctored result" "$WORK/missing2"

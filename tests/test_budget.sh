@@ -7,8 +7,9 @@
 #       allows: no 429 ever, and the busiest window of the simulator holds
 #       at most 200 calls and at least 190 (the budget is used, not wasted).
 #   [2] a tight budget: one bot floods, nine bots send one trade each, then
-#       users send two: the nine are placed before the flood is through, and
-#       the users' intents overtake the flood's queued ones.
+#       users send two: all 41 fill, every one accepted; the nine are
+#       placed before the flood is through, and the users' intents overtake
+#       the flood's queued ones (an intent never accepted fails these).
 # Every wait is bounded; the last line is "N passed, M failed".
 set -euo pipefail
 
@@ -131,21 +132,41 @@ send_lines "$WORK/users.jsonl"
 cat "$WORK/fl.jsonl" "$WORK/nine.jsonl" "$WORK/users.jsonl" | jq -r '.intent_id' >"$WORK/all.ids"
 wait_terminal "$WORK/all.ids" 120000 || bad "all 41 intents finished within 120 s"
 snapshot "$WORK/fair.events" "$WORK/all.ids"
+expect_eq "all 41 intents filled" 41 \
+    "$(jq -rs '[.[] | select(.type == "fill") | .intent_id] | unique | length' "$WORK/fair.events")"
 # When each intent was accepted (the broker took the order), by intent id.
 jq -rs '[.[] | select(.type == "accepted") | {(.intent_id): .occurred_at}] | add // {}' \
     "$WORK/fair.events" >"$WORK/accepted.json"
-last_of() { jq -r --slurpfile a "$WORK/accepted.json" '.intent_id | $a[0][.] // "9999"' "$1" | sort | tail -n1; }
-flood_last=$(last_of "$WORK/fl.jsonl")
-nine_last=$(last_of "$WORK/nine.jsonl")
-users_last=$(last_of "$WORK/users.jsonl")
-say "        flood's last accepted $flood_last; the nine's last $nine_last; users' last $users_last"
-if [[ $nine_last < $flood_last ]]; then ok "the nine bots were placed before the flood was through"; else
-    bad "the nine bots were placed before the flood was through (nine $nine_last, flood $flood_last)"
-fi
-if [[ $users_last < $flood_last ]]; then
-    ok "the users' intents overtook the flood's queued intents"
-else
-    bad "the users' intents overtook the flood's queued intents (users $users_last, flood $flood_last)"
-fi
+# last_of NAME FILE: LAST becomes the latest acceptance time of FILE's
+# intents; an intent never accepted is a failure (when it would have been
+# placed is unknown), listed, and LAST is empty.
+last_of() {
+    LAST=""
+    jq -r --slurpfile a "$WORK/accepted.json" '.intent_id | select($a[0][.] == null)' "$2" \
+        >"$WORK/$1.unaccepted"
+    if [[ -s $WORK/$1.unaccepted ]]; then
+        bad "every intent of the $1 was accepted ($(wc -l <"$WORK/$1.unaccepted") never were)" \
+            "$WORK/$1.unaccepted"
+        return
+    fi
+    LAST=$(jq -r --slurpfile a "$WORK/accepted.json" '$a[0][.intent_id]' "$2" | sort | tail -n1)
+}
+last_of flood "$WORK/fl.jsonl"
+flood_last=$LAST
+last_of nine "$WORK/nine.jsonl"
+nine_last=$LAST
+last_of users "$WORK/users.jsonl"
+users_last=$LAST
+say "        flood's last accepted ${flood_last:-(not all)}; the nine's last ${nine_last:-(not all)}; users' last ${users_last:-(not all)}"
+# first_before WHAT A B: A (a time) is before B; either missing is a failure.
+first_before() {
+    if [[ -z $2 || -z $3 ]]; then
+        bad "$1 (not every intent compared was accepted: see above)"
+    elif [[ $2 < $3 ]]; then ok "$1"; else
+        bad "$1 ($2 is not before $3)"
+    fi
+}
+first_before "the nine bots were placed before the flood was through" "$nine_last" "$flood_last"
+first_before "the users' intents overtook the flood's queued intents" "$users_last" "$flood_last"
 stats >"$WORK/stats.json"
 expect_eq "no 429 under the tight budget" 0 "$(jq -r '.responses_429' "$WORK/stats.json")"

@@ -7,7 +7,8 @@
 # batches over the first 2/3 of CHAOS_SECONDS while a chaos driver, every
 # 2-5 s, SIGKILLs a random worker (restarted 0-3 s later), SIGTERMs another
 # (compose/dev stop, then start), or opens a simulator fault spell (30% of
-# the order answers dropped, or every trading call answered 503, for 2 s).
+# the order answers dropped, or every trading call answered 503, for 2 s);
+# its first actions are one of each kind, and each kind must have happened.
 # Then every worker runs again and the guarantee is checked exactly:
 #   - every intent has exactly one terminal outcome (distinct event_ids), and
 #     all of them are fills (no rejection);
@@ -128,11 +129,7 @@ cleanup() {
         done
         restack 2 || FAILED=$((FAILED + 1))
     fi
-    rm -rf "$WORK"
-    printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
-    # An EXIT trap's own status is not the script's: exit explicitly.
-    if ((FAILED > 0)); then exit 1; fi
-    exit 0
+    finish
 }
 trap cleanup EXIT
 # A signal ends the run through cleanup, counted as a failure.
@@ -207,13 +204,14 @@ act_term() {
     restart_job "$n" 0 stop
 }
 
+# act_fault drop|503: a fault spell of that kind for 2 s.
 act_fault() {
-    local body kind
-    if ((RANDOM % 2)); then
-        kind="drop" body='{"drop_response_rate":0.3}'
+    local kind=$1 body
+    if [[ $kind == drop ]]; then
+        body='{"drop_response_rate":0.3}'
         SPELLS_DROP=$((SPELLS_DROP + 1))
     else
-        kind="503" body='{"error_rate":1,"error_status":503}'
+        body='{"error_rate":1,"error_status":503}'
         SPELLS_503=$((SPELLS_503 + 1))
     fi
     sim POST /_sim/faults "$body" >/dev/null || die "POST /_sim/faults $body failed"
@@ -221,6 +219,29 @@ act_fault() {
     sleep 2
     sim POST /_sim/faults '{}' >/dev/null || die "POST /_sim/faults {} failed"
     log "fault spell ($kind) over: {}"
+}
+
+# pick_action: sets ACTION to the next chaos action: kill, term, drop or 503.
+# Until each kind has happened once, the first that has not (a skipped kill
+# or SIGTERM -- no worker free -- is tried again next time), so that every
+# run has them all; then at random: 40% SIGKILL, 30% SIGTERM, 30% a fault
+# spell (half each kind).  No subshell: RANDOM stays the seed's sequence.
+pick_action() {
+    local r
+    if ((KILLS == 0)); then ACTION=kill; return; fi
+    if ((TERMS == 0)); then ACTION=term; return; fi
+    if ((SPELLS_DROP == 0)); then ACTION=drop; return; fi
+    if ((SPELLS_503 == 0)); then ACTION=503; return; fi
+    r=$((RANDOM % 10))
+    if ((r < 4)); then
+        ACTION=kill
+    elif ((r < 7)); then
+        ACTION=term
+    elif ((RANDOM % 2)); then
+        ACTION=drop
+    else
+        ACTION=503
+    fi
 }
 
 # ------------------------------------------------------------------ set-up
@@ -320,19 +341,27 @@ while :; do
     d=$((2000 + RANDOM % 3001))
     (($(now_ms) + d < END)) || break
     sleep_ms "$d"
-    r=$((RANDOM % 10))
-    if ((r < 4)); then
-        act_kill
-    elif ((r < 7)); then
-        act_term
-    else
-        act_fault
-    fi
+    pick_action
+    case $ACTION in
+        kill) act_kill ;;
+        term) act_term ;;
+        *) act_fault "$ACTION" ;;
+    esac
 done
 left=$((END - $(now_ms)))
 if ((left > 0)); then sleep_ms "$left"; fi
 log "chaos over: $KILLS SIGKILLs, $TERMS SIGTERMs, $((SPELLS_DROP + SPELLS_503)) fault spells" \
     "($SPELLS_DROP dropped answers, $SPELLS_503 all-503)"
+# happened WHAT COUNT: the chaos did WHAT at least once.
+happened() {
+    if (($2 > 0)); then ok "the chaos had $1 ($2)"; else
+        bad "the chaos had $1 (none in $CHAOS_S s: too short a CHAOS_SECONDS, or no worker was free)"
+    fi
+}
+happened "a SIGKILL of a worker" "$KILLS"
+happened "a SIGTERM of a worker" "$TERMS"
+happened "a fault spell of dropped answers" "$SPELLS_DROP"
+happened "a fault spell of all-503 answers" "$SPELLS_503"
 
 sim POST /_sim/faults '{}' >/dev/null || die "could not clear the simulator's faults"
 wait_jobs

@@ -58,10 +58,7 @@ cleanup() {
             FAILED=$((FAILED + 1))
         fi
     fi
-    rm -rf "$WORK"
-    printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
-    if ((FAILED > 0)); then exit 1; fi
-    exit 0
+    finish
 }
 trap cleanup EXIT
 

@@ -75,11 +75,7 @@ cleanup() {
         done
         dev workers-restart || FAILED=$((FAILED + 1))
     fi
-    rm -rf "$WORK"
-    printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
-    # An EXIT trap's own status is not the script's: exit explicitly.
-    if ((FAILED > 0)); then exit 1; fi
-    exit 0
+    finish
 }
 trap cleanup EXIT
 
@@ -107,21 +103,6 @@ batch() {
     ((sent == count)) || bad "$name: intentctl delivered $sent of $count intents"
 }
 
-# mark NAME / since NAME: what the worker logs gained after the mark.
-mark() {
-    local f
-    for f in "$STATE"/logs/worker-*.log; do
-        [[ -e $f ]] && printf '%s %s\n' "$(stat -c %s "$f")" "$f"
-    done >"$WORK/$1.mark"
-}
-since() {
-    local f off
-    for f in "$STATE"/logs/worker-*.log; do
-        [[ -e $f ]] || continue
-        off=$(awk -v f="$f" '$2 == f { print $1 }' "$WORK/$1.mark")
-        tail -c "+$((${off:-0} + 1))" "$f"
-    done
-}
 # expect_logged WHAT NAME EVENT: the worker logs since the mark NAME have a
 # line with "event":"EVENT".
 expect_logged() {

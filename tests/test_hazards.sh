@@ -144,6 +144,46 @@ crash_at() {
     say "        duplicate_client_order_ids grew by $(($(dup_cids) - dups)) (lookups, never orders)"
 }
 
+# rebalance_checks SENT-MS EVENTS: the rebalance of [4] happened while the
+# intents were in flight -- after they were sent (SENT-MS, epoch ms) and
+# before the last of them reached its outcome (the latest first terminal
+# event's Kafka timestamp in EVENTS): in that window partitions were revoked
+# from a replica and assigned to one, and worker-3 got partitions.  Reads the
+# worker logs since the mark "rebalance" only.
+rebalance_checks() {
+    local sent=$1 events=$2 last
+    last=$(jqe -rs "$JQ_DEFS"' [.[] | select(terminal)] | group_by(.intent_id)
+        | map(map(._timestamp) | min) | max // empty' "$events")
+    if [[ ! $last =~ ^[0-9]+$ ]]; then
+        bad "rebalance: the intents' outcomes have timestamps (none found)" "$events"
+        return
+    fi
+    # One line per rebalance event of this window: "ms replica event count".
+    since rebalance | jq -Rr 'fromjson? | select(.event == "partitions_assigned" or .event == "partitions_revoked")
+        | "\((.time[0:19] + "Z" | fromdate) * 1000 + (.time[20:23] | tonumber)) \(.replica) \(.event) \(.msg | capture("^(?<n>[0-9]+)").n)"' \
+        >"$WORK/rebal.log-events"
+    awk -v a="$sent" -v b="$last" '$1 >= a && $1 <= b && $4 > 0' "$WORK/rebal.log-events" >"$WORK/rebal.inflight"
+    say "        intents sent at $sent, the last outcome at $last (ms); rebalance events of the replicas since:"
+    sed 's/^/          /' "$WORK/rebal.log-events"
+    printf 'in flight from %s to %s (epoch ms); rebalance events of the replicas since the mark:\n' "$sent" "$last" >"$WORK/rebal.why"
+    cat "$WORK/rebal.log-events" >>"$WORK/rebal.why"
+    if grep -q ' partitions_revoked ' "$WORK/rebal.inflight"; then
+        ok "partitions were revoked from a replica while the intents were in flight"
+    else
+        bad "partitions were revoked from a replica while the intents were in flight" "$WORK/rebal.why"
+    fi
+    if grep -q ' partitions_assigned ' "$WORK/rebal.inflight"; then
+        ok "partitions were assigned to a replica while the intents were in flight"
+    else
+        bad "partitions were assigned to a replica while the intents were in flight" "$WORK/rebal.why"
+    fi
+    if grep -q ' worker-3 partitions_assigned ' "$WORK/rebal.inflight"; then
+        ok "a third replica joined and got partitions while the intents were in flight"
+    else
+        bad "a third replica joined and got partitions while the intents were in flight" "$WORK/rebal.why"
+    fi
+}
+
 say "== order-worker: the hazards of exactly-once (run $RUN) =="
 crash_at after_submitting 1
 crash_at after_post 2
@@ -159,21 +199,28 @@ for b in $(seq 1 12); do
 done
 jq -r '.intent_id' "$WORK/rebal.jsonl" >"$WORK/rebal.ids"
 before=$(sim_orders)
+mark rebalance # this part's own window of the worker logs
+sent_ms=$(date +%s%3N)
 send_lines "$WORK/rebal.jsonl"
 sleep 2
 "$DEV" --state "$STATE" start worker-3 >"$WORK/w3.log" 2>&1 || {
     sed 's/^/        | /' "$WORK/w3.log"
     die "could not start a third replica"
 }
-ok "a third replica joined while orders were in flight"
-sleep 8
+# The slow broker stays (at least 8 s, at most 120 s) until worker-3 logged
+# that it got partitions, so that the group rebalances while the intents
+# wait on it (the group takes some 30 s to settle on three members).
+t0=$SECONDS
+while ((SECONDS - t0 < 120)); do
+    if ((SECONDS - t0 >= 8)); then
+        since rebalance 3 >"$WORK/w3.since" # not piped into grep -q: SIGPIPE + pipefail
+        grep -Eq '"event":"partitions_assigned","msg":"[1-9]' "$WORK/w3.since" && break
+    fi
+    sleep 0.5
+done
 curl -fsS --max-time 5 -X POST -d '{}' "$ALPACA_SIM_URL/_sim/faults" >/dev/null
 one_outcome rebalance "$WORK/rebal.ids" "$before"
-if grep -h '"event":"partitions_revoked"' "$STATE"/logs/worker-*.log >/dev/null; then
-    ok "partitions were revoked from a replica during the run"
-else
-    bad "partitions were revoked from a replica during the run (no partitions_revoked in the logs)"
-fi
+rebalance_checks "$sent_ms" "$WORK/rebalance.events"
 
 say ""
 say "[5] the reconciler settles an intent left behind, without a second order"

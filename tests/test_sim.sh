@@ -44,7 +44,14 @@ cleanup() {
     for pid in "${PIDS[@]}"; do
         wait "$pid" 2>/dev/null || true
     done
+    # The simulators' logs, for tests/test_secrets.sh under compose/dev test.
+    local kept=0
+    bash "$(dirname "${BASH_SOURCE[0]}")/keep_logs.sh" "alpaca_sim.${WORK##*/}" "$WORK" || kept=$?
     rm -rf "$WORK"
+    if [ "$kept" -ne 0 ]; then
+        echo "FAIL: the logs of $WORK could not be kept for test_secrets" >&2
+        exit 1
+    fi
 }
 trap cleanup EXIT
 

@@ -20,8 +20,10 @@
 # Two targets run at a time (the machine has 2 cores).  Prints one line per
 # target: executions (libFuzzer's stat::number_of_executed_units), coverage
 # (cov/ft of its last status line), corpus size and the result; exits 1 if
-# any target crashed, leaked, timed out, ran out of memory or failed a
-# regression input, 2 on a usage or build error.
+# any target crashed, leaked, timed out, ran out of memory, failed a
+# regression input, executed no input (no-executions) or did not run for the
+# SECONDS asked to libFuzzer's closing "Done N runs in S second(s)"
+# (incomplete, short-run); 2 on a usage or build error.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -91,8 +93,21 @@ run_target() {
             if grep -q 'ERROR: LeakSanitizer' "$tlog"; then result=leak; fi
         fi
     fi
-    local execs cov ft corpus
+    local execs cov ft corpus done_s
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$tlog" | tail -n 1)
+    # A run that ended "fine" must have run, and as long as asked: libFuzzer
+    # closes a timed run with "Done N runs in S second(s)" (S >= SECONDS)
+    # and its final stats; no executions, or a shorter run, is a failure.
+    done_s=$(sed -n 's/^Done [0-9][0-9]* runs in \([0-9][0-9]*\) second.*/\1/p' "$tlog" | tail -n 1)
+    if [[ $result == ok ]]; then
+        if [[ ! ${execs:-0} =~ ^[0-9]+$ ]] || ((${execs:-0} == 0)); then
+            result=no-executions
+        elif [[ -z $done_s ]]; then
+            result=incomplete
+        elif ((done_s < SECONDS_EACH)); then
+            result=short-run
+        fi
+    fi
     cov=$(grep -o 'cov: [0-9]*' "$tlog" | tail -n 1 | cut -d' ' -f2 || true)
     ft=$(grep -o 'ft: [0-9]*' "$tlog" | tail -n 1 | cut -d' ' -f2 || true)
     corpus=$(find "$work" -type f | wc -l)
@@ -124,6 +139,11 @@ done
 for t in "${failed[@]}"; do
     echo "--- $t: log $BUILD/logs/$t.log"
     grep -m 3 -E 'ERROR:|runtime error:|invariant failed' "$BUILD/logs/$t.log" | sed 's/^/    /' || true
+    case $(awk '{print $6}' "$BUILD/logs/$t.result" 2>/dev/null) in
+        no-executions) echo "    the fuzzer executed no input (stat::number_of_executed_units 0 or missing)" ;;
+        incomplete) echo "    the timed run did not end as libFuzzer ends one (no \"Done N runs in S second(s)\")" ;;
+        short-run) echo "    the timed run lasted $(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$BUILD/logs/$t.log" | tail -n 1) s of the ${SECONDS_EACH} s asked" ;;
+    esac
     # The target's own explanation (a line "TARGET: ..." and what follows).
     grep -m 2 -A 2 -E "^$t: " "$BUILD/logs/$t.log" | cut -c1-400 | sed 's/^/    /' || true
     # The input itself, so that a failure seen only in a CI log can be
@@ -135,7 +155,7 @@ for t in "${failed[@]}"; do
     done < <(find "$BUILD/findings/$t" -type f -newer "$BUILD/build.log" 2>/dev/null)
 done
 if ((${#failed[@]} > 0)); then
-    echo "fuzz: FAILED: ${failed[*]} (fix, then keep the input in tests/fuzz/regressions/TARGET/)"
+    echo "fuzz: FAILED: ${failed[*]} (an input that fails: fix, then keep it in tests/fuzz/regressions/TARGET/)"
     exit 1
 fi
 echo "fuzz: no crash"

@@ -197,26 +197,25 @@ static void set_brokers(rd_kafka_mock_cluster_t *mcl, int up) {
             failed ? " (with errors, see above)" : "");
 }
 
-int main(int argc, char **argv) {
-    options_t opt = {0};
-    int rc = parse_args(argc, argv, &opt);
-    if (rc != 0)
-        return rc > 0 ? 0 : 2;
-
-    /* Block the stop signals before librdkafka creates threads: they inherit
-     * the mask, and main collects the signal with sigwait(). */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGHUP);
-    sigaddset(&stop, SIGUSR1);
-    sigaddset(&stop, SIGUSR2);
-    if (pthread_sigmask(SIG_BLOCK, &stop, NULL) != 0) {
+/* Blocks the signals main collects (stop, and SIGUSR1/2 for the brokers)
+ * in the calling thread before librdkafka creates threads: they inherit the
+ * mask.  0, or -1 (said). */
+static int block_signals(sigset_t *set) {
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR1);
+    sigaddset(set, SIGUSR2);
+    if (pthread_sigmask(SIG_BLOCK, set, NULL) != 0) {
         fprintf(stderr, "kafka-dev-broker: cannot block signals\n");
-        return 1;
+        return -1;
     }
+    return 0;
+}
 
+/* The handle that hosts the mock cluster, or NULL (said). */
+static rd_kafka_t *new_handle(void) {
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     /* log_level 4 (warning): the handle itself never connects anywhere, so
@@ -226,61 +225,87 @@ int main(int argc, char **argv) {
         rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
         fprintf(stderr, "kafka-dev-broker: %s\n", errstr);
         rd_kafka_conf_destroy(conf);
-        return 1;
+        return NULL;
     }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     if (!rk) {
         fprintf(stderr, "kafka-dev-broker: rd_kafka_new: %s\n", errstr);
         rd_kafka_conf_destroy(conf); /* not taken over on failure */
-        return 1;
     }
+    return rk;
+}
 
-    int status = 1;
-    int wrote_file = 0;
+/* The mock cluster with every topic of opt, or NULL (said; nothing left). */
+static rd_kafka_mock_cluster_t *new_cluster(rd_kafka_t *rk, const options_t *opt) {
     rd_kafka_mock_cluster_t *mcl = rd_kafka_mock_cluster_new(rk, BROKER_COUNT);
     if (!mcl) {
         fprintf(stderr, "kafka-dev-broker: cannot create the mock cluster\n");
-        goto out;
+        return NULL;
     }
-    for (int i = 0; i < opt.ntopics; i++) {
+    for (int i = 0; i < opt->ntopics; i++) {
         rd_kafka_resp_err_t err =
-            rd_kafka_mock_topic_create(mcl, opt.topics[i], opt.partitions, 1);
+            rd_kafka_mock_topic_create(mcl, opt->topics[i], opt->partitions, 1);
         if (err) {
-            fprintf(stderr, "kafka-dev-broker: topic %s: %s\n", opt.topics[i],
+            fprintf(stderr, "kafka-dev-broker: topic %s: %s\n", opt->topics[i],
                     rd_kafka_err2str(err));
-            goto out;
+            rd_kafka_mock_cluster_destroy(mcl);
+            return NULL;
         }
     }
+    return mcl;
+}
 
+/* Publishes the bootstrap servers: the file (if asked; *wrote_file set),
+ * stdout, and a line on stderr.  0, or -1 (said). */
+static int announce(rd_kafka_mock_cluster_t *mcl, const options_t *opt, int *wrote_file) {
     const char *bootstraps = rd_kafka_mock_cluster_bootstraps(mcl);
-    if (opt.bootstrap_file) {
-        if (write_file_atomically(opt.bootstrap_file, bootstraps) != 0)
-            goto out;
-        wrote_file = 1;
+    if (opt->bootstrap_file) {
+        if (write_file_atomically(opt->bootstrap_file, bootstraps) != 0)
+            return -1;
+        *wrote_file = 1;
     }
     printf("%s\n", bootstraps);
     fflush(stdout);
     fprintf(stderr, "kafka-dev-broker: %d brokers at %s; topics:", BROKER_COUNT, bootstraps);
-    for (int i = 0; i < opt.ntopics; i++)
-        fprintf(stderr, " %s", opt.topics[i]);
-    fprintf(stderr, " (%d partitions each)\n", opt.partitions);
+    for (int i = 0; i < opt->ntopics; i++)
+        fprintf(stderr, " %s", opt->topics[i]);
+    fprintf(stderr, " (%d partitions each)\n", opt->partitions);
+    return 0;
+}
 
+/* Collects the signals of set until a stop signal: SIGUSR1/SIGUSR2 take the
+ * brokers down/up.  0 on a stop signal, -1 if sigwait fails. */
+static int serve(rd_kafka_mock_cluster_t *mcl, const sigset_t *set) {
     for (;;) {
         int sig = 0;
-        if (sigwait(&stop, &sig) != 0) {
+        if (sigwait(set, &sig) != 0) {
             fprintf(stderr, "kafka-dev-broker: sigwait failed\n");
-            goto out;
+            return -1;
         }
         if (sig == SIGUSR1 || sig == SIGUSR2) {
             set_brokers(mcl, sig == SIGUSR2);
             continue;
         }
         fprintf(stderr, "kafka-dev-broker: %s, shutting down\n", strsignal(sig));
-        break;
+        return 0;
     }
-    status = 0;
+}
 
-out:
+int main(int argc, char **argv) {
+    options_t opt = {0};
+    int rc = parse_args(argc, argv, &opt);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    sigset_t signals;
+    if (block_signals(&signals) != 0)
+        return 1;
+    rd_kafka_t *rk = new_handle();
+    if (!rk)
+        return 1;
+    int status = 1, wrote_file = 0;
+    rd_kafka_mock_cluster_t *mcl = new_cluster(rk, &opt);
+    if (mcl && announce(mcl, &opt, &wrote_file) == 0 && serve(mcl, &signals) == 0)
+        status = 0;
     if (wrote_file && unlink(opt.bootstrap_file) != 0 && errno != ENOENT)
         fprintf(stderr, "kafka-dev-broker: cannot remove %s: %s\n", opt.bootstrap_file,
                 strerror(errno));
