@@ -13,22 +13,10 @@
 # Every wait is bounded; the last line is "N passed, M failed".
 set -euo pipefail
 
-ROOT=${ORDER_WORKER_ROOT:?ORDER_WORKER_ROOT is not set (run via compose/dev test)}
-DEV=${DEV_SCRIPT:?DEV_SCRIPT is not set (run via compose/dev test)}
-STATE=${DEV_STATE_DIR:?DEV_STATE_DIR is not set (run via compose/dev test)}
-: "${KAFKA_BROKERS:?}" "${ALPACA_SIM_URL:?}"
-BIN=${DEV_BUILD_DIR:-$ROOT/build}/bin
-IC="$BIN/intentctl"
-T_FILLS=${TOPIC_FILLS:-orders.fills}
-T_REJ=${TOPIC_REJECTIONS:-orders.rejections}
-T_DLQ=${TOPIC_DLQ:-orders.dlq}
-PASSED=0 FAILED=0
-RUN=$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/order-worker-budget.XXXXXX")
-CHANGED=0
-
 # shellcheck source=tests/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+stack_test budget
+CHANGED=0
 
 # restack WORKERS: the simulator and the workers again, with the settings
 # exported now (the simulator reads its rate limit at start).

@@ -34,16 +34,9 @@
 set -euo pipefail
 export LC_ALL=C # sort and comm must agree
 
-ROOT=${ORDER_WORKER_ROOT:?ORDER_WORKER_ROOT is not set (run via compose/dev test)}
-DEV=${DEV_SCRIPT:?DEV_SCRIPT is not set (run via compose/dev test)}
-STATE=${DEV_STATE_DIR:?DEV_STATE_DIR is not set (run via compose/dev test)}
-: "${KAFKA_BROKERS:?}" "${ALPACA_SIM_URL:?}" "${DATABASE_URL:?}" "${REDIS_URL:?}"
-: "${ALPACA_API_KEY_ID:?}" "${ALPACA_API_SECRET_KEY:?}"
-BIN=${DEV_BUILD_DIR:-$ROOT/build}/bin
-IC="$BIN/intentctl"
-T_FILLS=${TOPIC_FILLS:-orders.fills}
-T_REJ=${TOPIC_REJECTIONS:-orders.rejections}
-T_DLQ=${TOPIC_DLQ:-orders.dlq}
+# shellcheck source=tests/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+stack_test chaos
 
 INTENTS=${CHAOS_INTENTS:-600}
 CHAOS_S=${CHAOS_SECONDS:-45}
@@ -53,9 +46,6 @@ WORKERS=3
 BOTS=50
 USERS=10
 
-PASSED=0 FAILED=0
-RUN=$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/order-worker-chaos.XXXXXX")
 CHANGED=0
 SENDER_PID=""
 KILLS=0 TERMS=0 SPELLS_DROP=0 SPELLS_503=0
@@ -63,20 +53,19 @@ declare -A PENDING=() # worker index -> pid of its restart job (ours)
 
 # The workers' (and the simulator's) settings for this run; the previous
 # values come back on exit.
-SETTINGS=(BOT_TRADES_PER_MIN USER_TRADES_PER_MIN ALPACA_CALLS_PER_MIN INTENT_MAX_AGE_MS
+# The limits' period is a second, so that the shared Alpaca budget holds no
+# more than a second's calls when the usual limit (200 a minute) is back and
+# the next test on the stack starts.
+SETTINGS=(BOT_TRADES_PER_MIN USER_TRADES_PER_MIN ALPACA_CALLS_PER_MIN RATE_PERIOD_MS INTENT_MAX_AGE_MS
     RECONCILE_INTERVAL_MS RECONCILE_AFTER_MS FOLLOW_INTERVAL_MS FOLLOW_MAX_INTERVAL_MS
     FOLLOW_LEASE_MS ALPACA_TIMEOUT_MS WORKER_DRAIN_MS BREAKER_OPEN_MS)
 declare -A OLD=()
 for v in "${SETTINGS[@]}"; do OLD[$v]=${!v-__unset__}; done
 
-# shellcheck source=tests/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-
 # Quantities in billionths (exact; jq's numbers are doubles, fine below 2^53).
 JQ_NANOS='def nanos: split(".") as $p | (($p[1] // "") + "000000000")[0:9] as $f | ($p[0] | tonumber) * 1000000000 + ($f | tonumber);'
 
 log() { printf '  %s  %s\n' "$(date -u +%H:%M:%S.%3N)" "$*"; }
-
 
 # restack N: the simulator (it reads its rate limit at start) and N workers
 # again, with the settings exported now.
@@ -228,17 +217,17 @@ act_fault() {
 # spell (half each kind).  No subshell: RANDOM stays the seed's sequence.
 pick_action() {
     local r
-    if ((KILLS == 0)); then ACTION=kill; return; fi
-    if ((TERMS == 0)); then ACTION=term; return; fi
-    if ((SPELLS_DROP == 0)); then ACTION=drop; return; fi
+    if ((KILLS == 0)); then ACTION="kill"; return; fi
+    if ((TERMS == 0)); then ACTION="term"; return; fi
+    if ((SPELLS_DROP == 0)); then ACTION="drop"; return; fi
     if ((SPELLS_503 == 0)); then ACTION=503; return; fi
     r=$((RANDOM % 10))
     if ((r < 4)); then
-        ACTION=kill
+        ACTION="kill"
     elif ((r < 7)); then
-        ACTION=term
+        ACTION="term"
     elif ((RANDOM % 2)); then
-        ACTION=drop
+        ACTION="drop"
     else
         ACTION=503
     fi
@@ -257,7 +246,7 @@ RANDOM=$SEED
 
 say "== order-worker: chaos (run $RUN): $INTENTS intents, $CHAOS_S s of chaos, seed $SEED =="
 say "-- restarting the simulator and $WORKERS workers with high limits and fast timers"
-export BOT_TRADES_PER_MIN=1000000 USER_TRADES_PER_MIN=1000000 ALPACA_CALLS_PER_MIN=1000000 \
+export BOT_TRADES_PER_MIN=1000000 USER_TRADES_PER_MIN=1000000 ALPACA_CALLS_PER_MIN=1000000 RATE_PERIOD_MS=1000 \
     INTENT_MAX_AGE_MS=900000 RECONCILE_INTERVAL_MS=5000 RECONCILE_AFTER_MS=15000 \
     FOLLOW_INTERVAL_MS=300 FOLLOW_MAX_INTERVAL_MS=1000 FOLLOW_LEASE_MS=2000 \
     ALPACA_TIMEOUT_MS=1500 WORKER_DRAIN_MS=3000 BREAKER_OPEN_MS=2000

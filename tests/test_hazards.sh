@@ -14,21 +14,9 @@
 # intent, exactly one order at the simulator, one broker order in the ledger.
 set -euo pipefail
 
-ROOT=${ORDER_WORKER_ROOT:?ORDER_WORKER_ROOT is not set (run via compose/dev test)}
-DEV=${DEV_SCRIPT:?DEV_SCRIPT is not set (run via compose/dev test)}
-STATE=${DEV_STATE_DIR:?DEV_STATE_DIR is not set (run via compose/dev test)}
-: "${KAFKA_BROKERS:?}" "${ALPACA_SIM_URL:?}" "${DATABASE_URL:?}"
-BIN=${DEV_BUILD_DIR:-$ROOT/build}/bin
-IC="$BIN/intentctl"
-T_FILLS=${TOPIC_FILLS:-orders.fills}
-T_REJ=${TOPIC_REJECTIONS:-orders.rejections}
-T_DLQ=${TOPIC_DLQ:-orders.dlq}
-PASSED=0 FAILED=0
-RUN=$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/order-worker-hazards.XXXXXX")
-
 # shellcheck source=tests/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+stack_test hazards
 
 # Intents live for 10 minutes here: with a slow broker and a rebalance on a
 # loaded machine, the default minute can run out, and an expiry would hide
