@@ -834,17 +834,28 @@ static intent_source_t source_col(PGresult *r, int row, int col) {
     return !strcmp(PQgetvalue(r, row, col), "user") ? INTENT_SOURCE_USER : INTENT_SOURCE_BOT;
 }
 
+/* Clears r and says that memory ran out: -1. */
+static int rows_failed(PGresult *r, char *err, size_t errlen) {
+    PQclear(r);
+    snprintf(err, errlen, "ledger: out of memory");
+    return -1;
+}
+
 /* An array of one zeroed struct per row of r (NULL for none).  Sets *fail
  * (and err, and clears r) when memory runs out. */
 static void *rows_alloc(PGresult *r, size_t size, int *fail, char *err, size_t errlen) {
     int rows = PQntuples(r);
     void *o = rows ? calloc((size_t)rows, size) : NULL;
     *fail = rows && !o;
-    if (*fail) {
-        PQclear(r);
-        snprintf(err, errlen, "ledger: out of memory");
-    }
+    if (*fail) rows_failed(r, err, errlen);
     return o;
+}
+
+/* A copy of the column's text into *out (NULL for SQL NULL).  -1 without
+ * memory. */
+static int copy_text(PGresult *r, int row, int col, char **out) {
+    *out = PQgetisnull(r, row, col) ? NULL : strdup(PQgetvalue(r, row, col));
+    return PQgetisnull(r, row, col) || *out ? 0 : -1;
 }
 
 /* The single number a counting query answers, or -1. */
@@ -882,8 +893,10 @@ int ledger_open_orders(ledger_t *l, int limit, ledger_open_order_t **out,
         copy_col(r, i, 4, o[i].filled_avg_price, sizeof(o[i].filled_avg_price));
         copy_col(r, i, 5, o[i].submitted_at, sizeof(o[i].submitted_at));
         o[i].source = source_col(r, i, 6);
-        o[i].raw = strdup(PQgetvalue(r, i, 7));
-        o[i].key = PQgetisnull(r, i, 8) ? NULL : strdup(PQgetvalue(r, i, 8));
+        if (copy_text(r, i, 7, &o[i].raw) < 0 || copy_text(r, i, 8, &o[i].key) < 0) {
+            ledger_open_orders_free(o, (size_t)i + 1);
+            return rows_failed(r, err, errlen);
+        }
     }
     PQclear(r);
     *out = o;
@@ -924,8 +937,10 @@ int ledger_stuck_intents(ledger_t *l, int64_t older_than_ms, int limit, ledger_s
         copy_col(r, i, 3, o[i].topic, sizeof(o[i].topic));
         o[i].partition = (int32_t)atoi(PQgetvalue(r, i, 4));
         o[i].offset = atoll(PQgetvalue(r, i, 5));
-        o[i].key = PQgetisnull(r, i, 6) ? NULL : strdup(PQgetvalue(r, i, 6));
-        o[i].raw = strdup(PQgetvalue(r, i, 7));
+        if (copy_text(r, i, 6, &o[i].key) < 0 || copy_text(r, i, 7, &o[i].raw) < 0) {
+            ledger_stuck_free(o, (size_t)i + 1);
+            return rows_failed(r, err, errlen);
+        }
     }
     PQclear(r);
     *out = o;
