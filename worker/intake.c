@@ -18,8 +18,9 @@
  * (librdkafka commits stored offsets on unassign).
  *
  * One lock (intake_t.lock) guards the offsets, the lanes' queues and the
- * counters.  What the admin endpoint reports comes from kafkastats.h
- * (librdkafka's statistics) and readiness.h (the checks).
+ * counters.  The consumer handle and its settings are consumer.h's; what
+ * the admin endpoint reports comes from kafkastats.h (librdkafka's
+ * statistics) and readiness.h (the checks).
  *
  * Life: intake_run starts in steps (publisher and what the lanes share,
  * lanes, admin endpoint, consumer, follower and reconciler), consumes until
@@ -39,6 +40,7 @@
 #include "account.h"
 #include "admin.h"
 #include "budget.h"
+#include "consumer.h"
 #include "fills.h"
 #include "kafkastats.h"
 #include "keyqueue.h"
@@ -53,9 +55,6 @@
 #include "timefmt.h"
 #include "trading.h"
 
-/* The consumer's group session: a replica that stops answering is replaced
- * after this long. */
-#define KAFKA_SESSION_TIMEOUT_MS 10000
 /* How long a worker stopped before its first assignment waits for it
  * (await_first_assignment). */
 #define AWAIT_ASSIGNMENT_MS(session_ms) (2 * (session_ms) + 2000)
@@ -471,73 +470,7 @@ static void probe(void *ud, admin_probe_t which, admin_report_t *r) {
     readiness_check_ready(k->cfg, &s, r);
 }
 
-/* ---- the consumer ------------------------------------------------------------ */
-
-static int conf_set(rd_kafka_conf_t *c, const char *key, const char *val) {
-    char e[256];
-    if (rd_kafka_conf_set(c, key, val, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
-        log_msg(LOG_ERROR, "config_invalid", NULL, "kafka setting %s: %s", key, e);
-        return -1;
-    }
-    return 0;
-}
-
-/* What the worker sets, then what the configuration adds and overrides:
- * security settings and KAFKA_CONSUMER_<PROPERTY> (the local stack's
- * fetch.wait.max.ms, ...).  -1, logged, on a bad setting. */
-static int consumer_conf(const config_t *cfg, rd_kafka_conf_t *c) {
-    char session_ms[24], client_id[160], stats_ms[24], err[512] = "";
-    snprintf(session_ms, sizeof(session_ms), "%d", KAFKA_SESSION_TIMEOUT_MS);
-    snprintf(client_id, sizeof(client_id), "order-worker-%s", cfg->replica_id);
-    snprintf(stats_ms, sizeof(stats_ms), "%lld", (long long)cfg->kafka_stats_ms);
-    if (conf_set(c, "bootstrap.servers", cfg->kafka_brokers) < 0 ||
-        conf_set(c, "group.id", cfg->kafka_group_id) < 0 ||
-        conf_set(c, "client.id", client_id) < 0 ||
-        conf_set(c, "enable.auto.offset.store", "false") < 0 ||
-        conf_set(c, "enable.auto.commit", "true") < 0 ||
-        conf_set(c, "auto.commit.interval.ms", "1000") < 0 ||
-        conf_set(c, "auto.offset.reset", "earliest") < 0 ||
-        conf_set(c, "partition.assignment.strategy", "cooperative-sticky") < 0 ||
-        conf_set(c, "session.timeout.ms", session_ms) < 0 ||
-        conf_set(c, "max.poll.interval.ms", "300000") < 0 ||
-        conf_set(c, "heartbeat.interval.ms", "1000") < 0)
-        return -1;
-    if (conf_set(c, "statistics.interval.ms", stats_ms) < 0 ||
-        config_kafka_apply(cfg, CONFIG_KAFKA_CONSUMER, c, err, sizeof(err)) < 0) {
-        if (err[0]) log_msg(LOG_ERROR, "config_invalid", NULL, "%s", err);
-        return -1;
-    }
-    return 0;
-}
-
-static rd_kafka_t *consumer_new(intake_t *k) {
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    if (consumer_conf(k->cfg, c) < 0) {
-        rd_kafka_conf_destroy(c);
-        return NULL;
-    }
-    /* The session timeout in force bounds the wait for a first assignment. */
-    char session_ms[24];
-    size_t len = sizeof(session_ms);
-    k->session_timeout_ms = KAFKA_SESSION_TIMEOUT_MS;
-    if (rd_kafka_conf_get(c, "session.timeout.ms", session_ms, &len) == RD_KAFKA_CONF_OK)
-        k->session_timeout_ms = atoi(session_ms);
-    rd_kafka_conf_set_stats_cb(c, on_stats);
-    rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
-    rd_kafka_conf_set_log_cb(c, log_kafka);
-    rd_kafka_conf_set_opaque(c, k);
-    char e[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
-    if (!rk) {
-        log_msg(LOG_ERROR, "kafka_failed", NULL, "consumer: %s", e);
-        rd_kafka_conf_destroy(c);
-        return NULL;
-    }
-    rd_kafka_poll_set_consumer(rk);
-    return rk;
-}
-
-/* ---- setup, in steps: each returns -1 (logged) on failure ------------------------ */
+/* ---- setup, in steps: each returns -1 (logged) on failure -------------------- */
 
 static int start_base(intake_t *k, const config_t *cfg) {
     memset(k, 0, sizeof(*k));
@@ -623,16 +556,9 @@ static int start_admin(intake_t *k) {
 }
 
 static int start_consumer(intake_t *k) {
-    k->rk = consumer_new(k);
-    if (!k->rk) return -1;
-    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(2);
-    rd_kafka_topic_partition_list_add(topics, k->cfg->topic_bot, RD_KAFKA_PARTITION_UA);
-    rd_kafka_topic_partition_list_add(topics, k->cfg->topic_user, RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t e = rd_kafka_subscribe(k->rk, topics);
-    rd_kafka_topic_partition_list_destroy(topics);
-    if (!e) return 0;
-    log_msg(LOG_ERROR, "kafka_failed", NULL, "subscribe: %s", rd_kafka_err2str(e));
-    return -1;
+    consumer_callbacks_t cb = {on_rebalance, on_stats, k};
+    k->rk = consumer_new(k->cfg, &cb, &k->session_timeout_ms);
+    return k->rk ? consumer_subscribe(k->rk, k->cfg) : -1;
 }
 
 /* The follower and the reconciler: without them intents are still taken
