@@ -231,7 +231,14 @@ circuits_t *circuits_new(const config_t *cfg, char *err, size_t errlen) {
             circuits_free(c);
             return NULL;
         }
-        if (pthread_create(&c->thread, NULL, share_main, c) == 0) c->running = 1;
+        int rc = pthread_create(&c->thread, NULL, share_main, c);
+        if (rc != 0) {
+            snprintf(err, errlen, "cannot start the breakers' sharing thread: %s",
+                     strerror(rc));
+            circuits_free(c);
+            return NULL;
+        }
+        c->running = 1;
     }
     return c;
 }

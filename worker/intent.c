@@ -3,13 +3,13 @@
  * Owns the single answer to "is this message an intent, and a valid one?"
  * for both order-worker and intentctl.  The work is done in three steps:
  *
- * 1. A small scanner walks the top-level object of the raw bytes and records,
- *    for every member, the byte span of its key and of its value.  Numbers at
- *    the top level are then blanked ("187.25" -> "0     ") in a private copy
- *    of the message before jansson parses it, so jansson never turns a
- *    quantity into a double (nor fails on one too big for a double): the
- *    decimal is read exactly from the recorded lexeme instead.  Nested values
- *    (inside meta) are left alone.
+ * 1. A small scanner (jsonscan.c) walks the top-level object of the raw
+ *    bytes and records, for every member, the byte span of its key and of
+ *    its value.  Numbers at the top level are then blanked ("187.25" ->
+ *    "0     ") in a private copy of the message before jansson parses it,
+ *    so jansson never turns a quantity into a double (nor fails on one too
+ *    big for a double): the decimal is read exactly from the recorded
+ *    lexeme instead.  Nested values (inside meta) are left alone.
  * 2. jansson parses the copy (duplicate keys and bad UTF-8 are refused), and
  *    every rule of section 3 is checked, each broken field giving one error.
  * 3. A SHA-256 of a canonical form of the content is computed, so that a
@@ -31,177 +31,10 @@
 
 #include "decimal.h"
 #include "intent.h"
+#include "jsonscan.h"
 #include "timefmt.h"
 
-/* jansson's own nesting limit; the scanner refuses deeper input the same. */
-#define SCAN_MAX_DEPTH 2048
-
 #define INTENT_JSON_FLAGS (JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL)
-
-/* ---------------------------------------------------------------------------
- * Raw scanner
- * ------------------------------------------------------------------------ */
-
-typedef struct member {
-    size_t key_off, key_len; /* the key's string token, quotes included */
-    size_t val_off, val_len; /* the value's token(s) */
-    char kind;               /* 's' string, 'n' number, 'o' object,
-                                'a' array, 'l' true/false/null */
-} member_t;
-
-typedef struct scan {
-    member_t *m;
-    size_t n, cap;
-} scan_t;
-
-static void *xrealloc(void *p, size_t size) {
-    void *q = realloc(p, size ? size : 1);
-    if (!q) {
-        fprintf(stderr, "intent: out of memory\n");
-        abort();
-    }
-    return q;
-}
-
-static int is_ws(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static void skip_ws(const char *s, size_t len, size_t *i) {
-    while (*i < len && is_ws(s[*i])) (*i)++;
-}
-
-/* s[*i] is '"'; moves past the closing quote.  Escapes are skipped, not
- * checked: jansson checks the content later. */
-static int skip_string(const char *s, size_t len, size_t *i) {
-    (*i)++;
-    while (*i < len) {
-        if (s[*i] == '"') {
-            (*i)++;
-            return 0;
-        }
-        if (s[*i] == '\\') (*i)++;
-        (*i)++;
-    }
-    return -1;
-}
-
-/* s[*i] is '{' or '['; moves past the matching bracket. */
-static int skip_nested(const char *s, size_t len, size_t *i) {
-    char stack[SCAN_MAX_DEPTH];
-    size_t depth = 0;
-
-    while (*i < len) {
-        char c = s[*i];
-        if (c == '"') {
-            if (skip_string(s, len, i) < 0) return -1;
-            continue;
-        }
-        if (c == '{' || c == '[') {
-            if (depth == SCAN_MAX_DEPTH) return -1;
-            stack[depth++] = c == '{' ? '}' : ']';
-        } else if (c == '}' || c == ']') {
-            if (depth == 0 || stack[depth - 1] != c) return -1;
-            depth--;
-            if (depth == 0) {
-                (*i)++;
-                return 0;
-            }
-        }
-        (*i)++;
-    }
-    return -1;
-}
-
-static int is_number_char(char c) {
-    return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' ||
-           c == 'e' || c == 'E';
-}
-
-/* Scans one top-level value at s[*i] into m. */
-static int scan_value(const char *s, size_t len, size_t *i, member_t *m) {
-    size_t start = *i;
-    char c;
-
-    if (*i >= len) return -1;
-    c = s[*i];
-    if (c == '"') {
-        if (skip_string(s, len, i) < 0) return -1;
-        m->kind = 's';
-    } else if (c == '{' || c == '[') {
-        if (skip_nested(s, len, i) < 0) return -1;
-        m->kind = c == '{' ? 'o' : 'a';
-    } else if (c == '-' || (c >= '0' && c <= '9')) {
-        decimal_t d;
-        while (*i < len && is_number_char(s[*i])) (*i)++;
-        if (decimal_parse(s + start, *i - start, 1, &d) == DECIMAL_SYNTAX)
-            return -1;
-        m->kind = 'n';
-    } else {
-        static const char *const lits[] = {"true", "false", "null"};
-        size_t k, l;
-        for (k = 0; k < 3; k++) {
-            l = strlen(lits[k]);
-            if (len - *i >= l && memcmp(s + *i, lits[k], l) == 0) break;
-        }
-        if (k == 3) return -1;
-        *i += l;
-        m->kind = 'l';
-    }
-    m->val_off = start;
-    m->val_len = *i - start;
-    return 0;
-}
-
-/* Scans the top-level object of s, filling sc and blanking every top-level
- * number in masked (a copy of s).  -1 if s is not a well-formed object as
- * far as the scanner can tell; jansson then gives the verdict on s itself. */
-static int scan_object(const char *s, size_t len, char *masked, scan_t *sc) {
-    size_t i = 0;
-
-    skip_ws(s, len, &i);
-    if (i >= len || s[i] != '{') return -1;
-    i++;
-    skip_ws(s, len, &i);
-    if (i < len && s[i] == '}') {
-        i++;
-    } else {
-        for (;;) {
-            member_t m;
-            if (i >= len || s[i] != '"') return -1;
-            m.key_off = i;
-            if (skip_string(s, len, &i) < 0) return -1;
-            m.key_len = i - m.key_off;
-            skip_ws(s, len, &i);
-            if (i >= len || s[i] != ':') return -1;
-            i++;
-            skip_ws(s, len, &i);
-            if (scan_value(s, len, &i, &m) < 0) return -1;
-            if (m.kind == 'n') {
-                masked[m.val_off] = '0';
-                memset(masked + m.val_off + 1, ' ', m.val_len - 1);
-            }
-            if (sc->n == sc->cap) {
-                sc->cap = sc->cap ? sc->cap * 2 : 16;
-                sc->m = xrealloc(sc->m, sc->cap * sizeof(member_t));
-            }
-            sc->m[sc->n++] = m;
-            skip_ws(s, len, &i);
-            if (i < len && s[i] == ',') {
-                i++;
-                skip_ws(s, len, &i);
-                continue;
-            }
-            if (i < len && s[i] == '}') {
-                i++;
-                break;
-            }
-            return -1;
-        }
-    }
-    skip_ws(s, len, &i);
-    return i == len ? 0 : -1;
-}
 
 /* ---------------------------------------------------------------------------
  * Verdict helpers
@@ -287,7 +120,7 @@ static int field_index(const char *key) {
 /* What one decode call knows about the message's top-level members. */
 typedef struct fields {
     json_t *val[F_COUNT];          /* borrowed from root; NULL if absent */
-    const member_t *mem[F_COUNT];  /* raw spans; NULL if absent */
+    const jsonscan_member_t *mem[F_COUNT];  /* raw spans; NULL if absent */
     int decimal_ok[F_COUNT];       /* qty..stop_price parsed */
 } fields_t;
 
@@ -408,7 +241,7 @@ static int check_decimal(intent_verdict_t *v, const char *raw,
                          decimal_t *out) {
     const char *name = field_names[f];
     json_t *j = fs->val[f];
-    const member_t *m = fs->mem[f];
+    const jsonscan_member_t *m = fs->mem[f];
     decimal_status_t st;
     int is_string = json_is_string(j);
 
@@ -462,36 +295,10 @@ static int check_time(intent_verdict_t *v, const char *name, json_t *j,
     return 1;
 }
 
-/* meta's raw text with the whitespace between tokens removed: exactly what
- * the client sent, compact.  malloc'd. */
-static char *compact_raw(const char *s, size_t len, size_t *out_len) {
-    char *out = xrealloc(NULL, len + 1);
-    size_t n = 0;
-    int in_string = 0;
-
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (in_string) {
-            out[n++] = c;
-            if (c == '\\' && i + 1 < len) {
-                out[n++] = s[++i];
-            } else if (c == '"') {
-                in_string = 0;
-            }
-        } else if (!is_ws(c)) {
-            if (c == '"') in_string = 1;
-            out[n++] = c;
-        }
-    }
-    out[n] = '\0';
-    *out_len = n;
-    return out;
-}
-
 static void check_meta(intent_verdict_t *v, const char *raw,
                        const fields_t *fs, intent_t *out) {
     json_t *j = fs->val[F_META];
-    const member_t *m = fs->mem[F_META];
+    const jsonscan_member_t *m = fs->mem[F_META];
     size_t n;
     char *text;
 
@@ -499,7 +306,7 @@ static void check_meta(intent_verdict_t *v, const char *raw,
         add_error(v, "meta", "must be an object, not %s", json_type_name(j));
         return;
     }
-    text = compact_raw(raw + m->val_off, m->val_len, &n);
+    text = jsonscan_compact(raw + m->val_off, m->val_len, &n);
     if (n > INTENT_MAX_META_BYTES) {
         add_error(v, "meta", "is %zu bytes when compact, over the limit of %d",
                   n, INTENT_MAX_META_BYTES);
@@ -520,7 +327,7 @@ static void check_meta(intent_verdict_t *v, const char *raw,
  * other top-level numbers by ["#number", lexeme], and an absent
  * time_in_force / extended_hours by its default.  This is computed the same
  * way for VALID and INVALID intents, so it includes unknown fields too. */
-static void content_hash(const char *raw, json_t *root, const scan_t *sc,
+static void content_hash(const char *raw, json_t *root, const jsonscan_t *sc,
                          const fields_t *fs, intent_t *out) {
     json_t *canon = json_object(), *body = json_object();
     const char *key;
@@ -531,7 +338,7 @@ static void content_hash(const char *raw, json_t *root, const scan_t *sc,
     unsigned int mdlen = 0;
 
     json_object_foreach(root, key, val) {
-        const member_t *m = &sc->m[i++];
+        const jsonscan_member_t *m = &sc->m[i++];
         int f = field_index(key);
         json_t *c;
 
@@ -572,7 +379,7 @@ static void content_hash(const char *raw, json_t *root, const scan_t *sc,
  * Decoding
  * ------------------------------------------------------------------------ */
 
-static void validate(const char *raw, json_t *root, const scan_t *sc,
+static void validate(const char *raw, json_t *root, const jsonscan_t *sc,
                      int64_t max_age_ms, intent_t *out, intent_verdict_t *v,
                      fields_t *fs) {
     static const char *const sides[] = {"buy", "sell", NULL};
@@ -708,14 +515,14 @@ static void validate(const char *raw, json_t *root, const scan_t *sc,
 
 /* Checks that scanner member i and jansson key agree (they always should;
  * this guards the lockstep walk).  Keys with escapes are not compared. */
-static int lockstep_ok(const char *raw, json_t *root, const scan_t *sc) {
+static int lockstep_ok(const char *raw, json_t *root, const jsonscan_t *sc) {
     const char *key;
     json_t *val;
     size_t i = 0;
 
     if (json_object_size(root) != sc->n) return 0;
     json_object_foreach(root, key, val) {
-        const member_t *m = &sc->m[i++];
+        const jsonscan_member_t *m = &sc->m[i++];
         const char *k = raw + m->key_off + 1;
         size_t klen = m->key_len - 2;
         (void)val;
@@ -727,9 +534,8 @@ static int lockstep_ok(const char *raw, json_t *root, const scan_t *sc) {
 
 void intent_decode(const char *bytes, size_t len, intent_source_t source,
                    int64_t max_age_ms, intent_t *out, intent_verdict_t *v) {
-    scan_t sc = {NULL, 0, 0};
+    jsonscan_t sc = {NULL, 0, 0, NULL};
     fields_t fs;
-    char *masked = NULL;
     json_t *root = NULL, *id;
     json_error_t jerr;
 
@@ -752,14 +558,10 @@ void intent_decode(const char *bytes, size_t len, intent_source_t source,
                        (size_t)(nul - bytes));
         return;
     }
-    masked = xrealloc(NULL, len);
-    if (len) memcpy(masked, bytes, len);
-    if (scan_object(bytes, len, masked, &sc) == 0) {
-        root = json_loadb(masked, len, INTENT_JSON_FLAGS, &jerr);
-    } else {
-        sc.n = 0;
+    if (jsonscan_object(bytes, len, &sc) == 0)
+        root = json_loadb(sc.masked, len, INTENT_JSON_FLAGS, &jerr);
+    else
         root = json_loadb(bytes, len, INTENT_JSON_FLAGS, &jerr);
-    }
     if (!root) {
         set_unreadable(v, "not_json", "not valid JSON: %s (line %d, column %d)",
                        jerr.text, jerr.line, jerr.column);
@@ -800,8 +602,7 @@ void intent_decode(const char *bytes, size_t len, intent_source_t source,
 
 done:
     json_decref(root);
-    free(masked);
-    free(sc.m);
+    jsonscan_free(&sc);
 }
 
 /* Strict UTF-8 (RFC 3629: no overlong forms, no surrogates, at most

@@ -14,7 +14,12 @@
  * session): a crash may lose the last few of them, and the intent is then
  * re-derived from an earlier durable state on redelivery, with the same
  * result (the quota charge is idempotent per intent_id, events keep their
- * event_id).  A durable commit flushes every earlier asynchronous one. */
+ * event_id).  A durable commit flushes every earlier asynchronous one.
+ *
+ * This file holds the connection and the intent's life (recording, locks,
+ * transitions, outcomes, publishing, dead letters); ledger_schema.c the
+ * migrations and grants, ledger_read.c what the follower, the reconciler
+ * and the risk checks read; ledger_internal.h is what they share. */
 #include "ledger.h"
 
 #include <jansson.h>
@@ -23,39 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Statements are prepared once per connection, on first use: parsing and
- * planning the ledger's statements cost PostgreSQL more than running them.
- * Keyed by the SQL text's address (every statement is a string literal). */
-#define LEDGER_PREPARED_MAX 48
+#include "ledger_internal.h"
 
-/* Deferred bookkeeping (ledger_defer_on): "these events are published" and
- * "release this intent's lock", kept per connection and written for many
- * intents in one statement by ledger_flush(), instead of two round trips
- * per intent.  Neither is anything another step waits for: a lost mark
- * only leaves published_at unset (as a crash between the acknowledgement
- * and the mark always could), and a lock held a little longer makes a
- * racing redelivery wait a little longer. */
-#define LEDGER_DEFER_MAX 64
-
-typedef struct deferred {
-    char intent_id[40];
-    char seq[24];            /* mark published up to this seq; "" none */
-    int unlock;              /* release the intent's lock */
-} deferred_t;
-
-struct ledger {
-    PGconn *conn;
-    char replica[128];
-    const char *prepared[LEDGER_PREPARED_MAX];
-    int n_prepared;
-    int defer;               /* ledger_defer_on */
-    deferred_t pending[LEDGER_DEFER_MAX];
-    int n_pending;
-    int broken;              /* a flush failed: the owner must reconnect so
-                                that no lock outlives the list that held it */
-};
-
-static void set_err(char *err, size_t errlen, const char *what, PGconn *c,
+void ledger_set_err(char *err, size_t errlen, const char *what, PGconn *c,
                     PGresult *r) {
     const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
     snprintf(err, errlen, "ledger: %s: %s", what, msg && *msg ? msg : "failed");
@@ -77,7 +52,7 @@ static void ignore_notice(void *arg, const char *message) {
 int ledger_ok(ledger_t *l) { return l && !l->broken && PQstatus(l->conn) == CONNECTION_OK; }
 
 /* Runs sql (a string literal: see struct ledger) with text parameters. */
-static PGresult *exec(ledger_t *l, const char *sql, int n, const char *const *v,
+PGresult *ledger_exec(ledger_t *l, const char *sql, int n, const char *const *v,
                       ExecStatusType want, const char *what, char *err,
                       size_t errlen) {
     int slot = 0;
@@ -87,7 +62,7 @@ static PGresult *exec(ledger_t *l, const char *sql, int n, const char *const *v,
     if (slot == l->n_prepared && slot < LEDGER_PREPARED_MAX) {
         PGresult *p = PQprepare(l->conn, name, sql, n, NULL);
         if (PQresultStatus(p) != PGRES_COMMAND_OK) {
-            set_err(err, errlen, what, l->conn, p);
+            ledger_set_err(err, errlen, what, l->conn, p);
             PQclear(p);
             return NULL;
         }
@@ -98,26 +73,26 @@ static PGresult *exec(ledger_t *l, const char *sql, int n, const char *const *v,
                       ? PQexecPrepared(l->conn, name, n, v, NULL, NULL, 0)
                       : PQexecParams(l->conn, sql, n, NULL, v, NULL, NULL, 0);
     if (PQresultStatus(r) != want) {
-        set_err(err, errlen, what, l->conn, r);
+        ledger_set_err(err, errlen, what, l->conn, r);
         PQclear(r);
         return NULL;
     }
     return r;
 }
 
-static int exec_cmd(ledger_t *l, const char *sql, int n, const char *const *v,
+int ledger_exec_cmd(ledger_t *l, const char *sql, int n, const char *const *v,
                     const char *what, char *err, size_t errlen) {
-    PGresult *r = exec(l, sql, n, v, PGRES_COMMAND_OK, what, err, errlen);
+    PGresult *r = ledger_exec(l, sql, n, v, PGRES_COMMAND_OK, what, err, errlen);
     if (!r) return -1;
     PQclear(r);
     return 0;
 }
 
 /* Opens a durable transaction (it waits for its WAL flush at COMMIT). */
-static int begin_durable(ledger_t *l, char *err, size_t errlen) {
+int ledger_begin_durable(ledger_t *l, char *err, size_t errlen) {
     PGresult *r = PQexec(l->conn, "BEGIN; SET LOCAL synchronous_commit = on");
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        set_err(err, errlen, "begin", l->conn, r);
+        ledger_set_err(err, errlen, "begin", l->conn, r);
         PQclear(r);
         return -1;
     }
@@ -125,7 +100,7 @@ static int begin_durable(ledger_t *l, char *err, size_t errlen) {
     return 0;
 }
 
-static void rollback(ledger_t *l) {
+void ledger_rollback(ledger_t *l) {
     PGresult *r = PQexec(l->conn, "ROLLBACK");
     PQclear(r);
 }
@@ -141,13 +116,14 @@ ledger_t *ledger_connect(const char *database_url, const char *replica,
     l->conn = PQconnectdb(database_url);
     if (PQstatus(l->conn) != CONNECTION_OK) {
         /* PQerrorMessage names host and port, never the password. */
-        set_err(err, errlen, "connect", l->conn, NULL);
+        ledger_set_err(err, errlen, "connect", l->conn, NULL);
         PQfinish(l->conn);
         free(l);
         return NULL;
     }
     PQsetNoticeProcessor(l->conn, ignore_notice, NULL);
-    /* See the top of the file: durable commits ask for it (begin()).
+    /* See the top of the file: durable commits ask for it
+     * (ledger_begin_durable(), DURABLE_IF).
      * Planner: every statement here reaches its rows through an index
      * (intent_id, event_id, ...), and a prepared statement's generic plan
      * lives as long as the connection.  A plan made while the tables were
@@ -175,126 +151,6 @@ void ledger_close(ledger_t *l) {
 int ledger_state_is_terminal(const char *s) {
     return !strcmp(s, "filled") || !strcmp(s, "canceled") ||
            !strcmp(s, "expired") || !strcmp(s, "rejected");
-}
-
-/* ---- migrations ------------------------------------------------------ */
-
-static const char *MIGRATIONS_TABLE =
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    " version integer PRIMARY KEY, name text NOT NULL,"
-    " applied_at timestamptz NOT NULL DEFAULT now())";
-
-static int applied(ledger_t *l, int version, int *yes, char *err, size_t errlen) {
-    char v[16];
-    snprintf(v, sizeof(v), "%d", version);
-    const char *p[] = {v};
-    PGresult *r = exec(l, "SELECT 1 FROM schema_migrations WHERE version = $1",
-                       1, p, PGRES_TUPLES_OK, "read schema_migrations", err, errlen);
-    if (!r) return -1;
-    *yes = PQntuples(r) > 0;
-    PQclear(r);
-    return 0;
-}
-
-int ledger_migrate(ledger_t *l, char *err, size_t errlen) {
-    if (exec_cmd(l, MIGRATIONS_TABLE, 0, NULL, "create schema_migrations", err,
-                 errlen) < 0)
-        return -1;
-    for (const ledger_migration_t *m = ledger_migrations; m->sql; m++) {
-        if (begin_durable(l, err, errlen) < 0) return -1;
-        /* Serialise concurrent `migrate` runs. */
-        if (exec_cmd(l, "LOCK TABLE schema_migrations IN EXCLUSIVE MODE", 0,
-                     NULL, "lock schema_migrations", err, errlen) < 0) {
-            rollback(l);
-            return -1;
-        }
-        int yes = 0;
-        if (applied(l, m->version, &yes, err, errlen) < 0) {
-            rollback(l);
-            return -1;
-        }
-        if (yes) {
-            rollback(l);
-            continue;
-        }
-        PGresult *r = PQexec(l->conn, m->sql);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            char what[160];
-            snprintf(what, sizeof(what), "migration %s", m->name);
-            set_err(err, errlen, what, l->conn, r);
-            PQclear(r);
-            rollback(l);
-            return -1;
-        }
-        PQclear(r);
-        char v[16];
-        snprintf(v, sizeof(v), "%d", m->version);
-        const char *p[] = {v, m->name};
-        if (exec_cmd(l, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                     2, p, "record migration", err, errlen) < 0 ||
-            exec_cmd(l, "COMMIT", 0, NULL, "commit migration", err, errlen) < 0) {
-            rollback(l);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* What the worker's role may do, and no more: read and write the ledger
- * tables it records intents in, read the kill switch, the bots' keys and
- * bindings, and the migrations.  No DELETE, no DDL, nothing on the audit
- * tables.  %I is the role, quoted by format(). */
-static const char *const WORKER_GRANTS[] = {
-    "GRANT SELECT, INSERT, UPDATE ON intents, intent_transitions, broker_orders, events,"
-    " dead_letters, leases TO %I",
-    "GRANT SELECT ON trading_states, bot_keys, bot_users, schema_migrations TO %I",
-    "GRANT USAGE ON SEQUENCE intent_transitions_id_seq, events_seq_seq TO %I",
-    NULL};
-
-int ledger_role(ledger_t *l, char *out, size_t outlen, char *err, size_t errlen) {
-    PGresult *r = exec(l, "SELECT current_user", 0, NULL, PGRES_TUPLES_OK, "read current_user",
-                       err, errlen);
-    if (!r) return -1;
-    snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return 0;
-}
-
-int ledger_grant_worker(ledger_t *l, const char *role, char *err, size_t errlen) {
-    for (int i = 0; WORKER_GRANTS[i]; i++) {
-        /* The role's name is quoted by the server, never pasted in here. */
-        const char *p[] = {WORKER_GRANTS[i], role};
-        PGresult *r = exec(l, "SELECT format($1, $2::text)", 2, p, PGRES_TUPLES_OK,
-                           "quote the worker's role", err, errlen);
-        if (!r) return -1;
-        /* Not exec(): it keeps statements by address, for literals only. */
-        PGresult *g = PQexec(l->conn, PQgetvalue(r, 0, 0));
-        PQclear(r);
-        int ok = PQresultStatus(g) == PGRES_COMMAND_OK;
-        if (!ok) set_err(err, errlen, "grant the worker's role", l->conn, g);
-        PQclear(g);
-        if (!ok) return -1;
-    }
-    return 0;
-}
-
-int ledger_check_schema(ledger_t *l, char *err, size_t errlen) {
-    PGresult *r = exec(l, "SELECT to_regclass('schema_migrations') IS NOT NULL",
-                       0, NULL, PGRES_TUPLES_OK, "check schema", err, errlen);
-    if (!r) return -1;
-    int exists = PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    for (const ledger_migration_t *m = ledger_migrations; m->sql; m++) {
-        int yes = 0;
-        if (exists && applied(l, m->version, &yes, err, errlen) < 0) return -1;
-        if (!yes) {
-            snprintf(err, errlen,
-                     "ledger: migration %s is not applied (run `order-worker migrate`)",
-                     m->name);
-            return -1;
-        }
-    }
-    return 0;
 }
 
 /* ---- intents ----------------------------------------------------------- */
@@ -347,8 +203,10 @@ int ledger_begin_intent(ledger_t *l, const intent_t *in, const origin_t *from,
     return 0;
 }
 
-int ledger_begin_many(ledger_t *l, ledger_begin_t *b, int n, int flags, char *err,
-                      size_t errlen) {
+/* The intents of b as the JSON rows of ledger_begin_many's statement
+ * (malloc'd text), or NULL when one cannot be encoded (not UTF-8) or
+ * memory runs out. */
+static char *begin_rows(const ledger_begin_t *b, int n) {
     json_t *a = json_array();
     for (int i = 0; a && i < n; i++) {
         const intent_t *in = b[i].in;
@@ -377,7 +235,36 @@ int ledger_begin_many(ledger_t *l, ledger_begin_t *b, int n, int flags, char *er
         }
         a = append(a, o);
     }
-    char *rows = dump(a);
+    return dump(a);
+}
+
+/* Reads ledger_begin_many's answer (one row per intent, in order) into b.
+ * 0, or -1 with err. */
+static int begin_answers(PGresult *r, ledger_begin_t *b, int n, char *err, size_t errlen) {
+    if (PQntuples(r) != n) {
+        snprintf(err, errlen, "ledger: %d intents recorded, %d answers", n, PQntuples(r));
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        b[i].busy = PQgetvalue(r, i, 1)[0] != 't';
+        b[i].state[0] = '\0';
+        if (b[i].busy) continue;
+        if (PQgetisnull(r, i, 2)) {
+            snprintf(err, errlen, "ledger: intent %s vanished", b[i].in->intent_id);
+            return -1;
+        }
+        snprintf(b[i].state, sizeof(b[i].state), "%s", PQgetvalue(r, i, 2));
+        if (PQgetvalue(r, i, 4)[0] == 't') b[i].seen = LEDGER_FRESH;
+        else if (strcmp(PQgetvalue(r, i, 3), b[i].in->content_hash) != 0)
+            b[i].seen = LEDGER_CONFLICT;
+        else b[i].seen = LEDGER_SEEN;
+    }
+    return 0;
+}
+
+int ledger_begin_many(ledger_t *l, ledger_begin_t *b, int n, int flags, char *err,
+                      size_t errlen) {
+    char *rows = begin_rows(b, n);
     if (!rows) {
         snprintf(err, errlen, "ledger: cannot encode %d intents (not UTF-8?)", n);
         return -1;
@@ -392,7 +279,7 @@ int ledger_begin_many(ledger_t *l, ledger_begin_t *b, int n, int flags, char *er
      * was recorded before).  A valid intent is recorded as received and
      * validated at once (two transition rows).  The lock holder is the only
      * writer, so nothing races the insert. */
-    PGresult *r = exec(l,
+    PGresult *r = ledger_exec(l,
         "WITH x AS MATERIALIZED ("
         " SELECT r.*, CASE WHEN $4::boolean"
         "  THEN pg_try_advisory_lock(hashtextextended(r.intent_id, 0)) ELSE true END AS held"
@@ -426,33 +313,15 @@ int ledger_begin_many(ledger_t *l, ledger_begin_t *b, int n, int flags, char *er
         4, p, PGRES_TUPLES_OK, "record intent", err, errlen);
     free(rows);
     if (!r) return -1;
-    int rc = 0;
-    if (PQntuples(r) != n) {
-        snprintf(err, errlen, "ledger: %d intents recorded, %d answers", n, PQntuples(r));
-        rc = -1;
-    }
-    for (int i = 0; rc == 0 && i < n; i++) {
-        b[i].busy = PQgetvalue(r, i, 1)[0] != 't';
-        b[i].state[0] = '\0';
-        if (b[i].busy) continue;
-        if (PQgetisnull(r, i, 2)) {
-            snprintf(err, errlen, "ledger: intent %s vanished", b[i].in->intent_id);
-            rc = -1;
-            break;
-        }
-        snprintf(b[i].state, sizeof(b[i].state), "%s", PQgetvalue(r, i, 2));
-        if (PQgetvalue(r, i, 4)[0] == 't') b[i].seen = LEDGER_FRESH;
-        else if (strcmp(PQgetvalue(r, i, 3), b[i].in->content_hash) != 0) b[i].seen = LEDGER_CONFLICT;
-        else b[i].seen = LEDGER_SEEN;
-    }
+    int rc = begin_answers(r, b, n, err, errlen);
     PQclear(r);
     return rc;
 }
 
 int ledger_lock_intent(ledger_t *l, const char *intent_id, char *err, size_t errlen) {
     const char *p[] = {intent_id};
-    PGresult *r = exec(l, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", 1, p,
-                       PGRES_TUPLES_OK, "lock intent", err, errlen);
+    PGresult *r = ledger_exec(l, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", 1,
+                              p, PGRES_TUPLES_OK, "lock intent", err, errlen);
     if (!r) return -1;
     int held = PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
@@ -508,7 +377,7 @@ int ledger_flush(ledger_t *l, char *err, size_t errlen) {
     snprintf(locks + nl, sizeof(locks) - nl, "}");
     l->n_pending = 0;  /* written or not, never twice */
     const char *p[] = {ids, seqs, locks};
-    PGresult *r = exec(l,
+    PGresult *r = ledger_exec(l,
         /* The intents' rows through the index on intent_id, each kept up
          * to its own seq (an intent listed twice: its first, lower seq).
          * No "published_at IS NULL" in the WHERE: the planner, trusting it
@@ -536,8 +405,8 @@ void ledger_unlock_intent(ledger_t *l, const char *intent_id) {
     }
     const char *p[] = {intent_id};
     char err[256];
-    PGresult *r = exec(l, "SELECT pg_advisory_unlock(hashtextextended($1, 0))", 1, p,
-                       PGRES_TUPLES_OK, "unlock intent", err, sizeof(err));
+    PGresult *r = ledger_exec(l, "SELECT pg_advisory_unlock(hashtextextended($1, 0))", 1,
+                              p, PGRES_TUPLES_OK, "unlock intent", err, sizeof(err));
     PQclear(r);
 }
 
@@ -589,7 +458,7 @@ int ledger_transition_many(ledger_t *l, const char *const *ids, int n, const cha
     /* With via: two transition rows per intent, from -> via -> to.  The
      * answer has one row per intent moved, or one NULL row for none (the
      * set_config runs either way). */
-    PGresult *r = exec(l,
+    PGresult *r = ledger_exec(l,
         "WITH upd AS ("
         " UPDATE intents SET state = $3, updated_at = now()"
         " WHERE intent_id = ANY ($1::text[]) AND state = $2 RETURNING intent_id),"
@@ -652,7 +521,7 @@ static int publish_rows(ledger_t *l, publisher_t *pub, const char *intent_id, in
             defer(l, id, seq, 0);
         } else {
             const char *p[] = {id, seq};
-            rc = exec_cmd(l,
+            rc = ledger_exec_cmd(l,
                 "UPDATE events SET published_at = now() WHERE intent_id = $1"
                 " AND published_at IS NULL AND seq <= $2",
                 2, p, "mark published", err, errlen);
@@ -726,7 +595,7 @@ int ledger_commit_many(ledger_t *l, publisher_t *pub, ledger_outcome_t *c, int n
      * is written for it without that.  The answer: per outcome, whether it
      * applied, then its unpublished events, those stored before (the
      * statement's snapshot) and those it stores (RETURNING), oldest first. */
-    PGresult *r = exec(l,
+    PGresult *r = ledger_exec(l,
         "WITH x AS MATERIALIZED ("
         " SELECT * FROM json_to_recordset($1::json) AS r(n int, intent_id text, f text,"
         "  t text, reason text, msg_key text, events json, order_id text,"
@@ -791,7 +660,7 @@ int ledger_commit_many(ledger_t *l, publisher_t *pub, ledger_outcome_t *c, int n
  * payload, published (t/f), seq, event_type. */
 static PGresult *read_events(ledger_t *l, const char *intent_id, char *err, size_t errlen) {
     const char *p[] = {intent_id};
-    return exec(l,
+    return ledger_exec(l,
         "SELECT event_id, topic, msg_key, payload, published_at IS NOT NULL, seq, event_type"
         " FROM events WHERE intent_id = $1 ORDER BY seq",
         1, p, PGRES_TUPLES_OK, "read events", err, errlen);
@@ -804,181 +673,6 @@ int ledger_publish_events(ledger_t *l, publisher_t *pub, const char *intent_id,
     int rc = publish_rows(l, pub, intent_id, -1, r, 0, again, err, errlen);
     PQclear(r);
     return rc;
-}
-
-/* ---- following open orders ----------------------------------------------- */
-
-int ledger_take_lease(ledger_t *l, const char *name, const char *holder,
-                      int64_t ms, char *err, size_t errlen) {
-    char dur[32];
-    snprintf(dur, sizeof(dur), "%lld", (long long)ms);
-    const char *p[] = {name, holder, dur};
-    PGresult *r = exec(l,
-        "INSERT INTO leases (name, holder, until)"
-        " VALUES ($1, $2, now() + $3::bigint * interval '1 millisecond')"
-        " ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until"
-        " WHERE leases.holder = EXCLUDED.holder OR leases.until < now()"
-        " RETURNING holder",
-        3, p, PGRES_TUPLES_OK, "take lease", err, errlen);
-    if (!r) return -1;
-    int held = PQntuples(r) == 1;
-    PQclear(r);
-    return held;
-}
-
-static void copy_col(PGresult *r, int row, int col, char *buf, size_t len) {
-    snprintf(buf, len, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
-}
-
-static intent_source_t source_col(PGresult *r, int row, int col) {
-    return !strcmp(PQgetvalue(r, row, col), "user") ? INTENT_SOURCE_USER : INTENT_SOURCE_BOT;
-}
-
-/* An array of one zeroed struct per row of r (NULL for none).  Sets *fail
- * (and err, and clears r) when memory runs out. */
-static void *rows_alloc(PGresult *r, size_t size, int *fail, char *err, size_t errlen) {
-    int rows = PQntuples(r);
-    void *o = rows ? calloc((size_t)rows, size) : NULL;
-    *fail = rows && !o;
-    if (*fail) {
-        PQclear(r);
-        snprintf(err, errlen, "ledger: out of memory");
-    }
-    return o;
-}
-
-/* The single number a counting query answers, or -1. */
-static long count_of(ledger_t *l, const char *sql, int n, const char *const *params,
-                     const char *what, char *err, size_t errlen) {
-    PGresult *r = exec(l, sql, n, params, PGRES_TUPLES_OK, what, err, errlen);
-    if (!r) return -1;
-    long v = atol(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
-int ledger_open_orders(ledger_t *l, int limit, ledger_open_order_t **out,
-                       size_t *n, char *err, size_t errlen) {
-    *out = NULL;
-    *n = 0;
-    char lim[16];
-    snprintf(lim, sizeof(lim), "%d", limit);
-    const char *p[] = {lim};
-    PGresult *r = exec(l,
-        "SELECT i.intent_id, o.order_id, o.status, o.filled_qty::text,"
-        " o.filled_avg_price::text, o.raw->>'submitted_at', i.source, i.raw, i.msg_key"
-        " FROM intents i JOIN broker_orders o ON o.intent_id = i.intent_id"
-        " WHERE i.state = 'submitted' ORDER BY i.updated_at LIMIT $1::int",
-        1, p, PGRES_TUPLES_OK, "read open orders", err, errlen);
-    if (!r) return -1;
-    int rows = PQntuples(r), fail;
-    ledger_open_order_t *o = rows_alloc(r, sizeof(*o), &fail, err, errlen);
-    if (fail) return -1;
-    for (int i = 0; i < rows; i++) {
-        copy_col(r, i, 0, o[i].intent_id, sizeof(o[i].intent_id));
-        copy_col(r, i, 1, o[i].order_id, sizeof(o[i].order_id));
-        copy_col(r, i, 2, o[i].status, sizeof(o[i].status));
-        copy_col(r, i, 3, o[i].filled_qty, sizeof(o[i].filled_qty));
-        copy_col(r, i, 4, o[i].filled_avg_price, sizeof(o[i].filled_avg_price));
-        copy_col(r, i, 5, o[i].submitted_at, sizeof(o[i].submitted_at));
-        o[i].source = source_col(r, i, 6);
-        o[i].raw = strdup(PQgetvalue(r, i, 7));
-        o[i].key = PQgetisnull(r, i, 8) ? NULL : strdup(PQgetvalue(r, i, 8));
-    }
-    PQclear(r);
-    *out = o;
-    *n = (size_t)rows;
-    return 0;
-}
-
-void ledger_open_orders_free(ledger_open_order_t *o, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        free(o[i].raw);
-        free(o[i].key);
-    }
-    free(o);
-}
-
-int ledger_stuck_intents(ledger_t *l, int64_t older_than_ms, int limit, ledger_stuck_t **out,
-                         size_t *n, char *err, size_t errlen) {
-    *out = NULL;
-    *n = 0;
-    char age[32], lim[16];
-    snprintf(age, sizeof(age), "%lld", (long long)older_than_ms);
-    snprintf(lim, sizeof(lim), "%d", limit);
-    const char *p[] = {age, lim};
-    PGresult *r = exec(l,
-        "SELECT intent_id, state, source, topic, kafka_partition, kafka_offset, msg_key, raw"
-        " FROM intents WHERE state IN ('received', 'validated', 'quota_granted', 'submitting')"
-        " AND updated_at < now() - $1::bigint * interval '1 millisecond'"
-        " ORDER BY updated_at LIMIT $2::int",
-        2, p, PGRES_TUPLES_OK, "read stuck intents", err, errlen);
-    if (!r) return -1;
-    int rows = PQntuples(r), fail;
-    ledger_stuck_t *o = rows_alloc(r, sizeof(*o), &fail, err, errlen);
-    if (fail) return -1;
-    for (int i = 0; i < rows; i++) {
-        copy_col(r, i, 0, o[i].intent_id, sizeof(o[i].intent_id));
-        copy_col(r, i, 1, o[i].state, sizeof(o[i].state));
-        o[i].source = source_col(r, i, 2);
-        copy_col(r, i, 3, o[i].topic, sizeof(o[i].topic));
-        o[i].partition = (int32_t)atoi(PQgetvalue(r, i, 4));
-        o[i].offset = atoll(PQgetvalue(r, i, 5));
-        o[i].key = PQgetisnull(r, i, 6) ? NULL : strdup(PQgetvalue(r, i, 6));
-        o[i].raw = strdup(PQgetvalue(r, i, 7));
-    }
-    PQclear(r);
-    *out = o;
-    *n = (size_t)rows;
-    return 0;
-}
-
-void ledger_stuck_free(ledger_stuck_t *s, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        free(s[i].key);
-        free(s[i].raw);
-    }
-    free(s);
-}
-
-long ledger_count_open_orders(ledger_t *l, const char *bot_id, char *err, size_t errlen) {
-    const char *p[] = {bot_id};
-    return count_of(l,
-                    "SELECT count(*) FROM intents WHERE bot_id = $1"
-                    " AND state IN ('quota_granted', 'submitting', 'submitted')",
-                    1, p, "count open orders", err, errlen);
-}
-
-long ledger_count_placing(ledger_t *l, char *err, size_t errlen) {
-    return count_of(l,
-                    "SELECT count(*) FROM intents WHERE state IN ('quota_granted', 'submitting')",
-                    0, NULL, "count placements", err, errlen);
-}
-
-int ledger_order_progress(ledger_t *l, const char *intent_id,
-                          ledger_progress_t *out, char *err, size_t errlen) {
-    memset(out, 0, sizeof(*out));
-    const char *p[] = {intent_id};
-    PGresult *r = exec(l,
-        "SELECT i.state, COALESCE(o.filled_qty::text, '0'),"
-        " COALESCE(o.filled_avg_price::text, ''),"
-        " (SELECT count(*) FROM events e WHERE e.intent_id = i.intent_id"
-        "   AND e.event_type = 'partial_fill')"
-        " FROM intents i LEFT JOIN broker_orders o ON o.intent_id = i.intent_id"
-        " WHERE i.intent_id = $1",
-        1, p, PGRES_TUPLES_OK, "read order progress", err, errlen);
-    if (!r) return -1;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        snprintf(err, errlen, "ledger: no intent %s", intent_id);
-        return -1;
-    }
-    copy_col(r, 0, 0, out->state, sizeof(out->state));
-    copy_col(r, 0, 1, out->filled_qty, sizeof(out->filled_qty));
-    copy_col(r, 0, 2, out->filled_avg_price, sizeof(out->filled_avg_price));
-    out->partials = atoi(PQgetvalue(r, 0, 3));
-    PQclear(r);
-    return 0;
 }
 
 /* ---- dead letters ---------------------------------------------------- */
@@ -1003,7 +697,7 @@ int ledger_record_dead_letter(ledger_t *l, const origin_t *from,
         " SELECT " DURABLE_IF("'on'"),
         7, NULL, p, lens, fmts, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        set_err(err, errlen, "record dead letter", l->conn, r);
+        ledger_set_err(err, errlen, "record dead letter", l->conn, r);
         PQclear(r);
         return -1;
     }
@@ -1017,7 +711,7 @@ int ledger_mark_dead_letter_published(ledger_t *l, const origin_t *from,
     snprintf(part, sizeof(part), "%d", (int)from->partition);
     snprintf(off, sizeof(off), "%lld", (long long)from->offset);
     const char *p[] = {from->topic, part, off};
-    return exec_cmd(l,
+    return ledger_exec_cmd(l,
         "UPDATE dead_letters SET published_at = now() WHERE topic = $1"
         " AND kafka_partition = $2 AND kafka_offset = $3",
         3, p, "mark dead letter published", err, errlen);

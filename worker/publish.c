@@ -155,7 +155,15 @@ publisher_t *publish_new(const config_t *cfg, char *err, size_t errlen) {
         free(p);
         return NULL;
     }
-    pthread_create(&p->poller, NULL, poll_loop, p);
+    int rc = pthread_create(&p->poller, NULL, poll_loop, p);
+    if (rc != 0) {
+        snprintf(err, errlen, "kafka producer: cannot start its poller thread: %s",
+                 strerror(rc));
+        rd_kafka_destroy(p->rk);
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+        return NULL;
+    }
     return p;
 }
 

@@ -1,5 +1,5 @@
 /* fuzz_alpaca.c -- libFuzzer target for the Alpaca answer parsers
- * (worker/alpaca.c, alpaca_parse_*).
+ * (worker/alpaca_parse.c, alpaca_parse_*).
  *
  * Owns the hostile-input checks of everything the worker reads back from
  * the broker: an order, an order list, the account, positions, the clock, a
@@ -35,7 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alpaca.h"
+#include "alpaca_parse.h"
 #include "decimal.h"
 #include "fuzz.h"
 

@@ -1,0 +1,105 @@
+/* pipeline_internal.h -- what the parts of the pipeline share (pipeline.c,
+ * the state machine and the batch; pipeline_order.c, the broker order);
+ * not part of its interface, which is pipeline.h. */
+#ifndef PIPELINE_INTERNAL_H
+#define PIPELINE_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include "alpaca.h"
+#include "fills.h"
+#include "ledger.h"
+#include "market.h"
+#include "pipeline.h"
+#include "quota.h"
+
+typedef enum {
+    STEP_DONE = 0,   /* terminal outcome recorded and published (or, for a
+                        collecting job, kept for the batch's commit) */
+    STEP_NEXT,       /* state advanced: run the next step now */
+    STEP_RETRY,      /* a dependency failed: back off, then start again */
+    STEP_GRANTED     /* validated(): the quota granted the trade */
+} step_t;
+
+/* What one call of pipeline_handle carries between steps. */
+typedef struct job {
+    const origin_t *from;
+    const char *bytes;
+    size_t len;
+    intent_t in;
+    intent_verdict_t verdict;
+    auth_result_t auth;   /* AUTH_DENIED: rejected "unauthorized", nothing
+                             else is done for it */
+    int from_ledger;      /* the reconciler's: the ledger state decided */
+    int never_sent;       /* this call moved the intent into "submitting" and
+                             has not sent a POST since: no order can exist */
+    const atomic_int *abandon;
+    int locked;           /* holds the intent's lock on p->ledger */
+    char state[LEDGER_STATE_MAX];
+    int state_known;      /* state is what this call just wrote: the next
+                             step need not read it back */
+    /* What pipeline_submit() learned, kept across its calls (a batch's job may
+     * leave it and come back through job_run): */
+    int exists;           /* Alpaca said the order exists (422 duplicate):
+                             only ever look it up again */
+    int posted;           /* this process sent a POST for it */
+    int held;             /* it waited on an open breaker */
+    /* On a batch's fast path (pipeline_handle_many): */
+    int collect;          /* pipeline_commit() keeps the outcome here */
+    int one_shot;         /* where a step would wait, it returns STEP_RETRY:
+                             the per-intent loop resumes it from the ledger */
+    int collected;        /* out, evs and order hold an outcome */
+    int done;             /* outcome recorded and published */
+    ledger_outcome_t out;
+    char out_to[LEDGER_STATE_MAX], out_reason[48];
+    event_t evs[1 + FILLS_MAX_EVENTS];
+    alpaca_order_t order;
+} job_t;
+
+struct pipeline {
+    const config_t *cfg;
+    pipeline_shared_t *shared;
+    publisher_t *pub;
+    ledger_t *ledger;     /* connected lazily, reconnected after failures */
+    quota_t *quota;
+    alpaca_t *alpaca;
+    market_t *market;      /* quotes for the risk checks */
+    account_gate_t *gate;  /* shared by the lanes of this process */
+    unsigned int rand_state;
+    job_t jobs[PIPELINE_BATCH_MAX];  /* the call in progress */
+    int n_jobs;
+};
+
+/* Tests only (WORKER_FAILPOINT): dies at the named point as a crash would. */
+void pipeline_failpoint(const pipeline_t *p, const char *name, const char *intent_id);
+
+/* Sleeps ms, waking early (every 50 ms checked) when *abandon is set. */
+void pipeline_nap(const atomic_int *abandon, int64_t ms);
+
+/* Backoff with full jitter before the next attempt of a failing step. */
+int64_t pipeline_backoff_ms(pipeline_t *p, int attempt);
+
+/* The Alpaca call context of the job's next calls (alpaca_set_call_context):
+ * a token of the budget may be waited for until the intent expires
+ * (placements, pre-trade reads), or as long as it takes (lookups of an
+ * order that may exist). */
+void pipeline_context_until_expiry(pipeline_t *p, job_t *j);
+void pipeline_context_unbounded(pipeline_t *p, job_t *j);
+
+/* Records events and the state change from -> to (reason may be NULL) in
+ * one transaction, then publishes (a collecting job keeps it all for its
+ * batch's commit instead).  Takes the events, and the order's raw text. */
+step_t pipeline_commit(pipeline_t *p, job_t *j, const char *from, const char *to,
+                       const char *reason, alpaca_order_t *order, event_t *evs, int n);
+
+/* Rejects the intent from state `from` with reason and message (a
+ * rejected event; retry_after_ms -1 for none; broker: the broker's refusal,
+ * or NULL). */
+step_t pipeline_reject(pipeline_t *p, job_t *j, const char *from, const char *reason,
+                       const char *message, long long retry_after_ms,
+                       const alpaca_error_t *broker);
+
+/* State "submitting" (pipeline_order.c). */
+step_t pipeline_submit(pipeline_t *p, job_t *j);
+
+#endif

@@ -1,0 +1,243 @@
+/* pipeline_order.c -- state "submitting": the broker order (see
+ * pipeline.h for the steps, pipeline.c for the state machine).
+ *
+ * At most one broker order per intent follows from two rules here:
+ *  - the order's client_order_id is derived from intent_id, so a second POST
+ *    for the same intent is refused by Alpaca ("must be unique");
+ *  - an intent found in state "submitting" that this call did not put there
+ *    is looked up at Alpaca by client_order_id before anything is placed.
+ *
+ * pipeline_submit() goes round until the order is settled or the intent
+ * given up: find the order when it may exist (find_order), check that a
+ * POST may go (may_place), POST it and act on the answer (place).  Each
+ * round either ends the step or waits before the next one; on a batch's
+ * fast path (one_shot) a wait ends the step instead, and the per-intent
+ * loop resumes the intent from the ledger. */
+#include <stdio.h>
+#include <string.h>
+
+#include "account.h"
+#include "fills.h"
+#include "log.h"
+#include "pipeline_internal.h"
+#include "timefmt.h"
+
+/* Beyond the HTTP timeout, how long a lost POST may still take to become
+ * visible at the broker before a lookup that misses it is believed. */
+#define SETTLE_MARGIN_MS 2000
+
+/* Records the broker's first answer for the order and publishes what
+ * follows from it: accepted, then whatever fills_plan() finds (a fill the
+ * broker reports at once, a cancel, a rejection after acceptance).  An order
+ * still open stays "submitted": the follower (fills.c) takes it from there. */
+static step_t settle_order(pipeline_t *p, job_t *j, alpaca_order_t *o) {
+    event_t evs[1 + FILLS_MAX_EVENTS];
+    int n = 0;
+    const char *to, *reason;
+    if (strcmp(o->status, "rejected") != 0)
+        publish_build_fill(p->cfg, &j->in, o, "accepted", 1, NULL, NULL, &evs[n++]);
+    fills_known_t none = {"0", "", 0};
+    n += fills_plan(p->cfg, &j->in, &none, o, evs + n, &to, &reason);
+    log_msg(LOG_DEBUG, "order_placed", j->in.intent_id, "order %s status %s", o->id,
+            o->status);
+    step_t s = pipeline_commit(p, j, "submitting", to, reason, o, evs, n);
+    alpaca_order_clear(o);
+    return !strcmp(to, "submitted") && s == STEP_NEXT ? STEP_DONE : s;
+}
+
+/* How long to wait after a 429: until the broker's reset, at most a minute
+ * (a skewed clock on either side must not park a lane for hours). */
+static int64_t rate_limit_wait_ms(const alpaca_error_t *e) {
+    int64_t ms = e->retry_at_ms - timefmt_now_ms();
+    if (ms < 50) ms = 50;
+    if (ms > 60000) ms = 60000;
+    return ms;
+}
+
+/* Waits ms before the job's next attempt; a job on a batch's fast path
+ * (one_shot) does not wait: 1 tells the caller to give it back to the
+ * per-intent loop, which resumes it from the ledger. */
+static int hold(job_t *j, int64_t ms) {
+    if (j->one_shot) return 1;
+    pipeline_nap(j->abandon, ms);
+    return 0;
+}
+
+/* Looks the order up by client_order_id until Alpaca gives a definite
+ * answer.  Returns ALPACA_OK (found), ALPACA_NOT_FOUND, or ALPACA_TRANSIENT
+ * if the job was abandoned first. */
+static alpaca_result_t look_up(pipeline_t *p, job_t *j, const char *cid,
+                               alpaca_order_t *o) {
+    pipeline_context_unbounded(p, j);
+    for (int attempt = 0; !atomic_load(j->abandon); attempt++) {
+        alpaca_error_t e;
+        alpaca_result_t r = alpaca_get_order_by_client_id(p->alpaca, cid, o, &e);
+        if (r == ALPACA_OK || r == ALPACA_NOT_FOUND) return r;
+        if (r == ALPACA_RATE_LIMITED) {
+            if (hold(j, rate_limit_wait_ms(&e))) break;
+            continue;
+        }
+        log_msg(r == ALPACA_BREAKER_OPEN ? LOG_DEBUG : LOG_WARN, "alpaca_lookup_failed",
+                j->in.intent_id, "%s", e.message);
+        if (hold(j, pipeline_backoff_ms(p, attempt))) break;
+    }
+    return ALPACA_TRANSIENT;
+}
+
+/* Whether a lookup that found nothing proves that no order exists: only
+ * when it started after any POST of ours could still be processed by the
+ * broker (a timed-out request may land later than its timeout). */
+static int absence_is_proven(pipeline_t *p, int64_t horizon_ms, int64_t lookup_ms) {
+    return horizon_ms == 0 ||
+           lookup_ms > horizon_ms + p->cfg->alpaca_timeout_ms + SETTLE_MARGIN_MS;
+}
+
+/* What one call of pipeline_submit knows, from round to round. */
+typedef struct placing {
+    char cid[64];          /* the order's client_order_id */
+    int unknown;           /* the order may exist: look before placing */
+    int64_t horizon_ms;    /* latest moment a POST for this intent may have
+                              started (monotonic; 0: none can have) */
+    int attempt;           /* rounds so far, for the backoff */
+} placing_t;
+
+/* How a part of a round ends. */
+typedef enum {
+    ROUND_ON,      /* go on with the round's next part */
+    ROUND_AGAIN,   /* start the next round */
+    ROUND_END      /* the step ends with *s */
+} round_t;
+
+/* Waits ms before the next round, or, on a batch's fast path, ends the
+ * step for the per-intent loop (hold). */
+static round_t wait_round(job_t *j, int64_t ms, step_t *s) {
+    if (!hold(j, ms)) return ROUND_AGAIN;
+    *s = STEP_RETRY;
+    return ROUND_END;
+}
+
+/* When the order may exist (or is known to), looks it up: found, it is
+ * settled; not found, placing is safe only once a lookup started late
+ * enough to have seen any POST of ours, and never after a 422 duplicate. */
+static round_t find_order(pipeline_t *p, job_t *j, placing_t *pl, step_t *s) {
+    if (!pl->unknown && !j->exists) return ROUND_ON;
+    alpaca_order_t o;
+    int64_t lookup_ms = timefmt_mono_ms();
+    alpaca_result_t r = look_up(p, j, pl->cid, &o);
+    if (r == ALPACA_OK) {
+        *s = settle_order(p, j, &o);
+        return ROUND_END;
+    }
+    if (r != ALPACA_NOT_FOUND) {
+        *s = STEP_RETRY;
+        return ROUND_END;
+    }
+    /* Not visible yet: look again later, never place again. */
+    if (j->exists || !absence_is_proven(p, pl->horizon_ms, lookup_ms))
+        return wait_round(j, pipeline_backoff_ms(p, pl->attempt), s);
+    pl->unknown = 0;
+    return ROUND_ON;
+}
+
+/* Known not to exist: placing is safe, unless it is too late, the broker's
+ * circuit is open, or (before the first POST) the account may not trade. */
+static round_t may_place(pipeline_t *p, job_t *j, step_t *s) {
+    if (intent_is_expired(&j->in, timefmt_now_ms())) {
+        int unsent = !j->posted && !j->held;
+        *s = pipeline_reject(p, j, "submitting", unsent ? "expired" : "broker_unavailable",
+                             unsent ? "the intent expired before it could be sent"
+                                    : "the broker stayed unreachable until the intent expired",
+                             -1, NULL);
+        return ROUND_END;
+    }
+    if (!circuits_allow_peek(p->shared->circuits, OP_PLACE)) {
+        /* The broker is failing: hold the intent (intake stops taking new
+         * ones meanwhile) until a probe succeeds or it expires. */
+        j->held = 1;
+        return wait_round(j, 200, s);
+    }
+    pipeline_context_until_expiry(p, j);
+    char why[200], msg[256];
+    if (!j->posted && !account_gate_check(p->gate, p->alpaca, why, sizeof(why))) {
+        snprintf(msg, sizeof(msg), "the account may not trade: %s", why);
+        *s = pipeline_reject(p, j, "submitting", "broker_rejected", msg, -1, NULL);
+        return ROUND_END;
+    }
+    return ROUND_ON;
+}
+
+/* POSTs the order and acts on the answer. */
+static round_t place(pipeline_t *p, job_t *j, placing_t *pl, step_t *s) {
+    alpaca_order_t o;
+    alpaca_error_t e;
+    round_t r;
+    j->never_sent = 0;
+    j->posted = 1;
+    pl->horizon_ms = timefmt_mono_ms();
+    switch (alpaca_place_order(p->alpaca, &j->in, pl->cid, &o, &e)) {
+    case ALPACA_OK:
+        pipeline_failpoint(p, "after_post", j->in.intent_id);
+        *s = settle_order(p, j, &o);
+        return ROUND_END;
+    case ALPACA_DUPLICATE:
+        j->exists = 1;  /* it exists: fetch it, never create another */
+        return ROUND_AGAIN;
+    case ALPACA_REJECTED:
+        if (e.http_status == 403) account_gate_invalidate(p->gate);
+        *s = pipeline_reject(p, j, "submitting", "broker_rejected", e.message, -1, &e);
+        return ROUND_END;
+    case ALPACA_RATE_LIMITED:
+        /* Refused before processing: nothing was created. */
+        log_msg(LOG_WARN, "alpaca_rate_limited", j->in.intent_id,
+                "429 from the broker; waiting for the reset");
+        return wait_round(j, rate_limit_wait_ms(&e), s);
+    case ALPACA_UNAUTHORIZED:
+        log_msg(LOG_ERROR, "alpaca_unauthorized", j->in.intent_id,
+                "the broker refused the API keys (HTTP 401): check "
+                "ALPACA_API_KEY_ID and ALPACA_API_SECRET_KEY");
+        return wait_round(j, pipeline_backoff_ms(p, pl->attempt), s);
+    case ALPACA_BREAKER_OPEN:
+        /* Nothing was sent: wait for the breaker, as above. */
+        j->held = 1;
+        return wait_round(j, 200, s);
+    case ALPACA_NO_BUDGET:
+        /* Nothing was sent, and the intent expired waiting for its turn
+         * in the shared budget: the expiry check of may_place rejects it. */
+        return ROUND_AGAIN;
+    case ALPACA_NOT_FOUND:
+    case ALPACA_TRANSIENT:
+        /* The answer is lost or the broker failed: the order may or may
+         * not exist, so the next round looks it up first. */
+        log_msg(LOG_WARN, "alpaca_place_failed", j->in.intent_id, "%s", e.message);
+        r = wait_round(j, pipeline_backoff_ms(p, pl->attempt), s);
+        if (r == ROUND_AGAIN) pl->unknown = 1;
+        return r;
+    }
+    return ROUND_AGAIN;
+}
+
+/* State "submitting": find the order or place it, then settle it.
+ *
+ * The order may exist unless this very call moved the intent into
+ * "submitting" and has not sent anything since (never_sent).  Then:
+ *  - it is looked up by client_order_id before anything is placed;
+ *  - after a 422 "must be unique" it is known to exist and is only ever
+ *    looked up again, never placed;
+ *  - the intent is given up (expired / broker_unavailable) only after a
+ *    lookup that started late enough to have seen any POST of ours. */
+step_t pipeline_submit(pipeline_t *p, job_t *j) {
+    placing_t pl;
+    intent_client_order_id(&j->in, pl.cid, sizeof(pl.cid));
+    pl.unknown = !j->never_sent;
+    /* Now, for an intent resumed in "submitting" (a crashed predecessor may
+     * have just sent a POST); our own POSTs move it later. */
+    pl.horizon_ms = j->never_sent ? 0 : timefmt_mono_ms();
+    step_t s = STEP_RETRY;
+    for (pl.attempt = 0;; pl.attempt++) {
+        if (atomic_load(j->abandon)) return STEP_RETRY;
+        round_t r = find_order(p, j, &pl, &s);
+        if (r == ROUND_ON) r = may_place(p, j, &s);
+        if (r == ROUND_ON) r = place(p, j, &pl, &s);
+        if (r == ROUND_END) return s;
+    }
+}
