@@ -53,7 +53,8 @@ static int add_key(const char *who, int no, const unsigned char *k) {
     for (int i = 0; i < AUTH_KEY_BYTES; i++)
         sprintf(hex + 2 * i, "%02x", k[i]);
     snprintf(sqltext, sizeof sqltext,
-             "INSERT INTO bot_keys (bot_id, key_no, secret) VALUES ($1, %d, decode($2, 'hex'))", no);
+             "INSERT INTO bot_keys (bot_id, key_no, secret) VALUES ($1, %d, decode($2, 'hex'))",
+             no);
     return sql(sqltext, who, hex);
 }
 

@@ -468,10 +468,11 @@ static long long boundary_sample(redisContext *c, int i, char *note, size_t n) {
         return -1;
     note[0] = '\0';
     long long lo = 572 - (n1 - n0);
+    /* in range; exact where the clock was pinned (nothing elapsed) */
     if (d1.allowed != 0 || d1.remaining != 0 || d1.retry_after_ms > 572 ||
         d1.retry_after_ms < lo || d2.allowed != 1 || d2.remaining != 0 || d3.allowed != 0 ||
-        d3.retry_after_ms > 572 || d3.retry_after_ms < lo || (n1 == n0 && d1.retry_after_ms != 572) ||
-        (n1 == n0 && d3.retry_after_ms != 572))
+        d3.retry_after_ms > 572 || d3.retry_after_ms < lo ||
+        (n1 == n0 && (d1.retry_after_ms != 572 || d3.retry_after_ms != 572)))
         snprintf(note, n,
                  "got %d/%lld, %d/%lld, %d/%lld; want 0/572, 1/0, 0/572 less the %lld ms elapsed",
                  d1.allowed, (long long)d1.retry_after_ms, d2.allowed, (long long)d2.remaining,
