@@ -28,7 +28,7 @@ static inline int fixture_keys(void) {
 }
 
 /* A client config for the trading API at base and the data API at data,
- * with the key id and the secret given. */
+ * with the environment's key id and the secret given. */
 static inline void make_config(config_t *cfg, const char *base, const char *data,
                                const char *secret, int64_t timeout_ms) {
     memset(cfg, 0, sizeof(*cfg));
