@@ -3,8 +3,14 @@
  * Checks the rules the pipeline relies on: migrations apply once; an intent
  * is recorded once and a reused intent_id with other content is told apart
  * from a redelivery; a state change happens only from the expected state;
- * events are stored once per event_id with their payload unchanged; decimals
- * come back exactly; dead letters are recorded once per origin. */
+ * an intent's lock keeps a second connection out; events are stored once
+ * per event_id with their payload unchanged; decimals come back exactly;
+ * dead letters are recorded once per origin; many intents at once are each
+ * answered, moved and committed on their own.
+ *
+ * Runs on tests/unit.h (`test_ledger --list` names the tests).  Each test
+ * makes the intents it needs (ids carry the pid and the time, so reruns
+ * never meet) and reads what the ledger wrote with plain SQL. */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,45 +20,96 @@
 #include "intent.h"
 #include "ledger.h"
 #include "publish.h"
+#include "stack.h"
 #include "timefmt.h"
+#include "unit.h"
 
-static int passed, failed;
+/* The intents' JSON: printf formats of the id and one more field. */
+#define LIMIT_JSON /* the id, qty */                                                        \
+    "{\"intent_id\":\"%s\",\"bot_id\":\"b1\",\"user_id\":\"u1\",\"symbol\":\"AAPL\","        \
+    "\"side\":\"buy\",\"type\":\"limit\",\"qty\":\"%s\",\"limit_price\":187.25,"              \
+    "\"created_at\":\"2026-11-23T10:00:00Z\"}"
+#define MARKET_JSON /* the id, bot_id */                                                    \
+    "{\"intent_id\":\"%s\",\"bot_id\":\"%s\",\"user_id\":\"u1\",\"symbol\":\"AAPL\","         \
+    "\"side\":\"buy\",\"type\":\"market\",\"qty\":\"1\",\"created_at\":\"2026-11-23T10:00:00Z\"}"
+#define SELL_JSON /* the id, bot_id */                                                      \
+    "{\"intent_id\":\"%s\",\"bot_id\":\"%s\",\"user_id\":\"u1\","                             \
+    "\"symbol\":\"MSFT\",\"side\":\"sell\",\"type\":\"market\","                              \
+    "\"qty\":\"2.5\",\"created_at\":\"2026-11-23T10:00:00Z\"}"
 
-#define CHECK(cond, ...)                                   \
-    do {                                                   \
-        if (cond) {                                        \
-            passed++;                                      \
-        } else {                                           \
-            failed++;                                      \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);    \
-            printf(__VA_ARGS__);                           \
-            printf("\n");                                  \
-        }                                                  \
-    } while (0)
+static const char *url;   /* the owner's role where there is one: this test migrates */
+static ledger_t *l;       /* the ledger under test */
+static PGconn *pg;        /* what it wrote, read back */
+static unsigned seq;
+static const origin_t from = {"orders.intents.bot", 3, 42, "b1", 2};
 
-static void make_uuid(char *buf, size_t n, unsigned seq) {
-    snprintf(buf, n, "%08x-%04x-4%03x-8%03x-%012llx", (unsigned)getpid(), seq & 0xffff,
-             seq & 0xfff, (unsigned)(timefmt_now_ms() & 0xfff),
-             (unsigned long long)timefmt_now_ms());
-}
+/* A test intent: a fresh id, its JSON and its decoded form. */
+typedef struct test_intent {
+    char id[40];
+    char json[1024];
+    intent_t in;
+} test_intent_t;
 
-static void decode(const char *json, intent_t *in) {
+/* Makes t from fmt (one of the *_JSON above) with a fresh id (or id, when
+ * not NULL) and arg.  0 after failing the test if the intent is not valid
+ * (nothing to free then); else free it with intent_free(&t->in). */
+static int new_intent(test_intent_t *t, const char *fmt, const char *id, const char *arg) {
+    unsigned s = ++seq;
+    if (id)
+        snprintf(t->id, sizeof(t->id), "%s", id);
+    else
+        snprintf(t->id, sizeof(t->id), "%08x-%04x-4%03x-8%03x-%012llx", (unsigned)getpid(),
+                 s & 0xffff, s & 0xfff, (unsigned)(timefmt_now_ms() & 0xfff),
+                 (unsigned long long)timefmt_now_ms());
+    snprintf(t->json, sizeof(t->json), fmt, t->id, arg);
     intent_verdict_t v;
-    intent_decode(json, strlen(json), INTENT_SOURCE_BOT, 60000, in, &v);
-    if (v.status != INTENT_VALID) {
-        printf("test intent invalid: %s\n", json);
-        exit(2);
-    }
+    intent_decode(t->json, strlen(t->json), INTENT_SOURCE_BOT, 60000, &t->in, &v);
+    if (EXPECT_MSG(v.status == INTENT_VALID, "test intent invalid: %s", t->json))
+        return 1;
+    intent_free(&t->in);
+    return 0;
 }
 
-static char *scalar(PGconn *c, const char *sql, const char *arg) {
+/* rc (a ledger call's answer) is want; the message says both, and the
+ * ledger's error when it failed. */
+static int expect_rc(int rc, int want, const char *what, const char *err, const char *file,
+                     int line) {
+    return unit_check(rc == want, file, line, "%s (expected %d, got %d%s%s)", what, want, rc,
+                      rc == -1 ? ": " : "", rc == -1 ? err : "");
+}
+#define EXPECT_RC(call, want, err) expect_rc((call), (want), #call, (err), __FILE__, __LINE__)
+
+/* The one value sql returns with $1 = arg (named `name` in the message)
+ * is want. */
+static int expect_sql(const char *sql, const char *name, const char *arg, const char *want,
+                      const char *file, int line) {
     const char *p[] = {arg};
-    PGresult *r = PQexecParams(c, sql, 1, NULL, p, NULL, NULL, 0);
-    char *out = NULL;
+    PGresult *r = PQexecParams(pg, sql, 1, NULL, p, NULL, NULL, 0);
+    const char *got = NULL;
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-        out = strdup(PQgetvalue(r, 0, 0));
+        got = PQgetvalue(r, 0, 0);
+    int ok = unit_check(got && !strcmp(got, want), file, line,
+                        "%s, $1 = %s (expected \"%s\", got \"%s\")", sql, name, want,
+                        got                                    ? got
+                        : PQresultStatus(r) == PGRES_TUPLES_OK ? "(not one row)"
+                                                               : PQresultErrorMessage(r));
     PQclear(r);
-    return out;
+    return ok;
+}
+#define EXPECT_SQL(sql, arg, want) expect_sql((sql), #arg, (arg), (want), __FILE__, __LINE__)
+
+/* Records t as validated and moves it on to submitting, as a lane does
+ * before it places the order. */
+static int to_submitting(const test_intent_t *t) {
+    char err[512] = "", state[LEDGER_STATE_MAX] = "";
+    ledger_seen_t seen = LEDGER_CONFLICT;
+    int ok = EXPECT_RC(ledger_begin_intent(l, &t->in, &from, t->json, strlen(t->json),
+                                           LEDGER_BEGIN_VALID, &seen, state, err, sizeof(err)),
+                       0, err);
+    ok = ok && EXPECT_INT(seen, LEDGER_FRESH);
+    return ok && EXPECT_RC(ledger_transition(l, t->id, "validated", "quota_granted", "submitting",
+                                             NULL, err, sizeof(err)),
+                           0, err);
 }
 
 /* A filled broker order for the intent (free with alpaca_order_clear). */
@@ -67,297 +124,404 @@ static void filled_order(alpaca_order_t *o, const char *id, const intent_t *in,
     o->raw = strdup("{\"id\":\"x\"}");
 }
 
-int main(void) {
-    /* The owner's role where there is one: this test migrates and edits. */
-    const char *url = getenv("ADMIN_DATABASE_URL");
-    if (!url || !*url) url = getenv("DATABASE_URL");
-    if (!url || !*url) {
-        printf("DATABASE_URL is not set: this test needs the PostgreSQL of "
-               "`compose/dev test` (or any PostgreSQL)\n0 passed, 1 failed\n");
-        return 1;
-    }
-    char err[512];
-    ledger_t *l = ledger_connect(url, "test", err, sizeof(err));
-    if (!l) {
-        printf("%s\n0 passed, 1 failed\n", err);
-        return 1;
-    }
-    CHECK(ledger_migrate(l, err, sizeof(err)) == 0, "migrate: %s", err);
-    CHECK(ledger_migrate(l, err, sizeof(err)) == 0, "migrate twice: %s", err);
-    CHECK(ledger_check_schema(l, err, sizeof(err)) == 0, "schema: %s", err);
-    PGconn *pg = PQconnectdb(url);
+static void test_migrate(void) {
+    char err[512] = "";
+    EXPECT_RC(ledger_migrate(l, err, sizeof(err)), 0, err);
+    EXPECT_RC(ledger_migrate(l, err, sizeof(err)), 0, err); /* twice: nothing to do */
+    EXPECT_RC(ledger_check_schema(l, err, sizeof(err)), 0, err);
+}
 
-    char id[40], json[1024], json2[1024];
-    make_uuid(id, sizeof(id), 1);
-    snprintf(json, sizeof(json),
-             "{\"intent_id\":\"%s\",\"bot_id\":\"b1\",\"user_id\":\"u1\",\"symbol\":\"AAPL\","
-             "\"side\":\"buy\",\"type\":\"limit\",\"qty\":\"0.123456789\",\"limit_price\":187.25,"
-             "\"created_at\":\"2026-11-23T10:00:00Z\"}",
-             id);
-    intent_t in;
-    decode(json, &in);
-    origin_t from = {"orders.intents.bot", 3, 42, "b1", 2};
+/* Recorded once; the same content again is a redelivery; exact decimals
+ * and times. */
+static void test_recorded_once(void) {
+    test_intent_t t;
+    char err[512] = "", state[LEDGER_STATE_MAX] = "";
+    ledger_seen_t seen = LEDGER_CONFLICT;
+    if (!new_intent(&t, LIMIT_JSON, NULL, "0.123456789"))
+        return;
+    EXPECT_RC(ledger_begin_intent(l, &t.in, &from, t.json, strlen(t.json), 0, &seen, state, err,
+                                  sizeof(err)),
+              0, err);
+    EXPECT_INT(seen, LEDGER_FRESH);
+    EXPECT_STR(state, "received");
+    EXPECT_RC(ledger_begin_intent(l, &t.in, &from, t.json, strlen(t.json), 0, &seen, state, err,
+                                  sizeof(err)),
+              0, err);
+    EXPECT_INT(seen, LEDGER_SEEN);
+    EXPECT_SQL("SELECT qty::text || ' ' || limit_price::text || ' ' || "
+               "(extract(epoch from created_at) * 1000)::bigint FROM intents WHERE intent_id = $1",
+               t.id, "0.123456789 187.25 1795428000000");
+    intent_free(&t.in);
+}
+
+/* Same intent_id, other content: a conflict, not a redelivery. */
+static void test_reused_id_conflicts(void) {
+    test_intent_t t, other;
+    char err[512] = "", state[LEDGER_STATE_MAX] = "";
+    ledger_seen_t seen = LEDGER_FRESH;
+    if (!new_intent(&t, LIMIT_JSON, NULL, "0.123456789"))
+        return;
+    if (!new_intent(&other, LIMIT_JSON, t.id, "2")) {
+        intent_free(&t.in);
+        return;
+    }
+    EXPECT_RC(ledger_begin_intent(l, &t.in, &from, t.json, strlen(t.json), 0, &seen, state, err,
+                                  sizeof(err)),
+              0, err);
+    EXPECT_RC(ledger_begin_intent(l, &other.in, &from, other.json, strlen(other.json), 0, &seen,
+                                  state, err, sizeof(err)),
+              0, err);
+    EXPECT_INT(seen, LEDGER_CONFLICT);
+    intent_free(&other.in);
+    intent_free(&t.in);
+}
+
+/* Transitions only from the expected state, one row each. */
+static void test_moves_only_from_expected_state(void) {
+    test_intent_t t;
+    char err[512] = "", state[LEDGER_STATE_MAX] = "";
     ledger_seen_t seen;
-    char state[LEDGER_STATE_MAX];
+    if (!new_intent(&t, LIMIT_JSON, NULL, "0.123456789"))
+        return;
+    EXPECT_RC(ledger_begin_intent(l, &t.in, &from, t.json, strlen(t.json), 0, &seen, state, err,
+                                  sizeof(err)),
+              0, err);
+    EXPECT_RC(ledger_transition(l, t.id, "received", NULL, "validated", NULL, err, sizeof(err)), 0,
+              err);
+    /* a second time: no longer received */
+    EXPECT_RC(ledger_transition(l, t.id, "received", NULL, "validated", NULL, err, sizeof(err)), 1,
+              err);
+    EXPECT_RC(ledger_transition(l, t.id, "validated", NULL, "quota_granted", "{\"remaining\":3}",
+                                err, sizeof(err)),
+              0, err);
+    EXPECT_RC(ledger_transition(l, t.id, "quota_granted", NULL, "submitting", NULL, err,
+                                sizeof(err)),
+              0, err);
+    EXPECT_SQL("SELECT count(*) FROM intent_transitions WHERE intent_id = $1", t.id, "4");
+    intent_free(&t.in);
+}
 
-    /* Recorded once; the same content again is a redelivery. */
-    CHECK(ledger_begin_intent(l, &in, &from, json, strlen(json), 0, &seen, state, err,
-                              sizeof(err)) == 0, "begin: %s", err);
-    CHECK(seen == LEDGER_FRESH && !strcmp(state, "received"), "fresh/received, got %d/%s",
-          seen, state);
-    CHECK(ledger_begin_intent(l, &in, &from, json, strlen(json), 0, &seen, state, err,
-                              sizeof(err)) == 0 && seen == LEDGER_SEEN,
-          "second begin is SEEN, got %d", seen);
+/* A valid intent is recorded as validated at once; a move through an
+ * intermediate state records both steps, in order. */
+static void test_valid_at_once_and_two_steps(void) {
+    test_intent_t t;
+    char err[512] = "", state[LEDGER_STATE_MAX] = "";
+    ledger_seen_t seen = LEDGER_CONFLICT;
+    if (!new_intent(&t, MARKET_JSON, NULL, "b1"))
+        return;
+    EXPECT_RC(ledger_begin_intent(l, &t.in, &from, t.json, strlen(t.json), LEDGER_BEGIN_VALID,
+                                  &seen, state, err, sizeof(err)),
+              0, err);
+    EXPECT_INT(seen, LEDGER_FRESH);
+    EXPECT_STR(state, "validated");
+    EXPECT_RC(ledger_transition(l, t.id, "validated", "quota_granted", "submitting", NULL, err,
+                                sizeof(err)),
+              0, err);
+    /* a second move from validated: no longer there */
+    EXPECT_RC(ledger_transition(l, t.id, "validated", "quota_granted", "submitting", NULL, err,
+                                sizeof(err)),
+              1, err);
+    EXPECT_SQL("SELECT string_agg(COALESCE(from_state, '-') || '>' || to_state, ' '"
+               " ORDER BY id) FROM intent_transitions WHERE intent_id = $1",
+               t.id, "->received received>validated validated>quota_granted "
+                     "quota_granted>submitting");
+    intent_free(&t.in);
+}
 
-    /* Exact decimals and times. */
-    char *q = scalar(pg, "SELECT qty::text || ' ' || limit_price::text || ' ' || "
-                         "(extract(epoch from created_at) * 1000)::bigint FROM intents WHERE intent_id = $1", id);
-    CHECK(q && !strcmp(q, "0.123456789 187.25 1795428000000"), "decimals/time: %s", q ? q : "(null)");
-    free(q);
-
-    /* Same intent_id, other content: conflict. */
-    snprintf(json2, sizeof(json2),
-             "{\"intent_id\":\"%s\",\"bot_id\":\"b1\",\"user_id\":\"u1\",\"symbol\":\"AAPL\","
-             "\"side\":\"buy\",\"type\":\"limit\",\"qty\":\"2\",\"limit_price\":187.25,"
-             "\"created_at\":\"2026-11-23T10:00:00Z\"}",
-             id);
-    intent_t in2;
-    decode(json2, &in2);
-    CHECK(ledger_begin_intent(l, &in2, &from, json2, strlen(json2), 0, &seen, state, err,
-                              sizeof(err)) == 0 && seen == LEDGER_CONFLICT,
-          "other content is CONFLICT, got %d", seen);
-    intent_free(&in2);
-
-    /* Transitions only from the expected state. */
-    CHECK(ledger_transition(l, id, "received", NULL, "validated", NULL, err, sizeof(err)) == 0,
-          "received->validated: %s", err);
-    CHECK(ledger_transition(l, id, "received", NULL, "validated", NULL, err, sizeof(err)) == 1,
-          "second received->validated must report 1");
-    CHECK(ledger_transition(l, id, "validated", NULL, "quota_granted", "{\"remaining\":3}", err,
-                            sizeof(err)) == 0, "validated->quota_granted: %s", err);
-    CHECK(ledger_transition(l, id, "quota_granted", NULL, "submitting", NULL, err, sizeof(err)) == 0,
-          "->submitting: %s", err);
-    char *n = scalar(pg, "SELECT count(*) FROM intent_transitions WHERE intent_id = $1", id);
-    CHECK(n && !strcmp(n, "4"), "4 transitions recorded, got %s", n ? n : "(null)");
-    free(n);
-
-    /* A valid intent is recorded as validated at once; a move through an
-     * intermediate state records both steps, in order. */
-    char id3[40], json3[1024];
-    make_uuid(id3, sizeof(id3), 3);
-    snprintf(json3, sizeof(json3),
-             "{\"intent_id\":\"%s\",\"bot_id\":\"b1\",\"user_id\":\"u1\",\"symbol\":\"AAPL\","
-             "\"side\":\"buy\",\"type\":\"market\",\"qty\":\"1\","
-             "\"created_at\":\"2026-11-23T10:00:00Z\"}",
-             id3);
-    intent_t in3;
-    decode(json3, &in3);
-    CHECK(ledger_begin_intent(l, &in3, &from, json3, strlen(json3), LEDGER_BEGIN_VALID, &seen, state, err,
-                              sizeof(err)) == 0 && seen == LEDGER_FRESH &&
-              !strcmp(state, "validated"),
-          "valid intent recorded as validated, got %d/%s (%s)", seen, state, err);
-    CHECK(ledger_transition(l, id3, "validated", "quota_granted", "submitting", NULL, err,
-                                sizeof(err)) == 0, "validated->quota_granted->submitting: %s", err);
-    CHECK(ledger_transition(l, id3, "validated", "quota_granted", "submitting", NULL, err,
-                                sizeof(err)) == 1, "a second move from validated must report 1");
-    char *path = scalar(pg, "SELECT string_agg(COALESCE(from_state, '-') || '>' || to_state, ' '"
-                            " ORDER BY id) FROM intent_transitions WHERE intent_id = $1", id3);
-    CHECK(path && !strcmp(path, "->received received>validated validated>quota_granted "
-                                "quota_granted>submitting"),
-          "transition rows in order, got %s", path ? path : "(null)");
-    free(path);
-
-    /* With LEDGER_BEGIN_LOCK the intent's lock comes first: while another
-     * connection holds it nothing is done; once free, it is taken. */
+/* With LEDGER_BEGIN_LOCK the intent's lock comes first: while another
+ * connection holds it nothing is done; once free, it is taken. */
+static void test_begin_takes_the_lock(void) {
+    char err[512] = "", state[LEDGER_STATE_MAX] = "";
+    ledger_seen_t seen = LEDGER_CONFLICT;
     ledger_t *l2 = ledger_connect(url, "test-2", err, sizeof(err));
-    CHECK(l2 != NULL, "second connection: %s", err);
-    if (l2) {
-        CHECK(ledger_lock_intent(l2, id3, err, sizeof(err)) == 1, "l2 locks: %s", err);
-        CHECK(ledger_begin_intent(l, &in3, &from, json3, strlen(json3), LEDGER_BEGIN_LOCK,
-                                  &seen, state, err, sizeof(err)) == 1,
-              "begin with the lock held elsewhere must report 1");
-        ledger_unlock_intent(l2, id3);
-        CHECK(ledger_begin_intent(l, &in3, &from, json3, strlen(json3), LEDGER_BEGIN_LOCK,
-                                  &seen, state, err, sizeof(err)) == 0 &&
-                  seen == LEDGER_SEEN && !strcmp(state, "submitting"),
-              "begin takes the free lock, got %d/%s (%s)", seen, state, err);
-        CHECK(ledger_lock_intent(l2, id3, err, sizeof(err)) == 0, "l holds the lock now");
-        ledger_unlock_intent(l, id3);
-        CHECK(ledger_lock_intent(l2, id3, err, sizeof(err)) == 1, "released by l");
-        ledger_unlock_intent(l2, id3);
-        /* Deferred: the release waits for ledger_flush. */
-        ledger_defer_on(l);
-        CHECK(ledger_lock_intent(l, id3, err, sizeof(err)) == 1, "l locks again: %s", err);
-        ledger_unlock_intent(l, id3);
-        CHECK(ledger_has_deferred(l), "the release is deferred");
-        CHECK(ledger_lock_intent(l2, id3, err, sizeof(err)) == 0, "still held until the flush");
-        CHECK(ledger_flush(l, err, sizeof(err)) == 0 && !ledger_has_deferred(l), "flush: %s", err);
-        CHECK(ledger_lock_intent(l2, id3, err, sizeof(err)) == 1, "released by the flush");
-        ledger_unlock_intent(l2, id3);
-        ledger_close(l2);
+    if (!EXPECT_MSG(l2 != NULL, "second connection: %s", err))
+        return;
+    test_intent_t t;
+    if (new_intent(&t, MARKET_JSON, NULL, "b1") && to_submitting(&t)) {
+        EXPECT_RC(ledger_lock_intent(l2, t.id, err, sizeof(err)), 1, err);
+        /* held elsewhere: nothing done */
+        EXPECT_RC(ledger_begin_intent(l, &t.in, &from, t.json, strlen(t.json), LEDGER_BEGIN_LOCK,
+                                      &seen, state, err, sizeof(err)),
+                  1, err);
+        ledger_unlock_intent(l2, t.id);
+        EXPECT_RC(ledger_begin_intent(l, &t.in, &from, t.json, strlen(t.json), LEDGER_BEGIN_LOCK,
+                                      &seen, state, err, sizeof(err)),
+                  0, err);
+        EXPECT_INT(seen, LEDGER_SEEN);
+        EXPECT_STR(state, "submitting");
+        EXPECT_RC(ledger_lock_intent(l2, t.id, err, sizeof(err)), 0, err); /* l holds it now */
+        ledger_unlock_intent(l, t.id);
+        EXPECT_RC(ledger_lock_intent(l2, t.id, err, sizeof(err)), 1, err); /* released by l */
+        ledger_unlock_intent(l2, t.id);
+        intent_free(&t.in);
     }
-    intent_free(&in3);
+    ledger_close(l2);
+}
 
-    /* Order + events + state in one commit; events stored once per id. */
+/* Deferred: the release waits for ledger_flush. */
+static void test_deferred_release(void) {
+    char err[512] = "", id[40];
+    snprintf(id, sizeof(id), "%08x-0000-4000-8000-%012llx", (unsigned)getpid(),
+             (unsigned long long)timefmt_now_ms());
+    ledger_t *l1 = ledger_connect(url, "test-deferring", err, sizeof(err));
+    ledger_t *l2 = l1 ? ledger_connect(url, "test-2", err, sizeof(err)) : NULL;
+    if (EXPECT_MSG(l1 && l2, "connections: %s", err)) {
+        ledger_defer_on(l1);
+        EXPECT_RC(ledger_lock_intent(l1, id, err, sizeof(err)), 1, err);
+        ledger_unlock_intent(l1, id);
+        EXPECT(ledger_has_deferred(l1));
+        EXPECT_RC(ledger_lock_intent(l2, id, err, sizeof(err)), 0, err); /* until the flush */
+        EXPECT_RC(ledger_flush(l1, err, sizeof(err)), 0, err);
+        EXPECT(!ledger_has_deferred(l1));
+        EXPECT_RC(ledger_lock_intent(l2, id, err, sizeof(err)), 1, err); /* released by it */
+        ledger_unlock_intent(l2, id);
+    }
+    if (l2)
+        ledger_close(l2);
+    if (l1)
+        ledger_close(l1);
+}
+
+/* Order + events + state in one commit; events stored once per id, the
+ * first payload kept. */
+static void test_commit_stores_events_once(void) {
+    test_intent_t t;
+    char err[512] = "";
+    if (!new_intent(&t, LIMIT_JSON, NULL, "0.123456789"))
+        return;
+    if (!to_submitting(&t)) {
+        intent_free(&t.in);
+        return;
+    }
     alpaca_order_t o;
-    filled_order(&o, id, &in, "0.123456789", "187.2");
+    filled_order(&o, t.id, &t.in, "0.123456789", "187.2");
     config_t cfg;
     memset(&cfg, 0, sizeof(cfg));
     snprintf(cfg.topic_fills, sizeof(cfg.topic_fills), "orders.fills");
     event_t evs[2];
-    publish_build_fill(&cfg, &in, &o, "accepted", 1, NULL, NULL, &evs[0]);
-    publish_build_fill(&cfg, &in, &o, "fill", 1, o.filled_qty, o.filled_avg_price, &evs[1]);
+    publish_build_fill(&cfg, &t.in, &o, "accepted", 1, NULL, NULL, &evs[0]);
+    publish_build_fill(&cfg, &t.in, &o, "fill", 1, o.filled_qty, o.filled_avg_price, &evs[1]);
     char *first_payload = strdup(evs[0].payload);
-    CHECK(ledger_commit(l, NULL, id, "submitting", "filled", NULL, &o, evs, 2, "b1", 2, err,
-                        sizeof(err)) == 0, "commit: %s", err);
-    CHECK(ledger_commit(l, NULL, id, "submitting", "filled", NULL, &o, evs, 2, "b1", 2, err,
-                        sizeof(err)) == 1, "commit from a state left must report 1");
-    /* Re-storing an event id keeps the first payload. */
+    EXPECT_RC(ledger_commit(l, NULL, t.id, "submitting", "filled", NULL, &o, evs, 2, "b1", 2, err,
+                            sizeof(err)),
+              0, err);
+    /* from a state left: nothing written */
+    EXPECT_RC(ledger_commit(l, NULL, t.id, "submitting", "filled", NULL, &o, evs, 2, "b1", 2, err,
+                            sizeof(err)),
+              1, err);
+    /* re-storing an event id keeps the first payload */
     free(evs[0].payload);
     evs[0].payload = strdup("{\"changed\":true}");
-    CHECK(ledger_commit(l, NULL, id, "filled", "filled", NULL, NULL, evs, 1, "b1", 2, err,
-                        sizeof(err)) == 0, "re-commit: %s", err);
-    char *nev = scalar(pg, "SELECT count(*) FROM events WHERE intent_id = $1", id);
-    CHECK(nev && !strcmp(nev, "2"), "2 events stored, got %s", nev ? nev : "(null)");
-    free(nev);
+    EXPECT_RC(ledger_commit(l, NULL, t.id, "filled", "filled", NULL, NULL, evs, 1, "b1", 2, err,
+                            sizeof(err)),
+              0, err);
+    EXPECT_SQL("SELECT count(*) FROM events WHERE intent_id = $1", t.id, "2");
     char want_ids[200];
     snprintf(want_ids, sizeof(want_ids), "%s,%s", evs[0].event_id, evs[1].event_id);
-    char *ids = scalar(pg, "SELECT string_agg(event_id, ',' ORDER BY seq) FROM events"
-                           " WHERE intent_id = $1", id);
-    CHECK(ids && !strcmp(ids, want_ids), "events in order");
-    free(ids);
-    char *first = scalar(pg, "SELECT payload FROM events WHERE intent_id = $1 ORDER BY seq"
-                             " LIMIT 1", id);
-    CHECK(first && first_payload && !strcmp(first, first_payload), "first payload kept: %s",
-          first ? first : "(null)");
-    free(first);
+    EXPECT_SQL("SELECT string_agg(event_id, ',' ORDER BY seq) FROM events WHERE intent_id = $1",
+               t.id, want_ids);
+    EXPECT_SQL("SELECT payload FROM events WHERE intent_id = $1 ORDER BY seq LIMIT 1", t.id,
+               first_payload);
+    EXPECT_SQL("SELECT filled_qty::text FROM broker_orders WHERE intent_id = $1", t.id,
+               "0.123456789");
+    /* without a publisher nothing is marked published */
+    EXPECT_SQL("SELECT count(*) FROM events WHERE intent_id = $1 AND published_at IS NOT NULL",
+               t.id, "0");
+    /* a state outside the machine is refused by the table itself */
+    EXPECT_RC(ledger_transition(l, t.id, "filled", NULL, "bogus", NULL, err, sizeof(err)), -1,
+              err);
     free(first_payload);
-    char *fq = scalar(pg, "SELECT filled_qty::text FROM broker_orders WHERE intent_id = $1", id);
-    CHECK(fq && !strcmp(fq, "0.123456789"), "broker order filled_qty %s", fq ? fq : "(null)");
-    free(fq);
-    /* Without a publisher nothing is marked published. */
-    char *pub = scalar(pg, "SELECT count(*) FROM events WHERE intent_id = $1 AND published_at IS NOT NULL", id);
-    CHECK(pub && !strcmp(pub, "0"), "none published, got %s", pub ? pub : "(null)");
-    free(pub);
     publish_event_clear(&evs[0]);
     publish_event_clear(&evs[1]);
     alpaca_order_clear(&o);
+    intent_free(&t.in);
+}
 
-    /* A state outside the machine is refused by the table itself. */
-    CHECK(ledger_transition(l, id, "filled", NULL, "bogus", NULL, err, sizeof(err)) == -1,
-          "unknown state refused");
-
-    /* Dead letters: once per origin, bytes kept exactly. */
+/* Dead letters: once per origin, bytes kept exactly. */
+static void test_dead_letter_once(void) {
+    char err[512] = "", off[32];
     origin_t dl = {"orders.intents.bot", 1, (int64_t)(timefmt_now_ms() % 1000000000), NULL, 0};
     const char raw[] = {'n', 'o', 't', '\x00', '\xff', 'j'};
-    CHECK(ledger_record_dead_letter(l, &dl, "not_json", "x", raw, sizeof(raw), err,
-                                    sizeof(err)) == 0, "dead letter: %s", err);
-    CHECK(ledger_record_dead_letter(l, &dl, "not_json", "x", raw, sizeof(raw), err,
-                                    sizeof(err)) == 0, "dead letter again: %s", err);
-    char off[32];
+    EXPECT_RC(ledger_record_dead_letter(l, &dl, "not_json", "x", raw, sizeof(raw), err,
+                                        sizeof(err)),
+              0, err);
+    EXPECT_RC(ledger_record_dead_letter(l, &dl, "not_json", "x", raw, sizeof(raw), err,
+                                        sizeof(err)),
+              0, err);
     snprintf(off, sizeof(off), "%lld", (long long)dl.offset);
-    char *dn = scalar(pg, "SELECT count(*) || ' ' || encode(raw, 'hex') FROM dead_letters "
-                          "WHERE topic = 'orders.intents.bot' AND kafka_partition = 1 AND kafka_offset = $1::bigint GROUP BY raw", off);
-    CHECK(dn && !strcmp(dn, "1 6e6f7400ff6a"), "dead letter once, exact bytes: %s", dn ? dn : "(null)");
-    free(dn);
+    EXPECT_SQL("SELECT count(*) || ' ' || encode(raw, 'hex') FROM dead_letters WHERE topic = "
+               "'orders.intents.bot' AND kafka_partition = 1 AND kafka_offset = $1::bigint "
+               "GROUP BY raw",
+               off, "1 6e6f7400ff6a");
+}
 
-    /* Many at once: each intent answered on its own (fresh, seen, busy),
-     * moved only from its expected state, committed all or per outcome. */
-    char ida[40], idb[40], ja[1024], jb[1024], j3[1024];
-    make_uuid(ida, sizeof(ida), 10);
-    make_uuid(idb, sizeof(idb), 11);
-    const char *fmt = "{\"intent_id\":\"%s\",\"bot_id\":\"%s\",\"user_id\":\"u1\","
-                      "\"symbol\":\"MSFT\",\"side\":\"sell\",\"type\":\"market\","
-                      "\"qty\":\"2.5\",\"created_at\":\"2026-11-23T10:00:00Z\"}";
-    snprintf(ja, sizeof(ja), fmt, ida, "ba");
-    snprintf(jb, sizeof(jb), fmt, idb, "bb");
-    snprintf(j3, sizeof(j3), "%s", json3);
-    intent_t ia, ib, i3;
-    decode(ja, &ia);
-    decode(jb, &ib);
-    decode(j3, &i3);
-    origin_t fa = {"orders.intents.bot", 0, 7, "ba", 2}, fb = {"orders.intents.bot", 1, 8, "bb", 2};
-    ledger_begin_t b[3] = {{.in = &ia, .from = &fa, .raw = ja, .raw_len = strlen(ja)},
-                           {.in = &i3, .from = &from, .raw = j3, .raw_len = strlen(j3)},
-                           {.in = &ib, .from = &fb, .raw = jb, .raw_len = strlen(jb)}};
+/* The three intents of the tests of many at once: a and b fresh (by bots
+ * ba and bb), and one already submitting. */
+typedef struct three {
+    test_intent_t a, b, sub;
+    origin_t fa, fb;
+} three_t;
+
+static int three_new(three_t *m) {
+    m->fa = (origin_t){"orders.intents.bot", 0, 7, "ba", 2};
+    m->fb = (origin_t){"orders.intents.bot", 1, 8, "bb", 2};
+    if (!new_intent(&m->a, SELL_JSON, NULL, "ba"))
+        return 0;
+    if (!new_intent(&m->b, SELL_JSON, NULL, "bb")) {
+        intent_free(&m->a.in);
+        return 0;
+    }
+    if (!new_intent(&m->sub, MARKET_JSON, NULL, "b1")) {
+        intent_free(&m->a.in);
+        intent_free(&m->b.in);
+        return 0;
+    }
+    to_submitting(&m->sub);
+    return 1;
+}
+
+static void three_free(three_t *m) {
+    intent_free(&m->a.in);
+    intent_free(&m->b.in);
+    intent_free(&m->sub.in);
+}
+
+/* A ledger_begin_many entry for t, from origin o. */
+static ledger_begin_t begin_of(const test_intent_t *t, const origin_t *o) {
+    return (ledger_begin_t){.in = &t->in, .from = o, .raw = t->json, .raw_len = strlen(t->json)};
+}
+
+/* Many at once: each intent answered on its own (fresh, seen, busy). */
+static void test_begin_many(void) {
+    char err[512] = "";
+    three_t m;
+    if (!three_new(&m))
+        return;
+    ledger_begin_t b[3] = {begin_of(&m.a, &m.fa), begin_of(&m.sub, &from),
+                           begin_of(&m.b, &m.fb)};
     ledger_t *l3 = ledger_connect(url, "test-3", err, sizeof(err));
-    CHECK(l3 && ledger_lock_intent(l3, idb, err, sizeof(err)) == 1, "l3 locks b: %s", err);
-    CHECK(ledger_begin_many(l, b, 3, LEDGER_BEGIN_VALID | LEDGER_BEGIN_LOCK, err,
-                            sizeof(err)) == 0, "begin_many: %s", err);
-    CHECK(!b[0].busy && b[0].seen == LEDGER_FRESH && !strcmp(b[0].state, "validated"),
-          "a fresh: %d %d %s", b[0].busy, b[0].seen, b[0].state);
-    CHECK(!b[1].busy && b[1].seen == LEDGER_SEEN && !strcmp(b[1].state, "submitting"),
-          "id3 seen: %d %d %s", b[1].busy, b[1].seen, b[1].state);
-    CHECK(b[2].busy, "b busy while l3 holds it");
-    char *nb = scalar(pg, "SELECT count(*) FROM intents WHERE intent_id = $1", idb);
-    CHECK(nb && !strcmp(nb, "0"), "a busy intent is not recorded, got %s", nb ? nb : "(null)");
-    free(nb);
+    EXPECT_MSG(l3 && ledger_lock_intent(l3, m.b.id, err, sizeof(err)) == 1, "l3 locks b: %s",
+               err);
+    EXPECT_RC(ledger_begin_many(l, b, 3, LEDGER_BEGIN_VALID | LEDGER_BEGIN_LOCK, err,
+                                sizeof(err)),
+              0, err);
+    EXPECT_INT(b[0].busy, 0);
+    EXPECT_INT(b[0].seen, LEDGER_FRESH);
+    EXPECT_STR(b[0].state, "validated");
+    EXPECT_INT(b[1].busy, 0);
+    EXPECT_INT(b[1].seen, LEDGER_SEEN);
+    EXPECT_STR(b[1].state, "submitting");
+    EXPECT_MSG(b[2].busy, "b busy while l3 holds it");
+    /* a busy intent is not recorded */
+    EXPECT_SQL("SELECT count(*) FROM intents WHERE intent_id = $1", m.b.id, "0");
     if (l3) {
-        ledger_unlock_intent(l3, idb);  /* at once: a closed connection's
-                                           backend lets go a moment later */
+        ledger_unlock_intent(l3, m.b.id); /* at once: a closed connection's
+                                             backend lets go a moment later */
         ledger_close(l3);
     }
-    CHECK(ledger_begin_many(l, b + 2, 1, LEDGER_BEGIN_VALID | LEDGER_BEGIN_LOCK, err,
-                            sizeof(err)) == 0 && !b[2].busy && b[2].seen == LEDGER_FRESH,
-          "b taken once free: %s", err);
-    char *qa = scalar(pg, "SELECT qty::text || ' ' || msg_key || ' ' || kafka_offset"
-                          " FROM intents WHERE intent_id = $1", ida);
-    CHECK(qa && !strcmp(qa, "2.5 ba 7"), "a's row: %s", qa ? qa : "(null)");
-    free(qa);
-    const char *mids[] = {ida, id3, idb};
+    /* taken once free */
+    EXPECT_RC(ledger_begin_many(l, b + 2, 1, LEDGER_BEGIN_VALID | LEDGER_BEGIN_LOCK, err,
+                                sizeof(err)),
+              0, err);
+    EXPECT_INT(b[2].busy, 0);
+    EXPECT_INT(b[2].seen, LEDGER_FRESH);
+    EXPECT_SQL("SELECT qty::text || ' ' || msg_key || ' ' || kafka_offset"
+               " FROM intents WHERE intent_id = $1",
+               m.a.id, "2.5 ba 7");
+    three_free(&m);
+}
+
+/* Moved only from the expected state, committed per outcome. */
+static void test_commit_many(void) {
+    char err[512] = "";
+    three_t m;
+    if (!three_new(&m))
+        return;
+    ledger_begin_t b[2] = {begin_of(&m.a, &m.fa), begin_of(&m.b, &m.fb)};
+    EXPECT_RC(ledger_begin_many(l, b, 2, LEDGER_BEGIN_VALID, err, sizeof(err)), 0, err);
+    const char *ids[] = {m.a.id, m.sub.id, m.b.id};
     int moved[3] = {9, 9, 9};
-    CHECK(ledger_transition_many(l, mids, 3, "validated", "quota_granted", "submitting", NULL,
-                                 moved, err, sizeof(err)) == 0 &&
-              moved[0] == 1 && moved[1] == 0 && moved[2] == 1,
-          "transition_many moves a and b, not id3: %d %d %d (%s)", moved[0], moved[1],
-          moved[2], err);
+    EXPECT_RC(ledger_transition_many(l, ids, 3, "validated", "quota_granted", "submitting", NULL,
+                                     moved, err, sizeof(err)),
+              0, err);
+    EXPECT_INT(moved[0], 1);
+    EXPECT_INT(moved[1], 0); /* already submitting */
+    EXPECT_INT(moved[2], 1);
+    config_t cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    snprintf(cfg.topic_fills, sizeof(cfg.topic_fills), "orders.fills");
     alpaca_order_t ob;
-    filled_order(&ob, idb, &ib, "2.5", "410.01");
+    filled_order(&ob, m.b.id, &m.b.in, "2.5", "410.01");
     event_t ea, eb[2];
-    publish_build_fill(&cfg, &ia, &ob, "accepted", 1, NULL, NULL, &ea);
-    publish_build_fill(&cfg, &ib, &ob, "accepted", 1, NULL, NULL, &eb[0]);
-    publish_build_fill(&cfg, &ib, &ob, "fill", 1, ob.filled_qty, ob.filled_avg_price, &eb[1]);
+    publish_build_fill(&cfg, &m.a.in, &ob, "accepted", 1, NULL, NULL, &ea);
+    publish_build_fill(&cfg, &m.b.in, &ob, "accepted", 1, NULL, NULL, &eb[0]);
+    publish_build_fill(&cfg, &m.b.in, &ob, "fill", 1, ob.filled_qty, ob.filled_avg_price, &eb[1]);
     ledger_outcome_t oc[3] = {
-        {ida, "submitting", "rejected", "broker_rejected", NULL, &ea, 1, "ba", 2, 9},
-        {id3, "validated", "rejected", "expired", NULL, NULL, 0, NULL, 0, 9},
-        {idb, "submitting", "filled", NULL, &ob, eb, 2, "bb", 2, 9}};
-    CHECK(ledger_commit_many(l, NULL, oc, 3, err, sizeof(err)) == 0 && oc[0].moved == 1 &&
-              oc[1].moved == 0 && oc[2].moved == 1,
-          "commit_many: %d %d %d (%s)", oc[0].moved, oc[1].moved, oc[2].moved, err);
-    const char *want_state[][2] = {{ida, "rejected/broker_rejected"}, {idb, "filled/-"},
-                                   {id3, "submitting/-"}};
-    for (int i = 0; i < 3; i++) {
-        char *st = scalar(pg, "SELECT state || '/' || COALESCE(reason, '-') FROM intents"
-                              " WHERE intent_id = $1", want_state[i][0]);
-        CHECK(st && !strcmp(st, want_state[i][1]), "state %d: %s, want %s", i,
-              st ? st : "(null)", want_state[i][1]);
-        free(st);
-    }
-    char *evc = scalar(pg, "SELECT string_agg(event_type || ':' || COALESCE(msg_key, '-'),"
-                           " ',' ORDER BY seq) FROM events WHERE intent_id = $1", ida);
-    CHECK(evc && !strcmp(evc, "accepted:ba"), "a's event: %s", evc ? evc : "(null)");
-    free(evc);
-    char *evb = scalar(pg, "SELECT string_agg(event_type, ',' ORDER BY seq) || ' ' ||"
-                           " (SELECT filled_avg_price::text FROM broker_orders WHERE intent_id = $1)"
-                           " FROM events WHERE intent_id = $1", idb);
-    CHECK(evb && !strcmp(evb, "accepted,fill 410.01"), "b's events and order: %s",
-          evb ? evb : "(null)");
-    free(evb);
-    char *tr3 = scalar(pg, "SELECT count(*) FROM intent_transitions WHERE intent_id = $1"
-                           " AND to_state = 'rejected'", id3);
-    CHECK(tr3 && !strcmp(tr3, "0"), "nothing written for an outcome not in its state");
-    free(tr3);
+        {m.a.id, "submitting", "rejected", "broker_rejected", NULL, &ea, 1, "ba", 2, 9},
+        {m.sub.id, "validated", "rejected", "expired", NULL, NULL, 0, NULL, 0, 9},
+        {m.b.id, "submitting", "filled", NULL, &ob, eb, 2, "bb", 2, 9}};
+    EXPECT_RC(ledger_commit_many(l, NULL, oc, 3, err, sizeof(err)), 0, err);
+    EXPECT_INT(oc[0].moved, 1);
+    EXPECT_INT(oc[1].moved, 0);
+    EXPECT_INT(oc[2].moved, 1);
+    const struct {
+        const char *name, *id, *want;
+    } states[] = {{"a", m.a.id, "rejected/broker_rejected"},
+                  {"b", m.b.id, "filled/-"},
+                  {"the one submitting", m.sub.id, "submitting/-"}};
+    for (int i = 0; i < 3; i++)
+        expect_sql("SELECT state || '/' || COALESCE(reason, '-') FROM intents WHERE intent_id = $1",
+                   states[i].name, states[i].id, states[i].want, __FILE__, __LINE__);
+    EXPECT_SQL("SELECT string_agg(event_type || ':' || COALESCE(msg_key, '-'), ',' ORDER BY seq)"
+               " FROM events WHERE intent_id = $1",
+               m.a.id, "accepted:ba");
+    EXPECT_SQL("SELECT string_agg(event_type, ',' ORDER BY seq) || ' ' || (SELECT"
+               " filled_avg_price::text FROM broker_orders WHERE intent_id = $1)"
+               " FROM events WHERE intent_id = $1",
+               m.b.id, "accepted,fill 410.01");
+    /* nothing written for an outcome not in its state */
+    EXPECT_SQL("SELECT count(*) FROM intent_transitions WHERE intent_id = $1"
+               " AND to_state = 'rejected'",
+               m.sub.id, "0");
     publish_event_clear(&ea);
     publish_event_clear(&eb[0]);
     publish_event_clear(&eb[1]);
     alpaca_order_clear(&ob);
-    intent_free(&ia);
-    intent_free(&ib);
-    intent_free(&i3);
+    three_free(&m);
+}
 
-    intent_free(&in);
+static const unit_test_t TESTS[] = {
+    {"migrate", test_migrate},
+    {"recorded_once", test_recorded_once},
+    {"reused_id_conflicts", test_reused_id_conflicts},
+    {"moves_only_from_expected_state", test_moves_only_from_expected_state},
+    {"valid_at_once_and_two_steps", test_valid_at_once_and_two_steps},
+    {"begin_takes_the_lock", test_begin_takes_the_lock},
+    {"deferred_release", test_deferred_release},
+    {"commit_stores_events_once", test_commit_stores_events_once},
+    {"dead_letter_once", test_dead_letter_once},
+    {"begin_many", test_begin_many},
+    {"commit_many", test_commit_many},
+    {NULL, NULL}};
+
+int main(int argc, char **argv) {
+    if (argc == 2 && strcmp(argv[1], "--list") == 0)
+        return unit_main(TESTS, argc, argv);
+    url = getenv("ADMIN_DATABASE_URL");
+    if (!url || !*url)
+        url = getenv("DATABASE_URL");
+    pg = stack_ledger();
+    if (!pg)
+        return 1;
+    char err[512];
+    l = ledger_connect(url, "test", err, sizeof(err));
+    int rc = 1;
+    if (!l)
+        printf("FAIL: ledger_connect: %s\n", err);
+    else
+        rc = unit_main(TESTS, argc, argv);
+    if (l)
+        ledger_close(l);
     PQfinish(pg);
-    ledger_close(l);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return rc;
 }

@@ -1,9 +1,12 @@
 /* test_quota.c -- tests for redisurl.c (offline) and quota.c (against a real
  * Redis given by REDIS_URL).
  *
- * Every run uses subject ids that include the pid and the time, so reruns
- * against the same Redis never see each other's state.  Prints each failure
- * and a final "N passed, M failed" line; exits non-zero on any failure. */
+ * Runs on tests/unit.h (`test_quota --list` names the tests).  The
+ * redisurl_* tests need nothing; the others need REDIS_URL, which main
+ * connects to once (the test `connect` says whether it could; the others
+ * stop at once when it could not).  Every run uses subject ids that include
+ * the pid and the time, so reruns against the same Redis never see each
+ * other's state. */
 #include "quota.h"
 #include "redisconn.h"
 #include "redisurl.h"
@@ -17,10 +20,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "unit.h"
 
 static char run_tag[40];   /* "<pid>-<ms>", unique per run */
 static int intent_seq;
+static const char *redis_url;
+static redis_url_t url_parts;
+static quota_t *q;         /* connected by main, NULL if it could not */
+static char connect_err[512];
 
 /* A fresh intent id, [A-Za-z0-9._-] as quota.c requires. */
 static void new_intent(char *buf, size_t len) {
@@ -33,223 +40,299 @@ static void sleep_ms(int64_t ms) {
     }
 }
 
+/* quota_charge of intent by subject kind/id answered (returned 0); *d is
+ * its decision. */
+static int expect_charge(quota_t *qq, const char *kind, const char *id, const char *intent,
+                         int64_t limit, int64_t period_ms, quota_decision_t *d, const char *file,
+                         int line) {
+    char err[512] = "";
+    memset(d, 0, sizeof(*d));
+    int rc = quota_charge(qq, kind, id, intent, limit, period_ms, d, err, sizeof(err));
+    return unit_check(rc == 0, file, line, "quota_charge %s %s %s (expected 0, got %d: %s)", kind,
+                      id, intent, rc, err);
+}
+#define EXPECT_CHARGE(qq, kind, id, intent, limit, period_ms, d) \
+    expect_charge((qq), (kind), (id), (intent), (limit), (period_ms), (d), __FILE__, __LINE__)
+
+/* A decision's fields are those given; ANY for a field not checked. */
+#define ANY (-1)
+static const char *want_of(char *buf, size_t n, long long v) {
+    if (v == ANY)
+        return "*";
+    snprintf(buf, n, "%lld", v);
+    return buf;
+}
+
+static int expect_decision(const quota_decision_t *d, int allowed, int replayed,
+                           long long remaining, long long limit, const char *file, int line) {
+    char w[4][24];
+    int ok = (allowed == ANY || d->allowed == allowed) &&
+             (replayed == ANY || d->replayed == replayed) &&
+             (remaining == ANY || d->remaining == remaining) && (limit == ANY || d->limit == limit);
+    return unit_check(ok, file, line,
+                      "decision (expected allowed %s replayed %s remaining %s limit %s, got "
+                      "allowed %d replayed %d remaining %lld limit %lld)",
+                      want_of(w[0], 24, allowed), want_of(w[1], 24, replayed),
+                      want_of(w[2], 24, remaining), want_of(w[3], 24, limit), d->allowed,
+                      d->replayed, (long long)d->remaining, (long long)d->limit);
+}
+#define EXPECT_DECISION(d, allowed, replayed, remaining, limit) \
+    expect_decision((d), (allowed), (replayed), (remaining), (limit), __FILE__, __LINE__)
+
+/* lo <= got <= hi. */
+static int expect_range(long long got, long long lo, long long hi, const char *what,
+                        const char *file, int line) {
+    return unit_check(got >= lo && got <= hi, file, line, "%s (expected %lld to %lld, got %lld)",
+                      what, lo, hi, got);
+}
+#define EXPECT_RANGE(got, lo, hi) expect_range((got), (lo), (hi), #got, __FILE__, __LINE__)
+
 /* ---- redisurl ---------------------------------------------------------- */
 
-static void test_redisurl(void) {
+/* Each URL parses to the parts given (NULL or ANY: that part not checked). */
+static const struct {
+    const char *url, *host;
+    int port, db;
+    const char *user, *password;
+} accepted[] = {
+    {"redis://127.0.0.1", "127.0.0.1", 6379, 0, "", ""},
+    {"redis://:testpw@cache:6390/3", "cache", 6390, 3, "", "testpw"},
+    {"redis://worker:p%40ss%2Fw%3Ard@h/", "h", ANY, 0, "worker", "p@ss/w:rd"},
+    /* unencoded '@' in the password: split at the last '@' */
+    {"redis://:a@b@h:1/1", "h", 1, ANY, NULL, "a@b"},
+    {"redis://[::1]:6380/2", "::1", 6380, 2, NULL, NULL},
+    {"redis://h:6379", NULL, 6379, ANY, NULL, NULL},
+};
+
+static void test_redisurl_accepted(void) {
+    redis_url_t u;
+    char err[256], what[128];
+    for (size_t i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
+        const char *url = accepted[i].url, *host = accepted[i].host, *user = accepted[i].user,
+                   *password = accepted[i].password;
+        int port = accepted[i].port, db = accepted[i].db;
+        snprintf(what, sizeof(what), "%s: redisurl_parse", url);
+        if (!unit_check_int(redisurl_parse(url, &u, err, sizeof(err)), 0, what, __FILE__, __LINE__))
+            continue;
+        snprintf(what, sizeof(what), "%s: host", url);
+        if (host)
+            unit_check_str(u.host, host, what, __FILE__, __LINE__);
+        snprintf(what, sizeof(what), "%s: port", url);
+        if (port != ANY)
+            unit_check_int(u.port, port, what, __FILE__, __LINE__);
+        snprintf(what, sizeof(what), "%s: db", url);
+        if (db != ANY)
+            unit_check_int(u.db, db, what, __FILE__, __LINE__);
+        snprintf(what, sizeof(what), "%s: user", url);
+        if (user)
+            unit_check_str(u.user, user, what, __FILE__, __LINE__);
+        snprintf(what, sizeof(what), "%s: password", url);
+        if (password)
+            unit_check_str(u.password, password, what, __FILE__, __LINE__);
+    }
+}
+
+static void test_redisurl_refused(void) {
     redis_url_t u;
     char err[256];
+    EXPECT_INT(redisurl_parse("rediss://:pw@h", &u, err, sizeof(err)), -1);
+    EXPECT_MSG(strstr(err, "TLS not supported") != NULL, "error \"%s\"", err);
+    EXPECT_INT(redisurl_parse("http://h", &u, err, sizeof(err)), -1);
+    EXPECT_INT(redisurl_parse("", &u, err, sizeof(err)), -1);
+    EXPECT_INT(redisurl_parse("redis://", &u, err, sizeof(err)), -1);
+    EXPECT_INT(redisurl_parse("redis://:pw@", &u, err, sizeof(err)), -1);
+    EXPECT_INT(redisurl_parse("redis://h:0", &u, err, sizeof(err)), -1);
+    EXPECT_INT(redisurl_parse("redis://h:65536", &u, err, sizeof(err)), -1);
+    EXPECT_INT(redisurl_parse("redis://h:12x", &u, err, sizeof(err)), -1);
+    EXPECT_INT(redisurl_parse("redis://h:", &u, err, sizeof(err)), -1);
+    EXPECT_INT(redisurl_parse("redis://h/x", &u, err, sizeof(err)), -1);
+    EXPECT_INT(redisurl_parse("redis://h/1?timeout=3", &u, err, sizeof(err)), -1);
+    EXPECT_INT(redisurl_parse("redis://[::1", &u, err, sizeof(err)), -1);
+}
 
-    CHECK(redisurl_parse("redis://127.0.0.1", &u, err, sizeof(err)) == 0);
-    CHECK(strcmp(u.host, "127.0.0.1") == 0 && u.port == 6379 && u.db == 0 &&
-          u.user[0] == '\0' && u.password[0] == '\0');
-
-    CHECK(redisurl_parse("redis://:testpw@cache:6390/3", &u, err, sizeof(err)) == 0);
-    CHECK(strcmp(u.host, "cache") == 0 && u.port == 6390 && u.db == 3 &&
-          u.user[0] == '\0' && strcmp(u.password, "testpw") == 0);
-
-    CHECK(redisurl_parse("redis://worker:p%40ss%2Fw%3Ard@h/", &u, err, sizeof(err)) == 0);
-    CHECK(strcmp(u.user, "worker") == 0 && strcmp(u.password, "p@ss/w:rd") == 0 &&
-          strcmp(u.host, "h") == 0 && u.db == 0);
-
-    /* unencoded '@' in the password: split at the last '@' */
-    CHECK(redisurl_parse("redis://:a@b@h:1/1", &u, err, sizeof(err)) == 0);
-    CHECK(strcmp(u.password, "a@b") == 0 && strcmp(u.host, "h") == 0 && u.port == 1);
-
-    CHECK(redisurl_parse("redis://[::1]:6380/2", &u, err, sizeof(err)) == 0);
-    CHECK(strcmp(u.host, "::1") == 0 && u.port == 6380 && u.db == 2);
-
-    CHECK(redisurl_parse("redis://h:6379", &u, err, sizeof(err)) == 0 && u.port == 6379);
-
-    CHECK(redisurl_parse("rediss://:pw@h", &u, err, sizeof(err)) == -1);
-    CHECK(strstr(err, "TLS not supported") != NULL);
-
-    CHECK(redisurl_parse("http://h", &u, err, sizeof(err)) == -1);
-    CHECK(redisurl_parse("", &u, err, sizeof(err)) == -1);
-    CHECK(redisurl_parse("redis://", &u, err, sizeof(err)) == -1);
-    CHECK(redisurl_parse("redis://:pw@", &u, err, sizeof(err)) == -1);
-    CHECK(redisurl_parse("redis://h:0", &u, err, sizeof(err)) == -1);
-    CHECK(redisurl_parse("redis://h:65536", &u, err, sizeof(err)) == -1);
-    CHECK(redisurl_parse("redis://h:12x", &u, err, sizeof(err)) == -1);
-    CHECK(redisurl_parse("redis://h:", &u, err, sizeof(err)) == -1);
-    CHECK(redisurl_parse("redis://h/x", &u, err, sizeof(err)) == -1);
-    CHECK(redisurl_parse("redis://h/1?timeout=3", &u, err, sizeof(err)) == -1);
-    CHECK(redisurl_parse("redis://[::1", &u, err, sizeof(err)) == -1);
-
-    /* Errors about credentials never echo them. */
-    CHECK(redisurl_parse("redis://:sec%zzret@h", &u, err, sizeof(err)) == -1);
-    CHECK(strstr(err, "sec") == NULL && strstr(err, "password") != NULL);
-    CHECK(u.password[0] == '\0');
-    CHECK(redisurl_parse("redis://:sec%00ret@h", &u, err, sizeof(err)) == -1);
-    CHECK(redisurl_parse("redis://:secret%4@h", &u, err, sizeof(err)) == -1);
-    CHECK(strstr(err, "secret") == NULL);
-    CHECK(redisurl_parse("redis://onlysecret@h", &u, err, sizeof(err)) == -1);
-    CHECK(strstr(err, "onlysecret") == NULL);
-    CHECK(redisurl_parse("redis://user:@h", &u, err, sizeof(err)) == -1);
+/* Errors about credentials never echo them. */
+static void test_redisurl_hides_credentials(void) {
+    redis_url_t u;
+    char err[256];
+    EXPECT_INT(redisurl_parse("redis://:sec%zzret@h", &u, err, sizeof(err)), -1);
+    EXPECT_MSG(strstr(err, "sec") == NULL, "error \"%s\" echoes the password", err);
+    EXPECT_MSG(strstr(err, "password") != NULL, "error \"%s\" does not say password", err);
+    EXPECT_STR(u.password, "");
+    EXPECT_INT(redisurl_parse("redis://:sec%00ret@h", &u, err, sizeof(err)), -1);
+    EXPECT_INT(redisurl_parse("redis://:secret%4@h", &u, err, sizeof(err)), -1);
+    EXPECT_MSG(strstr(err, "secret") == NULL, "error \"%s\" echoes the password", err);
+    EXPECT_INT(redisurl_parse("redis://onlysecret@h", &u, err, sizeof(err)), -1);
+    EXPECT_MSG(strstr(err, "onlysecret") == NULL, "error \"%s\" echoes the password", err);
+    EXPECT_INT(redisurl_parse("redis://user:@h", &u, err, sizeof(err)), -1);
 
     char longpw[400];
     memset(longpw, 'x', sizeof(longpw));
     snprintf(longpw, sizeof(longpw), "redis://:%0300d@h", 7);
-    CHECK(redisurl_parse(longpw, &u, err, sizeof(err)) == -1);
-    CHECK(strstr(err, "0000") == NULL);
+    EXPECT_INT(redisurl_parse(longpw, &u, err, sizeof(err)), -1);
+    EXPECT_MSG(strstr(err, "0000") == NULL, "error \"%s\" echoes the password", err);
 }
 
 /* ---- quota against Redis ----------------------------------------------- */
 
-/* Builds a URL for the same server as `u` with other credentials: pw NULL
- * means none at all.  pw must not need percent-encoding. */
-static void url_with_password(const redis_url_t *u, const char *user,
-                              const char *pw, char *buf, size_t len) {
-    const char *lb = strchr(u->host, ':') != NULL ? "[" : "";
-    const char *rb = lb[0] ? "]" : "";
-    if (pw == NULL)
-        snprintf(buf, len, "redis://%s%s%s:%d/%d", lb, u->host, rb, u->port, u->db);
-    else
-        snprintf(buf, len, "redis://%s:%s@%s%s%s:%d/%d", user, pw, lb, u->host,
-                 rb, u->port, u->db);
+static void test_connect(void) {
+    EXPECT_MSG(q != NULL, "quota_connect: %s", redis_url ? connect_err : "REDIS_URL is not set");
 }
 
-static void test_gcra(quota_t *q) {
-    char bot[64], it[96], err[256];
-    quota_decision_t d;
-    int i, ok = 1;
-
-    snprintf(bot, sizeof(bot), "b-%s", run_tag);
-
-    /* 10 pass at once, remaining counts down 9..0 */
-    for (i = 0; i < 10; i++) {
-        new_intent(it, sizeof(it));
-        if (quota_charge(q, "bot", bot, it, 10, 2000, &d, err, sizeof(err)) != 0) {
-            printf("  charge error: %s\n", err);
-            ok = 0;
-            break;
-        }
-        if (!d.allowed || d.replayed || d.remaining != 9 - i || d.limit != 10)
-            ok = 0;
+/* Charges 10 per 2 s for bot at once: the ten pass with remaining counting
+ * down 9..0, the 11th is refused with retry_after_ms = 200 ms (T) minus the
+ * time elapsed.  Leaves the 10th intent in granted, the 11th in refused and
+ * its decision in *d; 0 if a charge did not answer. */
+static int exhaust(const char *bot, char granted[96], char refused[96], quota_decision_t *d) {
+    for (int i = 0; i < 10; i++) {
+        new_intent(granted, 96);
+        if (!EXPECT_CHARGE(q, "bot", bot, granted, 10, 2000, d))
+            return 0;
+        EXPECT_DECISION(d, 1, 0, 9 - i, 10);
     }
-    CHECK(ok);
-    char last_granted[96];
-    snprintf(last_granted, sizeof(last_granted), "%s", it);
+    new_intent(refused, 96);
+    if (!EXPECT_CHARGE(q, "bot", bot, refused, 10, 2000, d))
+        return 0;
+    EXPECT_DECISION(d, 0, 0, 0, 10);
+    EXPECT_RANGE(d->retry_after_ms, 1, 200);
+    printf("  11th refused, retry_after_ms=%lld\n", (long long)d->retry_after_ms);
+    return 1;
+}
 
-    /* 11th refused, retry_after_ms = 200 ms (T) minus the time elapsed */
-    char refused_it[96];
-    new_intent(refused_it, sizeof(refused_it));
-    CHECK(quota_charge(q, "bot", bot, refused_it, 10, 2000, &d, err, sizeof(err)) == 0);
-    CHECK(d.allowed == 0 && d.replayed == 0 && d.remaining == 0 && d.limit == 10);
-    CHECK(d.retry_after_ms > 0 && d.retry_after_ms <= 200);
-    printf("  11th refused, retry_after_ms=%lld\n", (long long)d.retry_after_ms);
+/* Replays answer without a charge; after retry_after one passes. */
+static void test_gcra_replays_and_retry(void) {
+    char bot[64], it[96], last_granted[96], refused_it[96], after_it[96];
+    quota_decision_t d, r;
+    if (!q)
+        UNIT_ABORT("no Redis (see connect)");
+    snprintf(bot, sizeof(bot), "b-%s", run_tag);
+    if (!exhaust(bot, last_granted, refused_it, &d))
+        return;
     int64_t retry = d.retry_after_ms;
-
     /* a replay of the refused intent: same decision, replayed, no charge */
-    quota_decision_t r;
-    CHECK(quota_charge(q, "bot", bot, refused_it, 10, 2000, &r, err, sizeof(err)) == 0);
-    CHECK(r.replayed == 1 && r.allowed == 0 && r.retry_after_ms == retry &&
-          r.remaining == 0 && r.limit == 10);
-
+    EXPECT_CHARGE(q, "bot", bot, refused_it, 10, 2000, &r);
+    EXPECT_DECISION(&r, 0, 1, 0, 10);
+    EXPECT_INT(r.retry_after_ms, retry);
     /* a replay of a granted intent: still granted, no charge */
-    CHECK(quota_charge(q, "bot", bot, last_granted, 10, 2000, &r, err, sizeof(err)) == 0);
-    CHECK(r.replayed == 1 && r.allowed == 1 && r.remaining == 0 && r.retry_after_ms == 0);
-
+    EXPECT_CHARGE(q, "bot", bot, last_granted, 10, 2000, &r);
+    EXPECT_DECISION(&r, 1, 1, 0, ANY);
+    EXPECT_INT(r.retry_after_ms, 0);
     /* before retry_after is up nothing passes; after it one does */
     if (retry > 150) {
         sleep_ms(retry - 100);
         new_intent(it, sizeof(it));
-        CHECK(quota_charge(q, "bot", bot, it, 10, 2000, &d, err, sizeof(err)) == 0);
-        CHECK(d.allowed == 0 && d.retry_after_ms > 0 && d.retry_after_ms <= 100);
+        EXPECT_CHARGE(q, "bot", bot, it, 10, 2000, &d);
+        EXPECT_DECISION(&d, 0, ANY, ANY, ANY);
+        EXPECT_RANGE(d.retry_after_ms, 1, 100);
         retry = d.retry_after_ms;
     }
     sleep_ms(retry);
-    char after_it[96];
     new_intent(after_it, sizeof(after_it));
-    CHECK(quota_charge(q, "bot", bot, after_it, 10, 2000, &d, err, sizeof(err)) == 0);
-    CHECK(d.allowed == 1 && d.replayed == 0 && d.remaining == 0);
+    EXPECT_CHARGE(q, "bot", bot, after_it, 10, 2000, &d);
+    EXPECT_DECISION(&d, 1, 0, 0, ANY);
     /* and the next one is refused again with a full interval to wait */
     new_intent(it, sizeof(it));
-    CHECK(quota_charge(q, "bot", bot, it, 10, 2000, &d, err, sizeof(err)) == 0);
-    CHECK(d.allowed == 0 && d.retry_after_ms > 150 && d.retry_after_ms <= 200);
-
+    EXPECT_CHARGE(q, "bot", bot, it, 10, 2000, &d);
+    EXPECT_DECISION(&d, 0, ANY, ANY, ANY);
+    EXPECT_RANGE(d.retry_after_ms, 151, 200);
     /* replaying the earlier grant did not change remaining: a replay of the
      * one granted after the wait shows what it showed then */
-    CHECK(quota_charge(q, "bot", bot, after_it, 10, 2000, &r, err, sizeof(err)) == 0);
-    CHECK(r.replayed == 1 && r.allowed == 1 && r.remaining == 0);
+    EXPECT_CHARGE(q, "bot", bot, after_it, 10, 2000, &r);
+    EXPECT_DECISION(&r, 1, 1, 0, ANY);
+}
 
-    /* the user with the same id is a separate subject */
+/* A bot's exhausted quota is its own: not the user's of the same id, not
+ * another bot's. */
+static void test_gcra_subjects_apart(void) {
+    char bot[64], bot2[80], it[96], refused_it[96];
+    quota_decision_t d;
+    if (!q)
+        UNIT_ABORT("no Redis (see connect)");
+    snprintf(bot, sizeof(bot), "bs-%s", run_tag);
+    if (!exhaust(bot, it, refused_it, &d))
+        return;
     new_intent(it, sizeof(it));
-    CHECK(quota_charge(q, "user", bot, it, 10, 2000, &d, err, sizeof(err)) == 0);
-    CHECK(d.allowed == 1 && d.remaining == 9);
-
-    /* so is another bot */
-    char bot2[80];
+    EXPECT_CHARGE(q, "user", bot, it, 10, 2000, &d);
+    EXPECT_DECISION(&d, 1, ANY, 9, ANY);
     snprintf(bot2, sizeof(bot2), "%s-2", bot);
     new_intent(it, sizeof(it));
-    CHECK(quota_charge(q, "bot", bot2, it, 10, 2000, &d, err, sizeof(err)) == 0);
-    CHECK(d.allowed == 1 && d.remaining == 9);
+    EXPECT_CHARGE(q, "bot", bot2, it, 10, 2000, &d);
+    EXPECT_DECISION(&d, 1, ANY, 9, ANY);
 }
 
 /* Remaining never grows by replaying: charge 3, replay the first twice. */
-static void test_replay_no_charge(quota_t *q) {
-    char bot[64], first[96], it[96], err[256];
+static void test_replay_no_charge(void) {
+    char bot[64], first[96], it[96];
     quota_decision_t d;
-
+    if (!q)
+        UNIT_ABORT("no Redis (see connect)");
     snprintf(bot, sizeof(bot), "rp-%s", run_tag);
     new_intent(first, sizeof(first));
-    CHECK(quota_charge(q, "bot", bot, first, 5, 60000, &d, err, sizeof(err)) == 0);
-    CHECK(d.allowed && !d.replayed && d.remaining == 4);
+    EXPECT_CHARGE(q, "bot", bot, first, 5, 60000, &d);
+    EXPECT_DECISION(&d, 1, 0, 4, ANY);
     for (int i = 0; i < 3; i++) {
-        CHECK(quota_charge(q, "bot", bot, first, 5, 60000, &d, err, sizeof(err)) == 0);
-        CHECK(d.allowed && d.replayed && d.remaining == 4);
+        EXPECT_CHARGE(q, "bot", bot, first, 5, 60000, &d);
+        EXPECT_DECISION(&d, 1, 1, 4, ANY);
     }
     new_intent(it, sizeof(it));
-    CHECK(quota_charge(q, "bot", bot, it, 5, 60000, &d, err, sizeof(err)) == 0);
-    CHECK(d.allowed && !d.replayed && d.remaining == 3);
+    EXPECT_CHARGE(q, "bot", bot, it, 5, 60000, &d);
+    EXPECT_DECISION(&d, 1, 0, 3, ANY);
 }
 
 /* Different limits per subject (an override is just another limit). */
-static void test_limits_per_subject(quota_t *q) {
-    char a[64], b[64], it[96], err[256];
+static void test_limits_per_subject(void) {
+    char a[64], b[64], it[96];
     quota_decision_t d;
     int na = 0, nb = 0;
-
+    if (!q)
+        UNIT_ABORT("no Redis (see connect)");
     snprintf(a, sizeof(a), "la-%s", run_tag);
     snprintf(b, sizeof(b), "lb-%s", run_tag);
     for (int i = 0; i < 8; i++) {
         new_intent(it, sizeof(it));
-        CHECK(quota_charge(q, "bot", a, it, 3, 60000, &d, err, sizeof(err)) == 0);
+        EXPECT_CHARGE(q, "bot", a, it, 3, 60000, &d);
         na += d.allowed;
         new_intent(it, sizeof(it));
-        CHECK(quota_charge(q, "bot", b, it, 7, 60000, &d, err, sizeof(err)) == 0);
+        EXPECT_CHARGE(q, "bot", b, it, 7, 60000, &d);
         nb += d.allowed;
     }
-    CHECK(na == 3);
-    CHECK(nb == 7);
+    EXPECT_INT(na, 3);
+    EXPECT_INT(nb, 7);
     /* 60000/7 is not a whole number of ms: refusal waits for ceil(T) - elapsed */
-    CHECK(d.allowed == 0 && d.limit == 7 && d.retry_after_ms > 8000 &&
-          d.retry_after_ms <= 8572);
+    EXPECT_DECISION(&d, 0, ANY, ANY, 7);
+    EXPECT_RANGE(d.retry_after_ms, 8001, 8572);
+}
 
-    /* a limit of 1 per period: the second waits about the whole period */
-    char c[64];
+/* A limit of 1 per period: the second waits about the whole period. */
+static void test_limit_of_one(void) {
+    char c[64], it[96];
+    quota_decision_t d;
+    if (!q)
+        UNIT_ABORT("no Redis (see connect)");
     snprintf(c, sizeof(c), "lc-%s", run_tag);
     new_intent(it, sizeof(it));
-    CHECK(quota_charge(q, "user", c, it, 1, 5000, &d, err, sizeof(err)) == 0);
-    CHECK(d.allowed == 1 && d.remaining == 0);
+    EXPECT_CHARGE(q, "user", c, it, 1, 5000, &d);
+    EXPECT_DECISION(&d, 1, ANY, 0, ANY);
     new_intent(it, sizeof(it));
-    CHECK(quota_charge(q, "user", c, it, 1, 5000, &d, err, sizeof(err)) == 0);
-    CHECK(d.allowed == 0 && d.retry_after_ms > 4500 && d.retry_after_ms <= 5000);
+    EXPECT_CHARGE(q, "user", c, it, 1, 5000, &d);
+    EXPECT_DECISION(&d, 0, ANY, ANY, ANY);
+    EXPECT_RANGE(d.retry_after_ms, 4501, 5000);
 }
 
 /* Bad arguments are refused before reaching Redis. */
-static void test_bad_args(quota_t *q) {
+static void test_bad_args(void) {
     char err[256], it[96];
     quota_decision_t d;
+    if (!q)
+        UNIT_ABORT("no Redis (see connect)");
     new_intent(it, sizeof(it));
-    CHECK(quota_charge(q, "bot", "x}y", it, 10, 1000, &d, err, sizeof(err)) == -1);
-    CHECK(quota_charge(q, "bot", "", it, 10, 1000, &d, err, sizeof(err)) == -1);
-    CHECK(quota_charge(q, "bot", "a", "i:1", 10, 1000, &d, err, sizeof(err)) == -1);
-    CHECK(quota_charge(q, "bot", "a", it, 0, 1000, &d, err, sizeof(err)) == -1);
-    CHECK(quota_charge(q, "bot", "a", it, 10, 0, &d, err, sizeof(err)) == -1);
+    EXPECT_INT(quota_charge(q, "bot", "x}y", it, 10, 1000, &d, err, sizeof(err)), -1);
+    EXPECT_INT(quota_charge(q, "bot", "", it, 10, 1000, &d, err, sizeof(err)), -1);
+    EXPECT_INT(quota_charge(q, "bot", "a", "i:1", 10, 1000, &d, err, sizeof(err)), -1);
+    EXPECT_INT(quota_charge(q, "bot", "a", it, 0, 1000, &d, err, sizeof(err)), -1);
+    EXPECT_INT(quota_charge(q, "bot", "a", it, 10, 0, &d, err, sizeof(err)), -1);
 }
 
 struct race_arg {
-    const char *url;
     const char *bot;
     int lane;
     int allowed;
@@ -260,42 +343,45 @@ static void *race_lane(void *p) {
     struct race_arg *a = p;
     char err[256], it[128];
     quota_decision_t d;
-    quota_t *q = quota_connect(a->url, err, sizeof(err));
-    if (q == NULL) {
+    quota_t *lq = quota_connect(redis_url, err, sizeof(err));
+    if (lq == NULL) {
         a->errors++;
         return NULL;
     }
     for (int i = 0; i < 25; i++) {
         snprintf(it, sizeof(it), "race-%s-%d-%d", run_tag, a->lane, i);
-        if (quota_charge(q, "bot", a->bot, it, 10, 60000, &d, err, sizeof(err)) != 0)
+        if (quota_charge(lq, "bot", a->bot, it, 10, 60000, &d, err, sizeof(err)) != 0)
             a->errors++;
         else
             a->allowed += d.allowed;
     }
-    quota_close(q);
+    quota_close(lq);
     return NULL;
 }
 
 /* Four lanes, each with its own connection, race on one bot: exactly the
  * limit passes. */
-static void test_race(const char *url) {
+static void test_race(void) {
     char bot[64];
     pthread_t th[4];
     struct race_arg args[4];
-    int total = 0, errors = 0;
-
+    int total = 0, errors = 0, started = 0;
+    if (!q)
+        UNIT_ABORT("no Redis (see connect)");
     snprintf(bot, sizeof(bot), "race-%s", run_tag);
     for (int i = 0; i < 4; i++) {
-        args[i] = (struct race_arg){url, bot, i, 0, 0};
-        pthread_create(&th[i], NULL, race_lane, &args[i]);
+        args[i] = (struct race_arg){bot, i, 0, 0};
+        if (!EXPECT_INT(pthread_create(&th[i], NULL, race_lane, &args[i]), 0))
+            break;
+        started++;
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < started; i++) {
         pthread_join(th[i], NULL);
         total += args[i].allowed;
         errors += args[i].errors;
     }
-    CHECK(errors == 0);
-    CHECK(total == 10);
+    EXPECT_INT(errors, 0);
+    EXPECT_INT(total, 10);
 }
 
 /* Connects a plain hiredis context for administrative commands. */
@@ -346,6 +432,54 @@ static const char seed_script[] =
     "redis.call('PEXPIRE', KEYS[2], 120000)\n"
     "return now\n";
 
+/* One sample of test_exact_boundaries (number i): seeds A and B, charges A
+ * once and B twice.  Returns -1 if it could not (why in note), else the ms
+ * elapsed on Redis's clock between seeding and the charges, and writes in
+ * note what came when it was out of range (else ""). */
+static long long boundary_sample(redisContext *c, int i, char *note, size_t n) {
+    char a[64], b[64], ka[128], kb[128], it[96], err[256] = "";
+    quota_decision_t d1, d2, d3;
+    snprintf(a, sizeof(a), "ex-%s-%d", run_tag, i);
+    snprintf(b, sizeof(b), "ey-%s-%d", run_tag, i);
+    snprintf(ka, sizeof(ka), "ow:quota:{bot:%s}:tat", a);
+    snprintf(kb, sizeof(kb), "ow:quota:{bot:%s}:tat", b);
+    redisReply *r = redisCommand(c, "EVAL %s 2 %s %s", seed_script, ka, kb);
+    long long n0 = (r && r->type == REDIS_REPLY_INTEGER) ? r->integer : -1;
+    if (r) freeReplyObject(r);
+    snprintf(note, n, "seeding failed");
+    if (n0 < 0)
+        return -1;
+    /* A: 52000*7 + 3 = 364003 ticks used of 420000; +60000 exceeds by
+     * 4003 ticks = 571.86 ms -> 572 */
+    new_intent(it, sizeof(it));
+    int rc1 = quota_charge(q, "bot", a, it, 7, 60000, &d1, err, sizeof(err));
+    /* B: the limit changed from 14 to 7: frac 3/14 ms becomes ceil(1.5) =
+     * 2/7 (rounded against the subject): 43428*7 + 2 = 303998, +60000 =
+     * 363998 <= 420000: allowed, remaining floor(56002/60000) = 0; the next
+     * exceeds by 3998 ticks = 571.14 ms -> 572 (571 had the conversion
+     * rounded down) */
+    new_intent(it, sizeof(it));
+    int rc2 = quota_charge(q, "bot", b, it, 7, 60000, &d2, err, sizeof(err));
+    new_intent(it, sizeof(it));
+    int rc3 = quota_charge(q, "bot", b, it, 7, 60000, &d3, err, sizeof(err));
+    long long n1 = redis_now_ms(c);
+    snprintf(note, n, "charge error: %s", err);
+    if (rc1 != 0 || rc2 != 0 || rc3 != 0 || n1 < n0)
+        return -1;
+    note[0] = '\0';
+    long long lo = 572 - (n1 - n0);
+    /* in range; exact where the clock was pinned (nothing elapsed) */
+    if (d1.allowed != 0 || d1.remaining != 0 || d1.retry_after_ms > 572 ||
+        d1.retry_after_ms < lo || d2.allowed != 1 || d2.remaining != 0 || d3.allowed != 0 ||
+        d3.retry_after_ms > 572 || d3.retry_after_ms < lo ||
+        (n1 == n0 && (d1.retry_after_ms != 572 || d3.retry_after_ms != 572)))
+        snprintf(note, n,
+                 "got %d/%lld, %d/%lld, %d/%lld; want 0/572, 1/0, 0/572 less the %lld ms elapsed",
+                 d1.allowed, (long long)d1.retry_after_ms, d2.allowed, (long long)d2.remaining,
+                 d3.allowed, (long long)d3.retry_after_ms, n1 - n0);
+    return n1 - n0;
+}
+
 /* Exact boundaries where T = 60000/7 ms is not whole.  This test knows the
  * state layout of quota.c (hash tat/frac/limit: TAT = tat + frac/limit ms)
  * and seeds it.  The expected retry_after_ms is 572 minus the ms elapsed on
@@ -353,95 +487,36 @@ static const char seed_script[] =
  * read after the charges equals the seeding time pin that to 0, and there
  * the result must be exact (a ceil/floor slip is off by one ms).  Other
  * samples (a slow run, e.g. under valgrind) get a range check only. */
-static void test_exact_boundaries(const redis_url_t *u, quota_t *q) {
-    redisContext *c = admin_connect(u);
-    CHECK(c != NULL);
-    if (c == NULL) return;
+static void test_exact_boundaries(void) {
+    if (!q)
+        UNIT_ABORT("no Redis (see connect)");
+    redisContext *c = admin_connect(&url_parts);
+    if (!EXPECT(c != NULL))
+        return;
     int exact = 0, bad = 0;
+    char note[256], first_bad[300] = "";
     for (int i = 0; i < 300 && exact < 5; i++) {
-        char a[64], b[64], ka[128], kb[128], it[96], err[256];
-        quota_decision_t d1, d2, d3;
-        snprintf(a, sizeof(a), "ex-%s-%d", run_tag, i);
-        snprintf(b, sizeof(b), "ey-%s-%d", run_tag, i);
-        snprintf(ka, sizeof(ka), "ow:quota:{bot:%s}:tat", a);
-        snprintf(kb, sizeof(kb), "ow:quota:{bot:%s}:tat", b);
-        redisReply *r = redisCommand(c, "EVAL %s 2 %s %s", seed_script, ka, kb);
-        long long n0 = (r && r->type == REDIS_REPLY_INTEGER) ? r->integer : -1;
-        if (r) freeReplyObject(r);
-        if (n0 < 0) {
-            bad++;
+        long long elapsed = boundary_sample(c, i, note, sizeof(note));
+        if (note[0] && bad++ == 0)
+            snprintf(first_bad, sizeof(first_bad), "sample %d: %s", i, note);
+        if (elapsed < 0)
             break;
-        }
-        /* A: 52000*7 + 3 = 364003 ticks used of 420000; +60000 exceeds by
-         * 4003 ticks = 571.86 ms -> 572 */
-        new_intent(it, sizeof(it));
-        int rc1 = quota_charge(q, "bot", a, it, 7, 60000, &d1, err, sizeof(err));
-        /* B: the limit changed from 14 to 7: frac 3/14 ms becomes
-         * ceil(1.5) = 2/7 (rounded against the subject): 43428*7 + 2 =
-         * 303998, +60000 = 363998 <= 420000: allowed, remaining
-         * floor(56002/60000) = 0; the next exceeds by 3998 ticks = 571.14 ms
-         * -> 572 (571 had the conversion rounded down) */
-        new_intent(it, sizeof(it));
-        int rc2 = quota_charge(q, "bot", b, it, 7, 60000, &d2, err, sizeof(err));
-        new_intent(it, sizeof(it));
-        int rc3 = quota_charge(q, "bot", b, it, 7, 60000, &d3, err, sizeof(err));
-        long long n1 = redis_now_ms(c);
-        if (rc1 != 0 || rc2 != 0 || rc3 != 0 || n1 < n0) {
-            printf("  exact: charge error: %s\n", err);
-            bad++;
-            break;
-        }
-        long long lo = 572 - (n1 - n0);
-        if (d1.allowed != 0 || d1.remaining != 0 || d1.retry_after_ms > 572 ||
-            d1.retry_after_ms < lo || d2.allowed != 1 || d2.remaining != 0 ||
-            d3.allowed != 0 || d3.retry_after_ms > 572 || d3.retry_after_ms < lo) {
-            printf("  boundary: got %d/%lld, %d/%lld, %d/%lld; want 0/572, 1/0, "
-                   "0/572 less up to %lld ms elapsed\n", d1.allowed,
-                   (long long)d1.retry_after_ms, d2.allowed, (long long)d2.remaining,
-                   d3.allowed, (long long)d3.retry_after_ms, n1 - n0);
-            bad++;
-        }
-        if (n1 != n0) continue;
-        exact++;
-        if (d1.retry_after_ms != 572 || d3.retry_after_ms != 572) {
-            printf("  exact: got retry %lld and %lld, want 572 and 572\n",
-                   (long long)d1.retry_after_ms, (long long)d3.retry_after_ms);
-            bad++;
-        }
+        exact += elapsed == 0;
     }
     if (exact == 0)
         printf("  NOTE: Redis clock never pinned (slow run?): boundary cases "
                "got range checks only\n");
     else
         printf("  exact boundaries: %d samples with a pinned clock\n", exact);
-    CHECK(bad == 0);
+    EXPECT_MSG(bad == 0, "%d boundary sample(s) off, the first: %s", bad, first_bad);
     redisFree(c);
 }
 
-/* NOSCRIPT fallback after SCRIPT FLUSH; reconnect after our connection is
- * killed (only connections named with our pid are killed). */
-static void test_recovery(quota_t *q, const redis_url_t *u) {
-    char bot[64], it[96], err[256];
-    quota_decision_t d;
-    redisContext *c = admin_connect(u);
-    CHECK(c != NULL);
-    if (c == NULL) return;
-
-    snprintf(bot, sizeof(bot), "rc-%s", run_tag);
-    new_intent(it, sizeof(it));
-    CHECK(quota_charge(q, "bot", bot, it, 10, 60000, &d, err, sizeof(err)) == 0);
-
-    redisReply *r = redisCommand(c, "SCRIPT FLUSH");
-    CHECK(r != NULL && r->type == REDIS_REPLY_STATUS);
-    if (r) freeReplyObject(r);
-    new_intent(it, sizeof(it));
-    int rc = quota_charge(q, "bot", bot, it, 10, 60000, &d, err, sizeof(err));
-    if (rc != 0) printf("  after SCRIPT FLUSH: %s\n", err);
-    CHECK(rc == 0 && d.allowed && d.remaining == 8);
-
+/* Kills this process's quota connections (named with our pid); how many. */
+static int kill_our_connections(redisContext *c) {
     char name[64];
     snprintf(name, sizeof(name), "name=order-worker-quota-%ld ", (long)getpid());
-    r = redisCommand(c, "CLIENT LIST");
+    redisReply *r = redisCommand(c, "CLIENT LIST");
     int killed = 0;
     if (r != NULL && r->type == REDIS_REPLY_STRING) {
         char *line = r->str;
@@ -458,161 +533,203 @@ static void test_recovery(quota_t *q, const redis_url_t *u) {
         }
     }
     if (r) freeReplyObject(r);
-    CHECK(killed == 1);
+    return killed;
+}
 
+/* NOSCRIPT fallback after SCRIPT FLUSH; reconnect after our connection is
+ * killed (only connections named with our pid are killed). */
+static void test_recovery(void) {
+    char bot[64], it[96], err[256] = "", where[1024];
+    quota_decision_t d;
+    const redis_url_t *u = &url_parts;
+    if (!q)
+        UNIT_ABORT("no Redis (see connect)");
+    redisContext *c = admin_connect(u);
+    if (!EXPECT(c != NULL))
+        return;
+    snprintf(bot, sizeof(bot), "rc-%s", run_tag);
     new_intent(it, sizeof(it));
-    rc = quota_charge(q, "bot", bot, it, 10, 60000, &d, err, sizeof(err));
-    CHECK(rc == -1);
-    char where[300];
+    EXPECT_CHARGE(q, "bot", bot, it, 10, 60000, &d);
+
+    redisReply *r = redisCommand(c, "SCRIPT FLUSH");
+    EXPECT(r != NULL && r->type == REDIS_REPLY_STATUS);
+    if (r) freeReplyObject(r);
+    new_intent(it, sizeof(it));
+    EXPECT_CHARGE(q, "bot", bot, it, 10, 60000, &d); /* after SCRIPT FLUSH */
+    EXPECT_DECISION(&d, 1, ANY, 8, ANY);
+
+    EXPECT_INT(kill_our_connections(c), 1);
+    new_intent(it, sizeof(it));
+    int rc = quota_charge(q, "bot", bot, it, 10, 60000, &d, err, sizeof(err));
+    EXPECT_INT(rc, -1);
     snprintf(where, sizeof(where), "%s:%d", u->host, u->port);
-    CHECK(rc == -1 && strstr(err, where) != NULL);
+    EXPECT_MSG(rc == -1 && strstr(err, where) != NULL, "error \"%s\" (expected it to name %s)",
+               err, where);
     if (rc == -1) printf("  after CLIENT KILL: %s\n", err);
-    if (u->password[0]) CHECK(strstr(err, u->password) == NULL);
+    if (u->password[0])
+        EXPECT_MSG(strstr(err, u->password) == NULL, "error \"%s\" echoes the password", err);
     /* the next call reconnects; the failed intent was not charged */
-    rc = quota_charge(q, "bot", bot, it, 10, 60000, &d, err, sizeof(err));
-    CHECK(rc == 0 && d.allowed && !d.replayed && d.remaining == 7);
+    EXPECT_CHARGE(q, "bot", bot, it, 10, 60000, &d);
+    EXPECT_DECISION(&d, 1, 0, 7, ANY);
     redisFree(c);
 }
 
-static void test_auth(const redis_url_t *u, const char *url) {
-    char buf[700], err[512], pw[64];
-    quota_t *q;
+/* Builds a URL for the same server as `u` with other credentials: pw NULL
+ * means none at all.  pw must not need percent-encoding. */
+static void url_with_password(const redis_url_t *u, const char *user,
+                              const char *pw, char *buf, size_t len) {
+    const char *lb = strchr(u->host, ':') != NULL ? "[" : "";
+    const char *rb = lb[0] ? "]" : "";
+    if (pw == NULL)
+        snprintf(buf, len, "redis://%s%s%s:%d/%d", lb, u->host, rb, u->port, u->db);
+    else
+        snprintf(buf, len, "redis://%s:%s@%s%s%s:%d/%d", user, pw, lb, u->host,
+                 rb, u->port, u->db);
+}
 
-    /* the real password works (quota_connect succeeded in main, recheck) */
-    q = quota_connect(url, err, sizeof(err));
-    CHECK(q != NULL);
-    quota_close(q);
+/* Credentials: the real ones work; wrong or none, and nothing listening,
+ * give an error naming the server, never the password. */
+static void test_connect_errors(void) {
+    char buf[1024], err[512] = "", pw[64];
+    const redis_url_t *u = &url_parts;
+    if (!q)
+        UNIT_ABORT("no Redis (see connect)");
+    quota_t *qq = quota_connect(redis_url, err, sizeof(err));
+    EXPECT_MSG(qq != NULL, "quota_connect: %s", err);
+    quota_close(qq);
 
-    /* a wrong password: an error naming the server, not the password */
     snprintf(pw, sizeof(pw), "Wr0ngPw%ld", (long)getpid());
     url_with_password(u, u->user, pw, buf, sizeof(buf));
     err[0] = '\0';
-    q = quota_connect(buf, err, sizeof(err));
-    CHECK(q == NULL);
-    quota_close(q);
+    qq = quota_connect(buf, err, sizeof(err));
+    EXPECT(qq == NULL);
+    quota_close(qq);
     printf("  wrong password: %s\n", err);
-    CHECK(strstr(err, pw) == NULL);
-    CHECK(strstr(err, "AUTH") != NULL);
-    CHECK(strstr(err, u->host) != NULL);
+    EXPECT_MSG(strstr(err, pw) == NULL, "error \"%s\" echoes the password", err);
+    EXPECT_MSG(strstr(err, "AUTH") != NULL, "error \"%s\" (expected it to say AUTH)", err);
+    EXPECT_MSG(strstr(err, u->host) != NULL, "error \"%s\" (expected it to name %s)", err,
+               u->host);
 
     /* with a password required, no credentials at all are refused */
     if (u->password[0]) {
         url_with_password(u, "", NULL, buf, sizeof(buf));
-        q = quota_connect(buf, err, sizeof(err));
-        CHECK(q == NULL);
-        quota_close(q);
+        qq = quota_connect(buf, err, sizeof(err));
+        EXPECT(qq == NULL);
+        quota_close(qq);
         printf("  no password: %s\n", err);
-        CHECK(strstr(err, u->password) == NULL);
+        EXPECT_MSG(strstr(err, u->password) == NULL, "error \"%s\" echoes the password", err);
     }
 
-    /* nothing listening: a clear connect error with host:port */
-    q = quota_connect("redis://:Sekr1tPw@127.0.0.1:1/0", err, sizeof(err));
-    CHECK(q == NULL);
+    qq = quota_connect("redis://:Sekr1tPw@127.0.0.1:1/0", err, sizeof(err));
+    EXPECT(qq == NULL);
     printf("  nothing listening: %s\n", err);
-    CHECK(strstr(err, "127.0.0.1:1") != NULL && strstr(err, "Sekr1tPw") == NULL);
+    EXPECT_MSG(strstr(err, "127.0.0.1:1") != NULL && strstr(err, "Sekr1tPw") == NULL,
+               "error \"%s\" (expected 127.0.0.1:1 named, the password not)", err);
 
-    CHECK(quota_connect("rediss://:x@h", err, sizeof(err)) == NULL);
-    CHECK(strstr(err, "TLS not supported") != NULL);
+    EXPECT(quota_connect("rediss://:x@h", err, sizeof(err)) == NULL);
+    EXPECT_MSG(strstr(err, "TLS not supported") != NULL, "error \"%s\"", err);
 }
 
 /* A per-subject override key (intentctl quota set) wins over the limit
- * argument, in the same script; removing it restores the default.  Also the
- * modes for a Redis that cannot be reached: local decides in memory with the
- * same GCRA, closed refuses, fail reports the error. */
-static void test_overrides_and_modes(quota_t *q, const char *url) {
-    char bot[96], it[96], err[512];
+ * argument, in the same script; removing it restores the default. */
+static void test_override_wins(void) {
+    char bot[96], it[96], err[512] = "";
     quota_decision_t d;
+    if (!q)
+        UNIT_ABORT("no Redis (see connect)");
     snprintf(bot, sizeof(bot), "ovr-%s", run_tag);
-    redisconn_t *c = redisconn_new(url, "test-quota", 2000, err, sizeof(err));
-    CHECK(c != NULL);
-    if (!c) return;
+    redisconn_t *c = redisconn_new(redis_url, "test-quota", 2000, err, sizeof(err));
+    if (!EXPECT_MSG(c != NULL, "redisconn_new: %s", err))
+        return;
     redisReply *r = redisconn_command(c, err, sizeof(err), "SET ow:quota:{bot:%s}:limit 3", bot);
-    CHECK(r != NULL);
+    EXPECT_MSG(r != NULL, "SET: %s", err);
     if (r) freeReplyObject(r);
     int granted = 0;
     for (int i = 0; i < 5; i++) {
         snprintf(it, sizeof(it), "ovr-%s-%d", run_tag, i);
-        CHECK(quota_charge(q, "bot", bot, it, 10, 60000, &d, err, sizeof(err)) == 0);
+        EXPECT_CHARGE(q, "bot", bot, it, 10, 60000, &d);
         granted += d.allowed;
     }
-    CHECK(granted == 3);            /* the override (3), not the argument (10) */
-    CHECK(d.limit == 3 && !d.allowed && d.retry_after_ms > 0);
+    EXPECT_INT(granted, 3); /* the override (3), not the argument (10) */
+    EXPECT_DECISION(&d, 0, ANY, ANY, 3);
+    EXPECT_MSG(d.retry_after_ms > 0, "retry_after_ms (expected > 0, got %lld)",
+               (long long)d.retry_after_ms);
     r = redisconn_command(c, err, sizeof(err), "DEL ow:quota:{bot:%s}:limit", bot);
     if (r) freeReplyObject(r);
     snprintf(it, sizeof(it), "ovr-%s-after", run_tag);
-    CHECK(quota_charge(q, "bot", bot, it, 10, 60000, &d, err, sizeof(err)) == 0);
+    EXPECT_CHARGE(q, "bot", bot, it, 10, 60000, &d);
     /* Back to the default limit.  (Not necessarily allowed: GCRA state is
      * time, and three trades at 3 a minute used the whole minute.) */
-    CHECK(d.limit == 10);
+    EXPECT_INT(d.limit, 10);
     redisconn_free(c);
+}
 
-    /* Nothing listens on port 1: each mode's answer. */
+/* The modes for a Redis that cannot be reached (nothing listens on port
+ * 1): local decides in memory with the same GCRA, closed refuses, fail
+ * reports the error. */
+static void test_modes_when_down(void) {
+    char bot[96], it[96], err[512] = "";
+    quota_decision_t d;
+    snprintf(bot, sizeof(bot), "down-%s", run_tag);
     quota_t *local = quota_new("redis://127.0.0.1:1/0", QUOTA_DOWN_LOCAL, err, sizeof(err));
     quota_t *closed = quota_new("redis://127.0.0.1:1/0", QUOTA_DOWN_CLOSED, err, sizeof(err));
     quota_t *fail = quota_new("redis://127.0.0.1:1/0", QUOTA_DOWN_FAIL, err, sizeof(err));
-    CHECK(local && closed && fail);
-    if (local && closed && fail) {
-        granted = 0;
+    if (EXPECT_MSG(local && closed && fail, "quota_new: %s", err)) {
+        int granted = 0;
         for (int i = 0; i < 4; i++) {
             snprintf(it, sizeof(it), "loc-%s-%d", run_tag, i);
-            CHECK(quota_charge(local, "bot", bot, it, 3, 60000, &d, err, sizeof(err)) == 0);
-            CHECK(d.local == 1);
+            EXPECT_CHARGE(local, "bot", bot, it, 3, 60000, &d);
+            EXPECT_INT(d.local, 1);
             granted += d.allowed;
         }
-        CHECK(granted == 3 && d.retry_after_ms > 0);
-        CHECK(quota_is_local(local) == 1);
-        snprintf(it, sizeof(it), "loc-%s-0", run_tag);  /* a replay: same answer */
-        CHECK(quota_charge(local, "bot", bot, it, 3, 60000, &d, err, sizeof(err)) == 0);
-        CHECK(d.allowed && d.replayed);
-        CHECK(quota_charge(closed, "bot", bot, it, 3, 60000, &d, err, sizeof(err)) == 0);
-        CHECK(!d.allowed && d.unavailable);
-        CHECK(quota_charge(fail, "bot", bot, it, 3, 60000, &d, err, sizeof(err)) == -1);
+        EXPECT_INT(granted, 3);
+        EXPECT_MSG(d.retry_after_ms > 0, "retry_after_ms (expected > 0, got %lld)",
+               (long long)d.retry_after_ms);
+        EXPECT_INT(quota_is_local(local), 1);
+        snprintf(it, sizeof(it), "loc-%s-0", run_tag); /* a replay: same answer */
+        EXPECT_CHARGE(local, "bot", bot, it, 3, 60000, &d);
+        EXPECT_DECISION(&d, 1, 1, ANY, ANY);
+        EXPECT_CHARGE(closed, "bot", bot, it, 3, 60000, &d);
+        EXPECT_DECISION(&d, 0, ANY, ANY, ANY);
+        EXPECT_INT(d.unavailable, 1);
+        EXPECT_INT(quota_charge(fail, "bot", bot, it, 3, 60000, &d, err, sizeof(err)), -1);
     }
     quota_close(local);
     quota_close(closed);
     quota_close(fail);
 }
 
-int main(void) {
+static const unit_test_t TESTS[] = {
+    {"redisurl_accepted", test_redisurl_accepted},
+    {"redisurl_refused", test_redisurl_refused},
+    {"redisurl_hides_credentials", test_redisurl_hides_credentials},
+    {"connect", test_connect},
+    {"gcra_replays_and_retry", test_gcra_replays_and_retry},
+    {"gcra_subjects_apart", test_gcra_subjects_apart},
+    {"replay_no_charge", test_replay_no_charge},
+    {"limits_per_subject", test_limits_per_subject},
+    {"limit_of_one", test_limit_of_one},
+    {"bad_args", test_bad_args},
+    {"exact_boundaries", test_exact_boundaries},
+    {"recovery", test_recovery},
+    {"race", test_race},
+    {"connect_errors", test_connect_errors},
+    {"override_wins", test_override_wins},
+    {"modes_when_down", test_modes_when_down},
+    {NULL, NULL}};
+
+int main(int argc, char **argv) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     snprintf(run_tag, sizeof(run_tag), "%ld-%lld", (long)getpid(),
              (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-
-    test_redisurl();
-
-    const char *url = getenv("REDIS_URL");
-    if (url == NULL || url[0] == '\0') {
-        printf("FAIL: REDIS_URL is not set (e.g. redis://:testpw@127.0.0.1:6390/0)\n");
-        failed++;
-    } else {
-        redis_url_t u;
-        char err[512];
-        if (redisurl_parse(url, &u, err, sizeof(err)) != 0) {
-            printf("FAIL: REDIS_URL: %s\n", err);
-            failed++;
-        } else {
-            quota_t *q = quota_connect(url, err, sizeof(err));
-            if (q == NULL) {
-                printf("FAIL: quota_connect: %s\n", err);
-                failed++;
-            } else {
-                passed++;
-                test_gcra(q);
-                test_replay_no_charge(q);
-                test_limits_per_subject(q);
-                test_bad_args(q);
-                test_exact_boundaries(&u, q);
-                test_recovery(q, &u);
-                test_race(url);
-                test_auth(&u, url);
-                test_overrides_and_modes(q, url);
-                quota_close(q);
-            }
-        }
-        explicit_bzero(&u, sizeof(u));
-    }
-
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    redis_url = getenv("REDIS_URL");
+    if (redis_url && !redis_url[0])
+        redis_url = NULL;
+    if (redis_url && redisurl_parse(redis_url, &url_parts, connect_err, sizeof(connect_err)) == 0)
+        q = quota_connect(redis_url, connect_err, sizeof(connect_err));
+    int rc = unit_main(TESTS, argc, argv);
+    quota_close(q);
+    explicit_bzero(&url_parts, sizeof(url_parts));
+    return rc;
 }
