@@ -261,6 +261,34 @@ keep_logs() {
         bad "the logs of $dir kept for test_secrets (tests/keep_logs.sh failed)"
 }
 
+# test_exit: the EXIT trap of a test (`trap test_exit EXIT`): an exit with
+# a non-zero status (a `die`, a command failing under set -e) counts as a
+# failure; then the test's own `undo`, if it defines one (what it changed,
+# put back), runs without -e; then finish.
+test_exit() {
+    local rc=$?
+    set +e
+    if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
+    if declare -F undo >/dev/null; then undo; fi
+    finish
+}
+
+# save_settings NAME...: remembers the environment variables NAME... (set or
+# not) for restore_settings, before a test exports its own values.
+declare -A SAVED_SETTINGS=()
+save_settings() {
+    local v
+    for v in "$@"; do SAVED_SETTINGS[$v]=${!v-__unset__}; done
+}
+
+# restore_settings: every variable save_settings remembered, as it was.
+restore_settings() {
+    local v
+    for v in "${!SAVED_SETTINGS[@]}"; do
+        if [[ ${SAVED_SETTINGS[$v]} == __unset__ ]]; then unset "$v"; else export "$v=${SAVED_SETTINGS[$v]}"; fi
+    done
+}
+
 # finish: the end of a test's EXIT trap: removes WORK, prints the summary
 # and exits with the status (an EXIT trap's own status is not the script's).
 finish() {

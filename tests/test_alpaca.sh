@@ -22,53 +22,16 @@ command -v curl >/dev/null || { echo "curl is required" >&2; exit 2; }
 export ALPACA_API_KEY_ID=test-alpaca-key
 export ALPACA_API_SECRET_KEY=test-alpaca-secret-$$
 WORK=$(mktemp -d)
-PIDS=()
-
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    # The simulators' logs, for tests/test_secrets.sh under compose/dev test.
-    local kept=0
-    bash "$(dirname "${BASH_SOURCE[0]}")/keep_logs.sh" "alpaca_client.${WORK##*/}" "$WORK" || kept=$?
-    rm -rf "$WORK"
-    if [ "$kept" -ne 0 ]; then
-        echo "FAIL: the logs of $WORK could not be kept for test_secrets" >&2
-        exit 1
-    fi
-}
-trap cleanup EXIT
-
-# start_sim NAME [ENV=VALUE...] -- starts a simulator on a random free port
-# and waits for /_sim/health; sets PORT.  Retries with another port if the
-# simulator exits (port taken).
-start_sim() {
-    local name=$1
-    shift
-    local try i pid
-    for try in 1 2 3 4 5 6 7 8 9 10; do
-        PORT=$((20000 + RANDOM % 10000))
-        env "$@" "$SIM" --port "$PORT" 2>"$WORK/$name.log" &
-        pid=$!
-        for i in $(seq 1 50); do
-            if curl -s -o /dev/null "http://127.0.0.1:$PORT/_sim/health"; then
-                PIDS+=("$pid")
-                return 0
-            fi
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    cat "$WORK/$name.log" >&2
-    echo "could not start the $name simulator" >&2
+SIM_BIN=$SIM
+SIM_ARGS=()
+KEEP_AS=alpaca_client
+# shellcheck source=tests/simlib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/simlib.sh"
+sims_failed() {
+    echo "could not start the $1 simulator" >&2
     exit 1
 }
+trap sims_exit EXIT
 
 # Quotes stay where the test puts them and fills are whole, so that prices
 # and quantities can be checked exactly; fills still come from the engine's

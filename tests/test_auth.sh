@@ -30,19 +30,16 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 stack_test auth
 RESTARTED=0
 
-cleanup() {
-    local rc=$?
-    set +e
-    if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
+# undo: what this test changed, put back on exit (test_exit, tests/lib.sh).
+undo() {
     if ((RESTARTED)); then
         say "-- restoring the workers' settings"
         unset INTENT_SIGNING SIGNING_REFRESH_MS USER_TOPIC_SIGNER BOT_TRADES_PER_MIN \
             USER_TRADES_PER_MIN
         restore_workers
     fi
-    finish
 }
-trap cleanup EXIT
+trap test_exit EXIT
 
 B="au-$RUN-b" O="au-$RUN-o" BE="au-$RUN-backend" U="au-$RUN-u" X="au-$RUN-x"
 NOT_AUTHORIZED="rejected unauthorized: the intent is not authorized"

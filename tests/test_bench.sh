@@ -34,16 +34,13 @@ rm -rf "$BENCH_KEEP_DIR"
 
 port_open() { timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null; }
 
-cleanup() {
-    local rc=$?
-    set +e
-    if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
+# undo: what this test changed, put back on exit (test_exit, tests/lib.sh).
+undo() {
     timeout 120 "$DEV" --state "$STATE" down --purge --keep "$BENCH_KEEP_DIR/stack-left" >/dev/null 2>&1
     keep_logs bench_quick-run "$STATE.work"
     rm -rf "$STATE.work"
-    finish
 }
-trap cleanup EXIT
+trap test_exit EXIT
 
 # check_result FILE: prints what is missing from a quick result (nothing: fine).
 check_result() {

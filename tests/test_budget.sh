@@ -31,19 +31,16 @@ restack() {
     }
 }
 
-cleanup() {
-    local rc=$?
-    set +e
-    if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
+# undo: what this test changed, put back on exit (test_exit, tests/lib.sh).
+undo() {
     if ((CHANGED)); then
         say "-- restoring the simulator and two workers with their usual settings"
         unset ALPACA_CALLS_PER_MIN RATE_PERIOD_MS BOT_TRADES_PER_MIN USER_TRADES_PER_MIN \
             INTENT_MAX_AGE_MS ACCOUNT_REFRESH_MS
         restack 2 || { printf '  FAIL  restoring the stack\n'; FAILED=$((FAILED + 1)); }
     fi
-    finish
 }
-trap cleanup EXIT
+trap test_exit EXIT
 
 stats() { curl -fsS --max-time 10 "$ALPACA_SIM_URL/_sim/stats"; }
 

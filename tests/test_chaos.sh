@@ -56,11 +56,9 @@ declare -A PENDING=() # worker index -> pid of its restart job (ours)
 # The limits' period is a second, so that the shared Alpaca budget holds no
 # more than a second's calls when the usual limit (200 a minute) is back and
 # the next test on the stack starts.
-SETTINGS=(BOT_TRADES_PER_MIN USER_TRADES_PER_MIN ALPACA_CALLS_PER_MIN RATE_PERIOD_MS INTENT_MAX_AGE_MS
-    RECONCILE_INTERVAL_MS RECONCILE_AFTER_MS FOLLOW_INTERVAL_MS FOLLOW_MAX_INTERVAL_MS
-    FOLLOW_LEASE_MS ALPACA_TIMEOUT_MS WORKER_DRAIN_MS BREAKER_OPEN_MS)
-declare -A OLD=()
-for v in "${SETTINGS[@]}"; do OLD[$v]=${!v-__unset__}; done
+save_settings BOT_TRADES_PER_MIN USER_TRADES_PER_MIN ALPACA_CALLS_PER_MIN RATE_PERIOD_MS \
+    INTENT_MAX_AGE_MS RECONCILE_INTERVAL_MS RECONCILE_AFTER_MS FOLLOW_INTERVAL_MS \
+    FOLLOW_MAX_INTERVAL_MS FOLLOW_LEASE_MS ALPACA_TIMEOUT_MS WORKER_DRAIN_MS BREAKER_OPEN_MS
 
 # Quantities in billionths (exact; jq's numbers are doubles, fine below 2^53).
 JQ_NANOS='def nanos: split(".") as $p | (($p[1] // "") + "000000000")[0:9] as $f | ($p[0] | tonumber) * 1000000000 + ($f | tonumber);'
@@ -100,10 +98,8 @@ wait_jobs() {
     done
 }
 
-cleanup() {
-    local rc=$? v
-    set +e
-    if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
+# undo: what this test changed, put back on exit (test_exit, tests/lib.sh).
+undo() {
     if [[ -n $SENDER_PID ]] && kill -0 "$SENDER_PID" 2>/dev/null; then
         say "-- stopping the intent sender (pid $SENDER_PID)"
         kill -TERM "$SENDER_PID" 2>/dev/null
@@ -113,14 +109,11 @@ cleanup() {
     sim POST /_sim/faults '{}' >/dev/null
     if ((CHANGED)); then
         say "-- restoring the simulator and two workers with their usual settings"
-        for v in "${SETTINGS[@]}"; do
-            if [[ ${OLD[$v]} == __unset__ ]]; then unset "$v"; else export "$v=${OLD[$v]}"; fi
-        done
+        restore_settings
         restack 2 || FAILED=$((FAILED + 1))
     fi
-    finish
 }
-trap cleanup EXIT
+trap test_exit EXIT
 # A signal ends the run through cleanup, counted as a failure.
 trap 'exit 130' INT
 trap 'exit 143' TERM

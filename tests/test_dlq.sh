@@ -20,13 +20,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 stack_test dlq
 
-cleanup() {
-    local rc=$?
-    set +e
-    if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
-    finish
-}
-trap cleanup EXIT
+trap test_exit EXIT
 
 NJ_KEY="k-$RUN-nj" ARR_KEY="k-$RUN-arr"
 

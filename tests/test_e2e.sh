@@ -34,23 +34,17 @@ SYMBOLS=(AAPL NVDA AMD IBM)
 
 REPLAY_PID=""
 RESTARTED=0
-SETTINGS=(BOT_TRADES_PER_MIN USER_TRADES_PER_MIN ALPACA_CALLS_PER_MIN RATE_PERIOD_MS)
-declare -A OLD=()
-for v in "${SETTINGS[@]}"; do OLD[$v]=${!v-__unset__}; done
+save_settings BOT_TRADES_PER_MIN USER_TRADES_PER_MIN ALPACA_CALLS_PER_MIN RATE_PERIOD_MS
 
-cleanup() {
-    local rc=$?
-    set +e
-    if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
+# undo: what this test changed, put back on exit (test_exit, tests/lib.sh).
+undo() {
     if [[ -n $REPLAY_PID ]] && kill -0 "$REPLAY_PID" 2>/dev/null; then
         kill -KILL "$REPLAY_PID" 2>/dev/null
         wait "$REPLAY_PID" 2>/dev/null
     fi
     if ((RESTARTED)); then
         say "-- restoring the workers' and the simulator's limits"
-        for v in "${SETTINGS[@]}"; do
-            if [[ ${OLD[$v]} == __unset__ ]]; then unset "$v"; else export "$v=${OLD[$v]}"; fi
-        done
+        restore_settings
         if ! { "$DEV" --state "$STATE" stop alpaca-sim && "$DEV" --state "$STATE" start alpaca-sim &&
             timeout 120 "$DEV" --state "$STATE" workers-restart; } >"$WORK/restore.log" 2>&1; then
             sed 's/^/        | /' "$WORK/restore.log"
@@ -58,9 +52,8 @@ cleanup() {
             FAILED=$((FAILED + 1))
         fi
     fi
-    finish
 }
-trap cleanup EXIT
+trap test_exit EXIT
 
 [[ -x $IC ]] || die "$IC is missing (build first)"
 [[ -x $WORKER ]] || die "$WORKER is missing (build first)"

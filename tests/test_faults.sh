@@ -44,16 +44,12 @@ BOTS=5            # each batch is spread over this many fresh bots
 RESTARTED=0 REDIS_STOPPED=0 PG_STOPPED=0 KAFKA_DOWN=0
 
 # The workers' settings for this run; the previous values come back on exit.
-SETTINGS=(BOT_TRADES_PER_MIN USER_TRADES_PER_MIN BREAKER_WINDOW_CALLS BREAKER_MIN_CALLS
-    BREAKER_OPEN_MS BREAKER_HALF_OPEN_CALLS BREAKER_WINDOW_MS ALPACA_TIMEOUT_MS
-    FOLLOW_INTERVAL_MS FOLLOW_MAX_INTERVAL_MS QUOTA_REDIS_DOWN_MODE)
-declare -A OLD=()
-for v in "${SETTINGS[@]}"; do OLD[$v]=${!v-__unset__}; done
+save_settings BOT_TRADES_PER_MIN USER_TRADES_PER_MIN BREAKER_WINDOW_CALLS BREAKER_MIN_CALLS \
+    BREAKER_OPEN_MS BREAKER_HALF_OPEN_CALLS BREAKER_WINDOW_MS ALPACA_TIMEOUT_MS \
+    FOLLOW_INTERVAL_MS FOLLOW_MAX_INTERVAL_MS QUOTA_REDIS_DOWN_MODE
 
-cleanup() {
-    local rc=$? v
-    set +e
-    if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
+# undo: what this test changed, put back on exit (test_exit, tests/lib.sh).
+undo() {
     sim POST /_sim/faults '{}' >/dev/null
     sim POST /_sim/config '{"quote_walk":true}' >/dev/null
     if ((KAFKA_DOWN)); then
@@ -70,14 +66,11 @@ cleanup() {
     fi
     if ((RESTARTED)); then
         say "-- restoring the workers' settings"
-        for v in "${SETTINGS[@]}"; do
-            if [[ ${OLD[$v]} == __unset__ ]]; then unset "$v"; else export "$v=${OLD[$v]}"; fi
-        done
+        restore_settings
         dev workers-restart || FAILED=$((FAILED + 1))
     fi
-    finish
 }
-trap cleanup EXIT
+trap test_exit EXIT
 
 # batch NAME COUNT: COUNT fresh market intents spread over $BOTS fresh bots,
 # generated into $WORK/NAME.jsonl (ids appended to $WORK/NAME.ids) and sent.

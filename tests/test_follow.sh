@@ -20,10 +20,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 stack_test follow
 RESTARTED=0
 
-cleanup() {
-    local rc=$?
-    set +e
-    if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
+# undo: what this test changed, put back on exit (test_exit, tests/lib.sh).
+undo() {
     sim POST /_sim/faults '{}' >/dev/null
     sim POST /_sim/market '{"open":true}' >/dev/null
     sim POST /_sim/account '{"trading_blocked":false,"status":"ACTIVE"}' >/dev/null
@@ -34,9 +32,8 @@ cleanup() {
             ACCOUNT_REFRESH_MS ALPACA_TIMEOUT_MS
         restore_workers
     fi
-    finish
 }
-trap cleanup EXIT
+trap test_exit EXIT
 
 # events NAME: every message on the result topics for that intent, in
 # topic order, as JSON lines in $WORK/NAME.events.

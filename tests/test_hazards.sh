@@ -32,10 +32,8 @@ restart() {  # restart WORKERS: every worker again with the settings exported no
     }
 }
 
-cleanup() {
-    local rc=$?
-    set +e
-    if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
+# undo: what this test changed, put back on exit (test_exit, tests/lib.sh).
+undo() {
     curl -fsS --max-time 5 -X POST -d '{}' "$ALPACA_SIM_URL/_sim/faults" >/dev/null
     "$DEV" --state "$STATE" stop worker-3 >/dev/null 2>&1
     say "-- restoring the workers' settings"
@@ -43,9 +41,8 @@ cleanup() {
         WORKER_DRAIN_MS FOLLOW_INTERVAL_MS FOLLOW_MAX_INTERVAL_MS RECONCILE_INTERVAL_MS \
         RECONCILE_AFTER_MS INTENT_MAX_AGE_MS
     restore_workers 2
-    finish
 }
-trap cleanup EXIT
+trap test_exit EXIT
 
 dup_cids() { curl -fsS --max-time 10 "$ALPACA_SIM_URL/_sim/stats" | jq -r '.duplicate_client_order_ids'; }
 

@@ -26,14 +26,11 @@ stack_test ops
 ADMIN_BASE=${DEV_ADMIN_BASE_PORT:?DEV_ADMIN_BASE_PORT is not set (run via compose/dev test)}
 PG_STOPPED=0
 
-cleanup() {
-    local rc=$?
-    set +e
-    if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
+# undo: what this test changed, put back on exit (test_exit, tests/lib.sh).
+undo() {
     if ((PG_STOPPED)); then "$DEV" --state "$STATE" start postgres >/dev/null 2>&1; fi
-    finish
 }
-trap cleanup EXIT
+trap test_exit EXIT
 
 # The admin URLs of the running workers.
 mapfile -t WORKERS < <(find "$STATE/pids" -name 'worker-*.pid' -printf '%f\n' | sed 's/\.pid$//' | sort)

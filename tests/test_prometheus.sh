@@ -20,14 +20,11 @@ stack_test prometheus
 RULES=$ROOT/compose/prometheus/alerts.yml
 TESTS=$ROOT/compose/prometheus/alerts.test.yml
 
-cleanup() {
-    local rc=$?
-    set +e
-    if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
+# undo: what this test changed, put back on exit (test_exit, tests/lib.sh).
+undo() {
     "$DEV" --state "$STATE" stop prometheus >/dev/null 2>&1
-    finish
 }
-trap cleanup EXIT
+trap test_exit EXIT
 
 # ---------------------------------------------------------------- 1. the rules
 if promtool check rules "$RULES" >"$WORK/check.out" 2>&1; then ok "promtool check rules alerts.yml"

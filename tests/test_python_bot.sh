@@ -25,13 +25,7 @@ stack_test pybot
 PY=/usr/bin/python3 # Debian's, which has python3-confluent-kafka
 PYDIR="$ROOT/producers/python"
 
-cleanup() {
-    local rc=$?
-    set +e
-    if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
-    finish
-}
-trap cleanup EXIT
+trap test_exit EXIT
 
 "$PY" -c 'import confluent_kafka' 2>/dev/null ||
     die "$PY cannot import confluent_kafka (compose/dev install: python3-confluent-kafka)"

@@ -33,23 +33,16 @@ LG_PID=""
 # The limits' period is a second, so that the shared Alpaca budget holds
 # no more than a second's calls when the usual limit (200 a minute) is back
 # and the next test starts.
-SETTINGS=(BOT_TRADES_PER_MIN ALPACA_CALLS_PER_MIN RATE_PERIOD_MS)
-declare -A OLD=()
-for v in "${SETTINGS[@]}"; do OLD[$v]=${!v-__unset__}; done
+save_settings BOT_TRADES_PER_MIN ALPACA_CALLS_PER_MIN RATE_PERIOD_MS
 
-cleanup() {
-    local rc=$? v
-    set +e
-    if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
+# undo: what this test changed, put back on exit (test_exit, tests/lib.sh).
+undo() {
     if [[ -n $LG_PID ]] && kill -0 "$LG_PID" 2>/dev/null; then kill -TERM "$LG_PID"; wait "$LG_PID"; fi
-    for v in "${SETTINGS[@]}"; do
-        if [[ ${OLD[$v]} == __unset__ ]]; then unset "$v"; else export "$v=${OLD[$v]}"; fi
-    done
+    restore_settings
     say "-- restoring the simulator and two workers with their usual settings"
     { dev stop alpaca-sim && dev start alpaca-sim && dev workers-restart 2; } || FAILED=$((FAILED + 1))
-    finish
 }
-trap cleanup EXIT
+trap test_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 

@@ -34,13 +34,7 @@ SC="$ROOT/tools/schema-check/schema-check.mjs"
 SCHEMAS="$ROOT/schemas"
 SAMPLES="$ROOT/producers/samples"
 
-cleanup() {
-    local rc=$?
-    set +e
-    if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
-    finish
-}
-trap cleanup EXIT
+trap test_exit EXIT
 
 command -v node >/dev/null || die "node is missing (compose/dev install)"
 [[ -d $ROOT/tools/schema-check/node_modules/@asyncapi/parser ]] ||

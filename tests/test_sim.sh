@@ -33,27 +33,14 @@ SECRET=test-secret-key
 unset ALPACA_API_KEY_ID ALPACA_API_SECRET_KEY ALPACA_CALLS_PER_MIN RATE_PERIOD_MS \
     SIM_TICK_MS SIM_PARTIAL_FILL_RATE SIM_FILL_ON_SUBMIT SIM_QUOTE_WALK
 WORK=$(mktemp -d)
-PIDS=()
 PASSED=0
-
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    # The simulators' logs, for tests/test_secrets.sh under compose/dev test.
-    local kept=0
-    bash "$(dirname "${BASH_SOURCE[0]}")/keep_logs.sh" "alpaca_sim.${WORK##*/}" "$WORK" || kept=$?
-    rm -rf "$WORK"
-    if [ "$kept" -ne 0 ]; then
-        echo "FAIL: the logs of $WORK could not be kept for test_secrets" >&2
-        exit 1
-    fi
-}
-trap cleanup EXIT
+SIM_BIN=$BIN
+SIM_ARGS=(--seed 42)
+KEEP_AS=alpaca_sim
+# shellcheck source=tests/simlib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/simlib.sh"
+sims_failed() { fail "could not start $1"; }
+trap sims_exit EXIT
 
 fail() {
     echo "FAIL: $*" >&2
@@ -71,34 +58,6 @@ expect() {
     local desc=$1
     shift
     if "$@" >/dev/null; then pass; else fail "$desc"; fi
-}
-
-# start_sim NAME [ENV=VALUE...] -- starts a simulator on a random free port;
-# sets PORT and SIM_PID.  Retries with another port if the bind fails.
-start_sim() {
-    local name=$1
-    shift
-    local try
-    for try in 1 2 3 4 5 6 7 8 9 10; do
-        PORT=$((20000 + RANDOM % 10000))
-        env "$@" "$BIN" --port "$PORT" --seed 42 2>"$WORK/$name.log" &
-        SIM_PID=$!
-        local i
-        for i in $(seq 1 50); do
-            if curl -s -o /dev/null "http://127.0.0.1:$PORT/_sim/health"; then
-                PIDS+=("$SIM_PID")
-                return 0
-            fi
-            if ! kill -0 "$SIM_PID" 2>/dev/null; then
-                break
-            fi
-            sleep 0.1
-        done
-        kill "$SIM_PID" 2>/dev/null || true
-        wait "$SIM_PID" 2>/dev/null || true
-    done
-    cat "$WORK/$name.log" >&2
-    fail "could not start $name"
 }
 
 # call METHOD PATH [BODY] [more curl args] -- as the authorised client.
@@ -991,7 +950,7 @@ ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:log_path=$WORK/asan"
     ALPACA_API_KEY_ID=$KEY ALPACA_API_SECRET_KEY=$SECRET SIM_PARTIAL_FILL_RATE=1 \
     "${WRAP[@]}" "$BIN" --port "$PORT" 2>"$WORK/shutdown.log" &
 STOP_PID=$!
-PIDS+=("$STOP_PID")
+SIM_PIDS+=("$STOP_PID")
 BASE="http://127.0.0.1:$PORT"
 for i in $(seq 1 100); do
     curl -s -o /dev/null "$BASE/_sim/health" && break

@@ -26,10 +26,8 @@ TOUCHED=()
 # Quota overrides this run set ("bot ID"), removed on exit.
 OVERRIDES=()
 
-cleanup() {
-    local rc=$?
-    set +e
-    if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
+# undo: what this test changed, put back on exit (test_exit, tests/lib.sh).
+undo() {
     local s
     # Whatever happened, trading is left active for the tests that follow.
     for s in "${TOUCHED[@]}" --global; do
@@ -53,9 +51,8 @@ cleanup() {
         unset BOT_TRADES_PER_MIN USER_TRADES_PER_MIN
         restore_workers
     fi
-    finish
 }
-trap cleanup EXIT
+trap test_exit EXIT
 
 # ic_state halt|reduce|resume SCOPE-FLAGS...: the operator's command; the
 # scope is remembered so that the exit resumes it.

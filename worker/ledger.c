@@ -29,21 +29,13 @@
 #include <string.h>
 
 #include "ledger_internal.h"
+#include "pqmsg.h"
 
 void ledger_set_err(char *err, size_t errlen, const char *what, PGconn *c,
                     PGresult *r) {
-    const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
-    snprintf(err, errlen, "ledger: %s: %s", what, msg && *msg ? msg : "failed");
-    /* libpq's messages span lines; a log line must not. */
-    for (char *c = err; *c; c++)
-        if (*c == '\n' || *c == '\t') *c = ' ';
-    size_t n = strlen(err);
-    while (n > 0 && err[n - 1] == ' ') err[--n] = '\0';
-}
-
-static void ignore_notice(void *arg, const char *message) {
-    (void)arg;
-    (void)message;
+    char prefix[160];
+    snprintf(prefix, sizeof(prefix), "ledger: %s", what);
+    pqmsg_line(err, errlen, prefix, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
 }
 
 /* A broken connection is never reset behind the owner's back: it held the
@@ -121,7 +113,7 @@ ledger_t *ledger_connect(const char *database_url, const char *replica,
         free(l);
         return NULL;
     }
-    PQsetNoticeProcessor(l->conn, ignore_notice, NULL);
+    PQsetNoticeProcessor(l->conn, pqmsg_ignore_notice, NULL);
     /* See the top of the file: durable commits ask for it
      * (ledger_begin_durable(), DURABLE_IF).
      * Planner: every statement here reaches its rows through an index

@@ -10,12 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pqmsg.h"
+
 void pgadmin_fail(pgadmin_err_t *e, const char *what, const char *msg) {
-    size_t o = (size_t)snprintf(e->msg, sizeof(e->msg), "%s: ", what);
-    if (o >= sizeof(e->msg)) o = sizeof(e->msg) - 1;
-    for (const char *p = msg && *msg ? msg : "failed"; *p && o + 1 < sizeof(e->msg); p++)
-        e->msg[o++] = *p == '\n' || *p == '\t' ? ' ' : *p;
-    e->msg[o] = '\0';
+    pqmsg_line(e->msg, sizeof(e->msg), what, msg);
     e->missing_table = 0;
 }
 

@@ -27,6 +27,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "pqmsg.h"
+
 #include "log.h"
 #include "timefmt.h"
 
@@ -54,19 +56,11 @@ struct pgview {
     pthread_t thread;
 };
 
-/* libpq's messages span lines; a log line must not. */
 static void set_pq_err(pgview_t *v, char *err, size_t errlen, const char *what,
                        const char *msg) {
-    snprintf(err, errlen, "%s: %s: %s", v->ops->name, what, msg && *msg ? msg : "failed");
-    for (char *c = err; *c; c++)
-        if (*c == '\n' || *c == '\t') *c = ' ';
-    size_t n = strlen(err);
-    while (n > 0 && err[n - 1] == ' ') err[--n] = '\0';
-}
-
-static void ignore_notice(void *arg, const char *message) {
-    (void)arg;
-    (void)message;
+    char prefix[160];
+    snprintf(prefix, sizeof(prefix), "%s: %s", v->ops->name, what);
+    pqmsg_line(err, errlen, prefix, msg);
 }
 
 static void drop_conn(pgview_t *v) {
@@ -98,7 +92,7 @@ static int ensure_conn(pgview_t *v, char *err, size_t errlen) {
         drop_conn(v);
         return -1;
     }
-    PQsetNoticeProcessor(v->conn, ignore_notice, NULL);
+    PQsetNoticeProcessor(v->conn, pqmsg_ignore_notice, NULL);
     return 0;
 }
 
