@@ -439,9 +439,14 @@ static const char *const KAFKA_CLIENT_PREFIX[2] = {"KAFKA_CONSUMER_", "KAFKA_PRO
 /* Properties the programs set themselves, because a guarantee or another
  * setting depends on them: given by name they would stop the load.  The
  * consumer's offsets are stored only after an outcome is durable
- * (enable.auto.offset.store=false), from the earliest offset of a partition
- * the group never committed; the producer is idempotent and gives up on a
- * message exactly when its sender stops waiting (PUBLISH_TIMEOUT_MS). */
+ * (enable.auto.offset.store=false, and the legacy names of the same), from
+ * the earliest offset of a partition the group never committed; it reads
+ * committed messages only; each replica is a member of its own; a member
+ * that drains for WORKER_DRAIN_MS must not be evicted meanwhile
+ * (max.poll.interval.ms stays above it).  The producer is idempotent, keeps
+ * each key's events on one partition (the contract's per-key order), and
+ * gives up on a message exactly when its sender stops waiting
+ * (PUBLISH_TIMEOUT_MS). */
 static const char *kafka_prop_owner(config_kafka_client_t client, const char *name) {
     static const char *const common[][2] = {
         {"bootstrap.servers", "KAFKA_BROKERS"},
@@ -464,10 +469,17 @@ static const char *kafka_prop_owner(config_kafka_client_t client, const char *na
         {"enable.auto.commit", "the worker (offsets are committed as they are stored)"},
         {"auto.offset.reset", "the worker (a new group starts at the earliest intent)"},
         {"partition.assignment.strategy", "the worker (cooperative-sticky)"},
+        {"auto.commit.enable", "the worker (offsets are committed as they are stored)"},
+        {"offset.store.method", "the worker (offsets are committed to the group)"},
+        {"isolation.level", "the worker (only committed intents are read)"},
+        {"group.instance.id", "the worker (each replica is a member of its own)"},
+        {"max.poll.interval.ms", "the worker (it stays above WORKER_DRAIN_MS)"},
     };
     static const char *const producer[][2] = {
         {"enable.idempotence", "the worker (an event is written once per send)"},
         {"acks", "the worker (idempotence needs all)"},
+        {"request.required.acks", "the worker (idempotence needs all)"},
+        {"partitioner", "the worker (each key's events on one partition)"},
         {"message.timeout.ms", "PUBLISH_TIMEOUT_MS"},
         {"delivery.timeout.ms", "PUBLISH_TIMEOUT_MS"},
     };
@@ -556,7 +568,9 @@ int config_kafka_apply(const config_t *cfg, config_kafka_client_t client,
     for (int i = 0; i < cfg->n_kafka_client_props[client]; i++) {
         const config_kafka_prop_t *p = &cfg->kafka_client_props[client][i];
         if (rd_kafka_conf_set(conf, p->name, p->value, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
-            snprintf(err, errlen, "%s%s: %s", KAFKA_CLIENT_PREFIX[client], p->name, e);
+            int secret = strstr(p->name, "password") || strstr(p->name, "secret");
+            snprintf(err, errlen, "%s%s: %s", KAFKA_CLIENT_PREFIX[client], p->name,
+                     secret ? "not accepted" : e);
             return -1;
         }
     }

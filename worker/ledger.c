@@ -33,7 +33,7 @@
 
 void ledger_set_err(char *err, size_t errlen, const char *what, PGconn *c,
                     PGresult *r) {
-    char prefix[160];
+    char prefix[256];
     snprintf(prefix, sizeof(prefix), "ledger: %s", what);
     pqmsg_line(err, errlen, prefix, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
 }

@@ -58,7 +58,7 @@ struct pgview {
 
 static void set_pq_err(pgview_t *v, char *err, size_t errlen, const char *what,
                        const char *msg) {
-    char prefix[160];
+    char prefix[256];
     snprintf(prefix, sizeof(prefix), "%s: %s", v->ops->name, what);
     pqmsg_line(err, errlen, prefix, msg);
 }
