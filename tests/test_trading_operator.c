@@ -214,7 +214,7 @@ static void test_pgadmin_errors_are_one_line(void) {
     pgadmin_fail(&e, "what", NULL);
     EXPECT_STR(e.msg, "what: failed");
     pgadmin_fail(&e, "what", "ERROR:  x\nLINE 1:\ty\n");
-    EXPECT_STR(e.msg, "what: ERROR:  x LINE 1: y ");
+    EXPECT_STR(e.msg, "what: ERROR:  x LINE 1: y");
 }
 
 static const unit_test_t TESTS[] = {
