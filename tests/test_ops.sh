@@ -153,7 +153,7 @@ for fam in intents_consumed_total intent_processing_seconds intents_in_flight pa
     dead_letters_total alpaca_requests_total alpaca_request_seconds breaker_state \
     breaker_transitions_total alpaca_budget_used_calls alpaca_budget_limit_calls \
     alpaca_budget_grants_total alpaca_budget_wait_seconds alpaca_budget_timeouts_total \
-    cache_requests_total quota_refusals_total; do
+    cache_requests_total quota_refusals_total stage_seconds; do
     grep -q "^# TYPE order_worker_$fam " "$WORK/one.prom" || echo "missing: order_worker_$fam"
 done >"$WORK/missing"
 expect_empty "every metric family of README's operations section is exposed" "$WORK/missing"
@@ -252,6 +252,16 @@ d=$(delta "order_worker_intents_consumed_total{topic=\"$T_BOT\"}")
 expect_eq "order_worker_intents_consumed_total{topic=$T_BOT} moved by the $SENT messages sent" "$SENT" "$d"
 d=$(delta "order_worker_intent_processing_seconds_count{topic=\"$T_BOT\"}")
 expect_eq "order_worker_intent_processing_seconds counted the $SENT messages" "$SENT" "$d"
+for stage in kafka_in lane_wait decode; do
+    d=$(delta "order_worker_stage_seconds_count{path=\"intake\",stage=\"$stage\"}")
+    expect_eq "order_worker_stage_seconds{path=intake,stage=$stage} counted the $SENT messages" "$SENT" "$d"
+done
+for stage in ledger_record risk quota submitting post outcome_commit produce_ack; do
+    d=$(delta "order_worker_stage_seconds_count{path=\"intake\",stage=\"$stage\"}")
+    if ((d >= quota)); then ok "order_worker_stage_seconds{path=intake,stage=$stage} counted >= $quota ($d)"; else
+        bad "order_worker_stage_seconds{path=intake,stage=$stage} counted >= $quota (got $d)"
+    fi
+done
 d=$(delta 'order_worker_quota_refusals_total{subject="bot"}')
 expect_eq "order_worker_quota_refusals_total{subject=bot} moved by 2" 2 "$d"
 d=$(delta 'order_worker_alpaca_request_seconds_count{operation="place_order"}')

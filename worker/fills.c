@@ -27,6 +27,7 @@
 #include "decimal.h"
 #include "ledger.h"
 #include "log.h"
+#include "metrics.h"
 #include "timefmt.h"
 
 #define LEASE_NAME "order-follower"
@@ -112,6 +113,7 @@ static int apply(follower_t *f, const ledger_open_order_t *known, alpaca_order_t
     if (!strcmp(now->status, known->status) && !strcmp(now->filled_qty, known->filled_qty))
         return 0;
     char err[256];
+    int64_t t0 = timefmt_mono_us();
     int held = ledger_lock_intent(f->ledger, known->intent_id, err, sizeof(err));
     if (held <= 0) return held;  /* busy: the pipeline has it; next cycle */
     int rc = -1;
@@ -119,8 +121,9 @@ static int apply(follower_t *f, const ledger_open_order_t *known, alpaca_order_t
     intent_t in;
     intent_verdict_t v;
     memset(&in, 0, sizeof(in));
-    if (ledger_order_progress(f->ledger, known->intent_id, &prog, err, sizeof(err)) < 0)
-        goto out;
+    int read = ledger_order_progress(f->ledger, known->intent_id, &prog, err, sizeof(err));
+    metrics_stage("follow", "lock", t0, 1);
+    if (read < 0) goto out;
     if (strcmp(prog.state, "submitted") != 0) {
         rc = 0;  /* finished meanwhile by someone else */
         goto out;
@@ -266,6 +269,7 @@ static void tick(follower_t *f) {
             log_msg(LOG_WARN, "dependency_failed", NULL, "follower: %s", err);
             return;
         }
+        ledger_set_stage_path(f->ledger, "follow");
     }
     int held = ledger_take_lease(f->ledger, LEASE_NAME, f->cfg->replica_id,
                                  f->cfg->follow_lease_ms, err, sizeof(err));
@@ -306,7 +310,9 @@ static void tick(follower_t *f) {
          * longest interval for its turn. */
         alpaca_set_call_context(f->alpaca, BUDGET_FOLLOW,
                                 timefmt_mono_ms() + f->cfg->follow_max_interval_ms, NULL);
+        int64_t t0 = timefmt_mono_us();
         changed = follow_cycle(f, o, n);
+        metrics_stage("follow", "poll", t0, 1);
     }
     /* Back to the short interval when orders change or new ones arrive;
      * longer and longer while nothing moves. */

@@ -64,7 +64,7 @@ typedef struct job {
     rd_kafka_message_t *msg;
     offsets_part_t *part;
     intent_source_t source;
-    int64_t consumed_mono_ms;
+    int64_t consumed_mono_us;
 } job_t;
 
 /* A lane serves its keys round-robin, users' keys first (keyqueue.h): a bot
@@ -183,10 +183,10 @@ static void lane_items(job_t **jobs, pipeline_item_t *items, int n) {
  * offsets (done when its outcome is recorded), and freed. */
 static void lane_finish(lane_t *lane, job_t **jobs, const pipeline_item_t *items, int n) {
     intake_t *k = lane->owner;
-    int64_t now = timefmt_mono_ms();
+    int64_t now = timefmt_mono_us();
     for (int i = 0; i < n; i++)
         if (items[i].rc == 0)
-            metrics_observe(M_INTENT_SECONDS, (double)(now - jobs[i]->consumed_mono_ms) / 1000.0,
+            metrics_observe(M_INTENT_SECONDS, (double)(now - jobs[i]->consumed_mono_us) / 1e6,
                             items[i].from.topic, NULL);
     pthread_mutex_lock(&k->lock);
     for (int i = 0; i < n; i++) {
@@ -211,6 +211,8 @@ static void *lane_main(void *arg) {
     pipeline_item_t items[PIPELINE_BATCH_MAX];
     int max = cfg->batch_max < PIPELINE_BATCH_MAX ? cfg->batch_max : PIPELINE_BATCH_MAX;
     for (int n; (n = lane_wait(lane, jobs, max)) > 0;) {
+        for (int i = 0; i < n; i++)
+            metrics_stage("intake", "lane_wait", jobs[i]->consumed_mono_us, 1);
         lane_items(jobs, items, n);
         pipeline_handle_many(lane->pipeline, items, n);
         lane_finish(lane, jobs, items, n);
@@ -228,6 +230,19 @@ static unsigned int key_hash(const rd_kafka_message_t *m) {
         h = (h ^ (unsigned int)m->partition) * 16777619u;
     }
     return h;
+}
+
+/* The kafka_in stage: from the message's creation time (the producer's
+ * clock, in milliseconds) to its consumption here.  On one machine it is
+ * the producer's linger, the broker and this consumer's fetch wait; across
+ * machines it includes their clocks' difference, so it is observed only
+ * when the timestamp is the producer's and not in the future. */
+static void observe_kafka_in(const rd_kafka_message_t *m) {
+    rd_kafka_timestamp_type_t type;
+    int64_t created = rd_kafka_message_timestamp(m, &type);
+    int64_t ms = timefmt_now_ms() - created;
+    if (type == RD_KAFKA_TIMESTAMP_CREATE_TIME && created > 0 && ms >= 0)
+        metrics_observe(M_STAGE_SECONDS, (double)ms / 1000.0, "intake", "kafka_in");
 }
 
 static void dispatch(intake_t *k, rd_kafka_message_t *m) {
@@ -249,7 +264,7 @@ static void dispatch(intake_t *k, rd_kafka_message_t *m) {
         j->msg = m;
         j->part = p;
         j->source = source;
-        j->consumed_mono_ms = timefmt_mono_ms();
+        j->consumed_mono_us = timefmt_mono_us();
     }
     if (!j || !p || offsets_push(p, m->offset) < 0 ||
         keyqueue_push(lane->queue, cls, key, key_len, j) < 0) {
@@ -263,6 +278,7 @@ static void dispatch(intake_t *k, rd_kafka_message_t *m) {
     pthread_cond_signal(&lane->work_cv);
     pthread_mutex_unlock(&k->lock);
     metrics_add(M_INTENTS_CONSUMED, 1, topic, NULL);
+    observe_kafka_in(m);
 }
 
 /* ---- rebalances -------------------------------------------------------------- */

@@ -29,7 +29,9 @@
 #include <string.h>
 
 #include "ledger_internal.h"
+#include "metrics.h"
 #include "pqmsg.h"
+#include "timefmt.h"
 
 void ledger_set_err(char *err, size_t errlen, const char *what, PGconn *c,
                     PGresult *r) {
@@ -105,6 +107,7 @@ ledger_t *ledger_connect(const char *database_url, const char *replica,
         return NULL;
     }
     snprintf(l->replica, sizeof(l->replica), "%s", replica ? replica : "");
+    l->stage_path = "intake";
     l->conn = PQconnectdb(database_url);
     if (PQstatus(l->conn) != CONNECTION_OK) {
         /* PQerrorMessage names host and port, never the password. */
@@ -131,6 +134,8 @@ ledger_t *ledger_connect(const char *database_url, const char *replica,
     PQclear(r);
     return l;
 }
+
+void ledger_set_stage_path(ledger_t *l, const char *path) { l->stage_path = path; }
 
 void ledger_close(ledger_t *l) {
     if (!l) return;
@@ -587,6 +592,7 @@ int ledger_commit_many(ledger_t *l, publisher_t *pub, ledger_outcome_t *c, int n
      * is written for it without that.  The answer: per outcome, whether it
      * applied, then its unpublished events, those stored before (the
      * statement's snapshot) and those it stores (RETURNING), oldest first. */
+    int64_t t0 = timefmt_mono_us();
     PGresult *r = ledger_exec(l,
         "WITH x AS MATERIALIZED ("
         " SELECT * FROM json_to_recordset($1::json) AS r(n int, intent_id text, f text,"
@@ -636,6 +642,7 @@ int ledger_commit_many(ledger_t *l, publisher_t *pub, ledger_outcome_t *c, int n
         " ORDER BY x.n, e.seq",
         2, p, PGRES_TUPLES_OK, "commit", err, errlen);
     free(rows);
+    metrics_stage(l->stage_path, "outcome_commit", t0, n);
     if (!r) return -1;
     for (int i = 0; i < n; i++) c[i].moved = 0;
     for (int row = 0; row < PQntuples(r); row++) {
@@ -643,7 +650,9 @@ int ledger_commit_many(ledger_t *l, publisher_t *pub, ledger_outcome_t *c, int n
         if (k >= 0 && k < n && PQgetvalue(r, row, 1)[0] == 't') c[k].moved = 1;
     }
     /* Durable now: out to Kafka, without reading them back. */
+    t0 = timefmt_mono_us();
     int rc = pub ? publish_rows(l, pub, NULL, 9, r, 2, 0, err, errlen) : 0;
+    if (pub) metrics_stage(l->stage_path, "produce_ack", t0, n);
     PQclear(r);
     return rc;
 }

@@ -39,6 +39,11 @@ ledger_t *ledger_connect(const char *database_url, const char *replica,
                          char *err, size_t errlen);
 void ledger_close(ledger_t *l);
 
+/* Whose work this connection's commits time in order_worker_stage_seconds
+ * (the path label: "intake", the default, or "follow"); a string that
+ * outlives the connection. */
+void ledger_set_stage_path(ledger_t *l, const char *path);
+
 /* 0 once the connection is broken: close it and connect again (its
  * advisory locks are gone with it). */
 int ledger_ok(ledger_t *l);

@@ -39,6 +39,7 @@ struct ledger {
     int n_pending;
     int broken;              /* a flush failed: the owner must reconnect so
                                 that no lock outlives the list that held it */
+    const char *stage_path;  /* ledger_set_stage_path: "intake" by default */
 };
 
 /* err = "ledger: <what>: <PostgreSQL's message>" on one line (the message

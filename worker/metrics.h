@@ -9,6 +9,7 @@
 #define METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum {
     /* intake */
@@ -23,6 +24,8 @@ typedef enum {
     M_EVENTS_PUBLISHED,      /* counter {topic, type} */
     M_OUTCOMES,              /* counter {type, reason} */
     M_DEAD_LETTERS,          /* counter {reason} */
+    /* where the time goes */
+    M_STAGE_SECONDS,         /* histogram {path, stage}: see metrics_stage() */
     /* Alpaca */
     M_ALPACA_REQUESTS,       /* counter {operation, status} */
     M_ALPACA_SECONDS,        /* histogram {operation} */
@@ -52,6 +55,16 @@ void metrics_set(metric_t m, double v, const char *l1, const char *l2);
 
 /* Records one observation (seconds) in a histogram. */
 void metrics_observe(metric_t m, double v, const char *l1, const char *l2);
+
+/* Records n observations of the same value (a batch's shared step, felt by
+ * each of its n intents). */
+void metrics_observe_n(metric_t m, double v, int n, const char *l1, const char *l2);
+
+/* The stage histogram (order_worker_stage_seconds): n observations of the
+ * time from since_mono_us (timefmt_mono_us()) to now, for stage of path
+ * ("intake": an intent's way to its first outcome; "follow": an order's
+ * events to their publication). */
+void metrics_stage(const char *path, const char *stage, int64_t since_mono_us, int n);
 
 /* Forgets every series of a family (gauges rebuilt from a fresh snapshot,
  * like the consumer lag of the partitions assigned now). */

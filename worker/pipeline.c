@@ -278,7 +278,9 @@ static step_t dead_letter(pipeline_t *p, job_t *j, const char *reason,
 /* from [-> via] -> "submitting", durably, before anything is sent. */
 static step_t enter_submitting(pipeline_t *p, job_t *j, const char *from, const char *via) {
     int moved = 0;
+    int64_t t0 = timefmt_mono_us();
     step_t s = transition(p, j, from, via, "submitting", &moved);
+    metrics_stage("intake", "submitting", t0, 1);
     /* Only the call that made the change knows nothing was sent yet. */
     j->never_sent = s == STEP_NEXT && moved;
     if (j->never_sent) pipeline_failpoint(p, "after_submitting", j->in.intent_id);
@@ -291,7 +293,10 @@ static step_t pre_trade(pipeline_t *p, job_t *j) {
     const char *reason = "";
     char msg[320];
     pipeline_context_until_expiry(p, j);
-    switch (pretrade_check(&d, &j->in, &reason, msg, sizeof(msg))) {
+    int64_t t0 = timefmt_mono_us();
+    pretrade_result_t res = pretrade_check(&d, &j->in, &reason, msg, sizeof(msg));
+    metrics_stage("intake", "risk", t0, 1);
+    switch (res) {
     case PRETRADE_PASS:
         return STEP_NEXT;
     case PRETRADE_REFUSE:
@@ -314,10 +319,13 @@ static step_t validated(pipeline_t *p, job_t *j, int64_t now) {
     if (s != STEP_NEXT) return s;
     int bot = j->in.source == INTENT_SOURCE_BOT;
     quota_decision_t d;
-    if (quota_charge(p->quota, bot ? "bot" : "user", bot ? j->in.bot_id : j->in.user_id,
-                     j->in.intent_id,
-                     bot ? p->cfg->bot_trades_per_min : p->cfg->user_trades_per_min,
-                     p->cfg->rate_period_ms, &d, err, sizeof(err)) < 0) {
+    int64_t t0 = timefmt_mono_us();
+    int charged = quota_charge(p->quota, bot ? "bot" : "user",
+                               bot ? j->in.bot_id : j->in.user_id, j->in.intent_id,
+                               bot ? p->cfg->bot_trades_per_min : p->cfg->user_trades_per_min,
+                               p->cfg->rate_period_ms, &d, err, sizeof(err));
+    metrics_stage("intake", "quota", t0, 1);
+    if (charged < 0) {
         log_msg(LOG_WARN, "dependency_failed", j->in.intent_id, "%s", err);
         return STEP_RETRY;
     }
@@ -391,8 +399,10 @@ static int read_state(pipeline_t *p, job_t *j, ledger_seen_t *seen, char *err,
     int admitted = j->verdict.status == INTENT_VALID && j->auth.status != AUTH_DENIED;
     int flags = (admitted && !j->from_ledger ? LEDGER_BEGIN_VALID : 0) |
                 (j->locked ? 0 : LEDGER_BEGIN_LOCK);
+    int64_t t0 = timefmt_mono_us();
     int rc = ledger_begin_intent(p->ledger, &j->in, j->from, j->bytes, j->len, flags, seen,
                                  j->state, err, errlen);
+    metrics_stage("intake", "ledger_record", t0, 1);
     if (rc == 1) {
         log_msg(LOG_DEBUG, "intent_busy", j->in.intent_id,
                 "another worker holds this intent; waiting");
@@ -464,6 +474,7 @@ static void job_init(pipeline_t *p, job_t *j, const pipeline_item_t *it) {
     j->len = it->len;
     j->abandon = it->abandon;
     j->from_ledger = it->from_ledger;
+    int64_t t0 = timefmt_mono_us();
     /* The signature first, on the bytes as received: nothing of a forged
      * intent is read before it is known to be one. */
     if (!it->from_ledger)
@@ -480,6 +491,7 @@ static void job_init(pipeline_t *p, job_t *j, const pipeline_item_t *it) {
                 "%s[%d]@%lld from signer \"%s\": %s", it->from.topic, (int)it->from.partition,
                 (long long)it->from.offset, j->auth.signer, j->auth.why);
     }
+    metrics_stage("intake", "decode", t0, 1);
 }
 
 /* The per-intent loop: step() until the outcome is recorded and published
@@ -566,8 +578,11 @@ static void run_fast(pipeline_t *p) {
         c[m++] = j;
     }
     if (m == 0) return;
-    if (ledger_begin_many(p->ledger, b, m, LEDGER_BEGIN_VALID | LEDGER_BEGIN_LOCK, err,
-                          sizeof(err)) < 0) {
+    int64_t t0 = timefmt_mono_us();
+    int begun = ledger_begin_many(p->ledger, b, m, LEDGER_BEGIN_VALID | LEDGER_BEGIN_LOCK, err,
+                                  sizeof(err));
+    metrics_stage("intake", "ledger_record", t0, m);
+    if (begun < 0) {
         log_msg(LOG_WARN, "ledger_failed", NULL, "%s", err);
         drop_ledger(p);  /* may have taken some of the locks */
         return;
@@ -586,8 +601,11 @@ static void run_fast(pipeline_t *p) {
         const char *ids[PIPELINE_BATCH_MAX];
         int moved[PIPELINE_BATCH_MAX];
         for (int k = 0; k < g; k++) ids[k] = c[k]->in.intent_id;
-        if (ledger_transition_many(p->ledger, ids, g, "validated", "quota_granted",
-                                   "submitting", NULL, moved, err, sizeof(err)) < 0) {
+        t0 = timefmt_mono_us();
+        int tr = ledger_transition_many(p->ledger, ids, g, "validated", "quota_granted",
+                                        "submitting", NULL, moved, err, sizeof(err));
+        metrics_stage("intake", "submitting", t0, g);
+        if (tr < 0) {
             log_msg(LOG_WARN, "ledger_failed", NULL, "%s", err);
             if (!ledger_ok(p->ledger)) drop_ledger(p);
             g = 0;

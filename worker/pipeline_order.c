@@ -19,6 +19,7 @@
 #include "account.h"
 #include "fills.h"
 #include "log.h"
+#include "metrics.h"
 #include "pipeline_internal.h"
 #include "timefmt.h"
 
@@ -174,7 +175,10 @@ static round_t place(pipeline_t *p, job_t *j, placing_t *pl, step_t *s) {
     j->never_sent = 0;
     j->posted = 1;
     pl->horizon_ms = timefmt_mono_ms();
-    switch (alpaca_place_order(p->alpaca, &j->in, pl->cid, &o, &e)) {
+    int64_t t0 = timefmt_mono_us();
+    alpaca_result_t res = alpaca_place_order(p->alpaca, &j->in, pl->cid, &o, &e);
+    metrics_stage("intake", "post", t0, 1);
+    switch (res) {
     case ALPACA_OK:
         pipeline_failpoint(p, "after_post", j->in.intent_id);
         *s = settle_order(p, j, &o);

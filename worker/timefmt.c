@@ -139,8 +139,10 @@ int64_t timefmt_now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t timefmt_mono_ms(void) {
+int64_t timefmt_mono_ms(void) { return timefmt_mono_us() / 1000; }
+
+int64_t timefmt_mono_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

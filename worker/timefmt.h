@@ -19,4 +19,7 @@ int64_t timefmt_now_ms(void);
 /* Monotonic milliseconds, for timeouts and intervals. */
 int64_t timefmt_mono_ms(void);
 
+/* Monotonic microseconds, for timing the stages of the pipeline. */
+int64_t timefmt_mono_us(void);
+
 #endif
