@@ -27,6 +27,17 @@
 #       replicas drain them; peak RSS per replica (VmHWM) and the drain rate.
 #       The full drain is capped at BENCH_DRAIN_MAX_S (default 900 s); what
 #       was drained by then is reported.
+#   realtime-20, realtime-200  what a trader feels: a fresh stack, 1 replica,
+#       the settings a user runs (quotas and budget lifted, the simulator's
+#       100 ms tick and 10% partial fills, fills pushed by its trade_updates
+#       stream), 60 s of market orders at a fixed 20 then 200 intents/s over
+#       1,000 bots and 10 users: publication -> `accepted` and -> `fill` read
+#       back (ow-loadgen, p50/p90/p99/max), the simulator's own fill time
+#       (its orders' filled_at) -> `fill` read back, each result event's hop
+#       on its topic, the worker's per-stage breakdown
+#       (order_worker_stage_seconds deltas over the steady window,
+#       bench/stages.awk) and the trading API calls per minute spent on
+#       anything but placements (order_worker_alpaca_requests_total).
 #   budget      a fresh stack, 3 replicas, the real limits (ALPACA_CALLS_PER_MIN
 #       200 per RATE_PERIOD_MS 60000 for the workers AND the simulator, default
 #       quotas), 5 minutes offered at 25 intents/s (7.5x the budget) over 200
@@ -34,8 +45,8 @@
 #       every full minute (sampled from /_sim/stats each second), responses_429,
 #       max_requests_in_any_period, and the oldest waiting intent's wait.
 #
-# The simulator fills marketable orders inside the POST (SIM_FILL_ON_SUBMIT=1,
-# no partial fills) so that an intent's terminal outcome is the worker's work,
+# Except in the realtime scenarios, the simulator fills marketable orders
+# inside the POST (SIM_FILL_ON_SUBMIT=1, no partial fills) so that an intent's terminal outcome is the worker's work,
 # not the simulated market's 100 ms tick and the follower's polling; its cash
 # is raised so a million buys do not run out of buying power.  Kafka topics get
 # 64 partitions (DEV_KAFKA_PARTITIONS): the development broker keeps at most
@@ -67,7 +78,7 @@ while (($# > 0)); do
         --only) ONLY=$2; shift ;;
         -h | --help)
             sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
-            echo "usage: compose/dev bench [--quick] [--state DIR] [--only throughput,latency,backlog,budget]"
+            echo "usage: compose/dev bench [--quick] [--state DIR] [--only throughput,latency,realtime,backlog,budget]"
             exit 0
             ;;
         *) echo "bench: unknown argument '$1'" >&2; exit 2 ;;
@@ -94,12 +105,14 @@ if ((QUICK)); then
     BACKLOG=3000 BACKLOG_REPLICAS=1 DRAIN_MAX=${BENCH_DRAIN_MAX_S:-40}
     BUDGET_REPLICAS=2 BUDGET_CALLS=20 BUDGET_PERIOD_MS=5000 BUDGET_SECONDS=20 BUDGET_RATE=10
     BUDGET_BOTS=20 BUDGET_USERS=4
+    RT_RATES=(20 200) RT_WARMUP=1 RT_DURATION=3
 else
     TP_REPLICAS=(1 2) TP_WARMUP=10 TP_DURATION=30 TP_WINDOW=4000
     LAT_REPLICAS=2 LAT_RATE=1000 LAT_WARMUP=10 LAT_DURATION=30
     BACKLOG=1000000 BACKLOG_REPLICAS=2 DRAIN_MAX=${BENCH_DRAIN_MAX_S:-900}
     BUDGET_REPLICAS=3 BUDGET_CALLS=200 BUDGET_PERIOD_MS=60000 BUDGET_SECONDS=300 BUDGET_RATE=25
     BUDGET_BOTS=200 BUDGET_USERS=20
+    RT_RATES=(20 200) RT_WARMUP=5 RT_DURATION=60
 fi
 BOTS=${BENCH_BOTS:-100} USERS=${BENCH_USERS:-10}
 
@@ -148,6 +161,15 @@ env_lifted() {
     export RATE_PERIOD_MS=60000 INTENT_MAX_AGE_MS=3600000
     export WORKER_MAX_IN_FLIGHT=${BENCH_MAX_IN_FLIGHT:-1000} LOG_LEVEL=warn
     export SIM_FILL_ON_SUBMIT=1 SIM_PARTIAL_FILL_RATE=0 DEV_KAFKA_PARTITIONS=64
+}
+
+# The realtime scenarios: the settings a user runs, limits lifted so that
+# the quotas and the budget never hold an intent; the simulator as it starts
+# (fills at its 100 ms tick, 10% of them partial).
+env_realtime() {
+    export BOT_TRADES_PER_MIN=1000000 USER_TRADES_PER_MIN=1000000 ALPACA_CALLS_PER_MIN=1000000
+    export RATE_PERIOD_MS=60000 INTENT_MAX_AGE_MS=3600000
+    unset LOG_LEVEL WORKER_MAX_IN_FLIGHT SIM_FILL_ON_SUBMIT SIM_PARTIAL_FILL_RATE DEV_KAFKA_PARTITIONS
 }
 
 # The budget scenario: real Alpaca budget (workers and simulator), default quotas.
@@ -433,6 +455,104 @@ scenario_latency() {
         --drain-timeout 60
 }
 
+# sim_fill_times OUT: "order_id<TAB>filled_at" of every order the simulator
+# filled, from its REST listing (closed orders, oldest first, 500 a page).
+sim_fill_times() {
+    local out=$1 after="" page n hdr="$WORK/sim.headers"
+    : >"$out"
+    # The keys go in a file, not on a command line that ps shows.
+    (umask 077 && printf 'APCA-API-KEY-ID: %s\nAPCA-API-SECRET-KEY: %s\n' \
+        "$ALPACA_API_KEY_ID" "$ALPACA_API_SECRET_KEY" >"$hdr")
+    while :; do
+        page=$(curl -fsS --max-time 20 -H "@$hdr" \
+            "$SIM/v2/orders?status=closed&limit=500&direction=asc${after:+&after=$after}") || {
+            rm -f "$hdr"
+            return 1
+        }
+        jq -r '.[] | select(.status == "filled") | [.id, .filled_at] | @tsv' <<<"$page" >>"$out"
+        n=$(jq length <<<"$page")
+        ((n < 500)) && break
+        after=$(jq -r '.[-1].submitted_at' <<<"$page")
+    done
+    rm -f "$hdr"
+}
+
+# sim_fill_json LOADGEN-FILLS SIM-FILLS: the simulator's fill time -> the
+# fill event read back, over every fill ow-loadgen read (percentiles, ms).
+sim_fill_json() {
+    jq -n --rawfile lg "$1" --rawfile sim "$2" '
+        def us: (.[0:19] + "Z" | fromdateiso8601) * 1000000
+                + ((.[20:26] + "000000")[0:6] | tonumber);
+        ($sim | split("\n") | map(select(length > 0) | split("\t") | {(.[0]): (.[1] | us)}) | add // {}) as $at
+        | ($lg | split("\n") | map(select(length > 0) | split("\t"))) as $read
+        | [$read[] | select($at[.[0]] != null) | ((.[1] | tonumber) - $at[.[0]]) / 1000] | sort as $d
+        | ($d | length) as $n
+        | def pct(p): if $n > 0 then $d[((p * ($n - 1)) + 0.5 | floor)] else null end;
+        {what: "fill event read back (ow-loadgen) - the order'"'"'s filled_at at the simulator, every fill read in the run",
+         n: $n, unmatched: (($read | length) - $n),
+         p50_ms: pct(0.5), p90_ms: pct(0.9), p99_ms: pct(0.99), max_ms: (if $n > 0 then $d[-1] else null end)}'
+}
+
+# run_realtime RATE: one realtime run on the running 1-replica stack.
+run_realtime() {
+    local rate=$1 name=realtime-$1
+    say "scenario $name: 1 replica, $rate intents/s for $RT_DURATION s"
+    if ! loadgen_bg "$WORK/$name.loadgen.json" --rate "$rate" --warmup "$RT_WARMUP" \
+        --duration "$RT_DURATION" --bots 1000 --users 10 --drain-timeout 30 \
+        --fills-out "$WORK/$name.fills"; then
+        scenario_failed "$name" "ow-loadgen did not start"
+        return 0
+    fi
+    sleep "$RT_WARMUP"
+    local t0 t1 s0 s1
+    scrape_workers "$WORK/$name.m0"
+    s0=$(curl -fsS --max-time 5 "$SIM/_sim/stats" | jq '.trading_requests // 0' || echo null)
+    t0=$(date +%s.%N)
+    sleep "$RT_DURATION"
+    scrape_workers "$WORK/$name.m1"
+    s1=$(curl -fsS --max-time 5 "$SIM/_sim/stats" | jq '.trading_requests // 0' || echo null)
+    t1=$(date +%s.%N)
+    loadgen_wait
+    if [[ ! -s $WORK/$name.loadgen.json ]]; then
+        scenario_failed "$name" "ow-loadgen wrote no result (exit $LG_RC)"
+        return 0
+    fi
+    local stages simfill
+    stages=$(awk -f "$REPO/bench/stages.awk" "$WORK/$name.m0" "$WORK/$name.m1")
+    if sim_fill_times "$WORK/$name.simfills"; then
+        simfill=$(sim_fill_json "$WORK/$name.fills" "$WORK/$name.simfills")
+    else
+        simfill=null
+        say "$name: the simulator's orders could not be listed"
+    fi
+    jq -n --arg name "$name" --argjson rate "$rate" --slurpfile lg "$WORK/$name.loadgen.json" \
+        --argjson st "$stages" --argjson simfill "$simfill" --argjson t0 "$t0" --argjson t1 "$t1" \
+        --argjson s0 "$s0" --argjson s1 "$s1" --argjson rc "$LG_RC" '
+        (($t1 - $t0) / 60) as $min
+        | ($st.alpaca_calls) as $c
+        | ([$c | to_entries[] | select(.key | IN("order_lookup", "order_list", "cancel", "account",
+              "positions", "clock")) | .value] | add // 0) as $other
+        | {scenario: $name, replicas: 1, rate: $rate, loadgen_exit: $rc, loadgen: $lg[0],
+           publish_to_accepted: $lg[0].latency_created_to_accepted,
+           publish_to_fill: $lg[0].latency_created_to_fill,
+           sim_fill_to_fill: $simfill,
+           result_hop_accepted: $lg[0].result_hop_accepted, result_hop_fill: $lg[0].result_hop_fill,
+           stages: $st.stages,
+           alpaca_calls_in_window: $c, window_s: ($t1 - $t0),
+           trading_calls_not_placements_per_min: (if $min > 0 then $other / $min else null end),
+           sim_trading_requests_not_placements_per_min:
+               (if $min > 0 and ($s1 | type) == "number" then ($s1 - $s0 - ($c.place_order // 0)) / $min else null end),
+           what: "stages and calls: deltas of the worker'"'"'s /metrics over the steady window; trading calls not placements: order_lookup, order_list, cancel, account, positions, clock (the data API'"'"'s quote and bars apart); the simulator'"'"'s count (trading_requests less the placements) as a cross-check"}' \
+        >"$WORK/$name.json"
+}
+
+scenario_realtime() {
+    local rate
+    env_realtime
+    stack_fresh 1
+    for rate in "${RT_RATES[@]}"; do run_realtime "$rate"; done
+}
+
 scenario_backlog() {
     local name=backlog
     env_lifted
@@ -596,7 +716,7 @@ machine_json() {
 
 write_report() {
     local f files=()
-    for f in throughput-1 throughput-2 "latency-$LAT_RATE" backlog budget; do
+    for f in throughput-1 throughput-2 "latency-$LAT_RATE" "${RT_RATES[@]/#/realtime-}" backlog budget; do
         [[ -s $WORK/$f.json ]] && files+=("$WORK/$f.json")
     done
     local cmd="compose/dev bench${ARGS[*]:+ ${ARGS[*]}}" v
@@ -625,6 +745,7 @@ want() { [[ -z $ONLY || ,$ONLY, == *",$1,"* ]]; }
 say "state $STATE, ports pg $DEV_PG_PORT redis $DEV_REDIS_PORT sim $DEV_SIM_PORT admin $DEV_ADMIN_PORT"
 if want throughput; then scenario_throughput; fi
 if want latency; then scenario_latency; fi
+if want realtime; then scenario_realtime; fi
 if want backlog; then scenario_backlog; fi
 if want budget; then scenario_budget; fi
 write_report
@@ -632,8 +753,8 @@ if ((${#FAILED_SCENARIOS[@]} > 0)); then
     die "scenarios without numbers: ${FAILED_SCENARIOS[*]}"
 fi
 # Every scenario asked for must have produced its file.
-for f in "${TP_REPLICAS[@]/#/throughput-}" "latency-$LAT_RATE" backlog budget; do
-    case $f in throughput-*) w=throughput ;; latency-*) w=latency ;; *) w=$f ;; esac
+for f in "${TP_REPLICAS[@]/#/throughput-}" "latency-$LAT_RATE" "${RT_RATES[@]/#/realtime-}" backlog budget; do
+    case $f in throughput-*) w=throughput ;; latency-*) w=latency ;; realtime-*) w=realtime ;; *) w=$f ;; esac
     want "$w" || continue
     [[ -s $WORK/$f.json ]] || die "scenario $f produced no result"
 done

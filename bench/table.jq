@@ -10,6 +10,33 @@ def int_sep: if type == "number" then (round | tostring | gsub("(?<=\\d)(?=(\\d{
 def mb: if type == "number" then (. / 1024 | num(1) | tostring) + " MB" else "n/a" end;
 def met($quick; ok): if $quick then "n/a (quick)" elif ok == null then "n/a" elif ok then "yes" else "**no**" end;
 # " (rejections: R /s)" of a load generator's throughput, when it has any.
+# "p50 / p90 / p99 / max ms" of a latency object.
+def pcts: if . == null then "n/a" else "\(.p50_ms | num(1)) / \(.p90_ms | num(1)) / \(.p99_ms | num(1)) / \(.max_ms | num(1)) ms" end;
+# One realtime run's rows: its figures against the targets for its rate.
+def realtime_rows($quick; $t):
+  .rate as $r
+  | "| publish -> `accepted` read back, \($r)/s, 1 replica: p50 / p90 / p99 / max | \(.publish_to_accepted | pcts) | p99 <= \($t.acc) ms | \(met($quick; .publish_to_accepted.p99_ms >= 0 and .publish_to_accepted.p99_ms <= $t.acc)) |",
+    "| publish -> `fill` read back, \($r)/s | \(.publish_to_fill | pcts) | p99 <= \($t.fill) ms | \(met($quick; .publish_to_fill.p99_ms >= 0 and .publish_to_fill.p99_ms <= $t.fill)) |",
+    "| simulator's fill -> `fill` read back, \($r)/s | \(.sim_fill_to_fill | pcts) | p99 <= \($t.sim) ms | \(met($quick; .sim_fill_to_fill != null and .sim_fill_to_fill.p99_ms <= $t.sim)) |",
+    "| trading API calls per minute not spent on placements, \($r)/s (simulator's count) | \(.trading_calls_not_placements_per_min | num(1)) (\(.sim_trading_requests_not_placements_per_min | num(1))) | <= 5 | \(met($quick; .trading_calls_not_placements_per_min != null and .trading_calls_not_placements_per_min <= 5)) |";
+# The per-stage breakdown of the realtime runs, one row per stage.
+def stage_table($runs):
+  if ($runs | length) == 0 then empty else
+  "",
+  "Where the time goes in the realtime runs (order_worker_stage_seconds over the steady window; mean, and p50 / p99 as bucket bounds), and each result event's hop on its topic (ow-loadgen: read back - the event's Kafka timestamp):",
+  "",
+  "| stage | " + ([$runs[] | "\(.rate)/s: n, mean, p50 / p99"] | join(" | ")) + " |",
+  "|---|" + ([$runs[] | "---"] | join("|")) + "|",
+  (([$runs[] | .stages | to_entries[] | .key as $p | .value | keys[] | "\($p) \(.)"] | unique) as $names
+   | ["intake kafka_in", "intake lane_wait", "intake decode", "intake ledger_record", "intake risk",
+      "intake quota", "intake submitting", "intake post", "intake outcome_commit", "intake produce_ack",
+      "follow stream_in", "follow event_wait", "follow lock", "follow outcome_commit",
+      "follow produce_ack", "follow poll"] as $order
+   | ($order + ($names - $order)) | .[] | select(IN($names[])) | . as $n | split(" ") as [$p, $s]
+   | "| \($n) | " + ([$runs[] | .stages[$p][$s] | if . == null then "--" else "\(.n), \(.mean_ms | num(2)), \(.p50_ms) / \(.p99_ms) ms" end] | join(" | ")) + " |"),
+  "| result topic hop, `accepted` | " + ([$runs[] | .result_hop_accepted | "\(.n), p50 / p99 \(.p50_ms | num(1)) / \(.p99_ms | num(1)) ms"] | join(" | ")) + " |",
+  "| result topic hop, `fill` | " + ([$runs[] | .result_hop_fill | "\(.n), p50 / p99 \(.p50_ms | num(1)) / \(.p99_ms | num(1)) ms"] | join(" | ")) + " |"
+  end;
 def rejections: if (.rejections_per_s | type) == "number" then " (rejections: \(.rejections_per_s | num(1)) /s)" else " (rejections: n/a)" end;
 
 .quick as $quick
@@ -17,6 +44,7 @@ def rejections: if (.rejections_per_s | type) == "number" then " (rejections: \(
 | ($s | to_entries | map(select(.key | startswith("latency-"))) | .[0].value) as $lat
 | ($s["throughput-1"]) as $t1
 | ($s["throughput-2"]) as $t2
+| ([$s | to_entries[] | select(.key | startswith("realtime-")) | .value] | sort_by(.rate)) as $rt
 | $s.backlog as $b
 | $s.budget as $bu
 | [
@@ -41,6 +69,7 @@ def rejections: if (.rejections_per_s | type) == "number" then " (rejections: \(
       "| worker CPU per intent (user + system) | \($lat.worker_cpu.us_per_intent | num(0)) us | <= 50 us | \(met($quick; $lat.worker_cpu.us_per_intent != null and $lat.worker_cpu.us_per_intent <= 50)) |",
       "| worker peak RSS at that load, per replica | \([$lat.worker_memory[].vmhwm_kb | mb] | join(" / ")) | -- | -- |"
    else empty end),
+  ($rt[] | realtime_rows($quick; if .rate <= 20 then {acc: 25, fill: 150, sim: 20} else {acc: 50, fill: 250, sim: 50} end)),
   (if $b then
       "| peak RSS per replica, \($b.backlog | int_sep) intents backlog | \([$b.peak_rss_kb_per_replica[] | mb] | join(" / ")) | <= 64 MB | \(met($quick; [$b.peak_rss_kb_per_replica[]] | length > 0 and max <= 65536)) |",
       "| backlog drain rate, fills/s (\($b.replicas) replica\(if $b.replicas == 1 then "" else "s" end); \($b.drained | int_sep) of \($b.backlog | int_sep) filled\(if ($b.rejected // 0) > 0 then ", \($b.rejected | int_sep) rejected" else "" end)\(if $b.complete then "" else ", capped at \($b.drain_cap_s) s" end)) | \($b.drain_rate_per_s | num(0)) /s | -- | -- |",
@@ -51,6 +80,7 @@ def rejections: if (.rejections_per_s | type) == "number" then " (rejections: \(
       "| budget run: responses_429 (max requests in any period: \($bu.max_requests_in_any_period)) | \($bu.responses_429) | 0 | \(met($quick; $bu.responses_429 == 0)) |",
       "| budget run: oldest waiting intent at the end (longest wait to `accepted`: \($bu.longest_wait_to_accepted_ms / 1000 | num(1)) s) | \(if $bu.oldest_waiting_intent_age_ms >= 0 then "\($bu.oldest_waiting_intent_age_ms / 1000 | num(1)) s" else "none waiting" end) | -- | -- |"
    else empty end),
+  stage_table($rt),
   "",
   "How each figure is measured: see bench/run.sh (header) and bench/loadgen/ (the design comment of each file); the raw numbers are in the JSON file of the same name."
   ]

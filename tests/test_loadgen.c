@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include "clock.h"
 #include "ids.h"
 #include "options.h"
 #include "reader.h"
@@ -32,7 +35,7 @@ static void event(run_t *r, uint32_t seq, const char *type, const char *reason) 
         snprintf(buf, sizeof(buf), "{\"intent_id\":\"%s\",\"type\":\"%s\"}", id, type);
     else
         snprintf(buf, sizeof(buf), "{\"intent_id\": \"%s\", \"reason\": \"%s\"}", id, reason);
-    reader_handle_event(r, buf, strlen(buf), type != NULL);
+    reader_handle_event(r, buf, strlen(buf), type != NULL, -1);
 }
 
 static double section_real(json_t *rep, const char *section, const char *key) {
@@ -97,7 +100,7 @@ static void test_reader_counts_fills_apart(void) {
     event(r, 4, "fill", NULL);
     event(r, 4, "fill", NULL); /* a duplicate */
     event(r, 9, "fill", NULL); /* never sent: foreign */
-    reader_handle_event(r, "{\"type\":\"fill\"}", 15, 1);
+    reader_handle_event(r, "{\"type\":\"fill\"}", 15, 1, -1);
     EXPECT_INT(atomic_load(&r->terminal), 5);
     EXPECT_INT(atomic_load(&r->filled), 2);
     EXPECT_INT(atomic_load(&r->rejected), 2);
@@ -137,7 +140,58 @@ static void test_rejections_are_no_throughput(void) {
     run_free(r);
 }
 
+/* Publication -> accepted and -> fill are measured from the time the
+ * intent was produced, each event's hop from its Kafka timestamp; the
+ * first fill of each intent goes to --fills-out with its order. */
+static void test_latencies_and_fills_out(void) {
+    run_t *r = &RUN;
+    if (setup(r) != 0) UNIT_ABORT("setting up the run failed");
+    char path[] = "/tmp/test_loadgen.XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0 || !(r->fills_out = fdopen(fd, "w"))) UNIT_ABORT("cannot create %s", path);
+    atomic_fetch_or(&r->flags[0], RUN_SENT);
+    atomic_fetch_add(&r->sent, 1);
+    int64_t now = clock_real_us();
+    r->start_real_ms = now / 1000 - 100;  /* the run started 100 ms ago, */
+    r->sent_real_us[0] = now - 30000;     /* the intent was produced 30 ms ago */
+    char id[37], buf[256];
+    uint64_t rng = 1;
+    ids_make(r->tag, 0, &rng, id);
+    snprintf(buf, sizeof(buf), "{\"intent_id\":\"%s\",\"type\":\"accepted\"}", id);
+    reader_handle_event(r, buf, strlen(buf), 1, now / 1000 - 20);
+    snprintf(buf, sizeof(buf),
+             "{\"intent_id\":\"%s\",\"type\":\"fill\",\"order_id\":\"ord-1\"}", id);
+    reader_handle_event(r, buf, strlen(buf), 1, now / 1000 - 5);
+    reader_handle_event(r, buf, strlen(buf), 1, now / 1000 - 5); /* a duplicate */
+    json_t *rep = report_build(r, 0, 1);
+    EXPECT_INT(section_real(rep, "latency_created_to_accepted", "n"), 1);
+    EXPECT_MSG(section_real(rep, "latency_created_to_accepted", "p50_ms") >= 30 &&
+                   section_real(rep, "latency_created_to_accepted", "p50_ms") < 1000,
+               "publication -> accepted %.3f ms", section_real(rep, "latency_created_to_accepted",
+                                                               "p50_ms"));
+    EXPECT_INT(section_real(rep, "latency_created_to_fill", "n"), 1);
+    EXPECT_MSG(section_real(rep, "result_hop_accepted", "p50_ms") >= 20 &&
+                   section_real(rep, "result_hop_accepted", "p50_ms") < 1000,
+               "accepted hop %.3f ms", section_real(rep, "result_hop_accepted", "p50_ms"));
+    EXPECT_MSG(section_real(rep, "result_hop_fill", "p50_ms") >= 5 &&
+                   section_real(rep, "result_hop_fill", "p50_ms") <
+                       section_real(rep, "result_hop_accepted", "p50_ms"),
+               "fill hop %.3f ms", section_real(rep, "result_hop_fill", "p50_ms"));
+    json_decref(rep);
+    run_free(r);  /* closes fills_out */
+    FILE *f = fopen(path, "r");
+    char line[128] = "";
+    long long n = 0;
+    if (f && fgets(line, sizeof(line), f)) n++;
+    while (f && fgets(buf, sizeof(buf), f)) n++;
+    if (f) fclose(f);
+    unlink(path);
+    EXPECT_INT(n, 1);
+    EXPECT_INT(strncmp(line, "ord-1\t", 6), 0);
+}
+
 static const unit_test_t TESTS[] = {
+    {"latencies_and_fills_out", test_latencies_and_fills_out},
     {"ids_round_trip", test_ids_round_trip},
     {"options_modes", test_options_modes},
     {"reader_counts_fills_apart", test_reader_counts_fills_apart},

@@ -1,8 +1,9 @@
 /* main.c -- ow-loadgen: the load generator and result reader of the
  * benchmark (`compose/dev bench`, bench/run.sh).
  *
- * Owns: the order of a run.  Why: the issue's figures (sustained end-to-end
- * throughput, created_at -> accepted latency, backlog drain rate) need one
+ * Owns: the order of a run.  Why: the benchmark's figures (sustained
+ * end-to-end throughput, publication -> accepted and -> fill latencies,
+ * backlog drain rate) need one
  * program that both offers the load and sees its outcomes, with a clock of
  * its own and no per-message cost that could make it, rather than the
  * worker, the bottleneck.
@@ -17,7 +18,8 @@
  * --tag T only reads, until N intents of run T have an outcome (the backlog
  * drain).  Intent ids carry the run's tag and the intent's sequence number
  * (ids.c), so matching an event needs no hash of strings: the per-intent
- * state is 4 bytes (created_at) and 1 byte of flags, 5 MB for a million.
+ * state is 8 bytes (the time it was produced) and 1 byte of flags, 9 MB for
+ * a million.
  *
  * Exit status: 0; 1 on a setup, produce or write error, or intents the
  * broker dropped or did not acknowledge (--produce-only); 2 on a usage
@@ -36,6 +38,10 @@
 /* Starts the reader (unless --produce-only) and the producer (unless
  * --consume-only), then writes the ready file.  0 or -1 (said). */
 static int loadgen_connect(run_t *r) {
+    if (r->o.fills_out && !(r->fills_out = fopen(r->o.fills_out, "w"))) {
+        fprintf(stderr, "ow-loadgen: cannot write %s\n", r->o.fills_out);
+        return -1;
+    }
     if (!r->o.produce_only && reader_start(r) < 0) return -1;
     /* Connect and learn the intent topics before the clock starts. */
     if (!r->o.consume_only && producer_start(r) < 0) return -1;

@@ -20,6 +20,7 @@ void options_usage(FILE *out) {
             "usage: ow-loadgen [--brokers B] (--rate N|max) (--duration S | --count N)\n"
             "                  [--warmup S] [--bots B] [--users U] [--symbols A,B,..]\n"
             "                  [--window N] [--drain-timeout S] [--json OUT] [--ready-file F]\n"
+            "                  [--fills-out F]\n"
             "       ow-loadgen --produce-only --count N [...]\n"
             "       ow-loadgen --consume-only --expect N --tag T [--drain-timeout S] [...]\n"
             "       ow-loadgen --version\n"
@@ -28,7 +29,9 @@ void options_usage(FILE *out) {
             "user intents on the user topic without bot_id), reads orders.fills and\n"
             "orders.rejections from their end offsets, and reports throughput (fills per\n"
             "second over the steady window, after --warmup; rejections apart),\n"
-            "created_at -> accepted latency and outcomes.\n"
+            "publication -> accepted and -> fill latencies (and each event's own hop on\n"
+            "the result topic) and outcomes.  --fills-out F writes each fill's order_id\n"
+            "and read-back time (us since the epoch), tab-separated.\n"
             "--rate max keeps at most --window (default 4000) intents without an outcome.\n"
             "KAFKA_BROKERS is the default of --brokers; TOPIC_* override the topic names.\n");
 }
@@ -120,6 +123,7 @@ static const char **options_string_slot(options_t *o, const char *a, const char 
     if (!strcmp(a, "--symbols")) return symbols;
     if (!strcmp(a, "--json")) return &o->json_out;
     if (!strcmp(a, "--ready-file")) return &o->ready_file;
+    if (!strcmp(a, "--fills-out")) return &o->fills_out;
     if (!strcmp(a, "--tag")) return &o->tag;
     if (!strcmp(a, "--expires-at")) return &o->expires_at;
     return NULL;

@@ -27,6 +27,7 @@ typedef struct options {
     double drain_timeout_s;
     const char *json_out;
     const char *ready_file;
+    const char *fills_out;   /* order_id and read-back time of each fill */
     const char *topic_bot, *topic_user, *topic_fills, *topic_rejections;
     const char *expires_at;  /* optional fixed expires_at */
 } options_t;

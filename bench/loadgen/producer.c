@@ -107,11 +107,10 @@ static int producer_one(run_t *r, uint32_t seq) {
     char id[37], created[32], key[32], body[640];
     int is_bot;
     ids_make(r->tag, seq, &r->rng, id);
-    int64_t now_ms = clock_real_us() / 1000;
-    timefmt_format_rfc3339(now_ms, created, sizeof(created));
+    int64_t now_us = clock_real_us();
+    timefmt_format_rfc3339(now_us / 1000, created, sizeof(created));
     int n = producer_body(r, seq, id, created, body, sizeof(body), key, sizeof(key), &is_bot);
-    int64_t off = now_ms - r->start_real_ms;
-    r->created_off_ms[seq] = off < 0 ? 0 : (uint32_t)off;
+    r->sent_real_us[seq] = now_us;
     atomic_fetch_or(&r->flags[seq], RUN_SENT);
     const char *topic = is_bot ? r->o.topic_bot : r->o.topic_user;
     for (;;) {

@@ -17,9 +17,17 @@
  *    reason), and canceled/expired orders (by type), per read-back second
  *    and in the steady window, so that throughput can be judged on fills
  *    alone (a worker that rejects fast must not look fast).
- *  - Latency is the read-back time of the accepted event (CLOCK_REALTIME)
- *    minus the intent's created_at (millisecond precision: up to 1 ms high),
- *    kept for intents created in the steady window. */
+ *  - Latency is the read-back time of the accepted and of the fill event
+ *    (CLOCK_REALTIME) minus the time the intent was handed to librdkafka
+ *    (microseconds; its created_at is the same instant in ms), kept for
+ *    intents created in the steady window.  Beside it, each event's own hop
+ *    on the result topic: read back minus its Kafka timestamp (the worker's
+ *    producer stamps it when producing, in ms), so that the consumer's share
+ *    of a latency is known (on librdkafka's mock broker, mostly
+ *    fetch.wait.max.ms).
+ *  - With --fills-out, each intent's first fill event is written as
+ *    "order_id<TAB>read-back time (us since the epoch)", for bench/run.sh to
+ *    join with the simulator's own fill times (its orders' filled_at). */
 #include "reader.h"
 
 #include <stdio.h>
@@ -97,25 +105,28 @@ static void reader_count_reason(run_t *r, const char *reason, size_t len) {
     pthread_mutex_unlock(&r->lock);
 }
 
-static void reader_add_latency(run_t *r, uint32_t seq, int64_t now_real_us) {
-    if (r->o.consume_only) return;  /* created_at unknown here */
-    int64_t created_ms = r->start_real_ms + r->created_off_ms[seq];
-    int64_t us = now_real_us - created_ms * 1000;
-    if (us < 0) us = 0;
-    double created_t = (double)r->created_off_ms[seq] / 1000.0;
+/* The publish -> read-back latency of an event of intent seq into lat, and
+ * its hop on the result topic (kafka_ts_ms: the message's timestamp, -1 if
+ * none) into hop. */
+static void reader_add_latency(run_t *r, uint32_t seq, int64_t now_real_us, int64_t kafka_ts_ms,
+                               run_lat_t *lat, run_lat_t *hop) {
+    if (r->o.consume_only) return;  /* the publish time is unknown here */
+    int64_t sent = r->sent_real_us[seq];
+    double created_t = (double)(sent / 1000 - r->start_real_ms) / 1000.0;
+    int in_window = created_t >= r->o.warmup_s && created_t < r->o.warmup_s + r->o.duration_s;
     pthread_mutex_lock(&r->lock);
-    if (us > r->lat_max_us_all) r->lat_max_us_all = us;
-    if (created_t >= r->o.warmup_s && created_t < r->o.warmup_s + r->o.duration_s) {
-        if (r->nlat == r->caplat) {
-            size_t nc = r->caplat ? r->caplat * 2 : 65536;
-            uint32_t *p = realloc(r->lat, nc * sizeof(*p));
-            if (p) {
-                r->lat = p;
-                r->caplat = nc;
-            }
-        }
-        if (r->nlat < r->caplat) r->lat[r->nlat++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
-    }
+    run_lat_add(lat, now_real_us - sent, in_window);
+    if (kafka_ts_ms > 0) run_lat_add(hop, now_real_us - kafka_ts_ms * 1000, in_window);
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* --fills-out: the order of a fill event and when it was read. */
+static void reader_note_fill(run_t *r, const char *buf, size_t len, int64_t now_real_us) {
+    const char *v;
+    size_t vlen;
+    if (!r->fills_out || reader_scan_field(buf, len, "order_id", &v, &vlen) < 0) return;
+    pthread_mutex_lock(&r->lock);
+    fprintf(r->fills_out, "%.*s\t%lld\n", (int)vlen, v, (long long)now_real_us);
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -151,7 +162,7 @@ static int reader_intent(run_t *r, const char *buf, size_t len, uint32_t *seq) {
 
 /* An event of orders.fills: accepted, partial_fill, or a terminal type. */
 static void reader_fills_event(run_t *r, uint32_t seq, const char *buf, size_t len,
-                               int64_t now_mono, int64_t now_real) {
+                               int64_t now_mono, int64_t now_real, int64_t kafka_ts_ms) {
     const char *v;
     size_t vlen;
     if (reader_scan_field(buf, len, "type", &v, &vlen) < 0) {
@@ -161,7 +172,7 @@ static void reader_fills_event(run_t *r, uint32_t seq, const char *buf, size_t l
     if (reader_is(v, vlen, "accepted")) {
         if (reader_first(r, seq, RUN_ACCEPTED) < 0) return;
         atomic_fetch_add(&r->accepted, 1);
-        reader_add_latency(r, seq, now_real);
+        reader_add_latency(r, seq, now_real, kafka_ts_ms, &r->lat_accepted, &r->hop_accepted);
         return;
     }
     if (reader_is(v, vlen, "partial_fill")) {
@@ -175,15 +186,20 @@ static void reader_fills_event(run_t *r, uint32_t seq, const char *buf, size_t l
     }
     if (reader_first(r, seq, RUN_TERMINAL) < 0) return;
     if (!fill) reader_count_reason(r, v, vlen);
+    if (fill) {
+        reader_add_latency(r, seq, now_real, kafka_ts_ms, &r->lat_fill, &r->hop_fill);
+        reader_note_fill(r, buf, len, now_real);
+    }
     reader_count_terminal(r, fill ? RUN_FILL : RUN_OTHER, now_mono);
 }
 
-void reader_handle_event(run_t *r, const char *buf, size_t len, int is_fill) {
+void reader_handle_event(run_t *r, const char *buf, size_t len, int is_fill,
+                         int64_t kafka_ts_ms) {
     uint32_t seq;
     if (reader_intent(r, buf, len, &seq) < 0) return;
     int64_t now_mono = clock_mono_us(), now_real = clock_real_us();
     if (is_fill) {
-        reader_fills_event(r, seq, buf, len, now_mono, now_real);
+        reader_fills_event(r, seq, buf, len, now_mono, now_real, kafka_ts_ms);
         return;
     }
     if (reader_first(r, seq, RUN_TERMINAL) < 0) return;
@@ -276,7 +292,10 @@ static void *reader_loop(void *arg) {
         }
         const char *topic = rd_kafka_topic_name(m->rkt);
         int is_fill = strcmp(topic, r->o.topic_fills) == 0;
-        if (m->payload) reader_handle_event(r, m->payload, m->len, is_fill);
+        rd_kafka_timestamp_type_t tstype;
+        int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+        if (tstype != RD_KAFKA_TIMESTAMP_CREATE_TIME) ts = -1;
+        if (m->payload) reader_handle_event(r, m->payload, m->len, is_fill, ts);
         rd_kafka_message_destroy(m);
     }
     return NULL;

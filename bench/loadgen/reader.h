@@ -8,6 +8,7 @@
 #define LOADGEN_READER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "run.h"
 
@@ -24,7 +25,9 @@ int reader_wait(run_t *r, long long want);
 void reader_stop(run_t *r);
 
 /* One event (a message's value) of orders.fills (is_fill) or
- * orders.rejections, counted into r.  Called by the reading thread. */
-void reader_handle_event(run_t *r, const char *buf, size_t len, int is_fill);
+ * orders.rejections, counted into r; kafka_ts_ms is the message's creation
+ * timestamp (-1 if it has none).  Called by the reading thread. */
+void reader_handle_event(run_t *r, const char *buf, size_t len, int is_fill,
+                         int64_t kafka_ts_ms);
 
 #endif

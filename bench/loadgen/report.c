@@ -122,33 +122,32 @@ static double report_percentile_ms(const uint32_t *v, size_t n, double p) {
     return v[idx] / 1000.0;
 }
 
-/* The latency percentiles (sorts r->lat; lock held). */
-static json_t *report_latency(run_t *r) {
-    if (r->nlat > 0) qsort(r->lat, r->nlat, sizeof(*r->lat), report_cmp_u32);
-    json_t *l = json_object();
-    json_object_set_new(l, "what", json_string("accepted event read back - created_at, "
-                                               "intents created in the steady window"));
-    report_set_int(l, "n", (long long)r->nlat);
-    report_set_real(l, "p50_ms", report_percentile_ms(r->lat, r->nlat, 0.50));
-    report_set_real(l, "p90_ms", report_percentile_ms(r->lat, r->nlat, 0.90));
-    report_set_real(l, "p99_ms", report_percentile_ms(r->lat, r->nlat, 0.99));
-    report_set_real(l, "max_ms", r->nlat ? r->lat[r->nlat - 1] / 1000.0 : -1);
-    report_set_real(l, "max_ms_all_intents", r->lat_max_us_all / 1000.0);
-    return l;
+/* The percentiles of one kind of latency (sorts l; lock held). */
+static json_t *report_latency(run_lat_t *l, const char *what) {
+    if (l->n > 0) qsort(l->v, l->n, sizeof(*l->v), report_cmp_u32);
+    json_t *j = json_object();
+    json_object_set_new(j, "what", json_string(what));
+    report_set_int(j, "n", (long long)l->n);
+    report_set_real(j, "p50_ms", report_percentile_ms(l->v, l->n, 0.50));
+    report_set_real(j, "p90_ms", report_percentile_ms(l->v, l->n, 0.90));
+    report_set_real(j, "p99_ms", report_percentile_ms(l->v, l->n, 0.99));
+    report_set_real(j, "max_ms", l->n ? l->v[l->n - 1] / 1000.0 : -1);
+    report_set_real(j, "max_ms_all_intents", l->max_us_all / 1000.0);
+    return j;
 }
 
 /* The intents still without an outcome, and the age of the oldest not yet
  * accepted, into the consumer section c. */
 static void report_pending(run_t *r, json_t *c) {
     long long sent = atomic_load(&r->sent);
-    int64_t now_off = clock_real_us() / 1000 - r->start_real_ms;
+    int64_t now = clock_real_us();
     long long pending = 0;
     int64_t oldest = -1;
     for (long long s = 0; s < sent; s++) {
         uint8_t f = atomic_load(&r->flags[s]);
         if (f & RUN_TERMINAL) continue;
         pending++;
-        if (!(f & RUN_ACCEPTED) && oldest < 0) oldest = now_off - r->created_off_ms[s];
+        if (!(f & RUN_ACCEPTED) && oldest < 0) oldest = (now - r->sent_real_us[s]) / 1000;
     }
     report_set_int(c, "pending", pending);
     report_set_int(c, "oldest_unaccepted_age_ms", oldest);
@@ -173,7 +172,25 @@ json_t *report_build(run_t *r, long long lost, int complete) {
     json_object_set_new(j, "consumer", c);
     if (!r->o.consume_only) {
         json_object_set_new(j, "throughput", report_throughput(r));
-        json_object_set_new(j, "latency_created_to_accepted", report_latency(r));
+        const struct {
+            const char *key;
+            run_lat_t *lat;
+            const char *what;
+        } lats[] = {
+            {"latency_created_to_accepted", &r->lat_accepted,
+             "accepted event read back - the intent's publication (us), intents created in "
+             "the steady window"},
+            {"latency_created_to_fill", &r->lat_fill,
+             "fill event read back - the intent's publication, intents created in the "
+             "steady window"},
+            {"result_hop_accepted", &r->hop_accepted,
+             "accepted event read back - its Kafka timestamp (the worker's produce call, ms): "
+             "the result topic's hop"},
+            {"result_hop_fill", &r->hop_fill,
+             "fill event read back - its Kafka timestamp: the result topic's hop"},
+        };
+        for (size_t k = 0; k < sizeof(lats) / sizeof(lats[0]); k++)
+            json_object_set_new(j, lats[k].key, report_latency(lats[k].lat, lats[k].what));
         report_pending(r, c);
     }
     pthread_mutex_unlock(&r->lock);
@@ -198,6 +215,10 @@ void report_summary(FILE *out, const run_t *r, json_t *rep) {
     if (l)
         fprintf(out, " accepted p50 %.1f p99 %.1f max %.1f ms", report_real(l, "p50_ms"),
                 report_real(l, "p99_ms"), report_real(l, "max_ms"));
+    json_t *f = json_object_get(rep, "latency_created_to_fill");
+    if (f && json_integer_value(json_object_get(f, "n")) > 0)
+        fprintf(out, " fill p50 %.1f p99 %.1f max %.1f ms", report_real(f, "p50_ms"),
+                report_real(f, "p99_ms"), report_real(f, "max_ms"));
     fputc('\n', out);
 }
 

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "clock.h"
 #include "ids.h"
@@ -44,11 +45,11 @@ static int run_allocate(run_t *r) {
     else cap = 20000000; /* max mode: pages are touched only as used */
     if (cap > (long long)IDS_SEQ_MAX) cap = IDS_SEQ_MAX;
     r->cap = cap;
-    r->created_off_ms = calloc((size_t)cap, sizeof(*r->created_off_ms));
+    r->sent_real_us = calloc((size_t)cap, sizeof(*r->sent_real_us));
     r->flags = calloc((size_t)cap, sizeof(*r->flags));
     r->nseconds = (int)(o->warmup_s + o->duration_s + o->drain_timeout_s) + 3600 * 4;
     r->per_second = calloc((size_t)r->nseconds, sizeof(*r->per_second));
-    if (!r->created_off_ms || !r->flags || !r->per_second) {
+    if (!r->sent_real_us || !r->flags || !r->per_second) {
         fprintf(stderr, "ow-loadgen: out of memory\n");
         return -1;
     }
@@ -76,14 +77,37 @@ int run_init(run_t *r) {
     return 0;
 }
 
+void run_lat_add(run_lat_t *l, int64_t us, int in_window) {
+    if (us < 0) us = 0;
+    if (us > l->max_us_all) l->max_us_all = us;
+    if (!in_window) return;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 65536;
+        uint32_t *p = realloc(l->v, nc * sizeof(*p));
+        if (!p) return;  /* a sample fewer, never the run */
+        l->v = p;
+        l->cap = nc;
+    }
+    l->v[l->n++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+static void run_lat_free(run_lat_t *l) {
+    free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
 void run_free(run_t *r) {
-    free(r->created_off_ms);
+    free(r->sent_real_us);
     free((void *)r->flags);
     free(r->per_second);
-    free(r->lat);
-    r->created_off_ms = NULL;
+    run_lat_free(&r->lat_accepted);
+    run_lat_free(&r->lat_fill);
+    run_lat_free(&r->hop_accepted);
+    run_lat_free(&r->hop_fill);
+    if (r->fills_out) fclose(r->fills_out);
+    r->fills_out = NULL;
+    r->sent_real_us = NULL;
     r->flags = NULL;
     r->per_second = NULL;
-    r->lat = NULL;
     pthread_mutex_destroy(&r->lock);
 }

@@ -25,6 +25,14 @@ enum { RUN_SENT = 1, RUN_ACCEPTED = 2, RUN_TERMINAL = 4 };
 /* The kinds of terminal outcome, counted apart. */
 typedef enum { RUN_FILL, RUN_REJECTION, RUN_OTHER } run_outcome_t;
 
+/* Latencies (us) of one kind: those of intents created in the steady
+ * window, and the largest over every intent. */
+typedef struct run_lat {
+    uint32_t *v;
+    size_t n, cap;
+    int64_t max_us_all;
+} run_lat_t;
+
 typedef struct run_reason {
     char reason[40];
     long long n;
@@ -38,7 +46,8 @@ typedef struct run {
     int64_t start_mono_us;
     uint64_t rng;                /* the producer's (ids_make) */
     /* per intent, indexed by sequence number */
-    uint32_t *created_off_ms;    /* created_at - start_real_ms */
+    int64_t *sent_real_us;       /* CLOCK_REALTIME just before producing it
+                                    (its created_at is this, in ms) */
     _Atomic uint8_t *flags;
     long long cap;
     atomic_llong sent;           /* produce calls that succeeded */
@@ -50,10 +59,11 @@ typedef struct run {
     /* per-second terminal counts, by read-back second since start */
     long long *per_second;
     int nseconds;
-    /* latencies (us) of accepted events of intents created in the window */
-    uint32_t *lat;
-    size_t nlat, caplat;
-    int64_t lat_max_us_all;      /* over every accepted event */
+    /* latencies of intents created in the steady window: publish -> the
+     * accepted / fill event read back, and the result topic's own hop
+     * (read back - the event's Kafka timestamp, the worker's produce time) */
+    run_lat_t lat_accepted, lat_fill, hop_accepted, hop_fill;
+    FILE *fills_out;             /* --fills-out: order_id, read-back time */
     run_reason_t reasons[RUN_MAX_REASONS];
     int nreasons;
     /* outcomes read in the steady window [warmup, warmup + duration) */
@@ -76,6 +86,10 @@ typedef struct run {
  * the random generator, the per-intent tables, the lock.  Returns 0, or -1
  * (said on stderr; nothing left to free). */
 int run_init(run_t *r);
+
+/* Adds a latency of us to l (lock held); kept among the percentiles'
+ * samples when in_window. */
+void run_lat_add(run_lat_t *l, int64_t us, int in_window);
 
 /* Frees what run_init allocated (the Kafka handles are their owners'). */
 void run_free(run_t *r);
