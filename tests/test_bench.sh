@@ -63,6 +63,21 @@ check_result() {
              (if ([$l.worker_memory[].vmhwm_kb] | length > 0 and min > 0) then empty
               else "latency: no worker memory" end)
            end),
+          (["realtime-20", "realtime-200"][] as $k | $s[$k] as $r
+           | if $r == null then "no \($k) scenario" else
+             number($r.publish_to_accepted.p99_ms; "\($k) publish -> accepted p99"),
+             number($r.publish_to_fill.p99_ms; "\($k) publish -> fill p99"),
+             number($r.sim_fill_to_fill.p99_ms; "\($k) simulator fill -> fill p99"),
+             (if ($r.sim_fill_to_fill.unmatched // 1) == 0 then empty
+              else "\($k): fills read that the simulator did not list" end),
+             number($r.result_hop_fill.p99_ms; "\($k) result hop of fill"),
+             number($r.trading_calls_not_placements_per_min; "\($k) calls not placements"),
+             (if ($r.stages.intake | keys) | contains(["kafka_in", "lane_wait", "decode",
+                  "ledger_record", "quota", "submitting", "post", "outcome_commit", "produce_ack"])
+              then empty else "\($k): intake stages missing: \($r.stages.intake | keys)" end),
+             (if ($r.stages.follow.outcome_commit.n // 0) > 0 then empty
+              else "\($k): no follow stage counted" end)
+           end),
           (if $s.backlog == null then "no backlog scenario" else
              (if ($s.backlog.drained // 0) > 0 then empty else "backlog: nothing drained" end),
              number($s.backlog.drain_rate_per_s; "backlog drain rate"),
@@ -95,13 +110,17 @@ if [[ -s $OUT/latest.json && $(stat -c %Y "$OUT/latest.json") -ge $START ]]; the
     check_result "$OUT/latest.json" >"$WORK/missing"
     expect_empty "every scenario has its numbers" "$WORK/missing"
     # Negative: the checker refuses a result without the budget scenario and
-    # without the throughput figures (fills and rejections).
+    # without the throughput figures (fills and rejections), without a
+    # realtime run and with one that counted no follower stage.
     jq 'del(.scenarios.budget) | .scenarios["throughput-1"].loadgen.throughput.intents_per_s = null
-        | del(.scenarios["throughput-1"].loadgen.throughput.rejections_per_s)' \
+        | del(.scenarios["throughput-1"].loadgen.throughput.rejections_per_s)
+        | del(.scenarios["realtime-200"]) | .scenarios["realtime-20"].stages.follow = {}' \
         "$OUT/latest.json" >"$WORK/doctored.json"
     check_result "$WORK/doctored.json" >"$WORK/missing2"
     if grep -q 'no budget scenario' "$WORK/missing2" && grep -q 'throughput-1 intents/s' "$WORK/missing2" &&
-        grep -q 'throughput-1 rejections/s' "$WORK/missing2"; then
+        grep -q 'throughput-1 rejections/s' "$WORK/missing2" &&
+        grep -q 'no realtime-200 scenario' "$WORK/missing2" &&
+        grep -q 'realtime-20: no follow stage counted' "$WORK/missing2"; then
         ok "the checker refuses a result missing a scenario and a figure"
     else
         bad "the checker accepted a doctored result" "$WORK/missing2"
