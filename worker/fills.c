@@ -49,6 +49,7 @@ struct follower {
     int64_t next_poll_ms;        /* monotonic */
     size_t last_count;           /* open orders seen last cycle */
     int deferred;                /* this poll was put off for placements */
+    struct batch *batch;         /* follow_batch's storage */
 };
 
 /* ---- events from order progress ---------------------------------------- */
@@ -105,51 +106,136 @@ int fills_plan(const config_t *cfg, const intent_t *in, const fills_known_t *kno
     return n;
 }
 
-/* ---- one order ---------------------------------------------------------- */
+/* ---- a batch of orders ---------------------------------------------------- */
 
-/* Records and publishes the move of one followed order.  Returns 1 if
- * something changed, 0 if not, -1 on a failure (retried next cycle). */
-static int apply(follower_t *f, const ledger_open_order_t *known, alpaca_order_t *now) {
-    if (!strcmp(now->status, known->status) && !strcmp(now->filled_qty, known->filled_qty))
-        return 0;
+/* What became of one order's snapshot in a batch. */
+typedef enum {
+    SNAP_DONE,  /* recorded and published, or nothing to do (unchanged, stale,
+                   finished, not one of ours) */
+    SNAP_WAIT   /* not now: its intent is busy (the pipeline or a redelivery
+                   holds it), not yet recorded as accepted, or a failure;
+                   the caller tries again later */
+} snap_result_t;
+
+/* The per-batch storage, kept in the follower (a batch's events and
+ * intents are too large for a thread's stack to hold comfortably). */
+typedef struct batch {
+    ledger_follow_t lf[LEDGER_FOLLOW_MAX];
+    intent_t in[LEDGER_FOLLOW_MAX];
+    event_t evs[LEDGER_FOLLOW_MAX][FILLS_MAX_EVENTS];
+    ledger_outcome_t out[LEDGER_FOLLOW_MAX];
+    int of[LEDGER_FOLLOW_MAX];  /* out[q] is the snapshot of[q] */
+} batch_t;
+
+static int qty_cmp(const char *a, const char *b) {
+    decimal_nanos_t x, y;
+    if (decimal_text_to_nanos(a[0] ? a : "0", &x) < 0) x = 0;
+    if (decimal_text_to_nanos(b[0] ? b : "0", &y) < 0) y = 0;
+    return x < y ? -1 : x > y;
+}
+
+/* What the move from the ledger's entry e to the snapshot now calls for:
+ * SNAP_DONE with nothing to write, SNAP_WAIT, or -1: an outcome to write. */
+static int judge(const ledger_follow_t *e, const alpaca_order_t *now) {
+    if (!e->intent_id[0] || e->terminal) return SNAP_DONE;  /* not ours, or over */
+    if (!e->held || !e->read) return SNAP_WAIT;             /* busy */
+    if (ledger_state_is_terminal(e->prog.state)) return SNAP_DONE;
+    /* Not yet "submitted": the pipeline has not recorded the broker's first
+     * answer (the broker may report a fill before that commit lands). */
+    if (strcmp(e->prog.state, "submitted") != 0) return SNAP_WAIT;
+    if (e->order_id[0] && strcmp(e->order_id, now->id) != 0) return SNAP_DONE;
+    /* Older than what the ledger holds (a stream event behind a
+     * reconciliation), or the same: nothing to do. */
+    int c = qty_cmp(now->filled_qty, e->prog.filled_qty);
+    if (c < 0 || (c == 0 && !strcmp(now->status, e->order_status))) return SNAP_DONE;
+    return -1;
+}
+
+/* Records and publishes what the snapshots of n distinct orders call for:
+ * their intents found and locked, read, judged, and every move written in
+ * one durable statement whose events are published with one wait.
+ * res[i] says what became of snaps[i].  Returns how many orders moved, or -1
+ * when the ledger failed (every result SNAP_WAIT). */
+static int follow_batch(follower_t *f, alpaca_order_t *const *snaps, int n,
+                        snap_result_t *res) {
+    batch_t *b = f->batch;
     char err[256];
-    int64_t t0 = timefmt_mono_us();
-    int held = ledger_lock_intent(f->ledger, known->intent_id, err, sizeof(err));
-    if (held <= 0) return held;  /* busy: the pipeline has it; next cycle */
-    int rc = -1;
-    ledger_progress_t prog;
-    intent_t in;
-    intent_verdict_t v;
-    memset(&in, 0, sizeof(in));
-    int read = ledger_order_progress(f->ledger, known->intent_id, &prog, err, sizeof(err));
-    metrics_stage("follow", "lock", t0, 1);
-    if (read < 0) goto out;
-    if (strcmp(prog.state, "submitted") != 0) {
-        rc = 0;  /* finished meanwhile by someone else */
-        goto out;
+    const char *cids[LEDGER_FOLLOW_MAX];
+    for (int i = 0; i < n; i++) {
+        cids[i] = snaps[i]->client_order_id;
+        res[i] = SNAP_WAIT;
     }
-    intent_decode(known->raw, strlen(known->raw), known->source, f->cfg->intent_max_age_ms,
-                  &in, &v);
-    fills_known_t k = {prog.filled_qty, prog.filled_avg_price, prog.partials};
-    event_t evs[FILLS_MAX_EVENTS];
-    const char *to, *reason;
-    int n = fills_plan(f->cfg, &in, &k, now, evs, &to, &reason);
-    /* A Kafka failure after the commit leaves the events stored: the next
-     * cycle or a redelivery publishes them. */
-    int c = ledger_commit(f->ledger, f->pub, known->intent_id, "submitted", to, reason, now,
-                          evs, n, known->key, known->key ? strlen(known->key) : 0, err,
-                          sizeof(err));
-    for (int i = 0; i < n; i++) publish_event_clear(&evs[i]);
-    if (c != 0) goto out;
-    if (strcmp(to, "submitted") != 0)
-        log_msg(LOG_DEBUG, "order_finished", known->intent_id, "order %s %s (filled %s)",
-                now->id, now->status, now->filled_qty);
-    rc = 1;
-out:
-    if (rc < 0) log_msg(LOG_WARN, "follow_failed", known->intent_id, "%s", err);
-    intent_free(&in);
-    ledger_unlock_intent(f->ledger, known->intent_id);
-    return rc;
+    int64_t t0 = timefmt_mono_us();
+    if (ledger_follow_lock_many(f->ledger, cids, n, b->lf, err, sizeof(err)) < 0 ||
+        ledger_follow_read_many(f->ledger, b->lf, n, err, sizeof(err)) < 0) {
+        log_msg(LOG_WARN, "follow_failed", NULL, "%s", err);
+        ledger_follow_clear(b->lf, n);
+        ledger_close(f->ledger);  /* its locks go with it */
+        f->ledger = NULL;
+        return -1;
+    }
+    metrics_stage("follow", "lock", t0, n);
+    int q = 0;
+    for (int i = 0; i < n; i++) {
+        int j = judge(&b->lf[i], snaps[i]);
+        if (j >= 0) {
+            res[i] = (snap_result_t)j;
+            continue;
+        }
+        ledger_follow_t *e = &b->lf[i];
+        intent_verdict_t v;
+        intent_decode(e->raw, strlen(e->raw), e->source, f->cfg->intent_max_age_ms, &b->in[q],
+                      &v);
+        fills_known_t k = {e->prog.filled_qty, e->prog.filled_avg_price, e->prog.partials};
+        const char *to, *reason;
+        int m = fills_plan(f->cfg, &b->in[q], &k, snaps[i], b->evs[q], &to, &reason);
+        b->out[q] = (ledger_outcome_t){e->intent_id, "submitted", to, reason, snaps[i],
+                                       b->evs[q], m, e->key, e->key ? strlen(e->key) : 0, 0};
+        b->of[q++] = i;
+    }
+    int moved = 0;
+    if (q > 0) {
+        /* A Kafka failure after the commit leaves the events stored: the
+         * next batch or a redelivery publishes them. */
+        int rc = ledger_commit_many(f->ledger, f->pub, b->out, q, err, sizeof(err));
+        if (rc < 0) log_msg(LOG_WARN, "follow_failed", NULL, "%s", err);
+        for (int k = 0; k < q; k++) {
+            int i = b->of[k];
+            for (int x = 0; x < b->out[k].n_events; x++) publish_event_clear(&b->evs[k][x]);
+            intent_free(&b->in[k]);
+            if (rc < 0) continue;
+            res[i] = SNAP_DONE;  /* moved, or moved by someone else meanwhile */
+            if (!b->out[k].moved) continue;
+            moved++;
+            if (strcmp(b->out[k].to, "submitted") != 0)
+                log_msg(LOG_DEBUG, "order_finished", b->out[k].intent_id,
+                        "order %s %s (filled %s)", snaps[i]->id, snaps[i]->status,
+                        snaps[i]->filled_qty);
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (b->lf[i].held) ledger_unlock_intent(f->ledger, b->lf[i].intent_id);
+    if (ledger_flush(f->ledger, err, sizeof(err)) < 0 || !ledger_ok(f->ledger)) {
+        log_msg(LOG_WARN, "follow_failed", NULL, "%s", err);
+        ledger_close(f->ledger);
+        f->ledger = NULL;
+    }
+    ledger_follow_clear(b->lf, n);
+    return moved;
+}
+
+/* follow_batch over any number of distinct orders, LEDGER_FOLLOW_MAX at a
+ * time.  Returns how many moved, or -1 if the ledger failed. */
+static int follow_all(follower_t *f, alpaca_order_t *const *snaps, int n, snap_result_t *res) {
+    int moved = 0;
+    for (int at = 0; at < n; at += LEDGER_FOLLOW_MAX) {
+        if (!f->ledger) return -1;
+        int k = n - at < LEDGER_FOLLOW_MAX ? n - at : LEDGER_FOLLOW_MAX;
+        int m = follow_batch(f, snaps + at, k, res + at);
+        if (m < 0) return -1;
+        moved += m;
+    }
+    return moved;
 }
 
 /* ---- one cycle -------------------------------------------------------------- */
@@ -186,7 +272,8 @@ static void closed_after(const ledger_open_order_t *o, size_t n, alpaca_order_t 
     timefmt_format_rfc3339(earliest - 1000, buf, len);
 }
 
-/* Returns 1 if any order changed, 0 if none, -1 if Alpaca could not be read. */
+/* Returns 1 if any order changed, 0 if none, -1 if Alpaca or the ledger
+ * could not be read. */
 static int follow_cycle(follower_t *f, ledger_open_order_t *o, size_t n) {
     alpaca_order_t *open = NULL, *closed = NULL;
     size_t n_open = 0, n_closed = 0;
@@ -210,32 +297,50 @@ static int follow_cycle(follower_t *f, ledger_open_order_t *o, size_t n) {
             log_msg(LOG_WARN, "follow_list_failed", NULL, "closed orders: %s", e.message);
         }
     }
-    int changed = 0, singles = 0;
+    alpaca_order_t one[MAX_SINGLE_LOOKUPS];
+    alpaca_order_t **snaps = calloc(n ? n : 1, sizeof(*snaps));
+    snap_result_t *res = calloc(n ? n : 1, sizeof(*res));
+    int singles = 0, k = 0, rc = 0;
+    if (!snaps || !res) {
+        log_msg(LOG_WARN, "follow_failed", NULL, "out of memory");
+        rc = -1;
+        n = 0;
+    }
     for (size_t i = 0; i < n; i++) {
         alpaca_order_t *now = find(open, n_open, o[i].order_id);
         if (!now) now = find(closed, n_closed, o[i].order_id);
-        alpaca_order_t one;
-        memset(&one, 0, sizeof(one));
         if (!now) {
             /* In neither list (a full page, or listing failed): ask for it
              * alone, within a bound so a backlog cannot eat the budget. */
             if (singles >= MAX_SINGLE_LOOKUPS) continue;
-            singles++;
-            alpaca_result_t r = alpaca_get_order(f->alpaca, o[i].order_id, &one, &e);
+            alpaca_order_t *s = &one[singles];
+            memset(s, 0, sizeof(*s));
+            alpaca_result_t r = alpaca_get_order(f->alpaca, o[i].order_id, s, &e);
             if (r != ALPACA_OK) {
                 if (r == ALPACA_NOT_FOUND)
                     log_msg(LOG_ERROR, "order_missing", o[i].intent_id,
                             "the broker has no order %s", o[i].order_id);
                 continue;
             }
-            now = &one;
+            now = s;
+            singles++;
         }
-        if (apply(f, &o[i], now) > 0) changed = 1;
-        alpaca_order_clear(&one);
+        /* Unchanged since the ledger's last record: nothing to lock. */
+        if (!strcmp(now->status, o[i].status) && !qty_cmp(now->filled_qty, o[i].filled_qty))
+            continue;
+        snaps[k++] = now;
     }
+    if (k > 0) {
+        int m = follow_all(f, snaps, k, res);
+        if (m < 0) rc = -1;
+        else if (m > 0) rc = 1;
+    }
+    free(snaps);
+    free(res);
+    for (int i = 0; i < singles; i++) alpaca_order_clear(&one[i]);
     alpaca_orders_free(open, n_open);
     alpaca_orders_free(closed, n_closed);
-    return changed;
+    return rc;
 }
 
 /* ---- the thread ------------------------------------------------------------- */
@@ -270,6 +375,8 @@ static void tick(follower_t *f) {
             return;
         }
         ledger_set_stage_path(f->ledger, "follow");
+        /* Published marks and lock releases are written once per batch. */
+        ledger_defer_on(f->ledger);
     }
     int held = ledger_take_lease(f->ledger, LEASE_NAME, f->cfg->replica_id,
                                  f->cfg->follow_lease_ms, err, sizeof(err));
@@ -337,6 +444,16 @@ static void *follower_main(void *arg) {
     return NULL;
 }
 
+/* Frees the follower and what it holds (its thread is not running). */
+static void follower_free(follower_t *f) {
+    ledger_close(f->ledger);
+    alpaca_free(f->alpaca);
+    free(f->batch);
+    pthread_mutex_destroy(&f->lock);
+    pthread_cond_destroy(&f->wake);
+    free(f);
+}
+
 follower_t *fills_start(const config_t *cfg, publisher_t *pub, circuits_t *circuits,
                         budget_t *budget, char *err, size_t errlen) {
     follower_t *f = calloc(1, sizeof(*f));
@@ -347,22 +464,20 @@ follower_t *fills_start(const config_t *cfg, publisher_t *pub, circuits_t *circu
     f->cfg = cfg;
     f->pub = pub;
     f->interval_ms = cfg->follow_interval_ms;
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_cond_init(&f->wake, NULL);
+    f->batch = calloc(1, sizeof(*f->batch));
     f->alpaca = alpaca_new(cfg);
-    if (!f->alpaca) {
-        snprintf(err, errlen, "cannot create the HTTP client");
-        free(f);
+    if (!f->batch || !f->alpaca) {
+        snprintf(err, errlen, "%s", f->batch ? "cannot create the HTTP client" : "out of memory");
+        follower_free(f);
         return NULL;
     }
     alpaca_set_circuits(f->alpaca, circuits);
     alpaca_set_budget(f->alpaca, budget);
-    pthread_mutex_init(&f->lock, NULL);
-    pthread_cond_init(&f->wake, NULL);
     if (pthread_create(&f->thread, NULL, follower_main, f) != 0) {
         snprintf(err, errlen, "cannot start the follower thread");
-        alpaca_free(f->alpaca);
-        pthread_mutex_destroy(&f->lock);
-        pthread_cond_destroy(&f->wake);
-        free(f);
+        follower_free(f);
         return NULL;
     }
     return f;
@@ -375,9 +490,5 @@ void fills_stop(follower_t *f) {
     pthread_cond_signal(&f->wake);
     pthread_mutex_unlock(&f->lock);
     pthread_join(f->thread, NULL);
-    ledger_close(f->ledger);
-    alpaca_free(f->alpaca);
-    pthread_mutex_destroy(&f->lock);
-    pthread_cond_destroy(&f->wake);
-    free(f);
+    follower_free(f);
 }

@@ -427,8 +427,7 @@ int ledger_transition(ledger_t *l, const char *intent_id, const char *from,
     return moved ? 0 : 1;
 }
 
-/* ids as a PostgreSQL array literal (malloc'd), or NULL without memory. */
-static char *id_array(const char *const *ids, int n) {
+char *ledger_id_array(const char *const *ids, int n) {
     size_t cap = 3;
     for (int i = 0; i < n; i++) cap += 2 * strlen(ids[i]) + 4;
     char *buf = malloc(cap);
@@ -445,7 +444,7 @@ static char *id_array(const char *const *ids, int n) {
 int ledger_transition_many(ledger_t *l, const char *const *ids, int n, const char *from,
                            const char *via, const char *to, const char *detail_json,
                            int *moved, char *err, size_t errlen) {
-    char *arr = id_array(ids, n);
+    char *arr = ledger_id_array(ids, n);
     if (!arr) {
         snprintf(err, errlen, "ledger: out of memory");
         return -1;

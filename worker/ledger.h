@@ -227,6 +227,38 @@ typedef struct ledger_progress {
 int ledger_order_progress(ledger_t *l, const char *intent_id,
                           ledger_progress_t *out, char *err, size_t errlen);
 
+/* The follower's batches (fills.c, ledger_follow.c): the intents of up to
+ * LEDGER_FOLLOW_MAX broker orders, found by client_order_id. */
+#define LEDGER_FOLLOW_MAX 64
+typedef struct ledger_follow {
+    char intent_id[40];       /* "" when no intent has the client_order_id */
+    int terminal;             /* the intent had finished: nothing was locked */
+    int held;                 /* this connection took its lock: release it with
+                                 ledger_unlock_intent */
+    int read;                 /* ledger_follow_read_many filled what follows */
+    ledger_progress_t prog;   /* state, cumulative fill, partial_fill events */
+    char order_id[64];        /* the recorded broker order; "" until recorded */
+    char order_status[32];
+    intent_source_t source;
+    char *raw;                /* the intent as received */
+    char *key;                /* its Kafka key, may be NULL */
+} ledger_follow_t;
+
+/* Finds the intent of each client_order_id (distinct ones) and tries to
+ * take its lock, in one statement; out[k] answers client_order_ids[k].
+ * Returns 0, or -1 with err (locks taken before a failure die with the
+ * connection the caller then drops). */
+int ledger_follow_lock_many(ledger_t *l, const char *const *client_order_ids, int n,
+                            ledger_follow_t *out, char *err, size_t errlen);
+
+/* Reads, in one statement, what the ledger holds now of every held entry
+ * of f (its state, progress, order, message and key).  0, or -1 with err. */
+int ledger_follow_read_many(ledger_t *l, ledger_follow_t *f, int n, char *err,
+                            size_t errlen);
+
+/* Frees the strings of f[0..n). */
+void ledger_follow_clear(ledger_follow_t *f, int n);
+
 /* Records a message that goes to the DLQ (idempotent by origin). */
 int ledger_record_dead_letter(ledger_t *l, const origin_t *from,
                               const char *reason, const char *detail,

@@ -54,6 +54,9 @@ PGresult *ledger_exec(ledger_t *l, const char *sql, int n, const char *const *v,
 int ledger_exec_cmd(ledger_t *l, const char *sql, int n, const char *const *v,
                     const char *what, char *err, size_t errlen);
 
+/* ids as a PostgreSQL array literal (malloc'd), or NULL without memory. */
+char *ledger_id_array(const char *const *ids, int n);
+
 /* Opens a durable transaction (it waits for its WAL flush at COMMIT): 0,
  * or -1 with err.  ledger_rollback ends one that failed. */
 int ledger_begin_durable(ledger_t *l, char *err, size_t errlen);
