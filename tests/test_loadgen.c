@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "ids.h"
+#include "kafka.h"
 #include "options.h"
 #include "reader.h"
 #include "report.h"
@@ -190,7 +191,34 @@ static void test_latencies_and_fills_out(void) {
     EXPECT_INT(strncmp(line, "ord-1\t", 6), 0);
 }
 
+/* Its clients read KAFKA_CONSUMER_<PROPERTY> / KAFKA_PRODUCER_<PROPERTY>
+ * as the worker does: applied over its own defaults, refused when unknown
+ * or protected. */
+static void test_kafka_properties_by_name(void) {
+    const char *const props[][2] = {{"linger.ms", "5"}};
+    char v[64];
+    size_t vl = sizeof(v);
+    setenv("KAFKA_PRODUCER_LINGER_MS", "0", 1);
+    rd_kafka_conf_t *c = kafka_conf_new("127.0.0.1:1", CONFIG_KAFKA_PRODUCER, props, 1);
+    EXPECT(c != NULL);
+    if (c && rd_kafka_conf_get(c, "linger.ms", v, &vl) == RD_KAFKA_CONF_OK)
+        EXPECT_STR(v, "0");
+    if (c) rd_kafka_conf_destroy(c);
+    unsetenv("KAFKA_PRODUCER_LINGER_MS");
+    setenv("KAFKA_CONSUMER_NO_SUCH_PROPERTY", "1", 1);
+    c = kafka_conf_new("127.0.0.1:1", CONFIG_KAFKA_CONSUMER, NULL, 0);
+    EXPECT(c == NULL);
+    if (c) rd_kafka_conf_destroy(c);
+    unsetenv("KAFKA_CONSUMER_NO_SUCH_PROPERTY");
+    setenv("KAFKA_CONSUMER_ENABLE_AUTO_OFFSET_STORE", "true", 1);
+    c = kafka_conf_new("127.0.0.1:1", CONFIG_KAFKA_CONSUMER, NULL, 0);
+    EXPECT(c == NULL);
+    if (c) rd_kafka_conf_destroy(c);
+    unsetenv("KAFKA_CONSUMER_ENABLE_AUTO_OFFSET_STORE");
+}
+
 static const unit_test_t TESTS[] = {
+    {"kafka_properties_by_name", test_kafka_properties_by_name},
     {"latencies_and_fills_out", test_latencies_and_fills_out},
     {"ids_round_trip", test_ids_round_trip},
     {"options_modes", test_options_modes},

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <librdkafka/rdkafka.h>
+#include <openssl/crypto.h>
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -575,6 +576,22 @@ int config_kafka_apply(const config_t *cfg, config_kafka_client_t client,
         }
     }
     return 0;
+}
+
+int config_kafka_apply_env(config_kafka_client_t client, struct rd_kafka_conf_s *conf,
+                           char *err, size_t errlen) {
+    config_t *cfg = calloc(1, sizeof(*cfg));
+    if (!cfg) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = config_load_kafka_security(cfg, err, errlen) < 0 ||
+                     config_kafka_apply(cfg, client, conf, err, errlen) < 0
+                 ? -1
+                 : 0;
+    OPENSSL_cleanse(cfg, sizeof(*cfg));
+    free(cfg);
+    return rc;
 }
 
 /* Loads the settings named in only (NULL: every one) from the environment

@@ -144,6 +144,14 @@ int config_load_ledger(config_t *cfg, char *err, size_t errlen);
  * whose clients then connect like the worker's). */
 int config_load_kafka_security(config_t *cfg, char *err, size_t errlen);
 
+/* What the worker's configuration adds to another program's Kafka client
+ * (intentctl, ow-loadgen), read from the environment exactly as the worker
+ * reads it: the security settings (config_load_kafka_security), then
+ * KAFKA_CONSUMER_<PROPERTY> or KAFKA_PRODUCER_<PROPERTY> (config_kafka_apply).
+ * The secrets read are wiped before it returns.  0, or -1 with err. */
+int config_kafka_apply_env(config_kafka_client_t client, struct rd_kafka_conf_s *conf,
+                           char *err, size_t errlen);
+
 /* Loads every setting from the environment (getenv).  Returns 0, or -1
  * with err naming the setting and what is wrong with it. */
 int config_load(config_t *cfg, char *err, size_t errlen);

@@ -20,11 +20,17 @@ static int kafka_set(rd_kafka_conf_t *c, const char *k, const char *v) {
     return 0;
 }
 
-rd_kafka_conf_t *kafka_conf_new(const char *brokers, const char *const props[][2], size_t n) {
+rd_kafka_conf_t *kafka_conf_new(const char *brokers, config_kafka_client_t client,
+                                const char *const props[][2], size_t n) {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     int bad = kafka_set(c, "bootstrap.servers", brokers) < 0 ||
               kafka_set(c, "client.id", "ow-loadgen") < 0;
     for (size_t i = 0; i < n && !bad; i++) bad = kafka_set(c, props[i][0], props[i][1]) < 0;
+    char e[512];
+    if (!bad && config_kafka_apply_env(client, c, e, sizeof(e)) < 0) {
+        fprintf(stderr, "ow-loadgen: %s\n", e);
+        bad = 1;
+    }
     if (bad) {
         rd_kafka_conf_destroy(c);
         return NULL;

@@ -33,7 +33,9 @@ void options_usage(FILE *out) {
             "the result topic) and outcomes.  --fills-out F writes each fill's order_id\n"
             "and read-back time (us since the epoch), tab-separated.\n"
             "--rate max keeps at most --window (default 4000) intents without an outcome.\n"
-            "KAFKA_BROKERS is the default of --brokers; TOPIC_* override the topic names.\n");
+            "KAFKA_BROKERS is the default of --brokers; TOPIC_* override the topic names;\n"
+            "KAFKA_CONSUMER_<PROPERTY> and KAFKA_PRODUCER_<PROPERTY> (and the KAFKA_SASL_*,\n"
+            "KAFKA_SSL_* settings) apply to its clients as to the worker's.\n");
 }
 
 static const char *options_env_or(const char *name, const char *def) {

@@ -52,7 +52,7 @@ static rd_kafka_t *producer_new(run_t *r) {
         {"acks", "1"},
     };
     char e[512];
-    rd_kafka_conf_t *c = kafka_conf_new(r->o.brokers, props, sizeof(props) / sizeof(props[0]));
+    rd_kafka_conf_t *c = kafka_conf_new(r->o.brokers, CONFIG_KAFKA_PRODUCER, props, sizeof(props) / sizeof(props[0]));
     if (!c) return NULL;
     rd_kafka_conf_set_dr_msg_cb(c, producer_on_delivery);
     rd_kafka_conf_set_opaque(c, r);

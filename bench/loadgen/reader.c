@@ -225,7 +225,7 @@ static rd_kafka_t *reader_consumer_new(run_t *r) {
         {"fetch.wait.max.ms", "10"},
         {"enable.partition.eof", "false"},
     };
-    rd_kafka_conf_t *c = kafka_conf_new(r->o.brokers, props, sizeof(props) / sizeof(props[0]));
+    rd_kafka_conf_t *c = kafka_conf_new(r->o.brokers, CONFIG_KAFKA_CONSUMER, props, sizeof(props) / sizeof(props[0]));
     if (!c) return NULL;
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
     if (!rk) {

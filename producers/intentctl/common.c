@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include <openssl/crypto.h>
 
 #include "config.h"
 #include "timefmt.h"
@@ -110,16 +109,11 @@ static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value) 
  * (NAME_FILE too), then KAFKA_CONSUMER_<PROPERTY> or KAFKA_PRODUCER_<PROPERTY>;
  * -1 after saying why. */
 static int conf_configured(rd_kafka_conf_t *conf, config_kafka_client_t client) {
-    config_t *cfg = calloc(1, sizeof *cfg);
     char err[512];
-    int bad = !cfg || config_load_kafka_security(cfg, err, sizeof err) < 0 ||
-              config_kafka_apply(cfg, client, conf, err, sizeof err) < 0;
-    if (bad)
-        fprintf(stderr, "intentctl: %s\n", cfg ? err : "out of memory");
-    if (cfg)
-        OPENSSL_cleanse(cfg, sizeof *cfg);
-    free(cfg);
-    return bad ? -1 : 0;
+    if (config_kafka_apply_env(client, conf, err, sizeof err) == 0)
+        return 0;
+    fprintf(stderr, "intentctl: %s\n", err);
+    return -1;
 }
 
 rd_kafka_conf_t *make_conf(const common_t *c, config_kafka_client_t client,

@@ -109,8 +109,11 @@ class Bot:
             consumer.close()
             raise
         pconf = dict(base)
+        # linger.ms 0: an intent leaves at once (librdkafka 2.0's default
+        # holds it 5 ms to batch); what queues while a request is in flight
+        # still goes out together.
         pconf.update({"enable.idempotence": True, "message.timeout.ms": int(self.timeout * 1000),
-                      "linger.ms": 5})
+                      "linger.ms": 0})
         self._producer = Producer(pconf)
         self._consumer = consumer
         return self
