@@ -65,14 +65,14 @@ static void server_on_upgrade(void *cls, struct MHD_Connection *conn, void *con_
     MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 }
 
-/* Switches protocols: 101, Connection: Upgrade and the reply's headers. */
+/* Switches protocols: 101 and the reply's headers (libmicrohttpd adds
+ * Connection: Upgrade itself). */
 static enum MHD_Result server_upgrade(struct MHD_Connection *conn, reply_t *r)
 {
     struct MHD_Response *resp = MHD_create_response_for_upgrade(server_on_upgrade,
                                                                 (void *)r->upgrade);
     if (resp == NULL)
         return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "Upgrade");
     for (size_t i = 0; i < r->nheaders; i++)
         MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
     enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
