@@ -8,9 +8,10 @@
  * it goes to (a reference count).
  *
  * A connection's thread (stream_run, on the HTTP connection's thread)
- * loops: take what others queued for it, read and answer what the client
- * sent, send what it can without blocking, then poll the socket and its
- * eventfd (written to wake it: a message queued, a fault, the stop).  Its
+ * loops: take what others queued for it (once the last batch has gone),
+ * read and answer what the client sent, send what it can without
+ * blocking, then poll the socket and its eventfd (written to wake it: a
+ * message queued, a fault, the stop).  Its
  * socket is non-blocking (libmicrohttpd's), so it never sleeps anywhere
  * but in poll().  Silence is per connection: while it lasts, events are
  * dropped (counted lost) instead of queued, what was queued is dropped at
@@ -476,7 +477,10 @@ static void stream_loop(stream_conn_t *c)
     stream_t *s = c->hub;
     for (;;) {
         pthread_mutex_lock(&s->lock);
-        stream_list_take(&c->out, &c->queued);
+        /* Events wait in queued until what is being sent has gone, so
+         * that a client that does not read meets STREAM_QUEUE_MAX. */
+        if (c->out.head == NULL)
+            stream_list_take(&c->out, &c->queued);
         int stopping = s->stopping, drop = c->drop;
         int silent = timefmt_mono_ms() < c->silent_until_ms;
         pthread_mutex_unlock(&s->lock);
