@@ -447,21 +447,22 @@ static int stream_flush(stream_conn_t *c, int silent)
     return 0;
 }
 
-/* Reads what the socket has.  Returns 0, or -1 at its end or failure. */
+/* Reads one chunk of what the socket has (one per turn of the loop: a
+ * client sending without pause is answered as it goes, and what is
+ * buffered stays within a chunk and a message).  Returns 0, or -1 at the
+ * socket's end or failure. */
 static int stream_receive(stream_conn_t *c)
 {
     uint8_t buf[STREAM_READ_CHUNK];
-    for (;;) {
-        ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
-        if (n == 0 || wsframe_reader_feed(&c->reader, buf, (size_t)n) != 0)
-            return -1;
-        if ((size_t)n < sizeof(buf))
-            return 0;
-    }
+    ssize_t n;
+    do {
+        n = recv(c->fd, buf, sizeof(buf), 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    if (n == 0 || wsframe_reader_feed(&c->reader, buf, (size_t)n) != 0)
+        return -1;
+    return 0;
 }
 
 /* Ends the connection as a network drop would: no close frame, a reset. */
