@@ -383,6 +383,38 @@ expect "text frames with --stream-frames text" jq -e -s '[.[] | select(.msg)] | 
     and all(.type == "text")' "$WORK/textframes.out"
 expect "fill_on_submit: new then fill, within the POST" [ "$(events textframes | jq -r .event | paste -sd,)" \
     = new,fill ]
+# Two events written back to back must not wait for the client's delayed
+# ACK (Nagle's algorithm, 40 ms each time): a client that pings, as a
+# watchdog does, gets each order's fill within a few ms of its POST.
+DELAYS=$(python3 - "$HERE" "$PORT" "$KEY" "$SECRET" <<'PY'
+import http.client, json, sys, time
+sys.path.insert(0, sys.argv[1])
+from wsclient import WSClient
+port, key, secret = int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ws = WSClient(f"ws://127.0.0.1:{port}/stream")
+for msg in ({"action": "authenticate", "data": {"key_id": key, "secret_key": secret}},
+            {"action": "listen", "data": {"streams": ["trade_updates"]}}):
+    ws.send_text(json.dumps(msg))
+    ws.recv_frame()
+rest = http.client.HTTPConnection("127.0.0.1", port)
+headers = {"APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret}
+delays = []
+for i in range(20):
+    t0 = time.perf_counter()
+    rest.request("POST", "/v2/orders", json.dumps({"symbol": "AAPL", "qty": "1",
+                 "side": "buy" if i % 2 == 0 else "sell", "type": "market",
+                 "time_in_force": "day"}), headers)
+    rest.getresponse().read()
+    while json.loads(ws.recv_frame()[2])["data"].get("event") != "fill":
+        pass
+    delays.append(round((time.perf_counter() - t0) * 1000))
+    ws.send_frame(0x9, "watchdog")
+    ws.recv_frame()
+print(" ".join(str(d) for d in sorted(delays)))
+PY
+) || fail "latency: the client failed"
+MEDIAN=$(echo "$DELAYS" | awk '{print $10}')
+expect "events come without delay (ms from POST to fill: $DELAYS)" [ "$MEDIAN" -lt 20 ]
 rc=0
 "$BIN" --port 1 --stream-frames json 2>/dev/null || rc=$?
 expect "--stream-frames json refused (exit 2)" [ "$rc" = 2 ]

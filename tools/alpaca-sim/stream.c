@@ -19,6 +19,8 @@
 #include "stream.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -569,9 +571,14 @@ static void stream_conn_close(stream_conn_t *c)
     free(c);
 }
 
-/* The reply_upgrade_t's run: one websocket connection, start to end. */
+/* The reply_upgrade_t's run: one websocket connection, start to end.
+ * TCP_NODELAY: libmicrohttpd hands the socket over with Nagle's algorithm
+ * on, which holds an event written right after another until the client's
+ * delayed ACK (40 ms on Linux). */
 static void stream_run(void *ctx, int fd, const char *extra, size_t extra_len)
 {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     stream_conn_t *c = stream_conn_open(ctx, fd);
     if (c && wsframe_reader_feed(&c->reader, extra, extra_len) == 0)
         stream_loop(c);
