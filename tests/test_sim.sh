@@ -39,99 +39,11 @@ SIM_ARGS=(--seed 42)
 KEEP_AS=alpaca_sim
 # shellcheck source=tests/simlib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/simlib.sh"
+# shellcheck source=tests/simcheck.sh
+source "$(dirname "${BASH_SOURCE[0]}")/simcheck.sh"
 sims_failed() { fail "could not start $1"; }
 trap sims_exit EXIT
 
-fail() {
-    echo "FAIL: $*" >&2
-    if [ -n "${STATUS:-}" ]; then
-        echo "  last response: HTTP $STATUS $(head -c 600 "$WORK/body" 2>/dev/null)" >&2
-    fi
-    echo "$PASSED passed, 1 failed" >&2
-    exit 1
-}
-
-pass() { PASSED=$((PASSED + 1)); }
-
-# expect DESCRIPTION COMMAND...: passes if the command succeeds.
-expect() {
-    local desc=$1
-    shift
-    if "$@" >/dev/null; then pass; else fail "$desc"; fi
-}
-
-# call METHOD PATH [BODY] [more curl args] -- as the authorised client.
-# Sets STATUS; the body is in $WORK/body, headers in $WORK/headers.
-call() {
-    local method=$1 path=$2 body=${3:-}
-    shift $(($# < 3 ? $# : 3))
-    local args=(-s -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' -X "$method"
-        -H "APCA-API-KEY-ID: $KEY" -H "APCA-API-SECRET-KEY: $SECRET")
-    if [ -n "$body" ]; then
-        args+=(-H 'Content-Type: application/json' --data-binary "$body")
-    fi
-    STATUS=$(curl "${args[@]}" "$@" "$BASE$path") || STATUS="curl-exit-$?"
-}
-
-# anon METHOD PATH [BODY] -- without keys (control API, 401 checks).
-anon() {
-    local method=$1 path=$2 body=${3:-}
-    local args=(-s -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' -X "$method")
-    if [ -n "$body" ]; then
-        args+=(-H 'Content-Type: application/json' --data-binary "$body")
-    fi
-    STATUS=$(curl "${args[@]}" "$BASE$path") || STATUS="curl-exit-$?"
-}
-
-# jqb FILTER -- evaluates a jq filter on the last body.
-jqb() { jq -r "$@" "$WORK/body"; }
-
-# status_is CODE -- the last status was CODE.
-status_is() { [ "$STATUS" = "$1" ]; }
-
-# body_is JSON -- the last body equals JSON (compact, same key order).
-body_is() { [ "$(jq -c . "$WORK/body")" = "$(jq -c . <<<"$1")" ]; }
-
-# field_is FILTER VALUE -- jq -r FILTER of the last body is VALUE.
-field_is() { [ "$(jqb "$1")" = "$2" ]; }
-
-header() { tr -d '\r' <"$WORK/headers" | awk -v h="$(echo "$1" | tr 'A-Z' 'a-z')" \
-    'BEGIN{FS=": "} tolower($1)==h {print $2}'; }
-
-simstat() { curl -s "$BASE/_sim/stats" | jq -r ".$1"; }
-
-# poll_order ID JQ_TEST -- GETs the order until JQ_TEST holds, at most 5 s;
-# the last answer stays in $WORK/body (the caller's expect judges it).
-poll_order() {
-    local i
-    for i in $(seq 1 50); do
-        call GET "/v2/orders/$1"
-        if jq -e "$2" "$WORK/body" >/dev/null 2>&1; then return 0; fi
-        sleep 0.1
-    done
-    return 0
-}
-
-# tick [N] -- runs N engine ticks now (simulators with SIM_TICK_MS=0).
-tick() { curl -s -o /dev/null -X POST "$BASE/_sim/tick" -d "{\"count\":${1:-1}}"; }
-
-# stop_sim PID LOG -- SIGTERM to the simulator PID and waits; sets rc to
-# its exit status.  When that is not 0, prints what a checker said about
-# PID: the end of LOG (its stderr, where LeakSanitizer writes when nothing
-# else is asked) and its report files, in DEV_SANITIZER_DIR (compose/dev
-# test sends them there) or $WORK/asan.* (the shutdown checks').
-stop_sim() {
-    rc=0
-    kill -TERM "$1"
-    wait "$1" || rc=$?
-    if [ "$rc" != 0 ]; then
-        tail -n 40 "$2" >&2
-        cat "${DEV_SANITIZER_DIR:-$WORK}"/*."$1" "$WORK"/asan.*"$1" 2>/dev/null | head -n 60 >&2 || true
-    fi
-}
-
-# order JSON -- POST /v2/orders; sets OID to the new order's id.
-order() { call POST /v2/orders "$1"; OID=$(jqb '.id // empty'); }
 
 UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 TIME_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$'
@@ -928,34 +840,10 @@ expect "reset clears the rate log" [ "$(simstat max_requests_in_any_period),$(si
 
 # A simulator that has served every kind of request, with one still
 # hanging, gets SIGTERM: it must exit 0, without waiting for the hang, and
-# free everything.  The leak check comes from the binary's checker: on an
-# ASan build LeakSanitizer runs at exit and a leak makes the exit status
-# non-zero and writes a report (to $WORK/asan.*); valgrind cannot run an
-# ASan build, so on a plain one valgrind checks, when it is installed.
-if readelf -d "$BIN" 2>/dev/null | grep -q 'libasan'; then
-    CHECKER=asan
-    WRAP=()
-elif [ "${SKIP_VALGRIND:-0}" != 1 ] && command -v valgrind >/dev/null; then
-    CHECKER=valgrind
-    WRAP=(valgrind -q --leak-check=full --show-leak-kinds=definite,indirect
-        --errors-for-leak-kinds=definite,indirect --error-exitcode=99)
-else
-    CHECKER="no leak check"
-    WRAP=()
-fi
-PORT=$((20000 + RANDOM % 10000))
-# Later ASAN_OPTIONS win: leaks are checked whatever the caller set, and
-# the report lands where this test reads it (valgrind's goes to the log).
-ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:log_path=$WORK/asan" \
-    ALPACA_API_KEY_ID=$KEY ALPACA_API_SECRET_KEY=$SECRET SIM_PARTIAL_FILL_RATE=1 \
-    "${WRAP[@]}" "$BIN" --port "$PORT" 2>"$WORK/shutdown.log" &
-STOP_PID=$!
-SIM_PIDS+=("$STOP_PID")
+# free everything (start_checked: under the binary's leak checker).
+start_checked shutdown ALPACA_API_KEY_ID=$KEY ALPACA_API_SECRET_KEY=$SECRET SIM_PARTIAL_FILL_RATE=1
+STOP_PID=$SIM_PID
 BASE="http://127.0.0.1:$PORT"
-for i in $(seq 1 100); do
-    curl -s -o /dev/null "$BASE/_sim/health" && break
-    sleep 0.1
-done
 call POST /v2/orders '{"symbol":"AAPL","qty":"1.5","side":"buy","type":"market","time_in_force":"day"}'
 expect "shutdown run: order" status_is 200
 call POST /v2/orders '{"symbol":"NVDA","qty":"1","side":"buy","type":"limit","limit_price":"1","time_in_force":"day"}'
@@ -989,14 +877,6 @@ anon POST /_sim/faults '{"hang_rate":1}'
 curl -s -m 20 -o /dev/null -H "APCA-API-KEY-ID: $KEY" -H "APCA-API-SECRET-KEY: $SECRET" \
     "$BASE/v2/account" &
 sleep 1
-T0=$(date +%s)
-stop_sim "$STOP_PID" "$WORK/shutdown.log"
-T1=$(date +%s)
-expect "$CHECKER: clean exit 0 with a request hanging (rc=$rc)" [ "$rc" = 0 ]
-expect "$CHECKER: shutdown does not wait for the hang ($((T1 - T0)) s)" [ $((T1 - T0)) -lt 10 ]
-expect "$CHECKER: stop line logged" grep -q "stopped (SIGTERM)" "$WORK/shutdown.log"
-expect "$CHECKER: no errors reported" bash -c "! grep -q '==[0-9]*==' '$WORK/shutdown.log' &&
-    ! compgen -G '$WORK/asan.*' >/dev/null"
-echo "shutdown checked with: $CHECKER" >&2
+expect_clean_stop "$STOP_PID" shutdown "with a request hanging"
 
 echo "$PASSED passed, 0 failed"

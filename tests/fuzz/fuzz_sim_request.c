@@ -28,7 +28,8 @@
  * (sim_init is a few small allocations) with a fixed seed, no engine thread
  * and the stop flag already raised, so injected latency and hangs return at
  * once: runs repeat (only wall-clock times in answers vary) and nothing
- * outlives an input.  The trading rate limit allows 6 calls, so the 429
+ * outlives an input; a stream hub observes the book (GET /stream gets its
+ * handshake's answer, never a connection).  The trading rate limit allows 6 calls, so the 429
  * path is reached by the longest sequences; keys are required (APCA-API-KEY-ID: fuzz-key, APCA-API-SECRET-KEY:
  * fuzz-secret), so the 401 path is reachable too.
  *
@@ -47,6 +48,7 @@
 #include "reply.h"
 #include "request.h"
 #include "sim.h"
+#include "stream.h"
 #include "fuzz.h"
 
 #define FUZZ_MAX_REQUESTS 8
@@ -192,6 +194,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cfg.start.tick_ms = 0;
     cfg.start.fill_on_submit = 0;
     FUZZ_ASSERT(sim_init(&sim, &cfg) == 0);
+    stream_t *stream = stream_create(&sim);
+    FUZZ_ASSERT(stream != NULL);
     sim_begin_stop(&sim); /* sleeps (latency, hang faults) return at once */
 
     const char *s = (const char *)data, *end = s + size;
@@ -201,6 +205,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fuzz_request(&sim, s, n);
         s = next ? next + sizeof(sep) - 1 : end;
     }
+    stream_destroy(stream);
     sim_destroy(&sim);
     return 0;
 }

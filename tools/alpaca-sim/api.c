@@ -21,6 +21,14 @@ static int api_secret_equal(const char *given, const char *want)
     return diff == 0;
 }
 
+int api_keys_valid(const sim_t *sim, const char *key_id, const char *secret)
+{
+    if (!sim->cfg.auth_required)
+        return 1;
+    return api_secret_equal(key_id, sim->cfg.key_id) &
+           api_secret_equal(secret, sim->cfg.secret_key);
+}
+
 static int api_is_order_post(const request_t *req)
 {
     return strcmp(req->method, "POST") == 0 && strcmp(req->path, "/v2/orders") == 0;
@@ -90,9 +98,7 @@ void api_handle(sim_t *sim, const request_t *req, reply_t *out)
         atomic_fetch_add(&st->order_posts, 1);
 
     const char *key = request_header(req, "APCA-API-KEY-ID");
-    if (sim->cfg.auth_required &&
-        !(api_secret_equal(key, sim->cfg.key_id) &
-          api_secret_equal(request_header(req, "APCA-API-SECRET-KEY"), sim->cfg.secret_key))) {
+    if (!api_keys_valid(sim, key, request_header(req, "APCA-API-SECRET-KEY"))) {
         atomic_fetch_add(&st->responses_401, 1);
         api_refuse(sim, out, APIERR_UNAUTHORIZED);
         return;

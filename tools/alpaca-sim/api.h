@@ -15,5 +15,9 @@
 #include "sim.h"
 
 void api_handle(sim_t *sim, const request_t *req, reply_t *out);
+/* 1 if key_id and secret (either may be NULL) are the simulator's keys,
+ * or when it requires none; compared in constant time.  The REST API's
+ * check, and the trade_updates stream's (stream.c). */
+int api_keys_valid(const sim_t *sim, const char *key_id, const char *secret);
 
 #endif

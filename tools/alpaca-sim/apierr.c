@@ -30,6 +30,7 @@ static const apierr_spec_t apierr_specs[APIERR_KIND_COUNT] = {
     [APIERR_NO_METHOD] = {405, 0, "method not allowed"},
     [APIERR_TOO_LARGE] = {413, 0, "request body too large"},
     [APIERR_OUT_OF_MEMORY] = {500, 0, "out of memory"},
+    [APIERR_UPGRADE_REQUIRED] = {426, 0, ""},
 };
 
 static void apierr_start(apierr_t *e, apierr_kind_t kind)

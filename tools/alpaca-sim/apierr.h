@@ -51,6 +51,7 @@ typedef enum {
     APIERR_NO_METHOD,          /* 405 "method not allowed" (control API) */
     APIERR_TOO_LARGE,          /* 413 "request body too large" */
     APIERR_OUT_OF_MEMORY,      /* 500 "out of memory" (control API) */
+    APIERR_UPGRADE_REQUIRED,   /* 426, message per case (/stream without a websocket) */
     APIERR_KIND_COUNT
 } apierr_kind_t;
 

@@ -6,6 +6,7 @@
 #include "api.h"
 #include "control.h"
 #include "respond.h"
+#include "stream.h"
 
 void app_handle(void *ctx, const request_t *req, reply_t *out)
 {
@@ -14,6 +15,8 @@ void app_handle(void *ctx, const request_t *req, reply_t *out)
         respond_fail(out, APIERR_TOO_LARGE);
     else if (strncmp(req->path, "/v2/", 4) == 0)
         api_handle(sim, req, out);
+    else if (strcmp(req->path, "/stream") == 0)
+        stream_handle(sim->stream, req, out);
     else if (strncmp(req->path, "/_sim/", 6) == 0)
         control_handle(sim, req, out);
     else

@@ -2,8 +2,10 @@
  *
  * Sends each request to its API: a body over the limit is answered 413,
  * /v2/... goes to api.c (Alpaca's trading and market data APIs),
- * /_sim/... to control.c (the control API for tests), anything else is
- * 404.  The fuzz target calls it as the server does. */
+ * /stream to stream.c (the trade_updates websocket, outside the REST
+ * API's keys, rate limit and faults, as at Alpaca), /_sim/... to
+ * control.c (the control API for tests), anything else is 404.  The fuzz
+ * target calls it as the server does. */
 #ifndef APP_H
 #define APP_H
 

@@ -53,6 +53,8 @@ struct book {
     uint64_t cancels;          /* orders that ended canceled */
     uint64_t expirations;
     uint64_t status_counts[STATUS_COUNT];
+    book_observer_fn observer;  /* order events (book_set_observer) */
+    void *observer_ctx;
 };
 
 /* ---- helpers (caller holds the lock) ---------------------------------- */
@@ -145,6 +147,23 @@ static int64_t book_qty_available(book_t *b, const position_t *p, const quote_t 
     return a < 0 ? a : 0;
 }
 
+/* Tells the observer about an event of o (fills give qty and price). */
+static void book_emit(book_t *b, book_event_kind_t kind, const order_t *o, int64_t qty,
+                      int64_t price, int64_t position_qty)
+{
+    if (b->observer == NULL)
+        return;
+    book_event_t ev = {kind, o, qty, price, position_qty};
+    b->observer(b->observer_ctx, &ev);
+}
+
+/* The signed position in o's symbol (0 when flat). */
+static int64_t book_position_qty(book_t *b, const order_t *o)
+{
+    position_t *p = position_find(&b->positions, o->req.symbol);
+    return p ? p->qty : 0;
+}
+
 static void book_set_status(book_t *b, order_t *o, order_status_t s)
 {
     b->status_counts[o->status]--;
@@ -182,6 +201,8 @@ static void book_close(book_t *b, order_t *o, order_status_t s)
     o->updated_us = now;
     book_set_status(b, o, s);
     book_release(b, o);
+    book_emit(b, s == STATUS_EXPIRED ? BOOK_EVENT_EXPIRED : BOOK_EVENT_CANCELED, o, 0, 0,
+              book_position_qty(b, o));
 }
 
 /* Books one execution of o at price.  Returns 0 or -1 (out of memory). */
@@ -193,6 +214,7 @@ static int book_fill(book_t *b, order_t *o, int64_t price, const match_fill_t *f
     int64_t signed_qty = o->req.side == ORDER_BUY ? f->qty : -f->qty;
     fx_money_t value = fx_qty_times_price(f->qty, price);
     position_apply_fill(p, signed_qty, price);
+    int64_t position_qty = p->qty;
     position_drop_flat(&b->positions, p);
     b->account.cash += o->req.side == ORDER_BUY ? -value : value;
     o->filled_qty += f->qty;
@@ -209,6 +231,8 @@ static int book_fill(book_t *b, order_t *o, int64_t price, const match_fill_t *f
     }
     book_release(b, o);
     b->fills++;
+    book_emit(b, f->partial ? BOOK_EVENT_PARTIAL_FILL : BOOK_EVENT_FILL, o, f->qty, price,
+              position_qty);
     return 0;
 }
 
@@ -219,6 +243,7 @@ static void book_step(book_t *b, order_t *o, const quote_t *q)
         if (o->status == STATUS_ACCEPTED) {
             o->updated_us = book_now(b);
             book_set_status(b, o, STATUS_NEW);
+            book_emit(b, BOOK_EVENT_NEW, o, 0, 0, book_position_qty(b, o));
         }
         if (match_trigger(o, q))
             o->updated_us = book_now(b);
@@ -388,6 +413,14 @@ void book_destroy(book_t *b)
     free(b);
 }
 
+void book_set_observer(book_t *b, book_observer_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&b->lock);
+    b->observer = fn;
+    b->observer_ctx = ctx;
+    pthread_mutex_unlock(&b->lock);
+}
+
 void book_reset(book_t *b)
 {
     pthread_mutex_lock(&b->lock);
@@ -487,6 +520,7 @@ int book_bar_anchor(book_t *b, const char *symbol, int64_t *price)
 static int book_fill_now(book_t *b, order_t *o, const quote_t *q)
 {
     book_set_status(b, o, STATUS_NEW);
+    book_emit(b, BOOK_EVENT_NEW, o, 0, 0, book_position_qty(b, o));
     match_trigger(o, q);
     int64_t price = match_price(o, q);
     if (price > 0) {
@@ -643,6 +677,7 @@ int book_cancel(book_t *b, const char *id, apierr_t *err)
         o->updated_us = book_now(b);
         book_set_status(b, o, STATUS_PENDING_CANCEL);
         b->cancel_requests++;
+        book_emit(b, BOOK_EVENT_PENDING_CANCEL, o, 0, 0, book_position_qty(b, o));
     }
     pthread_mutex_unlock(&b->lock);
     return o ? 0 : -1;

@@ -40,6 +40,7 @@
 
 #include "account.h"
 #include "apierr.h"
+#include "order.h"
 #include "rng.h"
 
 typedef struct book book_t;
@@ -66,9 +67,35 @@ typedef struct book_settings {
     int fill_on_submit;        /* fill marketable orders inside the POST */
 } book_settings_t;
 
+/* What happened to an order, as it happens (book_set_observer). */
+typedef enum {
+    BOOK_EVENT_NEW = 0,        /* accepted -> new */
+    BOOK_EVENT_PARTIAL_FILL,   /* an execution that leaves some to fill */
+    BOOK_EVENT_FILL,           /* the execution that completes the order */
+    BOOK_EVENT_PENDING_CANCEL, /* DELETE asked for the cancel */
+    BOOK_EVENT_CANCELED,
+    BOOK_EVENT_EXPIRED,
+    BOOK_EVENT_COUNT
+} book_event_kind_t;
+
+typedef struct book_event {
+    book_event_kind_t kind;
+    const order_t *order;      /* after the event; valid during the call only */
+    int64_t qty;               /* fills: this execution's 1e-9 shares, else 0 */
+    int64_t price;             /* fills: this execution's price (1e-4), else 0 */
+    int64_t position_qty;      /* the symbol's signed position after the event (1e-9) */
+} book_event_t;
+
+/* Called for every event of every order, in the order they happen, with
+ * the book's lock held: it must not call the book, nor wait. */
+typedef void (*book_observer_fn)(void *ctx, const book_event_t *ev);
+
 /* Returns NULL when out of memory.  start is also what book_reset restores. */
 book_t *book_create(rng_t *rng, uint64_t seed, const book_settings_t *start);
 void book_destroy(book_t *b);
+/* Sets the one observer of order events (NULL: none).  It stays through
+ * book_reset. */
+void book_set_observer(book_t *b, book_observer_fn fn, void *ctx);
 /* Forgets orders, positions and counters; restores the account, the
  * quotes, the session (open) and the starting settings. */
 void book_reset(book_t *b);

@@ -6,6 +6,7 @@
 
 #include "respond.h"
 #include "router.h"
+#include "stream.h"
 #include "timefmt.h"
 
 static void control_stats(void *ctx, const request_t *req, const router_match_t *m,
@@ -21,6 +22,7 @@ static void control_stats(void *ctx, const request_t *req, const router_match_t 
     json_object_set_new(j, "rate_limit", json_integer(sim->cfg.calls_per_min));
     json_object_set_new(j, "rate_period_ms", json_integer(sim->cfg.rate_period_ms));
     book_add_stats(sim->book, j);
+    stream_add_stats(sim->stream, j);
     json_object_set_new(j, "faults", faults_to_json(&sim->faults, timefmt_mono_ms()));
     respond_ok(out, j);
 }
@@ -50,6 +52,7 @@ static void control_set_faults(void *ctx, const request_t *req, const router_mat
         return;
     }
     faults_set(&sim->faults, &s, timefmt_mono_ms());
+    stream_apply_faults(sim->stream, &s);
     control_get_faults(ctx, req, m, out);
 }
 
@@ -89,6 +92,7 @@ static void control_reset(void *ctx, const request_t *req, const router_match_t 
     (void)req;
     (void)m;
     sim_reset(sim);
+    stream_reset(sim->stream);
     json_t *j = json_object();
     json_object_set_new(j, "reset", json_true());
     respond_ok(out, j);

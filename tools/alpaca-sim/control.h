@@ -4,7 +4,10 @@
  * tick_ms, fill_on_submit), market (POST {"open":bool}: the session),
  * account (POST: flags and cash, see account.h) and tick (POST
  * {"count":N}: run engine ticks now, for tests with tick_ms 0).  No authentication, no
- * rate limit, no faults: tests must always be able to steer the simulator. */
+ * rate limit, no faults: tests must always be able to steer the simulator.
+ * The trade_updates stream's part: its faults (stream_drop,
+ * stream_silent_ms), its counters in stats, and reset, which ends its
+ * silences and zeroes its counters but keeps its connections (stream.h). */
 #ifndef CONTROL_H
 #define CONTROL_H
 

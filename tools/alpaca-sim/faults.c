@@ -13,6 +13,7 @@ void faults_init(faults_t *f, rng_t *rng)
     memset(&f->s, 0, sizeof(f->s));
     f->s.error_status = FAULTS_DEFAULT_STATUS;
     f->outage_until_ms = 0;
+    f->stream_silent_until_ms = 0;
 }
 
 void faults_destroy(faults_t *f)
@@ -26,6 +27,7 @@ void faults_reset(faults_t *f)
     memset(&f->s, 0, sizeof(f->s));
     f->s.error_status = FAULTS_DEFAULT_STATUS;
     f->outage_until_ms = 0;
+    f->stream_silent_until_ms = 0;
     pthread_mutex_unlock(&f->lock);
 }
 
@@ -63,7 +65,8 @@ static int faults_ms(const json_t *body, const char *name, int64_t *out, char *e
 int faults_parse(const json_t *body, faults_settings_t *s, char *err, size_t errlen)
 {
     static const char *const known[] = {"error_rate", "error_status", "latency_ms",
-                                        "hang_rate", "drop_response_rate", "outage_ms"};
+                                        "hang_rate", "drop_response_rate", "outage_ms",
+                                        "stream_drop", "stream_silent_ms"};
     memset(s, 0, sizeof(*s));
     s->error_status = FAULTS_DEFAULT_STATUS;
     if (!json_is_object(body)) {
@@ -85,9 +88,18 @@ int faults_parse(const json_t *body, faults_settings_t *s, char *err, size_t err
         faults_rate(body, "hang_rate", &s->hang_rate, err, errlen) ||
         faults_rate(body, "drop_response_rate", &s->drop_response_rate, err, errlen) ||
         faults_ms(body, "latency_ms", &s->latency_ms, err, errlen) ||
-        faults_ms(body, "outage_ms", &s->outage_ms, err, errlen))
+        faults_ms(body, "outage_ms", &s->outage_ms, err, errlen) ||
+        faults_ms(body, "stream_silent_ms", &s->stream_silent_ms, err, errlen))
         return -1;
-    const json_t *v = json_object_get(body, "error_status");
+    const json_t *v = json_object_get(body, "stream_drop");
+    if (v != NULL && !json_is_null(v)) {
+        if (!json_is_boolean(v)) {
+            snprintf(err, errlen, "stream_drop must be a boolean");
+            return -1;
+        }
+        s->stream_drop = json_is_true(v);
+    }
+    v = json_object_get(body, "error_status");
     if (v != NULL && !json_is_null(v)) {
         if (!json_is_integer(v) || json_integer_value(v) < 400 || json_integer_value(v) > 599) {
             snprintf(err, errlen, "error_status must be an HTTP status from 400 to 599");
@@ -102,7 +114,9 @@ void faults_set(faults_t *f, const faults_settings_t *s, int64_t now_ms)
 {
     pthread_mutex_lock(&f->lock);
     f->s = *s;
+    f->s.stream_drop = 0; /* an action, not a setting */
     f->outage_until_ms = s->outage_ms > 0 ? now_ms + s->outage_ms : 0;
+    f->stream_silent_until_ms = s->stream_silent_ms > 0 ? now_ms + s->stream_silent_ms : 0;
     pthread_mutex_unlock(&f->lock);
 }
 
@@ -111,6 +125,7 @@ json_t *faults_to_json(faults_t *f, int64_t now_ms)
     pthread_mutex_lock(&f->lock);
     faults_settings_t s = f->s;
     int64_t left = f->outage_until_ms > now_ms ? f->outage_until_ms - now_ms : 0;
+    int64_t silent = f->stream_silent_until_ms > now_ms ? f->stream_silent_until_ms - now_ms : 0;
     pthread_mutex_unlock(&f->lock);
     json_t *j = json_object();
     json_object_set_new(j, "error_rate", json_real(s.error_rate));
@@ -120,6 +135,8 @@ json_t *faults_to_json(faults_t *f, int64_t now_ms)
     json_object_set_new(j, "drop_response_rate", json_real(s.drop_response_rate));
     json_object_set_new(j, "outage_ms", json_integer(s.outage_ms));
     json_object_set_new(j, "outage_remaining_ms", json_integer(left));
+    json_object_set_new(j, "stream_silent_ms", json_integer(s.stream_silent_ms));
+    json_object_set_new(j, "stream_silent_remaining_ms", json_integer(silent));
     return j;
 }
 

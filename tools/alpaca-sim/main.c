@@ -4,7 +4,8 @@
  * Owns the command line, the environment, signals and the process's life:
  * start, one log line; SIGTERM/SIGINT, one log line, everything freed,
  * exit 0.  API keys are read here and never printed.  Starts and joins
- * the matching engine's thread (engine.c). */
+ * the matching engine's thread (engine.c), makes the trade_updates hub
+ * (stream.c) and, at the stop, ends its connections before the server. */
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -20,18 +21,21 @@
 #include "envfile.h"
 #include "server.h"
 #include "sim.h"
+#include "stream.h"
 
 static void main_usage(FILE *out)
 {
     fprintf(out,
             "usage: alpaca-sim --port N [--host 127.0.0.1] [--seed N] [--tick-ms N]\n"
             "                  [--partial-fill-rate R] [--fill-on-submit] [--no-walk]\n"
+            "                  [--stream-frames binary|text]\n"
             "\n"
             "Simulates Alpaca's trading API (/v2/account, /v2/orders, /v2/positions,\n"
             "/v2/clock, /v2/assets) and market data API (/v2/stocks/{symbol}/quotes/latest)\n"
             "on one port, plus a control API: GET /_sim/stats, GET|POST /_sim/faults,\n"
             "GET|POST /_sim/quotes, POST /_sim/reset, GET /_sim/health, GET|POST /_sim/config,\n"
             "POST /_sim/market, POST /_sim/account, POST /_sim/tick.\n"
+            "Alpaca's trade_updates websocket is at ws://HOST:PORT/stream (same keys).\n"
             "Orders fill asynchronously like paper trading: a matching engine ticks every\n"
             "--tick-ms (default 100; 0 = only POST /_sim/tick), quotes walk randomly\n"
             "(seeded), partial_fill_rate (default 0.1) of eligible fills are partial.\n"
@@ -41,6 +45,8 @@ static void main_usage(FILE *out)
             "  --partial-fill-rate R  0..1 (env SIM_PARTIAL_FILL_RATE)\n"
             "  --fill-on-submit       fill marketable orders inside the POST (env SIM_FILL_ON_SUBMIT=1)\n"
             "  --no-walk              quotes move only by POST /_sim/quotes (env SIM_QUOTE_WALK=0)\n"
+            "  --stream-frames F      the stream's frames: binary (default, as paper) or text\n"
+            "                         (env SIM_STREAM_FRAMES)\n"
             "\n"
             "environment:\n"
             "  ALPACA_API_KEY_ID, ALPACA_API_SECRET_KEY  if set, /v2 requests must carry\n"
@@ -85,6 +91,15 @@ static int main_parse_rate(const char *s, double *out)
     if (s[0] == '\0' || *end != '\0' || errno != 0 || !(v >= 0.0 && v <= 1.0))
         return -1;
     *out = v;
+    return 0;
+}
+
+/* --stream-frames / SIM_STREAM_FRAMES: binary or text.  Returns 0 or -1. */
+static int main_parse_frames(const char *v, int *text)
+{
+    if (strcmp(v, "binary") != 0 && strcmp(v, "text") != 0)
+        return -1;
+    *text = strcmp(v, "text") == 0;
     return 0;
 }
 
@@ -141,6 +156,11 @@ static int main_option(const char *a, const char *val, sim_config_t *cfg)
             return -1;
         }
         cfg->start.tick_ms = v;
+    } else if (strcmp(a, "--stream-frames") == 0) {
+        if (main_parse_frames(val, &cfg->stream_text_frames) != 0) {
+            fprintf(stderr, "alpaca-sim: --stream-frames must be binary or text\n");
+            return -1;
+        }
     } else if (strcmp(a, "--partial-fill-rate") == 0) {
         if (main_parse_rate(val, &cfg->start.partial_fill_rate) != 0) {
             fprintf(stderr, "alpaca-sim: --partial-fill-rate must be a number from 0 to 1\n");
@@ -218,6 +238,11 @@ static int main_config(int argc, char **argv, sim_config_t *cfg)
     memset(cfg, 0, sizeof(*cfg));
     snprintf(cfg->host, sizeof(cfg->host), "127.0.0.1");
     cfg->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    const char *frames = getenv("SIM_STREAM_FRAMES");
+    if (frames && frames[0] && main_parse_frames(frames, &cfg->stream_text_frames) != 0) {
+        fprintf(stderr, "alpaca-sim: SIM_STREAM_FRAMES must be binary or text\n");
+        return -1;
+    }
     if (main_env_settings(&cfg->start) != 0 || main_args(argc, argv, cfg) != 0 ||
         main_keys(cfg) != 0)
         return -1;
@@ -255,9 +280,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "alpaca-sim: out of memory\n");
         return 1;
     }
+    stream_t *stream = stream_create(&sim);
+    if (stream == NULL) {
+        fprintf(stderr, "alpaca-sim: out of memory\n");
+        sim_destroy(&sim);
+        return 1;
+    }
     engine_t engine;
     if (engine_start(&engine, &sim) != 0) {
         fprintf(stderr, "alpaca-sim: cannot start the matching engine\n");
+        stream_destroy(stream);
         sim_destroy(&sim);
         return 1;
     }
@@ -267,23 +299,27 @@ int main(int argc, char **argv)
         fprintf(stderr, "alpaca-sim: %s\n", err);
         sim_begin_stop(&sim);
         engine_join(&engine);
+        stream_destroy(stream);
         sim_destroy(&sim);
         return 1;
     }
     fprintf(stderr,
             "alpaca-sim: listening on %s:%d (auth %s, limit %d per %lld ms, seed %llu, "
-            "tick %lld ms, partial fills %g, walk %s, fill on submit %s)\n",
+            "tick %lld ms, partial fills %g, walk %s, fill on submit %s, stream frames %s)\n",
             cfg.host, cfg.port, cfg.auth_required ? "on" : "off", cfg.calls_per_min,
             (long long)cfg.rate_period_ms, (unsigned long long)cfg.seed,
             (long long)cfg.start.tick_ms, cfg.start.partial_fill_rate,
-            cfg.start.quote_walk ? "on" : "off", cfg.start.fill_on_submit ? "on" : "off");
+            cfg.start.quote_walk ? "on" : "off", cfg.start.fill_on_submit ? "on" : "off",
+            cfg.stream_text_frames ? "text" : "binary");
 
     int sig = 0;
     sigwait(&stop_signals, &sig);
 
     sim_begin_stop(&sim);
+    stream_stop(stream);
     server_stop(srv);
     engine_join(&engine);
+    stream_destroy(stream);
     sim_destroy(&sim);
     fprintf(stderr, "alpaca-sim: stopped (%s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     return 0;

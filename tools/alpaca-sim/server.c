@@ -4,7 +4,10 @@
  * nothing else: a connection's request_t is made when its headers have
  * arrived (query arguments and headers copied), fills with the body, is
  * handed to the handler once complete, and is freed when libmicrohttpd
- * says the request is over. */
+ * says the request is over.  A reply that upgrades becomes libmicrohttpd's
+ * upgrade response; its run() gets the socket on the connection's thread
+ * (libmicrohttpd lets that thread block in thread-per-connection mode),
+ * and the socket goes back to libmicrohttpd to be closed when it returns. */
 #include "server.h"
 
 #include <arpa/inet.h>
@@ -49,8 +52,38 @@ static request_t *server_new_request(struct MHD_Connection *conn, const char *me
     return req;
 }
 
+/* libmicrohttpd's upgrade handler: the connection is the reply's run()'s
+ * until it returns. */
+static void server_on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls,
+                              const char *extra_in, size_t extra_in_size, MHD_socket sock,
+                              struct MHD_UpgradeResponseHandle *urh)
+{
+    const reply_upgrade_t *up = cls;
+    (void)conn;
+    (void)con_cls;
+    up->run(up->ctx, sock, extra_in, extra_in_size);
+    MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+}
+
+/* Switches protocols: 101 and the reply's headers (libmicrohttpd adds
+ * Connection: Upgrade itself). */
+static enum MHD_Result server_upgrade(struct MHD_Connection *conn, reply_t *r)
+{
+    struct MHD_Response *resp = MHD_create_response_for_upgrade(server_on_upgrade,
+                                                                (void *)r->upgrade);
+    if (resp == NULL)
+        return MHD_NO;
+    for (size_t i = 0; i < r->nheaders; i++)
+        MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
+    enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
 static enum MHD_Result server_send(struct MHD_Connection *conn, reply_t *r)
 {
+    if (r->upgrade)
+        return server_upgrade(conn, r);
     char *text = NULL;
     size_t len = 0;
     if (r->body) {
@@ -131,7 +164,7 @@ server_t *server_start(const char *host, int port, server_handler_fn handler, vo
     struct sockaddr_in6 a6;
     struct sockaddr *addr;
     unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                         MHD_USE_POLL;
+                         MHD_USE_POLL | MHD_ALLOW_UPGRADE;
     memset(&a4, 0, sizeof(a4));
     memset(&a6, 0, sizeof(a6));
     if (inet_pton(AF_INET, host, &a4.sin_addr) == 1) {

@@ -5,7 +5,8 @@
  * (reply.h).  Which paths exist and what they answer is the handler's
  * business (app.c).  One thread per connection: a request sleeping for an
  * injected latency or hang holds only its own connection, never the
- * others. */
+ * others; a connection upgraded to another protocol (reply.h) keeps its
+ * thread for as long as its reply_upgrade_t's run() goes on. */
 #ifndef SERVER_H
 #define SERVER_H
 
@@ -24,7 +25,8 @@ typedef void (*server_handler_fn)(void *ctx, const request_t *req, reply_t *out)
 server_t *server_start(const char *host, int port, server_handler_fn handler, void *ctx,
                        char *err, size_t errlen);
 /* Stops listening and waits for every connection thread; whatever handler
- * calls sleep must be woken first (sim_begin_stop). */
+ * calls sleep must be woken first (sim_begin_stop), and every upgraded
+ * connection's run() must have returned (stream_stop). */
 void server_stop(server_t *srv);
 
 #endif

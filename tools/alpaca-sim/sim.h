@@ -26,6 +26,7 @@ typedef struct sim_config {
     int calls_per_min;          /* ALPACA_CALLS_PER_MIN */
     int64_t rate_period_ms;     /* RATE_PERIOD_MS */
     book_settings_t start;      /* --tick-ms, --fill-on-submit, --no-walk, SIM_* */
+    int stream_text_frames;     /* --stream-frames text: the stream's frames are text */
 } sim_config_t;
 
 typedef struct sim {
@@ -38,6 +39,9 @@ typedef struct sim {
     pthread_mutex_t stop_lock;
     pthread_cond_t stop_cond;   /* signalled on stop */
     int stopping;
+    struct stream *stream;      /* the trade_updates hub (stream.h), set by stream_create;
+                                 * NULL without one.  The model never calls it: the
+                                 * control API does (faults, reset, stats) */
 } sim_t;
 
 /* Returns 0, or -1 when out of memory. */
