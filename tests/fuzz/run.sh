@@ -7,7 +7,7 @@
 # fuzz_short (30 s each): configures and builds build-fuzz/ with clang
 # (CC=clang, -DORDER_WORKER_FUZZ=ON; a build of its own beside the gcc
 # build/, whatever DEV_BUILD_DIR says; FUZZ_BUILD_DIR overrides), then for
-# each target (default: all four):
+# each target (default: all five):
 #   1. runs every file of tests/fuzz/regressions/TARGET/ once (crashes found
 #      earlier: they must stay fixed);
 #   2. fuzzes it for SECONDS (-max_total_time) from a working corpus in
@@ -29,7 +29,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 REPO=$(cd "$HERE/../.." && pwd -P)
 BUILD=${FUZZ_BUILD_DIR:-$REPO/build-fuzz}
-ALL_TARGETS=(fuzz_intent fuzz_decimal fuzz_alpaca fuzz_sim_request)
+ALL_TARGETS=(fuzz_intent fuzz_decimal fuzz_alpaca fuzz_sim_request fuzz_tradestream)
 PARALLEL=2
 
 die() { printf 'fuzz: %s\n' "$*" >&2; exit 2; }
