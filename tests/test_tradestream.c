@@ -19,6 +19,11 @@
  *   valgrind --leak-check=full --error-exitcode=1 build/bin/test_tradestream */
 #include <jansson.h>
 #include <libwebsockets.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -272,6 +277,7 @@ typedef struct server {
     /* the service thread's */
     struct lws *cur;
     int cur_silent;
+    SSL_CTX *client_tls;         /* see srv_start_tls */
 } server_t;
 
 static server_t *srv_of(struct lws *wsi) { return lws_context_user(lws_get_context(wsi)); }
@@ -443,32 +449,48 @@ static void *srv_run(void *arg) {
     return NULL;
 }
 
-static server_t *srv_start(void) {
+/* The server on a port the kernel chooses on 127.0.0.1; with TLS when
+ * cert and key (PEM files) are given. */
+static server_t *srv_start_tls(const char *cert, const char *key) {
     server_t *sv = calloc(1, sizeof(*sv));
     pthread_mutex_init(&sv->lock, NULL);
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
-    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    info.options = cert ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
+    /* libwebsockets 4.1.6 makes a client TLS context for a server too, and
+     * finds it again at destroy through an OpenSSL ex_data index that every
+     * TLS context's creation replaces: the client's, made later, would make
+     * it leak.  This one is the test's own, freed by srv_stop(). */
+    if (cert) {
+        sv->client_tls = SSL_CTX_new(TLS_client_method());
+        if (!sv->client_tls) abort();
+        info.provided_client_ssl_ctx = sv->client_tls;
+    }
     info.protocols = SRV_PROTOCOLS;
     info.user = sv;
     info.fd_limit_per_thread = 16;
-    sv->ctx = lws_create_context(&info);
-    if (!sv->ctx) abort();
     info.port = 0;               /* the kernel chooses */
     info.iface = "127.0.0.1";
     info.vhost_name = "stream";
-    struct lws_vhost *vh = lws_create_vhost(sv->ctx, &info);
+    info.ssl_cert_filepath = cert;
+    info.ssl_private_key_filepath = key;
+    sv->ctx = lws_create_context(&info);
+    if (!sv->ctx) abort();
+    struct lws_vhost *vh = lws_get_vhost_by_name(sv->ctx, "stream");
     if (!vh) abort();
     sv->port = lws_get_vhost_listen_port(vh);
     if (sv->port <= 0 || pthread_create(&sv->thread, NULL, srv_run, sv)) abort();
     return sv;
 }
 
+static server_t *srv_start(void) { return srv_start_tls(NULL, NULL); }
+
 static void srv_stop(server_t *sv) {
     atomic_store(&sv->stop, 1);
     lws_cancel_service(sv->ctx);
     pthread_join(sv->thread, NULL);
     lws_context_destroy(sv->ctx);
+    SSL_CTX_free(sv->client_tls);
     srv_clear_locked(sv);
     pthread_mutex_destroy(&sv->lock);
     free(sv);
@@ -614,6 +636,21 @@ static int next_event(tradestream_t *s, tradestream_event_t *ev, int ms) {
     return rc == 1;
 }
 
+/* The server sends a fill of order ord-n; the client must deliver it (with
+ * this epoch, unless 0) within 3 s. */
+static void send_and_expect(server_t *sv, tradestream_t *s, int n, uint64_t epoch) {
+    char *u = update_json("fill", n, "filled", "10");
+    srv_send(sv, u, 1, 1);
+    free(u);
+    tradestream_event_t ev;
+    if (!next_event(s, &ev, 3000)) return;
+    char id[32];
+    snprintf(id, sizeof(id), "ord-%d", n);
+    EXPECT_STR(ev.order.id, id);
+    if (epoch) EXPECT_INT(ev.epoch, epoch);
+    tradestream_event_clear(&ev);
+}
+
 static void test_events_in_order(void) {
     int64_t t0 = now_us();
     FX_START(1000, 20, 100, 0);
@@ -684,14 +721,7 @@ static void test_reconnect_after_close(void) {
         EXPECT_MSG(WAIT_UNTIL(status_of(s).listening && status_of(s).epoch == (uint64_t)round,
                               3000),
                    "round %d: not listening at epoch %d", round, round);
-        char *m = update_json("new", round, "new", "0");
-        srv_send(sv, m, 1, 1);
-        free(m);
-        tradestream_event_t ev;
-        if (next_event(s, &ev, 3000)) {
-            EXPECT_INT(ev.epoch, round);
-            tradestream_event_clear(&ev);
-        }
+        send_and_expect(sv, s, round, (uint64_t)round);
         if (round == 3) break;
         int64_t dropped_at = now_us();
         srv_command(sv, 1, 0);
@@ -811,13 +841,7 @@ static void test_oversized_message(void) {
     EXPECT(WAIT_UNTIL(status_of(s).listening && status_of(s).epoch == 2, 3000));
     EXPECT_MSG(strstr(status_of(s).last_error, "over"), "last_error \"%s\"",
                status_of(s).last_error);
-    u = update_json("fill", 2, "filled", "10");
-    srv_send(sv, u, 0, 1);
-    free(u);
-    if (next_event(s, &ev, 3000)) {
-        EXPECT_INT(ev.epoch, 2);
-        tradestream_event_clear(&ev);
-    }
+    send_and_expect(sv, s, 2, 2);
     free(fx_end(&f));
 }
 
@@ -828,15 +852,7 @@ static void test_unreadable_message(void) {
      * been an order's move, so each moves the epoch; the connection stays. */
     srv_send(sv, "{\"stream\":\"trade_updates\",\"data\":{\"event\":\"fill\"", 1, 1);
     srv_send(sv, "{\"stream\":\"trade_updates\",\"data\":{\"event\":\"fill\"}}", 0, 1);
-    char *u = update_json("fill", 2, "filled", "10");
-    srv_send(sv, u, 1, 1);
-    free(u);
-    tradestream_event_t ev;
-    if (next_event(s, &ev, 3000)) {
-        EXPECT_STR(ev.order.id, "ord-2");
-        EXPECT_INT(ev.epoch, 3);
-        tradestream_event_clear(&ev);
-    }
+    send_and_expect(sv, s, 2, 3);
     tradestream_status_t st = status_of(s);
     EXPECT_INT(st.dropped, 2);
     EXPECT_INT(st.events, 1);
@@ -950,6 +966,105 @@ static void test_nothing_listening(void) {
     free(logs);
 }
 
+/* A self-signed certificate for DNS:localhost and its key, as PEM files
+ * in dir (cert.pem, key.pem).  0, or -1. */
+static int make_certificate(const char *dir) {
+    char path[300];
+    int rc = -1;
+    EVP_PKEY *pkey = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    if (!pkey || !x) goto out;
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_set_pubkey(x, pkey);
+    X509_NAME *name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1,
+                               -1, 0);
+    X509_set_issuer_name(x, name);
+    X509V3_CTX v3;
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    const char *exts[][2] = {{"subjectAltName", "DNS:localhost"},
+                             {"basicConstraints", "critical,CA:TRUE"}};
+    for (size_t i = 0; i < 2; i++) {
+        X509_EXTENSION *e = X509V3_EXT_conf(NULL, &v3, exts[i][0], exts[i][1]);
+        if (!e) goto out;
+        X509_add_ext(x, e, -1);
+        X509_EXTENSION_free(e);
+    }
+    if (!X509_sign(x, pkey, EVP_sha256())) goto out;
+    snprintf(path, sizeof(path), "%s/cert.pem", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) goto out;
+    int ok = PEM_write_X509(f, x);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/key.pem", dir);
+    f = fopen(path, "w");
+    if (!f || !ok) goto out;
+    ok = PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL);
+    fclose(f);
+    rc = ok ? 0 : -1;
+out:
+    X509_free(x);
+    EVP_PKEY_free(pkey);
+    return rc;
+}
+
+/* One wss:// client against the TLS server, with ca (NULL: the system's
+ * store) as SSL_CERT_FILE; whether it listened within 2 s. */
+static int tls_listens(server_t *sv, const char *host, const char *ca, char *why, size_t len) {
+    config_t cfg;
+    char err[256] = "";
+    client_config(&cfg, sv->port, 1000, 20, 40);
+    snprintf(cfg.alpaca_stream_url, sizeof(cfg.alpaca_stream_url), "wss://%s:%d/stream", host,
+             sv->port);
+    if (ca) setenv("SSL_CERT_FILE", ca, 1);
+    else unsetenv("SSL_CERT_FILE");
+    tradestream_t *s = tradestream_start(&cfg, err, sizeof(err));
+    unsetenv("SSL_CERT_FILE");
+    if (!s) {
+        snprintf(why, len, "start: %s", err);
+        return 0;
+    }
+    int listened = WAIT_UNTIL(status_of(s).listening, 2000);
+    snprintf(why, len, "%s", status_of(s).last_error);
+    if (listened) send_and_expect(sv, s, 9, 0);
+    tradestream_stop(s);
+    return listened;
+}
+
+static void test_tls(void) {
+    /* wss:// verifies the server's certificate against the CA store and
+     * its host name: a self-signed certificate for localhost is refused
+     * with the system's store, accepted when it is the store
+     * (SSL_CERT_FILE), and refused for another name (127.0.0.1). */
+    char dir[] = "/tmp/test_tradestream_tls.XXXXXX", cert[300], key[300], why[256];
+    if (!mkdtemp(dir)) UNIT_ABORT("mkdtemp");
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    if (make_certificate(dir) < 0) UNIT_ABORT("no test certificate");
+    capture_begin();
+    server_t *sv = srv_start_tls(cert, key);
+    EXPECT_MSG(!tls_listens(sv, "localhost", NULL, why, sizeof(why)),
+               "listened with a certificate the system does not trust");
+    printf("  untrusted: %s\n", why);
+    EXPECT_MSG(tls_listens(sv, "localhost", cert, why, sizeof(why)),
+               "did not listen with its CA trusted: %s", why);
+    EXPECT_MSG(!tls_listens(sv, "127.0.0.1", cert, why, sizeof(why)),
+               "listened with a certificate for another host name");
+    printf("  wrong host name: %s\n", why);
+    EXPECT_INT(srv_get(sv, &sv->authorized), 1);
+    srv_stop(sv);
+    char *logs = capture_end();
+    EXPECT(!strstr(logs, SECRET));
+    free(logs);
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
+}
+
 static void test_start_errors(void) {
     config_t cfg;
     char err[256] = "";
@@ -979,6 +1094,7 @@ static const unit_test_t TESTS[] = {
     {"interrupt_and_stop", test_interrupt_and_stop},
     {"stop_while_backing_off", test_stop_while_backing_off},
     {"nothing_listening", test_nothing_listening},
+    {"tls", test_tls},
     {NULL, NULL},
 };
 

@@ -55,9 +55,13 @@ typedef struct tradestream_status {
 } tradestream_status_t;
 
 /* Starts the stream's thread, which connects at once.  NULL, with why in
- * err, when it cannot even start (ALPACA_STREAM_URL unusable, no memory, no
- * thread).  Sets libwebsockets' process-wide logging (errors and warnings
- * into log.h's lines): call it before other threads use libwebsockets. */
+ * err, when it cannot even start (ALPACA_STREAM_URL unusable, no CA
+ * certificates for wss://, no memory, no thread).  Sets libwebsockets'
+ * process-wide logging (errors and warnings into log.h's lines).  One
+ * stream per process, and no other libwebsockets TLS context while it runs:
+ * libwebsockets 4.1.6 keeps OpenSSL ex_data indexes in process-wide
+ * variables that each TLS context's creation replaces (tests/
+ * test_tradestream.c's TLS server shows the leak that follows). */
 tradestream_t *tradestream_start(const config_t *cfg, char *err, size_t errlen);
 
 /* Takes the oldest queued event into *ev (free with tradestream_event_clear),
