@@ -349,7 +349,7 @@ static size_t json_escape(char *b, size_t n, size_t cap, const char *text) {
 
 /* Writes the one frame that is due; 0, or -1 when the connection broke. */
 static int write_due(tradestream_t *s, struct lws *wsi) {
-    unsigned char buf[LWS_PRE + 2048];
+    unsigned char buf[LWS_PRE + 4096];
     char *b = (char *)buf + LWS_PRE;
     size_t cap = sizeof(buf) - LWS_PRE, n = 0;
     enum lws_write_protocol kind = LWS_WRITE_TEXT;
@@ -552,8 +552,21 @@ static const struct lws_protocols PROTOCOLS[] = {
 
 static void *run(void *arg) {
     tradestream_t *s = arg;
-    while (!atomic_load(&s->stop))
-        if (lws_service(s->ctx, 0) < 0) break;
+    while (!atomic_load(&s->stop)) {
+        if (lws_service(s->ctx, 0) < 0) {
+            /* Not expected; said loudly, since nothing reconnects now. */
+            pthread_mutex_lock(&s->lock);
+            s->st.listening = 0;
+            snprintf(s->st.last_error, sizeof(s->st.last_error),
+                     "libwebsockets' service loop failed: the stream stopped");
+            pthread_mutex_unlock(&s->lock);
+            metrics_set(M_STREAM_LISTENING, 0, NULL, NULL);
+            log_msg(LOG_ERROR, "stream_failed", NULL,
+                    "libwebsockets' service loop failed: the trade_updates stream stopped "
+                    "(the follower polls)");
+            break;
+        }
+    }
     return NULL;
 }
 

@@ -54,7 +54,8 @@ typedef struct tradestream_status {
     char last_error[256];      /* why the last connection failed or ended; never a secret */
 } tradestream_status_t;
 
-/* Starts the stream's thread, which connects at once.  NULL, with why in
+/* Starts the stream's thread, which connects at once (the caller starts it
+ * only when cfg->alpaca_stream is on).  NULL, with why in
  * err, when it cannot even start (ALPACA_STREAM_URL unusable, no CA
  * certificates for wss://, no memory, no thread).  Sets libwebsockets'
  * process-wide logging (errors and warnings into log.h's lines).  One
