@@ -7,6 +7,7 @@
 #include "config.h"
 #include "decimal.h"
 #include "envfile.h"
+#include "tradestream.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -40,6 +41,7 @@ static const char *const QUOTA_MODES[] = {"local", "closed", NULL};
 static const char *const LOG_LEVELS[] = {"debug", "info", "warn", "error", NULL};
 static const char *const LOG_FORMATS[] = {"auto", "json", "text", NULL};
 static const char *const SIGNING_MODES[] = {"optional", "required", NULL};
+static const char *const ON_OFF[] = {"off", "on", NULL};
 
 #define STR(f) offsetof(config_t, f), sizeof(((config_t *)0)->f)
 #define NUM(f) offsetof(config_t, f), 0
@@ -166,6 +168,21 @@ static const setting_t SETTINGS[] = {
     {"FOLLOW_LEASE_MS", "5000", K_MS, NUM(follow_lease_ms), 500, 600000,
      "order following: one replica follows all open orders under this lease; "
      "another takes over this long after it stops renewing", NULL},
+    {"ALPACA_STREAM", "on", K_CHOICE, NUM(alpaca_stream), 0, 0,
+     "on: order updates also arrive over Alpaca's trade_updates websocket stream; "
+     "off: the follower polls only", ON_OFF},
+    {"ALPACA_STREAM_URL", "", K_URL, STR(alpaca_stream_url), 0, 0,
+     "ws:// or wss:// URL of the trade_updates stream (default: ALPACA_BASE_URL's "
+     "host with path /stream, http as ws, https as wss)", NULL},
+    {"ALPACA_STREAM_PING_MS", "10000", K_MS, NUM(alpaca_stream_ping_ms), 100, 600000,
+     "the stream is pinged this often; a connection silent for this long after a "
+     "ping is taken as dead and replaced", NULL},
+    {"ALPACA_STREAM_BACKOFF_MS", "500", K_MS, NUM(alpaca_stream_backoff_ms), 10, 600000,
+     "the stream's first reconnection delay, doubling per failed attempt (full "
+     "jitter: a random delay up to it)", NULL},
+    {"ALPACA_STREAM_BACKOFF_MAX_MS", "30000", K_MS, NUM(alpaca_stream_backoff_max_ms), 10,
+     3600000, "the largest reconnection delay of the stream (at least "
+     "ALPACA_STREAM_BACKOFF_MS)", NULL},
     {"REPLICA_ID", "", K_STR, STR(replica_id), 0, 0,
      "name of this replica in logs and the ledger (default hostname-pid)", NULL},
     {"LOG_LEVEL", "info", K_CHOICE, NUM(log_level), 0, 0,
@@ -409,6 +426,39 @@ static int apply_sslmode(config_t *cfg, char *err, size_t errlen) {
         return -1;
     return add_sslmode(cfg->admin_database_url, sizeof(cfg->admin_database_url),
                        "ADMIN_DATABASE_URL", cfg->database_sslmode, err, errlen);
+}
+
+/* ALPACA_STREAM_URL: given, it must be a usable ws:// or wss:// URL (even
+ * with the stream off: a bad setting is never left lying); empty, it is
+ * derived from ALPACA_BASE_URL, which must then allow it if the stream is
+ * on.  A URL with a user in it is not repeated in the message. */
+static int check_stream(config_t *cfg, char *err, size_t errlen) {
+    const char *bad;
+    tradestream_url_t u;
+    if (cfg->alpaca_stream_url[0]) {
+        if (tradestream_url_parse(cfg->alpaca_stream_url, &u, &bad) < 0) {
+            int quote = !strchr(cfg->alpaca_stream_url, '@');
+            snprintf(err, errlen, "ALPACA_STREAM_URL %s (ws://host[:port][/path] or wss://...), "
+                     "got \"%s\"", bad, quote ? cfg->alpaca_stream_url : "(not shown)");
+            return -1;
+        }
+    } else if (tradestream_url_derive(cfg->alpaca_base_url, cfg->alpaca_stream_url,
+                                      sizeof(cfg->alpaca_stream_url), &bad) < 0 ||
+               tradestream_url_parse(cfg->alpaca_stream_url, &u, &bad) < 0) {
+        cfg->alpaca_stream_url[0] = '\0';
+        if (cfg->alpaca_stream) {
+            snprintf(err, errlen, "ALPACA_STREAM_URL is not set and cannot be derived from "
+                     "ALPACA_BASE_URL (it %s): set it, or ALPACA_STREAM=off", bad);
+            return -1;
+        }
+    }
+    if (cfg->alpaca_stream_backoff_max_ms < cfg->alpaca_stream_backoff_ms) {
+        snprintf(err, errlen, "ALPACA_STREAM_BACKOFF_MAX_MS (%lld) must be at least "
+                 "ALPACA_STREAM_BACKOFF_MS (%lld)", (long long)cfg->alpaca_stream_backoff_max_ms,
+                 (long long)cfg->alpaca_stream_backoff_ms);
+        return -1;
+    }
+    return 0;
 }
 
 int config_kafka_properties(const config_t *cfg, const char *props[][2]) {
@@ -699,7 +749,7 @@ int config_load(config_t *cfg, char *err, size_t errlen) {
     while (n > 0 && cfg->alpaca_base_url[n - 1] == '/') cfg->alpaca_base_url[--n] = '\0';
     n = strlen(cfg->alpaca_data_url);
     while (n > 0 && cfg->alpaca_data_url[n - 1] == '/') cfg->alpaca_data_url[--n] = '\0';
-    return 0;
+    return check_stream(cfg, err, errlen);
 }
 
 void config_print_help(FILE *out) {

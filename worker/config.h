@@ -79,7 +79,13 @@ typedef struct config {
     int64_t follow_interval_ms;  /* order following: poll interval when busy */
     int64_t follow_max_interval_ms; /* ... growing to this when nothing changes */
     int64_t follow_lease_ms;     /* the follower's lease; another replica takes
-                                    over this long after it stopped renewing */            /* SIGTERM: time to finish in-flight intents */
+                                    over this long after it stopped renewing */
+    /* the trade_updates stream (tradestream.h) */
+    int alpaca_stream;           /* ALPACA_STREAM: 1 on, 0 off (poll only) */
+    char alpaca_stream_url[256]; /* ws:// or wss://; derived from ALPACA_BASE_URL */
+    int64_t alpaca_stream_ping_ms;
+    int64_t alpaca_stream_backoff_ms;
+    int64_t alpaca_stream_backoff_max_ms;            /* SIGTERM: time to finish in-flight intents */
     char replica_id[128];
     int log_level;               /* 0 debug, 1 info, 2 warn, 3 error */
     int log_format;              /* 0 auto (text on a terminal), 1 json, 2 text */

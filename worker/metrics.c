@@ -121,6 +121,24 @@ static const family_t families[M_COUNT] = {
                           "from Redis), miss (fetched from Alpaca), stale (Alpaca failed; "
                           "served from the cache past its freshness).",
                           {"kind", "result"}},
+    [M_STREAM_LISTENING] = {"order_worker_stream_listening", GAUGE,
+                            "1 while Alpaca's trade_updates stream is authenticated and "
+                            "listening, 0 otherwise.", {NULL, NULL}},
+    [M_STREAM_EVENTS] = {"order_worker_stream_events_total", COUNTER,
+                         "trade_updates messages received, by event (new, fill, "
+                         "partial_fill, canceled, expired, ...; other: a name not known "
+                         "to the worker; unreadable: a message that could not be read).",
+                         {"event", NULL}},
+    [M_STREAM_CONNECTS] = {"order_worker_stream_connects_total", COUNTER,
+                           "Connections to the trade_updates stream by result: listening "
+                           "(authenticated and listening), unauthorized (keys refused), "
+                           "failed (ended before listening), and lost for a listening "
+                           "session that ended (silent, closed, broken).",
+                           {"result", NULL}},
+    [M_STREAM_QUEUE_DROPPED] = {"order_worker_stream_queue_dropped_total", COUNTER,
+                                "trade_updates dropped because the consumer's queue was "
+                                "full (each one makes the consumer reconcile).",
+                                {NULL, NULL}},
     [M_QUOTA_REFUSALS] = {"order_worker_quota_refusals_total", COUNTER,
                           "Intents refused by a trade quota, by subject (bot, user).",
                           {"subject", NULL}},

@@ -37,6 +37,11 @@ typedef enum {
     M_BUDGET_WAIT_SECONDS,   /* histogram {priority} */
     M_BUDGET_TIMEOUTS,       /* counter {priority} */
     M_CACHE_REQUESTS,        /* counter {kind, result} */
+    /* the trade_updates stream (tradestream.h) */
+    M_STREAM_LISTENING,      /* gauge: 1 listening, 0 not */
+    M_STREAM_EVENTS,         /* counter {event} */
+    M_STREAM_CONNECTS,       /* counter {result} */
+    M_STREAM_QUEUE_DROPPED,  /* counter */
     /* quotas */
     M_QUOTA_REFUSALS,        /* counter {subject} */
     /* who may trade */

@@ -24,4 +24,12 @@
 /* A char array holds a NUL-terminated string. */
 #define FUZZ_TERMINATED(arr) FUZZ_ASSERT(memchr((arr), '\0', sizeof(arr)) != NULL)
 
+/* All bytes of a struct are zero: what a failed parse leaves. */
+static inline int fuzz_all_zero(const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i]) return 0;
+    return 1;
+}
+
 #endif

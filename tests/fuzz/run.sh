@@ -29,7 +29,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 REPO=$(cd "$HERE/../.." && pwd -P)
 BUILD=${FUZZ_BUILD_DIR:-$REPO/build-fuzz}
-ALL_TARGETS=(fuzz_intent fuzz_decimal fuzz_alpaca fuzz_sim_request fuzz_wsframe)
+ALL_TARGETS=(fuzz_intent fuzz_decimal fuzz_alpaca fuzz_sim_request fuzz_tradestream fuzz_wsframe)
 PARALLEL=2
 
 die() { printf 'fuzz: %s\n' "$*" >&2; exit 2; }
