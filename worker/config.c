@@ -168,6 +168,10 @@ static const setting_t SETTINGS[] = {
     {"FOLLOW_LEASE_MS", "5000", K_MS, NUM(follow_lease_ms), 500, 600000,
      "order following: one replica follows all open orders under this lease; "
      "another takes over this long after it stops renewing", NULL},
+    {"FOLLOW_RECONCILE_MS", "300000", K_MS, NUM(follow_reconcile_ms), 1000, 86400000,
+     "order following while the trade_updates stream listens: every open order is "
+     "also checked over REST this often (besides after each reconnection and lease "
+     "change), for an event the stream may have lost", NULL},
     {"ALPACA_STREAM", "on", K_CHOICE, NUM(alpaca_stream), 0, 0,
      "on: order updates also arrive over Alpaca's trade_updates websocket stream; "
      "off: the follower polls only", ON_OFF},

@@ -78,6 +78,7 @@ typedef struct config {
     int64_t account_refresh_ms;  /* how old the account gate's view may be */
     int64_t follow_interval_ms;  /* order following: poll interval when busy */
     int64_t follow_max_interval_ms; /* ... growing to this when nothing changes */
+    int64_t follow_reconcile_ms; /* with the stream: REST reconciliation interval */
     int64_t follow_lease_ms;     /* the follower's lease; another replica takes
                                     over this long after it stopped renewing */
     /* the trade_updates stream (tradestream.h) */

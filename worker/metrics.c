@@ -139,6 +139,18 @@ static const family_t families[M_COUNT] = {
                                 "trade_updates dropped because the consumer's queue was "
                                 "full (each one makes the consumer reconcile).",
                                 {NULL, NULL}},
+    [M_FOLLOW_MODE] = {"order_worker_follow_mode", GAUGE,
+                       "How this replica follows accepted orders: 1 for the mode on, 0 "
+                       "for the others. stream: order updates from the trade_updates "
+                       "stream, REST only to reconcile; poll: the stream is off or down, "
+                       "Alpaca is polled; standby: another replica holds the follower's "
+                       "lease.", {"mode", NULL}},
+    [M_FOLLOW_RECONCILES] = {"order_worker_follow_reconciliations_total", COUNTER,
+                             "REST reconciliations while the stream listens, by why: "
+                             "listening (a new stream session: events may have been "
+                             "missed), lease (this replica took the follower's lease), "
+                             "interval (FOLLOW_RECONCILE_MS), lost (an event could not "
+                             "be recorded for too long).", {"why", NULL}},
     [M_QUOTA_REFUSALS] = {"order_worker_quota_refusals_total", COUNTER,
                           "Intents refused by a trade quota, by subject (bot, user).",
                           {"subject", NULL}},

@@ -42,6 +42,9 @@ typedef enum {
     M_STREAM_EVENTS,         /* counter {event} */
     M_STREAM_CONNECTS,       /* counter {result} */
     M_STREAM_QUEUE_DROPPED,  /* counter */
+    /* following accepted orders (fills.c) */
+    M_FOLLOW_MODE,           /* gauge {mode}: stream, poll, standby */
+    M_FOLLOW_RECONCILES,     /* counter {why} */
     /* quotas */
     M_QUOTA_REFUSALS,        /* counter {subject} */
     /* who may trade */
