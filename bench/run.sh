@@ -33,7 +33,8 @@
 #       stream), 60 s of market orders at a fixed 20 then 200 intents/s over
 #       1,000 bots and 10 users: publication -> `accepted` and -> `fill` read
 #       back (ow-loadgen, p50/p90/p99/max), the simulator's own fill time
-#       (its orders' filled_at) -> `fill` read back, each result event's hop
+#       (its orders' filled_at, those of the steady window) -> `fill` read
+#       back, each result event's hop
 #       on its topic, the worker's per-stage breakdown
 #       (order_worker_stage_seconds deltas over the steady window,
 #       bench/stages.awk) and the trading API calls per minute spent on
@@ -477,19 +478,25 @@ sim_fill_times() {
     rm -f "$hdr"
 }
 
-# sim_fill_json LOADGEN-FILLS SIM-FILLS: the simulator's fill time -> the
-# fill event read back, over every fill ow-loadgen read (percentiles, ms).
+# sim_fill_json LOADGEN-FILLS SIM-FILLS T0 T1: the simulator's fill time ->
+# the fill event read back, over the fills ow-loadgen read of the orders the
+# simulator filled within the steady window T0..T1 (Unix seconds) (percentiles,
+# ms).  The window, as for the stages: the warm-up's first fills wait for the
+# reader's partitions to be assigned, which is ow-loadgen starting, not the
+# stack.
 sim_fill_json() {
-    jq -n --rawfile lg "$1" --rawfile sim "$2" '
+    jq -n --rawfile lg "$1" --rawfile sim "$2" --argjson t0 "$3" --argjson t1 "$4" '
         def us: (.[0:19] + "Z" | fromdateiso8601) * 1000000
                 + ((.[20:26] + "000000")[0:6] | tonumber);
-        ($sim | split("\n") | map(select(length > 0) | split("\t") | {(.[0]): (.[1] | us)}) | add // {}) as $at
+        ($sim | split("\n") | map(select(length > 0) | split("\t") | {(.[0]): (.[1] | us)}) | add // {}) as $all
+        | ($all | with_entries(select(.value >= $t0 * 1000000 and .value <= $t1 * 1000000))) as $at
         | ($lg | split("\n") | map(select(length > 0) | split("\t"))) as $read
         | [$read[] | select($at[.[0]] != null) | ((.[1] | tonumber) - $at[.[0]]) / 1000] | sort as $d
         | ($d | length) as $n
         | def pct(p): if $n > 0 then $d[((p * ($n - 1)) + 0.5 | floor)] else null end;
-        {what: "fill event read back (ow-loadgen) - the order'"'"'s filled_at at the simulator, every fill read in the run",
-         n: $n, unmatched: (($read | length) - $n),
+        {what: "fill event read back (ow-loadgen) - the order'"'"'s filled_at at the simulator, every order the simulator filled in the steady window",
+         n: $n, unmatched: ([$read[] | select($all[.[0]] == null)] | length),
+         outside_window: ([$read[] | select($all[.[0]] != null and $at[.[0]] == null)] | length),
          p50_ms: pct(0.5), p90_ms: pct(0.9), p99_ms: pct(0.99), max_ms: (if $n > 0 then $d[-1] else null end)}'
 }
 
@@ -523,7 +530,7 @@ run_realtime() {
     local stages simfill
     stages=$(awk -f "$REPO/bench/stages.awk" "$WORK/$name.m0" "$WORK/$name.m1")
     if sim_fill_times "$WORK/$name.simfills"; then
-        simfill=$(sim_fill_json "$WORK/$name.fills" "$WORK/$name.simfills")
+        simfill=$(sim_fill_json "$WORK/$name.fills" "$WORK/$name.simfills" "$t0" "$t1")
     else
         simfill=null
         say "$name: the simulator's orders could not be listed"
