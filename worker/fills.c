@@ -11,19 +11,11 @@
  * The leader works in one of two modes, said by a log line (follow_mode)
  * and the gauge order_worker_follow_mode:
  *
- * stream: the leader holds Alpaca's trade_updates stream (tradestream.h).
- *   Each event that moves an order (partial_fill, fill, canceled, expired,
- *   rejected, replaced) carries the order as it stands; it goes through the
- *   same batch as a polled snapshot, so its event ids are the ones polling
- *   would give.  An event whose intent is busy (the pipeline has not yet
- *   recorded the broker's first answer, or holds the intent's lock) is
- *   parked and tried again a few ms later, and the order's later events wait
- *   behind it, so an order's events are published in the order they
- *   happened.  Alpaca replays nothing, so REST reconciles what the stream
- *   may have missed: at each new listening session (a reconnection), when
- *   this replica takes the lease, every FOLLOW_RECONCILE_MS, and when an
- *   event stayed parked too long.  A snapshot older than what the ledger
- *   holds is ignored, so a late event never undoes a reconciliation.
+ * stream: the leader holds Alpaca's trade_updates stream; each event that
+ *   moves an order goes through the same batch as a polled snapshot, and
+ *   REST only reconciles what the stream may have missed (fills_stream.c).
+ *   A stream that stops listening gets STREAM_GRACE_MS to come back (its
+ *   reconnection reconciles) before polling starts.
  *
  * poll: ALPACA_STREAM is off, or the stream is not listening.  One cycle:
  *   read the open orders from the ledger; if there are any (and no placement
@@ -34,7 +26,7 @@
  *   publish what changed.  While nothing changes the interval doubles up to
  *   FOLLOW_MAX_INTERVAL_MS; a change, or a newly accepted order, brings it
  *   back to FOLLOW_INTERVAL_MS.  A reconciliation is one such cycle. */
-#include "fills.h"
+#include "fills_internal.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -50,53 +42,11 @@
 #include "tradestream.h"
 
 #define LEASE_NAME "order-follower"
-#define MAX_FOLLOWED 5000        /* orders read from the ledger per cycle */
 #define MAX_SINGLE_LOOKUPS 20    /* GET /v2/orders/{id} per cycle at most */
 #define LIST_LIMIT 500           /* Alpaca's page limit */
-#define PARK_RETRY_MS 3          /* a parked stream event is tried again after */
-#define PARK_MAX_MS 30000        /* ... and given up (and reconciled) after */
-#define SCAN_MAX 1024            /* parked events looked at per turn */
-#define DRAIN_MAX 256            /* stream events taken per turn */
 #define STREAM_GRACE_MS 2000     /* a stream not listening this long: poll */
 
-typedef enum { MODE_STANDBY, MODE_POLL, MODE_STREAM } follow_mode_t;
 static const char *const mode_names[] = {"standby", "poll", "stream"};
-
-/* A stream event waiting to be recorded, in arrival order. */
-typedef struct pending {
-    tradestream_event_t ev;
-    int64_t due_ms;              /* monotonic: not tried before */
-    int64_t since_ms;            /* monotonic: first tried */
-    int done;
-    struct pending *next;
-} pending_t;
-
-struct follower {
-    const config_t *cfg;
-    publisher_t *pub;
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    int stop;                    /* guarded by lock */
-    ledger_t *ledger;            /* this thread's own connection */
-    alpaca_t *alpaca;
-    int leader;
-    int64_t interval_ms;
-    int64_t next_poll_ms;        /* monotonic */
-    size_t last_count;           /* open orders seen last cycle */
-    int deferred;                /* this poll was put off for placements */
-    struct batch *batch;         /* follow_batch's storage */
-    /* the stream, held by the leader only */
-    tradestream_t *stream;       /* set and cleared by the thread under lock */
-    int64_t stream_retry_ms;     /* monotonic: when to try starting it again */
-    int64_t stream_down_ms;      /* monotonic: since when it has not listened; 0 */
-    follow_mode_t mode;
-    uint64_t epoch_seen;         /* the stream's epoch at the last reconciliation */
-    int64_t next_reconcile_ms;   /* monotonic; 0: now */
-    const char *reconcile_why;   /* what the next reconciliation is for */
-    pending_t *head, *tail;      /* stream events waiting to be recorded */
-    size_t n_pending;
-};
 
 /* ---- events from order progress ---------------------------------------- */
 
@@ -154,15 +104,6 @@ int fills_plan(const config_t *cfg, const intent_t *in, const fills_known_t *kno
 
 /* ---- a batch of orders ---------------------------------------------------- */
 
-/* What became of one order's snapshot in a batch. */
-typedef enum {
-    SNAP_DONE,  /* recorded and published, or nothing to do (unchanged, stale,
-                   finished, not one of ours) */
-    SNAP_WAIT   /* not now: its intent is busy (the pipeline or a redelivery
-                   holds it), not yet recorded as accepted, or a failure;
-                   the caller tries again later */
-} snap_result_t;
-
 /* The per-batch storage, kept in the follower (a batch's events and
  * intents are too large for a thread's stack to hold comfortably). */
 typedef struct batch {
@@ -202,8 +143,7 @@ static int judge(const ledger_follow_t *e, const alpaca_order_t *now) {
  * one durable statement whose events are published with one wait.
  * res[i] says what became of snaps[i].  Returns how many orders moved, or -1
  * when the ledger failed (every result SNAP_WAIT). */
-static int follow_batch(follower_t *f, alpaca_order_t *const *snaps, int n,
-                        snap_result_t *res) {
+int fills_batch(follower_t *f, alpaca_order_t *const *snaps, int n, snap_result_t *res) {
     batch_t *b = f->batch;
     char err[256];
     const char *cids[LEDGER_FOLLOW_MAX];
@@ -277,7 +217,7 @@ static int follow_all(follower_t *f, alpaca_order_t *const *snaps, int n, snap_r
     for (int at = 0; at < n; at += LEDGER_FOLLOW_MAX) {
         if (!f->ledger) return -1;
         int k = n - at < LEDGER_FOLLOW_MAX ? n - at : LEDGER_FOLLOW_MAX;
-        int m = follow_batch(f, snaps + at, k, res + at);
+        int m = fills_batch(f, snaps + at, k, res + at);
         if (m < 0) return -1;
         moved += m;
     }
@@ -391,7 +331,7 @@ static int follow_cycle(follower_t *f, ledger_open_order_t *o, size_t n) {
 
 /* ---- the thread ------------------------------------------------------------- */
 
-static int stopping(follower_t *f) {
+int fills_stopping(follower_t *f) {
     pthread_mutex_lock(&f->lock);
     int s = f->stop;
     pthread_mutex_unlock(&f->lock);
@@ -412,10 +352,9 @@ static void pause_ms(follower_t *f, int64_t ms) {
     pthread_mutex_unlock(&f->lock);
 }
 
-/* One REST cycle over the ledger's open orders o (n > 0), last in the
- * budget's queue and waiting at most one longest interval for its turn.
- * Returns what follow_cycle returns. */
-static int check_orders(follower_t *f, ledger_open_order_t *o, size_t n) {
+/* Last in the budget's queue, waiting at most one longest interval for its
+ * turn. */
+int fills_check_orders(follower_t *f, ledger_open_order_t *o, size_t n) {
     alpaca_set_call_context(f->alpaca, BUDGET_FOLLOW,
                             timefmt_mono_ms() + f->cfg->follow_max_interval_ms, NULL);
     int64_t t0 = timefmt_mono_us();
@@ -463,7 +402,7 @@ static void poll_turn(follower_t *f) {
     if (!f->ledger || timefmt_mono_ms() < f->next_poll_ms) return;
     ledger_open_order_t *o = NULL;
     size_t n = 0;
-    if (ledger_open_orders(f->ledger, MAX_FOLLOWED, &o, &n, err, sizeof(err)) < 0) {
+    if (ledger_open_orders(f->ledger, FILLS_MAX_FOLLOWED, &o, &n, err, sizeof(err)) < 0) {
         log_msg(LOG_WARN, "dependency_failed", NULL, "follower: %s", err);
         return;
     }
@@ -481,7 +420,7 @@ static void poll_turn(follower_t *f) {
             return;
         }
         f->deferred = 0;
-        changed = check_orders(f, o, n);
+        changed = fills_check_orders(f, o, n);
     }
     /* Back to the short interval when orders change or new ones arrive;
      * longer and longer while nothing moves. */
@@ -495,54 +434,12 @@ static void poll_turn(follower_t *f) {
     ledger_open_orders_free(o, n);
 }
 
-/* ---- the stream ------------------------------------------------------------- */
-
-static void pending_free_all(follower_t *f) {
-    while (f->head) {
-        pending_t *p = f->head;
-        f->head = p->next;
-        tradestream_event_clear(&p->ev);
-        free(p);
-    }
-    f->tail = NULL;
-    f->n_pending = 0;
-}
-
-/* Starts the stream when this replica leads and it is on; stops it when it
- * no longer leads.  Only this thread sets f->stream (under f->lock, which
- * fills_stop takes to interrupt it). */
-static void stream_hold(follower_t *f) {
-    if (f->leader && !f->stream && f->cfg->alpaca_stream &&
-        timefmt_mono_ms() >= f->stream_retry_ms) {
-        char err[256];
-        tradestream_t *s = tradestream_start(f->cfg, err, sizeof(err));
-        if (!s) {
-            log_msg(LOG_ERROR, "stream_failed", NULL, "cannot start the trade_updates stream: %s",
-                    err);
-            f->stream_retry_ms = timefmt_mono_ms() + f->cfg->alpaca_stream_backoff_max_ms;
-            return;
-        }
-        pthread_mutex_lock(&f->lock);
-        f->stream = s;
-        pthread_mutex_unlock(&f->lock);
-        f->epoch_seen = 0;  /* its first session's epoch is 1: reconciled */
-    } else if (!f->leader && f->stream) {
-        pthread_mutex_lock(&f->lock);
-        tradestream_t *s = f->stream;
-        f->stream = NULL;
-        pthread_mutex_unlock(&f->lock);
-        tradestream_stop(s);
-        /* The next leader reconciles; what waited here is its to find. */
-        pending_free_all(f);
-    }
-}
-
 /* The mode this replica is in now, said when it changes.  A stream that
  * stops listening (or has not listened yet) gets STREAM_GRACE_MS to come
  * back before polling starts: a reconnection reconciles instead. */
 static void set_mode(follower_t *f) {
-    tradestream_status_t st = {0};
-    if (f->stream) tradestream_status(f->stream, &st);
+    tradestream_status_t st;
+    fills_stream_status(f, &st);
     int64_t now = timefmt_mono_ms();
     follow_mode_t m = MODE_POLL;
     if (!f->leader) {
@@ -571,191 +468,6 @@ static void set_mode(follower_t *f) {
     f->mode = m;
 }
 
-/* Reconciles over REST when due: a new listening session (epoch), the
- * lease, the interval, or a lost event. */
-static void stream_reconcile(follower_t *f) {
-    if (!f->ledger) return;
-    tradestream_status_t st;
-    tradestream_status(f->stream, &st);
-    int64_t now = timefmt_mono_ms();
-    if (st.epoch != f->epoch_seen) f->reconcile_why = "listening";
-    else if (now < f->next_reconcile_ms) return;
-    else if (!f->reconcile_why) f->reconcile_why = "interval";
-    /* Read after the epoch is seen: an event missed before it is in the
-     * listing, one after it comes on the stream. */
-    char err[256];
-    ledger_open_order_t *o = NULL;
-    size_t n = 0;
-    int rc = 0;
-    if (ledger_open_orders(f->ledger, MAX_FOLLOWED, &o, &n, err, sizeof(err)) < 0) {
-        log_msg(LOG_WARN, "dependency_failed", NULL, "follower: %s", err);
-        rc = -1;
-    } else if (n > 0) {
-        rc = check_orders(f, o, n);
-    }
-    ledger_open_orders_free(o, n);
-    log_msg(LOG_DEBUG, "follow_reconciled", NULL, "%zu open orders checked (%s)%s", n,
-            f->reconcile_why, rc < 0 ? ": failed, tried again later" : "");
-    metrics_add(M_FOLLOW_RECONCILES, 1, f->reconcile_why, NULL);
-    if (rc < 0) {
-        f->next_reconcile_ms = now + f->cfg->follow_interval_ms;
-        return;
-    }
-    f->epoch_seen = st.epoch;
-    f->reconcile_why = NULL;
-    f->next_reconcile_ms = now + f->cfg->follow_reconcile_ms;
-}
-
-/* Only these events move an order; the others (new, accepted,
- * pending_cancel, ...) say nothing the ledger records. */
-static int moves_order(const char *event) {
-    static const char *const moving[] = {"partial_fill", "fill",     "canceled",
-                                         "expired",      "rejected", "replaced"};
-    for (size_t i = 0; i < sizeof(moving) / sizeof(moving[0]); i++)
-        if (!strcmp(event, moving[i])) return 1;
-    return 0;
-}
-
-/* Queues one event; the time it spent from Alpaca's timestamp to its
- * arrival is the stage stream_in (meaningful where both clocks agree). */
-static void stream_take(follower_t *f, tradestream_event_t *ev) {
-    if (!moves_order(ev->event) || !ev->order.client_order_id[0]) {
-        tradestream_event_clear(ev);
-        return;
-    }
-    int64_t sent_ms;
-    if (ev->timestamp[0] &&
-        timefmt_parse_rfc3339(ev->timestamp, strlen(ev->timestamp), &sent_ms) == 0) {
-        int64_t arrived_ms =
-            timefmt_now_ms() - (timefmt_mono_us() - ev->received_mono_us) / 1000;
-        double d = (double)(arrived_ms - sent_ms) / 1e3;
-        metrics_observe(M_STAGE_SECONDS, d > 0 ? d : 0, "follow", "stream_in");
-    }
-    pending_t *p = calloc(1, sizeof(*p));
-    if (!p) {
-        /* Lost here; the reconciliation finds it. */
-        log_msg(LOG_WARN, "follow_failed", NULL, "out of memory: event reconciled instead");
-        tradestream_event_clear(ev);
-        f->next_reconcile_ms = 0;
-        f->reconcile_why = "lost";
-        return;
-    }
-    p->ev = *ev;
-    memset(ev, 0, sizeof(*ev));
-    if (f->tail) f->tail->next = p;
-    else f->head = p;
-    f->tail = p;
-    f->n_pending++;
-}
-
-static int id_in(const char *const *ids, int n, const char *id) {
-    for (int i = 0; i < n; i++)
-        if (!strcmp(ids[i], id)) return 1;
-    return 0;
-}
-
-/* Records the parked events that may go now: each order's oldest, up to a
- * batch of distinct orders.  Returns how many were tried. */
-static int stream_work(follower_t *f) {
-    const char *seen[SCAN_MAX];
-    pending_t *sel[LEDGER_FOLLOW_MAX];
-    alpaca_order_t *snaps[LEDGER_FOLLOW_MAX];
-    snap_result_t res[LEDGER_FOLLOW_MAX];
-    int n = 0, n_seen = 0;
-    int64_t now = timefmt_mono_ms();
-    for (pending_t *p = f->head; p && n_seen < SCAN_MAX && n < LEDGER_FOLLOW_MAX; p = p->next) {
-        const char *id = p->ev.order.id;
-        if (id_in(seen, n_seen, id)) continue;  /* behind an older event of its order */
-        seen[n_seen++] = id;
-        if (p->due_ms > now) continue;
-        sel[n] = p;
-        snaps[n++] = &p->ev.order;
-    }
-    if (n == 0) return 0;
-    for (int i = 0; i < n; i++)
-        if (!sel[i]->since_ms) metrics_stage("follow", "event_wait", sel[i]->ev.received_mono_us, 1);
-    if (!f->ledger || follow_batch(f, snaps, n, res) < 0)
-        for (int i = 0; i < n; i++) res[i] = SNAP_WAIT;
-    now = timefmt_mono_ms();
-    for (int i = 0; i < n; i++) {
-        pending_t *p = sel[i];
-        if (!p->since_ms) p->since_ms = now;
-        if (res[i] == SNAP_DONE) {
-            p->done = 1;
-        } else if (now - p->since_ms >= PARK_MAX_MS) {
-            log_msg(LOG_WARN, "follow_event_lost", NULL,
-                    "%s of order %s could not be recorded for %d s; reconciling instead",
-                    p->ev.event, p->ev.order.id, PARK_MAX_MS / 1000);
-            p->done = 1;
-            f->next_reconcile_ms = 0;
-            f->reconcile_why = "lost";
-        } else {
-            p->due_ms = now + PARK_RETRY_MS;
-        }
-    }
-    pending_t **pp = &f->head;
-    f->tail = NULL;
-    while (*pp) {
-        pending_t *p = *pp;
-        if (p->done) {
-            *pp = p->next;
-            tradestream_event_clear(&p->ev);
-            free(p);
-            f->n_pending--;
-        } else {
-            f->tail = p;
-            pp = &p->next;
-        }
-    }
-    return n;
-}
-
-/* The earliest time a parked event may be tried, or INT64_MAX. */
-static int64_t pending_due(const follower_t *f) {
-    int64_t due = INT64_MAX;
-    for (const pending_t *p = f->head; p; p = p->next)
-        if (p->due_ms < due) due = p->due_ms;
-    return due;
-}
-
-/* Stream mode until `until_ms` (monotonic): reconcile when due, wait for
- * events, record them. */
-static void stream_turn(follower_t *f, int64_t until_ms) {
-    stream_reconcile(f);
-    for (;;) {
-        int64_t now = timefmt_mono_ms();
-        if (now >= until_ms || stopping(f) || !f->ledger) return;
-        int64_t wake = until_ms;
-        int64_t due = pending_due(f);
-        if (due < wake) wake = due;
-        if (f->next_reconcile_ms < wake) wake = f->next_reconcile_ms;
-        tradestream_event_t ev;
-        int got = 0;
-        if (wake > now) {
-            int r = tradestream_next(f->stream, &ev, wake - now);
-            if (r < 0) return;
-            got = r;
-        }
-        for (int taken = 0; got == 1; taken++) {
-            stream_take(f, &ev);
-            if (taken + 1 >= DRAIN_MAX || tradestream_next(f->stream, &ev, 0) != 1) break;
-        }
-        while (stream_work(f) > 0 && timefmt_mono_ms() < until_ms) {
-        }
-        tradestream_status_t st;
-        tradestream_status(f->stream, &st);
-        if (!st.listening) return;
-        if (st.epoch != f->epoch_seen || timefmt_mono_ms() >= f->next_reconcile_ms)
-            stream_reconcile(f);
-    }
-}
-
-static int listening(follower_t *f) {
-    tradestream_status_t st = {0};
-    if (f->stream) tradestream_status(f->stream, &st);
-    return st.listening;
-}
-
 /* ---- the loop -------------------------------------------------------------- */
 
 static void *follower_main(void *arg) {
@@ -763,13 +475,15 @@ static void *follower_main(void *arg) {
     /* The lease and the ledger are looked at often (cheap); Alpaca only at
      * the interval or, with the stream, to reconcile. */
     int64_t step = f->cfg->follow_interval_ms < 250 ? f->cfg->follow_interval_ms : 250;
-    while (!stopping(f)) {
+    while (!fills_stopping(f)) {
         int64_t next = timefmt_mono_ms() + step;
         lease_tick(f);
-        stream_hold(f);
+        fills_stream_hold(f);
         set_mode(f);
-        if (f->mode == MODE_STREAM && f->ledger && listening(f)) {
-            stream_turn(f, next);
+        tradestream_status_t st;
+        fills_stream_status(f, &st);
+        if (f->mode == MODE_STREAM && f->ledger && st.listening) {
+            fills_stream_turn(f, next);
             continue;
         }
         if (f->mode == MODE_POLL) poll_turn(f);
@@ -781,8 +495,7 @@ static void *follower_main(void *arg) {
 
 /* Frees the follower and what it holds (its thread is not running). */
 static void follower_free(follower_t *f) {
-    tradestream_stop(f->stream);
-    pending_free_all(f);
+    fills_stream_close(f);
     ledger_close(f->ledger);
     alpaca_free(f->alpaca);
     free(f->batch);
