@@ -103,7 +103,7 @@ order() { call POST /v2/orders "$1"; OID=$(jqb '.id // empty'); }
 # valgrind cannot run an ASan build, so on a plain one valgrind checks, when
 # it is installed (SKIP_VALGRIND=1: no leak check then).
 leak_checker() {
-    if readelf -d "$BIN" 2>/dev/null | grep -q 'libasan'; then
+    if readelf -d "$BIN" 2>/dev/null | grep -c 'libasan' >/dev/null; then
         CHECKER=asan
         WRAP=()
     elif [ "${SKIP_VALGRIND:-0}" != 1 ] && command -v valgrind >/dev/null; then

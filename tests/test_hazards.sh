@@ -233,7 +233,7 @@ expect_eq "reconciler: no second order at the simulator" "$before" "$(sim_orders
 if (($(dup_cids) > dups)); then ok "reconciler: its placement met Alpaca's duplicate client order id and looked the order up"; else
     bad "reconciler: its placement met Alpaca's duplicate client order id (duplicate_client_order_ids did not grow)"
 fi
-if grep -h '"event":"reconcile_intent"' "$STATE"/logs/worker-*.log | grep -q "$rid"; then
+if grep -h '"event":"reconcile_intent"' "$STATE"/logs/worker-*.log | grep -c "$rid" >/dev/null; then
     ok "reconciler: one replica logged running it again"
 else
     bad "reconciler: no reconcile_intent log line for $rid"

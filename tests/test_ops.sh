@@ -196,7 +196,7 @@ deadline=$((SECONDS + 120))
 # (Not jq -e: jq 1.6 takes its status from the last input, not from any.)
 until snapshot "$WORK/dlq.topics" &&
     jq -c --arg dlq "$T_DLQ" --arg nj "$BOT-nj" 'select(._topic == $dlq and ._key == $nj)' \
-        "$WORK/dlq.topics" | grep -q .; do
+        "$WORK/dlq.topics" | grep -c . >/dev/null; do
     if ((SECONDS >= deadline)); then
         jq -r --arg dlq "$T_DLQ" 'select(._topic == $dlq) | "        | on \(._topic): key \(._key) \(._headers["x-dlq-reason"]) from \(._headers["x-dlq-topic"])[\(._headers["x-dlq-partition"])]@\(._headers["x-dlq-offset"])"' \
             "$WORK/dlq.topics" | tail -n 5

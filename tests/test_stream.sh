@@ -213,7 +213,7 @@ if ((after > before)); then ok "reconciled after the silent connection was repla
     bad "a reconciliation after the silence"
 fi
 since silent >"$WORK/silent.log"
-if grep '"event":"stream_lost"' "$WORK/silent.log" | grep -q 'silent'; then
+if grep '"event":"stream_lost"' "$WORK/silent.log" | grep -c 'silent' >/dev/null; then
     ok "the silent connection was taken as dead (no pong)"
 else
     grep '"event":"stream_' "$WORK/silent.log" >"$WORK/streamlog" || true
@@ -269,7 +269,7 @@ if wait_metric "$POLL_MODE" 1 30; then ok "the leader follows in poll mode"; els
 fi
 expect_eq "no replica in stream mode" 0 "$(worker_metric "$STREAM_MODE")"
 since down >"$WORK/down.log"
-if grep '"event":"follow_mode"' "$WORK/down.log" | grep -q 'poll: '; then
+if grep '"event":"follow_mode"' "$WORK/down.log" | grep -c 'poll: ' >/dev/null; then
     ok "a follow_mode log line says polling is on, and why"
 else
     bad "a follow_mode log line for poll"
