@@ -312,6 +312,18 @@ expect "short position" jq -e '.qty == "-3" and .side == "short"' "$WORK/body"
 call GET /v2/positions
 expect "positions list" jq -e 'type == "array" and (map(.symbol) | sort) == ["AAPL","IBM","MSFT","NVDA","TSLA"]' \
     "$WORK/body"
+# A short sale holds buying power like a buy: beyond it, 403 whatever its
+# size, and a size rule (400) only for what the account could pay for.
+call POST /v2/orders '{"symbol":"IBM","qty":"100000","side":"sell","type":"market","time_in_force":"day"}'
+expect "short sale beyond buying power 403" status_is 403
+expect "short sale 403 body" jq -e '.code == 40310000 and .message == "insufficient buying power"
+    and .cost_basis == "18570000"' "$WORK/body"
+call POST /v2/orders '{"symbol":"AAPL","qty":"100000000","side":"buy","type":"market","time_in_force":"day"}'
+expect "a buy of 1e8 shares: 403 insufficient buying power, not a size rule" jq -e \
+    '.code == 40310000 and .message == "insufficient buying power"' "$WORK/body"
+call POST /v2/orders '{"symbol":"AAPL","notional":"5000000000","side":"buy","type":"market","time_in_force":"day"}'
+expect "a \$5e9 notional buy: 403 insufficient buying power" jq -e \
+    '.code == 40310000 and .message == "insufficient buying power"' "$WORK/body"
 call GET /v2/positions/AMD
 expect "no position 404" status_is 404
 expect "no position body" jq -e '.code == 40410000' "$WORK/body"

@@ -261,15 +261,25 @@ static void book_step(book_t *b, order_t *o, const quote_t *q)
         book_close(b, o, STATUS_CANCELED);
 }
 
-/* Buying power a buy needs: the cost of the part that does not cover a
- * short position. */
-static fx_money_t book_buy_cost(book_t *b, const order_request_t *r, const quote_t *q)
+/* The price an order is valued at for buying power: a market order at
+ * the side's quote, a stop at its stop, a limit at its limit. */
+static int64_t book_order_price(const order_request_t *r, const quote_t *q)
+{
+    return r->type == ORDER_MARKET ? (r->side == ORDER_BUY ? q->ask : q->bid)
+           : r->type == ORDER_STOP ? r->stop_price
+                                   : r->limit_price;
+}
+
+/* Buying power an order needs: for a buy, the cost of the part that does
+ * not cover a short position; for a sell, the value of the part that opens
+ * or adds to a short position (a sell within a long position needs none). */
+static fx_money_t book_order_cost(book_t *b, const order_request_t *r, const quote_t *q)
 {
     position_t *p = position_find(&b->positions, r->symbol);
+    int64_t price = book_order_price(r, q);
+    if (r->side == ORDER_SELL)  /* book_check_sell: within a long position, or whole shares */
+        return p && p->qty > 0 ? 0 : fx_qty_times_price(r->qty, price);
     int64_t short_qty = (p && p->qty < 0) ? -p->qty : 0;
-    int64_t price = r->type == ORDER_MARKET  ? q->ask
-                    : r->type == ORDER_STOP ? r->stop_price
-                                            : r->limit_price;
     if (r->has_notional) {
         fx_money_t cost = fx_rescale(r->notional, 2, FX_MONEY_SCALE);
         cost -= fx_qty_times_price(short_qty, price);
@@ -286,9 +296,10 @@ static int book_check_sell(book_t *b, const order_request_t *r, const quote_t *q
     position_t *p = position_find(&b->positions, r->symbol);
     int64_t held = p ? p->qty : 0;
     if (held > 0) {
+        fx_money_t by_notional = q->bid > 0 ? fx_notional_qty(r->notional, q->bid) : 0;
         int64_t want = r->has_qty ? r->qty
-                       : q->bid > 0 ? (int64_t)fx_notional_qty(r->notional, q->bid)
-                                    : 0;
+                       : by_notional > INT64_MAX ? INT64_MAX
+                                                 : (int64_t)by_notional;
         int64_t avail = held - book_open_qty(b, q, ORDER_SELL);
         if (avail < 0)
             avail = 0;
@@ -334,30 +345,22 @@ static int book_check_order(book_t *b, const order_request_t *req, const quote_t
         apierr_setf(err, APIERR_INVALID, "client_order_id must be unique");
         return -1;
     }
-    if (req->has_notional) {
-        /* The shares a notional order buys must stay within qty's bound. */
-        int64_t at = req->side == ORDER_BUY ? q->ask : q->bid;
-        if (at <= 0 || fx_notional_qty(req->notional, at) > ORDER_MAX_QTY) {
-            apierr_setf(err, APIERR_INVALID, "notional is too large");
-            return -1;
-        }
-    }
     if (order_check_stop(req, q, err) != 0 ||
         (req->side == ORDER_SELL && book_check_sell(b, req, q, err) != 0))
         return -1;
-    *cost = 0;
-    if (req->side == ORDER_BUY) {
-        *cost = book_buy_cost(b, req, q);
-        fx_money_t bp = book_buying_power(b);
-        if (*cost > bp) {
-            char t[FX_TEXT_MAX];
-            apierr_setf(err, APIERR_FORBIDDEN, "insufficient buying power");
-            apierr_add_field(err, "buying_power", fx_format(t, sizeof(t), bp, FX_MONEY_SCALE));
-            apierr_add_field(err, "cost_basis", fx_format(t, sizeof(t), *cost, FX_MONEY_SCALE));
-            return -1;
-        }
+    /* Buying power before any size rule: an order the account cannot pay
+     * for is refused 403 whatever its size.  A short sale holds it as a
+     * buy does. */
+    *cost = book_order_cost(b, req, q);
+    fx_money_t bp = book_buying_power(b);
+    if (*cost > bp) {
+        char t[FX_TEXT_MAX];
+        apierr_setf(err, APIERR_FORBIDDEN, "insufficient buying power");
+        apierr_add_field(err, "buying_power", fx_format(t, sizeof(t), bp, FX_MONEY_SCALE));
+        apierr_add_field(err, "cost_basis", fx_format(t, sizeof(t), *cost, FX_MONEY_SCALE));
+        return -1;
     }
-    return 0;
+    return order_check_size(req, req->side == ORDER_BUY ? q->ask : q->bid, err);
 }
 
 static int book_add_order(book_t *b, order_t *o)

@@ -195,20 +195,27 @@ static int order_parse_amount(const json_t *body, order_request_t *req, apierr_t
     if (qty != NULL) {
         if (order_amount_field(qty, "qty", FX_QTY_SCALE, &req->qty, err) != 0)
             return -1;
-        if (req->qty > ORDER_MAX_QTY) {
-            apierr_setf(err, APIERR_INVALID, "qty is too large");
-            return -1;
-        }
         req->has_qty = 1;
         return 0;
     }
     if (order_amount_field(notional, "notional", 2, &req->notional, err) != 0)
         return -1;
-    if (req->notional > ORDER_MAX_NOTIONAL) {
+    req->has_notional = 1;
+    return 0;
+}
+
+int order_check_size(const order_request_t *req, int64_t price, apierr_t *err)
+{
+    if (req->has_qty && req->qty > ORDER_MAX_QTY) {
+        apierr_setf(err, APIERR_INVALID, "qty is too large");
+        return -1;
+    }
+    if (req->has_notional &&
+        (req->notional > ORDER_MAX_NOTIONAL || price <= 0 ||
+         fx_notional_qty(req->notional, price) > ORDER_MAX_QTY)) {
         apierr_setf(err, APIERR_INVALID, "notional is too large");
         return -1;
     }
-    req->has_notional = 1;
     return 0;
 }
 

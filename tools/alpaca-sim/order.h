@@ -68,7 +68,7 @@ typedef struct order {
     int64_t filled_qty;           /* 1e-9 shares */
     fx_money_t filled_value;      /* 1e-13 dollars: sum of fill qty x price */
     int64_t filled_notional;      /* 1e-2 dollars of a notional order done */
-    fx_money_t reserve_total;     /* buying power held at submission (buys) */
+    fx_money_t reserve_total;     /* buying power held at submission (buys, short sales) */
     fx_money_t reserved;          /* the part still held: reserve_total x open share */
     int64_t created_us;
     int64_t updated_us;
@@ -84,6 +84,11 @@ int order_parse_request(const json_t *body, order_request_t *req, apierr_t *err)
  * the bid for a sell.  Returns 0, or -1 with err set (422, with
  * market_price and stop_price). */
 int order_check_stop(const order_request_t *r, const quote_t *q, apierr_t *err);
+/* The size rules, checked after the buying power (an order the account
+ * cannot pay for is refused 403 whatever its size, as Alpaca does): qty
+ * up to ORDER_MAX_QTY, notional up to $1e9 and to ORDER_MAX_QTY shares at
+ * `price` (the side's quote).  Returns 0, or -1 with err set (400). */
+int order_check_size(const order_request_t *req, int64_t price, apierr_t *err);
 json_t *order_to_json(const order_t *o);
 /* accepted, new, partially_filled or pending_cancel. */
 int order_is_open(const order_t *o);
