@@ -411,7 +411,7 @@ static void poll_turn(follower_t *f) {
         /* Placements go first: while intents are being placed anywhere, a
          * poll is put off once by one more interval (so fills are still
          * reported under sustained load, at most twice as late). */
-        long placing = ledger_count_placing(f->ledger, err, sizeof(err));
+        long placing = ledger_count_placing(f->ledger, 0, err, sizeof(err));
         if (placing > 0 && f->interval_ms < f->cfg->follow_max_interval_ms &&
             !f->deferred) {
             f->deferred = 1;

@@ -50,7 +50,10 @@ struct follower {
     int64_t stream_down_ms;      /* monotonic: since when it has not listened; 0 */
     uint64_t epoch_seen;         /* the stream's epoch at the last reconciliation */
     int64_t next_reconcile_ms;   /* monotonic; 0: now */
-    const char *reconcile_why;   /* what the next reconciliation is for */
+    const char *reconcile_why;   /* what the next reconciliation is for, if not the interval */
+    int64_t settle_before_ms;    /* Unix ms: a gap's stragglers are placements older; 0: none */
+    int64_t settle_end_ms;       /* monotonic: watched until then at most */
+    int64_t next_settle_ms;      /* monotonic: their next count */
     pending_t *head, *tail;      /* stream events waiting to be recorded */
     size_t n_pending;
 };

@@ -30,6 +30,8 @@
 #define PARK_MAX_MS 30000        /* ... and given up (and reconciled) after */
 #define SCAN_MAX 1024            /* waiting events looked at per turn */
 #define DRAIN_MAX 256            /* stream events taken per turn */
+#define SETTLE_SKEW_MS 5000      /* the ledger's clock may be this far ahead */
+#define SETTLE_MAX_MS 60000      /* a gap's stragglers are watched this long */
 
 static void pending_free_all(follower_t *f) {
     while (f->head) {
@@ -70,16 +72,57 @@ void fills_stream_hold(follower_t *f) {
     }
 }
 
+/* The gap's stragglers.  A reconciliation after a gap (a new session, a
+ * new leader, a lost event) cannot see an order whose placement was
+ * answered in the gap but recorded as accepted only after the listing: its
+ * events went by unheard, and it was not yet open in the ledger.  So the
+ * placements in progress at that reconciliation (counted by the ledger's
+ * clock, with SETTLE_SKEW_MS to spare for a clock ahead of ours) are
+ * watched: the open orders are listed again every FOLLOW_INTERVAL_MS while
+ * any of them is left, and once more when none is, for SETTLE_MAX_MS at
+ * most (usually a few seconds; a gap is rare). */
+static void settle_start(follower_t *f, int64_t now) {
+    char err[256];
+    f->settle_before_ms = timefmt_now_ms() + SETTLE_SKEW_MS;
+    f->settle_end_ms = now + SETTLE_MAX_MS;
+    long left = ledger_count_placing(f->ledger, f->settle_before_ms, err, sizeof(err));
+    f->next_settle_ms = now + f->cfg->follow_interval_ms;
+    /* None placing: nothing can straggle (unknown: the next count says). */
+    if (left == 0) f->settle_before_ms = 0;
+}
+
+/* 1 when the stragglers call for another listing now. */
+static int settle_due(follower_t *f, int64_t now) {
+    if (!f->settle_before_ms || now < f->next_settle_ms) return 0;
+    char err[256];
+    long left = ledger_count_placing(f->ledger, f->settle_before_ms, err, sizeof(err));
+    f->next_settle_ms = now + f->cfg->follow_interval_ms;
+    if (left < 0) {
+        log_msg(LOG_WARN, "dependency_failed", NULL, "follower: %s", err);
+        return 0;
+    }
+    /* Listed again at each count while any is left, and once more when
+     * the last has moved on (a count that stays equal may hide one that
+     * moved on behind one that came in). */
+    if (left == 0 || now >= f->settle_end_ms) f->settle_before_ms = 0;
+    return 1;
+}
+
 /* Reconciles over REST when due: a new listening session (epoch), the
- * lease, the interval, or a lost event. */
+ * lease, the interval, a lost event, or the stragglers of a gap. */
 static void stream_reconcile(follower_t *f) {
     if (!f->ledger) return;
     tradestream_status_t st;
     tradestream_status(f->stream, &st);
     int64_t now = timefmt_mono_ms();
-    if (st.epoch != f->epoch_seen) f->reconcile_why = "listening";
-    else if (now < f->next_reconcile_ms) return;
-    else if (!f->reconcile_why) f->reconcile_why = "interval";
+    const char *why = NULL;
+    if (st.epoch != f->epoch_seen) why = "listening";
+    else if (now >= f->next_reconcile_ms) why = f->reconcile_why ? f->reconcile_why : "interval";
+    else if (settle_due(f, now)) why = "settle";
+    if (!why) return;
+    /* Counted before the listing: a straggler that moves on after the
+     * count is in this listing or a later one. */
+    if (strcmp(why, "interval") != 0 && strcmp(why, "settle") != 0) settle_start(f, now);
     /* Read after the epoch is seen: an event missed before it is in the
      * listing, one after it comes on the stream. */
     char err[256];
@@ -93,16 +136,18 @@ static void stream_reconcile(follower_t *f) {
         rc = fills_check_orders(f, o, n);
     }
     ledger_open_orders_free(o, n);
-    log_msg(LOG_DEBUG, "follow_reconciled", NULL, "%zu open orders checked (%s)%s", n,
-            f->reconcile_why, rc < 0 ? ": failed, tried again later" : "");
-    metrics_add(M_FOLLOW_RECONCILES, 1, f->reconcile_why, NULL);
+    log_msg(LOG_DEBUG, "follow_reconciled", NULL, "%zu open orders checked (%s)%s", n, why,
+            rc < 0 ? ": failed, tried again later" : "");
+    metrics_add(M_FOLLOW_RECONCILES, 1, why, NULL);
     if (rc < 0) {
+        f->reconcile_why = why;
         f->next_reconcile_ms = now + f->cfg->follow_interval_ms;
         return;
     }
+    /* A settling listing keeps the interval's schedule. */
+    if (strcmp(why, "settle") != 0) f->next_reconcile_ms = now + f->cfg->follow_reconcile_ms;
     f->epoch_seen = st.epoch;
     f->reconcile_why = NULL;
-    f->next_reconcile_ms = now + f->cfg->follow_reconcile_ms;
 }
 
 /* Only these events move an order; the others (new, accepted,
@@ -226,6 +271,7 @@ void fills_stream_turn(follower_t *f, int64_t until_ms) {
         int64_t due = pending_due(f);
         if (due < wake) wake = due;
         if (f->next_reconcile_ms < wake) wake = f->next_reconcile_ms;
+        if (f->settle_before_ms && f->next_settle_ms < wake) wake = f->next_settle_ms;
         tradestream_event_t ev;
         int got = 0;
         if (wake > now) {
@@ -242,8 +288,7 @@ void fills_stream_turn(follower_t *f, int64_t until_ms) {
         tradestream_status_t st;
         tradestream_status(f->stream, &st);
         if (!st.listening) return;
-        if (st.epoch != f->epoch_seen || timefmt_mono_ms() >= f->next_reconcile_ms)
-            stream_reconcile(f);
+        stream_reconcile(f);
     }
 }
 

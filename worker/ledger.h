@@ -213,8 +213,9 @@ void ledger_stuck_free(ledger_stuck_t *s, size_t n);
 long ledger_count_open_orders(ledger_t *l, const char *bot_id, char *err, size_t errlen);
 
 /* How many intents, in every replica, are about to be or being placed
- * (states quota_granted and submitting).  -1 on error. */
-long ledger_count_placing(ledger_t *l, char *err, size_t errlen);
+ * (states quota_granted and submitting), of those that entered that state
+ * before before_ms (Unix ms, by the ledger's clock; 0: all).  -1 on error. */
+long ledger_count_placing(ledger_t *l, int64_t before_ms, char *err, size_t errlen);
 
 /* What the ledger knows of the intent's order right now: state, cumulative
  * fill and the number of partial_fill events stored.  Returns 0, or -1. */

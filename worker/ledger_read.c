@@ -171,10 +171,14 @@ long ledger_count_open_orders(ledger_t *l, const char *bot_id, char *err, size_t
                     1, p, "count open orders", err, errlen);
 }
 
-long ledger_count_placing(ledger_t *l, char *err, size_t errlen) {
+long ledger_count_placing(ledger_t *l, int64_t before_ms, char *err, size_t errlen) {
+    char before[24];
+    snprintf(before, sizeof(before), "%lld", (long long)before_ms);
+    const char *p[] = {before};
     return count_of(l,
-                    "SELECT count(*) FROM intents WHERE state IN ('quota_granted', 'submitting')",
-                    0, NULL, "count placements", err, errlen);
+                    "SELECT count(*) FROM intents WHERE state IN ('quota_granted', 'submitting')"
+                    " AND ($1::bigint = 0 OR updated_at < to_timestamp($1::bigint / 1000.0))",
+                    1, p, "count placements", err, errlen);
 }
 
 int ledger_order_progress(ledger_t *l, const char *intent_id,
