@@ -150,7 +150,9 @@ static const family_t families[M_COUNT] = {
                              "listening (a new stream session: events may have been "
                              "missed), lease (this replica took the follower's lease), "
                              "interval (FOLLOW_RECONCILE_MS), lost (an event could not "
-                             "be recorded for too long).", {"why", NULL}},
+                             "be recorded for too long), settle (again after one of those "
+                             "while the placements then in progress have not all moved on).",
+                             {"why", NULL}},
     [M_QUOTA_REFUSALS] = {"order_worker_quota_refusals_total", COUNTER,
                           "Intents refused by a trade quota, by subject (bot, user).",
                           {"subject", NULL}},
