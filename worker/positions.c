@@ -83,8 +83,13 @@ static const char LIST_USER[] = "SELECT i.symbol," FIGURES " AND i.user_id = $1"
 static const char LIST_ACCOUNT[] = "SELECT i.symbol," FIGURES BY_SYMBOL;
 
 /* The reducing decisions' lock: (namespace, symbol), a key space of its own
- * (the intents' locks are single bigint keys). */
-static const char LOCK_SYMBOL[] = "SELECT pg_advisory_xact_lock(1886352177, hashtext($1))";
+ * (the intents' locks are single bigint keys).  The transaction's
+ * statements are planned for their parameters each time: a generic plan
+ * cached on a long-lived connection while the ledger was small could keep
+ * reading a symbol's rows through the user's index for a bot. */
+static const char LOCK_SYMBOL[] =
+    "SELECT pg_advisory_xact_lock(1886352177, hashtext($1)),"
+    " set_config('plan_cache_mode', 'force_custom_plan', true)";
 static const char RECORD_PASSED[] =
     "UPDATE intents SET reduce_passed_at = now() WHERE intent_id = $1 AND state = 'validated'";
 
