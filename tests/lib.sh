@@ -15,8 +15,9 @@
 # REDIS_URL, DATABASE_URL, ALPACA_*, ...) and DEV_SCRIPT, DEV_STATE_DIR,
 # DEV_NO_BUILD for the tools the test runs; sets ROOT, DEV, STATE, BIN, IC,
 # T_BOT, T_USER, T_FILLS, T_REJ, T_DLQ, RUN (a random tag of this run), WORK
-# (a scratch folder, removed by finish) and PASSED=FAILED=0.
+# (a scratch folder, removed by finish), TEST_NAME (NAME) and PASSED=FAILED=0.
 stack_test() {
+    TEST_NAME=$1
     ROOT=${ORDER_WORKER_ROOT:?ORDER_WORKER_ROOT is not set (run via ctest or compose/dev test)}
     DEV=$ROOT/compose/dev
     if [[ -n ${OW_STACK:-} ]]; then
@@ -271,6 +272,38 @@ test_exit() {
     if ((rc != 0)); then FAILED=$((FAILED + 1)); fi
     if declare -F undo >/dev/null; then undo; fi
     finish
+}
+
+# The kill switch as a test sets it.  ic_state halt|reduce|resume
+# SCOPE-FLAGS...: the operator's command, with the reason "test_NAME RUN"
+# (NAME: stack_test's); the scope is remembered in TOUCHED.  On exit,
+# resume_touched IDS [SCOPE-FLAGS...] resumes every scope remembered (and
+# those given), then deletes the run's rows of trading_states (id LIKE IDS;
+# their history stays in trading_state_changes); a failure is counted.
+TOUCHED=()
+ic_state() {
+    local cmd=$1
+    shift
+    TOUCHED+=("$*")
+    timeout 30 "$IC" "$cmd" "$@" --reason "test_$TEST_NAME $RUN" >"$WORK/state.out" 2>&1 || {
+        sed 's/^/        | /' "$WORK/state.out"
+        die "intentctl $cmd $* failed"
+    }
+}
+resume_touched() {
+    local ids=$1 s
+    shift
+    for s in "${TOUCHED[@]}" "$@"; do
+        # shellcheck disable=SC2086 # "--bot ID": option and value
+        timeout 30 "$IC" resume $s --reason "test_$TEST_NAME cleanup" >/dev/null 2>"$WORK/resume.err" || {
+            sed 's/^/        | /' "$WORK/resume.err"
+            printf '  FAIL  intentctl resume %s on exit\n' "$s"
+            FAILED=$((FAILED + 1))
+        }
+    done
+    psql "${ADMIN_DATABASE_URL:-$DATABASE_URL}" -q -v ON_ERROR_STOP=1 -v ids="$ids" \
+        <<<"DELETE FROM trading_states WHERE id LIKE :'ids'" >/dev/null ||
+        FAILED=$((FAILED + 1))
 }
 
 # save_settings NAME...: remembers the environment variables NAME... (set or

@@ -21,27 +21,15 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 stack_test trading
 RESTARTED=0
-# Every scope this run set ("--bot ID", "--user ID", "--global"), resumed on exit.
-TOUCHED=()
 # Quota overrides this run set ("bot ID"), removed on exit.
 OVERRIDES=()
 
 # undo: what this test changed, put back on exit (test_exit, tests/lib.sh).
 undo() {
     local s
-    # Whatever happened, trading is left active for the tests that follow.
-    for s in "${TOUCHED[@]}" --global; do
-        # shellcheck disable=SC2086 # "--bot ID": option and value
-        timeout 30 "$IC" resume $s --reason "test_trading cleanup" >/dev/null 2>"$WORK/resume.err" || {
-            sed 's/^/        | /' "$WORK/resume.err"
-            printf '  FAIL  intentctl resume %s on exit\n' "$s"
-            FAILED=$((FAILED + 1))
-        }
-    done
-    # The run's rows go (their history stays in trading_state_changes).
-    psql "${ADMIN_DATABASE_URL:-$DATABASE_URL}" -q -v ON_ERROR_STOP=1 -v ids="ks-$RUN-%" \
-        <<<"DELETE FROM trading_states WHERE id LIKE :'ids'" >/dev/null ||
-        FAILED=$((FAILED + 1))
+    # Whatever happened, trading is left active for the tests that follow,
+    # and the run's rows go (every scope it set: ic_state, tests/lib.sh).
+    resume_touched "ks-$RUN-%" --global
     for s in "${OVERRIDES[@]}"; do
         # shellcheck disable=SC2086
         timeout 30 "$IC" quota unset $s >/dev/null || FAILED=$((FAILED + 1))
@@ -53,18 +41,6 @@ undo() {
     fi
 }
 trap test_exit EXIT
-
-# ic_state halt|reduce|resume SCOPE-FLAGS...: the operator's command; the
-# scope is remembered so that the exit resumes it.
-ic_state() {
-    local cmd=$1
-    shift
-    TOUCHED+=("$*")
-    timeout 30 "$IC" "$cmd" "$@" --reason "test_trading $RUN" >"$WORK/state.out" 2>&1 || {
-        sed 's/^/        | /' "$WORK/state.out"
-        die "intentctl $cmd $* failed"
-    }
-}
 
 # position SYMBOL: the account's quantity of SYMBOL (0 when flat).
 position() {

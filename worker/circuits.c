@@ -186,12 +186,7 @@ static void *share_main(void *arg) {
         pthread_mutex_unlock(&c->lock);
         share_once(c);
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += SYNC_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        timefmt_realtime_after(SYNC_MS, &ts);
         pthread_mutex_lock(&c->lock);
         if (!c->stop) pthread_cond_timedwait(&c->wake, &c->lock, &ts);
     }

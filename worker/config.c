@@ -131,6 +131,9 @@ static const setting_t SETTINGS[] = {
      "risk: comma-separated symbols that may be traded (empty: any)", NULL},
     {"TRADING_REFRESH_MS", "500", K_MS, NUM(trading_refresh_ms), 50, 60000,
      "kill switch: how often each replica re-reads the trading states", NULL},
+    {"POSITION_CHECK_MS", "300000", K_MS, NUM(position_check_ms), 1000, 86400000,
+     "how often one replica compares the account's positions in the ledger with "
+     "Alpaca's (one GET /v2/positions each time)", NULL},
     {"ALPACA_BUDGET_MARGIN_MS", "50", K_MS, NUM(budget_margin_ms), 0, 60000,
      "the shared Alpaca budget counts calls over RATE_PERIOD_MS plus this, so "
      "network jitter cannot put one call too many in Alpaca's window", NULL},

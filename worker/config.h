@@ -62,6 +62,8 @@ typedef struct config {
     int risk_max_open_orders;
     char risk_symbols[1024];     /* comma-separated allow list; "" off */
     int64_t trading_refresh_ms;  /* kill switch: how often states are re-read */
+    int64_t position_check_ms;   /* how often one replica compares the ledger's
+                                    positions with Alpaca's */
     int64_t budget_margin_ms;    /* Alpaca budget: safety margin on the period */
     int64_t reconcile_interval_ms; /* how often the reconciler looks */
     int64_t reconcile_after_ms;  /* an intent this long unmoved is stuck */

@@ -340,13 +340,7 @@ int fills_stopping(follower_t *f) {
 
 static void pause_ms(follower_t *f, int64_t ms) {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    timefmt_realtime_after(ms, &ts);
     pthread_mutex_lock(&f->lock);
     if (!f->stop) pthread_cond_timedwait(&f->wake, &f->lock, &ts);
     pthread_mutex_unlock(&f->lock);

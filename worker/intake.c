@@ -23,7 +23,8 @@
  * statistics) and readiness.h (the checks).
  *
  * Life: intake_run starts in steps (publisher and what the lanes share,
- * lanes, admin endpoint, consumer, follower and reconciler), consumes until
+ * lanes, admin endpoint, consumer, follower, reconciler and position
+ * checker), consumes until
  * asked to stop, drains, and tears down with intake_teardown, which frees
  * whatever was made: a step that fails leaves the rest to it. */
 #include "intake.h"
@@ -48,6 +49,7 @@
 #include "metrics.h"
 #include "offsets.h"
 #include "pipeline.h"
+#include "positions_check.h"
 #include "publish.h"
 #include "readiness.h"
 #include "reconcile.h"
@@ -85,6 +87,7 @@ typedef struct intake {
     pipeline_shared_t shared;  /* what the lanes share */
     follower_t *follower;
     reconciler_t *reconciler;
+    positions_check_t *poscheck;
     lane_t *lanes;
     int n_lanes;            /* made: queue, pipeline and work_cv */
     int lanes_started;      /* of those, threads running */
@@ -577,8 +580,8 @@ static int start_consumer(intake_t *k) {
     return k->rk ? consumer_subscribe(k->rk, k->cfg) : -1;
 }
 
-/* The follower and the reconciler: without them intents are still taken
- * (their failure is logged, not fatal). */
+/* The follower, the reconciler and the position checker: without them
+ * intents are still taken (their failure is logged, not fatal). */
 static void start_helpers(intake_t *k) {
     char err[512];
     k->follower = fills_start(k->cfg, k->pub, k->shared.circuits, k->shared.budget, err,
@@ -586,6 +589,9 @@ static void start_helpers(intake_t *k) {
     if (!k->follower) log_msg(LOG_ERROR, "start_failed", NULL, "follower: %s", err);
     k->reconciler = reconcile_start(k->cfg, &k->shared, err, sizeof(err));
     if (!k->reconciler) log_msg(LOG_ERROR, "start_failed", NULL, "reconciler: %s", err);
+    k->poscheck = positions_check_start(k->cfg, k->shared.circuits, k->shared.budget, err,
+                                        sizeof(err));
+    if (!k->poscheck) log_msg(LOG_ERROR, "start_failed", NULL, "position checker: %s", err);
 }
 
 /* ---- running and stopping ------------------------------------------------------ */
@@ -648,8 +654,8 @@ static void stop_lanes(intake_t *k) {
     k->lanes_started = 0;
 }
 
-/* After the drain: the lanes, follower and reconciler end, then the
- * consumer commits the stored offsets and leaves the group. */
+/* After the drain: the lanes, follower, reconciler and position checker
+ * end, then the consumer commits the stored offsets and leaves the group. */
 static void finish(intake_t *k, int64_t drain_ms) {
     drain(k, drain_ms);
     stop_lanes(k);
@@ -657,6 +663,8 @@ static void finish(intake_t *k, int64_t drain_ms) {
     k->follower = NULL;
     reconcile_stop(k->reconciler);
     k->reconciler = NULL;
+    positions_check_stop(k->poscheck);
+    k->poscheck = NULL;
     await_first_assignment(k);
     rd_kafka_resp_err_t e = rd_kafka_consumer_close(k->rk);
     if (e) log_msg(LOG_WARN, "kafka_close_failed", NULL, "%s", rd_kafka_err2str(e));
@@ -667,6 +675,7 @@ static void intake_teardown(intake_t *k) {
     stop_lanes(k);
     fills_stop(k->follower);
     reconcile_stop(k->reconciler);
+    positions_check_stop(k->poscheck);
     admin_stop(k->admin);
     if (k->rk) rd_kafka_destroy(k->rk);
     for (int i = 0; i < k->n_lanes; i++) {

@@ -153,6 +153,18 @@ static const family_t families[M_COUNT] = {
                              "be recorded for too long), settle (again after one of those "
                              "while the placements then in progress have not all moved on).",
                              {"why", NULL}},
+    [M_POSITION_MISMATCH] = {"order_worker_position_mismatch", GAUGE,
+                             "Alpaca's net position in a symbol less the ledger's (the sum "
+                             "of the worker's filled orders), in shares, at the last "
+                             "comparison (POSITION_CHECK_MS); 0 when they agree, counting "
+                             "orders in flight.  A position the worker did not create (an "
+                             "order placed by hand) is a legitimate difference.  Only the "
+                             "replica that made the last comparison has these series.",
+                             {"symbol", NULL}},
+    [M_POSITION_CHECKS] = {"order_worker_position_checks_total", COUNTER,
+                           "Comparisons of the ledger's positions with Alpaca's, by result: "
+                           "ok (compared), failed (the ledger or Alpaca could not be read).",
+                           {"result", NULL}},
     [M_QUOTA_REFUSALS] = {"order_worker_quota_refusals_total", COUNTER,
                           "Intents refused by a trade quota, by subject (bot, user).",
                           {"subject", NULL}},

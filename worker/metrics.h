@@ -45,6 +45,9 @@ typedef enum {
     /* following accepted orders (fills.c) */
     M_FOLLOW_MODE,           /* gauge {mode}: stream, poll, standby */
     M_FOLLOW_RECONCILES,     /* counter {why} */
+    /* positions: the ledger's against Alpaca's (positions_check.c) */
+    M_POSITION_MISMATCH,     /* gauge {symbol}: Alpaca's qty - the ledger's */
+    M_POSITION_CHECKS,       /* counter {result}: ok, failed */
     /* quotas */
     M_QUOTA_REFUSALS,        /* counter {subject} */
     /* who may trade */

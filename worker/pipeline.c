@@ -289,7 +289,7 @@ static step_t enter_submitting(pipeline_t *p, job_t *j, const char *from, const 
 
 /* The kill switch and the risk checks (pretrade.h).  STEP_NEXT to go on. */
 static step_t pre_trade(pipeline_t *p, job_t *j) {
-    pretrade_deps_t d = {p->cfg, p->shared->trading, p->alpaca, p->market, p->ledger};
+    pretrade_deps_t d = {p->cfg, p->shared->trading, p->market, p->ledger};
     const char *reason = "";
     char msg[320];
     pipeline_context_until_expiry(p, j);

@@ -2,42 +2,53 @@
  *
  * The kill switch first: the strictest of the global, user and bot states
  * decides.  "halted" refuses everything; "reducing" lets through only an
- * order that shrinks the account's position in its symbol without flipping
- * it, which needs the positions (a notional order's quantity is unknown: it
- * never passes).  Then the risk limits, reading a quote and the bot's open
- * orders only when a configured limit needs them: a quote that cannot be
- * had is left out (a check that needs one then refuses: risk.h), while an
- * unreadable ledger makes the intent wait, like positions that cannot be
- * read. */
+ * order that shrinks the position of the scope that is reducing without
+ * flipping it: the bot's own position for a bot, the user's (its user
+ * intents and its bots') for a user, the account's for everyone, all from
+ * the ledger, counting the scope's open orders of the intent's side
+ * (positions.h: the decision and why two quick sells cannot together
+ * oversell).  A notional order's quantity is unknown: it never passes.
+ * Then the risk limits, reading a quote and the bot's open orders only when
+ * a configured limit needs them: a quote that cannot be had is left out (a
+ * check that needs one then refuses: risk.h), while an unreadable ledger
+ * makes the intent wait. */
 #include "pretrade.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "decimal.h"
 #include "log.h"
+#include "positions.h"
 #include "risk.h"
 
-/* Whether the intent shrinks the account's position in its symbol without
- * flipping it (what "reducing" lets through).  1 yes, 0 no, -1 unknown. */
-static int reduces_position(const pretrade_deps_t *d, const intent_t *in) {
-    if (!in->has_qty) return 0;  /* a notional order's quantity is unknown */
-    alpaca_position_t *pos = NULL;
-    size_t n = 0;
-    alpaca_error_t e;
-    if (alpaca_get_positions(d->alpaca, &pos, &n, &e) != ALPACA_OK) {
-        log_msg(LOG_WARN, "positions_unreadable", in->intent_id, "%s", e.message);
-        return -1;
-    }
-    decimal_nanos_t held = 0, want = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(pos[i].symbol, in->symbol) && decimal_text_to_nanos(pos[i].qty, &held) < 0)
-            held = 0;
-    free(pos);
-    if (decimal_to_nanos(&in->qty, &want) < 0) return 0;
-    if (!strcmp(in->side, "sell")) return held > 0 && want <= held;
-    return held < 0 && want <= -held;
+/* The text of a quantity, for messages. */
+static const char *qty_text(decimal_nanos_t v, decimal_t *d) {
+    decimal_from_nanos(v, d);
+    return d->text;
+}
+
+/* The reducing refusal's message: whose trading is reducing, and what the
+ * ledger says that scope holds of the symbol. */
+static void reducing_message(const char *scope, const char *whom, const intent_t *in,
+                             const positions_row_t *row, char *msg, size_t msglen) {
+    int global = !strcmp(scope, "global");
+    char who[80], why[320];
+    decimal_t q, s, b;
+    if (global) snprintf(who, sizeof(who), "the account");
+    else snprintf(who, sizeof(who), "%s %.64s", scope, whom);
+    if (!in->has_qty)
+        snprintf(why, sizeof(why), "a notional order's quantity is unknown");
+    else
+        snprintf(why, sizeof(why), "%s holds %s %s; open sells %s, open buys %s", who,
+                 qty_text(row->qty, &q), in->symbol, qty_text(row->open_sell, &s),
+                 qty_text(row->open_buy, &b));
+    if (global)
+        snprintf(msg, msglen, "trading is reducing for everyone: only orders "
+                              "that shrink a position are taken (%s)", why);
+    else
+        snprintf(msg, msglen, "trading is reducing for %s: only orders that "
+                              "shrink a position are taken (%s)", who, why);
 }
 
 static pretrade_result_t kill_switch(const pretrade_deps_t *d, const intent_t *in,
@@ -54,15 +65,18 @@ static pretrade_result_t kill_switch(const pretrade_deps_t *d, const intent_t *i
         return PRETRADE_REFUSE;
     }
     if (ts != TRADING_REDUCING) return PRETRADE_PASS;
-    int r = reduces_position(d, in);
-    if (r < 0) return PRETRADE_RETRY;
+    positions_scope_t ps = !strcmp(scope, "bot")    ? POSITIONS_BOT
+                           : !strcmp(scope, "user") ? POSITIONS_USER
+                                                    : POSITIONS_ACCOUNT;
+    positions_row_t row;
+    char err[256];
+    int r = positions_reduce_check(d->ledger, ps, whom, in, &row, err, sizeof(err));
+    if (r < 0) {
+        log_msg(LOG_WARN, "ledger_failed", in->intent_id, "%s", err);
+        return PRETRADE_RETRY;
+    }
     if (r) return PRETRADE_PASS;
-    if (!strcmp(scope, "global"))
-        snprintf(msg, msglen, "trading is reducing for everyone: only orders "
-                              "that shrink a position are taken");
-    else
-        snprintf(msg, msglen, "trading is reducing for %s %s: only orders that "
-                              "shrink a position are taken", scope, whom);
+    reducing_message(scope, whom, in, &row, msg, msglen);
     return PRETRADE_REFUSE;
 }
 

@@ -112,13 +112,7 @@ static void *reconcile_main(void *arg) {
     pthread_mutex_lock(&r->lock);
     while (!r->stop) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += r->cfg->reconcile_interval_ms / 1000;
-        ts.tv_nsec += (long)(r->cfg->reconcile_interval_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        timefmt_realtime_after(r->cfg->reconcile_interval_ms, &ts);
         pthread_cond_timedwait(&r->wake, &r->lock, &ts);
         if (r->stop) break;
         pthread_mutex_unlock(&r->lock);

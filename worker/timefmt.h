@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Parses an RFC 3339 date-time ("2026-11-23T13:21:25Z",
  * "2026-11-23T08:21:25.123456-05:00"); returns 0 and milliseconds since the
@@ -21,5 +22,9 @@ int64_t timefmt_mono_ms(void);
 
 /* Monotonic microseconds, for timing the stages of the pipeline. */
 int64_t timefmt_mono_us(void);
+
+/* The wall clock (CLOCK_REALTIME) ms from now, as pthread_cond_timedwait
+ * wants its deadline. */
+void timefmt_realtime_after(int64_t ms, struct timespec *out);
 
 #endif

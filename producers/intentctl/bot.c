@@ -274,7 +274,7 @@ int cmd_bot(common_t *c, int argc, char **argv) {
         rc = bot_operands(argc, argv, &o);
     if (rc >= 0)
         return rc;
-    PGconn *db = ledger_connect("bot", &rc);
+    PGconn *db = operator_connect("bot", &rc);
     if (!db)
         return rc;
     pgadmin_err_t e;

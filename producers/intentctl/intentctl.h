@@ -37,6 +37,11 @@ void trading_help(FILE *out);
 int cmd_quota(common_t *c, int argc, char **argv);
 void quota_help(FILE *out);
 
+/* positions.c: positions by bot, by user and for the account, from the
+ * ledger. */
+int cmd_positions(common_t *c, int argc, char **argv);
+void positions_help(FILE *out);
+
 /* bot.c: the bots that may sign intents, their keys and users. */
 int cmd_bot(common_t *c, int argc, char **argv);
 void bot_help(FILE *out);

@@ -11,11 +11,12 @@
  * messages byte for byte).  Modelled on kcat: small and exact.
  *
  * And the operator's commands: the kill switch (`halt`, `reduce`, `resume`,
- * `trading`), the quotas (`quota`) and who may sign intents (`bot`).  They
- * live here because an operator already has intentctl and the stack's
- * environment; the state they show and change belongs to the worker's
- * modules (trading.h, quota.h, budget.h, auth.h), which alone know its
- * tables and keys.
+ * `trading`), the positions it measures against (`positions`), the quotas
+ * (`quota`) and who may sign intents (`bot`).  They live here because an
+ * operator already has intentctl and the stack's environment; the state
+ * they show and change belongs to the worker's modules (trading.h,
+ * positions.h, quota.h, budget.h, auth.h), which alone know its tables and
+ * keys.
  *
  * Exit codes: common.h.  All state lives in structs passed down from
  * main(); the only static is the sig_atomic_t flag set by the
@@ -41,6 +42,7 @@ static const command_t COMMANDS[] = {
     {"reduce", cmd_reduce, state_help},
     {"resume", cmd_resume, state_help},
     {"trading", cmd_trading, trading_help},
+    {"positions", cmd_positions, positions_help},
     {"quota", cmd_quota, quota_help},
     {"bot", cmd_bot, bot_help},
     {NULL, NULL, NULL}};
@@ -64,11 +66,15 @@ static void main_help(FILE *out) {
 "  dlq      the dead-letter topic: dlq list [--json] [--reason R];\n"
 "           dlq replay (--all | --offset P:O ... | --reason R) [--to T] [--dry-run]\n"
 "\n"
-"Operator commands (the kill switch needs DATABASE_URL, quotas REDIS_URL):\n"
+"Operator commands (the kill switch and positions need DATABASE_URL, quotas\n"
+"REDIS_URL):\n"
 "  halt     halt trading: --global, --user ID or --bot ID [--reason TEXT]\n"
-"  reduce   only orders that shrink a position (same options)\n"
+"  reduce   only orders that shrink the position of that scope, in the ledger\n"
+"           (same options)\n"
 "  resume   active again (same options)\n"
 "  trading  list the halted and reducing states (--history N: the changes)\n"
+"  positions  per symbol, from the ledger: the account's, or --bot ID's or\n"
+"           --user ID's position and open orders [--json]\n"
 "  quota    show a quota: quota bot ID | user ID | alpaca [--json];\n"
 "           override one: quota set bot|user ID LIMIT, quota unset bot|user ID\n"
 "  bot      who may sign intents: bot add|rotate|revoke|bind|unbind|list\n"
@@ -93,6 +99,7 @@ static void main_help(FILE *out) {
 "  intentctl tail --from-beginning --json --until-terminal 3 --timeout 30000\n"
 "  intentctl dlq list --reason not_json; intentctl dlq replay --offset 0:12 --dry-run\n"
 "  intentctl halt --bot b1 --reason 'runaway strategy'; intentctl resume --bot b1\n"
+"  intentctl reduce --bot b1; intentctl positions --bot b1\n"
 "  intentctl quota bot b1 --json\n"
 "\n"
 "Exit: 0 ok; 1 refused, failed or condition not met; 2 usage; 3 Kafka error.\n");
@@ -134,7 +141,7 @@ int main(int argc, char **argv) {
     }
     if (optind >= argc)
         return usage_error(NULL, "no command given (send, tail, dlq, halt, reduce, resume, "
-                                 "trading, quota, bot)");
+                                 "trading, positions, quota, bot)");
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
     if (strcmp(sub_argv[0], "help") == 0)

@@ -46,7 +46,7 @@ void operator_name(char *out, size_t len) {
         snprintf(out, len, "%s", user);
 }
 
-PGconn *ledger_connect(const char *cmd, int *rc) {
+PGconn *operator_connect(const char *cmd, int *rc) {
     static const char *const admin[] = {"ADMIN_DATABASE_URL", "ADMIN_DATABASE_PASSWORD",
                                         "DATABASE_SSLMODE", NULL};
     static const char *const worker[] = {"DATABASE_URL", "DATABASE_PASSWORD",

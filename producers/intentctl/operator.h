@@ -1,9 +1,9 @@
 /* operator.h -- what the operator commands (halt, reduce, resume, trading,
- * bot) share: the ledger connection with the operator's role, how a
- * refusal of the ledger is shown, who is acting, and the contract's rule
- * for ids.  The state itself, its tables and statements, belongs to the
- * worker's modules (trading.h, auth.h); the commands only parse, call and
- * print. */
+ * positions, bot) share: the ledger connection with the operator's role,
+ * how a refusal of the ledger is shown, who is acting, and the contract's
+ * rule for ids.  The state itself, its tables and statements, belongs to
+ * the worker's modules (trading.h, positions.h, auth.h); the commands only
+ * parse, call and print. */
 #ifndef INTENTCTL_OPERATOR_H
 #define INTENTCTL_OPERATOR_H
 
@@ -24,8 +24,10 @@ void operator_name(char *out, size_t len);
  * else DATABASE_URL, each read as the worker reads its settings (NAME or
  * NAME_FILE, the password apart or in the URL, DATABASE_SSLMODE).  NULL
  * after saying why, with *rc: EXIT_USAGE (not set, malformed) or
- * EXIT_REFUSED (unreachable).  Neither URL is ever printed. */
-PGconn *ledger_connect(const char *cmd, int *rc);
+ * EXIT_REFUSED (unreachable).  Neither URL is ever printed.  (Not named
+ * ledger_connect: the worker's ledger.h has one, linked in with
+ * positions.h.) */
+PGconn *operator_connect(const char *cmd, int *rc);
 
 /* Prints a refusal of the ledger ("intentctl: what: message"), and what to
  * do when a table is missing. */

@@ -24,8 +24,12 @@ void state_help(FILE *out) {
 "or of one bot in the ledger (table trading_states, with a row in\n"
 "trading_state_changes saying who, why and when, in one transaction):\n"
 "  halt     every intent that falls under it is rejected trading_halted\n"
-"  reduce   only orders that shrink an existing position pass (a sell of at\n"
-"           most the long quantity, a buy of at most the short quantity)\n"
+"  reduce   only orders that shrink an existing position pass: a sell of at\n"
+"           most the long quantity, a buy of at most the short quantity, less\n"
+"           the orders of its side already open; the position is the one of\n"
+"           the scope set, from the ledger: the bot's own orders for --bot,\n"
+"           the user's (its bots' too) for --user, the account's for --global\n"
+"           (intentctl positions shows them)\n"
 "  resume   back to active\n"
 "The strictest state that applies to an intent wins (a resumed bot of a\n"
 "halted user stays halted).  Every replica re-reads the states every\n"
@@ -124,7 +128,7 @@ static int cmd_state(int argc, char **argv, const char *cmd, trading_state_t to)
     int rc = state_parse(argc, argv, cmd, &o);
     if (rc >= 0)
         return rc;
-    PGconn *db = ledger_connect(cmd, &rc);
+    PGconn *db = operator_connect(cmd, &rc);
     if (!db)
         return rc;
     char by[320];
@@ -221,7 +225,7 @@ int cmd_trading(common_t *c, int argc, char **argv) {
     int rc = trading_parse(argc, argv, &all, &history, &json);
     if (rc >= 0)
         return rc;
-    PGconn *db = ledger_connect("trading", &rc);
+    PGconn *db = operator_connect("trading", &rc);
     if (!db)
         return rc;
     trading_rows_t rows;
