@@ -17,6 +17,9 @@
 #define WHO ID ",'bot_id':'bot-1','user_id':'user_1'"
 #define BASE WHO ",'symbol':'AAPL','side':'buy','created_at':'2026-11-23T13:21:25Z'"
 #define MKT BASE ",'type':'market'"
+/* A cancel request (section 3b) of another intent. */
+#define CXL WHO ",'action':'cancel','target_intent_id':'1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f'," \
+    "'created_at':'2026-11-23T13:21:25Z'"
 
 /* Replaces ' with " into a malloc'd copy (exits if memory runs out). */
 static inline char *dq(const char *s) {

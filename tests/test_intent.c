@@ -265,6 +265,39 @@ static const icase_t cases[] = {
     {"meta string", "{" MKT ",'qty':'1','meta':'x'}", INTENT_SOURCE_BOT, INTENT_INVALID, "meta"},
     {"meta null", "{" MKT ",'qty':'1','meta':null}", INTENT_SOURCE_BOT, INTENT_INVALID, "meta"},
 
+    /* cancel requests (section 3b) */
+    {"cancel", "{" CXL "}", INTENT_SOURCE_BOT, INTENT_VALID, ""},
+    {"cancel on the user topic", "{" ID ",'user_id':'u','action':'cancel',"
+     "'target_intent_id':'1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f','created_at':'2026-11-23T13:21:25Z'}",
+     INTENT_SOURCE_USER, INTENT_VALID, ""},
+    {"cancel with meta and expires_at", "{" CXL ",'meta':{'why':'rebalance'},"
+     "'expires_at':'2026-11-23T13:30:00Z'}", INTENT_SOURCE_BOT, INTENT_VALID, ""},
+    {"action place is an order", "{" MKT ",'qty':'1','action':'place'}", INTENT_SOURCE_BOT,
+     INTENT_VALID, ""},
+    {"action unknown", "{" MKT ",'qty':'1','action':'amend'}", INTENT_SOURCE_BOT, INTENT_INVALID,
+     "action"},
+    {"action number", "{" MKT ",'qty':'1','action':1}", INTENT_SOURCE_BOT, INTENT_INVALID, "action"},
+    {"cancel without target", "{" WHO ",'action':'cancel','created_at':'2026-11-23T13:21:25Z'}",
+     INTENT_SOURCE_BOT, INTENT_INVALID, "target_intent_id"},
+    {"cancel target not a uuid", "{" WHO ",'action':'cancel','target_intent_id':'abc',"
+     "'created_at':'2026-11-23T13:21:25Z'}", INTENT_SOURCE_BOT, INTENT_INVALID, "target_intent_id"},
+    {"cancel target number", "{" WHO ",'action':'cancel','target_intent_id':7,"
+     "'created_at':'2026-11-23T13:21:25Z'}", INTENT_SOURCE_BOT, INTENT_INVALID, "target_intent_id"},
+    {"cancel of itself", "{" WHO ",'action':'cancel','target_intent_id':"
+     "'0b9f5c8e-1d2a-4c3b-9e8f-7a6b5c4d3e2f','created_at':'2026-11-23T13:21:25Z'}",
+     INTENT_SOURCE_BOT, INTENT_INVALID, "target_intent_id"},
+    {"cancel with order fields", "{" CXL ",'symbol':'AAPL','qty':'1','time_in_force':'day'}",
+     INTENT_SOURCE_BOT, INTENT_INVALID, "symbol,qty,time_in_force"},
+    {"cancel without created_at", "{" WHO ",'action':'cancel',"
+     "'target_intent_id':'1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f'}", INTENT_SOURCE_BOT,
+     INTENT_INVALID, "created_at"},
+    {"cancel without bot_id on the bot topic", "{" ID ",'user_id':'u','action':'cancel',"
+     "'target_intent_id':'1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f','created_at':'2026-11-23T13:21:25Z'}",
+     INTENT_SOURCE_BOT, INTENT_INVALID, "bot_id"},
+    {"target on an order", "{" MKT ",'qty':'1','target_intent_id':'1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f'}",
+     INTENT_SOURCE_BOT, INTENT_INVALID, "target_intent_id"},
+    {"cancel with an unknown field", "{" CXL ",'reason':'x'}", INTENT_SOURCE_BOT, INTENT_INVALID,
+     "reason"},
     /* unknown fields */
     {"unknown field", "{" MKT ",'qty':'1','price':1}", INTENT_SOURCE_BOT, INTENT_INVALID, "price"},
     {"unknown field huge number", "{" MKT ",'qty':'1','x':1e400}", INTENT_SOURCE_BOT,
@@ -321,6 +354,7 @@ static const char *const same_content[] = {
     " {\n 'meta' : { 'b' : [ 1 , 'x' ] , 'a' : 1 } ,\n'qty' : 10 ," BASE ",'type':'market'} ",
     "{" MKT ",'qty':1e1,'meta':{'b':[1,'x'],'a':1},'time_in_force':'day'}",
     "{" MKT ",'qty':'10.000','extended_hours':false,'meta':{'a':1,'b':[1,'x']}}",
+    "{" MKT ",'qty':'10','action':'place','meta':{'a':1,'b':[1,'x']}}",
 };
 static const char *const other_content[] = {
     "{" MKT ",'qty':'11','meta':{'a':1,'b':[1,'x']}}",
@@ -331,6 +365,7 @@ static const char *const other_content[] = {
     "{" MKT ",'notional':'10','meta':{'a':1,'b':[1,'x']}}",
     "{" MKT ",'qty':'10','meta':{'a':1,'b':['x',1]}}",
     "{" MKT ",'qty':'10'}",
+    "{" CXL "}",
 };
 
 /* The content hash of single-quoted JSON into hash[65]; returns the status. */

@@ -327,7 +327,34 @@ static void test_message_keys(void) {
                v.detail);
 }
 
+/* A cancel request's values: its target, no order fields, no defaults. */
+static void test_cancel_request(void) {
+    intent_t in;
+    intent_verdict_t v;
+    decode_text("{" CXL ",'meta':{'why':'x'}}", INTENT_SOURCE_BOT, &in, &v);
+    EXPECT_INT(v.status, INTENT_VALID);
+    EXPECT_INT(in.cancel, 1);
+    EXPECT_STR(in.target_intent_id, "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f");
+    EXPECT_STR(in.bot_id, "bot-1");
+    EXPECT_STR(in.symbol, "");
+    EXPECT_STR(in.time_in_force, "");
+    EXPECT_STR(in.meta_json, "{\"why\":\"x\"}");
+    EXPECT_INT(in.expires_at_ms, 1795440085000LL + MAX_AGE);
+    intent_free(&in);
+    decode_text("{" MKT ",'qty':'1','action':'place'}", INTENT_SOURCE_BOT, &in, &v);
+    EXPECT_INT(v.status, INTENT_VALID);
+    EXPECT_INT(in.cancel, 0);
+    EXPECT_STR(in.target_intent_id, "");
+    intent_free(&in);
+    decode_text("{" CXL ",'qty':'1'}", INTENT_SOURCE_BOT, &in, &v);
+    EXPECT_INT(v.status, INTENT_INVALID);
+    EXPECT_STR(v.errors[0].field, "qty");
+    EXPECT_STR(v.errors[0].message, "is not allowed in a cancel request");
+    intent_free(&in);
+}
+
 static const unit_test_t TESTS[] = {
+    {"cancel_request", test_cancel_request},
     {"decimal_values", test_decimal_values},
     {"full_intent", test_full_intent},
     {"defaults_and_expiry", test_defaults_and_expiry},

@@ -103,13 +103,15 @@ static const char *json_type_name(const json_t *j) {
 enum {
     F_INTENT_ID, F_BOT_ID, F_USER_ID, F_SYMBOL, F_SIDE, F_TYPE, F_QTY,
     F_NOTIONAL, F_LIMIT_PRICE, F_STOP_PRICE, F_TIME_IN_FORCE,
-    F_EXTENDED_HOURS, F_CREATED_AT, F_EXPIRES_AT, F_META, F_COUNT
+    F_EXTENDED_HOURS, F_CREATED_AT, F_EXPIRES_AT, F_META, F_ACTION,
+    F_TARGET_INTENT_ID, F_COUNT
 };
 
 static const char *const field_names[F_COUNT] = {
     "intent_id", "bot_id", "user_id", "symbol", "side", "type", "qty",
     "notional", "limit_price", "stop_price", "time_in_force",
-    "extended_hours", "created_at", "expires_at", "meta"};
+    "extended_hours", "created_at", "expires_at", "meta", "action",
+    "target_intent_id"};
 
 static int field_index(const char *key) {
     for (int f = 0; f < F_COUNT; f++)
@@ -342,6 +344,10 @@ static void content_hash(const char *raw, json_t *root, const jsonscan_t *sc,
         int f = field_index(key);
         json_t *c;
 
+        /* "place" is the default: stated or not, the same intent (and the
+         * same hash as before actions existed). */
+        if (f == F_ACTION && json_is_string(val) && !strcmp(json_string_value(val), "place"))
+            continue;
         if (f >= F_QTY && f <= F_STOP_PRICE && fs->decimal_ok[f]) {
             const decimal_t *d = f == F_QTY ? &out->qty
                                : f == F_NOTIONAL ? &out->notional
@@ -355,9 +361,9 @@ static void content_hash(const char *raw, json_t *root, const jsonscan_t *sc,
         }
         json_object_set_new(body, key, c);
     }
-    if (!fs->val[F_TIME_IN_FORCE])
+    if (!fs->val[F_TIME_IN_FORCE] && !out->cancel)
         json_object_set_new(body, "time_in_force", json_string("day"));
-    if (!fs->val[F_EXTENDED_HOURS])
+    if (!fs->val[F_EXTENDED_HOURS] && !out->cancel)
         json_object_set_new(body, "extended_hours", json_false());
     json_object_set_new(canon, "source", json_string(
         out->source == INTENT_SOURCE_USER ? "user" : "bot"));
@@ -379,37 +385,44 @@ static void content_hash(const char *raw, json_t *root, const jsonscan_t *sc,
  * Decoding
  * ------------------------------------------------------------------------ */
 
-static void validate(const char *raw, json_t *root, const jsonscan_t *sc,
-                     int64_t max_age_ms, intent_t *out, intent_verdict_t *v,
-                     fields_t *fs) {
+/* action: "place" (the default) or "cancel" (section 3b). */
+static void check_action(intent_verdict_t *v, json_t *j, intent_t *out) {
+    static const char *const actions[] = {"place", "cancel", NULL};
+    char action[8] = "";
+    if (!j) return;
+    check_enum(v, "action", j, 0, actions, "place, cancel", action, sizeof(action));
+    out->cancel = !strcmp(action, "cancel");
+}
+
+/* A cancel request: its target, and none of an order's fields. */
+static void validate_cancel(intent_verdict_t *v, fields_t *fs, intent_t *out) {
+    json_t *t = fs->val[F_TARGET_INTENT_ID];
+    if (!t)
+        add_error(v, "target_intent_id", "is required in a cancel request");
+    else if (!json_is_string(t))
+        add_error(v, "target_intent_id", "must be a string, not %s", json_type_name(t));
+    else if (!is_uuid(json_string_value(t), json_string_length(t)))
+        add_error(v, "target_intent_id", "must be a UUID (8-4-4-4-12 hexadecimal digits)");
+    else if (!strcmp(json_string_value(t), out->intent_id))
+        add_error(v, "target_intent_id", "must name another intent, not the cancel request");
+    else
+        memcpy(out->target_intent_id, json_string_value(t), 37);
+    for (int f = F_SYMBOL; f <= F_EXTENDED_HOURS; f++)
+        if (fs->val[f]) add_error(v, field_names[f], "is not allowed in a cancel request");
+}
+
+/* An order intent's own fields (section 3). */
+static void validate_order(const char *raw, intent_verdict_t *v, fields_t *fs,
+                           intent_t *out) {
     static const char *const sides[] = {"buy", "sell", NULL};
     static const char *const types[] = {"market", "limit", "stop",
                                         "stop_limit", NULL};
     static const char *const tifs[] = {"day", "gtc", "opg", "cls", "ioc",
                                        "fok", NULL};
-    const char *key;
-    json_t *val;
     int has_type, needs_limit = 0, needs_stop = 0;
-    int created_ok = 0;
-    size_t i = 0;
 
-    /* Known fields and their raw spans, in lockstep with the scanner. */
-    json_object_foreach(root, key, val) {
-        int f = field_index(key);
-        if (f >= 0) {
-            fs->val[f] = val;
-            fs->mem[f] = &sc->m[i];
-        }
-        i++;
-    }
-
-    if (out->source == INTENT_SOURCE_BOT)
-        check_id(v, "bot_id", fs->val[F_BOT_ID], out->bot_id,
-                 sizeof(out->bot_id));
-    else if (fs->val[F_BOT_ID])
-        add_error(v, "bot_id", "must be absent on the user topic");
-    check_id(v, "user_id", fs->val[F_USER_ID], out->user_id,
-             sizeof(out->user_id));
+    if (fs->val[F_TARGET_INTENT_ID])
+        add_error(v, "target_intent_id", "is only allowed with action cancel");
     check_symbol(v, fs->val[F_SYMBOL], out);
     check_enum(v, "side", fs->val[F_SIDE], 1, sides, "buy, sell", out->side,
                sizeof(out->side));
@@ -484,6 +497,38 @@ static void validate(const char *raw, json_t *root, const jsonscan_t *sc,
             add_error(v, "extended_hours", "must be a boolean, not %s",
                       json_type_name(fs->val[F_EXTENDED_HOURS]));
     }
+}
+
+static void validate(const char *raw, json_t *root, const jsonscan_t *sc,
+                     int64_t max_age_ms, intent_t *out, intent_verdict_t *v,
+                     fields_t *fs) {
+    const char *key;
+    json_t *val;
+    int created_ok = 0;
+    size_t i = 0;
+
+    /* Known fields and their raw spans, in lockstep with the scanner. */
+    json_object_foreach(root, key, val) {
+        int f = field_index(key);
+        if (f >= 0) {
+            fs->val[f] = val;
+            fs->mem[f] = &sc->m[i];
+        }
+        i++;
+    }
+
+    if (out->source == INTENT_SOURCE_BOT)
+        check_id(v, "bot_id", fs->val[F_BOT_ID], out->bot_id,
+                 sizeof(out->bot_id));
+    else if (fs->val[F_BOT_ID])
+        add_error(v, "bot_id", "must be absent on the user topic");
+    check_id(v, "user_id", fs->val[F_USER_ID], out->user_id,
+             sizeof(out->user_id));
+    check_action(v, fs->val[F_ACTION], out);
+    if (out->cancel)
+        validate_cancel(v, fs, out);
+    else
+        validate_order(raw, v, fs, out);
 
     if (!fs->val[F_CREATED_AT])
         add_error(v, "created_at", "is required");

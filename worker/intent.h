@@ -1,4 +1,5 @@
-/* intent.h -- decoding and validating an order intent (contract section 3).
+/* intent.h -- decoding and validating an order intent (contract section 3)
+ * and a cancel request (section 3b: "action": "cancel", target_intent_id).
  *
  * The one place that knows what a valid intent is.  Both order-worker and
  * intentctl call intent_decode(), so a bot that checks with intentctl gets
@@ -63,6 +64,9 @@ typedef struct intent {
     char expires_at[48];     /* as sent, empty if absent */
     int64_t expires_at_ms;   /* effective expiry: expires_at, or created_at +
                                 max_age_ms */
+    int cancel;              /* action "cancel": a cancel request (section 3b);
+                                0 for an order intent ("place", the default) */
+    char target_intent_id[40]; /* a cancel request's target */
     char *meta_json;         /* compact JSON of meta, malloc'd; NULL if none */
     char content_hash[65];   /* SHA-256 hex of the canonical content: equal
                                 for a redelivery, different for a reused
