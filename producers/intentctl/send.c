@@ -25,6 +25,7 @@
 typedef struct send_opts {
     const char *bot, *user, *symbol, *side, *type, *qty, *notional, *limit, *stop;
     const char *tif, *created_at, *intent_id, *meta, *topic, *key;
+    const char *cancel;          /* --cancel: a cancel request of this intent_id */
     int extended_hours, has_expires_in, from_stdin, raw, json, dry_run;
     int64_t expires_in_ms, repeat;
     int intent_flags; /* how many intent-building flags were given */
@@ -73,6 +74,12 @@ void send_help(FILE *out) {
 "  --intent-id UUID      intent_id (default: fresh random UUID v4)\n"
 "  --meta JSON           meta object\n"
 "  --repeat N            send N such intents, each with a fresh intent_id\n"
+"\n"
+"A cancel request from flags (contract section 3b): --cancel TARGET with --bot\n"
+"and --user (or --user alone on the user topic) as the target's, and optionally\n"
+"--expires-in, --created-at, --intent-id, --meta; no order flags:\n"
+"  --cancel UUID         cancel the order intent UUID (action cancel,\n"
+"                        target_intent_id UUID)\n"
 "\n"
 "Or many at once:\n"
 "  --stdin               read intents from stdin, one JSON object per line\n"
@@ -289,10 +296,16 @@ static char *build_intent(const send_opts_t *o) {
         uuid_v4(uuid);
         json_object_set_new(j, "intent_id", json_string(uuid));
     }
+    /* A cancel request takes no order field (the validator names any given). */
+    const char *type = o->type ? o->type : o->cancel ? NULL : "market";
     const char *const fields[][2] = {
         {"bot_id", o->bot}, {"user_id", o->user}, {"symbol", o->symbol}, {"side", o->side},
-        {"type", o->type ? o->type : "market"}, {"qty", o->qty}, {"notional", o->notional},
+        {"type", type}, {"qty", o->qty}, {"notional", o->notional},
         {"limit_price", o->limit}, {"stop_price", o->stop}, {"time_in_force", o->tif}};
+    if (o->cancel) {
+        json_object_set_new(j, "action", json_string("cancel"));
+        json_object_set_new(j, "target_intent_id", json_bytes(o->cancel, strlen(o->cancel)));
+    }
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (fields[i][1])
             json_object_set_new(j, fields[i][0], json_bytes(fields[i][1], strlen(fields[i][1])));
@@ -384,7 +397,7 @@ enum {
     O_BOT = 2000, O_USER, O_SYMBOL, O_SIDE, O_TYPE, O_QTY, O_NOTIONAL, O_LIMIT,
     O_STOP, O_TIF, O_EXT, O_EXPIRES_IN, O_CREATED_AT, O_INTENT_ID, O_META,
     O_REPEAT, O_STDIN, O_RAW, O_KEY, O_TOPIC, O_JSON, O_DRY, O_SIGN_KEY_FILE,
-    O_SIGNATURE, O_NO_SIGN
+    O_SIGNATURE, O_NO_SIGN, O_CANCEL
 };
 static const struct option SEND_OPTIONS[] = {
     {"bot", required_argument, NULL, O_BOT},
@@ -402,6 +415,7 @@ static const struct option SEND_OPTIONS[] = {
     {"created-at", required_argument, NULL, O_CREATED_AT},
     {"intent-id", required_argument, NULL, O_INTENT_ID},
     {"meta", required_argument, NULL, O_META},
+    {"cancel", required_argument, NULL, O_CANCEL},
     {"repeat", required_argument, NULL, O_REPEAT},
     {"stdin", no_argument, NULL, O_STDIN},
     {"raw", no_argument, NULL, O_RAW},
@@ -449,6 +463,7 @@ static int send_parse(common_t *c, int argc, char **argv, send_opts_t *o) {
         case O_CREATED_AT: o->created_at = optarg; o->intent_flags++; break;
         case O_INTENT_ID: o->intent_id = optarg; o->intent_flags++; break;
         case O_META: o->meta = optarg; o->intent_flags++; break;
+        case O_CANCEL: o->cancel = optarg; o->intent_flags++; break;
         case O_REPEAT:
             if (parse_i64(optarg, &o->repeat) != 0 || o->repeat < 1)
                 return usage_error("send", "--repeat wants a count >= 1, got '%s'", optarg);
