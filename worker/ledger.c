@@ -226,6 +226,12 @@ static char *begin_rows(const ledger_begin_t *b, int n) {
             "created_at", ms_or_null(in->created_at_ms),
             "expires_at", ms_or_null(in->expires_at_ms), "client_order_id", cid,
             "raw", raw_text(b[i].raw, b[i].raw_len));  /* NULL fails the pack */
+        if (o && in->cancel &&
+            (json_object_set_new(o, "action", json_string("cancel")) < 0 ||
+             json_object_set_new(o, "target_intent_id", json_string(in->target_intent_id)) < 0)) {
+            json_decref(o);
+            o = NULL;
+        }
         if (o && set_key(o, from->key, from->key_len) < 0) {
             json_decref(o);
             o = NULL;
@@ -285,17 +291,19 @@ int ledger_begin_many(ledger_t *l, ledger_begin_t *b, int n, int flags, char *er
         "  bot_id text, user_id text, symbol text, side text, order_type text, qty numeric,"
         "  notional numeric, limit_price numeric, stop_price numeric, time_in_force text,"
         "  extended_hours boolean, created_at bigint, expires_at bigint,"
-        "  client_order_id text, raw text)),"
+        "  client_order_id text, raw text, action text, target_intent_id text)),"
         " ins AS ("
         " INSERT INTO intents (intent_id, content_hash, source, msg_key, topic,"
         "  kafka_partition, kafka_offset, bot_id, user_id, symbol, side,"
         "  order_type, qty, notional, limit_price, stop_price, time_in_force,"
-        "  extended_hours, created_at, expires_at, client_order_id, state, raw)"
+        "  extended_hours, created_at, expires_at, client_order_id, state, raw,"
+        "  action, target_intent_id)"
         " SELECT intent_id, content_hash, source, msg_key, topic, kafka_partition,"
         "  kafka_offset, bot_id, user_id, symbol, side, order_type, qty, notional,"
         "  limit_price, stop_price, time_in_force, extended_hours,"
         "  to_timestamp(created_at / 1000.0), to_timestamp(expires_at / 1000.0),"
-        "  client_order_id, $3, raw FROM x WHERE held ORDER BY n"
+        "  client_order_id, $3, raw, COALESCE(action, 'place'), target_intent_id"
+        " FROM x WHERE held ORDER BY n"
         " ON CONFLICT (intent_id) DO NOTHING RETURNING intent_id, state, content_hash),"
         " tr AS ("
         " INSERT INTO intent_transitions (intent_id, from_state, to_state, replica)"

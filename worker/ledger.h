@@ -269,6 +269,29 @@ int ledger_mark_dead_letter_published(ledger_t *l, const origin_t *from,
                                       char *err, size_t errlen);
 
 /* 1 if the state is terminal (filled, canceled, expired, rejected). */
+/* ---- cancel requests (ledger_cancel.c) ---------------------------------- */
+
+/* A cancel request's target, as the ledger knows it. */
+typedef struct ledger_target {
+    int user_source;            /* recorded from the user topic */
+    int is_cancel;              /* itself a cancel request */
+    char bot_id[68], user_id[68];
+    char state[LEDGER_STATE_MAX];
+    char order_id[64];          /* the broker's, "" if none yet */
+    char cancel_intent_id[40];  /* the cancel canceling it, "" if none */
+} ledger_target_t;
+
+/* Reads target_id into *t: 1 found, 0 unknown, -1 with err. */
+int ledger_cancel_target(ledger_t *l, const char *target_id, ledger_target_t *t, char *err,
+                         size_t errlen);
+
+/* Marks the live target as being canceled by cancel_id for reason
+ * ("requested" or "operator"), unless another cancel already is: 1 marked
+ * (or already by cancel_id), 0 not (another cancel's, or the target has
+ * ended), -1 with err. */
+int ledger_cancel_mark(ledger_t *l, const char *target_id, const char *cancel_id,
+                       const char *reason, char *err, size_t errlen);
+
 int ledger_state_is_terminal(const char *state);
 
 #endif

@@ -238,8 +238,8 @@ step_t pipeline_reject(pipeline_t *p, job_t *j, const char *from, const char *re
 
 /* Moves the intent from -> [via ->] to.  *moved (may be NULL) tells whether
  * this call made the change (0: someone else had already moved it). */
-static step_t transition(pipeline_t *p, job_t *j, const char *from, const char *via,
-                         const char *to, int *moved) {
+step_t pipeline_transition(pipeline_t *p, job_t *j, const char *from, const char *via,
+                           const char *to, int *moved) {
     char err[256];
     int rc = ledger_transition(p->ledger, j->in.intent_id, from, via, to, NULL, err,
                                sizeof(err));
@@ -279,7 +279,7 @@ static step_t dead_letter(pipeline_t *p, job_t *j, const char *reason,
 static step_t enter_submitting(pipeline_t *p, job_t *j, const char *from, const char *via) {
     int moved = 0;
     int64_t t0 = timefmt_mono_us();
-    step_t s = transition(p, j, from, via, "submitting", &moved);
+    step_t s = pipeline_transition(p, j, from, via, "submitting", &moved);
     metrics_stage("intake", "submitting", t0, 1);
     /* Only the call that made the change knows nothing was sent yet. */
     j->never_sent = s == STEP_NEXT && moved;
@@ -360,13 +360,19 @@ static step_t received(pipeline_t *p, job_t *j) {
                  j->verdict.n_errors, j->verdict.n_errors == 1 ? "" : "s");
         return pipeline_reject(p, j, "received", "validation_failed", msg, -1, NULL);
     }
-    return transition(p, j, "received", NULL, "validated", NULL);
+    return pipeline_transition(p, j, "received", NULL, "validated", NULL);
 }
 
 /* The step of a non-terminal state. */
 static step_t step_from(pipeline_t *p, job_t *j, const char *state) {
     int64_t now = timefmt_now_ms();
     if (!strcmp(state, "received")) return received(p, j);
+    if (j->in.cancel) {
+        /* A cancel request: its own steps (pipeline_cancel.c). */
+        if (!strcmp(state, "validated")) return pipeline_cancel(p, j);
+        if (!strcmp(state, "submitting")) return pipeline_cancel_send(p, j);
+        if (!strcmp(state, "submitted")) return flush_events(p, j->in.intent_id, 0);
+    }
     if (!strcmp(state, "validated")) {
         step_t s = validated(p, j, now);
         /* Granted: straight on to "submitting" in the same transaction. */
@@ -570,8 +576,9 @@ static void run_fast(pipeline_t *p) {
         job_t *j = &p->jobs[i];
         int dup = 0;
         for (int k = 0; k < m; k++) dup |= !strcmp(c[k]->in.intent_id, j->in.intent_id);
+        /* Cancel requests take the per-intent path (pipeline_cancel.c). */
         if (j->verdict.status != INTENT_VALID || j->auth.status == AUTH_DENIED ||
-            atomic_load(j->abandon) || dup)
+            atomic_load(j->abandon) || dup || j->in.cancel)
             continue;
         b[m] = (ledger_begin_t){.in = &j->in, .from = j->from, .raw = j->bytes,
                                 .raw_len = j->len};

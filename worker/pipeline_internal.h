@@ -99,7 +99,17 @@ step_t pipeline_reject(pipeline_t *p, job_t *j, const char *from, const char *re
                        const char *message, long long retry_after_ms,
                        const alpaca_error_t *broker);
 
+/* Moves the intent from -> (via ->) to; *moved (if not NULL) says whether
+ * it was in `from`.  STEP_NEXT, or STEP_RETRY when the ledger failed. */
+step_t pipeline_transition(pipeline_t *p, job_t *j, const char *from, const char *via,
+                           const char *to, int *moved);
+
 /* State "submitting" (pipeline_order.c). */
 step_t pipeline_submit(pipeline_t *p, job_t *j);
+
+/* A cancel request's states "validated" and "submitting"
+ * (pipeline_cancel.c). */
+step_t pipeline_cancel(pipeline_t *p, job_t *j);
+step_t pipeline_cancel_send(pipeline_t *p, job_t *j);
 
 #endif
