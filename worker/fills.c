@@ -90,7 +90,11 @@ int fills_plan(const config_t *cfg, const intent_t *in, const fills_known_t *kno
     }
     if (filled) {
         *to = "filled";
-    } else if (status_is(now, "canceled") || status_is(now, "expired")) {
+    } else if (status_is(now, "canceled")) {
+        publish_build_canceled(cfg, in, now, known->cancel_intent_id,
+                               known->cancel_reason, &evs[n++]);
+        *to = "canceled";
+    } else if (status_is(now, "expired")) {
         publish_build_fill(cfg, in, now, now->status, 1, NULL, NULL, &evs[n++]);
         *to = now->status;
     } else if (status_is(now, "replaced")) {
@@ -106,13 +110,46 @@ int fills_plan(const config_t *cfg, const intent_t *in, const fills_known_t *kno
 
 /* The per-batch storage, kept in the follower (a batch's events and
  * intents are too large for a thread's stack to hold comfortably). */
+/* Each order's outcome, and for one that a cancel request was canceling
+ * and that ends now, that request's outcome too: at most two per order. */
+#define BATCH_OUTCOMES (2 * LEDGER_FOLLOW_MAX)
 typedef struct batch {
     ledger_follow_t lf[LEDGER_FOLLOW_MAX];
-    intent_t in[LEDGER_FOLLOW_MAX];
-    event_t evs[LEDGER_FOLLOW_MAX][FILLS_MAX_EVENTS];
-    ledger_outcome_t out[LEDGER_FOLLOW_MAX];
-    int of[LEDGER_FOLLOW_MAX];  /* out[q] is the snapshot of[q] */
+    intent_t in[BATCH_OUTCOMES];
+    event_t evs[BATCH_OUTCOMES][FILLS_MAX_EVENTS];
+    ledger_outcome_t out[BATCH_OUTCOMES];
+    int of[BATCH_OUTCOMES];  /* out[q] is the snapshot of[q]; -1: a cancel request's */
 } batch_t;
+
+/* The outcome of the cancel request that was canceling e's order, which
+ * ends as `to`: the request is done when the order ends canceled (its
+ * event, on the order, names the request), and not_cancelable when the
+ * order ended otherwise (filled first, expired, refused).  0 if there is
+ * none to write (no request, or it is not waiting: its own pipeline, which
+ * holds the order's lock to look, settles it). */
+static int cancel_outcome(follower_t *f, const ledger_follow_t *e, const char *to, intent_t *in,
+                          event_t *ev, ledger_outcome_t *out) {
+    if (!e->cancel_intent_id[0] || !e->cancel_raw || strcmp(e->cancel_state, "submitted") != 0 ||
+        !strcmp(to, "submitted"))
+        return 0;
+    intent_verdict_t v;
+    intent_decode(e->cancel_raw, strlen(e->cancel_raw), e->cancel_source,
+                  f->cfg->intent_max_age_ms, in, &v);
+    int n = 0;
+    const char *reason = NULL;
+    if (strcmp(to, "canceled") != 0) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "intent %s ended %s before the broker could cancel it",
+                 e->intent_id, to);
+        publish_build_rejection(f->cfg, in, "not_cancelable", msg, NULL, -1, NULL, ev);
+        reason = "not_cancelable";
+        n = 1;
+    }
+    *out = (ledger_outcome_t){in->intent_id, "submitted", n ? "rejected" : "canceled", reason,
+                              NULL, ev, n, e->cancel_key,
+                              e->cancel_key ? strlen(e->cancel_key) : 0, 0};
+    return 1;
+}
 
 static int qty_cmp(const char *a, const char *b) {
     decimal_nanos_t x, y;
@@ -172,12 +209,14 @@ int fills_batch(follower_t *f, alpaca_order_t *const *snaps, int n, snap_result_
         intent_verdict_t v;
         intent_decode(e->raw, strlen(e->raw), e->source, f->cfg->intent_max_age_ms, &b->in[q],
                       &v);
-        fills_known_t k = {e->prog.filled_qty, e->prog.filled_avg_price, e->prog.partials};
+        fills_known_t k = {e->prog.filled_qty, e->prog.filled_avg_price, e->prog.partials,
+                           e->cancel_intent_id, e->cancel_reason};
         const char *to, *reason;
         int m = fills_plan(f->cfg, &b->in[q], &k, snaps[i], b->evs[q], &to, &reason);
         b->out[q] = (ledger_outcome_t){e->intent_id, "submitted", to, reason, snaps[i],
                                        b->evs[q], m, e->key, e->key ? strlen(e->key) : 0, 0};
         b->of[q++] = i;
+        if (cancel_outcome(f, e, to, &b->in[q], b->evs[q], &b->out[q])) b->of[q++] = -1;
     }
     int moved = 0;
     if (q > 0) {
@@ -189,7 +228,7 @@ int fills_batch(follower_t *f, alpaca_order_t *const *snaps, int n, snap_result_
             int i = b->of[k];
             for (int x = 0; x < b->out[k].n_events; x++) publish_event_clear(&b->evs[k][x]);
             intent_free(&b->in[k]);
-            if (rc < 0) continue;
+            if (rc < 0 || i < 0) continue;
             res[i] = SNAP_DONE;  /* moved, or moved by someone else meanwhile */
             if (!b->out[k].moved) continue;
             moved++;

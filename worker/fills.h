@@ -26,11 +26,14 @@
 
 /* What the ledger last knew of an order: cumulative filled_qty and
  * filled_avg_price (decimal text, "" or "0" for none) and how many
- * partial_fill events were published. */
+ * partial_fill events were published; which cancel, if any, the worker
+ * asked for (its canceled event names it). */
 typedef struct fills_known {
     const char *filled_qty;
     const char *filled_avg_price;
     int partials;
+    const char *cancel_intent_id;  /* the cancel request canceling it; NULL/"" none */
+    const char *cancel_reason;     /* requested, operator; NULL/"" when not asked */
 } fills_known_t;
 
 /* Builds the events that the move from `known` to `now` calls for, in the

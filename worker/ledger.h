@@ -243,6 +243,13 @@ typedef struct ledger_follow {
     intent_source_t source;
     char *raw;                /* the intent as received */
     char *key;                /* its Kafka key, may be NULL */
+    /* The cancel request canceling it (ledger_cancel_mark), if any: */
+    char cancel_intent_id[40];  /* "" if none */
+    char cancel_reason[16];     /* requested, operator */
+    char cancel_state[LEDGER_STATE_MAX];  /* the request's state ("" for an operator's) */
+    intent_source_t cancel_source;
+    char *cancel_raw;           /* the request as received, NULL for an operator's */
+    char *cancel_key;           /* its Kafka key, may be NULL */
 } ledger_follow_t;
 
 /* Finds the intent of each client_order_id (distinct ones) and tries to

@@ -22,7 +22,9 @@ void ledger_follow_clear(ledger_follow_t *f, int n) {
     for (int i = 0; i < n; i++) {
         free(f[i].raw);
         free(f[i].key);
-        f[i].raw = f[i].key = NULL;
+        free(f[i].cancel_raw);
+        free(f[i].cancel_key);
+        f[i].raw = f[i].key = f[i].cancel_raw = f[i].cancel_key = NULL;
     }
 }
 
@@ -80,8 +82,11 @@ int ledger_follow_read_many(ledger_t *l, ledger_follow_t *f, int n, char *err,
         "SELECT i.intent_id, i.state, i.source, i.raw, i.msg_key, o.order_id, o.status,"
         " COALESCE(o.filled_qty::text, '0'), COALESCE(o.filled_avg_price::text, ''),"
         " (SELECT count(*) FROM events e WHERE e.intent_id = i.intent_id"
-        "   AND e.event_type = 'partial_fill')"
+        "   AND e.event_type = 'partial_fill'),"
+        " COALESCE(i.cancel_intent_id, ''), COALESCE(i.cancel_reason, ''),"
+        " COALESCE(c.state, ''), c.source, c.raw, c.msg_key"
         " FROM intents i LEFT JOIN broker_orders o ON o.intent_id = i.intent_id"
+        " LEFT JOIN intents c ON c.intent_id = i.cancel_intent_id"
         " WHERE i.intent_id = ANY ($1::text[])",
         1, p, PGRES_TUPLES_OK, "read followed intents", err, errlen);
     free(arr);
@@ -109,6 +114,21 @@ int ledger_follow_read_many(ledger_t *l, ledger_follow_t *f, int n, char *err,
         snprintf(e->prog.filled_avg_price, sizeof(e->prog.filled_avg_price), "%s",
                  PQgetvalue(r, row, 8));
         e->prog.partials = atoi(PQgetvalue(r, row, 9));
+        snprintf(e->cancel_intent_id, sizeof(e->cancel_intent_id), "%s", PQgetvalue(r, row, 10));
+        snprintf(e->cancel_reason, sizeof(e->cancel_reason), "%s", PQgetvalue(r, row, 11));
+        snprintf(e->cancel_state, sizeof(e->cancel_state), "%s", PQgetvalue(r, row, 12));
+        e->cancel_source = !strcmp(PQgetvalue(r, row, 13), "user") ? INTENT_SOURCE_USER
+                                                                   : INTENT_SOURCE_BOT;
+        free(e->cancel_raw);
+        free(e->cancel_key);
+        e->cancel_raw = PQgetisnull(r, row, 14) ? NULL : strdup(PQgetvalue(r, row, 14));
+        e->cancel_key = PQgetisnull(r, row, 15) ? NULL : strdup(PQgetvalue(r, row, 15));
+        if ((!PQgetisnull(r, row, 14) && !e->cancel_raw) ||
+            (!PQgetisnull(r, row, 15) && !e->cancel_key)) {
+            PQclear(r);
+            snprintf(err, errlen, "ledger: out of memory");
+            return -1;
+        }
         e->read = 1;
     }
     PQclear(r);

@@ -84,6 +84,41 @@ step_t pipeline_cancel(pipeline_t *p, job_t *j) {
     return pipeline_transition(p, j, "validated", NULL, "submitting", NULL);
 }
 
+/* After the DELETE: under the target's lock (the follower ends an order
+ * under it), either the target has ended, and this request ends with it
+ * (done if the target was canceled for it, not_cancelable otherwise), or
+ * the request waits in "submitted" and the follower ends it with the
+ * target. */
+static step_t settle(pipeline_t *p, job_t *j) {
+    char err[256];
+    const char *target = j->in.target_intent_id;
+    int held = ledger_lock_intent(p->ledger, target, err, sizeof(err));
+    if (held < 0) {
+        log_msg(LOG_WARN, "ledger_failed", j->in.intent_id, "%s", err);
+        return STEP_RETRY;
+    }
+    if (!held) return STEP_RETRY;  /* the follower is at it: look again */
+    ledger_target_t t;
+    int found = ledger_cancel_target(p->ledger, target, &t, err, sizeof(err));
+    step_t s;
+    if (found < 0) {
+        log_msg(LOG_WARN, "ledger_failed", j->in.intent_id, "%s", err);
+        s = STEP_RETRY;
+    } else if (found && !ledger_state_is_terminal(t.state)) {
+        s = pipeline_transition(p, j, "submitting", NULL, "submitted", NULL);
+    } else if (found && !strcmp(t.state, "canceled") &&
+               !strcmp(t.cancel_intent_id, j->in.intent_id)) {
+        s = pipeline_commit(p, j, "submitting", "canceled", NULL, NULL, NULL, 0);
+    } else {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "intent %s ended %s before the broker could cancel it",
+                 target, found ? t.state : "unknown");
+        s = pipeline_reject(p, j, "submitting", "not_cancelable", msg, -1, NULL);
+    }
+    ledger_unlock_intent(p->ledger, target);
+    return s;
+}
+
 step_t pipeline_cancel_send(pipeline_t *p, job_t *j) {
     char err[256];
     ledger_target_t t;
@@ -107,5 +142,5 @@ step_t pipeline_cancel_send(pipeline_t *p, job_t *j) {
                 j->in.target_intent_id,
                 r == ALPACA_OK ? "the broker is canceling it" : e.message);
     }
-    return pipeline_transition(p, j, "submitting", NULL, "submitted", NULL);
+    return settle(p, j);
 }

@@ -37,7 +37,7 @@ static step_t settle_order(pipeline_t *p, job_t *j, alpaca_order_t *o) {
     const char *to, *reason;
     if (strcmp(o->status, "rejected") != 0)
         publish_build_fill(p->cfg, &j->in, o, "accepted", 1, NULL, NULL, &evs[n++]);
-    fills_known_t none = {"0", "", 0};
+    fills_known_t none = {"0", "", 0, NULL, NULL};
     n += fills_plan(p->cfg, &j->in, &none, o, evs + n, &to, &reason);
     log_msg(LOG_DEBUG, "order_placed", j->in.intent_id, "order %s status %s", o->id,
             o->status);

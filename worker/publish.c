@@ -389,10 +389,11 @@ static char *event_finish(json_t *o, const intent_t *in) {
     return out;
 }
 
-void publish_build_fill(const config_t *cfg, const intent_t *in,
-                        const alpaca_order_t *o, const char *type, int n,
-                        const char *last_qty, const char *last_price,
-                        event_t *out) {
+/* publish_build_fill and publish_build_canceled: cancel_id and
+ * cancel_reason only on a canceled event the worker asked for. */
+static void build_fill(const config_t *cfg, const intent_t *in, const alpaca_order_t *o,
+                       const char *type, int n, const char *last_qty, const char *last_price,
+                       const char *cancel_id, const char *cancel_reason, event_t *out) {
     memset(out, 0, sizeof(*out));
     snprintf(out->event_id, sizeof(out->event_id), "%s:%s:%d", in->intent_id, type, n);
     snprintf(out->type, sizeof(out->type), "%s", type);
@@ -417,7 +418,22 @@ void publish_build_fill(const config_t *cfg, const intent_t *in,
                         o->filled_avg_price[0] ? json_string(o->filled_avg_price) : json_null());
     if (last_qty) json_object_set_new(j, "last_fill_qty", json_string(last_qty));
     if (last_price) json_object_set_new(j, "last_fill_price", json_string(last_price));
+    if (cancel_id && cancel_id[0]) json_object_set_new(j, "cancel_intent_id", json_string(cancel_id));
+    if (cancel_reason && cancel_reason[0])
+        json_object_set_new(j, "cancel_reason", json_string(cancel_reason));
     out->payload = event_finish(j, in);
+}
+
+void publish_build_fill(const config_t *cfg, const intent_t *in,
+                        const alpaca_order_t *o, const char *type, int n,
+                        const char *last_qty, const char *last_price,
+                        event_t *out) {
+    build_fill(cfg, in, o, type, n, last_qty, last_price, NULL, NULL, out);
+}
+
+void publish_build_canceled(const config_t *cfg, const intent_t *in, const alpaca_order_t *o,
+                            const char *cancel_id, const char *cancel_reason, event_t *out) {
+    build_fill(cfg, in, o, "canceled", 1, NULL, NULL, cancel_id, cancel_reason, out);
 }
 
 void publish_build_rejection(const config_t *cfg, const intent_t *in,

@@ -62,6 +62,13 @@ void publish_build_fill(const config_t *cfg, const intent_t *in,
                         const char *last_qty, const char *last_price,
                         event_t *out);
 
+/* The orders.fills event "canceled" (number 1) of the intent, with the
+ * cancel that ended it: cancel_id the cancel request's intent_id ("" or
+ * NULL for none: an operator's), cancel_reason "requested" or "operator"
+ * ("" or NULL when the worker did not ask for the cancel). */
+void publish_build_canceled(const config_t *cfg, const intent_t *in, const alpaca_order_t *o,
+                            const char *cancel_id, const char *cancel_reason, event_t *out);
+
 /* Builds the orders.rejections event.  errors (validation), retry_after_ms
  * (>= 0 to include) and broker (NULL to omit) as fits the reason. */
 void publish_build_rejection(const config_t *cfg, const intent_t *in,
