@@ -197,6 +197,31 @@ outcome() {
           else .type end' "$WORK/$name.events"
 }
 
+# Decimal text (or a number) to integer billionths, for jq: its numbers are
+# doubles, so sums of quantities are compared as whole numbers of 1e-9
+# (`jq "$JQ_NANOS"' ... | nanos'`).
+# shellcheck disable=SC2034 # used by the tests that source this file
+JQ_NANOS='def nanos: tostring | split(".") as $p | (($p[1] // "") + "000000000")[0:9] as $f | ($p[0] | tonumber) * 1000000000 + ($f | tonumber);'
+
+# events NAME: every message on the result topics for NAME's intent (its
+# id in $WORK/NAME.id), in topic order, as JSON lines in $WORK/NAME.events.
+events() {
+    snapshot "$WORK/$1.events" "$WORK/$1.id"
+}
+
+# wait_for NAME JQ-CONDITION TIMEOUT-S: until NAME's events satisfy the
+# condition (a jq expression over the array of its events; $fills, $rej and
+# $dlq name the topics).
+wait_for() {
+    local name=$1 cond=$2 deadline=$((SECONDS + $3))
+    while ((SECONDS < deadline)); do
+        events "$name"
+        if jqe -s -e "$cond" "$WORK/$name.events" >/dev/null; then return 0; fi
+        sleep 0.3
+    done
+    return 1
+}
+
 # expect_outcome WHAT NAME PATTERN: the intent's outcome matches PATTERN
 # (a bash glob).
 expect_outcome() {

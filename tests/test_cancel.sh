@@ -26,22 +26,6 @@ undo() {
 }
 trap test_exit EXIT
 
-# events NAME: the result events of NAME's intent (topic order), as JSON
-# lines in $WORK/NAME.events; the cancel request's own are in
-# $WORK/NAME.cx.events when NAME.cx.id exists.
-events() {
-    snapshot "$WORK/$1.events" "$WORK/$1.id"
-}
-# wait_for NAME JQ-CONDITION TIMEOUT-S (over the array of NAME's events).
-wait_for() {
-    local name=$1 cond=$2 deadline=$((SECONDS + $3))
-    while ((SECONDS < deadline)); do
-        events "$name"
-        if jqe -s -e "$cond" "$WORK/$name.events" >/dev/null; then return 0; fi
-        sleep 0.3
-    done
-    return 1
-}
 # cancel NAME TARGET-NAME BOT: a cancel request by BOT of TARGET-NAME's intent.
 cancel() {
     send "$1" --bot "$3" --user u1 --cancel "$(cat "$WORK/$2.id")"

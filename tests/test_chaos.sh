@@ -60,8 +60,6 @@ save_settings BOT_TRADES_PER_MIN USER_TRADES_PER_MIN ALPACA_CALLS_PER_MIN RATE_P
     INTENT_MAX_AGE_MS RECONCILE_INTERVAL_MS RECONCILE_AFTER_MS FOLLOW_INTERVAL_MS \
     FOLLOW_MAX_INTERVAL_MS FOLLOW_LEASE_MS ALPACA_TIMEOUT_MS WORKER_DRAIN_MS BREAKER_OPEN_MS
 
-# Quantities in billionths (exact; jq's numbers are doubles, fine below 2^53).
-JQ_NANOS='def nanos: split(".") as $p | (($p[1] // "") + "000000000")[0:9] as $f | ($p[0] | tonumber) * 1000000000 + ($f | tonumber);'
 
 log() { printf '  %s  %s\n' "$(date -u +%H:%M:%S.%3N)" "$*"; }
 

@@ -35,27 +35,6 @@ undo() {
 }
 trap test_exit EXIT
 
-# events NAME: every message on the result topics for that intent, in
-# topic order, as JSON lines in $WORK/NAME.events.
-events() {
-    snapshot "$WORK/$1.events" "$WORK/$1.id"
-}
-
-# wait_for NAME JQ-CONDITION TIMEOUT-S: until the intent's events satisfy
-# the condition (a jq expression over the array of its events).
-wait_for() {
-    local name=$1 cond=$2 deadline=$((SECONDS + $3))
-    while ((SECONDS < deadline)); do
-        events "$name"
-        if jqe -s -e "$cond" "$WORK/$name.events" >/dev/null; then return 0; fi
-        sleep 0.5
-    done
-    return 1
-}
-
-# Decimal text to integer billionths: jq's numbers are doubles, so sums of
-# quantities are compared as whole numbers of 1e-9.
-JQ_NANOS='def nanos: split(".") as $p | (($p[1] // "") + "000000000")[0:9] as $f | ($p[0] | tonumber) * 1000000000 + ($f | tonumber);'
 
 say "== order-worker: orders followed to their end (run $RUN) =="
 say "-- restarting the workers with fast following and short timeouts"

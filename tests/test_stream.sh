@@ -109,7 +109,6 @@ settle() {
     snapshot "$WORK/$1.events" "$WORK/$1.ids"
 }
 
-JQ_NANOS='def nanos: tostring | split(".") as $p | (($p[1] // "") + "000000000")[0:9] as $f | ($p[0] | tonumber) * 1000000000 + ($f | tonumber);'
 
 # complete NAME QTY: for every order of NAME, the invariants that must hold
 # whatever the stream lost; prints one line per broken order.
