@@ -44,6 +44,14 @@ export interface OrderFillV1 {
   filled_avg_price: Decimal | null
   last_fill_qty?: Decimal
   last_fill_price?: Decimal
+  /**
+   * on a canceled event: the cancel request that ended the order (contract 3b); absent for an operator's cancel or a cancel the worker did not ask for
+   */
+  cancel_intent_id?: string
+  /**
+   * on a canceled event the worker asked for: requested (a cancel request), operator (an operator's cancel)
+   */
+  cancel_reason?: 'requested' | 'operator'
 }
 
 /**
@@ -71,6 +79,7 @@ export interface OrderRejectionV1 {
     | 'unauthorized'
     | 'broker_rejected'
     | 'broker_unavailable'
+    | 'not_cancelable'
   message: string
   /**
    * @minItems 1

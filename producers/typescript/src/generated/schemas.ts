@@ -131,6 +131,17 @@ export const orderFillSchema = {
     },
     "last_fill_price": {
       "$ref": "#/$defs/decimal"
+    },
+    "cancel_intent_id": {
+      "type": "string",
+      "description": "on a canceled event: the cancel request that ended the order (contract 3b); absent for an operator's cancel or a cancel the worker did not ask for"
+    },
+    "cancel_reason": {
+      "enum": [
+        "requested",
+        "operator"
+      ],
+      "description": "on a canceled event the worker asked for: requested (a cancel request), operator (an operator's cancel)"
     }
   },
   "allOf": [
@@ -165,6 +176,46 @@ export const orderFillSchema = {
           ]
         }
       ]
+    },
+    {
+      "if": {
+        "anyOf": [
+          {
+            "required": [
+              "cancel_intent_id"
+            ]
+          },
+          {
+            "required": [
+              "cancel_reason"
+            ]
+          }
+        ]
+      },
+      "then": {
+        "properties": {
+          "type": {
+            "const": "canceled"
+          }
+        }
+      }
+    },
+    {
+      "if": {
+        "required": [
+          "cancel_intent_id"
+        ]
+      },
+      "then": {
+        "properties": {
+          "cancel_reason": {
+            "const": "requested"
+          }
+        },
+        "required": [
+          "cancel_reason"
+        ]
+      }
     }
   ],
   "$defs": {
@@ -241,7 +292,8 @@ export const orderRejectionSchema = {
         "trading_halted",
         "unauthorized",
         "broker_rejected",
-        "broker_unavailable"
+        "broker_unavailable",
+        "not_cancelable"
       ]
     },
     "message": {
