@@ -11,7 +11,14 @@
 #       not_cancelable, the order still working;
 #   [4] the same cancel request sent twice: one outcome;
 #   [5] a cancel while the bot is halted: still canceled (a cancel reduces
-#       risk, it is never refused for a halt or a quota).
+#       risk, it is never refused for a halt or a quota);
+#   [6] cancels racing fills, 20 times (each market order followed at once
+#       by its cancel, against the simulator's 100 ms tick): each pair ends
+#       either with the order canceled for its request or with its fill and
+#       the request not_cancelable, never both;
+#   [7] the worker killed between the cancel's DELETE and its record
+#       (WORKER_FAILPOINT=after_cancel): resumed, the order ends canceled
+#       for the request, once.
 # Every wait is bounded; the last line is "N passed, M failed".
 set -euo pipefail
 
@@ -19,10 +26,16 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 stack_test cancel
 TEST_NAME=cancel
+RESTARTED=0
 
 undo() {
+    if ((RESTARTED)); then
+        unset WORKER_FAILPOINT
+        restore_workers 2
+    fi
     resume_touched "cx-$RUN-%"
     sim POST /_sim/quotes '{"IBM":{"bid":"210.00","ask":"210.02"}}' >/dev/null
+    sim POST /_sim/config '{"partial_fill_rate":0}' >/dev/null
 }
 trap test_exit EXIT
 
@@ -106,3 +119,71 @@ cancel halted.cx halted "$B1"
 if wait_for halted 'any(.[]; .type == "canceled")' 30; then ok "canceled while halted"; else
     bad "canceled within 30 s while halted" "$WORK/halted.events"
 fi
+
+say ""
+say "[6] cancels racing fills, 20 times"
+: >"$WORK/race.ids"
+: >"$WORK/race.cx.ids"
+# Half of the executions leave the order open, so a cancel that reaches the
+# broker while its order is being filled may still cancel the rest.  Each
+# order and its cancel go out back to back, in one send.
+sim POST /_sim/config '{"partial_fill_rate":0.5}' >/dev/null
+: >"$WORK/race.jsonl"
+for i in $(seq 1 20); do
+    "$IC" send --dry-run --bot "cx-$RUN-r$i" --user u1 --symbol IBM --side buy --qty 10 \
+        >"$WORK/race$i.json" || die "intentctl send --dry-run failed"
+    jq -r .intent_id "$WORK/race$i.json" >"$WORK/race$i.id"
+    "$IC" send --dry-run --bot "cx-$RUN-r$i" --user u1 --cancel "$(cat "$WORK/race$i.id")" \
+        >"$WORK/race$i.cx.json" || die "intentctl send --dry-run --cancel failed"
+    jq -r .intent_id "$WORK/race$i.cx.json" >"$WORK/race$i.cx.id"
+    cat "$WORK/race$i.json" "$WORK/race$i.cx.json" >>"$WORK/race.jsonl"
+    cat "$WORK/race$i.id" >>"$WORK/race.ids"
+    cat "$WORK/race$i.cx.id" >>"$WORK/race.cx.ids"
+done
+send_lines "$WORK/race.jsonl"
+wait_terminal "$WORK/race.ids" 60000 || bad "every raced order ended within 60 s"
+sim POST /_sim/config '{"partial_fill_rate":0}' >/dev/null
+sleep 2
+snapshot "$WORK/race.all" "$WORK/race.ids"
+snapshot "$WORK/race.cx.all" "$WORK/race.cx.ids"
+: >"$WORK/race.bad"
+canceled=0 filled=0
+for i in $(seq 1 20); do
+    t=$(cat "$WORK/race$i.id") c=$(cat "$WORK/race$i.cx.id")
+    got=$(jq -rs --arg t "$t" '[.[] | select(.intent_id == $t and (.type == "fill" or .type == "canceled"))
+        | "\(.type):\(.cancel_intent_id // "")"] | unique | join(",")' "$WORK/race.all")
+    rej=$(jq -rs --arg c "$c" '[.[] | select(.intent_id == $c) | .reason] | unique | join(",")' "$WORK/race.cx.all")
+    case "$got|$rej" in
+    "canceled:$c|") canceled=$((canceled + 1)) ;;
+    "fill:|not_cancelable") filled=$((filled + 1)) ;;
+    *) echo "pair $i: target $got, request $rej" >>"$WORK/race.bad" ;;
+    esac
+done
+expect_empty "20 pairs, each canceled for its request or filled and not_cancelable ($canceled canceled, $filled filled)" "$WORK/race.bad"
+
+say ""
+say "[7] killed between the cancel's DELETE and its record"
+B3=cx-$RUN-b3
+resting crash "$B3"
+mark crash
+export WORKER_FAILPOINT=after_cancel
+RESTARTED=1
+timeout 180 "$DEV" --state "$STATE" workers-restart 2 >"$WORK/restart.log" 2>&1 || die "workers-restart failed"
+cancel crash.cx crash "$B3"
+died=
+for _ in $(seq 1 100); do
+    since crash >"$WORK/crash.log"
+    if grep -q '"event":"failpoint"' "$WORK/crash.log"; then died=1; break; fi
+    sleep 0.3
+done
+if [[ -n $died ]]; then ok "a worker died after the DELETE"; else bad "a worker reached after_cancel"; fi
+for f in "$STATE"/logs/worker-*.log; do sed -i 's/"event":"failpoint"/"event":"failpoint-seen"/' "$f"; done
+unset WORKER_FAILPOINT
+timeout 180 "$DEV" --state "$STATE" workers-restart 2 >"$WORK/restart.log" 2>&1 || die "workers-restart failed"
+if wait_for crash 'any(.[]; .type == "canceled")' 60; then ok "resumed: the order ended canceled"; else
+    bad "a canceled event within 60 s of the restart" "$WORK/crash.events"
+fi
+expect_eq "one canceled event, naming the request" "1 $(cat "$WORK/crash.cx.id")" \
+    "$(jq -rs '[.[] | select(.type == "canceled")] | "\([.[].event_id] | unique | length) \(.[0].cancel_intent_id)"' "$WORK/crash.events")"
+expect_eq "the request is done in the ledger" canceled \
+    "$(psql "$DATABASE_URL" -At -c "SELECT state FROM intents WHERE intent_id = '$(cat "$WORK/crash.cx.id")'")"

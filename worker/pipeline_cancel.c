@@ -141,6 +141,7 @@ step_t pipeline_cancel_send(pipeline_t *p, job_t *j) {
         log_msg(LOG_INFO, "cancel_sent", j->in.intent_id, "order %s of %s: %s", t.order_id,
                 j->in.target_intent_id,
                 r == ALPACA_OK ? "the broker is canceling it" : e.message);
+        pipeline_failpoint(p, "after_cancel", j->in.intent_id);
     }
     return settle(p, j);
 }
