@@ -359,6 +359,10 @@ static int follow_cycle(follower_t *f, ledger_open_order_t *o, size_t n) {
         int m = follow_all(f, snaps, k, res);
         if (m < 0) rc = -1;
         else if (m > 0) rc = 1;
+        /* With the stream, no poll comes back for an order whose intent
+         * was busy: its snapshot waits with the stream's events instead. */
+        for (int i = 0; f->mode == MODE_STREAM && i < k; i++)
+            if (res[i] == SNAP_WAIT) fills_stream_park(f, snaps[i]);
     }
     free(snaps);
     free(res);

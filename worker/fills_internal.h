@@ -95,6 +95,10 @@ void fills_stream_status(follower_t *f, tradestream_status_t *st);
  * the ledger fails or the follower stops. */
 void fills_stream_turn(follower_t *f, int64_t until_ms);
 
+/* Queues a copy of the snapshot o (from a reconciliation, whose intent was
+ * busy) with the stream's events, to be recorded as soon as it can be. */
+void fills_stream_park(follower_t *f, const alpaca_order_t *o);
+
 /* Stops the stream (if any) and frees the events still waiting. */
 void fills_stream_close(follower_t *f);
 

@@ -192,6 +192,30 @@ static void stream_take(follower_t *f, tradestream_event_t *ev) {
     f->n_pending++;
 }
 
+void fills_stream_park(follower_t *f, const alpaca_order_t *o) {
+    pending_t *p = calloc(1, sizeof(*p));
+    char *raw = o->raw ? strdup(o->raw) : NULL;
+    if (!p || (o->raw && !raw)) {
+        free(p);
+        free(raw);
+        log_msg(LOG_WARN, "follow_failed", NULL, "out of memory: order %s reconciled later",
+                o->id);
+        f->next_reconcile_ms = 0;
+        f->reconcile_why = "lost";
+        return;
+    }
+    snprintf(p->ev.event, sizeof(p->ev.event), "reconciled");
+    p->ev.order = *o;
+    p->ev.order.raw = raw;
+    p->ev.received_mono_us = timefmt_mono_us();
+    p->since_ms = timefmt_mono_ms();  /* tried once already: no event_wait */
+    p->due_ms = p->since_ms + PARK_RETRY_MS;
+    if (f->tail) f->tail->next = p;
+    else f->head = p;
+    f->tail = p;
+    f->n_pending++;
+}
+
 static int id_in(const char *const *ids, int n, const char *id) {
     for (int i = 0; i < n; i++)
         if (!strcmp(ids[i], id)) return 1;
