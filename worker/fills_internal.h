@@ -23,6 +23,7 @@ typedef struct pending {
     tradestream_event_t ev;
     int64_t due_ms;              /* monotonic: not tried before */
     int64_t since_ms;            /* monotonic: first tried; 0: never */
+    int tries;                   /* retries so far */
     int done;
     struct pending *next;
 } pending_t;

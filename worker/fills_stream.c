@@ -7,8 +7,9 @@
  * arrival order: an event whose intent is busy (the pipeline holds it, or
  * has not recorded the broker's first answer yet: a fill can come before
  * the POST's answer is committed) is parked and tried again PARK_RETRY_MS
- * later, and its order's later events wait behind it, so an order's events
- * are published in the order they happened; other orders' events pass it.
+ * later, then less and less often (up to every PARK_RETRY_MAX_MS), and its
+ * order's later events wait behind it, so an order's events are published
+ * in the order they happened; other orders' events pass it.
  *
  * Alpaca replays nothing, so what the stream may have missed is reconciled
  * over REST (one fills_check_orders() cycle): at each new listening session
@@ -27,6 +28,7 @@
 #include "timefmt.h"
 
 #define PARK_RETRY_MS 3          /* a parked event is tried again after */
+#define PARK_RETRY_MAX_MS 500    /* ... doubling up to this */
 #define PARK_MAX_MS 30000        /* ... and given up (and reconciled) after */
 #define SCAN_MAX 1024            /* waiting events looked at per turn */
 #define DRAIN_MAX 256            /* stream events taken per turn */
@@ -258,7 +260,12 @@ static int stream_work(follower_t *f) {
             f->next_reconcile_ms = 0;
             f->reconcile_why = "lost";
         } else {
-            p->due_ms = now + PARK_RETRY_MS;
+            /* Soon at first (the usual wait is the pipeline's commit of
+             * the broker's first answer), then less and less often. */
+            int shift = p->tries < 8 ? p->tries : 8;
+            int64_t delay = (int64_t)PARK_RETRY_MS << shift;
+            p->due_ms = now + (delay < PARK_RETRY_MAX_MS ? delay : PARK_RETRY_MAX_MS);
+            p->tries++;
         }
     }
     pending_t **pp = &f->head;
