@@ -152,6 +152,14 @@ static void stream_reconcile(follower_t *f) {
     f->reconcile_why = NULL;
 }
 
+/* Appends p to the events waiting, in arrival order. */
+static void pending_push(follower_t *f, pending_t *p) {
+    if (f->tail) f->tail->next = p;
+    else f->head = p;
+    f->tail = p;
+    f->n_pending++;
+}
+
 /* Only these events move an order; the others (new, accepted,
  * pending_cancel, ...) say nothing the ledger records. */
 static int moves_order(const char *event) {
@@ -188,10 +196,7 @@ static void stream_take(follower_t *f, tradestream_event_t *ev) {
     }
     p->ev = *ev;
     memset(ev, 0, sizeof(*ev));
-    if (f->tail) f->tail->next = p;
-    else f->head = p;
-    f->tail = p;
-    f->n_pending++;
+    pending_push(f, p);
 }
 
 void fills_stream_park(follower_t *f, const alpaca_order_t *o) {
@@ -212,10 +217,7 @@ void fills_stream_park(follower_t *f, const alpaca_order_t *o) {
     p->ev.received_mono_us = timefmt_mono_us();
     p->since_ms = timefmt_mono_ms();  /* tried once already: no event_wait */
     p->due_ms = p->since_ms + PARK_RETRY_MS;
-    if (f->tail) f->tail->next = p;
-    else f->head = p;
-    f->tail = p;
-    f->n_pending++;
+    pending_push(f, p);
 }
 
 static int id_in(const char *const *ids, int n, const char *id) {
