@@ -222,6 +222,19 @@ wait_for() {
     return 1
 }
 
+# ledger_state ID WANT SECONDS: the intent's state in the ledger, once it is
+# WANT or SECONDS have passed (an intent resumed after a restart settles
+# when its message comes back, a little after its target's event).
+ledger_state() {
+    local state="" deadline=$((SECONDS + $3))
+    while :; do
+        state=$(psql "$DATABASE_URL" -At -c "SELECT state FROM intents WHERE intent_id = '$1'")
+        if [[ $state == "$2" ]] || ((SECONDS >= deadline)); then break; fi
+        sleep 0.3
+    done
+    printf '%s\n' "$state"
+}
+
 # expect_outcome WHAT NAME PATTERN: the intent's outcome matches PATTERN
 # (a bash glob).
 expect_outcome() {

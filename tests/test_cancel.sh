@@ -69,7 +69,7 @@ expect_eq "the broker's order is canceled" canceled "$(alpaca GET "/v2/orders/$o
 snapshot "$WORK/rest.cx.events" "$WORK/rest.cx.id"
 expect_eq "the request has no event of its own" 0 "$(wc -l <"$WORK/rest.cx.events")"
 expect_eq "the request is done in the ledger" canceled \
-    "$(psql "$DATABASE_URL" -At -c "SELECT state FROM intents WHERE intent_id = '$(cat "$WORK/rest.cx.id")'")"
+    "$(ledger_state "$(cat "$WORK/rest.cx.id")" canceled 30)"
 
 say ""
 say "[2] a cancel after the fill"
@@ -186,4 +186,4 @@ fi
 expect_eq "one canceled event, naming the request" "1 $(cat "$WORK/crash.cx.id")" \
     "$(jq -rs '[.[] | select(.type == "canceled")] | "\([.[].event_id] | unique | length) \(.[0].cancel_intent_id)"' "$WORK/crash.events")"
 expect_eq "the request is done in the ledger" canceled \
-    "$(psql "$DATABASE_URL" -At -c "SELECT state FROM intents WHERE intent_id = '$(cat "$WORK/crash.cx.id")'")"
+    "$(ledger_state "$(cat "$WORK/crash.cx.id")" canceled 30)"
