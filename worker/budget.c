@@ -82,7 +82,7 @@ struct budget {
 };
 
 /* The priorities' names in metrics (budget_priority_t order). */
-static const char *const prio_names[] = {"user", "bot", "follow"};
+static const char *const prio_names[] = {"cancel", "user", "bot", "follow"};
 
 budget_t *budget_new(const config_t *cfg, char *err, size_t errlen) {
     budget_t *b = calloc(1, sizeof(*b));

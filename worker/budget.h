@@ -6,8 +6,8 @@
  * counted over RATE_PERIOD_MS + ALPACA_BUDGET_MARGIN_MS, so that no window
  * of Alpaca's, whatever the network jitter up to the margin, sees more than
  * the limit.  Callers that find it empty wait in a queue ordered by
- * priority, then arrival: user placements, then bot placements, then order
- * following.  A caller is granted a token when the calls in the log plus
+ * priority, then arrival: cancels, then user placements, then bot
+ * placements, then order following.  A caller is granted a token when the calls in the log plus
  * the callers queued ahead of it are below the limit, so nothing jumps the
  * queue when tokens are scarce and nobody waits when they are plenty.
  * Alpaca's own word tightens it: X-Ratelimit-Remaining 0 or a 429 blocks
@@ -23,9 +23,11 @@
 #include "redisconn.h"
 
 typedef enum {
-    BUDGET_USER = 0,     /* placements for user intents: first */
-    BUDGET_BOT = 1,      /* placements for bot intents */
-    BUDGET_FOLLOW = 2    /* following orders: last */
+    BUDGET_CANCEL = 0,   /* cancels (requested or an operator's): first,
+                            they reduce risk */
+    BUDGET_USER = 1,     /* placements for user intents */
+    BUDGET_BOT = 2,      /* placements for bot intents */
+    BUDGET_FOLLOW = 3    /* following orders: last */
 } budget_priority_t;
 
 typedef struct budget budget_t;

@@ -108,7 +108,7 @@ static const family_t families[M_COUNT] = {
                         "ALPACA_CALLS_PER_MIN: the shared window's limit.", {NULL, NULL}},
     [M_BUDGET_GRANTS] = {"order_worker_alpaca_budget_grants_total", COUNTER,
                          "Tokens of the shared Alpaca budget granted, by priority "
-                         "(user, bot, follow).",
+                         "(cancel, user, bot, follow).",
                          {"priority", NULL}},
     [M_BUDGET_WAIT_SECONDS] = {"order_worker_alpaca_budget_wait_seconds", HISTOGRAM,
                                "Time spent waiting for a token of the shared budget.",

@@ -144,8 +144,10 @@ static int ensure_ledger(pipeline_t *p, char *err, size_t errlen) {
 
 /* ---- the job's waits and Alpaca call context ------------------------------ */
 
-/* The budget queue place of this intent's calls: users before bots. */
+/* The budget queue place of this intent's calls: cancels, then users, then
+ * bots. */
 static budget_priority_t priority_of(const job_t *j) {
+    if (j->in.cancel) return BUDGET_CANCEL;
     return j->in.source == INTENT_SOURCE_USER ? BUDGET_USER : BUDGET_BOT;
 }
 
