@@ -18,7 +18,13 @@
 #       the request not_cancelable, never both;
 #   [7] the worker killed between the cancel's DELETE and its record
 #       (WORKER_FAILPOINT=after_cancel): resumed, the order ends canceled
-#       for the request, once.
+#       for the request, once;
+#   with the fleet's Alpaca budget cut to 2 calls per 10 s:
+#   [8] a target waiting for its budget token: stopped unsent (its canceled
+#       event has no order_id, the broker never heard of it), promptly;
+#   [9] a target still queued behind its key's intents (the first of them
+#       waiting for a token): the cancel overtakes them and stops it unsent
+#       while they still wait; they are placed afterwards, in order.
 # Every wait is bounded; the last line is "N passed, M failed".
 set -euo pipefail
 
@@ -30,7 +36,7 @@ RESTARTED=0
 
 undo() {
     if ((RESTARTED)); then
-        unset WORKER_FAILPOINT
+        unset WORKER_FAILPOINT ALPACA_CALLS_PER_MIN RATE_PERIOD_MS
         restore_workers 2
     fi
     resume_touched "cx-$RUN-%"
@@ -187,3 +193,72 @@ expect_eq "one canceled event, naming the request" "1 $(cat "$WORK/crash.cx.id")
     "$(jq -rs '[.[] | select(.type == "canceled")] | "\([.[].event_id] | unique | length) \(.[0].cancel_intent_id)"' "$WORK/crash.events")"
 expect_eq "the request is done in the ledger" canceled \
     "$(ledger_state "$(cat "$WORK/crash.cx.id")" canceled 30)"
+
+# never_sent NAME: NAME's one canceled event has no order_id, and the
+# broker has no order with its client_order_id.
+never_sent() {
+    local cid
+    expect_eq "$1: canceled unsent, for its request" "null $(cat "$WORK/$1.cx.id") requested" \
+        "$(jq -rs '[.[] | select(.type == "canceled")][0] | "\(.order_id) \(.cancel_intent_id) \(.cancel_reason)"' \
+            "$WORK/$1.events")"
+    cid=$(jq -rs '[.[] | select(.type == "canceled")][0].client_order_id' "$WORK/$1.events")
+    expect_eq "$1: the broker never heard of it" none \
+        "$(alpaca GET "/v2/orders:by_client_order_id?client_order_id=$cid" | jq -r '.id // "none"')"
+    expect_eq "$1: no other event" "canceled" \
+        "$(jq -rs '[.[].type // .reason] | join(",")' "$WORK/$1.events")"
+}
+
+say ""
+say "[8] a target waiting for its budget token"
+export ALPACA_CALLS_PER_MIN=2 RATE_PERIOD_MS=10000
+timeout 180 "$DEV" --state "$STATE" workers-restart 2 >"$WORK/restart.log" 2>&1 || die "workers-restart failed"
+B4=cx-$RUN-b4
+: >"$WORK/use.jsonl"
+for i in 1 2 3 4; do
+    gen_intents "$WORK/use.jsonl" 1 --bot "$B4-u$i" --user u1 --symbol IBM --side buy --qty 1
+done
+send_lines "$WORK/use.jsonl"
+send wait --bot "$B4" --user u1 --symbol IBM --side buy --type limit --qty 1 --limit 150 --tif gtc
+sleep 1
+started=$SECONDS
+cancel wait.cx wait "$B4"
+if wait_for wait 'any(.[]; .type == "canceled")' 20; then
+    ok "stopped within $((SECONDS - started)) s of the cancel"
+else
+    bad "a canceled event within 20 s" "$WORK/wait.events"
+fi
+never_sent wait
+expect_eq "the request is done in the ledger" canceled \
+    "$(ledger_state "$(cat "$WORK/wait.cx.id")" canceled 30)"
+
+say ""
+say "[9] a target queued behind its key's intents"
+B5=cx-$RUN-b5
+: >"$WORK/queue.jsonl"
+gen_intents "$WORK/queue.jsonl" 2 --bot "$B5" --user u1 --symbol IBM --side buy --qty 1
+jq -r .intent_id "$WORK/queue.jsonl" >"$WORK/ahead.ids"
+"$IC" send --dry-run --bot "$B5" --user u1 --symbol IBM --side buy --type limit --qty 1 \
+    --limit 150 --tif gtc >"$WORK/queued.json" || die "intentctl send --dry-run failed"
+jq -r .intent_id "$WORK/queued.json" >"$WORK/queued.id"
+"$IC" send --dry-run --bot "$B5" --user u1 --cancel "$(cat "$WORK/queued.id")" \
+    >"$WORK/queued.cx.json" || die "intentctl send --dry-run --cancel failed"
+jq -r .intent_id "$WORK/queued.cx.json" >"$WORK/queued.cx.id"
+cat "$WORK/queued.json" "$WORK/queued.cx.json" >>"$WORK/queue.jsonl"
+started=$SECONDS
+send_lines "$WORK/queue.jsonl"
+if wait_for queued 'any(.[]; .type == "canceled")' 60; then
+    ok "stopped within $((SECONDS - started)) s"
+else
+    bad "a canceled event within 60 s" "$WORK/queued.events"
+fi
+never_sent queued
+snapshot "$WORK/ahead.events" "$WORK/ahead.ids"
+waiting=$(jq -rs '[.[] | select(.type == "accepted")] | length' "$WORK/ahead.events")
+say "        (the two intents ahead of it had $waiting accepted event(s) by then)"
+if wait_terminal "$WORK/ahead.ids" 60000; then ok "the intents ahead were placed afterwards"; else
+    bad "the two intents ahead of it ended within 60 s"
+fi
+snapshot "$WORK/ahead.events" "$WORK/ahead.ids"
+expect_eq "in their order" "$(paste -sd, "$WORK/ahead.ids")" \
+    "$(jq -rs '[.[] | select(.type == "accepted") | .intent_id] | join(",")' "$WORK/ahead.events")"
+unset ALPACA_CALLS_PER_MIN RATE_PERIOD_MS

@@ -140,7 +140,7 @@ static void test_budget_show_counts_grants_and_blocks(void) {
     budget_status_t before, after;
     EXPECT_MSG(budget_show(rc, 200, 60000, &before, err, sizeof err) == 0, "budget_show: %s", err);
     for (int i = 0; i < 3; i++)
-        EXPECT_INT(budget_take(b, BUDGET_FOLLOW, timefmt_mono_ms() + 5000, NULL), 0);
+        EXPECT_INT(budget_take(b, BUDGET_FOLLOW, timefmt_mono_ms() + 5000, NULL, NULL), 0);
     EXPECT_MSG(budget_show(rc, 200, 60000, &after, err, sizeof err) == 0, "budget_show: %s", err);
     EXPECT_MSG(after.used >= before.used + 3, "used %lld after %lld", (long long)after.used,
                (long long)before.used);

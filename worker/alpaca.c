@@ -47,6 +47,8 @@ struct alpaca {
     budget_priority_t prio;        /* the call context (alpaca_set_call_context) */
     int64_t deadline_mono_ms;
     const atomic_int *abandon;
+    int prepaid;                   /* a token is held for the next trading
+                                      call (alpaca_set_prepaid) */
 };
 
 /* ---- growable strings (URLs) ------------------------------------------ */
@@ -219,6 +221,15 @@ void alpaca_set_call_context(alpaca_t *a, budget_priority_t prio, int64_t deadli
     a->abandon = abandon;
 }
 
+void alpaca_set_prepaid(alpaca_t *a, int on) { a->prepaid = on; }
+
+/* Spends the token held for this call, if any: 1 when there was one. */
+static int take_prepaid(alpaca_t *a) {
+    int had = a->prepaid;
+    a->prepaid = 0;
+    return had;
+}
+
 void alpaca_free(alpaca_t *a) {
     if (!a) return;
     curl_easy_cleanup(a->curl);
@@ -320,7 +331,8 @@ static alpaca_result_t request(alpaca_t *a, api_t api, const char *method,
     if (a->circuits && !circuits_allow_peek(a->circuits, op))
         return not_sent(op, method, path_for_errors, ALPACA_BREAKER_OPEN, err);
     if (a->budget && api == API_TRADING &&
-        budget_take(a->budget, a->prio, a->deadline_mono_ms, a->abandon) != 0)
+        !take_prepaid(a) &&
+        budget_take(a->budget, a->prio, a->deadline_mono_ms, a->abandon, NULL) != 0)
         return not_sent(op, method, path_for_errors, ALPACA_NO_BUDGET, err);
     alpaca_result_t r = guarded(a, api, op, method, url, path_for_errors, body, err);
     if (a->budget && api == API_TRADING)

@@ -50,6 +50,10 @@ void alpaca_set_budget(alpaca_t *a, budget_t *b);
 void alpaca_set_call_context(alpaca_t *a, budget_priority_t prio, int64_t deadline_mono_ms,
                              const atomic_int *abandon);
 
+/* on: the caller took the token of the next trading-API call itself
+ * (budget_take), so that call does not take one; off: it takes its own. */
+void alpaca_set_prepaid(alpaca_t *a, int on);
+
 /* POST /v2/orders for the intent, with the given client_order_id. */
 alpaca_result_t alpaca_place_order(alpaca_t *a, const intent_t *in,
                                    const char *client_order_id,

@@ -153,8 +153,18 @@ static int attempt(budget_t *b, const char *id, long long score, int64_t *wait_m
     return rc;
 }
 
+/* Sleeps ms, in slices of 20 ms, until either flag (may be NULL) is set. */
+static void nap_unless(int64_t ms, const atomic_int *a, const atomic_int *c) {
+    while (ms > 0 && !(a && atomic_load(a)) && !(c && atomic_load(c))) {
+        int64_t slice = ms < 20 ? ms : 20;
+        struct timespec ts = {0, (long)slice * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= slice;
+    }
+}
+
 int budget_take(budget_t *b, budget_priority_t prio, int64_t deadline_mono_ms,
-                const atomic_int *abandon) {
+                const atomic_int *abandon, const atomic_int *canceled) {
     char id[192];
     pthread_mutex_lock(&b->lock);
     unsigned long long n = ++b->seq;
@@ -175,14 +185,15 @@ int budget_take(budget_t *b, budget_priority_t prio, int64_t deadline_mono_ms,
             }
             return 0;
         }
-        if (now >= deadline_mono_ms || (abandon && atomic_load(abandon))) {
+        if ((abandon && atomic_load(abandon)) || (canceled && atomic_load(canceled)))
+            return 1;
+        if (now >= deadline_mono_ms) {
             metrics_add(M_BUDGET_TIMEOUTS, 1, pname, NULL);
             return 1;
         }
         if (wait > deadline_mono_ms - now) wait = deadline_mono_ms - now;
         if (wait > 200) wait = 200;  /* stay in the queue: poll at least 5/s */
-        struct timespec ts = {0, (long)(wait < 1 ? 1 : wait) * 1000000L};
-        nanosleep(&ts, NULL);
+        nap_unless(wait < 1 ? 1 : wait, abandon, canceled);
     }
 }
 

@@ -37,10 +37,10 @@ budget_t *budget_new(const config_t *cfg, char *err, size_t errlen);
 void budget_free(budget_t *b);
 
 /* Waits for a token.  Returns 0 when granted (or when Redis cannot be
- * reached: unpaced), 1 when deadline_mono_ms passed or *abandon (may be
- * NULL) became set first. */
+ * reached: unpaced), 1 when deadline_mono_ms passed or *abandon or
+ * *canceled (each may be NULL) became set first. */
 int budget_take(budget_t *b, budget_priority_t prio, int64_t deadline_mono_ms,
-                const atomic_int *abandon);
+                const atomic_int *abandon, const atomic_int *canceled);
 
 /* Whether `calls` more calls would likely wait for tokens: at this
  * replica's last look, the shared window had fewer left, or a grant was

@@ -145,7 +145,13 @@ static const setting_t SETTINGS[] = {
      "tests only: exit abruptly at after_submitting, after_post, after_publish or "
      "after_cancel (a cancel request's DELETE answered, not yet recorded)", NULL},
     {"WORKER_CONCURRENCY", "8", K_INT, NUM(concurrency), 1, 256,
-     "lanes: intents with different keys handled in parallel", NULL},
+     "lanes for bot intents: intents with different keys handled in parallel", NULL},
+    {"WORKER_USER_LANES", "2", K_INT, NUM(user_lanes), 1, 64,
+     "lanes of their own for user intents, so that bots waiting for the Alpaca "
+     "budget never hold a user's intent back", NULL},
+    {"WORKER_CANCEL_LANES", "2", K_INT, NUM(cancel_lanes), 1, 16,
+     "lanes of their own for cancel requests, which overtake their key's queued "
+     "order intents", NULL},
     {"WORKER_BATCH_MAX", "32", K_INT, NUM(batch_max), 1, 64,
      "a lane takes up to this many queued intents of different keys at once, "
      "and records, moves and settles them in one statement each", NULL},

@@ -69,7 +69,9 @@ typedef struct config {
     int64_t reconcile_after_ms;  /* an intent this long unmoved is stuck */
     char failpoint[32];          /* tests only: crash at this point */
     /* the worker itself */
-    int concurrency;             /* lanes: intents with different keys in parallel */
+    int concurrency;             /* bot lanes: intents with different keys in parallel */
+    int user_lanes;              /* lanes for user intents */
+    int cancel_lanes;            /* lanes for cancel requests */
     int batch_max;               /* intents a lane takes at once (distinct keys) */
     int max_in_flight;           /* messages held at once before polling pauses */
     int64_t alpaca_timeout_ms;

@@ -4,8 +4,14 @@
  * polls, hands each message to a lane, stores offsets and serves rebalances.
  * Lanes are threads, each with its own pipeline (its own PostgreSQL, Redis
  * and HTTP connections) and a fair queue of messages per key (keyqueue.h).
- * A message goes to the lane chosen by a hash of its key, so one key is
- * always handled by one lane, in the order of its partition.
+ * They come in three pools, so that work waiting for the shared Alpaca
+ * budget never holds back work that goes before it (budget.h's order):
+ * cancel requests (WORKER_CANCEL_LANES), user intents (WORKER_USER_LANES)
+ * and bot intents (WORKER_CONCURRENCY).  Within its pool, a message goes to
+ * the lane chosen by a hash of its key, so one key's order intents are
+ * always handled by one lane, in the order of their partition; a cancel
+ * request overtakes them (pipeline_cancel.c waits for a target that is
+ * still ahead of it, queued_before below).
  *
  * Offsets (offsets.h): lanes finish messages out of order across keys, so
  * the offset stored for commit is one past the longest prefix of a
@@ -43,6 +49,7 @@
 #include "budget.h"
 #include "consumer.h"
 #include "fills.h"
+#include "jsonscan.h"
 #include "kafkastats.h"
 #include "keyqueue.h"
 #include "log.h"
@@ -248,10 +255,55 @@ static void observe_kafka_in(const rd_kafka_message_t *m) {
         metrics_observe(M_STAGE_SECONDS, (double)ms / 1000.0, "intake", "kafka_in");
 }
 
+/* Whether the message is a cancel request: its top-level "action" is
+ * "cancel" (a quick look for the word first: most messages are orders).
+ * Anything unreadable is not: the pipeline gives it its verdict. */
+static int is_cancel(const rd_kafka_message_t *m) {
+    static const char action[] = "\"action\"";
+    if (!m->payload || !memmem(m->payload, m->len, action, sizeof(action) - 1)) return 0;
+    const char *s = m->payload;
+    jsonscan_t sc;
+    int cancel = 0;
+    if (jsonscan_object(s, m->len, &sc) == 0)
+        for (size_t i = 0; i < sc.n; i++) {
+            const jsonscan_member_t *e = &sc.m[i];
+            if (e->key_len == sizeof(action) - 1 && !memcmp(s + e->key_off, action, e->key_len))
+                cancel = e->val_len == 8 && !memcmp(s + e->val_off, "\"cancel\"", 8);
+        }
+    jsonscan_free(&sc);
+    return cancel;
+}
+
+/* The message's lane: its pool's lane for its key. */
+static lane_t *lane_for(intake_t *k, const rd_kafka_message_t *m, intent_source_t source) {
+    int first = 0, n = k->cfg->cancel_lanes;
+    if (!is_cancel(m)) {
+        first = n;
+        n = k->cfg->user_lanes;
+        if (source == INTENT_SOURCE_BOT) {
+            first += n;
+            n = k->cfg->concurrency;
+        }
+    }
+    return &k->lanes[first + (int)(key_hash(m) % (unsigned)n)];
+}
+
+/* pipeline_shared_t.queued_before: a message before `from` in its
+ * partition is still queued or in a lane here. */
+static int queued_before(void *ctx, const origin_t *from) {
+    intake_t *k = ctx;
+    pthread_mutex_lock(&k->lock);
+    offsets_part_t *p = offsets_part(k->offsets, from->topic, from->partition, 0);
+    int ahead = p && offsets_pending_before(p, from->offset);
+    pthread_mutex_unlock(&k->lock);
+    return ahead;
+}
+
 static void dispatch(intake_t *k, rd_kafka_message_t *m) {
     const char *topic = rd_kafka_topic_name(m->rkt);
     intent_source_t source =
         !strcmp(topic, k->cfg->topic_user) ? INTENT_SOURCE_USER : INTENT_SOURCE_BOT;
+    lane_t *lane = lane_for(k, m, source);
     job_t *j = calloc(1, sizeof(*j));
     /* Messages without a key keep their partition's order: they share one
      * queue per partition. */
@@ -262,7 +314,6 @@ static void dispatch(intake_t *k, rd_kafka_message_t *m) {
     keyqueue_class_t cls = source == INTENT_SOURCE_USER ? KEYQUEUE_USERS : KEYQUEUE_BOTS;
     pthread_mutex_lock(&k->lock);
     offsets_part_t *p = offsets_part(k->offsets, topic, m->partition, 1);
-    lane_t *lane = &k->lanes[key_hash(m) % (unsigned)k->n_lanes];
     if (j) {
         j->msg = m;
         j->part = p;
@@ -523,7 +574,10 @@ static int start_shared(intake_t *k) {
     if (s->gate && s->circuits) s->budget = budget_new(cfg, err, sizeof(err));
     if (s->budget) s->trading = trading_start(cfg, err, sizeof(err));
     if (s->trading) s->auth = auth_start(cfg, err, sizeof(err));
-    if (s->gate && s->circuits && s->budget && s->trading && s->auth) return 0;
+    s->watch = cancelwatch_new();
+    s->queued_before = queued_before;
+    s->queued_ctx = k;
+    if (s->gate && s->circuits && s->budget && s->trading && s->auth && s->watch) return 0;
     log_msg(LOG_ERROR, "start_failed", NULL, "%s", s->gate ? err : "out of memory");
     return -1;
 }
@@ -532,12 +586,13 @@ static int start_shared(intake_t *k) {
 static int start_lanes(intake_t *k) {
     const config_t *cfg = k->cfg;
     char err[512] = "out of memory";
-    k->lanes = calloc((size_t)cfg->concurrency, sizeof(*k->lanes));
+    int total = cfg->cancel_lanes + cfg->user_lanes + cfg->concurrency;
+    k->lanes = calloc((size_t)total, sizeof(*k->lanes));
     if (!k->lanes) {
         log_msg(LOG_ERROR, "start_failed", NULL, "%s", err);
         return -1;
     }
-    for (int i = 0; i < cfg->concurrency; i++) {
+    for (int i = 0; i < total; i++) {
         lane_t *l = &k->lanes[i];
         l->owner = k;
         pthread_cond_init(&l->work_cv, NULL);
@@ -689,6 +744,7 @@ static void intake_teardown(intake_t *k) {
     budget_free(k->shared.budget);
     trading_stop(k->shared.trading);
     auth_stop(k->shared.auth);
+    cancelwatch_free(k->shared.watch);
     publish_free(k->pub);
     offsets_free(k->offsets);
     kafkastats_free(k->stats);
@@ -706,8 +762,11 @@ int intake_run(const config_t *cfg, const volatile sig_atomic_t *stop,
         return 1;
     }
     start_helpers(&k);
-    log_msg(LOG_INFO, "worker_started", NULL, "consuming %s and %s as group %s with %d lanes",
-            cfg->topic_bot, cfg->topic_user, cfg->kafka_group_id, k.n_lanes);
+    log_msg(LOG_INFO, "worker_started", NULL,
+            "consuming %s and %s as group %s with %d lanes (%d for cancels, %d for users, "
+            "%d for bots)",
+            cfg->topic_bot, cfg->topic_user, cfg->kafka_group_id, k.n_lanes, cfg->cancel_lanes,
+            cfg->user_lanes, cfg->concurrency);
     consume(&k, stop);
     finish(&k, drain_ms);
     intake_teardown(&k);

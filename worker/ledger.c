@@ -257,6 +257,7 @@ static int begin_answers(PGresult *r, ledger_begin_t *b, int n, char *err, size_
             return -1;
         }
         snprintf(b[i].state, sizeof(b[i].state), "%s", PQgetvalue(r, i, 2));
+        b[i].cancel_marked = PQgetvalue(r, i, 5)[0] == 't';
         if (PQgetvalue(r, i, 4)[0] == 't') b[i].seen = LEDGER_FRESH;
         else if (strcmp(PQgetvalue(r, i, 3), b[i].in->content_hash) != 0)
             b[i].seen = LEDGER_CONFLICT;
@@ -311,7 +312,7 @@ int ledger_begin_many(ledger_t *l, ledger_begin_t *b, int n, int flags, char *er
         "  (VALUES (1, NULL, 'received'), (2, 'received', $3)) AS s(k, f, t)"
         " WHERE s.t <> COALESCE(s.f, '') ORDER BY ins.intent_id, s.k)"
         " SELECT x.n, x.held, COALESCE(i.state, o.state), COALESCE(i.content_hash,"
-        "  o.content_hash), i.intent_id IS NOT NULL"
+        "  o.content_hash), i.intent_id IS NOT NULL, o.cancel_requested_at IS NOT NULL"
         " FROM x LEFT JOIN ins i ON i.intent_id = x.intent_id"
         " LEFT JOIN intents o ON x.held AND i.intent_id IS NULL AND o.intent_id = x.intent_id"
         " ORDER BY x.n",
@@ -461,11 +462,15 @@ int ledger_transition_many(ledger_t *l, const char *const *ids, int n, const cha
                        state_is_acted_on(to) ? "on" : "off"};
     /* With via: two transition rows per intent, from -> via -> to.  The
      * answer has one row per intent moved, or one NULL row for none (the
-     * set_config runs either way). */
+     * set_config runs either way).  An intent that a cancel is canceling
+     * never enters "submitting" (ledger_cancel.c): the mark and this move
+     * meet on the row, so a target is either marked before it is sent, and
+     * stays unsent, or sent, and canceled at the broker. */
     PGresult *r = ledger_exec(l,
         "WITH upd AS ("
         " UPDATE intents SET state = $3, updated_at = now()"
-        " WHERE intent_id = ANY ($1::text[]) AND state = $2 RETURNING intent_id),"
+        " WHERE intent_id = ANY ($1::text[]) AND state = $2"
+        " AND ($3 <> 'submitting' OR cancel_requested_at IS NULL) RETURNING intent_id),"
         " tr AS ("
         " INSERT INTO intent_transitions (intent_id, from_state, to_state, replica, detail)"
         " SELECT upd.intent_id, s.f, s.t, $5, $4::jsonb FROM upd,"

@@ -87,6 +87,8 @@ typedef struct ledger_begin {
     int busy;                     /* out: another connection holds it */
     ledger_seen_t seen;           /* out */
     char state[LEDGER_STATE_MAX]; /* out */
+    int cancel_marked;            /* out: a cancel is canceling it
+                                     (ledger_cancel_mark): it is never sent */
 } ledger_begin_t;
 int ledger_begin_many(ledger_t *l, ledger_begin_t *b, int n, int flags, char *err,
                       size_t errlen);
@@ -285,7 +287,10 @@ typedef struct ledger_target {
     char bot_id[68], user_id[68];
     char state[LEDGER_STATE_MAX];
     char order_id[64];          /* the broker's, "" if none yet */
-    char cancel_intent_id[40];  /* the cancel canceling it, "" if none */
+    char cancel_intent_id[40];  /* the cancel request canceling it, "" if
+                                   none or an operator's */
+    char cancel_reason[16];     /* "" (none), requested, operator */
+    char cancel_state[LEDGER_STATE_MAX];  /* the cancel request's state */
 } ledger_target_t;
 
 /* Reads target_id into *t: 1 found, 0 unknown, -1 with err. */

@@ -147,6 +147,12 @@ void offsets_finish(offsets_part_t *p, int64_t offset, int ok) {
 
 int offsets_pending(const offsets_part_t *p) { return p->pending; }
 
+/* The ring's head is its oldest unfinished offset (a finished prefix is
+ * dropped as soon as it forms). */
+int offsets_pending_before(const offsets_part_t *p, int64_t offset) {
+    return p->count > 0 && p->offsets[p->head] < offset;
+}
+
 int64_t offsets_take_store(offsets_part_t *p) {
     if (p->store < 0 || !p->assigned) return -1;
     int64_t s = p->store;

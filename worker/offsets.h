@@ -50,6 +50,9 @@ void offsets_finish(offsets_part_t *p, int64_t offset, int ok);
 /* Messages handed out and not finished yet. */
 int offsets_pending(const offsets_part_t *p);
 
+/* Whether a message before offset, handed out, is not finished yet. */
+int offsets_pending_before(const offsets_part_t *p, int64_t offset);
+
 /* The offset to store for the partition (one past its longest done prefix)
  * when it moved since the last call and the partition is assigned, else -1.
  * Each position is returned once. */

@@ -289,6 +289,65 @@ static step_t enter_submitting(pipeline_t *p, job_t *j, const char *from, const 
     return s;
 }
 
+/* The placement's token of the shared budget, taken before the intent
+ * enters "submitting", so that a cancel read while it waits stops it
+ * unsent (cancelwatch.h wakes the wait; the ledger's mark decides).
+ * *granted: the token is held for the next trading call.  Otherwise the
+ * step to return: STEP_NEXT to read the ledger again (a cancel came),
+ * STEP_RETRY (abandoned), or the rejection of an intent that expired
+ * waiting. */
+static step_t wait_token(pipeline_t *p, job_t *j, const char *from, int *granted) {
+    *granted = 0;
+    if (!p->shared->budget) {
+        *granted = 1;
+        return STEP_NEXT;
+    }
+    atomic_int canceled = 0;
+    char cancel_id[40];
+    cancelwatch_owner_t me = {j->in.source == INTENT_SOURCE_USER, j->in.bot_id, j->in.user_id};
+    int known = cancelwatch_enter(p->shared->watch, j->in.intent_id, &me, &canceled, cancel_id);
+    int64_t left = j->in.expires_at_ms - timefmt_now_ms();
+    int rc = known ? 1
+                   : budget_take(p->shared->budget, priority_of(j),
+                                 timefmt_mono_ms() + (left > 0 ? left : 0), j->abandon,
+                                 &canceled);
+    cancelwatch_leave(p->shared->watch, j->in.intent_id);
+    if (rc == 0) {
+        alpaca_set_prepaid(p->alpaca, 1);
+        *granted = 1;
+        return STEP_NEXT;
+    }
+    if (atomic_load(j->abandon)) return STEP_RETRY;
+    if (known || atomic_load(&canceled)) {
+        char err[256];
+        /* A cancel read before the ledger knew this intent marks it now
+         * (its sender was checked against this intent's owner). */
+        if (known && ledger_cancel_mark(p->ledger, j->in.intent_id, cancel_id, "requested", err,
+                                        sizeof(err)) < 0) {
+            log_msg(LOG_WARN, "ledger_failed", j->in.intent_id, "%s", err);
+            return STEP_RETRY;
+        }
+        log_msg(LOG_DEBUG, "cancel_before_send", j->in.intent_id,
+                "a cancel came while it waited for its token");
+        j->state_known = 0;
+        return STEP_NEXT;
+    }
+    return pipeline_reject(p, j, from, "expired",
+                           "the intent expired waiting for its turn in the Alpaca budget", -1,
+                           NULL);
+}
+
+/* The token of the placement, then "submitting" (refused by the ledger if
+ * a cancel marked the intent meanwhile: the next read sees the mark). */
+static step_t before_submitting(pipeline_t *p, job_t *j, const char *from, const char *via) {
+    int granted = 0;
+    step_t s = wait_token(p, j, from, &granted);
+    if (!granted) return s;
+    s = enter_submitting(p, j, from, via);
+    if (!j->never_sent) alpaca_set_prepaid(p->alpaca, 0);  /* not moved: unspent */
+    return s;
+}
+
 /* The kill switch and the risk checks (pretrade.h).  STEP_NEXT to go on. */
 static step_t pre_trade(pipeline_t *p, job_t *j) {
     pretrade_deps_t d = {p->cfg, p->shared->trading, p->market, p->ledger};
@@ -377,14 +436,15 @@ static step_t step_from(pipeline_t *p, job_t *j, const char *state) {
     }
     if (!strcmp(state, "validated")) {
         step_t s = validated(p, j, now);
-        /* Granted: straight on to "submitting" in the same transaction. */
-        return s == STEP_GRANTED ? enter_submitting(p, j, "validated", "quota_granted") : s;
+        /* Granted: its token, then straight on to "submitting" in the
+         * same transaction. */
+        return s == STEP_GRANTED ? before_submitting(p, j, "validated", "quota_granted") : s;
     }
     if (!strcmp(state, "quota_granted")) {
         if (intent_is_expired(&j->in, now))
             return pipeline_reject(p, j, "quota_granted", "expired",
                                    "the intent expired before it could be sent", -1, NULL);
-        return enter_submitting(p, j, "quota_granted", NULL);
+        return before_submitting(p, j, "quota_granted", NULL);
     }
     if (!strcmp(state, "submitting")) return pipeline_submit(p, j);
     if (!strcmp(state, "submitted")) {
@@ -408,8 +468,14 @@ static int read_state(pipeline_t *p, job_t *j, ledger_seen_t *seen, char *err,
     int flags = (admitted && !j->from_ledger ? LEDGER_BEGIN_VALID : 0) |
                 (j->locked ? 0 : LEDGER_BEGIN_LOCK);
     int64_t t0 = timefmt_mono_us();
-    int rc = ledger_begin_intent(p->ledger, &j->in, j->from, j->bytes, j->len, flags, seen,
-                                 j->state, err, errlen);
+    ledger_begin_t b = {.in = &j->in, .from = j->from, .raw = j->bytes, .raw_len = j->len};
+    int rc = ledger_begin_many(p->ledger, &b, 1, flags, err, errlen);
+    if (rc == 0 && b.busy) rc = 1;
+    if (rc == 0) {
+        *seen = b.seen;
+        snprintf(j->state, sizeof(j->state), "%s", b.state);
+        j->cancel_marked = b.cancel_marked;
+    }
     metrics_stage("intake", "ledger_record", t0, 1);
     if (rc == 1) {
         log_msg(LOG_DEBUG, "intent_busy", j->in.intent_id,
@@ -461,6 +527,10 @@ static step_t step(pipeline_t *p, job_t *j) {
         log_msg(LOG_DEBUG, "intent_redelivered", j->in.intent_id, "state %s", j->state);
         return flush_events(p, j->in.intent_id, 1);
     }
+    /* A cancel marked it before it was sent: it never will be. */
+    if (j->cancel_marked && !j->in.cancel &&
+        (!strcmp(j->state, "validated") || !strcmp(j->state, "quota_granted")))
+        return pipeline_cancel_unsent(p, j, j->state);
     return step_from(p, j, j->state);
 }
 
@@ -606,6 +676,14 @@ static void run_fast(pipeline_t *p) {
         j->collect = j->one_shot = 1;
         if (validated(p, j, timefmt_now_ms()) == STEP_GRANTED) c[g++] = j;
     }
+    /* When the budget is short, placements would wait for their tokens
+     * in "submitting", holding the batch: the granted ones go on one by
+     * one instead (job_run; their quota decision is remembered), each
+     * waiting for its token before "submitting", where a cancel stops it
+     * (wait_token).  Otherwise each POST takes its token as it goes: a
+     * token is spent within milliseconds of its grant, as the budget's
+     * window assumes. */
+    if (g > 0 && p->shared->budget && budget_is_short(p->shared->budget, g)) g = 0;
     if (g > 0) {
         const char *ids[PIPELINE_BATCH_MAX];
         int moved[PIPELINE_BATCH_MAX];
@@ -623,13 +701,8 @@ static void run_fast(pipeline_t *p) {
             c[k]->never_sent = moved[k];
             if (moved[k]) pipeline_failpoint(p, "after_submitting", ids[k]);
         }
-        /* When the Alpaca budget is short, a placement may wait long for
-         * its token: what the batch settled so far is committed (and
-         * published) first instead of waiting with it. */
-        int short_budget = p->shared->budget && budget_is_short(p->shared->budget, g);
         for (int k = 0; k < g; k++) {
             if (!moved[k] || atomic_load(c[k]->abandon)) continue;
-            if (short_budget) commit_collected(p);
             /* The connection, and with it the locks, died: job_run takes
              * them again, and never_sent with them is gone. */
             if (!c[k]->locked || !ledger_ok(p->ledger)) break;

@@ -15,6 +15,7 @@
 #include "account.h"
 #include "auth.h"
 #include "budget.h"
+#include "cancelwatch.h"
 #include "circuits.h"
 #include "trading.h"
 #include "config.h"
@@ -32,6 +33,12 @@ typedef struct pipeline_shared {
     budget_t *budget;         /* NULL: Alpaca calls unpaced */
     trading_t *trading;       /* the kill switch; NULL: always active */
     auth_t *auth;             /* keys and bindings; NULL: none registered */
+    cancelwatch_t *watch;     /* cancels meet their waiting targets */
+    /* Whether a message before `from` in its partition is still on its way
+     * through this process (intake.c): a cancel request whose target is
+     * unknown waits for it.  NULL: never. */
+    int (*queued_before)(void *ctx, const origin_t *from);
+    void *queued_ctx;
     atomic_int ledger_down;   /* set while PostgreSQL fails: intake pauses */
 } pipeline_shared_t;
 

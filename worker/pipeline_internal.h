@@ -35,6 +35,8 @@ typedef struct job {
                              has not sent a POST since: no order can exist */
     const atomic_int *abandon;
     int locked;           /* holds the intent's lock on p->ledger */
+    int cancel_marked;    /* the ledger says a cancel is canceling it */
+    int cancel_waits;     /* a cancel request's looks at its target so far */
     char state[LEDGER_STATE_MAX];
     int state_known;      /* state is what this call just wrote: the next
                              step need not read it back */
@@ -111,5 +113,11 @@ step_t pipeline_submit(pipeline_t *p, job_t *j);
  * (pipeline_cancel.c). */
 step_t pipeline_cancel(pipeline_t *p, job_t *j);
 step_t pipeline_cancel_send(pipeline_t *p, job_t *j);
+
+/* An order intent that a cancel marked before it was sent (state `from`,
+ * validated or quota_granted) ends "canceled", with no broker order
+ * (pipeline_cancel.c). */
+step_t pipeline_cancel_unsent(pipeline_t *p, job_t *j, const char *from);
+
 
 #endif

@@ -238,10 +238,16 @@ step_t pipeline_submit(pipeline_t *p, job_t *j) {
     pl.horizon_ms = j->never_sent ? 0 : timefmt_mono_ms();
     step_t s = STEP_RETRY;
     for (pl.attempt = 0;; pl.attempt++) {
-        if (atomic_load(j->abandon)) return STEP_RETRY;
-        round_t r = find_order(p, j, &pl, &s);
-        if (r == ROUND_ON) r = may_place(p, j, &s);
-        if (r == ROUND_ON) r = place(p, j, &pl, &s);
-        if (r == ROUND_END) return s;
+        round_t r = ROUND_END;
+        if (!atomic_load(j->abandon)) {
+            r = find_order(p, j, &pl, &s);
+            if (r == ROUND_ON) r = may_place(p, j, &s);
+            if (r == ROUND_ON) r = place(p, j, &pl, &s);
+        }
+        if (r == ROUND_END) break;
     }
+    /* A token taken before "submitting" (pipeline.c) and not spent, e.g.
+     * by an intent that expired, must not pay for another call. */
+    alpaca_set_prepaid(p->alpaca, 0);
+    return s;
 }

@@ -402,8 +402,15 @@ static void build_fill(const config_t *cfg, const intent_t *in, const alpaca_ord
                     !strcmp(type, "expired");
     json_t *j = event_base(in, "order-fill/v1", out->event_id);
     json_object_set_new(j, "type", json_string(type));
+    alpaca_order_t unsent;
+    if (!o) {  /* canceled before it was sent: no broker order, no order_id */
+        memset(&unsent, 0, sizeof(unsent));
+        intent_client_order_id(in, unsent.client_order_id, sizeof(unsent.client_order_id));
+        snprintf(unsent.status, sizeof(unsent.status), "canceled");
+        o = &unsent;
+    }
     json_object_set_new(j, "client_order_id", json_string(o->client_order_id));
-    json_object_set_new(j, "order_id", json_string(o->id));
+    if (o->id[0]) json_object_set_new(j, "order_id", json_string(o->id));
     json_object_set_new(j, "order_type", json_string(o->type[0] ? o->type : in->type));
     if (o->qty[0]) json_object_set_new(j, "qty", json_string(o->qty));
     else if (in->has_qty) json_object_set_new(j, "qty", json_string(in->qty.text));

@@ -65,7 +65,8 @@ void publish_build_fill(const config_t *cfg, const intent_t *in,
 /* The orders.fills event "canceled" (number 1) of the intent, with the
  * cancel that ended it: cancel_id the cancel request's intent_id ("" or
  * NULL for none: an operator's), cancel_reason "requested" or "operator"
- * ("" or NULL when the worker did not ask for the cancel). */
+ * ("" or NULL when the worker did not ask for the cancel).  o NULL: the
+ * intent was canceled before it was sent (no order_id, nothing filled). */
 void publish_build_canceled(const config_t *cfg, const intent_t *in, const alpaca_order_t *o,
                             const char *cancel_id, const char *cancel_reason, event_t *out);
 
