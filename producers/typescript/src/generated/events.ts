@@ -24,9 +24,9 @@ export interface OrderFillV1 {
   meta?: Record<string, unknown>
   client_order_id: string
   /**
-   * the broker's order id
+   * the broker's order id; absent only on the canceled event of an intent canceled before it was sent
    */
-  order_id: string
+  order_id?: string
   order_type: 'market' | 'limit' | 'stop' | 'stop_limit'
   qty?: Decimal
   notional?: Decimal

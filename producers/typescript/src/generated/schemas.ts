@@ -19,7 +19,6 @@ export const orderFillSchema = {
     "side",
     "occurred_at",
     "client_order_id",
-    "order_id",
     "order_type",
     "status",
     "filled_qty",
@@ -76,7 +75,7 @@ export const orderFillSchema = {
     },
     "order_id": {
       "type": "string",
-      "description": "the broker's order id"
+      "description": "the broker's order id; absent only on the canceled event of an intent canceled before it was sent"
     },
     "order_type": {
       "enum": [
@@ -145,6 +144,22 @@ export const orderFillSchema = {
     }
   },
   "allOf": [
+    {
+      "if": {
+        "properties": {
+          "type": {
+            "not": {
+              "const": "canceled"
+            }
+          }
+        }
+      },
+      "then": {
+        "required": [
+          "order_id"
+        ]
+      }
+    },
     {
       "if": {
         "properties": {
