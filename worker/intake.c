@@ -169,23 +169,28 @@ static int lane_wait(lane_t *lane, job_t **jobs, int max) {
     return n;
 }
 
+/* The message's signature header's value, NULL (and *len 0) for none: a
+ * header with a NULL value is a missing signature. */
+static const void *message_sig(const rd_kafka_message_t *m, size_t *len) {
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *sig = NULL;
+    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(hdrs, AUTH_HEADER, &sig, len) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        sig = NULL;
+    if (!sig) *len = 0;
+    return sig;
+}
+
 /* The pipeline's view of the batch's messages. */
 static void lane_items(job_t **jobs, pipeline_item_t *items, int n) {
     for (int i = 0; i < n; i++) {
         rd_kafka_message_t *m = jobs[i]->msg;
-        rd_kafka_headers_t *hdrs = NULL;
-        const void *sig = NULL;
         size_t sig_len = 0;
-        if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-            rd_kafka_header_get_last(hdrs, AUTH_HEADER, &sig, &sig_len) !=
-                RD_KAFKA_RESP_ERR_NO_ERROR)
-            sig = NULL;
+        const void *sig = message_sig(m, &sig_len);
         items[i] = (pipeline_item_t){
             {rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->key, m->key_len},
             jobs[i]->source, m->payload ? m->payload : "", m->payload ? m->len : 0,
             offsets_abandon_flag(jobs[i]->part), sig, sig_len, 0, -1};
-        /* A header with a NULL value is a missing signature. */
-        if (!sig) items[i].sig_len = 0;
     }
 }
 
@@ -230,16 +235,20 @@ static void *lane_main(void *arg) {
     return NULL;
 }
 
-static unsigned int key_hash(const rd_kafka_message_t *m) {
+static unsigned int key_hash_of(const void *key, size_t key_len, int32_t partition) {
     /* FNV-1a of the key; messages without a key stay in partition order. */
     unsigned int h = 2166136261u;
-    if (m->key && m->key_len) {
-        const unsigned char *s = m->key;
-        for (size_t i = 0; i < m->key_len; i++) h = (h ^ s[i]) * 16777619u;
+    if (key && key_len) {
+        const unsigned char *s = key;
+        for (size_t i = 0; i < key_len; i++) h = (h ^ s[i]) * 16777619u;
     } else {
-        h = (h ^ (unsigned int)m->partition) * 16777619u;
+        h = (h ^ (unsigned int)partition) * 16777619u;
     }
     return h;
+}
+
+static unsigned int key_hash(const rd_kafka_message_t *m) {
+    return key_hash_of(m->key, m->key_len, m->partition);
 }
 
 /* The kafka_in stage: from the message's creation time (the producer's
@@ -274,10 +283,11 @@ static int is_cancel(const rd_kafka_message_t *m) {
     return cancel;
 }
 
-/* The message's lane: its pool's lane for its key. */
-static lane_t *lane_for(intake_t *k, const rd_kafka_message_t *m, intent_source_t source) {
+/* The lane of an order intent (cancel: a cancel request) of source with
+ * the key's hash h: its pool's lane for its key. */
+static lane_t *lane_of(intake_t *k, int cancel, intent_source_t source, unsigned int h) {
     int first = 0, n = k->cfg->cancel_lanes;
-    if (!is_cancel(m)) {
+    if (!cancel) {
         first = n;
         n = k->cfg->user_lanes;
         if (source == INTENT_SOURCE_BOT) {
@@ -285,7 +295,87 @@ static lane_t *lane_for(intake_t *k, const rd_kafka_message_t *m, intent_source_
             n = k->cfg->concurrency;
         }
     }
-    return &k->lanes[first + (int)(key_hash(m) % (unsigned)n)];
+    return &k->lanes[first + (int)(h % (unsigned)n)];
+}
+
+static intent_source_t source_of(const intake_t *k, const char *topic) {
+    return !strcmp(topic, k->cfg->topic_user) ? INTENT_SOURCE_USER : INTENT_SOURCE_BOT;
+}
+
+/* The key a message is queued under: its Kafka key, or for a message
+ * without one its partition's ("#3"), so that those keep their order. */
+static const void *queue_key(const void *key, size_t key_len, int32_t partition,
+                             char nokey[16], size_t *len) {
+    if (key && key_len) {
+        *len = key_len;
+        return key;
+    }
+    *len = (size_t)snprintf(nokey, 16, "#%d", (int)partition);
+    return nokey;
+}
+
+/* keyqueue_find's match: the queued job is the message of intent ctx. */
+static int job_is_intent(const void *item, void *ctx) {
+    const rd_kafka_message_t *m = ((const job_t *)item)->msg;
+    const char *id = ctx;
+    size_t n = strlen(id);
+    if (!m->payload || !memmem(m->payload, m->len, id, n)) return 0;
+    const char *s = m->payload;
+    jsonscan_t sc;
+    int is = 0;
+    if (jsonscan_object(s, m->len, &sc) == 0)
+        for (size_t i = 0; i < sc.n; i++) {
+            const jsonscan_member_t *e = &sc.m[i];
+            if (e->key_len == 11 && !memcmp(s + e->key_off, "\"intent_id\"", 11))
+                is = e->val_len == n + 2 && !memcmp(s + e->val_off + 1, id, n);
+        }
+    jsonscan_free(&sc);
+    return is;
+}
+
+/* Copies what the pipeline needs of m into c (pipeline.h); -1 without
+ * memory. */
+static int copy_message(const rd_kafka_message_t *m, intent_source_t source,
+                        pipeline_copy_t *c) {
+    memset(c, 0, sizeof(*c));
+    snprintf(c->topic, sizeof(c->topic), "%s", rd_kafka_topic_name(m->rkt));
+    size_t sig_len = 0;
+    const void *sig = message_sig(m, &sig_len);
+    c->bytes = malloc(m->len + 1);
+    c->key = malloc(m->key_len + 1);
+    c->sig = malloc(sig ? sig_len + 1 : 1);
+    if (!c->bytes || !c->key || !c->sig) {
+        pipeline_copy_free(c);
+        return -1;
+    }
+    if (m->len) memcpy(c->bytes, m->payload, m->len);
+    if (m->key_len) memcpy(c->key, m->key, m->key_len);
+    if (sig) memcpy(c->sig, sig, sig_len);
+    c->item = (pipeline_item_t){{c->topic, m->partition, m->offset, m->key ? c->key : NULL,
+                                 m->key_len},
+                                source, c->bytes, m->len, NULL, sig ? c->sig : NULL,
+                                sig ? sig_len : 0, 0, -1};
+    return 0;
+}
+
+/* pipeline_shared_t.find_queued: the order intent target_id, queued under
+ * the same key as the cancel request `from` (in its order intents' lane),
+ * copied into *out.  1 found, 0 not, -1 without memory. */
+static int find_queued(void *ctx, const origin_t *from, const char *target_id,
+                       pipeline_copy_t *out) {
+    intake_t *k = ctx;
+    intent_source_t source = source_of(k, from->topic);
+    char nokey[16];
+    size_t len;
+    const void *key = queue_key(from->key, from->key_len, from->partition, nokey, &len);
+    lane_t *lane = lane_of(k, 0, source, key_hash_of(from->key, from->key_len, from->partition));
+    keyqueue_class_t cls = source == INTENT_SOURCE_USER ? KEYQUEUE_USERS : KEYQUEUE_BOTS;
+    int rc = 0;
+    pthread_mutex_lock(&k->lock);
+    job_t *j = keyqueue_find(lane->queue, cls, key, len, job_is_intent, (void *)target_id);
+    if (j) rc = copy_message(j->msg, j->source, out) < 0 ? -1 : 1;
+    pthread_mutex_unlock(&k->lock);
+    return rc;
 }
 
 /* pipeline_shared_t.queued_before: a message before `from` in its
@@ -301,16 +391,12 @@ static int queued_before(void *ctx, const origin_t *from) {
 
 static void dispatch(intake_t *k, rd_kafka_message_t *m) {
     const char *topic = rd_kafka_topic_name(m->rkt);
-    intent_source_t source =
-        !strcmp(topic, k->cfg->topic_user) ? INTENT_SOURCE_USER : INTENT_SOURCE_BOT;
-    lane_t *lane = lane_for(k, m, source);
+    intent_source_t source = source_of(k, topic);
+    lane_t *lane = lane_of(k, is_cancel(m), source, key_hash(m));
     job_t *j = calloc(1, sizeof(*j));
-    /* Messages without a key keep their partition's order: they share one
-     * queue per partition. */
     char nokey[16];
-    int nokey_len = snprintf(nokey, sizeof(nokey), "#%d", (int)m->partition);
-    const void *key = m->key && m->key_len ? m->key : nokey;
-    size_t key_len = m->key && m->key_len ? m->key_len : (size_t)nokey_len;
+    size_t key_len;
+    const void *key = queue_key(m->key, m->key_len, m->partition, nokey, &key_len);
     keyqueue_class_t cls = source == INTENT_SOURCE_USER ? KEYQUEUE_USERS : KEYQUEUE_BOTS;
     pthread_mutex_lock(&k->lock);
     offsets_part_t *p = offsets_part(k->offsets, topic, m->partition, 1);
@@ -576,6 +662,7 @@ static int start_shared(intake_t *k) {
     if (s->trading) s->auth = auth_start(cfg, err, sizeof(err));
     s->watch = cancelwatch_new();
     s->queued_before = queued_before;
+    s->find_queued = find_queued;
     s->queued_ctx = k;
     if (s->gate && s->circuits && s->budget && s->trading && s->auth && s->watch) return 0;
     log_msg(LOG_ERROR, "start_failed", NULL, "%s", s->gate ? err : "out of memory");

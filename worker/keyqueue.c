@@ -100,16 +100,25 @@ static int buckets_grow(keyqueue_t *q) {
     return 0;
 }
 
+/* The queue of the key in its hash chain, or NULL when it has no work. */
+static keyq_t *key_lookup(const keyqueue_t *q, unsigned int h, keyqueue_class_t cls,
+                          const void *key, size_t len) {
+    if (!q->n_buckets) return NULL;
+    keyq_t *k = q->buckets[h % q->n_buckets];
+    while (k && !(k->hash == h && k->cls == cls && k->key_len == len &&
+                  (len == 0 || !memcmp(k->key, key, len))))
+        k = k->hnext;
+    return k;
+}
+
 /* The queue of the key, made (with no items, in its ring) when it has
  * none; NULL without memory. */
 static keyq_t *key_find(keyqueue_t *q, keyqueue_class_t cls, const void *key, size_t len) {
     unsigned int h = key_hash(cls, key, len);
     if (q->n_keys >= q->n_buckets && buckets_grow(q) < 0) return NULL;
-    keyq_t **slot = &q->buckets[h % q->n_buckets], *k = *slot;
-    while (k && !(k->hash == h && k->cls == cls && k->key_len == len &&
-                  (len == 0 || !memcmp(k->key, key, len))))
-        k = k->hnext;
+    keyq_t *k = key_lookup(q, h, cls, key, len);
     if (k) return k;
+    keyq_t **slot = &q->buckets[h % q->n_buckets];
     k = calloc(1, sizeof(*k) + len);
     if (!k) return NULL;
     k->hash = h;
@@ -174,6 +183,14 @@ int keyqueue_take(keyqueue_t *q, void **out, int max) {
     while (n < max && (out[n] = take_one(q, &held))) n++;
     for (keyq_t *k; (k = ring_pop(&held));) ring_push(&q->rings[k->cls], k);
     return n;
+}
+
+void *keyqueue_find(const keyqueue_t *q, keyqueue_class_t cls, const void *key, size_t len,
+                    int (*match)(const void *item, void *ctx), void *ctx) {
+    keyq_t *k = key_lookup(q, key_hash(cls, key, len), cls, key, len);
+    for (node_t *n = k ? k->first : NULL; n; n = n->next)
+        if (match(n->item, ctx)) return n->item;
+    return NULL;
 }
 
 size_t keyqueue_items(const keyqueue_t *q) { return q->n_items; }

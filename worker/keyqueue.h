@@ -37,6 +37,11 @@ int keyqueue_push(keyqueue_t *q, keyqueue_class_t cls, const void *key, size_t l
  * many were taken (0 when empty). */
 int keyqueue_take(keyqueue_t *q, void **out, int max);
 
+/* The first item queued for the key for which match(item, ctx) is
+ * non-zero, left where it is; NULL if none. */
+void *keyqueue_find(const keyqueue_t *q, keyqueue_class_t cls, const void *key, size_t len,
+                    int (*match)(const void *item, void *ctx), void *ctx);
+
 /* Items queued, and keys with work. */
 size_t keyqueue_items(const keyqueue_t *q);
 size_t keyqueue_keys(const keyqueue_t *q);

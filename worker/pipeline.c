@@ -718,6 +718,55 @@ static void unlock_job(pipeline_t *p, job_t *j) {
     j->locked = 0;
 }
 
+void pipeline_copy_free(pipeline_copy_t *c) {
+    free(c->bytes);
+    free(c->key);
+    free(c->sig);
+    c->bytes = c->key = c->sig = NULL;
+}
+
+/* What pipeline_stop_queued does with the target, once recorded and locked:
+ * 1 ended, 0 left to its lane, -1 the ledger failed. */
+static int stop_recorded(pipeline_t *p, job_t *t, const intent_t *by) {
+    char err[256], from[LEDGER_STATE_MAX];
+    if (ledger_state_is_terminal(t->state)) return 1;
+    if (strcmp(t->state, "validated") != 0 && strcmp(t->state, "quota_granted") != 0) return 0;
+    snprintf(from, sizeof(from), "%s", t->state);
+    int marked = ledger_cancel_mark(p->ledger, t->in.intent_id, by->intent_id, "requested", err,
+                                    sizeof(err));
+    if (marked < 0) log_msg(LOG_WARN, "ledger_failed", by->intent_id, "%s", err);
+    if (marked <= 0) return marked;
+    step_t s = pipeline_cancel_unsent(p, t, from);
+    return s == STEP_DONE ? 1 : s == STEP_RETRY ? -1 : 0;
+}
+
+int pipeline_stop_queued(pipeline_t *p, const pipeline_item_t *it, const intent_t *by,
+                         int (*owned)(const intent_t *by, const intent_t *target)) {
+    char err[256];
+    job_t *t = calloc(1, sizeof(*t));
+    if (!t) return 0;
+    job_init(p, t, it);
+    int rc = 0;
+    /* Only a valid, signed intent of the request's sender, with the id the
+     * request names: anything else is left to its lane's verdict. */
+    if (t->verdict.status == INTENT_VALID && t->auth.status != AUTH_DENIED && !t->in.cancel &&
+        !strcmp(t->in.intent_id, by->target_intent_id) && owned(by, &t->in)) {
+        ledger_seen_t seen = LEDGER_SEEN;
+        int r = ensure_ledger(p, err, sizeof(err)) < 0 ? -1 : read_state(p, t, &seen, err,
+                                                                          sizeof(err));
+        if (r < 0) {
+            log_msg(LOG_WARN, "ledger_failed", by->intent_id, "%s", err);
+            rc = -1;
+        } else if (r == 0) {
+            if (seen != LEDGER_CONFLICT) rc = stop_recorded(p, t, by);
+            unlock_job(p, t);
+        }
+    }
+    intent_free(&t->in);
+    free(t);
+    return rc;
+}
+
 void pipeline_handle_many(pipeline_t *p, pipeline_item_t *items, int n) {
     if (n > PIPELINE_BATCH_MAX) n = PIPELINE_BATCH_MAX;  /* intake never asks more */
     p->n_jobs = n;

@@ -24,6 +24,7 @@
 #include "publish.h"
 
 typedef struct pipeline pipeline_t;
+typedef struct pipeline_copy pipeline_copy_t;
 
 /* What the lanes of a process share (each part has its own lock). */
 typedef struct pipeline_shared {
@@ -38,6 +39,12 @@ typedef struct pipeline_shared {
      * through this process (intake.c): a cancel request whose target is
      * unknown waits for it.  NULL: never. */
     int (*queued_before)(void *ctx, const origin_t *from);
+    /* A copy of order intent target_id's message if it is still queued
+     * under the key of the cancel request `from` (intake.c): the cancel
+     * stops it at once instead of waiting for its turn.  1 found, 0 not,
+     * -1 without memory.  NULL: never. */
+    int (*find_queued)(void *ctx, const origin_t *from, const char *target_id,
+                       pipeline_copy_t *out);
     void *queued_ctx;
     atomic_int ledger_down;   /* set while PostgreSQL fails: intake pauses */
 } pipeline_shared_t;
@@ -71,6 +78,15 @@ typedef struct pipeline_item {
                                  *abandon became non-zero first (it must not:
                                  the message will be redelivered) */
 } pipeline_item_t;
+
+/* A message copied out of a lane's queue (find_queued): the item's
+ * strings point into the copy's own buffers. */
+struct pipeline_copy {
+    pipeline_item_t item;
+    char topic[128];
+    char *bytes, *key, *sig;
+};
+void pipeline_copy_free(pipeline_copy_t *c);
 
 #define PIPELINE_BATCH_MAX 64
 

@@ -43,6 +43,30 @@ static step_t not_cancelable(pipeline_t *p, job_t *j, const char *fmt, const cha
     return pipeline_reject(p, j, "validated", "not_cancelable", msg, -1, NULL);
 }
 
+/* pipeline_stop_queued's test: the target is the sender's (as owns). */
+static int sender_owns(const intent_t *by, const intent_t *target) {
+    if (by->source != target->source) return 0;
+    if (by->source == INTENT_SOURCE_BOT) return !strcmp(target->bot_id, by->bot_id);
+    return !strcmp(target->user_id, by->user_id);
+}
+
+/* The target still queued in this process, found and stopped unsent at
+ * once: 1 when it has ended (the request then reads it again). */
+static int stop_queued(pipeline_t *p, job_t *j) {
+    if (!p->shared->find_queued) return 0;
+    pipeline_copy_t c;
+    int found = p->shared->find_queued(p->shared->queued_ctx, j->from, j->in.target_intent_id, &c);
+    if (found != 1) return 0;
+    c.item.abandon = j->abandon;
+    int ended = pipeline_stop_queued(p, &c.item, &j->in, sender_owns) == 1;
+    pipeline_copy_free(&c);
+    if (ended)
+        log_msg(LOG_INFO, "cancel_overtook", j->in.intent_id,
+                "target %s was still queued behind its key: stopped unsent",
+                j->in.target_intent_id);
+    return ended;
+}
+
 /* The request's sender, as cancelwatch.h knows owners. */
 static cancelwatch_owner_t sender(const intent_t *in) {
     return (cancelwatch_owner_t){in->source == INTENT_SOURCE_USER, in->bot_id, in->user_id};
@@ -102,9 +126,10 @@ step_t pipeline_cancel(pipeline_t *p, job_t *j) {
     }
     if (!found) {
         /* It may be ahead of this request in its partition, still queued
-         * in its lane (this request took a lane of its own): wait for it. */
+         * in its lane (this request took a lane of its own): stopped here
+         * if it is found queued, else waited for. */
         if (p->shared->queued_before && p->shared->queued_before(p->shared->queued_ctx, j->from))
-            return wait_for_target(p, j);
+            return stop_queued(p, j) ? STEP_NEXT : wait_for_target(p, j);
         return not_cancelable(p, j, "no intent %s is known", in->target_intent_id);
     }
     if (!owns(in, &t))

@@ -119,5 +119,14 @@ step_t pipeline_cancel_send(pipeline_t *p, job_t *j);
  * (pipeline_cancel.c). */
 step_t pipeline_cancel_unsent(pipeline_t *p, job_t *j, const char *from);
 
+/* For the cancel request `by`: records its target, a copy of whose message
+ * is still queued in this process (it), and, if it is valid, owned(by, it)
+ * and not yet placed, marks it for the request and ends it canceled
+ * unsent, under its lock; its own message later finds it ended.  1 when
+ * the target has ended (now or before), 0 when it is left to its lane, -1
+ * when the ledger failed (pipeline.c). */
+int pipeline_stop_queued(pipeline_t *p, const pipeline_item_t *it, const intent_t *by,
+                         int (*owned)(const intent_t *by, const intent_t *target));
+
 
 #endif
