@@ -264,23 +264,29 @@ static void observe_kafka_in(const rd_kafka_message_t *m) {
         metrics_observe(M_STAGE_SECONDS, (double)ms / 1000.0, "intake", "kafka_in");
 }
 
-/* Whether the message is a cancel request: its top-level "action" is
- * "cancel" (a quick look for the word first: most messages are orders).
- * Anything unreadable is not: the pipeline gives it its verdict. */
-static int is_cancel(const rd_kafka_message_t *m) {
-    static const char action[] = "\"action\"";
-    if (!m->payload || !memmem(m->payload, m->len, action, sizeof(action) - 1)) return 0;
+/* Whether the message's JSON object has a top-level member key whose
+ * value is exactly value (both as JSON text, quotes included), after a
+ * quick look for value's bytes (most messages are not what is sought).
+ * Anything unreadable has none. */
+static int member_is(const rd_kafka_message_t *m, const char *key, const char *value) {
+    size_t klen = strlen(key), vlen = strlen(value);
+    if (!m->payload || !memmem(m->payload, m->len, value, vlen)) return 0;
     const char *s = m->payload;
     jsonscan_t sc;
-    int cancel = 0;
+    int is = 0;
     if (jsonscan_object(s, m->len, &sc) == 0)
         for (size_t i = 0; i < sc.n; i++) {
             const jsonscan_member_t *e = &sc.m[i];
-            if (e->key_len == sizeof(action) - 1 && !memcmp(s + e->key_off, action, e->key_len))
-                cancel = e->val_len == 8 && !memcmp(s + e->val_off, "\"cancel\"", 8);
+            if (e->key_len == klen && !memcmp(s + e->key_off, key, klen))
+                is = e->val_len == vlen && !memcmp(s + e->val_off, value, vlen);
         }
     jsonscan_free(&sc);
-    return cancel;
+    return is;
+}
+
+/* Whether the message is a cancel request: its "action" is "cancel". */
+static int is_cancel(const rd_kafka_message_t *m) {
+    return member_is(m, "\"action\"", "\"cancel\"");
 }
 
 /* The lane of an order intent (cancel: a cancel request) of source with
@@ -316,21 +322,9 @@ static const void *queue_key(const void *key, size_t key_len, int32_t partition,
 
 /* keyqueue_find's match: the queued job is the message of intent ctx. */
 static int job_is_intent(const void *item, void *ctx) {
-    const rd_kafka_message_t *m = ((const job_t *)item)->msg;
-    const char *id = ctx;
-    size_t n = strlen(id);
-    if (!m->payload || !memmem(m->payload, m->len, id, n)) return 0;
-    const char *s = m->payload;
-    jsonscan_t sc;
-    int is = 0;
-    if (jsonscan_object(s, m->len, &sc) == 0)
-        for (size_t i = 0; i < sc.n; i++) {
-            const jsonscan_member_t *e = &sc.m[i];
-            if (e->key_len == 11 && !memcmp(s + e->key_off, "\"intent_id\"", 11))
-                is = e->val_len == n + 2 && !memcmp(s + e->val_off + 1, id, n);
-        }
-    jsonscan_free(&sc);
-    return is;
+    char quoted[48];
+    snprintf(quoted, sizeof(quoted), "\"%s\"", (const char *)ctx);
+    return member_is(((const job_t *)item)->msg, "\"intent_id\"", quoted);
 }
 
 /* Copies what the pipeline needs of m into c (pipeline.h); -1 without
