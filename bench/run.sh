@@ -45,6 +45,14 @@
 #       bots and 20 users (each under its own quota): trading API calls in
 #       every full minute (sampled from /_sim/stats each second), responses_429,
 #       max_requests_in_any_period, and the oldest waiting intent's wait.
+#   priority    a fresh stack, 3 replicas, the budget scaled tenfold
+#       (ALPACA_CALLS_PER_MIN 200 per RATE_PERIOD_MS 6000, workers and
+#       simulator), quotas lifted: one bot floods (3,000 intents) and sixty
+#       others queue 20 each, far beyond the budget; meanwhile, every 500 ms,
+#       a user places a market order and a bot cancels one of its resting
+#       orders (40 of each, bench/priority.py): publication -> the user
+#       intent's accepted and terminal events, and -> the cancel's outcome,
+#       read back; the workers' budget wait by priority.
 #
 # Except in the realtime scenarios, the simulator fills marketable orders
 # inside the POST (SIM_FILL_ON_SUBMIT=1, no partial fills) so that an intent's terminal outcome is the worker's work,
@@ -79,7 +87,7 @@ while (($# > 0)); do
         --only) ONLY=$2; shift ;;
         -h | --help)
             sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
-            echo "usage: compose/dev bench [--quick] [--state DIR] [--only throughput,latency,realtime,backlog,budget]"
+            echo "usage: compose/dev bench [--quick] [--state DIR] [--only throughput,latency,realtime,backlog,budget,priority]"
             exit 0
             ;;
         *) echo "bench: unknown argument '$1'" >&2; exit 2 ;;
@@ -107,6 +115,7 @@ if ((QUICK)); then
     BUDGET_REPLICAS=2 BUDGET_CALLS=20 BUDGET_PERIOD_MS=5000 BUDGET_SECONDS=20 BUDGET_RATE=10
     BUDGET_BOTS=20 BUDGET_USERS=4
     RT_RATES=(20 200) RT_WARMUP=1 RT_DURATION=3
+    PRIO_ARGS=(--flood 200 --others 10 --per-other 5 --probes 6 --settle 2 --timeout 60)
 else
     TP_REPLICAS=(1 2) TP_WARMUP=10 TP_DURATION=30 TP_WINDOW=4000
     LAT_REPLICAS=2 LAT_RATE=1000 LAT_WARMUP=10 LAT_DURATION=30
@@ -114,6 +123,7 @@ else
     BUDGET_REPLICAS=3 BUDGET_CALLS=200 BUDGET_PERIOD_MS=60000 BUDGET_SECONDS=300 BUDGET_RATE=25
     BUDGET_BOTS=200 BUDGET_USERS=20
     RT_RATES=(20 200) RT_WARMUP=5 RT_DURATION=60
+    PRIO_ARGS=(--flood 3000 --others 60 --per-other 20 --probes 40 --settle 5 --timeout 120)
 fi
 BOTS=${BENCH_BOTS:-100} USERS=${BENCH_USERS:-10}
 
@@ -680,6 +690,68 @@ scenario_budget() {
         >"$WORK/$name.json"
 }
 
+# The priority scenario: the budget scaled tenfold, workers and simulator.
+env_priority() {
+    export BOT_TRADES_PER_MIN=1000000 USER_TRADES_PER_MIN=1000000
+    export ALPACA_CALLS_PER_MIN=200 RATE_PERIOD_MS=6000 INTENT_MAX_AGE_MS=3600000 LOG_LEVEL=warn
+    unset SIM_FILL_ON_SUBMIT SIM_PARTIAL_FILL_RATE DEV_KAFKA_PARTITIONS WORKER_MAX_IN_FLIGHT
+}
+
+scenario_priority() {
+    local name=priority
+    env_priority
+    stack_fresh 3
+    say "scenario priority: 3 replicas, 200 calls per 6000 ms; ${PRIO_ARGS[*]}"
+    if ! /usr/bin/python3 "$REPO/bench/priority.py" --sim "$SIM" "${PRIO_ARGS[@]}" \
+        >"$WORK/$name.probe.json" 2>"$WORK/$name.err" || ! jq -e '.user_to_accepted' \
+        "$WORK/$name.probe.json" >/dev/null 2>&1; then
+        tail -n 20 "$WORK/$name.err" >&2
+        scenario_failed "$name" "bench/priority.py produced no result"
+        return 0
+    fi
+    scrape_workers "$WORK/$name.metrics"
+    jq -n --slurpfile p "$WORK/$name.probe.json" --argjson w "$(budget_waits "$WORK/$name.metrics")" \
+        --arg args "${PRIO_ARGS[*]}" '
+        {scenario: "priority", replicas: 3, calls_per_period_limit: 200, period_ms: 6000,
+         probe_args: $args, budget_wait_by_priority: $w} + $p[0]' >"$WORK/$name.json"
+}
+
+# budget_waits METRICS: per priority, the grants and the p50/p99/max of
+# order_worker_alpaca_budget_wait_seconds (upper bucket bounds, ms), summed
+# over the replicas' scrapes.
+budget_waits() {
+    awk '
+        /^order_worker_alpaca_budget_wait_seconds_bucket/ {
+            match($0, /priority="[^"]*"/); p = substr($0, RSTART + 10, RLENGTH - 11)
+            match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5)
+            b[p, le] += $NF; les[le] = 1; ps[p] = 1
+        }
+        /^order_worker_alpaca_budget_wait_seconds_count/ {
+            match($0, /priority="[^"]*"/); c[substr($0, RSTART + 10, RLENGTH - 11)] += $NF
+        }
+        END {
+            k = 0
+            for (le in les) if (le != "+Inf") { v[++k] = le + 0; key[le + 0] = le }
+            for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+            printf "{"; sep = ""
+            for (p in ps) {
+                printf "%s\"%s\":{\"grants\":%d", sep, p, c[p]; sep = ","
+                split("0.5 0.99 1", q, " "); split("p50_ms p99_ms max_ms", nm, " ")
+                for (x = 1; x <= 3; x++) {
+                    out = "null"
+                    if (c[p] > 0) {
+                        out = "\">60000\""
+                        for (i = 1; i <= k; i++) if (b[p, key[v[i]]] >= q[x] * c[p]) { out = v[i] * 1000; break }
+                    }
+                    printf ",\"%s\":%s", nm[x], out
+                }
+                printf "}"
+            }
+            print "}"
+        }
+    ' "$1"
+}
+
 # The workers' budget wait histogram (max bucket reached), summed.
 hist_budget_snapshot() {
     scrape_workers "$1.raw"
@@ -726,7 +798,7 @@ machine_json() {
 
 write_report() {
     local f files=()
-    for f in throughput-1 throughput-2 "latency-$LAT_RATE" "${RT_RATES[@]/#/realtime-}" backlog budget; do
+    for f in throughput-1 throughput-2 "latency-$LAT_RATE" "${RT_RATES[@]/#/realtime-}" backlog budget priority; do
         [[ -s $WORK/$f.json ]] && files+=("$WORK/$f.json")
     done
     local cmd="compose/dev bench${ARGS[*]:+ ${ARGS[*]}}" v
@@ -758,12 +830,13 @@ if want latency; then scenario_latency; fi
 if want realtime; then scenario_realtime; fi
 if want backlog; then scenario_backlog; fi
 if want budget; then scenario_budget; fi
+if want priority; then scenario_priority; fi
 write_report
 if ((${#FAILED_SCENARIOS[@]} > 0)); then
     die "scenarios without numbers: ${FAILED_SCENARIOS[*]}"
 fi
 # Every scenario asked for must have produced its file.
-for f in "${TP_REPLICAS[@]/#/throughput-}" "latency-$LAT_RATE" "${RT_RATES[@]/#/realtime-}" backlog budget; do
+for f in "${TP_REPLICAS[@]/#/throughput-}" "latency-$LAT_RATE" "${RT_RATES[@]/#/realtime-}" backlog budget priority; do
     case $f in throughput-*) w=throughput ;; latency-*) w=latency ;; realtime-*) w=realtime ;; *) w=$f ;; esac
     want "$w" || continue
     [[ -s $WORK/$f.json ]] || die "scenario $f produced no result"

@@ -47,6 +47,7 @@ def rejections: if (.rejections_per_s | type) == "number" then " (rejections: \(
 | ([$s | to_entries[] | select(.key | startswith("realtime-")) | .value] | sort_by(.rate)) as $rt
 | $s.backlog as $b
 | $s.budget as $bu
+| $s.priority as $pr
 | [
   "Benchmark results\(if $quick then " (quick: tiny sizes; it only checks that every scenario works)" else "" end)",
   "",
@@ -79,6 +80,12 @@ def rejections: if (.rejections_per_s | type) == "number" then " (rejections: \(
       "| budget run (\($bu.replicas) replicas, \($bu.calls_per_period_limit) calls / \($bu.period_ms / 1000) s, \($bu.offered_per_s) intents/s offered for \($bu.run_seconds) s): trading API calls in each full period | \([$bu.calls_per_full_period[].calls] | map(tostring) | join(", ")) | >= \($bu.calls_per_period_limit * 0.975 | floor) each | \(met($quick; ($bu.calls_per_full_period | length) > 0 and $bu.min_calls_in_a_full_period >= ($bu.calls_per_period_limit * 0.975 | floor))) |",
       "| budget run: responses_429 (max requests in any period: \($bu.max_requests_in_any_period)) | \($bu.responses_429) | 0 | \(met($quick; $bu.responses_429 == 0)) |",
       "| budget run: oldest waiting intent at the end (longest wait to `accepted`: \($bu.longest_wait_to_accepted_ms / 1000 | num(1)) s) | \(if $bu.oldest_waiting_intent_age_ms >= 0 then "\($bu.oldest_waiting_intent_age_ms / 1000 | num(1)) s" else "none waiting" end) | -- | -- |"
+   else empty end),
+  (if $pr then
+      "| priority run (\($pr.replicas) replicas, \($pr.calls_per_period_limit) calls / \($pr.period_ms / 1000) s; \($pr.flood_intents) bot intents flooding): user intent published -> `accepted` read back, p50 / p99 / max (\($pr.user_to_accepted.n) of \($pr.user_to_accepted.n + $pr.user_missing)) | \($pr.user_to_accepted.p50_ms // "-") / \($pr.user_to_accepted.p99_ms // "-") / \($pr.user_to_accepted.max_ms // "-") ms | p99 <= 2,000 ms | \(met($quick; $pr.user_missing == 0 and ($pr.user_to_accepted.p99_ms // 1e9) <= 2000)) |",
+      "| priority run: cancel request published -> its outcome read back, p50 / p99 / max (\($pr.cancel_outcomes | to_entries | map("\(.value) \(.key)") | join(", "))) | \($pr.cancel_to_outcome.p50_ms // "-") / \($pr.cancel_to_outcome.p99_ms // "-") / \($pr.cancel_to_outcome.max_ms // "-") ms | p99 <= 2,000 ms | \(met($quick; $pr.cancel_missing == 0 and ($pr.cancel_to_outcome.p99_ms // 1e9) <= 2000)) |",
+      "| priority run: budget wait p99 by priority (cancel / user / bot) | \($pr.budget_wait_by_priority.cancel.p99_ms // "-") / \($pr.budget_wait_by_priority.user.p99_ms // "-") / \($pr.budget_wait_by_priority.bot.p99_ms // "-") ms (bucket bounds) | -- | -- |",
+      "| priority run: flood intents accepted by the end of the probes | \($pr.flood_accepted_by_end) of \($pr.flood_intents) | -- | -- |"
    else empty end),
   stage_table($rt),
   "",

@@ -114,9 +114,9 @@ step_t pipeline_submit(pipeline_t *p, job_t *j);
 step_t pipeline_cancel(pipeline_t *p, job_t *j);
 step_t pipeline_cancel_send(pipeline_t *p, job_t *j);
 
-/* An order intent that a cancel marked before it was sent (state `from`,
- * validated or quota_granted) ends "canceled", with no broker order
- * (pipeline_cancel.c). */
+/* An order intent that a cancel marked before it was sent (state `from`:
+ * validated, quota_granted, or submitting once no order is proven to
+ * exist) ends "canceled", with no broker order (pipeline_cancel.c). */
 step_t pipeline_cancel_unsent(pipeline_t *p, job_t *j, const char *from);
 
 /* For the cancel request `by`: records its target, a copy of whose message

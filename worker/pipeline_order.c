@@ -140,9 +140,16 @@ static round_t find_order(pipeline_t *p, job_t *j, placing_t *pl, step_t *s) {
     return ROUND_ON;
 }
 
-/* Known not to exist: placing is safe, unless it is too late, the broker's
- * circuit is open, or (before the first POST) the account may not trade. */
+/* Known not to exist: placing is safe, unless a cancel marked the intent,
+ * it is too late, the broker's circuit is open, or (before the first POST)
+ * the account may not trade. */
 static round_t may_place(pipeline_t *p, job_t *j, step_t *s) {
+    if (!j->posted && j->cancel_marked) {
+        /* Resumed in "submitting" with a cancel's mark (it came after a
+         * crash left the intent here): no order exists, so none is made. */
+        *s = pipeline_cancel_unsent(p, j, "submitting");
+        return ROUND_END;
+    }
     if (intent_is_expired(&j->in, timefmt_now_ms())) {
         int unsent = !j->posted && !j->held;
         *s = pipeline_reject(p, j, "submitting", unsent ? "expired" : "broker_unavailable",
