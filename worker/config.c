@@ -155,8 +155,9 @@ static const setting_t SETTINGS[] = {
     {"WORKER_BATCH_MAX", "32", K_INT, NUM(batch_max), 1, 64,
      "a lane takes up to this many queued intents of different keys at once, "
      "and records, moves and settles them in one statement each", NULL},
-    {"WORKER_MAX_IN_FLIGHT", "1000", K_INT, NUM(max_in_flight), 1, 1000000,
-     "messages held at once; consumption waits beyond this", NULL},
+    {"WORKER_MAX_IN_FLIGHT", "10000", K_INT, NUM(max_in_flight), 1, 1000000,
+     "messages of one intent topic held at once; that topic's consumption waits "
+     "beyond this", NULL},
     {"ALPACA_TIMEOUT_MS", "10000", K_MS, NUM(alpaca_timeout_ms), 1, 600000,
      "total time allowed for one Alpaca call", NULL},
     {"ALPACA_CONNECT_TIMEOUT_MS", "3000", K_MS, NUM(alpaca_connect_timeout_ms), 1, 600000,

@@ -102,8 +102,10 @@ typedef struct intake {
     pthread_cond_t done_cv; /* a message finished */
     offsets_t *offsets;
     int in_flight;
+    int in_flight_of[2];    /* by intent_source_t: back-pressure is per topic */
     int stopping;           /* lanes exit when their queue is empty */
-    int paused;             /* consumption paused for back-pressure */
+    int paused_of[2];       /* by intent_source_t: that topic's consumption is
+                               paused for back-pressure */
     int session_timeout_ms;   /* the consumer's, as configured */
     atomic_int ever_assigned; /* an assignment arrived (set by the consumer
                                  thread, read by the readiness probe) */
@@ -210,6 +212,7 @@ static void lane_finish(lane_t *lane, job_t **jobs, const pipeline_item_t *items
          * next. */
         offsets_finish(jobs[i]->part, jobs[i]->msg->offset, items[i].rc == 0);
         k->in_flight--;
+        k->in_flight_of[jobs[i]->source]--;
     }
     pthread_cond_broadcast(&k->done_cv);
     pthread_mutex_unlock(&k->lock);
@@ -409,10 +412,26 @@ static void dispatch(intake_t *k, rd_kafka_message_t *m) {
         abort();
     }
     k->in_flight++;
+    k->in_flight_of[source]++;
     pthread_cond_signal(&lane->work_cv);
     pthread_mutex_unlock(&k->lock);
     metrics_add(M_INTENTS_CONSUMED, 1, topic, NULL);
     observe_kafka_in(m);
+}
+
+/* The topic of a source (intent_source_t). */
+static const char *topic_of(const intake_t *k, int src) {
+    return src == INTENT_SOURCE_USER ? k->cfg->topic_user : k->cfg->topic_bot;
+}
+
+/* The partitions of parts on topic, a new list (NULL without memory). */
+static rd_kafka_topic_partition_list_t *topic_parts(const rd_kafka_topic_partition_list_t *parts,
+                                                     const char *topic) {
+    rd_kafka_topic_partition_list_t *of = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; of && i < parts->cnt; i++)
+        if (!strcmp(parts->elems[i].topic, topic))
+            rd_kafka_topic_partition_list_add(of, topic, parts->elems[i].partition);
+    return of;
 }
 
 /* ---- rebalances -------------------------------------------------------------- */
@@ -494,10 +513,15 @@ static void on_assign(intake_t *k, rd_kafka_t *rk, rd_kafka_topic_partition_list
     } else {
         rd_kafka_assign(rk, parts);
     }
-    /* A pause belongs to this process, not to the partition: newly
-     * assigned partitions join the current back-pressure state. */
-    if (k->paused) rd_kafka_pause_partitions(rk, parts);
-    else rd_kafka_resume_partitions(rk, parts);
+    /* A pause belongs to this process and topic, not to the partition:
+     * newly assigned partitions join their topic's back-pressure state. */
+    for (int src = 0; src < 2; src++) {
+        rd_kafka_topic_partition_list_t *of = topic_parts(parts, topic_of(k, src));
+        if (!of) continue;
+        if (k->paused_of[src]) rd_kafka_pause_partitions(rk, of);
+        else rd_kafka_resume_partitions(rk, of);
+        rd_kafka_topic_partition_list_destroy(of);
+    }
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -553,31 +577,44 @@ static void await_first_assignment(intake_t *k) {
 
 /* ---- back-pressure -------------------------------------------------------- */
 
-static void set_paused(intake_t *k, int pause, int in_flight, const char *why) {
-    rd_kafka_topic_partition_list_t *a = NULL;
+/* Back-pressure is per topic: a flood of bot intents that fills a replica
+ * pauses the bot topic, never the users' (their intents go on to their own
+ * lanes and first in the budget).  Cancel requests travel on their target's
+ * topic: one published behind more than WORKER_MAX_IN_FLIGHT intents of
+ * this replica waits for them to be taken. */
+
+static void set_paused(intake_t *k, int src, int pause, int in_flight, const char *why) {
+    rd_kafka_topic_partition_list_t *a = NULL, *of;
     if (rd_kafka_assignment(k->rk, &a) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
-    if (pause) rd_kafka_pause_partitions(k->rk, a);
-    else rd_kafka_resume_partitions(k->rk, a);
+    of = topic_parts(a, topic_of(k, src));
     rd_kafka_topic_partition_list_destroy(a);
-    k->paused = pause;
+    if (!of) return;
+    if (pause) rd_kafka_pause_partitions(k->rk, of);
+    else rd_kafka_resume_partitions(k->rk, of);
+    rd_kafka_topic_partition_list_destroy(of);
+    k->paused_of[src] = pause;
     log_msg(LOG_INFO, pause ? "consumption_paused" : "consumption_resumed", NULL,
-            "%s%s%d message(s) in flight (limit %d)", why, *why ? "; " : "", in_flight,
-            k->cfg->max_in_flight);
+            "%s: %s%s%d message(s) of it in flight (limit %d)", topic_of(k, src), why,
+            *why ? "; " : "", in_flight, k->cfg->max_in_flight);
 }
 
-/* Stops taking intents while too many are held, while the ledger is down
- * (nothing may be acted on without it), or while the broker's order circuit
- * is open (intents wait, not fail); takes them again once none holds and
- * at most half the limit is in flight. */
-static void back_pressure(intake_t *k, int in_flight) {
-    const char *why = NULL;
-    if (in_flight >= k->cfg->max_in_flight) why = "too many intents in flight";
-    else if (atomic_load(&k->shared.ledger_down)) why = "the ledger (PostgreSQL) is unreachable";
+/* Stops taking a topic's intents while too many of them are held, and
+ * every topic's while the ledger is down (nothing may be acted on without
+ * it) or the broker's order circuit is open (intents wait, not fail);
+ * takes them again once none holds and at most half the limit is in
+ * flight. */
+static void back_pressure(intake_t *k, const int in_flight_of[2]) {
+    const char *all = NULL;
+    if (atomic_load(&k->shared.ledger_down)) all = "the ledger (PostgreSQL) is unreachable";
     else if (!circuits_allow_peek(k->shared.circuits, OP_PLACE))
-        why = "the circuit breaker for place_order is open";
-    if (!k->paused && why) set_paused(k, 1, in_flight, why);
-    else if (k->paused && !why && in_flight <= k->cfg->max_in_flight / 2)
-        set_paused(k, 0, in_flight, "");
+        all = "the circuit breaker for place_order is open";
+    for (int src = 0; src < 2; src++) {
+        const char *why = in_flight_of[src] >= k->cfg->max_in_flight
+                              ? "too many intents in flight" : all;
+        if (!k->paused_of[src] && why) set_paused(k, src, 1, in_flight_of[src], why);
+        else if (k->paused_of[src] && !why && in_flight_of[src] <= k->cfg->max_in_flight / 2)
+            set_paused(k, src, 0, in_flight_of[src], "");
+    }
 }
 
 /* ---- operations: statistics, gauges, probes --------------------------------- */
@@ -595,7 +632,14 @@ static void update_gauges(intake_t *k) {
     int assigned = offsets_assigned(k->offsets);
     metrics_set(M_IN_FLIGHT, k->in_flight, NULL, NULL);
     metrics_set(M_PARTITIONS_ASSIGNED, assigned, NULL, NULL);
-    metrics_set(M_PARTITIONS_PAUSED, k->paused ? assigned : 0, NULL, NULL);
+    int paused = 0;
+    for (int i = 0; i < offsets_count(k->offsets); i++) {
+        offsets_part_t *p = offsets_at(k->offsets, i);
+        int src = !strcmp(offsets_topic(p), k->cfg->topic_user) ? INTENT_SOURCE_USER
+                                                                  : INTENT_SOURCE_BOT;
+        paused += offsets_is_assigned(p) && k->paused_of[src];
+    }
+    metrics_set(M_PARTITIONS_PAUSED, paused, NULL, NULL);
 }
 
 /* The admin endpoint's probe, on its thread: a snapshot for readiness.h. */
@@ -746,9 +790,9 @@ static void consume(intake_t *k, const volatile sig_atomic_t *stop) {
         pthread_mutex_lock(&k->lock);
         store_offsets(k);
         update_gauges(k);
-        int in_flight = k->in_flight;
+        int in_flight_of[2] = {k->in_flight_of[0], k->in_flight_of[1]};
         pthread_mutex_unlock(&k->lock);
-        back_pressure(k, in_flight);
+        back_pressure(k, in_flight_of);
     }
 }
 

@@ -147,6 +147,8 @@ void offsets_finish(offsets_part_t *p, int64_t offset, int ok) {
 
 int offsets_pending(const offsets_part_t *p) { return p->pending; }
 
+int offsets_is_assigned(const offsets_part_t *p) { return p->assigned; }
+
 /* The ring's head is its oldest unfinished offset (a finished prefix is
  * dropped as soon as it forms). */
 int offsets_pending_before(const offsets_part_t *p, int64_t offset) {

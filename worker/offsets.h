@@ -34,6 +34,8 @@ int32_t offsets_partition(const offsets_part_t *p);
 /* The partition is assigned to this consumer (again): its abandon flag is
  * cleared. */
 void offsets_assign(offsets_part_t *p);
+/* Whether the partition is assigned to this consumer. */
+int offsets_is_assigned(const offsets_part_t *p);
 /* How many of the table's partitions are assigned. */
 int offsets_assigned(const offsets_t *t);
 
