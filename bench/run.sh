@@ -661,7 +661,7 @@ scenario_budget() {
     stats=$(curl -fsS --max-time 5 "$SIM/_sim/stats" || echo '{}')
     jq -n --argjson replicas "$BUDGET_REPLICAS" --argjson calls "$BUDGET_CALLS" \
         --argjson period "$BUDGET_PERIOD_MS" --argjson secs "$BUDGET_SECONDS" --argjson rate "$BUDGET_RATE" \
-        --argjson offered "$total" \
+        --argjson offered "$total" --argjson reserve "${ALPACA_BUDGET_RESERVE_PCT:-10}" \
         --slurpfile lg "$WORK/$name.loadgen.json" --slurpfile s <(jq -s . "$WORK/$name.samples") \
         --argjson stats "$stats" --slurpfile bw <(cat "$WORK/$name.b1" 2>/dev/null || echo null) '
         ($s[0]) as $s | ($s[0].t) as $t0 |
@@ -672,6 +672,7 @@ scenario_budget() {
             {period: ($k + 1), calls: ($b.calls - $a.calls), responses_429: ($b.r429 - $a.r429),
              seconds: ($b.t - $a.t)})) as $per |
         {scenario: "budget", replicas: $replicas, calls_per_period_limit: $calls, period_ms: $period,
+         reserve_pct: $reserve, bots_share: ($calls - (($calls * $reserve + 99) / 100 | floor)),
          run_seconds: $secs, offered_per_s: $rate, offered_intents: $offered,
          calls_per_full_period: $per,
          min_calls_in_a_full_period: ([$per[].calls] | min),

@@ -37,6 +37,7 @@ static const char budget_script[] =
     "local window = tonumber(ARGV[2])\n"
     "local id = ARGV[3]\n"
     "local score = tonumber(ARGV[4])\n"
+    "local ceiling = math.min(tonumber(ARGV[5]), limit)\n"
     "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)\n"
     "redis.call('ZADD', KEYS[2], 'NX', score, id)\n"
     "redis.call('HSET', KEYS[3], id, now)\n"
@@ -52,7 +53,7 @@ static const char budget_script[] =
     "local blocked = tonumber(redis.call('GET', KEYS[4]) or '0')\n"
     "if now < blocked then return {0, blocked - now, used} end\n"
     "local ahead = redis.call('ZRANK', KEYS[2], id) or 0\n"
-    "if used + ahead < limit then\n"
+    "if used + ahead < ceiling then\n"
     "  redis.call('ZADD', KEYS[1], now, id)\n"
     "  redis.call('ZREM', KEYS[2], id)\n"
     "  redis.call('HDEL', KEYS[3], id)\n"
@@ -62,7 +63,7 @@ static const char budget_script[] =
     "  return {1, 0, used + 1}\n"
     "end\n"
     "local wait = 10\n"
-    "if used >= limit then\n"
+    "if used >= ceiling then\n"
     "  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
     "  if oldest[2] then wait = tonumber(oldest[2]) + window - now + 1 end\n"
     "  if wait < 1 then wait = 1 end\n"
@@ -115,21 +116,35 @@ void budget_free(budget_t *b) {
     free(b);
 }
 
+/* How many calls of the window a caller of prio may see used before it:
+ * the limit less the reserve (ALPACA_BUDGET_RESERVE_PCT, whole calls) for
+ * bot placements and following, less half of it for user placements, the
+ * whole limit for cancels. */
+static long long ceiling_of(const config_t *cfg, budget_priority_t prio) {
+    long long limit = cfg->alpaca_calls_per_min;
+    long long reserve = (limit * cfg->budget_reserve_pct + 99) / 100;
+    if (prio == BUDGET_CANCEL) return limit;
+    if (prio == BUDGET_USER) return limit - reserve / 2;
+    return limit - reserve;
+}
+
 /* One attempt: 1 granted, 0 not (wait *wait_ms), -1 Redis failed. */
-static int attempt(budget_t *b, const char *id, long long score, int64_t *wait_ms) {
+static int attempt(budget_t *b, const char *id, budget_priority_t prio, long long score,
+                   int64_t *wait_ms) {
     char err[256];
     long long window = b->cfg->rate_period_ms + b->cfg->budget_margin_ms;
+    long long ceiling = ceiling_of(b->cfg, prio);
     pthread_mutex_lock(&b->lock);
     redisReply *r = redisconn_command_raw(
         b->redis, err, sizeof(err),
-        "EVALSHA %s 4 " BUDGET_KEYS " %d %lld %s %lld",
-        b->sha, b->cfg->alpaca_calls_per_min, window, id, score);
+        "EVALSHA %s 4 " BUDGET_KEYS " %d %lld %s %lld %lld",
+        b->sha, b->cfg->alpaca_calls_per_min, window, id, score, ceiling);
     if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8)) {
         freeReplyObject(r);
         r = redisconn_command_raw(
             b->redis, err, sizeof(err),
-            "EVAL %s 4 " BUDGET_KEYS " %d %lld %s %lld",
-            budget_script, b->cfg->alpaca_calls_per_min, window, id, score);
+            "EVAL %s 4 " BUDGET_KEYS " %d %lld %s %lld %lld",
+            budget_script, b->cfg->alpaca_calls_per_min, window, id, score, ceiling);
     }
     int rc = -1;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
@@ -175,7 +190,7 @@ int budget_take(budget_t *b, budget_priority_t prio, int64_t deadline_mono_ms,
     int64_t start = timefmt_mono_ms();
     for (;;) {
         int64_t wait = 0;
-        int r = attempt(b, id, score, &wait);
+        int r = attempt(b, id, prio, score, &wait);
         int64_t now = timefmt_mono_ms();
         if (r != 0) {  /* granted, or unpaced */
             if (r == 1) {
@@ -207,6 +222,15 @@ int budget_is_short(budget_t *b, int calls) {
 
 void budget_observe(budget_t *b, long long remaining, long long reset_epoch_s, int was_429) {
     if (!(was_429 || remaining == 0)) return;
+    /* "Remaining 0" when the fleet's own log is full says nothing new: the
+     * log already holds every caller until a call leaves the window (a
+     * block until Alpaca's reset, rounded up to its second, would hold the
+     * reserve's callers too).  It blocks only when the log thought there
+     * was room: someone else spends the account's calls. */
+    pthread_mutex_lock(&b->lock);
+    int own = !was_429 && b->last_used >= b->cfg->alpaca_calls_per_min;
+    pthread_mutex_unlock(&b->lock);
+    if (own) return;
     long long until = reset_epoch_s > 0 ? reset_epoch_s * 1000 : timefmt_now_ms() + 1000;
     long long ttl = until - timefmt_now_ms();
     if (ttl <= 0) return;

@@ -8,10 +8,15 @@
  * the limit.  Callers that find it empty wait in a queue ordered by
  * priority, then arrival: cancels, then user placements, then bot
  * placements, then order following.  A caller is granted a token when the calls in the log plus
- * the callers queued ahead of it are below the limit, so nothing jumps the
- * queue when tokens are scarce and nobody waits when they are plenty.
- * Alpaca's own word tightens it: X-Ratelimit-Remaining 0 or a 429 blocks
- * every grant until X-Ratelimit-Reset.  Without Redis, calls go unpaced
+ * the callers queued ahead of it are below its ceiling, so nothing jumps the
+ * queue when tokens are scarce and nobody waits when they are plenty.  The
+ * ceiling keeps a reserve (ALPACA_BUDGET_RESERVE_PCT) from bot placements
+ * and following: a bot flood that fills the window still leaves calls for
+ * users' placements and for cancels, which would otherwise wait for the
+ * window's oldest call to leave it (up to a whole period).
+ * Alpaca's own word tightens it: a 429, or X-Ratelimit-Remaining 0 while the
+ * log thought there was room (another program spends the account's calls),
+ * blocks every grant until X-Ratelimit-Reset.  Without Redis, calls go unpaced
  * (Alpaca's 429 then protects the account). */
 #ifndef BUDGET_H
 #define BUDGET_H

@@ -65,6 +65,8 @@ typedef struct config {
     int64_t position_check_ms;   /* how often one replica compares the ledger's
                                     positions with Alpaca's */
     int64_t budget_margin_ms;    /* Alpaca budget: safety margin on the period */
+    int budget_reserve_pct;      /* Alpaca budget: share kept from bots for users
+                                    and cancels */
     int64_t reconcile_interval_ms; /* how often the reconciler looks */
     int64_t reconcile_after_ms;  /* an intent this long unmoved is stuck */
     char failpoint[32];          /* tests only: crash at this point */
