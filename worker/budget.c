@@ -118,13 +118,13 @@ void budget_free(budget_t *b) {
 
 /* How many calls of the window a caller of prio may see used before it:
  * the limit less the reserve (ALPACA_BUDGET_RESERVE_PCT, whole calls) for
- * bot placements and following, less half of it for user placements, the
- * whole limit for cancels. */
+ * bot placements and following, less a quarter of it for user placements,
+ * the whole limit for cancels. */
 static long long ceiling_of(const config_t *cfg, budget_priority_t prio) {
     long long limit = cfg->alpaca_calls_per_min;
     long long reserve = (limit * cfg->budget_reserve_pct + 99) / 100;
     if (prio == BUDGET_CANCEL) return limit;
-    if (prio == BUDGET_USER) return limit - reserve / 2;
+    if (prio == BUDGET_USER) return limit - reserve / 4;
     return limit - reserve;
 }
 

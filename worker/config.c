@@ -139,7 +139,7 @@ static const setting_t SETTINGS[] = {
      "network jitter cannot put one call too many in Alpaca's window", NULL},
     {"ALPACA_BUDGET_RESERVE_PCT", "10", K_INT, NUM(budget_reserve_pct), 0, 50,
      "share of the Alpaca budget that bot placements and order following may not "
-     "use: kept for user placements (half of it) and cancels (all of it), so a bot "
+     "use: kept for user placements (three quarters of it) and cancels (all of it), so a bot "
      "flood never leaves them waiting for the window to free", NULL},
     {"RECONCILE_INTERVAL_MS", "60000", K_MS, NUM(reconcile_interval_ms), 100, 86400000,
      "how often one replica looks for intents stuck in a non-terminal state", NULL},
