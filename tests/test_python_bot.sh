@@ -15,7 +15,12 @@
 #       crash) put on orders.fills is dropped by the library;
 #   [5] negative checks: a tampered report is caught by the comparison of
 #       [3]; a bot given no time to wait exits 1 and names the pending
-#       intent; a bot with an invalid notional exits 2 before sending.
+#       intent; a bot with an invalid notional exits 2 before sending;
+#   [6] cancel requests: a resting gtc limit buy far below the market, then
+#       Bot.cancel of it: the library reads back the target's canceled event
+#       naming the request (and the request's outcome is that event), the
+#       topics agree, the request is keyed like its target; Bot.cancel of an
+#       intent nobody sent: rejected not_cancelable.
 # Every wait is bounded; the last line is "N passed, M failed".
 set -euo pipefail
 
@@ -208,3 +213,68 @@ expect_eq "nothing on $T_BOT from the refused bot py-bad-$RUN; the run's own int
     "0 $(wc -l <"$WORK/ids")" \
     "$(jq -r --arg b "py-bad-$RUN" 'select(._key == $b) | ._offset' "$WORK/bot-topic.json" | wc -l) $(
         jq -r --arg b "$BOT" 'select(._key == $b) | ._offset' "$WORK/bot-topic.json" | wc -l)"
+
+say ""
+say "[6] cancel requests through the library"
+# A resting gtc limit buy at half the bid (far below the market), accepted;
+# Bot.cancel of it; its outcome read back through the library: the target
+# canceled, naming the request; then a cancel of an intent nobody sent:
+# not_cancelable.  Bot.cancel keys the request like its target (the bot id).
+cat >"$WORK/cancel.py" <<'EOF'
+import json, os, sys, time, uuid, urllib.request
+sys.path.insert(0, os.environ["PYDIR"])
+from decimal import ROUND_DOWN, Decimal
+from orderbot import Bot
+req = urllib.request.Request(
+    os.environ["ALPACA_DATA_URL"].rstrip("/") + "/v2/stocks/quotes/latest?symbols=IBM&feed=iex",
+    headers={"APCA-API-KEY-ID": os.environ["ALPACA_API_KEY_ID"],
+             "APCA-API-SECRET-KEY": os.environ["ALPACA_API_SECRET_KEY"]})
+with urllib.request.urlopen(req, timeout=10) as r:
+    bid = Decimal(str(json.loads(r.read())["quotes"]["IBM"]["bp"]))
+limit = (bid / 2).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+meta = {"strategy": "example-mean-reversion"}
+with Bot(os.environ["CX_BOT"], os.environ["CX_USER"]) as bot:
+    target = bot.submit("IBM", "buy", type="limit", qty=1, limit_price=limit,
+                        time_in_force="gtc", meta=meta)
+    deadline = time.monotonic() + 60
+    while "accepted" not in bot.outcome(target).event_types and time.monotonic() < deadline:
+        if bot.outcome(target).done:
+            sys.exit(f"the resting buy ended before its cancel: {bot.outcome(target).summary()}")
+        bot.poll(0.3)
+    if "accepted" not in bot.outcome(target).event_types:
+        sys.exit("the resting buy was not accepted within 60 s")
+    cx = bot.cancel(target, meta=meta)
+    got = bot.wait([target, cx], 60)
+    ghost = bot.cancel(str(uuid.uuid4()), meta=meta)
+    got.update(bot.wait([ghost], 60))
+    print(json.dumps({"target": got[target].summary(), "cancel": got[cx].summary(),
+                      "ghost": got[ghost].summary()}))
+EOF
+PYDIR="$PYDIR" CX_BOT="py-cx-$RUN" CX_USER="$USER_ID" timeout 300 "$PY" "$WORK/cancel.py" \
+    >"$WORK/cancel.json" 2>"$WORK/cancel.err" || bad "the cancel round trip ran" "$WORK/cancel.err"
+CX=$(jq -r '.cancel.intent_id' "$WORK/cancel.json" 2>/dev/null)
+TARGET=$(jq -r '.target.intent_id' "$WORK/cancel.json" 2>/dev/null)
+expect_eq "the target: canceled, naming the request (cancel_intent_id, requested)" \
+    "canceled $CX requested" \
+    "$(jq -r '.target | "\(.status) \(.cancel_intent_id) \(.cancel_reason)"' "$WORK/cancel.json" 2>/dev/null)"
+expect_eq "the request: canceled by the same event of its target" \
+    "canceled $TARGET $TARGET:canceled:1" \
+    "$(jq -r '.cancel | "\(.status) \(.target_intent_id) \(.terminal_event_id)"' "$WORK/cancel.json" 2>/dev/null)"
+expect_eq "a cancel of an unknown intent: rejected not_cancelable" "rejected not_cancelable 1" \
+    "$(jq -r '.ghost | "\(.status) \(.reason) \(.terminal_events)"' "$WORK/cancel.json" 2>/dev/null)"
+# What the library reported is what the topics hold.
+jq -r '.target.intent_id, .cancel.intent_id, .ghost.intent_id' "$WORK/cancel.json" >"$WORK/cx.ids" 2>/dev/null || :
+snapshot "$WORK/cx.topics.json" "$WORK/cx.ids"
+expect_eq "on the topics: the target's canceled event names the request" "$CX requested" \
+    "$(jq -r --arg t "$TARGET" 'select(.intent_id == $t and .type == "canceled") | "\(.cancel_intent_id) \(.cancel_reason)"' "$WORK/cx.topics.json")"
+expect_eq "on the topics: the request has no event of its own, the unknown cancel one rejection" \
+    "0 not_cancelable" \
+    "$(jq -r --arg c "$CX" 'select(.intent_id == $c) | .event_id' "$WORK/cx.topics.json" | wc -l) $(
+        jq -r --arg g "$(jq -r '.ghost.intent_id' "$WORK/cancel.json" 2>/dev/null)" \
+            'select(.intent_id == $g) | .reason' "$WORK/cx.topics.json")"
+"$IC" tail --topics "$T_BOT" --from-beginning --exit-at-end --json --timeout 60000 \
+    >"$WORK/cx-topic.json" 2>/dev/null || die "cannot read $T_BOT to its end"
+jq -r --arg c "$CX" --arg t "$TARGET" 'select(.intent_id == $t or .intent_id == $c) | ._key' \
+    "$WORK/cx-topic.json" | sort | uniq -c | awk '{print $1, $2}' >"$WORK/cx.keys"
+expect_eq "the cancel request was keyed like its target (the bot id)" "2 py-cx-$RUN" \
+    "$(cat "$WORK/cx.keys")"

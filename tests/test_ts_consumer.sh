@@ -13,7 +13,11 @@
 #   on a scratch topic, a duplicated event is handed over once and four
 #   malformed or foreign messages are skipped with a reason, not crashed on;
 #   an id that never ends makes it time out non-zero; SIGTERM stops it cleanly
-#   with a summary; the package's node tests (guard units, redelivery of a
+#   with a summary; cancel requests (intentctl send --cancel): a resting order's
+#   canceled event names its request (cancel_intent_id, requested) and ends the
+#   listed request too, a cancel of an unknown intent ends rejected:
+#   not_cancelable, and the cancel fields' types compile (test/*.check.ts, with
+#   misspellings refused); the package's node tests (guard units, redelivery of a
 #   failed callback, commits, stop() committing the message in hand, a consumer
 #   killed inside a callback leaving it for the group) pass against the broker.
 # Every wait is bounded; the last line is "N passed, M failed".
@@ -65,6 +69,9 @@ else bad "the drift check failed for another reason" "$WORK/gen-neg.out"; fi
 if (cd "$TS" && timeout 120 node node_modules/typescript/bin/tsc --noEmit -p .) >"$WORK/tsc.out" 2>&1; then
     ok "tsc --noEmit (strict) passes"
 else bad "tsc --noEmit failed" "$WORK/tsc.out"; fi
+if (cd "$TS" && timeout 120 node node_modules/typescript/bin/tsc -p test) >"$WORK/tsc-test.out" 2>&1; then
+    ok "the cancel fields' types: test/*.check.ts compiles (strict), misspellings refused"
+else bad "tsc -p test failed" "$WORK/tsc-test.out"; fi
 
 say "== intents: fills, an expired one, a validation failure"
 BOT="ts-bot-$RUN" USR="ts-user-$RUN"
@@ -170,6 +177,28 @@ wait "$WATCH_PID" || rc=$?
 WATCH_PID=""
 expect_eq "SIGTERM: stops with exit 1 and a summary saying so" "1 signal:SIGTERM" \
     "$rc $(summary "$WORK/t.out" | jq -r '.result')"
+
+say "== cancel requests: a canceled event naming its request, not_cancelable"
+# A gtc limit buy at half the bid rests; intentctl cancels it; a second request
+# cancels an intent nobody sent.  results-watch waits for the target and both
+# requests (a request that works has no event of its own: its target's
+# canceled event names it).
+LIMIT=$(sim GET /_sim/quotes | jq -r '.IBM.bid | tonumber / 2 | floor') || die "no IBM quote from the simulator"
+send rest --bot "$BOT" --user "$USR" --symbol IBM --side buy --type limit --qty 1 --limit "$LIMIT" --tif gtc
+wait_for rest 'any(.[]; .type == "accepted")' 30 || die "the resting buy was not accepted within 30 s"
+send cx --bot "$BOT" --user "$USR" --cancel "$(cat "$WORK/rest.id")"
+send ghost --bot "$BOT" --user "$USR" --cancel "$(cat /proc/sys/kernel/random/uuid)"
+REST=$(cat "$WORK/rest.id") CXID=$(cat "$WORK/cx.id") GHOST=$(cat "$WORK/ghost.id")
+rwatch "$WORK/cx.out" rc --timeout 60000 "$REST" "$CXID" "$GHOST"
+expect_eq "results-watch: the target and both requests end (exit 0)" 0 "$rc"
+printf '%s canceled\n%s canceled\n%s rejected:not_cancelable\n' "$REST" "$CXID" "$GHOST" | sort >"$WORK/cx.expected"
+summary "$WORK/cx.out" | jq -r '.outcomes | to_entries[] | "\(.key) \(.value)"' | sort >"$WORK/cx.actual"
+expect_same_lines "outcomes: target canceled, its request canceled, the unknown one not_cancelable" \
+    "$WORK/cx.expected" "$WORK/cx.actual"
+expect_eq "the canceled event, printed once, names the request (requested)" "1 $CXID requested" \
+    "$(jq -r -s --arg t "$REST" '[.[] | select(.intent_id == $t and .type == "canceled")] | "\(length) \(.[0].cancel_intent_id) \(.[0].cancel_reason)"' "$WORK/cx.out")"
+expect_eq "the unknown request's own rejection: not_cancelable" "not_cancelable" \
+    "$(jq -r --arg g "$GHOST" 'select(.intent_id == $g) | .reason' "$WORK/cx.out")"
 
 say "== the package's node tests (guard units; redelivery, commits, stop and kill on the broker)"
 if (cd "$TS" && timeout 300 node --test test/) >"$WORK/node-test.out" 2>&1; then

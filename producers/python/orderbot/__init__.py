@@ -4,14 +4,14 @@
 # checks (intent.py) and the outcome folding (outcome.py) are usable without
 # Kafka (tests, replays); bot.py adds the Kafka client (Debian's
 # python3-confluent-kafka, so run bots with /usr/bin/python3).
-from .intent import (IntentError, build_intent, check_ids, check_intent, decimal_text,
-                     encode_intent, now_rfc3339, rfc3339)
-from .outcome import Outcome
+from .intent import (IntentError, build_cancel, build_intent, check_ids, check_intent,
+                     decimal_text, encode_intent, now_rfc3339, rfc3339)
+from .outcome import Outcome, decided_intents
 from .signing import load_signing_key, sign
 
-__all__ = ["Bot", "DeliveryError", "IntentError", "Outcome", "build_intent", "check_ids",
-           "check_intent", "decimal_text", "encode_intent", "load_signing_key", "now_rfc3339",
-           "rfc3339", "sign"]
+__all__ = ["Bot", "DeliveryError", "IntentError", "Outcome", "build_cancel", "build_intent",
+           "check_ids", "check_intent", "decided_intents", "decimal_text", "encode_intent",
+           "load_signing_key", "now_rfc3339", "rfc3339", "sign"]
 
 
 def __getattr__(name):

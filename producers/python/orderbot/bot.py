@@ -4,7 +4,9 @@
 # publishing checked intents to orders.intents.bot keyed by bot_id through an
 # idempotent producer, waiting for each delivery report, and reading
 # orders.fills / orders.rejections for the outcomes of the intents this Bot
-# sent, dropping duplicate event_ids.  Why: every bot needs exactly this, and
+# sent, dropping duplicate event_ids.  Cancel requests (contract section 3b)
+# go the same way, keyed like their target (by bot_id); their outcome is their
+# target's canceled event naming them, or their own rejection.  Why: every bot needs exactly this, and
 # the two ways to get it wrong (an outcome missed because the consumer started
 # late, a duplicate event counted twice) are easy to make and hard to notice.
 #
@@ -17,8 +19,8 @@ from decimal import Decimal
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from .intent import build_intent, check_ids, check_intent, encode_intent
-from .outcome import Outcome
+from .intent import build_cancel, build_intent, check_ids, check_intent, encode_intent
+from .outcome import Outcome, decided_intents
 from .signing import SIGNATURE_HEADER, load_signing_key, sign
 
 
@@ -33,6 +35,11 @@ class Bot:
             ids = [bot.submit("AAPL", "buy", qty=Decimal("1"))]
             for o in bot.wait(ids, timeout=60).values():
                 print(o.intent_id, o.status, o.reason)
+            bid = bot.submit("AAPL", "buy", type="limit", qty=1, limit_price="150",
+                             time_in_force="gtc")
+            cx = bot.cancel(bid)          # same key as the bid; returns its own id
+            o = bot.wait([cx], timeout=60)[cx]
+            print(o.status, o.reason)     # canceled, or rejected not_cancelable
 
     brokers defaults to $KAFKA_BROKERS; topics to $TOPIC_INTENTS_BOT,
     $TOPIC_FILLS, $TOPIC_REJECTIONS or the contract's names.  kafka_config
@@ -142,8 +149,21 @@ class Bot:
         if a contract rule is broken, DeliveryError if Kafka refused."""
         return self.send(self.intent(symbol, side, **fields))
 
+    def cancel(self, target_intent_id, *, expires_at=None, meta=None):
+        """Sends a cancel request of this bot's order intent target_intent_id
+        (contract section 3b), on the same topic and key as the order; returns
+        the request's own intent_id once Kafka confirmed the write.  Its
+        outcome (outcome(), wait()): "canceled" when the target's canceled
+        event names it, or "rejected" with reason not_cancelable (the target is
+        unknown, not this bot's, already being canceled, or ended first).  The
+        target's own outcome says canceled, or how it ended otherwise."""
+        return self.send(build_cancel(bot_id=self.bot_id, user_id=self.user_id,
+                                      target_intent_id=target_intent_id,
+                                      expires_at=expires_at, meta=meta))
+
     def send(self, intent):
-        """Checks and sends a ready intent dict (e.g. from intent()); returns its id."""
+        """Checks and sends a ready intent or cancel request dict (e.g. from
+        intent() or orderbot.build_cancel); returns its id."""
         intent = check_intent(intent, "bot")
         if intent["bot_id"] != self.bot_id:
             raise ValueError(f"bot_id {intent['bot_id']!r} is not this bot's ({self.bot_id!r}): "
@@ -158,7 +178,8 @@ class Bot:
             report["err"] = err
             report["msg"] = msg
 
-        self._outcomes[iid] = Outcome(iid)  # tracked before the write: no event can be missed
+        # Tracked before the write: no event can be missed.
+        self._outcomes[iid] = Outcome(iid, target_intent_id=intent.get("target_intent_id"))
         try:
             value = encode_intent(intent)
             headers = [(SIGNATURE_HEADER, sign(self._key, value))] if self._key else None
@@ -203,16 +224,20 @@ class Bot:
             return  # not an event of ours
         if not isinstance(ev, dict):
             return
-        o = self._outcomes.get(ev.get("intent_id"))
-        if o is None:
+        kind = "fills" if m.topic() == self.topic_fills else "rejections"
+        # Its intent, and on a canceled event the cancel request it names.
+        mine = [self._outcomes[i] for i in decided_intents(ev, kind) if i in self._outcomes]
+        if not mine:
             return  # another bot's intent
         eid = ev.get("event_id")
         if eid is not None and eid in self._seen:
-            o.duplicates_dropped += 1
+            for o in mine:
+                o.duplicates_dropped += 1
             return
         if eid is not None:
             self._seen.add(eid)
-        o.add(ev, "fills" if m.topic() == self.topic_fills else "rejections")
+        for o in mine:
+            o.add(ev, kind)
 
     def wait(self, intent_ids, timeout):
         """Reads results until every listed intent has its terminal outcome or

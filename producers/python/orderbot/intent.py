@@ -1,8 +1,10 @@
-# orderbot/intent.py -- building and checking order intents (contract section 3).
+# orderbot/intent.py -- building and checking order intents (contract section 3)
+# and cancel requests (section 3b: "action": "cancel" with target_intent_id).
 #
 # Owns: turning a bot author's arguments into the JSON object the worker reads
 # (uuid4 intent_id, created_at in RFC 3339 UTC, decimals as exact strings) and
-# checking an intent against the contract's rules before it is sent.  Why: a
+# checking an intent or a cancel request against the contract's rules before
+# it is sent.  Why: a
 # mistake caught here is a ValueError naming the field at the call site,
 # instead of a validation_failed rejection seconds later on orders.rejections.
 # The worker (worker/intent.c) stays the judge; these checks only ever refuse
@@ -24,9 +26,13 @@ MAX_TIME_TEXT = 47
 SIDES = ("buy", "sell")
 TYPES = ("market", "limit", "stop", "stop_limit")
 TIMES_IN_FORCE = ("day", "gtc", "opg", "cls", "ioc", "fok")
-FIELDS = ("intent_id", "bot_id", "user_id", "symbol", "side", "type", "qty",
+ACTIONS = ("place", "cancel")
+FIELDS = ("intent_id", "action", "bot_id", "user_id", "symbol", "side", "type", "qty",
           "notional", "limit_price", "stop_price", "time_in_force",
           "extended_hours", "created_at", "expires_at", "meta")
+# A cancel request carries these and nothing else (no order field).
+CANCEL_FIELDS = ("intent_id", "action", "target_intent_id", "bot_id", "user_id",
+                 "created_at", "expires_at", "meta")
 
 _UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 _ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -174,15 +180,36 @@ def _meta_json(value):
 
 def check_intent(intent, source="bot"):
     """Checks a wire-level intent (a dict as it will be sent) against contract
-    section 3 and returns a new dict with its decimals and times as strings.
+    section 3 -- or, with "action": "cancel", a cancel request against section
+    3b -- and returns a new dict with its decimals and times as strings.
     Raises IntentError naming every broken field.  source: "bot" (bot_id
     required) or "user" (bot_id absent)."""
     if not isinstance(intent, dict):
         raise IntentError([("intent", f"must be a dict, not {type(intent).__name__}")])
     errors = []
     out = {}
-    g = intent.get
+    _check_who(intent, source, errors, out)
+    action = intent.get("action")
+    if action is not None:
+        if action not in ACTIONS:
+            errors.append(("action", f"must be one of {', '.join(ACTIONS)}, not {action!r}"))
+        else:
+            out["action"] = action
+    if action == "cancel":
+        _check_cancel_fields(intent, errors, out)
+    else:
+        _check_order_fields(intent, errors, out)
+    _check_when_and_meta(intent, errors, out)
+    if errors:
+        raise IntentError(errors)
+    if len(encode_intent(out)) > MAX_INTENT_BYTES:
+        raise IntentError([("intent", f"is over {MAX_INTENT_BYTES} bytes as JSON")])
+    return out
 
+
+def _check_who(intent, source, errors, out):
+    """intent_id, bot_id and user_id: the same for an order and a cancel request."""
+    g = intent.get
     iid = g("intent_id")
     if not isinstance(iid, str) or not _UUID.fullmatch(iid):
         errors.append(("intent_id", f"must be a UUID (8-4-4-4-12 hex digits), not {iid!r}"))
@@ -202,6 +229,32 @@ def check_intent(intent, source="bot"):
         _check_id(errors, "user_id", g("user_id"))
         out["user_id"] = g("user_id")
 
+
+def _check_cancel_fields(intent, errors, out):
+    """A cancel request's target, and none of an order's fields (section 3b)."""
+    target = intent.get("target_intent_id")
+    if target is None:
+        errors.append(("target_intent_id", "is required in a cancel request"))
+    elif not isinstance(target, str) or not _UUID.fullmatch(target):
+        errors.append(("target_intent_id", f"must be a UUID (8-4-4-4-12 hex digits), "
+                                           f"not {target!r}"))
+    elif target == intent.get("intent_id"):
+        errors.append(("target_intent_id", "must name another intent, not the cancel "
+                                           "request itself"))
+    else:
+        out["target_intent_id"] = target
+    for k in intent:
+        if k not in CANCEL_FIELDS:
+            why = ("is not allowed in a cancel request" if k in FIELDS
+                   else "is not a known field (extras belong in meta)")
+            errors.append((k, why))
+
+
+def _check_order_fields(intent, errors, out):
+    """An order intent's own fields (section 3): symbol .. extended_hours."""
+    g = intent.get
+    if "target_intent_id" in intent:
+        errors.append(("target_intent_id", "is only allowed with action cancel"))
     sym = g("symbol")
     if sym is None:
         errors.append(("symbol", "is required"))
@@ -270,7 +323,14 @@ def check_intent(intent, source="bot"):
             errors.append(("extended_hours", f"must be a bool, not {type(eh).__name__}"))
         else:
             out["extended_hours"] = eh
+    for k in intent:
+        if k not in FIELDS and k != "target_intent_id":
+            errors.append((k, "is not a known field (extras belong in meta)"))
 
+
+def _check_when_and_meta(intent, errors, out):
+    """created_at, expires_at and meta: the same for an order and a cancel request."""
+    g = intent.get
     if g("created_at") is None:
         errors.append(("created_at", "is required"))
     else:
@@ -299,15 +359,6 @@ def check_intent(intent, source="bot"):
                 else:
                     out["meta"] = meta
 
-    for k in intent:
-        if k not in FIELDS:
-            errors.append((k, "is not a known field (extras belong in meta)"))
-    if errors:
-        raise IntentError(errors)
-    if len(encode_intent(out)) > MAX_INTENT_BYTES:
-        raise IntentError([("intent", f"is over {MAX_INTENT_BYTES} bytes as JSON")])
-    return out
-
 
 def encode_intent(intent):
     """The intent's bytes on the wire: compact UTF-8 JSON (Decimals in meta as strings)."""
@@ -321,11 +372,7 @@ def build_intent(*, bot_id, user_id, symbol, side, type="market", qty=None, noti
     intent_id and created_at = now in UTC unless given.  expires_at may be an
     aware datetime, an RFC 3339 string or a datetime.timedelta after
     created_at.  Raises IntentError (a ValueError) naming every broken field."""
-    created = created_at if created_at is not None else _dt.datetime.now(_dt.timezone.utc)
-    if isinstance(expires_at, _dt.timedelta):
-        if not isinstance(created, _dt.datetime):
-            raise IntentError([("expires_at", "a timedelta needs created_at as a datetime")])
-        expires_at = created + expires_at
+    created, expires_at = _times(created_at, expires_at)
     intent = {"intent_id": intent_id if intent_id is not None else str(uuid.uuid4()),
               "bot_id": bot_id, "user_id": user_id, "symbol": symbol, "side": side,
               "type": type}
@@ -336,3 +383,30 @@ def build_intent(*, bot_id, user_id, symbol, side, type="market", qty=None, noti
         if v is not None:
             intent[name] = v
     return check_intent(intent, "bot")
+
+
+def build_cancel(*, bot_id, user_id, target_intent_id, expires_at=None, meta=None,
+                 intent_id=None, created_at=None):
+    """A checked cancel request (contract section 3b) of the order intent
+    target_intent_id, with a fresh uuid4 intent_id of its own and created_at =
+    now in UTC unless given; expires_at as for build_intent.  Raises
+    IntentError (a ValueError) naming every broken field."""
+    created, expires_at = _times(created_at, expires_at)
+    intent = {"intent_id": intent_id if intent_id is not None else str(uuid.uuid4()),
+              "action": "cancel", "target_intent_id": target_intent_id,
+              "bot_id": bot_id, "user_id": user_id, "created_at": created}
+    for name, v in (("expires_at", expires_at), ("meta", meta)):
+        if v is not None:
+            intent[name] = v
+    return check_intent(intent, "bot")
+
+
+def _times(created_at, expires_at):
+    """created_at (default now, UTC) and expires_at, a timedelta turned into
+    the time that long after created_at."""
+    created = created_at if created_at is not None else _dt.datetime.now(_dt.timezone.utc)
+    if isinstance(expires_at, _dt.timedelta):
+        if not isinstance(created, _dt.datetime):
+            raise IntentError([("expires_at", "a timedelta needs created_at as a datetime")])
+        expires_at = created + expires_at
+    return created, expires_at

@@ -7,6 +7,12 @@
 # retry_after_ms.  Why separate: the folding rules (what is terminal,
 # duplicates dropped by event_id) are the contract's, not Kafka's, and are
 # shared by Bot.wait() and anyone replaying events from elsewhere.
+#
+# A cancel request (contract section 3b) has no event of its own when it
+# works: its target's `canceled` event names it in cancel_intent_id.  So one
+# event can decide two intents (decided_intents); the request's Outcome then
+# holds its target's canceled event, with status "canceled".  When it does not
+# work, it gets its own rejection like any intent (reason not_cancelable).
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Dict, List, Optional
@@ -14,6 +20,16 @@ from typing import Any, Dict, List, Optional
 FILL_TERMINAL = ("fill", "canceled", "expired")
 PENDING = "pending"      # no terminal event yet
 REJECTED = "rejected"    # the one event on orders.rejections
+
+
+def decided_intents(event, kind):
+    """The intent ids one result event ("fills" or "rejections" kind) is about:
+    its intent_id, and on a canceled event the cancel request it names
+    (cancel_intent_id), whose outcome it is too."""
+    ids = [event.get("intent_id")]
+    if kind == "fills" and event.get("type") == "canceled" and event.get("cancel_intent_id"):
+        ids.append(event["cancel_intent_id"])
+    return ids
 
 
 def _dec(v):
@@ -27,8 +43,16 @@ class Outcome:
     status: "pending" until a terminal event arrives, then "fill", "canceled",
     "expired" (the broker's order ended so) or "rejected" (reason says why,
     e.g. validation_failed, quota_exceeded, broker_rejected, or "expired" when
-    the intent outlived its expiry before it could be sent)."""
+    the intent outlived its expiry before it could be sent).
+
+    For a cancel request (target_intent_id set): "canceled" when its target's
+    canceled event names it (terminal is that event, of the target), or
+    "rejected" with reason not_cancelable (or validation_failed, ...); its
+    order_id and filled_qty are then its target's (how much filled first).
+    cancel_intent_id / cancel_reason: from a canceled event that says who
+    canceled the order ("requested": that cancel request; "operator")."""
     intent_id: str
+    target_intent_id: Optional[str] = None
     status: str = PENDING
     events: List[Dict[str, Any]] = field(default_factory=list)
     terminal: Optional[Dict[str, Any]] = None
@@ -42,6 +66,8 @@ class Outcome:
     filled_qty: Optional[Decimal] = None
     filled_avg_price: Optional[Decimal] = None
     order_id: Optional[str] = None
+    cancel_intent_id: Optional[str] = None
+    cancel_reason: Optional[str] = None
 
     @property
     def done(self):
@@ -76,6 +102,8 @@ class Outcome:
             self.terminal = event
             if kind == "fills":
                 self.status = event["type"]
+                self.cancel_intent_id = event.get("cancel_intent_id")
+                self.cancel_reason = event.get("cancel_reason")
             else:
                 self.status = REJECTED
                 self.reason = event.get("reason")
@@ -93,7 +121,8 @@ class Outcome:
              "duplicates_dropped": self.duplicates_dropped}
         if self.terminal is not None:
             d["terminal_event_id"] = self.terminal.get("event_id")
-        for k in ("reason", "message", "retry_after_ms", "order_id"):
+        for k in ("reason", "message", "retry_after_ms", "order_id", "target_intent_id",
+                  "cancel_intent_id", "cancel_reason"):
             if getattr(self, k) is not None:
                 d[k] = getattr(self, k)
         if self.errors:

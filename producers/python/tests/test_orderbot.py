@@ -6,7 +6,10 @@
 # the field, what contract section 3 forbids (float money, lower-case symbols,
 # qty with notional, ...), accept what it allows, put decimals on the wire as
 # exact strings, and that Outcome keeps the first terminal event, counts
-# later ones and takes a rejection's reason / retry_after_ms.  Run by
+# later ones and takes a rejection's reason / retry_after_ms; and the same
+# for cancel requests (section 3b): build_cancel's wire form, the fields it
+# refuses, and a cancel request's outcome (its target's canceled event naming
+# it, or its own not_cancelable rejection), also as Bot routes events.  Run by
 # tests/test_python_bot.sh; alone: /usr/bin/python3 -m unittest -v (from
 # producers/python).
 import datetime as dt
@@ -18,8 +21,8 @@ import uuid
 from decimal import Decimal
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from orderbot import (IntentError, Outcome, build_intent, check_intent, encode_intent,  # noqa: E402
-                      load_signing_key, sign)
+from orderbot import (IntentError, Outcome, build_cancel, build_intent, check_intent,  # noqa: E402
+                      decided_intents, encode_intent, load_signing_key, sign)
 
 BASE = dict(bot_id="bot-1", user_id="user.1", symbol="AAPL", side="buy")
 
@@ -186,6 +189,160 @@ class Folding(unittest.TestCase):
         o.add(ev("i3", "canceled"), "fills")
         o.add({"event_id": "i3:rejected", "intent_id": "i3", "reason": "expired"}, "rejections")
         self.assertEqual(("canceled", 2), (o.status, o.terminal_events))
+
+
+TARGET = "6f1c2b9e-8d4a-4e1b-9c3f-2a7d5e0b1c44"
+
+
+def cancel(**kw):
+    a = dict(bot_id="bot-1", user_id="user.1", target_intent_id=TARGET)
+    a.update(kw)
+    return build_cancel(**a)
+
+
+class CancelRequest(unittest.TestCase):
+    def refused(self, field, intent, source="bot"):
+        with self.assertRaises(IntentError) as cm:
+            check_intent(intent, source)
+        self.assertIn(field, cm.exception.fields, str(cm.exception))
+        return cm.exception
+
+    def test_wire_form(self):
+        c = cancel(meta={"why": "stale"}, expires_at=dt.timedelta(seconds=30))
+        self.assertEqual(4, uuid.UUID(c["intent_id"]).version)
+        self.assertNotEqual(TARGET, c["intent_id"])
+        wire = json.loads(encode_intent(c))
+        self.assertEqual(["action", "bot_id", "created_at", "expires_at", "intent_id", "meta",
+                          "target_intent_id", "user_id"], sorted(wire))
+        self.assertEqual(("cancel", TARGET, "stale"),
+                         (wire["action"], wire["target_intent_id"], wire["meta"]["why"]))
+        self.assertEqual(c, check_intent(c))  # what was built checks again unchanged
+
+    def test_order_fields_are_refused(self):
+        for name, v in (("symbol", "AAPL"), ("side", "buy"), ("type", "limit"), ("qty", "1"),
+                        ("notional", "10"), ("limit_price", "1"), ("stop_price", "1"),
+                        ("time_in_force", "gtc"), ("extended_hours", False)):
+            e = self.refused(name, {**cancel(), name: v})
+            self.assertIn("not allowed in a cancel request", str(e))
+        self.refused("strategy", {**cancel(), "strategy": "x"})
+
+    def test_target(self):
+        c = cancel()
+        self.refused("target_intent_id", {k: v for k, v in c.items() if k != "target_intent_id"})
+        self.refused("target_intent_id", {**c, "target_intent_id": "not-a-uuid"})
+        self.refused("target_intent_id", {**c, "target_intent_id": 7})
+        e = self.refused("target_intent_id", {**c, "target_intent_id": c["intent_id"]})
+        self.assertIn("another intent", str(e))
+        with self.assertRaises(IntentError):
+            cancel(target_intent_id=None)
+
+    def test_common_rules_still_hold(self):
+        self.refused("bot_id", cancel(), "user")
+        self.refused("intent_id", {**cancel(), "intent_id": "x"})
+        self.refused("created_at", {**cancel(), "created_at": "yesterday"})
+        self.refused("meta", {**cancel(), "meta": ["x"]})
+        with self.assertRaises(IntentError) as cm:
+            cancel(bot_id="bot 1", expires_at="2026-02-30T10:00:00Z")
+        self.assertEqual({"bot_id", "expires_at"}, set(cm.exception.fields))
+
+    def test_action(self):
+        self.refused("action", {**build(qty=1), "action": "delete"})
+        e = self.refused("target_intent_id", {**build(qty=1), "target_intent_id": TARGET})
+        self.assertIn("only allowed with action cancel", str(e))
+        placed = check_intent({**build(qty=1), "action": "place"})
+        self.assertEqual("place", placed["action"])
+        self.refused("symbol", {"intent_id": str(uuid.uuid4()), "action": "place",
+                                "bot_id": "b", "user_id": "u", "created_at": "2026-11-23T10:00:00Z"})
+
+
+REQ = "2b7e4f10-3c5d-4a6b-8e9f-1a2b3c4d5e6f"
+
+
+class CancelFolding(unittest.TestCase):
+    def canceled(self, **kw):
+        return ev(TARGET, "canceled", order_id="o-1", filled_qty="0", **kw)
+
+    def test_decided_intents(self):
+        self.assertEqual([TARGET, REQ], decided_intents(
+            self.canceled(cancel_intent_id=REQ, cancel_reason="requested"), "fills"))
+        self.assertEqual([TARGET], decided_intents(self.canceled(cancel_reason="operator"), "fills"))
+        self.assertEqual([TARGET], decided_intents(ev(TARGET, "fill"), "fills"))
+
+    def test_canceled_names_the_request(self):
+        target, req = Outcome(TARGET), Outcome(REQ, target_intent_id=TARGET)
+        e = self.canceled(cancel_intent_id=REQ, cancel_reason="requested")
+        self.assertTrue(target.add(e, "fills"))
+        self.assertTrue(req.add(e, "fills"))
+        for o in (target, req):
+            self.assertEqual(("canceled", REQ, "requested", 1),
+                             (o.status, o.cancel_intent_id, o.cancel_reason, o.terminal_events))
+        s = req.summary()
+        self.assertEqual((TARGET, REQ, f"{TARGET}:canceled:1"),
+                         (s["target_intent_id"], s["cancel_intent_id"], s["terminal_event_id"]))
+
+    def test_operator_cancel(self):
+        o = Outcome(TARGET)
+        o.add(self.canceled(cancel_reason="operator"), "fills")
+        self.assertEqual(("canceled", None, "operator"), (o.status, o.cancel_intent_id, o.cancel_reason))
+
+    def test_not_cancelable(self):
+        o = Outcome(REQ, target_intent_id=TARGET)
+        o.add({"event_id": f"{REQ}:rejected", "intent_id": REQ, "reason": "not_cancelable",
+               "message": f"not cancelable: no intent {TARGET}"}, "rejections")
+        self.assertEqual(("rejected", "not_cancelable", None), (o.status, o.reason, o.cancel_intent_id))
+        self.assertEqual(["rejected"], o.event_types)
+
+
+class FakeMessage:
+    def __init__(self, topic, event):
+        self._topic, self._value = topic, json.dumps(event).encode()
+
+    def topic(self):
+        return self._topic
+
+    def value(self):
+        return self._value
+
+
+try:
+    import confluent_kafka  # noqa: F401
+    HAVE_KAFKA = True
+except ImportError:
+    HAVE_KAFKA = False
+
+
+@unittest.skipUnless(HAVE_KAFKA, "python3-confluent-kafka is not installed")
+class BotRoutesCancelOutcomes(unittest.TestCase):
+    """Bot._take without a broker: nothing connects before start()."""
+
+    def setUp(self):
+        from orderbot import Bot
+        self.bot = Bot("bot-1", "user.1", brokers="127.0.0.1:1", signing_key=bytes(32))
+        self.bot._outcomes = {i: Outcome(i) for i in (TARGET, REQ)}
+        self.bot._outcomes[REQ].target_intent_id = TARGET
+
+    def test_canceled_event_ends_both(self):
+        e = ev(TARGET, "canceled", cancel_intent_id=REQ, cancel_reason="requested")
+        self.bot._take(FakeMessage(self.bot.topic_fills, e))
+        self.bot._take(FakeMessage(self.bot.topic_fills, e))  # a duplicate
+        for i in (TARGET, REQ):
+            o = self.bot.outcome(i)
+            self.assertEqual(("canceled", REQ, 1, 1),
+                             (o.status, o.cancel_intent_id, o.terminal_events, o.duplicates_dropped))
+
+    def test_request_alone_is_still_told(self):
+        # The target sent by an earlier run: the request's outcome comes anyway.
+        del self.bot._outcomes[TARGET]
+        other = ev(TARGET, "canceled", cancel_intent_id=REQ, cancel_reason="requested")
+        self.bot._take(FakeMessage(self.bot.topic_fills, other))
+        self.assertEqual("canceled", self.bot.outcome(REQ).status)
+
+    def test_not_cancelable_ends_the_request_only(self):
+        self.bot._take(FakeMessage(self.bot.topic_rejections, {
+            "event_id": f"{REQ}:rejected", "intent_id": REQ, "reason": "not_cancelable"}))
+        self.assertEqual(("rejected", "not_cancelable"),
+                         (self.bot.outcome(REQ).status, self.bot.outcome(REQ).reason))
+        self.assertFalse(self.bot.outcome(TARGET).done)
 
 
 class SigningTest(unittest.TestCase):

@@ -11,7 +11,7 @@
 import confluentKafka from '@confluentinc/kafka-javascript'
 import type { KafkaJS } from '@confluentinc/kafka-javascript'
 import type { OrderFillV1, OrderRejectionV1, ResultEvent } from './generated/events.js'
-import { parseResultEvent, terminalOutcome, type Outcome, type ResultKind } from './guard.js'
+import { parseResultEvent, terminalOutcome, type CancelReason, type Outcome, type ResultKind } from './guard.js'
 
 /** Topic names of the contract (section 2); env TOPIC_FILLS / TOPIC_REJECTIONS override. */
 export const DEFAULT_TOPICS = { fills: 'orders.fills', rejections: 'orders.rejections' } as const
@@ -29,8 +29,15 @@ export interface MessageContext {
 export interface TerminalOutcome {
   intent_id: string
   outcome: Outcome
-  /** the rejection reason when outcome is 'rejected' */
+  /** the rejection reason when outcome is 'rejected' (not_cancelable: a cancel request that could not cancel) */
   reason?: OrderRejectionV1['reason']
+  /**
+   * when outcome is 'canceled' and the worker canceled the order: the cancel
+   * request that did (whose outcome this event is too) ...
+   */
+  cancel_intent_id?: string
+  /** ... and why: 'requested' (that cancel request) or 'operator' (no request) */
+  cancel_reason?: CancelReason
   event: ResultEvent
 }
 
@@ -278,7 +285,13 @@ export class ResultConsumer {
       const terminal: TerminalOutcome =
         event.schema === 'order-rejection/v1'
           ? { intent_id: event.intent_id, outcome, reason: event.reason, event }
-          : { intent_id: event.intent_id, outcome, event }
+          : {
+              intent_id: event.intent_id,
+              outcome,
+              ...(event.cancel_intent_id !== undefined ? { cancel_intent_id: event.cancel_intent_id } : {}),
+              ...(event.cancel_reason !== undefined ? { cancel_reason: event.cancel_reason } : {}),
+              event,
+            }
       await this.#opts.onTerminal?.(terminal, ctx)
     }
     // Remembered only once handled: a failed callback must see it again.

@@ -4,6 +4,10 @@
 // message is reported and skipped, not cast and crashed on later.  The check is
 // the JSON Schema of schemas/ itself (copied into src/generated/schemas.ts by the
 // generator), so the guard and the generated types follow the same source.
+// Cancel requests (contract section 3b) are read the same way: a canceled event
+// may name the request that ended it (cancel_intent_id, cancel_reason), and a
+// request that could not cancel gets its own rejection (reason not_cancelable);
+// canceledBy() tells which request a canceled event ends too.
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js'
 import type { OrderFillV1, OrderRejectionV1, ResultEvent } from './generated/events.js'
 import { orderFillSchema, orderRejectionSchema } from './generated/schemas.js'
@@ -80,6 +84,19 @@ export function parseResultEvent(value: Buffer | string | null, expected?: Resul
   return validateRejection(doc)
     ? { ok: true, event: doc }
     : { ok: false, error: `invalid ${REJECTION_SCHEMA}: ${describe(validateRejection.errors)}` }
+}
+
+/** Why an order was canceled, on a canceled event the worker asked for. */
+export type CancelReason = NonNullable<OrderFillV1['cancel_reason']>
+
+/**
+ * The cancel request a canceled event names (its cancel_intent_id), or null.
+ * The event is that request's outcome too: a cancel request that worked has no
+ * event of its own.
+ */
+export function canceledBy(event: ResultEvent): string | null {
+  if (event.schema !== FILL_SCHEMA || event.type !== 'canceled') return null
+  return event.cancel_intent_id ?? null
 }
 
 /** The terminal outcome an event stands for, or null when more events follow. */

@@ -6,10 +6,12 @@ export { orderFillSchema, orderRejectionSchema } from './generated/schemas.js'
 export {
   FILL_SCHEMA,
   REJECTION_SCHEMA,
+  canceledBy,
   isOrderFill,
   isOrderRejection,
   parseResultEvent,
   terminalOutcome,
+  type CancelReason,
   type Outcome,
   type ParseResult,
   type ResultKind,

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { ResultConsumer, type MessageContext, type TerminalOutcome } from '../consumer.js'
+import { canceledBy } from '../guard.js'
 import type { ResultEvent } from '../generated/events.js'
 
 const USAGE = `usage: results-watch [options] [INTENT_ID ...]
@@ -15,7 +16,10 @@ Reads orders.fills and orders.rejections (env TOPIC_FILLS / TOPIC_REJECTIONS)
 with ResultConsumer and prints, as JSON lines on stdout, every outcome event of
 the listed intents it handled (the event plus "_topic", "_partition", "_offset",
 "_key", "_terminal"), then one {"summary": ...} line.  Malformed messages are
-skipped with a line on stderr, repeated event_ids are dropped.
+skipped with a line on stderr, repeated event_ids are dropped.  A listed cancel
+request ends with its target's canceled event naming it (cancel_intent_id; that
+event is printed, and the request's outcome is "canceled"), or with its own
+rejection (rejected:not_cancelable).
 
   --intents FILE    intent ids, one per line (with or instead of arguments)
   --timeout MS      give up after MS (default 60000, with --follow 0 = never)
@@ -115,6 +119,11 @@ async function main(): Promise<number> {
     printed++
   }
   const relevant = (intentId: string) => args.follow || wanted.has(intentId)
+  // An event is about its intent, and a canceled one also about the request it names.
+  const relevantEvent = (event: ResultEvent) => {
+    const request = canceledBy(event)
+    return relevant(event.intent_id) || (request !== null && relevant(request))
+  }
 
   let finish!: (code: number) => void
   const finished = new Promise<number>((resolve) => (finish = resolve))
@@ -125,7 +134,7 @@ async function main(): Promise<number> {
     clientId: 'results-watch',
     fromBeginning: true,
     onEvent(event, ctx) {
-      if (!relevant(event.intent_id)) {
+      if (!relevantEvent(event)) {
         others++
         return
       }
@@ -133,9 +142,11 @@ async function main(): Promise<number> {
       print(event, ctx, terminal)
     },
     onTerminal(t) {
-      if (!relevant(t.intent_id)) return
-      outcomes.set(t.intent_id, t.outcome)
+      if (!relevantEvent(t.event)) return
+      if (relevant(t.intent_id)) outcomes.set(t.intent_id, t.outcome)
       if (t.reason) reasons.set(t.intent_id, t.reason)
+      // The cancel request that canceled the order: this event is its outcome.
+      if (t.cancel_intent_id !== undefined && relevant(t.cancel_intent_id)) outcomes.set(t.cancel_intent_id, 'canceled')
       if (!args.follow && [...wanted].every((id) => outcomes.has(id))) finish(0)
     },
     onInvalid(invalid, ctx) {
