@@ -6,7 +6,8 @@
  * before it, was handled before it: the target is in the ledger, or it is
  * unknown.  The cancel's states are the order's, with its own meaning:
  *   validated   the target is checked: unknown, not the sender's, a cancel
- *               itself, or ended -> rejected not_cancelable; not yet at the
+ *               itself, ended, or being canceled by an operator or another
+ *               request -> rejected not_cancelable; not yet at the
  *               broker -> waits (retried from the ledger); at the broker ->
  *               the target is marked "being canceled by this request"
  *               (ledger_cancel_mark), then the cancel moves to submitting;
@@ -64,6 +65,8 @@ step_t pipeline_cancel(pipeline_t *p, job_t *j) {
         snprintf(what, sizeof(what), "%s (%s)", in->target_intent_id, t.state);
         return not_cancelable(p, j, "intent %s has already ended", what);
     }
+    if (!strcmp(t.cancel_reason, "operator"))
+        return not_cancelable(p, j, "%s", "an operator is already canceling it");
     if (t.cancel_intent_id[0] && strcmp(t.cancel_intent_id, in->intent_id) != 0)
         return not_cancelable(p, j, "another cancel request (%s) is already canceling it",
                               t.cancel_intent_id);
