@@ -16,7 +16,8 @@
  * written once the broker answered.  Ok (204), not found (404: no such
  * order any more) and 422 (too late: it is filling or ended) all mean
  * "sent": the follower sees the order's end either way.  Anything else
- * (unreachable, no budget, breaker open) is retried at the next turn, so
+ * (unreachable, no budget, breaker open) ends the turn, the others being
+ * likely to fare the same, and is retried at the next turn, so
  * a crash between the DELETE and its record repeats the DELETE, which the
  * broker answers alike.  A turn stops at its deadline, so that the
  * follower's own work waits a second at most.
@@ -59,9 +60,12 @@ int cancel_sender_turn(ledger_t *l, alpaca_t *a, int64_t until_mono_ms) {
         const char *result = sent_result(r);
         metrics_add(M_OPERATOR_CANCELS, 1, result ? result : "failed", NULL);
         if (!result) {
+            /* Unreachable, breaker open, no budget: the others would fare
+             * the same; the next turn tries again. */
             log_msg(LOG_WARN, "operator_cancel_failed", c[i].intent_id,
-                    "DELETE of order %s: %s (tried again)", c[i].order_id, e.message);
-            continue;
+                    "DELETE of order %s: %s (tried again in %d ms)", c[i].order_id, e.message,
+                    CANCEL_SENDER_CHECK_MS);
+            break;
         }
         log_msg(LOG_INFO, "operator_cancel_sent", c[i].intent_id, "order %s: %s", c[i].order_id,
                 r == ALPACA_OK ? "the broker is canceling it" : e.message);
