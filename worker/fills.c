@@ -25,7 +25,11 @@
  *   by one only what neither list shows (bounded per cycle).  Then record and
  *   publish what changed.  While nothing changes the interval doubles up to
  *   FOLLOW_MAX_INTERVAL_MS; a change, or a newly accepted order, brings it
- *   back to FOLLOW_INTERVAL_MS.  A reconciliation is one such cycle. */
+ *   back to FOLLOW_INTERVAL_MS.  A reconciliation is one such cycle.
+ *
+ * In either mode the leader also sends the DELETEs of the orders an
+ * operator is canceling (cancel_sender.c), every CANCEL_SENDER_CHECK_MS;
+ * after one, polling is back to FOLLOW_INTERVAL_MS, to see the end soon. */
 #include "fills_internal.h"
 
 #include <pthread.h>
@@ -34,6 +38,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cancel_sender.h"
 #include "decimal.h"
 #include "ledger.h"
 #include "log.h"
@@ -505,6 +510,22 @@ static void set_mode(follower_t *f) {
     f->mode = m;
 }
 
+/* Operators' cancels: the leader's DELETEs, when their time has come.  A
+ * turn waits for budget tokens one second at most. */
+static void cancel_turn(follower_t *f) {
+    int64_t now = timefmt_mono_ms();
+    if (!f->leader || !f->ledger || now < f->next_cancel_ms) return;
+    f->next_cancel_ms = now + CANCEL_SENDER_CHECK_MS;
+    int sent = cancel_sender_turn(f->ledger, f->alpaca, now + 1000);
+    if (sent < 0 && !ledger_ok(f->ledger)) {
+        ledger_close(f->ledger);
+        f->ledger = NULL;
+    } else if (sent > 0) {
+        f->interval_ms = f->cfg->follow_interval_ms;
+        if (f->next_poll_ms > now + f->interval_ms) f->next_poll_ms = now + f->interval_ms;
+    }
+}
+
 /* ---- the loop -------------------------------------------------------------- */
 
 static void *follower_main(void *arg) {
@@ -517,6 +538,7 @@ static void *follower_main(void *arg) {
         lease_tick(f);
         fills_stream_hold(f);
         set_mode(f);
+        cancel_turn(f);
         tradestream_status_t st;
         fills_stream_status(f, &st);
         if (f->mode == MODE_STREAM && f->ledger && st.listening) {

@@ -45,6 +45,7 @@ struct follower {
     size_t last_count;           /* open orders seen last cycle */
     int deferred;                /* this poll was put off for placements */
     struct batch *batch;         /* fills_batch's storage */
+    int64_t next_cancel_ms;      /* monotonic: the next look for operators' cancels */
     /* the stream, held by the leader only */
     tradestream_t *stream;       /* set and cleared by the thread under lock */
     int64_t stream_retry_ms;     /* monotonic: when to try starting it again */

@@ -14,7 +14,9 @@
 #include "alpaca.h"
 #include "intent.h"
 #include "origin.h"
+#include "pgadmin.h"
 #include "publish.h"
+#include "trading.h"
 
 /* An embedded migration (generated from schemas/migrations). */
 typedef struct ledger_migration {
@@ -297,12 +299,61 @@ typedef struct ledger_target {
 int ledger_cancel_target(ledger_t *l, const char *target_id, ledger_target_t *t, char *err,
                          size_t errlen);
 
-/* Marks the live target as being canceled by cancel_id for reason
- * ("requested" or "operator"), unless another cancel already is: 1 marked
- * (or already by cancel_id), 0 not (another cancel's, or the target has
- * ended), -1 with err. */
+/* Marks the live target as being canceled by the cancel request cancel_id
+ * for reason ("requested"), unless it is already being canceled (by another
+ * request, or by an operator: a request never overwrites an operator's
+ * mark): 1 marked (or already by cancel_id), 0 not (someone else's mark, or
+ * the target has ended), -1 with err. */
 int ledger_cancel_mark(ledger_t *l, const char *target_id, const char *cancel_id,
                        const char *reason, char *err, size_t errlen);
+
+/* ---- operators' cancels (ledger_cancel.c): `intentctl cancel` and
+ * `intentctl halt --cancel-open`, on the operator's connection (pgadmin.h),
+ * and the follower's leader sending their DELETEs (cancel_sender.h). */
+
+typedef struct ledger_opcancel {
+    const char *scope;   /* "global" (id ""), "user", "bot" or "intent" */
+    const char *id;      /* the user, bot or intent */
+    int halt;            /* also halt the scope (not "intent"), in the same
+                            transaction */
+    const char *reason;  /* may be NULL */
+    const char *by;      /* who asked */
+} ledger_opcancel_t;
+
+typedef struct ledger_opcancel_result {
+    char cancel_id[24];  /* its row in operator_cancels */
+    long marked;         /* open orders marked by this cancel */
+    char at[32];         /* when, UTC: "YYYY-MM-DDTHH:MM:SS.mmmZ" */
+    trading_row_t halt;  /* with halt: the state as set (trading_set); free
+                            it with trading_row_free; zeroed otherwise */
+} ledger_opcancel_result_t;
+
+/* In one transaction: with req->halt the scope's halt (trading_set_within),
+ * the row of operator_cancels (who, why, how many), and the mark of every
+ * open order intent of the scope not yet being canceled: cancel_reason
+ * "operator", no cancel_intent_id, cancel_requested_at now.  The scope: a
+ * bot's intents, a user's (its own and its bots'), one intent, or all.  0
+ * with *out, or -1 with e (nothing written). */
+int ledger_operator_cancel(PGconn *db, const ledger_opcancel_t *req,
+                           ledger_opcancel_result_t *out, pgadmin_err_t *e);
+
+/* An order an operator is canceling, at the broker, whose DELETE the broker
+ * has not answered yet. */
+typedef struct ledger_unsent_cancel {
+    char intent_id[40];
+    char order_id[64];
+} ledger_unsent_cancel_t;
+
+/* Up to max of them, oldest mark first, into out: how many, or -1 with
+ * err.  One statement on a partial index that is empty when there are
+ * none. */
+int ledger_operator_cancels_unsent(ledger_t *l, ledger_unsent_cancel_t *out, int max,
+                                   char *err, size_t errlen);
+
+/* Records that the broker answered the DELETE of intent_id's order
+ * (cancel_sent_at).  0, or -1 with err. */
+int ledger_operator_cancel_sent(ledger_t *l, const char *intent_id, char *err,
+                                size_t errlen);
 
 int ledger_state_is_terminal(const char *state);
 

@@ -153,6 +153,13 @@ static const family_t families[M_COUNT] = {
                              "be recorded for too long), settle (again after one of those "
                              "while the placements then in progress have not all moved on).",
                              {"why", NULL}},
+    [M_OPERATOR_CANCELS] = {"order_worker_operator_cancels_total", COUNTER,
+                            "DELETEs of orders an operator is canceling (intentctl cancel, "
+                            "halt --cancel-open), sent by the follower's leader, by result: "
+                            "ok (the broker is canceling it), not_found (no such order any "
+                            "more), rejected (too late: it is filling or ended), failed "
+                            "(not answered: tried again).",
+                            {"result", NULL}},
     [M_POSITION_MISMATCH] = {"order_worker_position_mismatch", GAUGE,
                              "Alpaca's net position in a symbol less the ledger's (the sum "
                              "of the worker's filled orders), in shares, at the last "

@@ -10,8 +10,9 @@
  * the order's, with its own meaning:
  *   validated   the target is checked: not yet read while a message before
  *               the request is still in this process -> the request waits
- *               for it; unknown, not the sender's, a cancel itself, or
- *               ended -> rejected not_cancelable; otherwise the target is
+ *               for it; unknown, not the sender's, a cancel itself, ended,
+ *               or being canceled by an operator or another request ->
+ *               rejected not_cancelable; otherwise the target is
  *               marked "being canceled by this request" (ledger_cancel_mark)
  *               and, if it waits for its budget token, woken
  *               (cancelwatch.h); then the request moves to submitting;
@@ -147,6 +148,8 @@ step_t pipeline_cancel(pipeline_t *p, job_t *j) {
         snprintf(what, sizeof(what), "%s (%s)", in->target_intent_id, t.state);
         return not_cancelable(p, j, "intent %s has already ended", what);
     }
+    if (!strcmp(t.cancel_reason, "operator"))
+        return not_cancelable(p, j, "%s", "an operator is already canceling it");
     if (t.cancel_intent_id[0] && strcmp(t.cancel_intent_id, in->intent_id) != 0)
         return not_cancelable(p, j, "another cancel request (%s) is already canceling it",
                               t.cancel_intent_id);

@@ -4,7 +4,8 @@
  * trading_state_changes): every statement that reads or writes them is here,
  * the replicas' reading and the operators' changes alike (the end of the
  * file: trading_set, trading_list, trading_history, which intentctl calls
- * on the operator's connection).
+ * on the operator's connection, and trading_set_within, with which
+ * ledger_cancel.c halts in the transaction of an operator's cancel).
  *
  * A replica's view of the trading states is the immutable
  * snapshot the lanes look states up in (a global state plus a sorted array
@@ -263,10 +264,6 @@ trading_state_t trading_state_for(trading_t *t, const char *user_id, const char 
 
 /* ---- the operators' side -------------------------------------------- */
 
-/* Timestamps as the operators see them: UTC, to the millisecond. */
-#define TRADING_TS(col) \
-    "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-
 static int valid_scope(const char *scope, const char *id) {
     if (!scope || !id) return 0;
     if (!strcmp(scope, "global")) return *id == '\0';
@@ -300,9 +297,9 @@ static int row_strings(trading_row_t *r, const char *id, const char *reason, con
     return -1;
 }
 
-/* Inside trading_set's transaction: the state before (previous, "active"
- * when there was no row), the new row, its time (at), the history row,
- * the commit.  0, or -1 with e (the caller rolls back). */
+/* Inside the caller's transaction: the state before (previous, "active"
+ * when there was no row), the new row, its time (at), the history row.
+ * 0, or -1 with e (the caller rolls back). */
 static int write_state(PGconn *db, const char *scope, const char *id, const char *to_state,
                        const char *reason, const char *by, trading_row_t *out,
                        pgadmin_err_t *e) {
@@ -335,11 +332,12 @@ static int write_state(PGconn *db, const char *scope, const char *id, const char
                     " changed_by) VALUES ($1, $2, $3, $4, $5, $6)",
                     6, p_hist, "write trading_state_changes", e) < 0)
         return -1;
-    return pgadmin_cmd(db, "COMMIT", 0, NULL, "commit", e);
+    return 0;
 }
 
-int trading_set(PGconn *db, const char *scope, const char *id, trading_state_t to,
-                const char *reason, const char *by, trading_row_t *out, pgadmin_err_t *e) {
+int trading_set_within(PGconn *db, const char *scope, const char *id, trading_state_t to,
+                       const char *reason, const char *by, trading_row_t *out,
+                       pgadmin_err_t *e) {
     memset(out, 0, sizeof(*out));
     if (!valid_scope(scope, id) || !by) {
         pgadmin_fail(e, "trading", "a scope of global (no id), user or bot (with an id)");
@@ -352,11 +350,19 @@ int trading_set(PGconn *db, const char *scope, const char *id, trading_state_t t
     snprintf(out->scope, sizeof(out->scope), "%s", scope);
     snprintf(out->state, sizeof(out->state), "%s", trading_state_name(to));
     snprintf(out->previous, sizeof(out->previous), "active");
-    if (pgadmin_cmd(db, "BEGIN", 0, NULL, "begin", e) < 0) {
+    if (write_state(db, scope, id, out->state, reason, by, out, e) < 0) {
         trading_row_free(out);
         return -1;
     }
-    if (write_state(db, scope, id, out->state, reason, by, out, e) < 0) {
+    return 0;
+}
+
+int trading_set(PGconn *db, const char *scope, const char *id, trading_state_t to,
+                const char *reason, const char *by, trading_row_t *out, pgadmin_err_t *e) {
+    memset(out, 0, sizeof(*out));
+    if (pgadmin_cmd(db, "BEGIN", 0, NULL, "begin", e) < 0) return -1;
+    if (trading_set_within(db, scope, id, to, reason, by, out, e) < 0 ||
+        pgadmin_cmd(db, "COMMIT", 0, NULL, "commit", e) < 0) {
         pgadmin_rollback(db);
         trading_row_free(out);
         return -1;

@@ -46,6 +46,11 @@ const char *trading_state_name(trading_state_t s);
  * readers do not wait for), so the history's previous state is exact even
  * when two operators act at once. */
 
+/* The SQL of a timestamp column as the operators see it: UTC, to the
+ * millisecond ("YYYY-MM-DDTHH:MM:SS.mmmZ"). */
+#define TRADING_TS(col) \
+    "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
 /* A state as set, or one change of a state, as the ledger has it. */
 typedef struct trading_row {
     char scope[8];        /* "global", "user" or "bot" */
@@ -69,6 +74,13 @@ typedef struct trading_rows {
  * or -1 with e (nothing changed). */
 int trading_set(PGconn *db, const char *scope, const char *id, trading_state_t to,
                 const char *reason, const char *by, trading_row_t *out, pgadmin_err_t *e);
+
+/* trading_set inside the caller's transaction (no BEGIN, no COMMIT): for a
+ * change that must commit with other writes (ledger_operator_cancel's halt
+ * --cancel-open).  On -1 the caller rolls back. */
+int trading_set_within(PGconn *db, const char *scope, const char *id, trading_state_t to,
+                       const char *reason, const char *by, trading_row_t *out,
+                       pgadmin_err_t *e);
 
 /* The states in force that restrict (all: also those set back to active),
  * strictest scope first (global, users, bots), then by id.  0, or -1 with

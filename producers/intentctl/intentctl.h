@@ -24,9 +24,10 @@ void tail_help(FILE *out);
 int cmd_dlq(common_t *c, int argc, char **argv);
 void dlq_help(FILE *out);
 
-/* state.c: the kill switch (halt, reduce, resume) and its list
- * (trading). */
+/* state.c: the kill switch (halt, reduce, resume), operators' cancels
+ * (cancel, halt --cancel-open) and its list (trading). */
 int cmd_halt(common_t *c, int argc, char **argv);
+int cmd_cancel(common_t *c, int argc, char **argv);
 int cmd_reduce(common_t *c, int argc, char **argv);
 int cmd_resume(common_t *c, int argc, char **argv);
 void state_help(FILE *out);

@@ -10,8 +10,8 @@
  * scripts need), `dlq` (list the dead-letter topic, re-publish chosen
  * messages byte for byte).  Modelled on kcat: small and exact.
  *
- * And the operator's commands: the kill switch (`halt`, `reduce`, `resume`,
- * `trading`), the positions it measures against (`positions`), the quotas
+ * And the operator's commands: the kill switch (`halt`, `cancel`, `reduce`,
+ * `resume`, `trading`), the positions it measures against (`positions`), the quotas
  * (`quota`) and who may sign intents (`bot`).  They live here because an
  * operator already has intentctl and the stack's environment; the state
  * they show and change belongs to the worker's modules (trading.h,
@@ -39,6 +39,7 @@ static const command_t COMMANDS[] = {
     {"tail", cmd_tail, tail_help},
     {"dlq", cmd_dlq, dlq_help},
     {"halt", cmd_halt, state_help},
+    {"cancel", cmd_cancel, state_help},
     {"reduce", cmd_reduce, state_help},
     {"resume", cmd_resume, state_help},
     {"trading", cmd_trading, trading_help},
@@ -68,7 +69,10 @@ static void main_help(FILE *out) {
 "\n"
 "Operator commands (the kill switch and positions need DATABASE_URL, quotas\n"
 "REDIS_URL):\n"
-"  halt     halt trading: --global, --user ID or --bot ID [--reason TEXT]\n"
+"  halt     halt trading: --global, --user ID or --bot ID [--reason TEXT];\n"
+"           --cancel-open: also cancel the open orders of that scope\n"
+"  cancel   cancel the open orders of --global, --user ID, --bot ID or\n"
+"           --intent ID, without halting [--reason TEXT]\n"
 "  reduce   only orders that shrink the position of that scope, in the ledger\n"
 "           (same options)\n"
 "  resume   active again (same options)\n"
@@ -99,6 +103,7 @@ static void main_help(FILE *out) {
 "  intentctl tail --from-beginning --json --until-terminal 3 --timeout 30000\n"
 "  intentctl dlq list --reason not_json; intentctl dlq replay --offset 0:12 --dry-run\n"
 "  intentctl halt --bot b1 --reason 'runaway strategy'; intentctl resume --bot b1\n"
+"  intentctl halt --cancel-open --user u1; intentctl cancel --intent ID\n"
 "  intentctl reduce --bot b1; intentctl positions --bot b1\n"
 "  intentctl quota bot b1 --json\n"
 "\n"
@@ -140,8 +145,8 @@ int main(int argc, char **argv) {
         return usage_hint(NULL);
     }
     if (optind >= argc)
-        return usage_error(NULL, "no command given (send, tail, dlq, halt, reduce, resume, "
-                                 "trading, positions, quota, bot)");
+        return usage_error(NULL, "no command given (send, tail, dlq, halt, cancel, reduce, "
+                                 "resume, trading, positions, quota, bot)");
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
     if (strcmp(sub_argv[0], "help") == 0)
