@@ -672,7 +672,7 @@ scenario_budget() {
             {period: ($k + 1), calls: ($b.calls - $a.calls), responses_429: ($b.r429 - $a.r429),
              seconds: ($b.t - $a.t)})) as $per |
         {scenario: "budget", replicas: $replicas, calls_per_period_limit: $calls, period_ms: $period,
-         reserve_pct: $reserve, bots_share: ($calls - (($calls * $reserve + 99) / 100 | floor)),
+         reserve_pct: $reserve, bots_share: ($calls - (($calls * $reserve) / 100 | floor)),
          run_seconds: $secs, offered_per_s: $rate, offered_intents: $offered,
          calls_per_full_period: $per,
          min_calls_in_a_full_period: ([$per[].calls] | min),

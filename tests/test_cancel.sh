@@ -24,7 +24,10 @@
 #       event has no order_id, the broker never heard of it), promptly;
 #   [9] a target still queued behind its key's intents (the first of them
 #       waiting for a token): the cancel overtakes them and stops it unsent
-#       before either is placed; they are placed afterwards, in order.
+#       before either is placed; they are placed afterwards, in order;
+#   [10] an operator's cancel (intentctl cancel --intent) of a target
+#       waiting for its token: stopped unsent once the token comes (an
+#       operator's mark does not wake it), reason operator.
 # Every wait is bounded; the last line is "N passed, M failed".
 set -euo pipefail
 
@@ -270,4 +273,25 @@ fi
 snapshot "$WORK/ahead.events" "$WORK/ahead.ids"
 expect_eq "in their order" "$(paste -sd, "$WORK/ahead.ids")" \
     "$(jq -rs '[.[] | select(.type == "accepted") | .intent_id] | join(",")' "$WORK/ahead.events")"
+
+say ""
+say "[10] an operator's cancel of a target waiting for its budget token"
+B6=cx-$RUN-b6
+: >"$WORK/use6.jsonl"
+for i in 1 2 3; do
+    gen_intents "$WORK/use6.jsonl" 1 --bot "$B6-u$i" --user u1 --symbol IBM --side buy --qty 1
+done
+send_lines "$WORK/use6.jsonl"
+send opwait --bot "$B6" --user u1 --symbol IBM --side buy --type limit --qty 1 --limit 150 --tif gtc
+sleep 1
+timeout 30 "$IC" cancel --intent "$(cat "$WORK/opwait.id")" --reason "test_cancel $RUN" \
+    >"$WORK/opcancel.out" 2>&1 || { sed 's/^/        | /' "$WORK/opcancel.out"; die "intentctl cancel failed"; }
+if wait_for opwait 'any(.[]; .type == "canceled")' 60; then ok "stopped once its token came"; else
+    bad "a canceled event within 60 s" "$WORK/opwait.events"
+fi
+expect_eq "opwait: canceled unsent, for the operator" "null null operator" \
+    "$(jq -rs '[.[] | select(.type == "canceled")][0] | "\(.order_id) \(.cancel_intent_id) \(.cancel_reason)"' \
+        "$WORK/opwait.events")"
+expect_eq "opwait: no other event" "canceled" \
+    "$(jq -rs '[.[].type // .reason] | join(",")' "$WORK/opwait.events")"
 unset ALPACA_CALLS_PER_MIN RATE_PERIOD_MS

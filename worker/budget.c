@@ -122,7 +122,7 @@ void budget_free(budget_t *b) {
  * the whole limit for cancels. */
 static long long ceiling_of(const config_t *cfg, budget_priority_t prio) {
     long long limit = cfg->alpaca_calls_per_min;
-    long long reserve = (limit * cfg->budget_reserve_pct + 99) / 100;
+    long long reserve = limit * cfg->budget_reserve_pct / 100;  /* whole calls */
     if (prio == BUDGET_CANCEL) return limit;
     if (prio == BUDGET_USER) return limit - reserve / 4;
     return limit - reserve;
