@@ -6,7 +6,8 @@
 # runs every scenario tiny, and must leave bench/results/quick/latest.json and
 # latest.md with numbers for each scenario: throughput (fills/s, and
 # rejections/s apart), latency (loadgen and
-# the workers' histogram), CPU, memory, backlog drain, budget periods.  The
+# the workers' histogram), CPU, memory, backlog drain, budget periods, the
+# priority run (users' and cancels' times under a bot flood).  The
 # checker is also run on a copy of the result with the budget scenario and a
 # throughput figure removed, and must refuse it (the negative check).  The
 # bench stack is torn down at the end whatever happens; the logs and secrets
@@ -89,6 +90,14 @@ check_result() {
               else "budget: no full period sampled" end),
              number($s.budget.responses_429; "budget responses_429"),
              number($s.budget.max_requests_in_any_period; "budget max_requests_in_any_period")
+           end),
+          (if $s.priority == null then "no priority scenario" else
+             number($s.priority.user_to_accepted.p99_ms; "priority user -> accepted p99"),
+             number($s.priority.cancel_to_outcome.p99_ms; "priority cancel -> outcome p99"),
+             (if ($s.priority.user_missing // 1) == 0 and ($s.priority.cancel_missing // 1) == 0
+              then empty else "priority: a user intent or a cancel without its outcome" end),
+             (if ($s.priority.budget_wait_by_priority.cancel.grants // 0) > 0 then empty
+              else "priority: no cancel took a budget token" end)
            end),
           (if (.machine.versions.git_commit // "") == "" then "no git commit" else empty end),
           (if (.command // "") | test("compose/dev bench.* --quick") then empty else "no command" end)

@@ -294,4 +294,7 @@ expect_eq "opwait: canceled unsent, for the operator" "null null operator" \
         "$WORK/opwait.events")"
 expect_eq "opwait: no other event" "canceled" \
     "$(jq -rs '[.[].type // .reason] | join(",")' "$WORK/opwait.events")"
+# Nothing of this test may still be placing orders when the next one starts.
+cat "$WORK/use.jsonl" "$WORK/use6.jsonl" | jq -r .intent_id >"$WORK/use.ids"
+wait_terminal "$WORK/use.ids" 90000 || bad "the intents spending the budget ended within 90 s"
 unset ALPACA_CALLS_PER_MIN RATE_PERIOD_MS
