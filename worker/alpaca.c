@@ -223,6 +223,8 @@ void alpaca_set_call_context(alpaca_t *a, budget_priority_t prio, int64_t deadli
 
 void alpaca_set_prepaid(alpaca_t *a, int on) { a->prepaid = on; }
 
+int alpaca_prepaid(const alpaca_t *a) { return a->prepaid; }
+
 /* Spends the token held for this call, if any: 1 when there was one. */
 static int take_prepaid(alpaca_t *a) {
     int had = a->prepaid;

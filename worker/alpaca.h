@@ -53,6 +53,7 @@ void alpaca_set_call_context(alpaca_t *a, budget_priority_t prio, int64_t deadli
 /* on: the caller took the token of the next trading-API call itself
  * (budget_take), so that call does not take one; off: it takes its own. */
 void alpaca_set_prepaid(alpaca_t *a, int on);
+int alpaca_prepaid(const alpaca_t *a);
 
 /* POST /v2/orders for the intent, with the given client_order_id. */
 alpaca_result_t alpaca_place_order(alpaca_t *a, const intent_t *in,

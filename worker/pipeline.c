@@ -289,46 +289,50 @@ static step_t enter_submitting(pipeline_t *p, job_t *j, const char *from, const 
     return s;
 }
 
-/* The placement's token of the shared budget, taken before the intent
- * enters "submitting", so that a cancel read while it waits stops it
- * unsent (cancelwatch.h wakes the wait; the ledger's mark decides).
- * *granted: the token is held for the next trading call.  Otherwise the
- * step to return: STEP_NEXT to read the ledger again (a cancel came),
- * STEP_RETRY (abandoned), or the rejection of an intent that expired
- * waiting. */
-static step_t wait_token(pipeline_t *p, job_t *j, const char *from, int *granted) {
-    *granted = 0;
-    if (!p->shared->budget) {
-        *granted = 1;
-        return STEP_NEXT;
-    }
+token_t pipeline_take_token(pipeline_t *p, job_t *j, int *waited) {
+    *waited = 0;
+    if (!p->shared->budget) return TOKEN_GRANTED;
     atomic_int canceled = 0;
-    char cancel_id[40];
+    char cancel_id[40], err[256];
     cancelwatch_owner_t me = {j->in.source == INTENT_SOURCE_USER, j->in.bot_id, j->in.user_id};
     int known = cancelwatch_enter(p->shared->watch, j->in.intent_id, &me, &canceled, cancel_id);
-    int64_t left = j->in.expires_at_ms - timefmt_now_ms();
+    int64_t left = j->in.expires_at_ms - timefmt_now_ms(), t0 = timefmt_mono_ms();
     int rc = known ? 1
                    : budget_take(p->shared->budget, priority_of(j),
                                  timefmt_mono_ms() + (left > 0 ? left : 0), j->abandon,
                                  &canceled);
     cancelwatch_leave(p->shared->watch, j->in.intent_id);
+    *waited = timefmt_mono_ms() - t0 >= 2;  /* more than one round trip */
     if (rc == 0) {
         alpaca_set_prepaid(p->alpaca, 1);
-        *granted = 1;
-        return STEP_NEXT;
+        return TOKEN_GRANTED;
     }
-    if (atomic_load(j->abandon)) return STEP_RETRY;
-    if (known || atomic_load(&canceled)) {
-        char err[256];
-        /* A cancel read before the ledger knew this intent marks it now
-         * (its sender was checked against this intent's owner). */
-        if (known && ledger_cancel_mark(p->ledger, j->in.intent_id, cancel_id, "requested", err,
-                                        sizeof(err)) < 0) {
-            log_msg(LOG_WARN, "ledger_failed", j->in.intent_id, "%s", err);
-            return STEP_RETRY;
-        }
-        log_msg(LOG_DEBUG, "cancel_before_send", j->in.intent_id,
-                "a cancel came while it waited for its token");
+    if (atomic_load(j->abandon)) return TOKEN_ABANDONED;
+    if (!known && !atomic_load(&canceled)) return TOKEN_EXPIRED;
+    /* A cancel read before the ledger knew this intent marks it now (its
+     * sender was checked against this intent's owner). */
+    if (known && ledger_cancel_mark(p->ledger, j->in.intent_id, cancel_id, "requested", err,
+                                    sizeof(err)) < 0) {
+        log_msg(LOG_WARN, "ledger_failed", j->in.intent_id, "%s", err);
+        return TOKEN_ABANDONED;
+    }
+    log_msg(LOG_DEBUG, "cancel_before_send", j->in.intent_id,
+            "a cancel came while it waited for its token");
+    return TOKEN_CANCELED;
+}
+
+/* The placement's token, taken before the intent enters "submitting" (see
+ * pipeline_take_token).  *granted: the token is held for the next trading
+ * call.  Otherwise the step to return: STEP_NEXT to read the ledger again
+ * (a cancel came: its mark decides), STEP_RETRY (abandoned), or the
+ * rejection of an intent that expired waiting. */
+static step_t wait_token(pipeline_t *p, job_t *j, const char *from, int *granted) {
+    int waited;
+    token_t t = pipeline_take_token(p, j, &waited);
+    *granted = t == TOKEN_GRANTED;
+    if (t == TOKEN_GRANTED) return STEP_NEXT;
+    if (t == TOKEN_ABANDONED) return STEP_RETRY;
+    if (t == TOKEN_CANCELED) {
         j->state_known = 0;
         return STEP_NEXT;
     }

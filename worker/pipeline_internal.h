@@ -119,6 +119,17 @@ step_t pipeline_cancel_send(pipeline_t *p, job_t *j);
  * exist) ends "canceled", with no broker order (pipeline_cancel.c). */
 step_t pipeline_cancel_unsent(pipeline_t *p, job_t *j, const char *from);
 
+/* The placement's token of the shared budget (none needed without one),
+ * taken before the POST, so that a cancel read while it waits stops the
+ * intent unsent: cancelwatch.h wakes the wait, or tells of a cancel read
+ * before it began (the intent then marks itself for it, its sender being
+ * its owner); the ledger's mark decides.  *waited: the token did not come
+ * at once.  GRANTED: the next trading call spends it (alpaca_set_prepaid);
+ * CANCELED: a cancel came; EXPIRED: the intent's expiry came first;
+ * ABANDONED: the job was, or the ledger failed (pipeline.c). */
+typedef enum { TOKEN_GRANTED, TOKEN_CANCELED, TOKEN_EXPIRED, TOKEN_ABANDONED } token_t;
+token_t pipeline_take_token(pipeline_t *p, job_t *j, int *waited);
+
 /* For the cancel request `by`: records its target, a copy of whose message
  * is still queued in this process (it), and, if it is valid, owned(by, it)
  * and not yet placed, marks it for the request and ends it canceled

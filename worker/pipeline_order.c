@@ -174,11 +174,43 @@ static round_t may_place(pipeline_t *p, job_t *j, step_t *s) {
     return ROUND_ON;
 }
 
+/* The POST's token, unless one is held already (taken before
+ * "submitting"): a batch's placements and retries wait for theirs here.
+ * Nothing was sent for this intent since no order was proven to exist, so
+ * a cancel that marked it while it waited (the ledger is read again after
+ * any wait: an operator's mark wakes nobody) ends it unsent. */
+static round_t post_token(pipeline_t *p, job_t *j, step_t *s) {
+    char err[256];
+    if (!p->shared->budget || alpaca_prepaid(p->alpaca)) return ROUND_ON;
+    int waited;
+    token_t t = pipeline_take_token(p, j, &waited);
+    if (t == TOKEN_ABANDONED) {
+        *s = STEP_RETRY;
+        return ROUND_END;
+    }
+    if (t == TOKEN_EXPIRED) return ROUND_AGAIN;  /* may_place rejects it */
+    if (t == TOKEN_GRANTED && !waited) return ROUND_ON;
+    ledger_target_t me;
+    if (ledger_cancel_target(p->ledger, j->in.intent_id, &me, err, sizeof(err)) < 0) {
+        log_msg(LOG_WARN, "ledger_failed", j->in.intent_id, "%s", err);
+        alpaca_set_prepaid(p->alpaca, 0);
+        *s = STEP_RETRY;
+        return ROUND_END;
+    }
+    if (me.cancel_reason[0]) {
+        alpaca_set_prepaid(p->alpaca, 0);
+        *s = pipeline_cancel_unsent(p, j, "submitting");
+        return ROUND_END;
+    }
+    return t == TOKEN_GRANTED ? ROUND_ON : ROUND_AGAIN;
+}
+
 /* POSTs the order and acts on the answer. */
 static round_t place(pipeline_t *p, job_t *j, placing_t *pl, step_t *s) {
     alpaca_order_t o;
     alpaca_error_t e;
-    round_t r;
+    round_t r = post_token(p, j, s);
+    if (r != ROUND_ON) return r;
     j->never_sent = 0;
     j->posted = 1;
     pl->horizon_ms = timefmt_mono_ms();
