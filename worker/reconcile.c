@@ -3,8 +3,10 @@
  * The lock: SET ow:lock:reconciler TOKEN NX PX ttl, TOKEN 16 random bytes
  * in hex; released with a script that deletes the key only if it still
  * holds TOKEN, so a holder whose lock expired (a long pause) can never
- * delete the next holder's.  The ttl outlasts one pass; a holder that dies
- * simply lets it expire. */
+ * delete the next holder's.  The ttl is short (LOCK_TTL_MS) and renewed
+ * before each intent of a pass, so a holder that dies mid-pass holds the
+ * others off for seconds, not minutes.  The lock only saves work: two
+ * passes at once would still run each intent once, under its intent lock. */
 #include "reconcile.h"
 
 #include <pthread.h>
@@ -19,10 +21,14 @@
 #include "timefmt.h"
 
 #define BATCH 200   /* stuck intents taken per pass */
+#define LOCK_TTL_MS 15000  /* renewed before each intent of a pass */
 
 static const char release_script[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
     "return redis.call('DEL', KEYS[1]) else return 0 end";
+static const char renew_script[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+    "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
 
 struct reconciler {
     const config_t *cfg;
@@ -50,7 +56,7 @@ static int random_token(char *buf, size_t len) {
 /* Takes the lock: 1 held, 0 someone else holds it, -1 Redis failed. */
 static int lock_take(reconciler_t *r, const char *token) {
     char err[256];
-    long long ttl = r->cfg->reconcile_interval_ms * 2 + 60000;
+    long long ttl = LOCK_TTL_MS;
     redisReply *rep = redisconn_command(r->redis, err, sizeof(err),
                                         "SET ow:lock:reconciler %s NX PX %lld", token, ttl);
     if (!rep) {
@@ -60,6 +66,14 @@ static int lock_take(reconciler_t *r, const char *token) {
     int held = rep->type == REDIS_REPLY_STATUS;
     freeReplyObject(rep);
     return held;
+}
+
+/* Extends the lock by LOCK_TTL_MS if it is still token's. */
+static void lock_renew(reconciler_t *r, const char *token) {
+    char err[256];
+    redisReply *rep = redisconn_command(r->redis, err, sizeof(err), "EVAL %s 1 %s %s %d",
+                                        renew_script, "ow:lock:reconciler", token, LOCK_TTL_MS);
+    if (rep) freeReplyObject(rep);
 }
 
 static void lock_release(reconciler_t *r, const char *token) {
@@ -90,6 +104,7 @@ static void pass(reconciler_t *r) {
     }
     size_t settled = 0;
     for (size_t i = 0; i < n && !atomic_load(&r->abandon); i++) {
+        lock_renew(r, token);
         log_msg(LOG_WARN, "reconcile_intent", s[i].intent_id,
                 "stuck in state %s for more than %lld ms: running it again", s[i].state,
                 (long long)r->cfg->reconcile_after_ms);
