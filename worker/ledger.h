@@ -292,7 +292,6 @@ typedef struct ledger_target {
     char cancel_intent_id[40];  /* the cancel request canceling it, "" if
                                    none or an operator's */
     char cancel_reason[16];     /* "" (none), requested, operator */
-    char cancel_state[LEDGER_STATE_MAX];  /* the cancel request's state */
 } ledger_target_t;
 
 /* Reads target_id into *t: 1 found, 0 unknown, -1 with err. */

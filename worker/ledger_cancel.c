@@ -34,9 +34,8 @@ int ledger_cancel_target(ledger_t *l, const char *target_id, ledger_target_t *t,
     PGresult *r = ledger_exec(l,
         "SELECT i.source, COALESCE(i.bot_id, ''), COALESCE(i.user_id, ''), i.state,"
         " i.action, COALESCE(o.order_id, ''), COALESCE(i.cancel_intent_id, ''),"
-        " COALESCE(i.cancel_reason, ''), COALESCE(c.state, '')"
+        " COALESCE(i.cancel_reason, '')"
         " FROM intents i LEFT JOIN broker_orders o ON o.intent_id = i.intent_id"
-        " LEFT JOIN intents c ON c.intent_id = i.cancel_intent_id"
         " WHERE i.intent_id = $1",
         1, p, PGRES_TUPLES_OK, "read cancel target", err, errlen);
     if (!r) return -1;
@@ -50,7 +49,6 @@ int ledger_cancel_target(ledger_t *l, const char *target_id, ledger_target_t *t,
         snprintf(t->order_id, sizeof(t->order_id), "%s", PQgetvalue(r, 0, 5));
         snprintf(t->cancel_intent_id, sizeof(t->cancel_intent_id), "%s", PQgetvalue(r, 0, 6));
         snprintf(t->cancel_reason, sizeof(t->cancel_reason), "%s", PQgetvalue(r, 0, 7));
-        snprintf(t->cancel_state, sizeof(t->cancel_state), "%s", PQgetvalue(r, 0, 8));
     }
     PQclear(r);
     return found;
