@@ -222,6 +222,19 @@ wait_for() {
     return 1
 }
 
+# ledger_orphans: checks the ledger's integrity without foreign keys
+# (tests/orphans.sql): ok when it finds nothing, bad with what it found.
+ledger_orphans() {
+    local out
+    out=$(psql "${ADMIN_DATABASE_URL:-$DATABASE_URL}" -X -q -At -v ON_ERROR_STOP=1 \
+        -f "$(dirname "${BASH_SOURCE[0]}")/orphans.sql") || die "cannot run tests/orphans.sql"
+    if [[ -z $out ]]; then
+        ok "ledger: no orphan rows, open_intents matches the open intents"
+    else
+        bad "ledger: $(wc -l <<<"$out") integrity problems: $(head -n 5 <<<"$out" | tr '\n' ';')"
+    fi
+}
+
 # ledger_state ID WANT SECONDS: the intent's state in the ledger, once it is
 # WANT or SECONDS have passed (an intent resumed after a restart settles
 # when its message comes back, a little after its target's event).

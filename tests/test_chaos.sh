@@ -18,7 +18,9 @@
 #   - nothing is left in a non-terminal ledger state after the reconciler's
 #     RECONCILE_AFTER_MS + RECONCILE_INTERVAL_MS;
 #   - the filled quantities (sum of last_fill_qty) equal the simulator's AAPL
-#     position and CHAOS_INTENTS * 0.01, exactly (in billionths).
+#     position and CHAOS_INTENTS * 0.01, exactly (in billionths);
+#   - the ledger has no orphan row and open_intents lists exactly the open
+#     intents (tests/orphans.sql: the ledger has no foreign keys on them).
 #
 # Settings: CHAOS_INTENTS (default 600; standalone: CHAOS_INTENTS=5000),
 # CHAOS_SECONDS (default 45), CHAOS_WAIT_S (bound of the final wait, 400),
@@ -468,6 +470,9 @@ esac
 WANT=$((INTENTS * 10000000))
 expect_eq "sum of last_fill_qty (billionths) == the simulator's AAPL position" "$POS" "$SUM"
 expect_eq "sum of last_fill_qty (billionths) == CHAOS_INTENTS * 0.01" "$WANT" "$SUM"
+
+# 6. the ledger's integrity, without foreign keys (tests/orphans.sql)
+ledger_orphans
 
 say ""
 say "        chaos: $KILLS SIGKILLs, $TERMS SIGTERMs, $((SPELLS_DROP + SPELLS_503)) fault spells" \

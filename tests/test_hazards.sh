@@ -12,6 +12,7 @@
 # The crashes use WORKER_FAILPOINT (a test-only setting: the worker exits
 # abruptly at that point).  After each: exactly one terminal outcome per
 # intent, exactly one order at the simulator, one broker order in the ledger.
+# At the end: no orphan row in the ledger (tests/orphans.sql).
 set -euo pipefail
 
 # shellcheck source=tests/lib.sh
@@ -236,3 +237,6 @@ else
     bad "reconciler: no reconcile_intent log line for $rid"
 fi
 unset RECONCILE_INTERVAL_MS RECONCILE_AFTER_MS
+
+say "[end] the ledger's integrity after the hazards, without foreign keys"
+ledger_orphans

@@ -197,7 +197,14 @@ static void test_moves_only_from_expected_state(void) {
     EXPECT_RC(ledger_transition(l, t.id, "quota_granted", NULL, "submitting", NULL, err,
                                 sizeof(err)),
               0, err);
-    EXPECT_SQL("SELECT count(*) FROM intent_transitions WHERE intent_id = $1", t.id, "4");
+    /* the happy path's moves are steps in the row, the one with a detail
+     * is a transitions row; intent_history shows all four, in order */
+    EXPECT_SQL("SELECT count(*) FROM intent_transitions WHERE intent_id = $1", t.id, "1");
+    EXPECT_SQL("SELECT string_agg(to_state || ':' || recorded_in || ':'"
+               " || COALESCE(detail->>'remaining', '-'), ' ' ORDER BY at, recorded_in, n)"
+               " FROM intent_history WHERE intent_id = $1",
+               t.id, "received:row:- validated:row:- quota_granted:transitions:3 "
+                     "submitting:row:-");
     intent_free(&t.in);
 }
 
@@ -222,9 +229,14 @@ static void test_valid_at_once_and_two_steps(void) {
                                 sizeof(err)),
               1, err);
     EXPECT_SQL("SELECT string_agg(COALESCE(from_state, '-') || '>' || to_state, ' '"
-               " ORDER BY id) FROM intent_transitions WHERE intent_id = $1",
+               " ORDER BY n) FROM intent_history WHERE intent_id = $1",
                t.id, "->received received>validated validated>quota_granted "
                      "quota_granted>submitting");
+    EXPECT_SQL("SELECT count(*) FROM intent_transitions WHERE intent_id = $1", t.id, "0");
+    EXPECT_SQL("SELECT count(DISTINCT replica) || ' ' || bool_and(replica IS NOT NULL)"
+               " FROM intent_history WHERE intent_id = $1",
+               t.id, "1 true");
+    EXPECT_SQL("SELECT count(*) FROM open_intents WHERE intent_id = $1", t.id, "1");
     intent_free(&t.in);
 }
 
@@ -302,17 +314,17 @@ static void test_commit_stores_events_once(void) {
     publish_build_fill(&cfg, &t.in, &o, "accepted", 1, NULL, NULL, &evs[0]);
     publish_build_fill(&cfg, &t.in, &o, "fill", 1, o.filled_qty, o.filled_avg_price, &evs[1]);
     char *first_payload = strdup(evs[0].payload);
-    EXPECT_RC(ledger_commit(l, NULL, t.id, "submitting", "filled", NULL, &o, evs, 2, "b1", 2, err,
+    EXPECT_RC(ledger_commit(l, NULL, t.id, "submitting", "filled", NULL, NULL, &o, evs, 2, "b1", 2, err,
                             sizeof(err)),
               0, err);
     /* from a state left: nothing written */
-    EXPECT_RC(ledger_commit(l, NULL, t.id, "submitting", "filled", NULL, &o, evs, 2, "b1", 2, err,
+    EXPECT_RC(ledger_commit(l, NULL, t.id, "submitting", "filled", NULL, NULL, &o, evs, 2, "b1", 2, err,
                             sizeof(err)),
               1, err);
     /* re-storing an event id keeps the first payload */
     free(evs[0].payload);
     evs[0].payload = strdup("{\"changed\":true}");
-    EXPECT_RC(ledger_commit(l, NULL, t.id, "filled", "filled", NULL, NULL, evs, 1, "b1", 2, err,
+    EXPECT_RC(ledger_commit(l, NULL, t.id, "filled", "filled", NULL, NULL, NULL, evs, 1, "b1", 2, err,
                             sizeof(err)),
               0, err);
     EXPECT_SQL("SELECT count(*) FROM events WHERE intent_id = $1", t.id, "2");
@@ -457,9 +469,10 @@ static void test_commit_many(void) {
     publish_build_fill(&cfg, &m.b.in, &ob, "accepted", 1, NULL, NULL, &eb[0]);
     publish_build_fill(&cfg, &m.b.in, &ob, "fill", 1, ob.filled_qty, ob.filled_avg_price, &eb[1]);
     ledger_outcome_t oc[3] = {
-        {m.a.id, "submitting", "rejected", "broker_rejected", NULL, &ea, 1, "ba", 2, 9},
-        {m.sub.id, "validated", "rejected", "expired", NULL, NULL, 0, NULL, 0, 9},
-        {m.b.id, "submitting", "filled", NULL, &ob, eb, 2, "bb", 2, 9}};
+        {m.a.id, "submitting", "rejected", "broker_rejected", NULL, &ea, 1, "ba", 2, 9,
+         "{\"why\":\"retry\"}"},
+        {m.sub.id, "validated", "rejected", "expired", NULL, NULL, 0, NULL, 0, 9, NULL},
+        {m.b.id, "submitting", "filled", NULL, &ob, eb, 2, "bb", 2, 9, NULL}};
     EXPECT_RC(ledger_commit_many(l, NULL, oc, 3, err, sizeof(err)), 0, err);
     EXPECT_INT(oc[0].moved, 1);
     EXPECT_INT(oc[1].moved, 0);
@@ -480,9 +493,22 @@ static void test_commit_many(void) {
                " FROM events WHERE intent_id = $1",
                m.b.id, "accepted,fill 410.01");
     /* nothing written for an outcome not in its state */
-    EXPECT_SQL("SELECT count(*) FROM intent_transitions WHERE intent_id = $1"
+    EXPECT_SQL("SELECT count(*) FROM intent_history WHERE intent_id = $1"
                " AND to_state = 'rejected'",
                m.sub.id, "0");
+    /* an outcome with a detail is a transitions row, one without a step */
+    EXPECT_SQL("SELECT string_agg(to_state || ':' || recorded_in || ':'"
+               " || COALESCE(detail->>'why', '-'), ' ' ORDER BY at, recorded_in, n)"
+               " FROM intent_history WHERE intent_id = $1 AND to_state = 'rejected'",
+               m.a.id, "rejected:transitions:retry");
+    EXPECT_SQL("SELECT string_agg(to_state || ':' || recorded_in, ' ' ORDER BY n)"
+               " FROM intent_history WHERE intent_id = $1 AND to_state = 'filled'",
+               m.b.id, "filled:row");
+    /* the ended ones left open_intents, the one submitting stays */
+    EXPECT_SQL("SELECT string_agg(intent_id, ',' ORDER BY intent_id) FROM open_intents"
+               " WHERE intent_id IN ($1)",
+               m.sub.id, m.sub.id);
+    EXPECT_SQL("SELECT count(*) FROM open_intents WHERE intent_id = $1", m.b.id, "0");
     publish_event_clear(&ea);
     publish_event_clear(&eb[0]);
     publish_event_clear(&eb[1]);

@@ -203,9 +203,9 @@ for attempt in 1 2 3; do
     ic_state resume --global
     ids=$(paste -sd, "$WORK/batch.id")
     replicas=$(psql "$DATABASE_URL" -At -v ON_ERROR_STOP=1 -v ids="$ids" <<<"
-        SELECT count(DISTINCT replica) FROM intent_transitions
+        SELECT count(DISTINCT replica) FROM intent_history
         WHERE intent_id = ANY (string_to_array(:'ids', ','))") ||
-        die "cannot read intent_transitions"
+        die "cannot read intent_history"
     say "        (batch $attempt was handled by $replicas replica(s))"
     ((replicas >= 2)) && break
     sleep 1.2

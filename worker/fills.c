@@ -152,7 +152,7 @@ static int cancel_outcome(follower_t *f, const ledger_follow_t *e, const char *t
     }
     *out = (ledger_outcome_t){in->intent_id, "submitted", n ? "rejected" : "canceled", reason,
                               NULL, ev, n, e->cancel_key,
-                              e->cancel_key ? strlen(e->cancel_key) : 0, 0};
+                              e->cancel_key ? strlen(e->cancel_key) : 0, 0, NULL};
     return 1;
 }
 
@@ -219,7 +219,8 @@ int fills_batch(follower_t *f, alpaca_order_t *const *snaps, int n, snap_result_
         const char *to, *reason;
         int m = fills_plan(f->cfg, &b->in[q], &k, snaps[i], b->evs[q], &to, &reason);
         b->out[q] = (ledger_outcome_t){e->intent_id, "submitted", to, reason, snaps[i],
-                                       b->evs[q], m, e->key, e->key ? strlen(e->key) : 0, 0};
+                                       b->evs[q], m, e->key, e->key ? strlen(e->key) : 0, 0,
+                                       NULL};
         b->of[q++] = i;
         if (cancel_outcome(f, e, to, &b->in[q], b->evs[q], &b->out[q])) b->of[q++] = -1;
     }

@@ -33,6 +33,18 @@
 #include "pqmsg.h"
 #include "timefmt.h"
 
+/* In a statement, set_config(...) turns the flush wait on for the
+ * statement's own transaction: one round trip for a durable write. */
+#define DURABLE_IF(param) "set_config('synchronous_commit', " param ", true)"
+
+/* One move of the happy path as a one-element intent_step[] (migration 009),
+ * from SQL expressions for the two states and the replica. */
+#define STEP(from, to, who) \
+    "ARRAY[ROW(" from "::text, " to "::text, now(), " who "::text)::intent_step]"
+
+/* The terminal states, as an SQL list. */
+#define TERMINAL_SQL "('filled', 'canceled', 'expired', 'rejected')"
+
 void ledger_set_err(char *err, size_t errlen, const char *what, PGconn *c,
                     PGresult *r) {
     char prefix[256];
@@ -281,8 +293,8 @@ int ledger_begin_many(ledger_t *l, ledger_begin_t *b, int n, int flags, char *er
      * alone, and the join that follows tells which (the statement's
      * snapshot does not see its own insert, so an intent found in `intents`
      * was recorded before).  A valid intent is recorded as received and
-     * validated at once (two transition rows).  The lock holder is the only
-     * writer, so nothing races the insert. */
+     * validated at once (two steps in its row), and enters open_intents.
+     * The lock holder is the only writer, so nothing races the insert. */
     PGresult *r = ledger_exec(l,
         "WITH x AS MATERIALIZED ("
         " SELECT r.*, CASE WHEN $4::boolean"
@@ -298,19 +310,18 @@ int ledger_begin_many(ledger_t *l, ledger_begin_t *b, int n, int flags, char *er
         "  kafka_partition, kafka_offset, bot_id, user_id, symbol, side,"
         "  order_type, qty, notional, limit_price, stop_price, time_in_force,"
         "  extended_hours, created_at, expires_at, client_order_id, state, raw,"
-        "  action, target_intent_id)"
+        "  action, target_intent_id, steps)"
         " SELECT intent_id, content_hash, source, msg_key, topic, kafka_partition,"
         "  kafka_offset, bot_id, user_id, symbol, side, order_type, qty, notional,"
         "  limit_price, stop_price, time_in_force, extended_hours,"
         "  to_timestamp(created_at / 1000.0), to_timestamp(expires_at / 1000.0),"
-        "  client_order_id, $3, raw, COALESCE(action, 'place'), target_intent_id"
+        "  client_order_id, $3, raw, COALESCE(action, 'place'), target_intent_id,"
+        "  CASE WHEN $3 = 'received' THEN " STEP("NULL", "'received'", "$2")
+        "  ELSE " STEP("NULL", "'received'", "$2") " || " STEP("'received'", "$3", "$2") " END"
         " FROM x WHERE held ORDER BY n"
-        " ON CONFLICT (intent_id) DO NOTHING RETURNING intent_id, state, content_hash),"
-        " tr AS ("
-        " INSERT INTO intent_transitions (intent_id, from_state, to_state, replica)"
-        " SELECT ins.intent_id, s.f, s.t, $2 FROM ins,"
-        "  (VALUES (1, NULL, 'received'), (2, 'received', $3)) AS s(k, f, t)"
-        " WHERE s.t <> COALESCE(s.f, '') ORDER BY ins.intent_id, s.k)"
+        " ON CONFLICT (intent_id) DO NOTHING RETURNING intent_id, state, content_hash, bot_id),"
+        " op AS (INSERT INTO open_intents (intent_id, bot_id)"
+        " SELECT intent_id, bot_id FROM ins ORDER BY intent_id)"
         " SELECT x.n, x.held, COALESCE(i.state, o.state), COALESCE(i.content_hash,"
         "  o.content_hash), i.intent_id IS NOT NULL, o.cancel_requested_at IS NOT NULL"
         " FROM x LEFT JOIN ins i ON i.intent_id = x.intent_id"
@@ -422,10 +433,6 @@ static int state_is_acted_on(const char *s) {
     return !strcmp(s, "submitting") || !strcmp(s, "submitted") || ledger_state_is_terminal(s);
 }
 
-/* In a statement, set_config(...) turns the flush wait on for the
- * statement's own transaction: one round trip for a durable write. */
-#define DURABLE_IF(param) "set_config('synchronous_commit', " param ", true)"
-
 int ledger_transition(ledger_t *l, const char *intent_id, const char *from,
                       const char *via, const char *to, const char *detail_json,
                       char *err, size_t errlen) {
@@ -460,22 +467,30 @@ int ledger_transition_many(ledger_t *l, const char *const *ids, int n, const cha
     }
     const char *p[] = {arr, from, to, detail_json, l->replica, via,
                        state_is_acted_on(to) ? "on" : "off"};
-    /* With via: two transition rows per intent, from -> via -> to.  The
-     * answer has one row per intent moved, or one NULL row for none (the
-     * set_config runs either way).  An intent that a cancel is canceling
-     * never enters "submitting" (ledger_cancel.c): the mark and this move
-     * meet on the row, so a target is either marked before it is sent, and
-     * stays unsent, or sent, and canceled at the broker. */
+    /* With via: two moves per intent, from -> via -> to.  Without a
+     * detail they are steps in the row (the happy path), with one they are
+     * intent_transitions rows carrying it.  A terminal state takes the
+     * intent out of open_intents.  The answer has one row per intent moved,
+     * or one NULL row for none (the set_config runs either way).  An intent
+     * that a cancel is canceling never enters "submitting"
+     * (ledger_cancel.c): the mark and this move meet on the row, so a
+     * target is either marked before it is sent, and stays unsent, or sent,
+     * and canceled at the broker. */
     PGresult *r = ledger_exec(l,
         "WITH upd AS ("
-        " UPDATE intents SET state = $3, updated_at = now()"
+        " UPDATE intents SET state = $3, updated_at = now(),"
+        "  steps = CASE WHEN $4::jsonb IS NOT NULL THEN steps"
+        "   WHEN $6::text IS NULL THEN steps || " STEP("$2", "$3", "$5")
+        "   ELSE steps || " STEP("$2", "$6", "$5") " || " STEP("$6", "$3", "$5") " END"
         " WHERE intent_id = ANY ($1::text[]) AND state = $2"
         " AND ($3 <> 'submitting' OR cancel_requested_at IS NULL) RETURNING intent_id),"
         " tr AS ("
         " INSERT INTO intent_transitions (intent_id, from_state, to_state, replica, detail)"
         " SELECT upd.intent_id, s.f, s.t, $5, $4::jsonb FROM upd,"
         "  (VALUES (1, $2, COALESCE($6, $3)), (2, $6, $3)) AS s(k, f, t)"
-        " WHERE s.f IS NOT NULL ORDER BY upd.intent_id, s.k)"
+        " WHERE s.f IS NOT NULL AND $4::jsonb IS NOT NULL ORDER BY upd.intent_id, s.k),"
+        " cl AS (DELETE FROM open_intents WHERE $3 IN " TERMINAL_SQL
+        "  AND intent_id IN (SELECT intent_id FROM upd))"
         " SELECT upd.intent_id FROM (SELECT " DURABLE_IF("$7") ") AS d"
         " LEFT JOIN upd ON true",
         7, p, PGRES_TUPLES_OK, "transition", err, errlen);
@@ -552,12 +567,12 @@ static json_t *events_json(const event_t *events, int n) {
 }
 
 int ledger_commit(ledger_t *l, publisher_t *pub, const char *intent_id, const char *from,
-                  const char *to, const char *reason,
+                  const char *to, const char *reason, const char *detail_json,
                   const alpaca_order_t *order, const event_t *events,
                   int n_events, const char *key, size_t key_len,
                   char *err, size_t errlen) {
     ledger_outcome_t o = {intent_id, from, to, reason, order, events, n_events,
-                          key, key_len, 0};
+                          key, key_len, 0, detail_json};
     if (ledger_commit_many(l, pub, &o, 1, err, errlen) < 0) return -1;
     return o.moved ? 0 : 1;
 }
@@ -567,8 +582,9 @@ int ledger_commit(ledger_t *l, publisher_t *pub, const char *intent_id, const ch
 static json_t *outcome_json(int n, const ledger_outcome_t *c) {
     const alpaca_order_t *o = c->order;
     json_t *j = json_pack(
-        "{s:i, s:s, s:s, s:s, s:s?, s:o}", "n", n, "intent_id", c->intent_id,
+        "{s:i, s:s, s:s, s:s, s:s?, s:o?, s:o}", "n", n, "intent_id", c->intent_id,
         "f", c->from, "t", c->to, "reason", c->reason,
+        "detail", c->detail ? json_loads(c->detail, 0, NULL) : NULL,
         "events", events_json(c->events, c->n_events));  /* NULL fails the pack */
     if (j && set_key(j, c->key, c->key_len) < 0) {
         json_decref(j);
@@ -599,8 +615,9 @@ int ledger_commit_many(ledger_t *l, publisher_t *pub, ledger_outcome_t *c, int n
     }
     const char *p[] = {rows, l->replica};
     /* One statement, durable: per intent, the state change (unless from =
-     * to), the broker order and the events, all or nothing for the whole
-     * list.  "ok" has an intent's row when its change applies; nothing else
+     * to: a step in its row, or with a detail an intent_transitions row; a
+     * terminal one takes it out of open_intents), the broker order and the
+     * events, all or nothing for the whole list.  "ok" has an intent's row when its change applies; nothing else
      * is written for it without that.  The answer: per outcome, whether it
      * applied, then its unpublished events, those stored before (the
      * statement's snapshot) and those it stores (RETURNING), oldest first. */
@@ -611,18 +628,22 @@ int ledger_commit_many(ledger_t *l, publisher_t *pub, ledger_outcome_t *c, int n
         "  t text, reason text, msg_key text, events json, order_id text,"
         "  client_order_id text, status text, symbol text, side text, order_type text,"
         "  qty numeric, notional numeric, filled_qty numeric, filled_avg_price numeric,"
-        "  raw text)),"
+        "  raw text, detail jsonb)),"
         " upd AS ("
         " UPDATE intents i SET state = x.t, reason = COALESCE(x.reason, i.reason),"
-        "  updated_at = now() FROM x"
+        "  updated_at = now(), steps = CASE WHEN x.detail IS NULL"
+        "   THEN i.steps || " STEP("x.f", "x.t", "$2") " ELSE i.steps END FROM x"
         " WHERE i.intent_id = ANY (ARRAY(SELECT intent_id FROM x))"
         "  AND i.intent_id = x.intent_id AND i.state = x.f AND x.f <> x.t"
         " RETURNING i.intent_id),"
         " ok AS (SELECT x.* FROM x WHERE x.f = x.t"
         "  OR x.intent_id IN (SELECT intent_id FROM upd)),"
         " tr AS ("
-        " INSERT INTO intent_transitions (intent_id, from_state, to_state, replica)"
-        " SELECT intent_id, f, t, $2 FROM ok WHERE f <> t ORDER BY n),"
+        " INSERT INTO intent_transitions (intent_id, from_state, to_state, replica, detail)"
+        " SELECT intent_id, f, t, $2, detail FROM ok"
+        " WHERE f <> t AND detail IS NOT NULL ORDER BY n),"
+        " cl AS (DELETE FROM open_intents WHERE intent_id = ANY (ARRAY("
+        "  SELECT intent_id FROM ok WHERE f <> t AND t IN " TERMINAL_SQL "))),"
         " ord AS ("
         " INSERT INTO broker_orders (order_id, intent_id, client_order_id, status,"
         "  symbol, side, order_type, qty, notional, filled_qty, filled_avg_price, raw)"

@@ -114,10 +114,13 @@ int ledger_has_deferred(const ledger_t *l);
  * way: a broken connection took its locks with it). */
 int ledger_flush(ledger_t *l, char *err, size_t errlen);
 
-/* Moves the intent from state `from` to `to` with a transition row, or,
- * when via is not NULL, through via in the same transaction (two rows:
- * from -> via -> to).  Returns 0, 1 if the intent was not in state `from`
- * (someone else moved it), -1 on error. */
+/* Moves the intent from state `from` to `to`, or, when via is not NULL,
+ * through via in the same transaction (two moves: from -> via -> to).
+ * Without detail_json the moves are the happy path's, recorded as steps in
+ * the intent's row; with it (a JSON object saying why: a retry, a hold, a
+ * resumption, a cancel) they are intent_transitions rows carrying it.  The
+ * view intent_history shows both.  Returns 0, 1 if the intent was not in
+ * state `from` (someone else moved it), -1 on error. */
 int ledger_transition(ledger_t *l, const char *intent_id, const char *from,
                       const char *via, const char *to, const char *detail_json,
                       char *err, size_t errlen);
@@ -138,7 +141,7 @@ int ledger_transition_many(ledger_t *l, const char *const *ids, int n, const cha
  * says whether the ledger or Kafka failed; after a Kafka failure the commit
  * stands and the events wait for the next publish). */
 int ledger_commit(ledger_t *l, publisher_t *pub, const char *intent_id, const char *from,
-                  const char *to, const char *reason,
+                  const char *to, const char *reason, const char *detail_json,
                   const alpaca_order_t *order, const event_t *events,
                   int n_events, const char *key, size_t key_len,
                   char *err, size_t errlen);
@@ -157,6 +160,10 @@ typedef struct ledger_outcome {
     const char *key;              /* the intent's Kafka key, may be NULL */
     size_t key_len;
     int moved;                    /* out: 1 written, 0 not in `from` */
+    const char *detail;           /* NULL: the happy path's move, a step in
+                                     the intent's row; else a JSON object,
+                                     and the move is an intent_transitions
+                                     row with it (ledger_transition_many) */
 } ledger_outcome_t;
 int ledger_commit_many(ledger_t *l, publisher_t *pub, ledger_outcome_t *o, int n,
                        char *err, size_t errlen);

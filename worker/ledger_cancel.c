@@ -74,15 +74,16 @@ int ledger_cancel_mark(ledger_t *l, const char *target_id, const char *cancel_id
 
 /* The marks and the audit row in one statement: the row's count is the
  * marks'.  The scope's test is a CASE, so the statement reads the open
- * intents (index intents_open, whose predicate it repeats) and keeps the
- * scope's: an operator's command, not a hot path.  The row is inserted by
+ * intents (open_intents) and keeps the scope's: an operator's command, not
+ * a hot path.  The row is inserted by
  * the same statement that refers to it; the foreign key is checked at the
  * statement's end, when it exists. */
 static const char MARK_SQL[] =
     "WITH m AS ("
     " UPDATE intents SET cancel_reason = 'operator', cancel_intent_id = NULL,"
     " cancel_requested_at = now(), operator_cancel_id = $1::bigint"
-    " WHERE action = 'place' AND cancel_requested_at IS NULL"
+    " WHERE intent_id IN (SELECT intent_id FROM open_intents)"
+    " AND action = 'place' AND cancel_requested_at IS NULL"
     " AND state NOT IN ('filled', 'canceled', 'expired', 'rejected')"
     " AND CASE $2 WHEN 'global' THEN true WHEN 'user' THEN user_id = $3"
     " WHEN 'bot' THEN bot_id = $3 ELSE intent_id = $3 END"
@@ -145,7 +146,9 @@ int ledger_operator_cancels_unsent(ledger_t *l, ledger_unsent_cancel_t *out, int
     char limit[16];
     snprintf(limit, sizeof(limit), "%d", max);
     const char *p[] = {limit};
-    /* The predicate is the one of the partial index intents_operator_cancel_unsent. */
+    /* The predicate is the one of the partial index intents_operator_cancel_unsent,
+     * and the state is read from the rows it finds (state is in no index:
+     * migration 009). */
     PGresult *r = ledger_exec(l,
         "SELECT i.intent_id, o.order_id FROM intents i"
         " JOIN broker_orders o ON o.intent_id = i.intent_id"

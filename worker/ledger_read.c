@@ -85,7 +85,8 @@ int ledger_open_orders(ledger_t *l, int limit, ledger_open_order_t **out,
     PGresult *r = ledger_exec(l,
         "SELECT i.intent_id, o.order_id, o.status, o.filled_qty::text,"
         " o.filled_avg_price::text, o.raw->>'submitted_at', i.source, i.raw, i.msg_key"
-        " FROM intents i JOIN broker_orders o ON o.intent_id = i.intent_id"
+        " FROM open_intents oi JOIN intents i ON i.intent_id = oi.intent_id"
+        " JOIN broker_orders o ON o.intent_id = i.intent_id"
         " WHERE i.state = 'submitted' ORDER BY i.updated_at LIMIT $1::int",
         1, p, PGRES_TUPLES_OK, "read open orders", err, errlen);
     if (!r) return -1;
@@ -128,10 +129,11 @@ int ledger_stuck_intents(ledger_t *l, int64_t older_than_ms, int limit, ledger_s
     snprintf(lim, sizeof(lim), "%d", limit);
     const char *p[] = {age, lim};
     PGresult *r = ledger_exec(l,
-        "SELECT intent_id, state, source, topic, kafka_partition, kafka_offset, msg_key, raw"
-        " FROM intents WHERE state IN ('received', 'validated', 'quota_granted', 'submitting')"
-        " AND updated_at < now() - $1::bigint * interval '1 millisecond'"
-        " ORDER BY updated_at LIMIT $2::int",
+        "SELECT i.intent_id, i.state, i.source, i.topic, i.kafka_partition, i.kafka_offset,"
+        " i.msg_key, i.raw FROM open_intents oi JOIN intents i ON i.intent_id = oi.intent_id"
+        " WHERE i.state IN ('received', 'validated', 'quota_granted', 'submitting')"
+        " AND i.updated_at < now() - $1::bigint * interval '1 millisecond'"
+        " ORDER BY i.updated_at LIMIT $2::int",
         2, p, PGRES_TUPLES_OK, "read stuck intents", err, errlen);
     if (!r) return -1;
     int rows = PQntuples(r), fail;
@@ -166,8 +168,9 @@ void ledger_stuck_free(ledger_stuck_t *s, size_t n) {
 long ledger_count_open_orders(ledger_t *l, const char *bot_id, char *err, size_t errlen) {
     const char *p[] = {bot_id};
     return count_of(l,
-                    "SELECT count(*) FROM intents WHERE bot_id = $1"
-                    " AND state IN ('quota_granted', 'submitting', 'submitted')",
+                    "SELECT count(*) FROM open_intents oi"
+                    " JOIN intents i ON i.intent_id = oi.intent_id WHERE oi.bot_id = $1"
+                    " AND i.state IN ('quota_granted', 'submitting', 'submitted')",
                     1, p, "count open orders", err, errlen);
 }
 
@@ -176,8 +179,10 @@ long ledger_count_placing(ledger_t *l, int64_t before_ms, char *err, size_t errl
     snprintf(before, sizeof(before), "%lld", (long long)before_ms);
     const char *p[] = {before};
     return count_of(l,
-                    "SELECT count(*) FROM intents WHERE state IN ('quota_granted', 'submitting')"
-                    " AND ($1::bigint = 0 OR updated_at < to_timestamp($1::bigint / 1000.0))",
+                    "SELECT count(*) FROM open_intents oi"
+                    " JOIN intents i ON i.intent_id = oi.intent_id"
+                    " WHERE i.state IN ('quota_granted', 'submitting')"
+                    " AND ($1::bigint = 0 OR i.updated_at < to_timestamp($1::bigint / 1000.0))",
                     1, p, "count placements", err, errlen);
 }
 

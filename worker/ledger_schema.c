@@ -78,12 +78,15 @@ int ledger_migrate(ledger_t *l, char *err, size_t errlen) {
 
 /* What the worker's role may do, and no more: read and write the ledger
  * tables it records intents in, read the kill switch, the bots' keys and
- * bindings, and the migrations.  No DELETE, no DDL, nothing on the audit
+ * bindings, and the migrations.  No DELETE, but from open_intents (a
+ * working set: a row leaves it when its intent's terminal state is written,
+ * which the intent's row still records), no DDL, nothing on the audit
  * tables.  %I is the role, quoted by format(). */
 static const char *const WORKER_GRANTS[] = {
     "GRANT SELECT, INSERT, UPDATE ON intents, intent_transitions, broker_orders, events,"
     " dead_letters, leases TO %I",
-    "GRANT SELECT ON trading_states, bot_keys, bot_users, schema_migrations TO %I",
+    "GRANT SELECT, INSERT, DELETE ON open_intents TO %I",
+    "GRANT SELECT ON intent_history, trading_states, bot_keys, bot_users, schema_migrations TO %I",
     "GRANT USAGE ON SEQUENCE intent_transitions_id_seq, events_seq_seq TO %I",
     NULL};
 

@@ -193,6 +193,18 @@ static void release_collected(job_t *j) {
     j->collected = 0;
 }
 
+/* The details of moves off the happy path (ledger.h, ledger_transition). */
+const char PIPELINE_DETOUR_RESUMED[] = "{\"why\":\"resumed\"}";
+const char PIPELINE_DETOUR_RECONCILER[] = "{\"why\":\"reconciler\"}";
+const char PIPELINE_DETOUR_RETRY[] = "{\"why\":\"retry\"}";
+const char PIPELINE_DETOUR_HELD[] = "{\"why\":\"held\"}";
+const char PIPELINE_DETOUR_TOKEN_WAIT[] = "{\"why\":\"token_wait\"}";
+const char PIPELINE_DETOUR_CANCEL[] = "{\"why\":\"cancel\"}";
+
+void pipeline_detour(job_t *j, const char *why) {
+    if (!j->detour) j->detour = why;
+}
+
 /* Records events and the state change in one transaction, then publishes.
  * A collecting job keeps all of it (taking the events and the order) for
  * the batch's one commit instead. */
@@ -211,12 +223,12 @@ step_t pipeline_commit(pipeline_t *p, job_t *j, const char *from, const char *to
         j->out = (ledger_outcome_t){j->in.intent_id, from, j->out_to,
                                     reason ? j->out_reason : NULL,
                                     order ? &j->order : NULL, j->evs, n,
-                                    j->from->key, j->from->key_len, 0};
+                                    j->from->key, j->from->key_len, 0, j->detour};
         j->collected = 1;
         return STEP_DONE;
     }
-    int rc = ledger_commit(p->ledger, p->pub, j->in.intent_id, from, to, reason, order,
-                           evs, n, j->from->key, j->from->key_len, err, sizeof(err));
+    int rc = ledger_commit(p->ledger, p->pub, j->in.intent_id, from, to, reason, j->detour,
+                           order, evs, n, j->from->key, j->from->key_len, err, sizeof(err));
     for (int i = 0; i < n; i++) publish_event_clear(&evs[i]);
     if (rc < 0) {
         log_msg(LOG_WARN, "commit_failed", j->in.intent_id, "%s", err);
@@ -243,7 +255,7 @@ step_t pipeline_reject(pipeline_t *p, job_t *j, const char *from, const char *re
 step_t pipeline_transition(pipeline_t *p, job_t *j, const char *from, const char *via,
                            const char *to, int *moved) {
     char err[256];
-    int rc = ledger_transition(p->ledger, j->in.intent_id, from, via, to, NULL, err,
+    int rc = ledger_transition(p->ledger, j->in.intent_id, from, via, to, j->detour, err,
                                sizeof(err));
     if (rc < 0) {
         log_msg(LOG_WARN, "ledger_failed", j->in.intent_id, "%s", err);
@@ -302,7 +314,10 @@ token_t pipeline_take_token(pipeline_t *p, job_t *j, int *waited) {
                                  timefmt_mono_ms() + (left > 0 ? left : 0), j->abandon,
                                  &canceled);
     cancelwatch_leave(p->shared->watch, j->in.intent_id);
-    *waited = timefmt_mono_ms() - t0 >= 2;  /* more than one round trip */
+    int64_t took = timefmt_mono_ms() - t0;
+    *waited = took >= 2;  /* more than one round trip */
+    /* Queued behind others, not a slow round trip: off the happy path. */
+    if (took >= 50) pipeline_detour(j, PIPELINE_DETOUR_TOKEN_WAIT);
     if (rc == 0) {
         alpaca_set_prepaid(p->alpaca, 1);
         return TOKEN_GRANTED;
@@ -479,6 +494,10 @@ static int read_state(pipeline_t *p, job_t *j, ledger_seen_t *seen, char *err,
         *seen = b.seen;
         snprintf(j->state, sizeof(j->state), "%s", b.state);
         j->cancel_marked = b.cancel_marked;
+        if (b.seen == LEDGER_FRESH) j->recorded = 1;
+        else if (!j->recorded)  /* recorded before this call: resumed */
+            pipeline_detour(j, j->from_ledger ? PIPELINE_DETOUR_RECONCILER
+                                              : PIPELINE_DETOUR_RESUMED);
     }
     metrics_stage("intake", "ledger_record", t0, 1);
     if (rc == 1) {
@@ -587,6 +606,7 @@ static int job_run(pipeline_t *p, job_t *j) {
             atomic_store(&p->shared->ledger_down, 1);
         }
         if (s == STEP_RETRY) {
+            pipeline_detour(j, PIPELINE_DETOUR_RETRY);
             /* Not while holding other intents' locks: the follower, the
              * reconciler and redeliveries may wait on them. */
             release_others(p, j);
@@ -676,6 +696,7 @@ static void run_fast(pipeline_t *p) {
         job_t *j = c[k];
         if (b[k].busy) continue;
         j->locked = 1;
+        if (b[k].seen == LEDGER_FRESH) j->recorded = 1;
         if (b[k].seen != LEDGER_FRESH || strcmp(b[k].state, "validated") != 0) continue;
         j->collect = j->one_shot = 1;
         if (validated(p, j, timefmt_now_ms()) == STEP_GRANTED) c[g++] = j;

@@ -237,5 +237,6 @@ step_t pipeline_cancel_unsent(pipeline_t *p, job_t *j, const char *from) {
     publish_build_canceled(p->cfg, &j->in, NULL, t.cancel_intent_id, t.cancel_reason, &ev);
     log_msg(LOG_INFO, "canceled_unsent", j->in.intent_id, "canceled before it was sent (%s%s%s)",
             t.cancel_reason, t.cancel_intent_id[0] ? " by " : "", t.cancel_intent_id);
+    pipeline_detour(j, PIPELINE_DETOUR_CANCEL);
     return pipeline_commit(p, j, from, "canceled", NULL, NULL, &ev, 1);
 }

@@ -46,6 +46,12 @@ typedef struct job {
                              only ever look it up again */
     int posted;           /* this process sent a POST for it */
     int held;             /* it waited on an open breaker */
+    /* Off the happy path: NULL while this call has taken the intent from
+     * its recording straight on; else why not (a JSON object, a literal:
+     * see pipeline_detour), and its moves are then recorded with it as
+     * intent_transitions rows instead of steps in the intent's row. */
+    const char *detour;
+    int recorded;         /* this call recorded the intent (it was new) */
     /* On a batch's fast path (pipeline_handle_many): */
     int collect;          /* pipeline_commit() keeps the outcome here */
     int one_shot;         /* where a step would wait, it returns STEP_RETRY:
@@ -87,6 +93,13 @@ int64_t pipeline_backoff_ms(pipeline_t *p, int attempt);
  * order that may exist). */
 void pipeline_context_until_expiry(pipeline_t *p, job_t *j);
 void pipeline_context_unbounded(pipeline_t *p, job_t *j);
+
+/* Why a job left the happy path (the detail of its later moves in the
+ * ledger): the first reason given stays. */
+extern const char PIPELINE_DETOUR_RESUMED[], PIPELINE_DETOUR_RECONCILER[],
+    PIPELINE_DETOUR_RETRY[], PIPELINE_DETOUR_HELD[], PIPELINE_DETOUR_TOKEN_WAIT[],
+    PIPELINE_DETOUR_CANCEL[];
+void pipeline_detour(job_t *j, const char *why);
 
 /* Records events and the state change from -> to (reason may be NULL) in
  * one transaction, then publishes (a collecting job keeps it all for its

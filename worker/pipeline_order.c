@@ -60,6 +60,7 @@ static int64_t rate_limit_wait_ms(const alpaca_error_t *e) {
  * per-intent loop, which resumes it from the ledger. */
 static int hold(job_t *j, int64_t ms) {
     if (j->one_shot) return 1;
+    pipeline_detour(j, PIPELINE_DETOUR_HELD);
     pipeline_nap(j->abandon, ms);
     return 0;
 }
