@@ -66,6 +66,15 @@
 # BENCH_KEEP_DIR/stack-N/ (compose/dev down --purge --keep), so that
 # tests/test_secrets.sh can search the bench stacks' logs for their secrets.
 #
+# Every throughput run also reports the CPU per intent of each process of the
+# stack (workers, PostgreSQL with its backends, Redis, the dev broker, the
+# simulator, the load generator).  BENCH_PROFILE_S=N (default 0: off) adds,
+# after each throughput run, a run of its own under the same load in which,
+# for N seconds, `perf stat` counts the workers' system calls and context
+# switches per intent and `perf record -g` samples them (the top symbols go
+# in the table, the report stays in WORK): the measured figures are never
+# taken under perf.
+#
 # Exit status: 0 when every scenario produced its numbers and files, 1 if one
 # produced nothing.  Never a speed check.
 set -euo pipefail
@@ -126,6 +135,7 @@ else
     PRIO_ARGS=(--flood 3000 --others 60 --per-other 20 --probes 40 --settle 5 --timeout 120)
 fi
 BOTS=${BENCH_BOTS:-100} USERS=${BENCH_USERS:-10}
+PROFILE_S=${BENCH_PROFILE_S:-0}
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
@@ -370,6 +380,37 @@ loadgen_wait() { # sets LG_RC
     wait "$LG_PID" || LG_RC=$?
 }
 
+# profile_workers NAME SECONDS: perf stat and perf record of the workers for
+# SECONDS (under load); prints the JSON of the window:
+# syscalls and context switches per intent, the top symbols (self).
+profile_workers() {
+    local name=$1 s=$2 pids h0 h1 n
+    pids=$(worker_pids | paste -sd,)
+    command -v perf >/dev/null || { echo null; return; }
+    hist_snapshot "$WORK/$name.p0"
+    perf stat -x, -e raw_syscalls:sys_enter,context-switches -p "$pids" -o "$WORK/$name.stat" \
+        -- sleep "$s" 2>/dev/null &
+    local stat_pid=$!
+    perf record -q -F 499 -g -p "$pids" -o "$WORK/$name.perf" -- sleep "$s" >/dev/null 2>&1 || true
+    wait "$stat_pid" || true
+    hist_snapshot "$WORK/$name.p1"
+    h0=$(awk '$1 == "count" {print $2}' "$WORK/$name.p0")
+    h1=$(awk '$1 == "count" {print $2}' "$WORK/$name.p1")
+    n=$((h1 - h0))
+    perf report -q -i "$WORK/$name.perf" --no-children --sort dso,sym --stdio 2>/dev/null |
+        grep -E '^ +[0-9]' | head -n 20 >"$WORK/$name.top" || true
+    jq -n --argjson s "$s" --argjson n "$n" \
+        --arg stat "$(cat "$WORK/$name.stat" 2>/dev/null)" --rawfile top "$WORK/$name.top" '
+        ($stat | split("\n") | map(split(",")) | map(select(length > 2))
+         | map({(.[2]): (.[0] | tonumber? // 0)}) | add // {}) as $c
+        | {seconds: $s, intents: $n,
+           syscalls_per_intent: (if $n > 0 then ($c["raw_syscalls:sys_enter"] // 0) / $n else null end),
+           context_switches_per_intent: (if $n > 0 then ($c["context-switches"] // 0) / $n else null end),
+           top: [$top | split("\n")[] | select(length > 0)
+                 | capture("^ *(?<pct>[0-9.]+)% +(?<dso>\\S+) +\\[.\\] (?<sym>.*)$")
+                 | {pct: (.pct | tonumber), dso, sym: (.sym | sub(" +$"; ""))}]}'
+}
+
 # ---------------------------------------------------------------- scenarios
 
 scenario_failed() {
@@ -450,7 +491,24 @@ scenario_throughput() {
         if ((first)); then stack_fresh "$r"; first=0; else workers_restart "$r"; fi
         run_load "throughput-$r" "$r" "$TP_WARMUP" "$TP_DURATION" --rate max --window "$TP_WINDOW" \
             --drain-timeout 60
+        if ((PROFILE_S > 0)); then profile_run "throughput-$r"; fi
     done
+}
+
+# profile_run NAME: a run of its own under the same load, after NAME's
+# (BENCH_PROFILE_S), whose profile goes into NAME's result as .profile.
+profile_run() {
+    local name=$1 profile
+    [[ -s $WORK/$name.json ]] || return 0
+    say "scenario $name: profiling the workers for $PROFILE_S s (perf)"
+    loadgen_bg "$WORK/$name.prof.json" --warmup 2 --duration "$((PROFILE_S + 2))" \
+        --bots "$BOTS" --users "$USERS" --rate max --window "$TP_WINDOW" --drain-timeout 60 ||
+        return 0
+    sleep 2
+    profile=$(profile_workers "$name" "$PROFILE_S")
+    loadgen_wait
+    jq --argjson p "$profile" '.profile = $p' "$WORK/$name.json" >"$WORK/$name.json.tmp" &&
+        mv "$WORK/$name.json.tmp" "$WORK/$name.json"
 }
 
 scenario_latency() {

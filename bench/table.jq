@@ -37,6 +37,19 @@ def stage_table($runs):
   "| result topic hop, `accepted` | " + ([$runs[] | .result_hop_accepted | "\(.n), p50 / p99 \(.p50_ms | num(1)) / \(.p99_ms | num(1)) ms"] | join(" | ")) + " |",
   "| result topic hop, `fill` | " + ([$runs[] | .result_hop_fill | "\(.n), p50 / p99 \(.p50_ms | num(1)) / \(.p99_ms | num(1)) ms"] | join(" | ")) + " |"
   end;
+# CPU per intent of each process of the stack over a throughput run's steady
+# window (utime + stime / the intents the workers' histogram counted).
+def cpu_row:
+  .worker_cpu.intents as $n
+  | "| \(.scenario): CPU per intent (us): workers / PostgreSQL / Redis / dev broker / simulator / load generator | " +
+    ([.stack_cpu_seconds | .workers, .postgres, .redis, .kafka_dev_broker, .alpaca_sim, .loadgen
+      | if $n > 0 then (. * 1e6 / $n | num(0) | tostring) else "n/a" end] | join(" / ")) + " | -- | -- |";
+# BENCH_PROFILE_S: the workers' system calls, context switches and top
+# symbols per intent, in a profiling run after the measured one.
+def profile_rows:
+  .profile as $p
+  | "| \(.scenario): per intent, in a profiling run of \($p.seconds) s after it (perf stat): system calls / context switches | \($p.syscalls_per_intent | num(1)) / \($p.context_switches_per_intent | num(1)) | -- | -- |",
+    "| \(.scenario): the workers' top symbols (perf record, self) | \([$p.top[:8][] | "\(.pct)% \(.sym)"] | join("; ")) | -- | -- |";
 def rejections: if (.rejections_per_s | type) == "number" then " (rejections: \(.rejections_per_s | num(1)) /s)" else " (rejections: n/a)" end;
 
 .quick as $quick
@@ -61,6 +74,8 @@ def rejections: if (.rejections_per_s | type) == "number" then " (rejections: \(
   "|---|---|---|---|",
   (if $t1 then "| sustained throughput, 1 replica (fills/s over \($t1.loadgen.config.duration_s) s after \($t1.loadgen.config.warmup_s) s warm-up; rejections apart) | \($t1.loadgen.throughput.intents_per_s | int_sep) /s\($t1.loadgen.throughput | rejections) | -- | -- |" else empty end),
   (if $t2 then "| sustained throughput, 2 replicas (fills/s) | \($t2.loadgen.throughput.intents_per_s | int_sep) /s\($t2.loadgen.throughput | rejections) | >= 5,000 /s | \(met($quick; $t2.loadgen.throughput.intents_per_s >= 5000)) |" else empty end),
+  ($t1, $t2 | select(.) | cpu_row),
+  ($t1, $t2 | select(.) | select(.profile) | profile_rows),
   (if $lat then
     ($lat.loadgen.latency_created_to_accepted) as $l
     | ($lat.worker_processing) as $w
