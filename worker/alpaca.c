@@ -22,34 +22,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "alpaca_internal.h"
 #include "metrics.h"
 #include "timefmt.h"
 
 #define ALPACA_MAX_BODY (64u * 1024u * 1024u)  /* larger answers are refused */
 #define ALPACA_MAX_BAR_PAGES 100000            /* guards a token that loops */
-
-typedef enum { API_TRADING, API_DATA } api_t;
-
-struct alpaca {
-    CURL *curl;
-    const config_t *cfg;
-    struct curl_slist *headers;
-    char *body;                /* last answer, NUL terminated */
-    size_t body_len, body_cap;
-    int body_too_large;
-    const char *upload;        /* POST body being sent, and how much was */
-    size_t upload_len, upload_pos;
-    alpaca_ratelimit_t answer_rl;  /* X-Ratelimit-* of the answer being read */
-    alpaca_ratelimit_t last_rl;    /* ... of the last trading API answer */
-    long answer_status;            /* HTTP status of the last answer, 0: none */
-    circuits_t *circuits;          /* NULL: no breakers */
-    budget_t *budget;              /* NULL: unpaced */
-    budget_priority_t prio;        /* the call context (alpaca_set_call_context) */
-    int64_t deadline_mono_ms;
-    const atomic_int *abandon;
-    int prepaid;                   /* a token is held for the next trading
-                                      call (alpaca_set_prepaid) */
-};
 
 /* ---- growable strings (URLs) ------------------------------------------ */
 
@@ -258,7 +236,7 @@ static alpaca_result_t unreadable(alpaca_t *a, alpaca_error_t *err,
 }
 
 /* The breaker that guards a call, from its method and path. */
-static circuit_op_t op_of(const char *method, const char *path) {
+circuit_op_t alpaca_op_of(const char *method, const char *path) {
     if (strstr(path, "/quotes/")) return OP_QUOTE;
     if (strstr(path, "/bars")) return OP_BARS;
     if (!strcmp(path, "/v2/account")) return OP_ACCOUNT;
@@ -290,7 +268,7 @@ static double mono_seconds(void) {
 }
 
 /* A call that was not sent: why, for the error and the metrics. */
-static alpaca_result_t not_sent(circuit_op_t op, const char *method, const char *path,
+alpaca_result_t alpaca_not_sent(circuit_op_t op, const char *method, const char *path,
                                 alpaca_result_t r, alpaca_error_t *err) {
     memset(err, 0, sizeof(*err));
     if (r == ALPACA_BREAKER_OPEN)
@@ -310,16 +288,19 @@ static alpaca_result_t guarded(alpaca_t *a, api_t api, circuit_op_t op, const ch
                                strbuf_t *url, const char *path_for_errors,
                                const char *body, alpaca_error_t *err) {
     if (a->circuits && !circuits_allow(a->circuits, op))
-        return not_sent(op, method, path_for_errors, ALPACA_BREAKER_OPEN, err);
+        return alpaca_not_sent(op, method, path_for_errors, ALPACA_BREAKER_OPEN, err);
     double start = mono_seconds();
     alpaca_result_t r = perform(a, api, method, url, path_for_errors, body, err);
-    double took = mono_seconds() - start;
-    if (a->circuits) circuits_record(a->circuits, op, outcome_of(r), (int64_t)(took * 1000));
+    alpaca_record_call(a, op, r, mono_seconds() - start);
+    return r;
+}
+
+void alpaca_record_call(alpaca_t *a, circuit_op_t op, alpaca_result_t r, double took_s) {
+    if (a->circuits) circuits_record(a->circuits, op, outcome_of(r), (int64_t)(took_s * 1000));
     char status[24] = "error";
     if (a->answer_status > 0) snprintf(status, sizeof(status), "%ld", a->answer_status);
     metrics_add(M_ALPACA_REQUESTS, 1, circuits_op_name(op), status);
-    metrics_observe(M_ALPACA_SECONDS, took, circuits_op_name(op), NULL);
-    return r;
+    metrics_observe(M_ALPACA_SECONDS, took_s, circuits_op_name(op), NULL);
 }
 
 /* The one request helper: the breaker of the operation first (a call it
@@ -329,13 +310,13 @@ static alpaca_result_t guarded(alpaca_t *a, api_t api, circuit_op_t op, const ch
 static alpaca_result_t request(alpaca_t *a, api_t api, const char *method,
                                strbuf_t *url, const char *path_for_errors,
                                const char *body, alpaca_error_t *err) {
-    circuit_op_t op = op_of(method, path_for_errors);
+    circuit_op_t op = alpaca_op_of(method, path_for_errors);
     if (a->circuits && !circuits_allow_peek(a->circuits, op))
-        return not_sent(op, method, path_for_errors, ALPACA_BREAKER_OPEN, err);
+        return alpaca_not_sent(op, method, path_for_errors, ALPACA_BREAKER_OPEN, err);
     if (a->budget && api == API_TRADING &&
         !take_prepaid(a) &&
         budget_take(a->budget, a->prio, a->deadline_mono_ms, a->abandon, NULL) != 0)
-        return not_sent(op, method, path_for_errors, ALPACA_NO_BUDGET, err);
+        return alpaca_not_sent(op, method, path_for_errors, ALPACA_NO_BUDGET, err);
     alpaca_result_t r = guarded(a, api, op, method, url, path_for_errors, body, err);
     if (a->budget && api == API_TRADING)
         budget_observe(a->budget, a->last_rl.remaining, a->last_rl.reset_epoch_s,
@@ -349,18 +330,27 @@ static alpaca_result_t request(alpaca_t *a, api_t api, const char *method,
 static alpaca_result_t perform(alpaca_t *a, api_t api, const char *method,
                                strbuf_t *url, const char *path_for_errors,
                                const char *body, alpaca_error_t *err) {
+    if (alpaca_perform_setup(a, method, url->failed ? NULL : url->s, path_for_errors, body,
+                             err) < 0)
+        return ALPACA_TRANSIENT;
+    return alpaca_perform_finish(a, api, method, path_for_errors, curl_easy_perform(a->curl),
+                                 err);
+}
+
+int alpaca_perform_setup(alpaca_t *a, const char *method, const char *url,
+                         const char *path_for_errors, const char *body, alpaca_error_t *err) {
     memset(err, 0, sizeof(*err));
     a->answer_status = 0;
     a->body_len = 0;
     a->body_too_large = 0;
     if (a->body) a->body[0] = '\0';
     a->answer_rl.limit = a->answer_rl.remaining = a->answer_rl.reset_epoch_s = -1;
-    if (url->failed || !url->s) {
+    if (!url) {
         snprintf(err->message, sizeof(err->message), "%s %s: out of memory", method,
                  path_for_errors);
-        return ALPACA_TRANSIENT;
+        return -1;
     }
-    curl_easy_setopt(a->curl, CURLOPT_URL, url->s);
+    curl_easy_setopt(a->curl, CURLOPT_URL, url);
     if (!strcmp(method, "POST")) {
         a->upload = body ? body : "";
         a->upload_len = strlen(a->upload);
@@ -374,7 +364,12 @@ static alpaca_result_t perform(alpaca_t *a, api_t api, const char *method,
         curl_easy_setopt(a->curl, CURLOPT_CUSTOMREQUEST,
                          strcmp(method, "GET") ? method : NULL);
     }
-    CURLcode rc = curl_easy_perform(a->curl);
+    return 0;
+}
+
+alpaca_result_t alpaca_perform_finish(alpaca_t *a, api_t api, const char *method,
+                                      const char *path_for_errors, CURLcode rc,
+                                      alpaca_error_t *err) {
     a->upload = NULL;
     if (api == API_TRADING && rc == CURLE_OK) a->last_rl = a->answer_rl;
     if (rc != CURLE_OK) {
@@ -438,6 +433,11 @@ static alpaca_result_t order_request(alpaca_t *a, const char *method, strbuf_t *
     memset(out, 0, sizeof(*out));
     alpaca_result_t r = request(a, API_TRADING, method, url, path, body, err);
     free(url->s);
+    return alpaca_order_answer(a, r, out, err);
+}
+
+alpaca_result_t alpaca_order_answer(alpaca_t *a, alpaca_result_t r, alpaca_order_t *out,
+                                    alpaca_error_t *err) {
     if (r != ALPACA_OK) return r;
     const char *bad = NULL;
     if (alpaca_parse_order(a->body, a->body_len, out, &bad) != 0)
@@ -445,9 +445,7 @@ static alpaca_result_t order_request(alpaca_t *a, const char *method, strbuf_t *
     return ALPACA_OK;
 }
 
-alpaca_result_t alpaca_place_order(alpaca_t *a, const intent_t *in,
-                                   const char *client_order_id,
-                                   alpaca_order_t *out, alpaca_error_t *err) {
+char *alpaca_order_body(const intent_t *in, const char *client_order_id) {
     json_t *b = json_object();
     json_object_set_new(b, "symbol", json_string(in->symbol));
     if (in->has_qty) json_object_set_new(b, "qty", json_string(in->qty.text));
@@ -463,6 +461,13 @@ alpaca_result_t alpaca_place_order(alpaca_t *a, const intent_t *in,
     json_object_set_new(b, "client_order_id", json_string(client_order_id));
     char *body = json_dumps(b, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(b);
+    return body;
+}
+
+alpaca_result_t alpaca_place_order(alpaca_t *a, const intent_t *in,
+                                   const char *client_order_id,
+                                   alpaca_order_t *out, alpaca_error_t *err) {
+    char *body = alpaca_order_body(in, client_order_id);
     strbuf_t url;
     url_start(a, API_TRADING, &url, "/v2/orders");
     if (!body) url.failed = 1;

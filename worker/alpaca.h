@@ -55,6 +55,30 @@ void alpaca_set_call_context(alpaca_t *a, budget_priority_t prio, int64_t deadli
 void alpaca_set_prepaid(alpaca_t *a, int on);
 int alpaca_prepaid(const alpaca_t *a);
 
+/* ---- placements in flight together (alpaca_batch.c) -------------------- */
+
+/* Most orders one alpaca_batch_place call sends. */
+#define ALPACA_BATCH_MAX 64
+
+typedef struct alpaca_batch alpaca_batch_t;
+
+/* max clients (1 .. ALPACA_BATCH_MAX) driven by one libcurl multi handle
+ * that keeps their connections alive (multiplexed over HTTP/2 where the
+ * server speaks it), behind the breakers c and telling the budget b what
+ * Alpaca's answers say (each may be NULL).  One per lane: never share it
+ * between threads.  NULL without memory. */
+alpaca_batch_t *alpaca_batch_new(const config_t *cfg, int max, circuits_t *c, budget_t *b);
+void alpaca_batch_free(alpaca_batch_t *b);
+int alpaca_batch_max(const alpaca_batch_t *b);
+
+/* POST /v2/orders for in[0..n-1] with cids[i] (n at most alpaca_batch_max),
+ * all in flight at once; res[i], out[i] and err[i] are what
+ * alpaca_place_order would have given for in[i].  Each call is guarded by
+ * its breaker as a single call is, but takes no token: the caller took one
+ * of the budget for each order. */
+void alpaca_batch_place(alpaca_batch_t *b, const intent_t *const *in, const char *const *cids,
+                        int n, alpaca_order_t *out, alpaca_error_t *err, alpaca_result_t *res);
+
 /* POST /v2/orders for the intent, with the given client_order_id. */
 alpaca_result_t alpaca_place_order(alpaca_t *a, const intent_t *in,
                                    const char *client_order_id,

@@ -166,6 +166,9 @@ static const setting_t SETTINGS[] = {
      "total time allowed for one Alpaca call", NULL},
     {"ALPACA_CONNECT_TIMEOUT_MS", "3000", K_MS, NUM(alpaca_connect_timeout_ms), 1, 600000,
      "time allowed to connect to Alpaca", NULL},
+    {"ALPACA_PARALLEL_POSTS", "8", K_INT, NUM(alpaca_parallel_posts), 1, 64,
+     "a lane's batch sends up to this many orders to Alpaca at once (kept-alive "
+     "connections, multiplexed over HTTP/2 where the server speaks it)", NULL},
     {"ALPACA_FEED", "iex", K_STR, STR(alpaca_feed), 0, 0,
      "market data feed for quotes: iex or sip", NULL},
     {"PUBLISH_TIMEOUT_MS", "30000", K_MS, NUM(publish_timeout_ms), 100, 3600000,

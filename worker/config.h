@@ -76,6 +76,7 @@ typedef struct config {
     int cancel_lanes;            /* lanes for cancel requests */
     int batch_max;               /* intents a lane takes at once (distinct keys) */
     int max_in_flight;           /* messages held at once before polling pauses */
+    int alpaca_parallel_posts;   /* orders a lane's batch sends at once */
     int64_t alpaca_timeout_ms;
     int64_t alpaca_connect_timeout_ms;
     char alpaca_feed[16];

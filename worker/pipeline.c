@@ -73,6 +73,7 @@ void pipeline_free(pipeline_t *p) {
     ledger_close(p->ledger);
     quota_close(p->quota);
     market_free(p->market);
+    alpaca_batch_free(p->posts);
     alpaca_free(p->alpaca);
     free(p);
 }
@@ -726,13 +727,12 @@ static void run_fast(pipeline_t *p) {
             c[k]->never_sent = moved[k];
             if (moved[k]) pipeline_failpoint(p, "after_submitting", ids[k]);
         }
-        for (int k = 0; k < g; k++) {
-            if (!moved[k] || atomic_load(c[k]->abandon)) continue;
-            /* The connection, and with it the locks, died: job_run takes
-             * them again, and never_sent with them is gone. */
-            if (!c[k]->locked || !ledger_ok(p->ledger)) break;
-            pipeline_submit(p, c[k]);
-        }
+        /* The connection, and with it the locks, died: job_run takes them
+         * again, and never_sent with them is gone. */
+        int sendable = 0;
+        for (int k = 0; k < g && ledger_ok(p->ledger); k++)
+            if (moved[k] && !atomic_load(c[k]->abandon) && c[k]->locked) c[sendable++] = c[k];
+        pipeline_submit_many(p, c, sendable);
     }
     commit_collected(p);  /* releases every collected outcome */
     for (int i = 0; i < p->n_jobs; i++) p->jobs[i].collect = p->jobs[i].one_shot = 0;

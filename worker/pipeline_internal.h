@@ -71,6 +71,8 @@ struct pipeline {
     ledger_t *ledger;     /* connected lazily, reconnected after failures */
     quota_t *quota;
     alpaca_t *alpaca;
+    alpaca_batch_t *posts; /* a batch's POSTs in flight together; made at
+                              its first use (pipeline_submit_many) */
     market_t *market;      /* quotes for the risk checks */
     account_gate_t *gate;  /* shared by the lanes of this process */
     unsigned int rand_state;
@@ -121,6 +123,11 @@ step_t pipeline_transition(pipeline_t *p, job_t *j, const char *from, const char
 
 /* State "submitting" (pipeline_order.c). */
 step_t pipeline_submit(pipeline_t *p, job_t *j);
+/* pipeline_submit for a batch's jobs that this call just moved into
+ * "submitting" (never_sent): their first POSTs go out together
+ * (ALPACA_PARALLEL_POSTS at a time); what follows an answer is
+ * pipeline_submit's, job by job. */
+void pipeline_submit_many(pipeline_t *p, job_t **jobs, int n);
 
 /* A cancel request's states "validated" and "submitting"
  * (pipeline_cancel.c). */

@@ -12,7 +12,10 @@
  * POST may go (may_place), POST it and act on the answer (place).  Each
  * round either ends the step or waits before the next one; on a batch's
  * fast path (one_shot) a wait ends the step instead, and the per-intent
- * loop resumes the intent from the ledger. */
+ * loop resumes the intent from the ledger.  pipeline_submit_many() does the
+ * same for a batch's intents, with their first POSTs in flight together
+ * (alpaca_batch_place): each job's checks and token come first, one by one,
+ * and each answer is acted on as place() would. */
 #include <stdio.h>
 #include <string.h>
 
@@ -206,35 +209,50 @@ static round_t post_token(pipeline_t *p, job_t *j, step_t *s) {
     return t == TOKEN_GRANTED ? ROUND_ON : ROUND_AGAIN;
 }
 
-/* POSTs the order and acts on the answer. */
+/* From here on a POST may exist for the intent. */
+static void mark_posted(job_t *j, placing_t *pl) {
+    j->never_sent = 0;
+    j->posted = 1;
+    pl->horizon_ms = timefmt_mono_ms();
+}
+
+static round_t on_answer(pipeline_t *p, job_t *j, placing_t *pl, alpaca_result_t res,
+                         alpaca_order_t *o, const alpaca_error_t *e, step_t *s);
+
+/* POSTs the order and acts on the answer (on_answer). */
 static round_t place(pipeline_t *p, job_t *j, placing_t *pl, step_t *s) {
     alpaca_order_t o;
     alpaca_error_t e;
     round_t r = post_token(p, j, s);
     if (r != ROUND_ON) return r;
-    j->never_sent = 0;
-    j->posted = 1;
-    pl->horizon_ms = timefmt_mono_ms();
+    mark_posted(j, pl);
     int64_t t0 = timefmt_mono_us();
     alpaca_result_t res = alpaca_place_order(p->alpaca, &j->in, pl->cid, &o, &e);
     metrics_stage("intake", "post", t0, 1);
+    return on_answer(p, j, pl, res, &o, &e, s);
+}
+
+/* What the answer to a POST means for the intent. */
+static round_t on_answer(pipeline_t *p, job_t *j, placing_t *pl, alpaca_result_t res,
+                         alpaca_order_t *o, const alpaca_error_t *e, step_t *s) {
+    round_t r;
     switch (res) {
     case ALPACA_OK:
         pipeline_failpoint(p, "after_post", j->in.intent_id);
-        *s = settle_order(p, j, &o);
+        *s = settle_order(p, j, o);
         return ROUND_END;
     case ALPACA_DUPLICATE:
         j->exists = 1;  /* it exists: fetch it, never create another */
         return ROUND_AGAIN;
     case ALPACA_REJECTED:
-        if (e.http_status == 403) account_gate_invalidate(p->gate);
-        *s = pipeline_reject(p, j, "submitting", "broker_rejected", e.message, -1, &e);
+        if (e->http_status == 403) account_gate_invalidate(p->gate);
+        *s = pipeline_reject(p, j, "submitting", "broker_rejected", e->message, -1, e);
         return ROUND_END;
     case ALPACA_RATE_LIMITED:
         /* Refused before processing: nothing was created. */
         log_msg(LOG_WARN, "alpaca_rate_limited", j->in.intent_id,
                 "429 from the broker; waiting for the reset");
-        return wait_round(j, rate_limit_wait_ms(&e), s);
+        return wait_round(j, rate_limit_wait_ms(e), s);
     case ALPACA_UNAUTHORIZED:
         log_msg(LOG_ERROR, "alpaca_unauthorized", j->in.intent_id,
                 "the broker refused the API keys (HTTP 401): check "
@@ -252,7 +270,7 @@ static round_t place(pipeline_t *p, job_t *j, placing_t *pl, step_t *s) {
     case ALPACA_TRANSIENT:
         /* The answer is lost or the broker failed: the order may or may
          * not exist, so the next round looks it up first. */
-        log_msg(LOG_WARN, "alpaca_place_failed", j->in.intent_id, "%s", e.message);
+        log_msg(LOG_WARN, "alpaca_place_failed", j->in.intent_id, "%s", e->message);
         r = wait_round(j, pipeline_backoff_ms(p, pl->attempt), s);
         if (r == ROUND_AGAIN) pl->unknown = 1;
         return r;
@@ -269,25 +287,98 @@ static round_t place(pipeline_t *p, job_t *j, placing_t *pl, step_t *s) {
  *    looked up again, never placed;
  *  - the intent is given up (expired / broker_unavailable) only after a
  *    lookup that started late enough to have seen any POST of ours. */
-step_t pipeline_submit(pipeline_t *p, job_t *j) {
-    placing_t pl;
-    intent_client_order_id(&j->in, pl.cid, sizeof(pl.cid));
-    pl.unknown = !j->never_sent;
+static void placing_init(job_t *j, placing_t *pl) {
+    intent_client_order_id(&j->in, pl->cid, sizeof(pl->cid));
+    pl->unknown = !j->never_sent;
     /* Now, for an intent resumed in "submitting" (a crashed predecessor may
      * have just sent a POST); our own POSTs move it later. */
-    pl.horizon_ms = j->never_sent ? 0 : timefmt_mono_ms();
-    step_t s = STEP_RETRY;
-    for (pl.attempt = 0;; pl.attempt++) {
+    pl->horizon_ms = j->never_sent ? 0 : timefmt_mono_ms();
+    pl->attempt = 0;
+}
+
+/* The rounds of pipeline_submit from pl->attempt on, until one ends the
+ * step (*s). */
+static void rounds(pipeline_t *p, job_t *j, placing_t *pl, step_t *s) {
+    for (;; pl->attempt++) {
         round_t r = ROUND_END;
         if (!atomic_load(j->abandon)) {
-            r = find_order(p, j, &pl, &s);
-            if (r == ROUND_ON) r = may_place(p, j, &s);
-            if (r == ROUND_ON) r = place(p, j, &pl, &s);
+            r = find_order(p, j, pl, s);
+            if (r == ROUND_ON) r = may_place(p, j, s);
+            if (r == ROUND_ON) r = place(p, j, pl, s);
         }
         if (r == ROUND_END) break;
     }
+}
+
+step_t pipeline_submit(pipeline_t *p, job_t *j) {
+    placing_t pl;
+    placing_init(j, &pl);
+    step_t s = STEP_RETRY;
+    rounds(p, j, &pl, &s);
     /* A token taken before "submitting" (pipeline.c) and not spent, e.g.
      * by an intent that expired, must not pay for another call. */
     alpaca_set_prepaid(p->alpaca, 0);
     return s;
+}
+
+/* The first round of each job up to its POST (find_order, may_place,
+ * post_token: the same checks as one by one); ready[k] says whether job k
+ * holds its token and may be sent, else r[k] says how its round ended. */
+static void first_rounds(pipeline_t *p, job_t **jobs, int n, placing_t *pl, step_t *s,
+                         round_t *r, int *ready) {
+    for (int k = 0; k < n; k++) {
+        job_t *j = jobs[k];
+        placing_init(j, &pl[k]);
+        s[k] = STEP_RETRY;
+        r[k] = atomic_load(j->abandon) ? ROUND_END : find_order(p, j, &pl[k], &s[k]);
+        if (r[k] == ROUND_ON) r[k] = may_place(p, j, &s[k]);
+        if (r[k] == ROUND_ON) r[k] = post_token(p, j, &s[k]);
+        /* The token just taken is this job's POST's, sent below. */
+        alpaca_set_prepaid(p->alpaca, 0);
+        ready[k] = r[k] == ROUND_ON;
+    }
+}
+
+void pipeline_submit_many(pipeline_t *p, job_t **jobs, int n) {
+    placing_t pl[PIPELINE_BATCH_MAX];
+    step_t s[PIPELINE_BATCH_MAX];
+    round_t r[PIPELINE_BATCH_MAX];
+    int ready[PIPELINE_BATCH_MAX];
+    if (n <= 0) return;
+    if (!p->posts)
+        p->posts = alpaca_batch_new(p->cfg, p->cfg->alpaca_parallel_posts, p->shared->circuits,
+                                    p->shared->budget);
+    if (!p->posts) {  /* no memory: one by one */
+        for (int k = 0; k < n; k++) pipeline_submit(p, jobs[k]);
+        return;
+    }
+    first_rounds(p, jobs, n, pl, s, r, ready);
+    for (int from = 0; from < n;) {
+        const intent_t *in[ALPACA_BATCH_MAX];
+        const char *cids[ALPACA_BATCH_MAX];
+        alpaca_order_t o[ALPACA_BATCH_MAX];
+        alpaca_error_t e[ALPACA_BATCH_MAX];
+        alpaca_result_t res[ALPACA_BATCH_MAX];
+        int idx[ALPACA_BATCH_MAX], m = 0;
+        for (; from < n && m < alpaca_batch_max(p->posts); from++) {
+            if (!ready[from]) continue;
+            mark_posted(jobs[from], &pl[from]);
+            in[m] = &jobs[from]->in;
+            cids[m] = pl[from].cid;
+            idx[m++] = from;
+        }
+        if (m == 0) continue;
+        int64_t t0 = timefmt_mono_us();
+        alpaca_batch_place(p->posts, in, cids, m, o, e, res);
+        metrics_stage("intake", "post", t0, m);
+        for (int q = 0; q < m; q++)
+            r[idx[q]] = on_answer(p, jobs[idx[q]], &pl[idx[q]], res[q], &o[q], &e[q], &s[idx[q]]);
+    }
+    /* The rest of each job's rounds, as pipeline_submit's. */
+    for (int k = 0; k < n; k++) {
+        if (r[k] != ROUND_AGAIN) continue;
+        pl[k].attempt++;
+        rounds(p, jobs[k], &pl[k], &s[k]);
+        alpaca_set_prepaid(p->alpaca, 0);
+    }
 }

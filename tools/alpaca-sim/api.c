@@ -88,14 +88,34 @@ static int api_inject(sim_t *sim, const faults_plan_t *plan, reply_t *out)
     return 0;
 }
 
+static void api_route(sim_t *sim, const request_t *req, reply_t *out);
+
+/* Counts the request; an order POST is also counted in flight while it is
+ * answered (order_posts_peak_in_flight: how many a client had going at
+ * once). */
 void api_handle(sim_t *sim, const request_t *req, reply_t *out)
 {
     stats_t *st = &sim->stats;
     int is_data = strncmp(req->path, "/v2/stocks/", 11) == 0;
     atomic_fetch_add(&st->requests_total, 1);
     atomic_fetch_add(is_data ? &st->data_requests : &st->trading_requests, 1);
-    if (api_is_order_post(req))
-        atomic_fetch_add(&st->order_posts, 1);
+    if (!api_is_order_post(req)) {
+        api_route(sim, req, out);
+        return;
+    }
+    atomic_fetch_add(&st->order_posts, 1);
+    unsigned long long now = atomic_fetch_add(&st->order_posts_now, 1) + 1;
+    unsigned long long peak = atomic_load(&st->order_posts_peak);
+    while (now > peak && !atomic_compare_exchange_weak(&st->order_posts_peak, &peak, now)) {
+    }
+    api_route(sim, req, out);
+    atomic_fetch_sub(&st->order_posts_now, 1);
+}
+
+static void api_route(sim_t *sim, const request_t *req, reply_t *out)
+{
+    stats_t *st = &sim->stats;
+    int is_data = strncmp(req->path, "/v2/stocks/", 11) == 0;
 
     const char *key = request_header(req, "APCA-API-KEY-ID");
     if (!api_keys_valid(sim, key, request_header(req, "APCA-API-SECRET-KEY"))) {

@@ -13,8 +13,9 @@ static void control_stats(void *ctx, const request_t *req, const router_match_t 
                           reply_t *out)
 {
     sim_t *sim = ctx;
-    (void)req;
     (void)m;
+    if (!strcmp(req->method, "POST"))  /* the peaks start again from now */
+        atomic_store(&sim->stats.order_posts_peak, atomic_load(&sim->stats.order_posts_now));
     json_t *j = json_object();
     stats_add_json(&sim->stats, j);
     json_object_set_new(j, "max_requests_in_any_period",
@@ -267,6 +268,7 @@ static void control_tick(void *ctx, const request_t *req, const router_match_t *
 
 static const route_t control_routes[] = {
     {"GET", "/_sim/stats", control_stats},
+    {"POST", "/_sim/stats", control_stats},
     {"GET", "/_sim/faults", control_get_faults},
     {"POST", "/_sim/faults", control_set_faults},
     {"GET", "/_sim/quotes", control_get_quotes},

@@ -11,6 +11,7 @@ void stats_reset(stats_t *s)
     atomic_store(&s->requests_total, 0);
     atomic_store(&s->trading_requests, 0);
     atomic_store(&s->order_posts, 0);
+    atomic_store(&s->order_posts_peak, 0);
     atomic_store(&s->data_requests, 0);
     atomic_store(&s->control_requests, 0);
     atomic_store(&s->responses_2xx, 0);
@@ -40,6 +41,7 @@ void stats_add_json(stats_t *s, json_t *obj)
     stats_put(obj, "requests_total", atomic_load(&s->requests_total));
     stats_put(obj, "trading_requests", atomic_load(&s->trading_requests));
     stats_put(obj, "order_posts", atomic_load(&s->order_posts));
+    stats_put(obj, "order_posts_peak_in_flight", atomic_load(&s->order_posts_peak));
     stats_put(obj, "data_requests", atomic_load(&s->data_requests));
     stats_put(obj, "control_requests", atomic_load(&s->control_requests));
     stats_put(obj, "responses_2xx", atomic_load(&s->responses_2xx));

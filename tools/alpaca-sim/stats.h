@@ -17,6 +17,8 @@ typedef struct stats {
     atomic_ullong trading_requests;
     atomic_ullong data_requests;
     atomic_ullong order_posts;       /* POST /v2/orders received (placements and probes) */
+    atomic_ullong order_posts_now;   /* POST /v2/orders being answered right now */
+    atomic_ullong order_posts_peak;  /* most of them at once since the reset */
     atomic_ullong control_requests;
     atomic_ullong responses_2xx;
     atomic_ullong responses_4xx;
