@@ -105,6 +105,6 @@ def rejections: if (.rejections_per_s | type) == "number" then " (rejections: \(
   stage_table($rt),
   ceiling_table($ce),
   "",
-  "How each figure is measured: see bench/run.sh (header) and bench/loadgen/ (the design comment of each file); the raw numbers are in the JSON file of the same name."
+  "How each figure is measured: see bench/run.sh (header), bench/loadgen/ and bench/ceiling/ (the design comment of each file); the raw numbers are in the JSON file of the same name."
   ]
 | .[]
