@@ -53,6 +53,18 @@
 #       orders (40 of each, bench/priority.py): publication -> the user
 #       intent's accepted and terminal events, and -> the cancel's outcome,
 #       read back; the workers' budget wait by priority.
+#   ceiling     the fleet's ceiling: a fresh stack without workers, and
+#       build/bin/ow-ceiling (bench/ceiling) running the worker's own ledger
+#       calls alone against its PostgreSQL (a batch of BENCH_CEILING_BATCH,
+#       default 32, new valid intents at a time: record, submitting, commit
+#       with the events, deferred published marks and unlocks), then the
+#       worker's own Redis calls alone against its Redis (each intent's quota
+#       decision and its placement's budget token, limits lifted), each for
+#       20 s at 1, 2 and 4 connections: intents/s, each call's p50/p99, the
+#       server's CPU per intent (utime+stime of the postmaster and its
+#       children, or of redis-server), PostgreSQL transactions or Redis
+#       commands per intent, how busy the machine was.  With replicas on
+#       machines of their own, one ledger and one Redis carry at most that.
 #
 # Except in the realtime scenarios, the simulator fills marketable orders
 # inside the POST (SIM_FILL_ON_SUBMIT=1, no partial fills) so that an intent's terminal outcome is the worker's work,
@@ -83,6 +95,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 DEV=${DEV_SCRIPT:-$REPO/compose/dev}
 BIN=${DEV_BUILD_DIR:-$REPO/build}/bin
 LOADGEN="$BIN/ow-loadgen"
+CEILING="$BIN/ow-ceiling"
 
 QUICK=0
 STATE=""
@@ -96,7 +109,7 @@ while (($# > 0)); do
         --only) ONLY=$2; shift ;;
         -h | --help)
             sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
-            echo "usage: compose/dev bench [--quick] [--state DIR] [--only throughput,latency,realtime,backlog,budget,priority]"
+            echo "usage: compose/dev bench [--quick] [--state DIR] [--only throughput,latency,realtime,backlog,budget,priority,ceiling]"
             exit 0
             ;;
         *) echo "bench: unknown argument '$1'" >&2; exit 2 ;;
@@ -125,6 +138,7 @@ if ((QUICK)); then
     BUDGET_BOTS=20 BUDGET_USERS=4
     RT_RATES=(20 200) RT_WARMUP=1 RT_DURATION=3
     PRIO_ARGS=(--flood 200 --others 10 --per-other 5 --probes 6 --settle 2 --timeout 60)
+    CEIL_CONNECTIONS=(1) CEIL_DURATION=2
 else
     TP_REPLICAS=(1 2) TP_WARMUP=10 TP_DURATION=30 TP_WINDOW=4000
     LAT_REPLICAS=2 LAT_RATE=1000 LAT_WARMUP=10 LAT_DURATION=30
@@ -133,9 +147,11 @@ else
     BUDGET_BOTS=200 BUDGET_USERS=20
     RT_RATES=(20 200) RT_WARMUP=5 RT_DURATION=60
     PRIO_ARGS=(--flood 3000 --others 60 --per-other 20 --probes 40 --settle 5 --timeout 120)
+    CEIL_CONNECTIONS=(1 2 4) CEIL_DURATION=20
 fi
 BOTS=${BENCH_BOTS:-100} USERS=${BENCH_USERS:-10}
 PROFILE_S=${BENCH_PROFILE_S:-0}
+CEIL_BATCH=${BENCH_CEILING_BATCH:-32}
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
@@ -832,6 +848,65 @@ hist_budget_snapshot() {
     ' "$1.raw" >"$1"
 }
 
+# The ceiling scenario: nothing but ow-ceiling talks to the stack.
+env_ceiling() {
+    unset BOT_TRADES_PER_MIN USER_TRADES_PER_MIN ALPACA_CALLS_PER_MIN
+    export RATE_PERIOD_MS=60000 INTENT_MAX_AGE_MS=3600000 LOG_LEVEL=warn
+}
+
+# run_ceiling MODE CONNECTIONS: one ow-ceiling run (ledger or quota) on the
+# running stack; writes $WORK/ceiling-MODE-CONNECTIONS.json.
+run_ceiling() {
+    local mode=$1 c=$2 name=ceiling-$1-$2 rt0 rt1 m0 m1 rc=0
+    local -a url=(--database-url "$DATABASE_URL")
+    [[ $mode == quota ]] && url=(--redis-url "$REDIS_URL")
+    say "scenario ceiling: ow-ceiling $mode, $c connection(s), batch $CEIL_BATCH, $CEIL_DURATION s"
+    rt0=$(round_trips)
+    m0=$(machine_ticks)
+    "$CEILING" "$mode" "${url[@]}" --connections "$c" --batch "$CEIL_BATCH" \
+        --duration "$CEIL_DURATION" --json "$WORK/$name.raw.json" 2>>"$WORK/ceiling.log" || rc=$?
+    m1=$(machine_ticks)
+    sleep 1 # the backends' statistics reach pg_stat_database as they end
+    rt1=$(round_trips)
+    if ((rc != 0)) || [[ ! -s $WORK/$name.raw.json ]]; then
+        tail -n 5 "$WORK/ceiling.log" >&2
+        scenario_failed "$name" "ow-ceiling $mode exited $rc"
+        return 0
+    fi
+    jq --argjson rt0 "[${rt0// /,}]" --argjson rt1 "[${rt1// /,}]" \
+        --argjson m0 "[${m0// /,}]" --argjson m1 "[${m1// /,}]" --arg mode "$mode" '
+        (if $mode == "ledger" then 0 else 1 end) as $k
+        | {connections: .config.connections, intents_per_s, intents,
+           server_us_per_intent: .server.us_per_intent, server_cores_busy: .server.cores_busy,
+           tool_us_per_intent: .tool_cpu.us_per_intent,
+           calls: (.calls | map_values({p50_ms, p99_ms})),
+           (if $k == 0 then "postgres_transactions_per_intent" else "redis_commands_per_intent" end):
+               (if .intents > 0 then ($rt1[$k] - $rt0[$k]) / .intents else null end),
+           machine_busy_fraction: (if $m1[1] > $m0[1] then ($m1[0] - $m0[0]) / ($m1[1] - $m0[1]) else null end),
+           report: .}' "$WORK/$name.raw.json" >"$WORK/$name.json"
+}
+
+scenario_ceiling() {
+    local mode c
+    if [[ ! -x $CEILING ]]; then
+        scenario_failed ceiling "$CEILING is missing (compose/dev build)"
+        return 0
+    fi
+    env_ceiling
+    stack_fresh 0
+    for mode in ledger quota; do
+        for c in "${CEIL_CONNECTIONS[@]}"; do run_ceiling "$mode" "$c"; done
+    done
+    local files=("$WORK"/ceiling-ledger-*[0-9].json "$WORK"/ceiling-quota-*[0-9].json)
+    [[ -e ${files[0]} ]] || return 0
+    jq -s --argjson batch "$CEIL_BATCH" --argjson secs "$CEIL_DURATION" '
+        {scenario: "ceiling", batch: $batch, duration_s: $secs,
+         ledger: (map(select(.report.mode == "ledger")) | sort_by(.connections)),
+         quota: (map(select(.report.mode == "quota")) | sort_by(.connections)),
+         what: "ow-ceiling (bench/ceiling) on a stack without workers: the worker'"'"'s ledger calls alone against its PostgreSQL, then its Redis calls alone against its Redis; intents/s over the run, the server'"'"'s CPU per intent (/proc), its transactions or commands per intent (pg_stat_database, INFO), the machine'"'"'s busy fraction (/proc/stat)"}' \
+        "${files[@]}" >"$WORK/ceiling.json"
+}
+
 # ---------------------------------------------------------------- report
 
 machine_json() {
@@ -857,11 +932,12 @@ machine_json() {
 
 write_report() {
     local f files=()
-    for f in throughput-1 throughput-2 "latency-$LAT_RATE" "${RT_RATES[@]/#/realtime-}" backlog budget priority; do
+    for f in throughput-1 throughput-2 "latency-$LAT_RATE" "${RT_RATES[@]/#/realtime-}" backlog budget priority \
+        ceiling; do
         [[ -s $WORK/$f.json ]] && files+=("$WORK/$f.json")
     done
     local cmd="compose/dev bench${ARGS[*]:+ ${ARGS[*]}}" v
-    for v in BENCH_DRAIN_MAX_S BENCH_MAX_IN_FLIGHT BENCH_BOTS BENCH_USERS; do
+    for v in BENCH_DRAIN_MAX_S BENCH_MAX_IN_FLIGHT BENCH_BOTS BENCH_USERS BENCH_CEILING_BATCH; do
         if [[ -n ${!v:-} ]]; then cmd="$v=${!v} $cmd"; fi
     done
     local ports="DEV_PG_PORT=$DEV_PG_PORT DEV_REDIS_PORT=$DEV_REDIS_PORT DEV_SIM_PORT=$DEV_SIM_PORT DEV_ADMIN_PORT=$DEV_ADMIN_PORT"
@@ -890,12 +966,14 @@ if want realtime; then scenario_realtime; fi
 if want backlog; then scenario_backlog; fi
 if want budget; then scenario_budget; fi
 if want priority; then scenario_priority; fi
+if want ceiling; then scenario_ceiling; fi
 write_report
 if ((${#FAILED_SCENARIOS[@]} > 0)); then
     die "scenarios without numbers: ${FAILED_SCENARIOS[*]}"
 fi
 # Every scenario asked for must have produced its file.
-for f in "${TP_REPLICAS[@]/#/throughput-}" "latency-$LAT_RATE" "${RT_RATES[@]/#/realtime-}" backlog budget priority; do
+for f in "${TP_REPLICAS[@]/#/throughput-}" "latency-$LAT_RATE" "${RT_RATES[@]/#/realtime-}" backlog budget priority \
+    ceiling; do
     case $f in throughput-*) w=throughput ;; latency-*) w=latency ;; realtime-*) w=realtime ;; *) w=$f ;; esac
     want "$w" || continue
     [[ -s $WORK/$f.json ]] || die "scenario $f produced no result"

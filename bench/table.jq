@@ -50,6 +50,17 @@ def profile_rows:
   .profile as $p
   | "| \(.scenario): per intent, in a profiling run of \($p.seconds) s after it (perf stat): system calls / context switches | \($p.syscalls_per_intent | num(1)) / \($p.context_switches_per_intent | num(1)) | -- | -- |",
     "| \(.scenario): the workers' top symbols (perf record, self) | \([$p.top[:8][] | "\(.pct)% \(.sym)"] | join("; ")) | -- | -- |";
+# The fleet's ceiling: one row per ow-ceiling run, PostgreSQL's then Redis's.
+def ceiling_table($c):
+  if $c == null then empty else
+  "",
+  "The fleet's ceiling (ow-ceiling on a stack without workers, batches of \($c.batch), \($c.duration_s) s a run): the worker's ledger calls alone against PostgreSQL, then its Redis calls alone against Redis; the server's CPU from /proc, the machine's busy fraction from /proc/stat:",
+  "",
+  "| server, connections | intents/s | server CPU per intent | server cores busy | machine busy | transactions (PostgreSQL) or commands (Redis) per intent | calls p50 / p99 |",
+  "|---|---|---|---|---|---|---|",
+  (($c.ledger[] | . + {srv: "PostgreSQL"}), ($c.quota[] | . + {srv: "Redis"})
+   | "| \(.srv), \(.connections) | \(.intents_per_s | int_sep) | \(.server_us_per_intent | num(0)) us | \(.server_cores_busy | num(2)) | \(.machine_busy_fraction | num(2)) | \((.postgres_transactions_per_intent // .redis_commands_per_intent) | num(2)) | \(.calls | to_entries | map("\(.key) \(.value.p50_ms | num(2)) / \(.value.p99_ms | num(2)) ms") | join("; ")) |")
+  end;
 def rejections: if (.rejections_per_s | type) == "number" then " (rejections: \(.rejections_per_s | num(1)) /s)" else " (rejections: n/a)" end;
 
 .quick as $quick
@@ -61,6 +72,7 @@ def rejections: if (.rejections_per_s | type) == "number" then " (rejections: \(
 | $s.backlog as $b
 | $s.budget as $bu
 | $s.priority as $pr
+| $s.ceiling as $ce
 | [
   "Benchmark results\(if $quick then " (quick: tiny sizes; it only checks that every scenario works)" else "" end)",
   "",
@@ -102,8 +114,12 @@ def rejections: if (.rejections_per_s | type) == "number" then " (rejections: \(
       "| priority run: budget wait p99 by priority (cancel / user / bot) | \($pr.budget_wait_by_priority.cancel.p99_ms // "-") / \($pr.budget_wait_by_priority.user.p99_ms // "-") / \($pr.budget_wait_by_priority.bot.p99_ms // "-") ms (bucket bounds) | -- | -- |",
       "| priority run: flood intents accepted by the end of the probes | \($pr.flood_accepted_by_end) of \($pr.flood_intents) | -- | -- |"
    else empty end),
+  (if $ce then
+      "| the fleet's ceiling: intents/s one PostgreSQL serves the ledger's calls alone / one Redis the quotas' and the budget's, the best run of the ceiling table below (ow-ceiling) | \([$ce.ledger[].intents_per_s] | max | int_sep) /s / \([$ce.quota[].intents_per_s] | max | int_sep) /s | -- | -- |"
+   else empty end),
   stage_table($rt),
+  ceiling_table($ce),
   "",
-  "How each figure is measured: see bench/run.sh (header) and bench/loadgen/ (the design comment of each file); the raw numbers are in the JSON file of the same name."
+  "How each figure is measured: see bench/run.sh (header), bench/loadgen/ and bench/ceiling/ (the design comment of each file); the raw numbers are in the JSON file of the same name."
   ]
 | .[]

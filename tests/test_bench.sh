@@ -7,7 +7,8 @@
 # latest.md with numbers for each scenario: throughput (fills/s, and
 # rejections/s apart), latency (loadgen and
 # the workers' histogram), CPU, memory, backlog drain, budget periods, the
-# priority run (users' and cancels' times under a bot flood).  The
+# priority run (users' and cancels' times under a bot flood), the fleet's
+# ceiling (ow-ceiling: the ledger's and Redis's calls alone).  The
 # checker is also run on a copy of the result with the budget scenario and a
 # throughput figure removed, and must refuse it (the negative check).  The
 # bench stack is torn down at the end whatever happens; the logs and secrets
@@ -99,6 +100,14 @@ check_result() {
              (if ($s.priority.budget_wait_by_priority.cancel.grants // 0) > 0 then empty
               else "priority: no cancel took a budget token" end)
            end),
+          (if $s.ceiling == null then "no ceiling scenario" else
+             ($s.ceiling.ledger[0]) as $l | ($s.ceiling.quota[0]) as $q
+             | number($l.intents_per_s; "ceiling: ledger intents/s"),
+               number($l.server_us_per_intent; "ceiling: PostgreSQL CPU per intent"),
+               number($l.postgres_transactions_per_intent; "ceiling: PostgreSQL transactions per intent"),
+               number($q.intents_per_s; "ceiling: quota intents/s"),
+               number($q.server_us_per_intent; "ceiling: Redis CPU per intent")
+           end),
           (if (.machine.versions.git_commit // "") == "" then "no git commit" else empty end),
           (if (.command // "") | test("compose/dev bench.* --quick") then empty else "no command" end)
     ' "$1"
@@ -120,16 +129,19 @@ if [[ -s $OUT/latest.json && $(stat -c %Y "$OUT/latest.json") -ge $START ]]; the
     expect_empty "every scenario has its numbers" "$WORK/missing"
     # Negative: the checker refuses a result without the budget scenario and
     # without the throughput figures (fills and rejections), without a
-    # realtime run and with one that counted no follower stage.
+    # realtime run and with one that counted no follower stage, without the
+    # ceiling.
     jq 'del(.scenarios.budget) | .scenarios["throughput-1"].loadgen.throughput.intents_per_s = null
         | del(.scenarios["throughput-1"].loadgen.throughput.rejections_per_s)
-        | del(.scenarios["realtime-200"]) | .scenarios["realtime-20"].stages.follow = {}' \
+        | del(.scenarios["realtime-200"]) | .scenarios["realtime-20"].stages.follow = {}
+        | del(.scenarios.ceiling)' \
         "$OUT/latest.json" >"$WORK/doctored.json"
     check_result "$WORK/doctored.json" >"$WORK/missing2"
     if grep -q 'no budget scenario' "$WORK/missing2" && grep -q 'throughput-1 intents/s' "$WORK/missing2" &&
         grep -q 'throughput-1 rejections/s' "$WORK/missing2" &&
         grep -q 'no realtime-200 scenario' "$WORK/missing2" &&
-        grep -q 'realtime-20: no follow stage counted' "$WORK/missing2"; then
+        grep -q 'realtime-20: no follow stage counted' "$WORK/missing2" &&
+        grep -q 'no ceiling scenario' "$WORK/missing2"; then
         ok "the checker refuses a result missing a scenario and a figure"
     else
         bad "the checker accepted a doctored result" "$WORK/missing2"

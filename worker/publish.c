@@ -5,7 +5,9 @@
  * each send waits on its own small completion record, so a lane knows that
  * its event is acknowledged before the ledger and the consumer offset move
  * on.  The event shapes of contract section 4 are built here and nowhere
- * else. */
+ * else.  A discarding publisher (publish_new_discard, no librdkafka handle)
+ * takes the same steps but hands nothing to Kafka: each completion record
+ * is done at once (bench/ceiling measures the ledger alone with it). */
 #include "publish.h"
 
 #include <jansson.h>
@@ -22,7 +24,7 @@
 #include "timefmt.h"
 
 struct publisher {
-    rd_kafka_t *rk;
+    rd_kafka_t *rk;         /* NULL: publish_new_discard's */
     const config_t *cfg;
     pthread_t poller;
     int stop;               /* guarded by lock */
@@ -167,14 +169,24 @@ publisher_t *publish_new(const config_t *cfg, char *err, size_t errlen) {
     return p;
 }
 
+publisher_t *publish_new_discard(const config_t *cfg) {
+    publisher_t *p = calloc(1, sizeof(*p));
+    if (!p) return NULL;
+    p->cfg = cfg;
+    pthread_mutex_init(&p->lock, NULL);
+    return p;
+}
+
 void publish_free(publisher_t *p) {
     if (!p) return;
-    rd_kafka_flush(p->rk, 10000);
-    pthread_mutex_lock(&p->lock);
-    p->stop = 1;
-    pthread_mutex_unlock(&p->lock);
-    pthread_join(p->poller, NULL);
-    rd_kafka_destroy(p->rk);
+    if (p->rk) {
+        rd_kafka_flush(p->rk, 10000);
+        pthread_mutex_lock(&p->lock);
+        p->stop = 1;
+        pthread_mutex_unlock(&p->lock);
+        pthread_join(p->poller, NULL);
+        rd_kafka_destroy(p->rk);
+    }
     pthread_mutex_destroy(&p->lock);
     free(p);
 }
@@ -229,6 +241,13 @@ static int produce(publisher_t *p, const char *topic, const char *key, size_t ke
         snprintf(err, errlen, "out of memory");
         if (hdrs) rd_kafka_headers_destroy(hdrs);
         return -1;
+    }
+    if (!p->rk) {  /* publish_new_discard: nothing sent, acknowledged at once */
+        if (hdrs) rd_kafka_headers_destroy(hdrs);
+        d->done = 1;
+        d->refs = 1;  /* no delivery report will come */
+        *out = d;
+        return 0;
     }
     rd_kafka_resp_err_t e;
     int64_t deadline = timefmt_mono_ms() + p->cfg->publish_timeout_ms;

@@ -27,6 +27,12 @@ typedef struct event {
 
 publisher_t *publish_new(const config_t *cfg, char *err, size_t errlen);
 
+/* A publisher that sends nothing: every message is acknowledged at once
+ * (and counted as published).  For measuring the ledger alone
+ * (bench/ceiling: the worker's publishing path without Kafka); never the
+ * worker's.  NULL without memory. */
+publisher_t *publish_new_discard(const config_t *cfg);
+
 /* Flushes what is outstanding (up to timeout) and frees the producer. */
 void publish_free(publisher_t *p);
 

@@ -122,8 +122,8 @@ static double report_percentile_ms(const uint32_t *v, size_t n, double p) {
     return v[idx] / 1000.0;
 }
 
-/* The percentiles of one kind of latency (sorts l; lock held). */
-static json_t *report_latency(run_lat_t *l, const char *what) {
+/* Sorts l (the loadgen holds the run's lock). */
+json_t *report_latency(run_lat_t *l, const char *what) {
     if (l->n > 0) qsort(l->v, l->n, sizeof(*l->v), report_cmp_u32);
     json_t *j = json_object();
     json_object_set_new(j, "what", json_string(what));

@@ -15,6 +15,12 @@
  * reached an outcome.  The caller owns the result (json_decref). */
 json_t *report_build(run_t *r, long long lost, int complete);
 
+/* The percentiles (nearest rank) of one kind of latency, in ms: n, p50,
+ * p90, p99 and max of the samples kept, and the largest of every sample
+ * offered (max_ms_all_intents); what says what was timed.  Sorts l.  The
+ * caller owns the result.  (ow-ceiling reports its calls with it too.) */
+json_t *report_latency(run_lat_t *l, const char *what);
+
 /* The one-line summary of a report on out. */
 void report_summary(FILE *out, const run_t *r, json_t *rep);
 

@@ -91,7 +91,7 @@ void run_lat_add(run_lat_t *l, int64_t us, int in_window) {
     l->v[l->n++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
-static void run_lat_free(run_lat_t *l) {
+void run_lat_free(run_lat_t *l) {
     free(l->v);
     memset(l, 0, sizeof(*l));
 }

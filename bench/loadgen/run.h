@@ -91,6 +91,9 @@ int run_init(run_t *r);
  * samples when in_window. */
 void run_lat_add(run_lat_t *l, int64_t us, int in_window);
 
+/* Frees l's samples and empties it. */
+void run_lat_free(run_lat_t *l);
+
 /* Frees what run_init allocated (the Kafka handles are their owners'). */
 void run_free(run_t *r);
 
