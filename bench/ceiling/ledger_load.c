@@ -195,7 +195,7 @@ static int settle(ceiling_conn_t *c, ledger_batch_t *lb, int i) {
     fills_known_t none = {"0", "", 0, NULL, NULL};
     int n = 1 + fills_plan(cfg, &s->in, &none, o, evs + 1, &to, &reason);
     lb->out[i] = (ledger_outcome_t){s->in.intent_id, "submitting", to, reason, o, evs, n,
-                                    s->key, strlen(s->key), 0};
+                                    s->key, strlen(s->key), 0, NULL};
     lb->n_outcomes++;
     if (strcmp(to, "filled") != 0) {
         ceiling_fail(c, "intent %s: fills_plan made it %s, not filled", lb->ids[i], to);
