@@ -22,7 +22,6 @@
  * and the risk checks read; ledger_internal.h is what they share. */
 #include "ledger.h"
 
-#include <jansson.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +153,7 @@ void ledger_close(ledger_t *l) {
     char err[256];
     if (l->n_pending && ledger_ok(l)) ledger_flush(l, err, sizeof(err));
     PQfinish(l->conn);  /* releases whatever locks were still held */
+    jsonw_free(&l->rows);
     free(l);
 }
 
@@ -167,39 +167,10 @@ int ledger_state_is_terminal(const char *s) {
 static const char *opt(const char *s) { return s && *s ? s : NULL; }
 static const char *dec(int has, const decimal_t *d) { return has ? d->text : NULL; }
 
-/* Times as epoch ms (PostgreSQL converts them: no local time zone games);
- * 0 is no time. */
-static json_t *ms_or_null(int64_t ms) { return ms ? json_integer(ms) : json_null(); }
-
-/* raw as a JSON string, cut at a NUL (a text column cannot hold one). */
-static json_t *raw_text(const char *raw, size_t len) {
-    return json_stringn(raw, strnlen(raw, len));
-}
-
-/* Sets o's "msg_key" to the Kafka key (none: left out, so NULL).  A key
- * that is not UTF-8 cannot be stored in a text column: -1, as PostgreSQL
- * would refuse it. */
-static int set_key(json_t *o, const char *key, size_t len) {
-    if (!key) return 0;
-    json_t *k = json_stringn(key, strnlen(key, len));
-    return k ? json_object_set_new(o, "msg_key", k) : -1;
-}
-
-/* Appends o to the array a (taking o); NULL o or no memory: frees a and
- * returns NULL, so that a list with a hole is never sent. */
-static json_t *append(json_t *a, json_t *o) {
-    if (a && o && json_array_append_new(a, o) == 0) return a;
-    json_decref(a);
-    if (!a) json_decref(o);
-    return NULL;
-}
-
-/* A JSON document as the text of a parameter: free with free(). */
-static char *dump(json_t *a) {
-    char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
-    json_decref(a);
-    return s;
-}
+/* In the rows: times as epoch ms (PostgreSQL converts them: no local time
+ * zone games), 0 left out (NULL); raw texts and keys cut at a NUL (a text
+ * column cannot hold one), and a key that is not UTF-8 fails the rows, as
+ * PostgreSQL would refuse it. */
 
 int ledger_begin_intent(ledger_t *l, const intent_t *in, const origin_t *from,
                         const char *raw, size_t raw_len, int flags, ledger_seen_t *seen,
@@ -213,44 +184,48 @@ int ledger_begin_intent(ledger_t *l, const intent_t *in, const origin_t *from,
 }
 
 /* The intents of b as the JSON rows of ledger_begin_many's statement
- * (malloc'd text), or NULL when one cannot be encoded (not UTF-8) or
- * memory runs out. */
-static char *begin_rows(const ledger_begin_t *b, int n) {
-    json_t *a = json_array();
-    for (int i = 0; a && i < n; i++) {
+ * (text owned by w), or NULL when one cannot be encoded (not UTF-8) or
+ * memory runs out.  Absent members are NULLs to json_to_recordset. */
+static const char *begin_rows(jsonw_t *w, const ledger_begin_t *b, int n) {
+    jsonw_reset(w);
+    jsonw_open(w, NULL, '[');
+    for (int i = 0; i < n; i++) {
         const intent_t *in = b[i].in;
         const origin_t *from = b[i].from;
         char cid[64];
         intent_client_order_id(in, cid, sizeof(cid));
-        json_t *o = json_pack(
-            "{s:i, s:s, s:s, s:s, s:s, s:i, s:I, s:s?, s:s?, s:s?, s:s?, s:s?,"
-            " s:s?, s:s?, s:s?, s:s?, s:s?, s:b, s:o, s:o, s:s, s:o}",
-            "n", i, "intent_id", in->intent_id, "content_hash", in->content_hash,
-            "source", in->source == INTENT_SOURCE_BOT ? "bot" : "user",
-            "topic", from->topic, "kafka_partition", (int)from->partition,
-            "kafka_offset", (json_int_t)from->offset, "bot_id", opt(in->bot_id),
-            "user_id", opt(in->user_id), "symbol", opt(in->symbol), "side", opt(in->side),
-            "order_type", opt(in->type), "qty", dec(in->has_qty, &in->qty),
-            "notional", dec(in->has_notional, &in->notional),
-            "limit_price", dec(in->has_limit_price, &in->limit_price),
-            "stop_price", dec(in->has_stop_price, &in->stop_price),
-            "time_in_force", opt(in->time_in_force), "extended_hours", in->extended_hours,
-            "created_at", ms_or_null(in->created_at_ms),
-            "expires_at", ms_or_null(in->expires_at_ms), "client_order_id", cid,
-            "raw", raw_text(b[i].raw, b[i].raw_len));  /* NULL fails the pack */
-        if (o && in->cancel &&
-            (json_object_set_new(o, "action", json_string("cancel")) < 0 ||
-             json_object_set_new(o, "target_intent_id", json_string(in->target_intent_id)) < 0)) {
-            json_decref(o);
-            o = NULL;
+        jsonw_open(w, NULL, '{');
+        jsonw_int(w, "n", i);
+        jsonw_str(w, "intent_id", in->intent_id);
+        jsonw_str(w, "content_hash", in->content_hash);
+        jsonw_str(w, "source", in->source == INTENT_SOURCE_BOT ? "bot" : "user");
+        jsonw_str(w, "topic", from->topic);
+        jsonw_int(w, "kafka_partition", from->partition);
+        jsonw_int(w, "kafka_offset", from->offset);
+        jsonw_str(w, "bot_id", opt(in->bot_id));
+        jsonw_str(w, "user_id", opt(in->user_id));
+        jsonw_str(w, "symbol", opt(in->symbol));
+        jsonw_str(w, "side", opt(in->side));
+        jsonw_str(w, "order_type", opt(in->type));
+        jsonw_str(w, "qty", dec(in->has_qty, &in->qty));
+        jsonw_str(w, "notional", dec(in->has_notional, &in->notional));
+        jsonw_str(w, "limit_price", dec(in->has_limit_price, &in->limit_price));
+        jsonw_str(w, "stop_price", dec(in->has_stop_price, &in->stop_price));
+        jsonw_str(w, "time_in_force", opt(in->time_in_force));
+        jsonw_bool(w, "extended_hours", in->extended_hours);
+        if (in->created_at_ms) jsonw_int(w, "created_at", in->created_at_ms);
+        if (in->expires_at_ms) jsonw_int(w, "expires_at", in->expires_at_ms);
+        jsonw_str(w, "client_order_id", cid);
+        jsonw_strn(w, "raw", b[i].raw, b[i].raw_len);  /* cut at a NUL */
+        if (in->cancel) {
+            jsonw_str(w, "action", "cancel");
+            jsonw_str(w, "target_intent_id", in->target_intent_id);
         }
-        if (o && set_key(o, from->key, from->key_len) < 0) {
-            json_decref(o);
-            o = NULL;
-        }
-        a = append(a, o);
+        jsonw_strn(w, "msg_key", from->key, from->key_len);
+        jsonw_close(w, '}');
     }
-    return dump(a);
+    jsonw_close(w, ']');
+    return jsonw_text(w);
 }
 
 /* Reads ledger_begin_many's answer (one row per intent, in order) into b.
@@ -280,7 +255,7 @@ static int begin_answers(PGresult *r, ledger_begin_t *b, int n, char *err, size_
 
 int ledger_begin_many(ledger_t *l, ledger_begin_t *b, int n, int flags, char *err,
                       size_t errlen) {
-    char *rows = begin_rows(b, n);
+    const char *rows = begin_rows(&l->rows, b, n);
     if (!rows) {
         snprintf(err, errlen, "ledger: cannot encode %d intents (not UTF-8?)", n);
         return -1;
@@ -328,7 +303,6 @@ int ledger_begin_many(ledger_t *l, ledger_begin_t *b, int n, int flags, char *er
         " LEFT JOIN intents o ON x.held AND i.intent_id IS NULL AND o.intent_id = x.intent_id"
         " ORDER BY x.n",
         4, p, PGRES_TUPLES_OK, "record intent", err, errlen);
-    free(rows);
     if (!r) return -1;
     int rc = begin_answers(r, b, n, err, errlen);
     PQclear(r);
@@ -556,16 +530,6 @@ static int publish_rows(ledger_t *l, publisher_t *pub, const char *intent_id, in
     return rc;
 }
 
-/* The events as a JSON array, in order (NULL without memory). */
-static json_t *events_json(const event_t *events, int n) {
-    json_t *a = json_array();
-    for (int i = 0; a && i < n; i++)
-        a = append(a, json_pack("{s:s, s:s, s:s, s:b, s:s}", "event_id", events[i].event_id,
-                                "topic", events[i].topic, "type", events[i].type,
-                                "terminal", events[i].terminal, "payload", events[i].payload));
-    return a;
-}
-
 int ledger_commit(ledger_t *l, publisher_t *pub, const char *intent_id, const char *from,
                   const char *to, const char *reason, const char *detail_json,
                   const alpaca_order_t *order, const event_t *events,
@@ -577,38 +541,55 @@ int ledger_commit(ledger_t *l, publisher_t *pub, const char *intent_id, const ch
     return o.moved ? 0 : 1;
 }
 
-/* One outcome as a JSON object for ledger_commit_many (NULL without
- * memory). */
-static json_t *outcome_json(int n, const ledger_outcome_t *c) {
-    const alpaca_order_t *o = c->order;
-    json_t *j = json_pack(
-        "{s:i, s:s, s:s, s:s, s:s?, s:o?, s:o}", "n", n, "intent_id", c->intent_id,
-        "f", c->from, "t", c->to, "reason", c->reason,
-        "detail", c->detail ? json_loads(c->detail, 0, NULL) : NULL,
-        "events", events_json(c->events, c->n_events));  /* NULL fails the pack */
-    if (j && set_key(j, c->key, c->key_len) < 0) {
-        json_decref(j);
-        j = NULL;
+/* The outcomes as the JSON rows of ledger_commit_many's statement (text
+ * owned by w), or NULL when one cannot be encoded or memory runs out. */
+static const char *outcome_rows(jsonw_t *w, const ledger_outcome_t *c, int n) {
+    jsonw_reset(w);
+    jsonw_open(w, NULL, '[');
+    for (int i = 0; i < n; i++) {
+        const alpaca_order_t *o = c[i].order;
+        jsonw_open(w, NULL, '{');
+        jsonw_int(w, "n", i);
+        jsonw_str(w, "intent_id", c[i].intent_id);
+        jsonw_str(w, "f", c[i].from);
+        jsonw_str(w, "t", c[i].to);
+        jsonw_str(w, "reason", c[i].reason);
+        if (c[i].detail) jsonw_raw(w, "detail", c[i].detail);  /* the pipeline's literal */
+        jsonw_open(w, "events", '[');
+        for (int k = 0; k < c[i].n_events; k++) {
+            const event_t *e = &c[i].events[k];
+            jsonw_open(w, NULL, '{');
+            jsonw_str(w, "event_id", e->event_id);
+            jsonw_str(w, "topic", e->topic);
+            jsonw_str(w, "type", e->type);
+            jsonw_bool(w, "terminal", e->terminal);
+            jsonw_str(w, "payload", e->payload);
+            jsonw_close(w, '}');
+        }
+        jsonw_close(w, ']');
+        jsonw_strn(w, "msg_key", c[i].key, c[i].key_len);
+        if (o) {
+            jsonw_str(w, "order_id", o->id);
+            jsonw_str(w, "client_order_id", o->client_order_id);
+            jsonw_str(w, "status", o->status);
+            jsonw_str(w, "symbol", opt(o->symbol));
+            jsonw_str(w, "side", opt(o->side));
+            jsonw_str(w, "order_type", opt(o->type));
+            jsonw_str(w, "qty", opt(o->qty));
+            jsonw_str(w, "notional", opt(o->notional));
+            jsonw_str(w, "filled_qty", opt(o->filled_qty));
+            jsonw_str(w, "filled_avg_price", opt(o->filled_avg_price));
+            jsonw_str(w, "raw", o->raw ? o->raw : "{}");
+        }
+        jsonw_close(w, '}');
     }
-    if (j && o &&
-        json_object_update_new(j, json_pack(
-            "{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s}",
-            "order_id", o->id, "client_order_id", o->client_order_id, "status", o->status,
-            "symbol", opt(o->symbol), "side", opt(o->side), "order_type", opt(o->type),
-            "qty", opt(o->qty), "notional", opt(o->notional),
-            "filled_qty", opt(o->filled_qty), "filled_avg_price", opt(o->filled_avg_price),
-            "raw", o->raw ? o->raw : "{}")) < 0) {
-        json_decref(j);
-        j = NULL;
-    }
-    return j;
+    jsonw_close(w, ']');
+    return jsonw_text(w);
 }
 
 int ledger_commit_many(ledger_t *l, publisher_t *pub, ledger_outcome_t *c, int n,
                        char *err, size_t errlen) {
-    json_t *a = json_array();
-    for (int i = 0; a && i < n; i++) a = append(a, outcome_json(i, &c[i]));
-    char *rows = dump(a);
+    const char *rows = outcome_rows(&l->rows, c, n);
     if (!rows) {
         snprintf(err, errlen, "ledger: cannot encode %d outcomes", n);
         return -1;
@@ -674,7 +655,6 @@ int ledger_commit_many(ledger_t *l, publisher_t *pub, ledger_outcome_t *c, int n
         " ON e.intent_id = ok.intent_id"
         " ORDER BY x.n, e.seq",
         2, p, PGRES_TUPLES_OK, "commit", err, errlen);
-    free(rows);
     metrics_stage(l->stage_path, "outcome_commit", t0, n);
     if (!r) return -1;
     for (int i = 0; i < n; i++) c[i].moved = 0;

@@ -7,6 +7,8 @@
 
 #include <libpq-fe.h>
 #include <stddef.h>
+
+#include "jsonw.h"
 #include "ledger.h"
 
 /* Statements are prepared once per connection, on first use: parsing and
@@ -40,6 +42,8 @@ struct ledger {
     int broken;              /* a flush failed: the owner must reconnect so
                                 that no lock outlives the list that held it */
     const char *stage_path;  /* ledger_set_stage_path: "intake" by default */
+    jsonw_t rows;            /* the JSON rows of the batch statements, its
+                                buffer kept from statement to statement */
 };
 
 /* err = "ledger: <what>: <PostgreSQL's message>" on one line (the message
