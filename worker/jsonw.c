@@ -49,27 +49,32 @@ static void put(jsonw_t *w, const char *s, size_t n) {
     w->buf[w->len] = '\0';
 }
 
+/* The length of the UTF-8 character at p (before end), 0 when it is not
+ * one. */
+static size_t utf8_char(const unsigned char *p, const unsigned char *end) {
+    unsigned c = *p;
+    if (c < 0x80) return 1;
+    size_t k;
+    unsigned cp, min;
+    if (c >= 0xC2 && c <= 0xDF) k = 1, cp = c & 0x1F, min = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF) k = 2, cp = c & 0x0F, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4) k = 3, cp = c & 0x07, min = 0x10000;
+    else return 0;
+    if ((size_t)(end - p) <= k) return 0;
+    for (size_t i = 1; i <= k; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return k + 1;
+}
+
 int jsonw_utf8_ok(const char *s, size_t n) {
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
     while (p < end) {
-        unsigned c = *p;
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        size_t k;
-        unsigned cp, min;
-        if (c >= 0xC2 && c <= 0xDF) k = 1, cp = c & 0x1F, min = 0x80;
-        else if (c >= 0xE0 && c <= 0xEF) k = 2, cp = c & 0x0F, min = 0x800;
-        else if (c >= 0xF0 && c <= 0xF4) k = 3, cp = c & 0x07, min = 0x10000;
-        else return 0;
-        if ((size_t)(end - p) <= k) return 0;
-        for (size_t i = 1; i <= k; i++) {
-            if ((p[i] & 0xC0) != 0x80) return 0;
-            cp = (cp << 6) | (p[i] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-        p += k + 1;
+        size_t k = utf8_char(p, end);
+        if (!k) return 0;
+        p += k;
     }
     return 1;
 }
@@ -141,6 +146,41 @@ void jsonw_strn(jsonw_t *w, const char *key, const char *s, size_t n) {
     quoted(w, s, strnlen(s, n));
 }
 
+void jsonw_str_lossy(jsonw_t *w, const char *key, const char *s) {
+    if (!s) return;
+    size_t n = strlen(s);
+    if (jsonw_utf8_ok(s, n)) {
+        jsonw_strn(w, key, s, n);
+        return;
+    }
+    char *fixed = malloc(3 * n + 1);  /* each bad byte: 3 bytes of U+FFFD */
+    if (!fixed) {
+        w->failed = 1;
+        return;
+    }
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    size_t m = 0;
+    while (p < end) {
+        size_t k = utf8_char(p, end);
+        if (k) {
+            memcpy(fixed + m, p, k);
+            m += k;
+            p += k;
+        } else {
+            memcpy(fixed + m, "\xef\xbf\xbd", 3);
+            m += 3;
+            p++;
+        }
+    }
+    jsonw_strn(w, key, fixed, m);
+    free(fixed);
+}
+
+void jsonw_null(jsonw_t *w, const char *key) {
+    member(w, key);
+    put(w, "null", 4);
+}
+
 void jsonw_int(jsonw_t *w, const char *key, int64_t v) {
     char num[24];
     int k = snprintf(num, sizeof(num), "%" PRId64, v);
@@ -162,4 +202,11 @@ void jsonw_raw(jsonw_t *w, const char *key, const char *json) {
 const char *jsonw_text(const jsonw_t *w) {
     if (w->failed || w->depth != 0 || !w->buf) return NULL;
     return w->buf;
+}
+
+char *jsonw_take(jsonw_t *w) {
+    char *text = jsonw_text(w) ? w->buf : NULL;
+    if (!text) free(w->buf);
+    memset(w, 0, sizeof(*w));
+    return text;
 }

@@ -39,6 +39,11 @@ void jsonw_close(jsonw_t *w, char bracket);
  * byte within n. */
 void jsonw_str(jsonw_t *w, const char *key, const char *s);
 void jsonw_strn(jsonw_t *w, const char *key, const char *s, size_t n);
+/* jsonw_str for a text meant for people (a message that may have been cut
+ * in the middle of a character): what is not UTF-8 becomes U+FFFD instead
+ * of failing the text. */
+void jsonw_str_lossy(jsonw_t *w, const char *key, const char *s);
+void jsonw_null(jsonw_t *w, const char *key);
 void jsonw_int(jsonw_t *w, const char *key, int64_t v);
 void jsonw_bool(jsonw_t *w, const char *key, int v);
 /* A value already in JSON (trusted: the caller's own literal). */
@@ -47,6 +52,9 @@ void jsonw_raw(jsonw_t *w, const char *key, const char *json);
 /* The text written (NUL terminated, owned by w), or NULL when a string was
  * not UTF-8, memory ran out, or an object or array is still open. */
 const char *jsonw_text(const jsonw_t *w);
+/* The same text, handed over (free() it; w is empty after), or NULL as
+ * jsonw_text (w is then freed). */
+char *jsonw_take(jsonw_t *w);
 
 /* 1 when the n bytes of s are UTF-8 (no overlong form, no surrogate,
  * nothing beyond U+10FFFF). */

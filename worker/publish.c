@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jsonw.h"
 #include "log.h"
 #include "metrics.h"
 #include "timefmt.h"
@@ -360,52 +361,35 @@ int publish_dead_letter(publisher_t *p, const origin_t *from, const char *reason
     return rc;
 }
 
-/* ---- event shapes ----------------------------------------------------- */
+/* ---- event shapes ----------------------------------------------------- *
+ * Written as JSON text (jsonw.h), member by member in the order below. */
 
-static void set_str(json_t *o, const char *k, const char *v) {
-    if (v && *v) json_object_set_new(o, k, json_string(v));
-}
-
-/* Fields every event carries (contract section 4), meta excepted. */
-static json_t *event_base(const intent_t *in, const char *schema,
-                          const char *event_id) {
-    json_t *o = json_object();
+/* Opens the event with the fields every event carries (contract section
+ * 4), meta excepted. */
+static void event_base(jsonw_t *w, const intent_t *in, const char *schema,
+                       const char *event_id) {
     char now[40];
     timefmt_format_rfc3339(timefmt_now_ms(), now, sizeof(now));
-    json_object_set_new(o, "schema", json_string(schema));
-    json_object_set_new(o, "event_id", json_string(event_id));
-    json_object_set_new(o, "intent_id", json_string(in->intent_id));
-    set_str(o, "bot_id", in->bot_id);
-    json_object_set_new(o, "user_id", in->user_id[0] ? json_string(in->user_id) : json_null());
-    json_object_set_new(o, "symbol", in->symbol[0] ? json_string(in->symbol) : json_null());
-    json_object_set_new(o, "side", in->side[0] ? json_string(in->side) : json_null());
-    json_object_set_new(o, "occurred_at", json_string(now));
-    return o;
+    jsonw_open(w, NULL, '{');
+    jsonw_str(w, "schema", schema);
+    jsonw_str(w, "event_id", event_id);
+    jsonw_str(w, "intent_id", in->intent_id);
+    if (in->bot_id[0]) jsonw_str(w, "bot_id", in->bot_id);
+    if (in->user_id[0]) jsonw_str(w, "user_id", in->user_id);
+    else jsonw_null(w, "user_id");
+    if (in->symbol[0]) jsonw_str(w, "symbol", in->symbol);
+    else jsonw_null(w, "symbol");
+    if (in->side[0]) jsonw_str(w, "side", in->side);
+    else jsonw_null(w, "side");
+    jsonw_str(w, "occurred_at", now);
 }
 
-/* Serialises o and splices the intent's meta in as it was received, so that
- * meta is copied byte for byte (jansson would re-print its numbers). */
-static char *event_finish(json_t *o, const intent_t *in) {
-    char *body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    if (!body || !in->meta_json) return body;
-    size_t bl = strlen(body), ml = strlen(in->meta_json);
-    char *out = malloc(bl + ml + 16);
-    if (!out) {
-        free(body);
-        return NULL;
-    }
-    /* body ends with '}' and is a non-empty object. */
-    memcpy(out, body, bl - 1);
-    size_t n = bl - 1;
-    memcpy(out + n, ",\"meta\":", 8);
-    n += 8;
-    memcpy(out + n, in->meta_json, ml);
-    n += ml;
-    out[n++] = '}';
-    out[n] = '\0';
-    free(body);
-    return out;
+/* Closes the event with the intent's meta as it was received, byte for byte
+ * (jansson would re-print its numbers): the payload, or NULL. */
+static char *event_finish(jsonw_t *w, const intent_t *in) {
+    if (in->meta_json) jsonw_raw(w, "meta", in->meta_json);
+    jsonw_close(w, '}');
+    return jsonw_take(w);
 }
 
 /* publish_build_fill and publish_build_canceled: cancel_id and
@@ -419,8 +403,9 @@ static void build_fill(const config_t *cfg, const intent_t *in, const alpaca_ord
     out->topic = cfg->topic_fills;
     out->terminal = !strcmp(type, "fill") || !strcmp(type, "canceled") ||
                     !strcmp(type, "expired");
-    json_t *j = event_base(in, "order-fill/v1", out->event_id);
-    json_object_set_new(j, "type", json_string(type));
+    jsonw_t w = {0};
+    event_base(&w, in, "order-fill/v1", out->event_id);
+    jsonw_str(&w, "type", type);
     alpaca_order_t unsent;
     if (!o) {  /* canceled before it was sent: no broker order, no order_id */
         memset(&unsent, 0, sizeof(unsent));
@@ -428,26 +413,25 @@ static void build_fill(const config_t *cfg, const intent_t *in, const alpaca_ord
         snprintf(unsent.status, sizeof(unsent.status), "canceled");
         o = &unsent;
     }
-    json_object_set_new(j, "client_order_id", json_string(o->client_order_id));
-    if (o->id[0]) json_object_set_new(j, "order_id", json_string(o->id));
-    json_object_set_new(j, "order_type", json_string(o->type[0] ? o->type : in->type));
-    if (o->qty[0]) json_object_set_new(j, "qty", json_string(o->qty));
-    else if (in->has_qty) json_object_set_new(j, "qty", json_string(in->qty.text));
-    if (o->notional[0]) json_object_set_new(j, "notional", json_string(o->notional));
-    else if (in->has_notional) json_object_set_new(j, "notional", json_string(in->notional.text));
-    if (in->has_limit_price) json_object_set_new(j, "limit_price", json_string(in->limit_price.text));
-    if (in->has_stop_price) json_object_set_new(j, "stop_price", json_string(in->stop_price.text));
-    json_object_set_new(j, "time_in_force", json_string(in->time_in_force));
-    json_object_set_new(j, "status", json_string(o->status));
-    json_object_set_new(j, "filled_qty", json_string(o->filled_qty[0] ? o->filled_qty : "0"));
-    json_object_set_new(j, "filled_avg_price",
-                        o->filled_avg_price[0] ? json_string(o->filled_avg_price) : json_null());
-    if (last_qty) json_object_set_new(j, "last_fill_qty", json_string(last_qty));
-    if (last_price) json_object_set_new(j, "last_fill_price", json_string(last_price));
-    if (cancel_id && cancel_id[0]) json_object_set_new(j, "cancel_intent_id", json_string(cancel_id));
-    if (cancel_reason && cancel_reason[0])
-        json_object_set_new(j, "cancel_reason", json_string(cancel_reason));
-    out->payload = event_finish(j, in);
+    jsonw_str(&w, "client_order_id", o->client_order_id);
+    if (o->id[0]) jsonw_str(&w, "order_id", o->id);
+    jsonw_str(&w, "order_type", o->type[0] ? o->type : in->type);
+    if (o->qty[0]) jsonw_str(&w, "qty", o->qty);
+    else if (in->has_qty) jsonw_str(&w, "qty", in->qty.text);
+    if (o->notional[0]) jsonw_str(&w, "notional", o->notional);
+    else if (in->has_notional) jsonw_str(&w, "notional", in->notional.text);
+    if (in->has_limit_price) jsonw_str(&w, "limit_price", in->limit_price.text);
+    if (in->has_stop_price) jsonw_str(&w, "stop_price", in->stop_price.text);
+    jsonw_str(&w, "time_in_force", in->time_in_force);
+    jsonw_str(&w, "status", o->status);
+    jsonw_str(&w, "filled_qty", o->filled_qty[0] ? o->filled_qty : "0");
+    if (o->filled_avg_price[0]) jsonw_str(&w, "filled_avg_price", o->filled_avg_price);
+    else jsonw_null(&w, "filled_avg_price");
+    jsonw_str(&w, "last_fill_qty", last_qty);
+    jsonw_str(&w, "last_fill_price", last_price);
+    if (cancel_id && cancel_id[0]) jsonw_str(&w, "cancel_intent_id", cancel_id);
+    if (cancel_reason && cancel_reason[0]) jsonw_str(&w, "cancel_reason", cancel_reason);
+    out->payload = event_finish(&w, in);
 }
 
 void publish_build_fill(const config_t *cfg, const intent_t *in,
@@ -472,29 +456,29 @@ void publish_build_rejection(const config_t *cfg, const intent_t *in,
     snprintf(out->type, sizeof(out->type), "rejected");
     out->topic = cfg->topic_rejections;
     out->terminal = 1;
-    json_t *j = event_base(in, "order-rejection/v1", out->event_id);
-    json_object_set_new(j, "reason", json_string(reason));
-    json_object_set_new(j, "message", json_string(message));
+    jsonw_t w = {0};
+    event_base(&w, in, "order-rejection/v1", out->event_id);
+    jsonw_str(&w, "reason", reason);
+    jsonw_str_lossy(&w, "message", message);  /* may be cut mid-character */
     if (errors && errors->n_errors > 0) {
-        json_t *arr = json_array();
+        jsonw_open(&w, "errors", '[');
         for (int i = 0; i < errors->n_errors; i++) {
-            json_t *e = json_object();
-            json_object_set_new(e, "field", json_string(errors->errors[i].field));
-            json_object_set_new(e, "message", json_string(errors->errors[i].message));
-            json_array_append_new(arr, e);
+            jsonw_open(&w, NULL, '{');
+            jsonw_str_lossy(&w, "field", errors->errors[i].field);
+            jsonw_str_lossy(&w, "message", errors->errors[i].message);
+            jsonw_close(&w, '}');
         }
-        json_object_set_new(j, "errors", arr);
+        jsonw_close(&w, ']');
     }
-    if (retry_after_ms >= 0)
-        json_object_set_new(j, "retry_after_ms", json_integer(retry_after_ms));
+    if (retry_after_ms >= 0) jsonw_int(&w, "retry_after_ms", retry_after_ms);
     if (broker) {
-        json_t *b = json_object();
-        json_object_set_new(b, "status", json_integer(broker->http_status));
-        if (broker->code) json_object_set_new(b, "code", json_integer(broker->code));
-        json_object_set_new(b, "message", json_string(broker->message));
-        json_object_set_new(j, "broker", b);
+        jsonw_open(&w, "broker", '{');
+        jsonw_int(&w, "status", broker->http_status);
+        if (broker->code) jsonw_int(&w, "code", broker->code);
+        jsonw_str_lossy(&w, "message", broker->message);
+        jsonw_close(&w, '}');
     }
-    out->payload = event_finish(j, in);
+    out->payload = event_finish(&w, in);
 }
 
 void publish_event_clear(event_t *ev) {
