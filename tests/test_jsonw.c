@@ -77,6 +77,17 @@ static void test_not_utf8(void) {
         EXPECT_INT(jsonw_utf8_ok(bad[i], strlen(bad[i])), 0);
         jsonw_free(&w);
     }
+    /* For people's texts, a broken character becomes U+FFFD instead. */
+    jsonw_t w = {0};
+    jsonw_open(&w, NULL, '[');
+    jsonw_str_lossy(&w, NULL, "cut \xe2\x82");
+    jsonw_str_lossy(&w, NULL, "fine \xe2\x82\xac");
+    jsonw_null(&w, NULL);
+    jsonw_close(&w, ']');
+    char *taken = jsonw_take(&w);
+    EXPECT_STR(taken, "[\"cut \xef\xbf\xbd\xef\xbf\xbd\",\"fine \xe2\x82\xac\",null]");
+    EXPECT(w.buf == NULL);
+    free(taken);
     EXPECT_INT(jsonw_utf8_ok("\xf4\x8f\xbf\xbf", 4), 1);  /* U+10FFFF */
     EXPECT_INT(jsonw_utf8_ok("\xef\xbf\xbd", 3), 1);      /* U+FFFD */
 }
