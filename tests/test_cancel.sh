@@ -26,8 +26,10 @@
 #       waiting for a token): the cancel overtakes them and stops it unsent
 #       before either is placed; they are placed afterwards, in order;
 #   [10] an operator's cancel (intentctl cancel --intent) of a target
-#       waiting for its token: stopped unsent once the token comes (an
-#       operator's mark does not wake it), reason operator.
+#       waiting for its token (the budget filled first, so that no call
+#       leaves it before the cancel: checked, with the target in the ledger
+#       and marked): stopped unsent once the token comes (an operator's mark
+#       does not wake it), reason operator.
 # Every wait is bounded; the last line is "N passed, M failed".
 set -euo pipefail
 
@@ -272,15 +274,68 @@ never_sent queued
 say ""
 say "[10] an operator's cancel of a target waiting for its budget token"
 B6=cx-$RUN-b6
+# The premise, established, then checked: when the operator cancels it, the
+# target is in the ledger (or the cancel would mark nothing) and unsent, and
+# no call can leave the budget's window before the cancel, so its token
+# cannot have come.  What [8] and [9] left waiting for tokens goes first: a
+# lane waiting for a token holds back the other intents hashed to it, the
+# target's maybe, which would then reach the ledger only with that token.
+# Then "use" intents fill the window, as many as it has calls left (none of
+# them waits, so no lane is held), until no call is left and none leaves it
+# for FULL_MS at least (intentctl quota alpaca: remaining 0; reset_ms, until
+# its oldest call leaves).  With 2 calls per 10 s one of them always stays
+# 5 s or more after the other's refill.
+FULL_MS=4000
+jq -r .intent_id "$WORK/use.jsonl" | cat - "$WORK/ahead.ids" >"$WORK/left8.ids"
+wait_terminal "$WORK/left8.ids" 60000 || die "[10]: what [8] and [9] left waiting ended within 60 s"
 : >"$WORK/use6.jsonl"
-for i in 1 2 3; do
-    gen_intents "$WORK/use6.jsonl" 1 --bot "$B6-u$i" --user u1 --symbol IBM --side buy --qty 1
+full_until=0 uses=0
+for _ in $(seq 1 60); do
+    asked=$(date +%s%3N)
+    read -r left reset < <("$IC" quota alpaca --json | jq -r '"\(.remaining) \(.reset_ms)"') ||
+        die "intentctl quota alpaca failed"
+    if ((left == 0 && reset >= FULL_MS)); then
+        full_until=$((asked + reset))
+        break
+    fi
+    if ((left > 0 && uses + left <= 8)); then
+        : >"$WORK/fill.jsonl"
+        for _ in $(seq 1 "$left"); do
+            uses=$((uses + 1))
+            gen_intents "$WORK/fill.jsonl" 1 --bot "$B6-u$uses" --user u1 --symbol IBM --side buy --qty 1
+        done
+        cat "$WORK/fill.jsonl" >>"$WORK/use6.jsonl"
+        jq -r .intent_id "$WORK/fill.jsonl" >"$WORK/fill.ids"
+        send_lines "$WORK/fill.jsonl"
+        wait_terminal "$WORK/fill.ids" 30000 || die "[10]: the intents filling the budget ended within 30 s"
+    else
+        sleep 0.3
+    fi
 done
-send_lines "$WORK/use6.jsonl"
+((full_until > 0)) || die "[10]: the budget full for ${FULL_MS} ms more within 60 tries ($uses intents sent)"
 send opwait --bot "$B6" --user u1 --symbol IBM --side buy --type limit --qty 1 --limit 150 --tif gtc
-sleep 1
+opstate=""
+while (($(date +%s%3N) < full_until)); do
+    opstate=$(psql "$DATABASE_URL" -At -c "SELECT state FROM intents WHERE intent_id = '$(cat "$WORK/opwait.id")'")
+    [[ -n $opstate ]] && break
+    sleep 0.1
+done
+case $opstate in
+received | validated | quota_granted | submitting) ;;
+"") die "[10]: opwait not in the ledger before a call could leave the budget's window" ;;
+*) die "[10]: opwait already $opstate before its cancel (the budget was full until then)" ;;
+esac
 timeout 30 "$IC" cancel --intent "$(cat "$WORK/opwait.id")" --reason "test_cancel $RUN" \
     >"$WORK/opcancel.out" 2>&1 || { sed 's/^/        | /' "$WORK/opcancel.out"; die "intentctl cancel failed"; }
+marked=$(date +%s%3N)
+if ((marked < full_until)); then
+    ok "opwait ($opstate) marked $((full_until - marked)) ms before a call could leave the full budget"
+else
+    bad "opwait marked before a call could leave the full budget (${FULL_MS}+ ms): $((marked - full_until)) ms after"
+fi
+if grep -q ': 1 open order being canceled;' "$WORK/opcancel.out"; then ok "the operator's cancel marked it"; else
+    bad "the operator's cancel marked it" "$WORK/opcancel.out"
+fi
 if wait_for opwait 'any(.[]; .type == "canceled")' 60; then ok "stopped once its token came"; else
     bad "a canceled event within 60 s" "$WORK/opwait.events"
 fi
