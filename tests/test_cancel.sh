@@ -29,7 +29,11 @@
 #       waiting for its token (the budget filled first, so that no call
 #       leaves it before the cancel: checked, with the target in the ledger
 #       and marked): stopped unsent once the token comes (an operator's mark
-#       does not wake it), reason operator.
+#       does not wake it), reason operator;
+#   [11] an operator's cancel of a placed order while six bots' intents wait
+#       for tokens and the stream's reconnection makes the follower's leader
+#       reconcile: the leader keeps its lease, and the DELETE goes out with
+#       one of the next calls (canceled within 20 s).
 # Every wait is bounded; the last line is "N passed, M failed".
 set -euo pipefail
 
@@ -346,6 +350,52 @@ expect_eq "opwait: no other event" "canceled" \
     "$(jq -rs '[.[].type // .reason] | join(",")' "$WORK/opwait.events")"
 
 say ""
+say "[11] an operator's cancel of a placed order while bots wait and the follower reconciles"
+# The stream's reconnection makes the follower's leader reconcile (a REST
+# listing, last in the budget's queue) while six bots' intents wait for
+# tokens ahead of it.  Its waits end within half its lease, so it keeps the
+# lease (a wait past it let the other replica take the lease meanwhile, and
+# each new leader's reconciliation waited again); and the operator's DELETE,
+# first in the queue and no longer held back behind the follower's waits,
+# goes out with one of the next calls to leave the window.
+B7=cx-$RUN-b7
+send placed --bot "$B7" --user u1 --symbol IBM --side buy --type limit --qty 1 --limit 150 --tif gtc
+wait_for placed 'any(.[]; .type == "accepted")' 30 || die "placed: accepted within 30 s"
+: >"$WORK/use7.jsonl"
+for i in 1 2 3 4 5 6; do
+    gen_intents "$WORK/use7.jsonl" 1 --bot "$B7-u$i" --user u1 --symbol IBM --side buy --qty 1
+done
+reconciled=$(worker_metric 'order_worker_follow_reconciliations_total{why="listening"}')
+mark lease
+send_lines "$WORK/use7.jsonl"
+sim POST /_sim/faults '{"stream_drop":true}' >/dev/null
+dropped=$SECONDS
+sleep 1
+started=$SECONDS
+timeout 30 "$IC" cancel --intent "$(cat "$WORK/placed.id")" --reason "test_cancel $RUN" \
+    >"$WORK/opcancel7.out" 2>&1 || { sed 's/^/        | /' "$WORK/opcancel7.out"; die "intentctl cancel failed"; }
+if grep -q ': 1 open order being canceled;' "$WORK/opcancel7.out"; then ok "the operator's cancel marked it"; else
+    bad "the operator's cancel marked it" "$WORK/opcancel7.out"
+fi
+if wait_for placed 'any(.[]; .type == "canceled")' 20; then
+    ok "canceled within $((SECONDS - started)) s of the operator's cancel"
+else
+    bad "a canceled event within 20 s of the operator's cancel" "$WORK/placed.events"
+fi
+expect_eq "placed: canceled at the broker, for the operator" "true null operator" \
+    "$(jq -rs '[.[] | select(.type == "canceled")][0] | "\(.order_id != null) \(.cancel_intent_id) \(.cancel_reason)"' \
+        "$WORK/placed.events")"
+# A wait past the lease shows within the longest of them (FOLLOW_MAX_INTERVAL_MS).
+while ((SECONDS < dropped + 12)); do sleep 0.5; done
+if (($(worker_metric 'order_worker_follow_reconciliations_total{why="listening"}') > reconciled)); then
+    ok "the stream's reconnection made the follower's leader reconcile"
+else
+    bad "the stream's reconnection made the follower's leader reconcile (follow_reconciliations_total)"
+fi
+since lease | grep -E '"event":"follower_(leading|standing_by)"' >"$WORK/lease.changes" || true
+expect_empty "the follower's leader kept its lease meanwhile" "$WORK/lease.changes"
+
+say ""
 say "-- the usual budget again: what waited for it goes on"
 # (With 2 calls per 10 s the follower's reconciliation, last in the budget's
 # queue, can wait as long as the placements ahead of it; the intents still
@@ -359,7 +409,7 @@ snapshot "$WORK/ahead.events" "$WORK/ahead.ids"
 expect_eq "[9] in their order" "$(paste -sd, "$WORK/ahead.ids")" \
     "$(jq -rs '[.[] | select(.type == "accepted") | .intent_id] | join(",")' "$WORK/ahead.events")"
 # Nothing of this test may still be placing orders when the next one starts.
-cat "$WORK/use.jsonl" "$WORK/use6.jsonl" | jq -r .intent_id >"$WORK/use.ids"
+cat "$WORK/use.jsonl" "$WORK/use6.jsonl" "$WORK/use7.jsonl" | jq -r .intent_id >"$WORK/use.ids"
 wait_terminal "$WORK/use.ids" 60000 || bad "the intents spending the budget ended within 60 s"
 cat "$WORK/ahead.ids" "$WORK/use.ids" >"$WORK/budgeted.ids"
 snapshot "$WORK/budgeted.events" "$WORK/budgeted.ids"
