@@ -34,8 +34,9 @@ profiles) and carries each command out on this machine:
 
 Lines that are not docker-compose run as written, with the host ports of
 .env (Kafka's host listener, Prometheus, the simulator) mapped to the local
-ones.  Every step must exit 0.  Each step's command, output and status are
-kept in WORK/steps/ for the caller's checks; at the end everything started
+ones.  Every step must exit 0.  Each step's command, output, status and
+times (NN.time: its start and end, seconds since the epoch) are kept in
+WORK/steps/ for the caller's checks; at the end everything started
 is stopped and every output and log (compose/dev's state dir's too, before
 it is purged) is searched for the secrets (compose/secrets/, the key files
 made, and the secrets compose/dev made in its state dir).
@@ -655,10 +656,12 @@ def run(opts):
             base = os.path.join(work, "steps", "%02d" % n)
             open(base + ".cmd", "w").write(c + "\n")
             print("$ " + c, flush=True)
+            start = time.time()
             with open(base + ".out", "w") as out:
                 r = subprocess.run(["bash", "-euo", "pipefail", "-c", real], cwd=cwd, env=env,
                                    stdout=out, stderr=subprocess.STDOUT, timeout=600)
             open(base + ".rc", "w").write("%d\n" % r.returncode)
+            open(base + ".time", "w").write("%.3f %.3f\n" % (start, time.time()))
             sys.stdout.write(open(base + ".out").read())
             if r.returncode != 0:
                 print("walkthrough: step %d exited %d" % (n, r.returncode), flush=True)
