@@ -34,8 +34,9 @@ profiles) and carries each command out on this machine:
 
 Lines that are not docker-compose run as written, with the host ports of
 .env (Kafka's host listener, Prometheus, the simulator) mapped to the local
-ones.  Every step must exit 0.  Each step's command, output and status are
-kept in WORK/steps/ for the caller's checks; at the end everything started
+ones.  Every step must exit 0.  Each step's command, output, status and
+times (NN.time: its start and end, seconds since the epoch) are kept in
+WORK/steps/ for the caller's checks; at the end everything started
 is stopped and every output and log (compose/dev's state dir's too, before
 it is purged) is searched for the secrets (compose/secrets/, the key files
 made, and the secrets compose/dev made in its state dir).
@@ -59,9 +60,20 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import image_replay  # noqa: E402  (Dockerfile parsing)
 
 # compose/dev's ports for the walk-through's PostgreSQL and Kafka: ports of
-# their own (the test stack's - 1500), so that both can run at once.
-DEV_PORTS = {"DEV_PG_PORT": "63932", "DEV_REDIS_PORT": "63879", "DEV_SIM_PORT": "63580",
-             "DEV_ADMIN_PORT": "63600", "DEV_PROM_PORT": "63590"}
+# their own (the test stack's - 1500), so that both can run at once.  The
+# test stack's are compose/dev's test ports, or DEV_*_PORT where exported
+# (as compose/dev itself takes them): one who moved the test stack moves the
+# walk-through with it.  Chosen by `run`, and handed to the `dc` processes in
+# EMU_DEV_PORTS.
+TEST_PORTS = {"DEV_PG_PORT": 65432, "DEV_REDIS_PORT": 65379, "DEV_SIM_PORT": 65080,
+              "DEV_ADMIN_PORT": 65100, "DEV_PROM_PORT": 65090}
+
+
+def walkthrough_ports():
+    """DEV_*_PORT for the walk-through's compose/dev, as strings."""
+    return {k: str(int(os.environ.get(k) or v) - 1500) for k, v in TEST_PORTS.items()}
+
+
 INFRA = ("kafka", "kafka-init", "postgres")
 
 
@@ -131,8 +143,8 @@ class Emu:
 def dev(env, *args):
     """compose/dev on the walk-through's own state dir."""
     r = subprocess.run(["bash", env["EMU_DEV"], "--state", env["EMU_STATE"]] + list(args),
-                       env=dict(env, **DEV_PORTS, DEV_NO_BUILD="1"), capture_output=True,
-                       text=True)
+                       env=dict(env, **json.loads(env["EMU_DEV_PORTS"]), DEV_NO_BUILD="1"),
+                       capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError("compose/dev %s failed: %s" % (" ".join(args),
                                                            (r.stdout + r.stderr)[-2000:]))
@@ -622,7 +634,7 @@ def run(opts):
     with open(os.path.join(shim, "docker-compose"), "w") as f:
         f.write("#!/bin/sh\nexec /usr/bin/python3 %s dc \"$@\"\n" % os.path.abspath(__file__))
     os.chmod(os.path.join(shim, "docker-compose"), 0o755)
-    env = dict(os.environ)
+    env = dict(os.environ, EMU_DEV_PORTS=json.dumps(walkthrough_ports()))
     for k in list(env):  # the test stack's settings must not leak into the walk-through
         if re.match(r"(KAFKA|REDIS|DATABASE|ADMIN_DATABASE|ALPACA|TOPIC|INTENT|DEV)_", k):
             del env[k]
@@ -644,10 +656,12 @@ def run(opts):
             base = os.path.join(work, "steps", "%02d" % n)
             open(base + ".cmd", "w").write(c + "\n")
             print("$ " + c, flush=True)
+            start = time.time()
             with open(base + ".out", "w") as out:
                 r = subprocess.run(["bash", "-euo", "pipefail", "-c", real], cwd=cwd, env=env,
                                    stdout=out, stderr=subprocess.STDOUT, timeout=600)
             open(base + ".rc", "w").write("%d\n" % r.returncode)
+            open(base + ".time", "w").write("%.3f %.3f\n" % (start, time.time()))
             sys.stdout.write(open(base + ".out").read())
             if r.returncode != 0:
                 print("walkthrough: step %d exited %d" % (n, r.returncode), flush=True)

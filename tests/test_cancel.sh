@@ -26,8 +26,14 @@
 #       waiting for a token): the cancel overtakes them and stops it unsent
 #       before either is placed; they are placed afterwards, in order;
 #   [10] an operator's cancel (intentctl cancel --intent) of a target
-#       waiting for its token: stopped unsent once the token comes (an
-#       operator's mark does not wake it), reason operator.
+#       waiting for its token (the budget filled first, so that no call
+#       leaves it before the cancel: checked, with the target in the ledger
+#       and marked): stopped unsent once the token comes (an operator's mark
+#       does not wake it), reason operator;
+#   [11] an operator's cancel of a placed order while six bots' intents wait
+#       for tokens and the stream's reconnection makes the follower's leader
+#       reconcile: the leader keeps its lease, and the DELETE goes out with
+#       one of the next calls (canceled within 20 s).
 # Every wait is bounded; the last line is "N passed, M failed".
 set -euo pipefail
 
@@ -272,15 +278,68 @@ never_sent queued
 say ""
 say "[10] an operator's cancel of a target waiting for its budget token"
 B6=cx-$RUN-b6
+# The premise, established, then checked: when the operator cancels it, the
+# target is in the ledger (or the cancel would mark nothing) and unsent, and
+# no call can leave the budget's window before the cancel, so its token
+# cannot have come.  What [8] and [9] left waiting for tokens goes first: a
+# lane waiting for a token holds back the other intents hashed to it, the
+# target's maybe, which would then reach the ledger only with that token.
+# Then "use" intents fill the window, as many as it has calls left (none of
+# them waits, so no lane is held), until no call is left and none leaves it
+# for FULL_MS at least (intentctl quota alpaca: remaining 0; reset_ms, until
+# its oldest call leaves).  With 2 calls per 10 s one of them always stays
+# 5 s or more after the other's refill.
+FULL_MS=4000
+jq -r .intent_id "$WORK/use.jsonl" | cat - "$WORK/ahead.ids" >"$WORK/left8.ids"
+wait_terminal "$WORK/left8.ids" 60000 || die "[10]: what [8] and [9] left waiting ended within 60 s"
 : >"$WORK/use6.jsonl"
-for i in 1 2 3; do
-    gen_intents "$WORK/use6.jsonl" 1 --bot "$B6-u$i" --user u1 --symbol IBM --side buy --qty 1
+full_until=0 uses=0
+for _ in $(seq 1 60); do
+    asked=$(date +%s%3N)
+    read -r left reset < <("$IC" quota alpaca --json | jq -r '"\(.remaining) \(.reset_ms)"') ||
+        die "intentctl quota alpaca failed"
+    if ((left == 0 && reset >= FULL_MS)); then
+        full_until=$((asked + reset))
+        break
+    fi
+    if ((left > 0 && uses + left <= 8)); then
+        : >"$WORK/fill.jsonl"
+        for _ in $(seq 1 "$left"); do
+            uses=$((uses + 1))
+            gen_intents "$WORK/fill.jsonl" 1 --bot "$B6-u$uses" --user u1 --symbol IBM --side buy --qty 1
+        done
+        cat "$WORK/fill.jsonl" >>"$WORK/use6.jsonl"
+        jq -r .intent_id "$WORK/fill.jsonl" >"$WORK/fill.ids"
+        send_lines "$WORK/fill.jsonl"
+        wait_terminal "$WORK/fill.ids" 30000 || die "[10]: the intents filling the budget ended within 30 s"
+    else
+        sleep 0.3
+    fi
 done
-send_lines "$WORK/use6.jsonl"
+((full_until > 0)) || die "[10]: the budget full for ${FULL_MS} ms more within 60 tries ($uses intents sent)"
 send opwait --bot "$B6" --user u1 --symbol IBM --side buy --type limit --qty 1 --limit 150 --tif gtc
-sleep 1
+opstate=""
+while (($(date +%s%3N) < full_until)); do
+    opstate=$(psql "$DATABASE_URL" -At -c "SELECT state FROM intents WHERE intent_id = '$(cat "$WORK/opwait.id")'")
+    [[ -n $opstate ]] && break
+    sleep 0.1
+done
+case $opstate in
+received | validated | quota_granted | submitting) ;;
+"") die "[10]: opwait not in the ledger before a call could leave the budget's window" ;;
+*) die "[10]: opwait already $opstate before its cancel (the budget was full until then)" ;;
+esac
 timeout 30 "$IC" cancel --intent "$(cat "$WORK/opwait.id")" --reason "test_cancel $RUN" \
     >"$WORK/opcancel.out" 2>&1 || { sed 's/^/        | /' "$WORK/opcancel.out"; die "intentctl cancel failed"; }
+marked=$(date +%s%3N)
+if ((marked < full_until)); then
+    ok "opwait ($opstate) marked $((full_until - marked)) ms before a call could leave the full budget"
+else
+    bad "opwait marked before a call could leave the full budget (${FULL_MS}+ ms): $((marked - full_until)) ms after"
+fi
+if grep -q ': 1 open order being canceled;' "$WORK/opcancel.out"; then ok "the operator's cancel marked it"; else
+    bad "the operator's cancel marked it" "$WORK/opcancel.out"
+fi
 if wait_for opwait 'any(.[]; .type == "canceled")' 60; then ok "stopped once its token came"; else
     bad "a canceled event within 60 s" "$WORK/opwait.events"
 fi
@@ -289,6 +348,52 @@ expect_eq "opwait: canceled unsent, for the operator" "null null operator" \
         "$WORK/opwait.events")"
 expect_eq "opwait: no other event" "canceled" \
     "$(jq -rs '[.[].type // .reason] | join(",")' "$WORK/opwait.events")"
+
+say ""
+say "[11] an operator's cancel of a placed order while bots wait and the follower reconciles"
+# The stream's reconnection makes the follower's leader reconcile (a REST
+# listing, last in the budget's queue) while six bots' intents wait for
+# tokens ahead of it.  Its waits end within half its lease, so it keeps the
+# lease (a wait past it let the other replica take the lease meanwhile, and
+# each new leader's reconciliation waited again); and the operator's DELETE,
+# first in the queue and no longer held back behind the follower's waits,
+# goes out with one of the next calls to leave the window.
+B7=cx-$RUN-b7
+send placed --bot "$B7" --user u1 --symbol IBM --side buy --type limit --qty 1 --limit 150 --tif gtc
+wait_for placed 'any(.[]; .type == "accepted")' 30 || die "placed: accepted within 30 s"
+: >"$WORK/use7.jsonl"
+for i in 1 2 3 4 5 6; do
+    gen_intents "$WORK/use7.jsonl" 1 --bot "$B7-u$i" --user u1 --symbol IBM --side buy --qty 1
+done
+reconciled=$(worker_metric 'order_worker_follow_reconciliations_total{why="listening"}')
+mark lease
+send_lines "$WORK/use7.jsonl"
+sim POST /_sim/faults '{"stream_drop":true}' >/dev/null
+dropped=$SECONDS
+sleep 1
+started=$SECONDS
+timeout 30 "$IC" cancel --intent "$(cat "$WORK/placed.id")" --reason "test_cancel $RUN" \
+    >"$WORK/opcancel7.out" 2>&1 || { sed 's/^/        | /' "$WORK/opcancel7.out"; die "intentctl cancel failed"; }
+if grep -q ': 1 open order being canceled;' "$WORK/opcancel7.out"; then ok "the operator's cancel marked it"; else
+    bad "the operator's cancel marked it" "$WORK/opcancel7.out"
+fi
+if wait_for placed 'any(.[]; .type == "canceled")' 20; then
+    ok "canceled within $((SECONDS - started)) s of the operator's cancel"
+else
+    bad "a canceled event within 20 s of the operator's cancel" "$WORK/placed.events"
+fi
+expect_eq "placed: canceled at the broker, for the operator" "true null operator" \
+    "$(jq -rs '[.[] | select(.type == "canceled")][0] | "\(.order_id != null) \(.cancel_intent_id) \(.cancel_reason)"' \
+        "$WORK/placed.events")"
+# A wait past the lease shows within the longest of them (FOLLOW_MAX_INTERVAL_MS).
+while ((SECONDS < dropped + 12)); do sleep 0.5; done
+if (($(worker_metric 'order_worker_follow_reconciliations_total{why="listening"}') > reconciled)); then
+    ok "the stream's reconnection made the follower's leader reconcile"
+else
+    bad "the stream's reconnection made the follower's leader reconcile (follow_reconciliations_total)"
+fi
+since lease | grep -E '"event":"follower_(leading|standing_by)"' >"$WORK/lease.changes" || true
+expect_empty "the follower's leader kept its lease meanwhile" "$WORK/lease.changes"
 
 say ""
 say "-- the usual budget again: what waited for it goes on"
@@ -304,7 +409,7 @@ snapshot "$WORK/ahead.events" "$WORK/ahead.ids"
 expect_eq "[9] in their order" "$(paste -sd, "$WORK/ahead.ids")" \
     "$(jq -rs '[.[] | select(.type == "accepted") | .intent_id] | join(",")' "$WORK/ahead.events")"
 # Nothing of this test may still be placing orders when the next one starts.
-cat "$WORK/use.jsonl" "$WORK/use6.jsonl" | jq -r .intent_id >"$WORK/use.ids"
+cat "$WORK/use.jsonl" "$WORK/use6.jsonl" "$WORK/use7.jsonl" | jq -r .intent_id >"$WORK/use.ids"
 wait_terminal "$WORK/use.ids" 60000 || bad "the intents spending the budget ended within 60 s"
 cat "$WORK/ahead.ids" "$WORK/use.ids" >"$WORK/budgeted.ids"
 snapshot "$WORK/budgeted.events" "$WORK/budgeted.ids"

@@ -26,12 +26,15 @@ if ! /usr/bin/python3 "$ROOT/tests/compose_walkthrough.py" run --repo "$ROOT" --
 fi
 ok "the walk-through ran to its end, every step exiting 0"
 
-# step_out PATTERN: the output of the step whose command contains PATTERN.
-step_out() {
+# step_out PATTERN: the output of the step whose command contains PATTERN;
+# step_end_ms PATTERN: when it ended (ms since the epoch).
+step_of() {
     local f
     f=$(grep -lF -- "$1" "$E"/steps/*.cmd | head -n1) || die "no step runs '$1'"
-    cat "${f%.cmd}.out"
+    printf '%s\n' "${f%.cmd}"
 }
+step_out() { cat "$(step_of "$1").out"; }
+step_end_ms() { awk '{ printf "%.0f\n", $2 * 1000 }' "$(step_of "$1").time"; }
 n=$(find "$E/steps" -name '*.rc' | wc -l)
 if ((n >= 15)); then ok "$n steps ran"; else bad "only $n steps ran"; fi
 
@@ -60,11 +63,24 @@ else bad "ops halt: meanrev-1 halted, with the reason" "$WORK/trading.out"; fi
 step_out "ops resume" >"$WORK/resume.out"
 if grep -q 'active (was halted)' "$WORK/resume.out"; then ok "ops resume"; else
     bad "ops resume" "$WORK/resume.out"; fi
-step_out "ops quota bot" >"$WORK/quota.out"
-if grep -q '^bot meanrev-1: used 1, limit 10' "$WORK/quota.out"; then
-    ok "ops quota: the trade counted against meanrev-1"
-else bad "ops quota: the trade counted against meanrev-1" "$WORK/quota.out"; fi
 step_out "ops tail" >"$WORK/tail.out"
+step_out "ops quota bot" >"$WORK/quota.out"
+# A trade holds one of its bot's quota for RATE_PERIOD_MS / limit only (GCRA:
+# 6 s by default), so the walk-through reads the quota right after the
+# trade.  That premise, checked: the read ended within that time, less half
+# a second, of the trade's accepted event (its Kafka timestamp, the TIME of
+# ops tail, UTC; the quota is charged just before).
+hold_ms=$(sed -nE 's/.* limit ([0-9]+).* period_ms ([0-9]+).*/\2 \1/p' "$WORK/quota.out" |
+    awk '{ print int($1 / $2) }')
+read_ms=$(step_end_ms "ops quota bot")
+at=$(grep -m1 "accepted .*$id" "$WORK/tail.out" | awk '{ print $1 }')
+accepted_ms=$(date -u -d "$(date -u -d "@$((read_ms / 1000))" +%F) $at" +%s%3N 2>/dev/null || echo 0)
+((accepted_ms <= read_ms + 60000)) || accepted_ms=$((accepted_ms - 86400000))  # over midnight
+if [[ -z $hold_ms || -z $at ]] || ((read_ms - accepted_ms >= hold_ms - 500)); then
+    bad "ops quota read within ${hold_ms:-?} ms of the trade (less 500): $((read_ms - accepted_ms)) ms after its accepted event ($at)" "$WORK/quota.out"
+elif grep -q '^bot meanrev-1: used 1, limit 10' "$WORK/quota.out"; then
+    ok "ops quota: the trade counted against meanrev-1 (read $((read_ms - accepted_ms)) ms after it)"
+else bad "ops quota: the trade counted against meanrev-1" "$WORK/quota.out"; fi
 if grep -q "fill .*$id" "$WORK/tail.out" && grep -q "accepted .*$id" "$WORK/tail.out"; then
     ok "ops tail: the intent's accepted and fill events"
 else bad "ops tail: the intent's accepted and fill events" "$WORK/tail.out"; fi

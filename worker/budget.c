@@ -7,7 +7,9 @@
  *                                  priority * 1e13 + first arrival ms
  *   ow:budget:seen           HASH  waiter id -> last poll ms (a waiter that
  *                                  stops polling, e.g. a dead replica, is
- *                                  dropped from the head of the queue)
+ *                                  dropped from the head of the queue 2 s
+ *                                  later; one that gives up leaves at once:
+ *                                  leave_queue)
  *   ow:budget:blocked_until  STRING ms until which Alpaca said "no more"
  * One script decides a grant atomically with Redis's clock. */
 #include "budget.h"
@@ -25,9 +27,11 @@
 #include "timefmt.h"
 
 #define BUDGET_CALLS "ow:budget:calls"
+#define BUDGET_WAITERS "ow:budget:waiters"
+#define BUDGET_SEEN "ow:budget:seen"
 #define BUDGET_BLOCKED "ow:budget:blocked_until"
 /* The script's KEYS, in order. */
-#define BUDGET_KEYS BUDGET_CALLS " ow:budget:waiters ow:budget:seen " BUDGET_BLOCKED
+#define BUDGET_KEYS BUDGET_CALLS " " BUDGET_WAITERS " " BUDGET_SEEN " " BUDGET_BLOCKED
 
 static const char budget_script[] =
     "redis.replicate_commands()\n"
@@ -168,6 +172,29 @@ static int attempt(budget_t *b, const char *id, budget_priority_t prio, long lon
     return rc;
 }
 
+/* Takes the waiter id out of the queue, when its caller gives up (its
+ * deadline, abandon, canceled).  Left there, it would count as "ahead" of
+ * every caller behind it until the head's 2 s check dropped it; a caller
+ * that asks again and again with short deadlines (the operators' cancel
+ * sender, every turn) would pile such waiters ahead of its own next ask
+ * and of everyone else's: with a budget of 2 calls, two of them refuse
+ * every grant of the fleet.  A failure here is logged: the head's check
+ * drops the waiter later. */
+static void leave_queue(budget_t *b, const char *id) {
+    char err[256];
+    pthread_mutex_lock(&b->lock);
+    redisReply *r = redisconn_command(b->redis, err, sizeof(err), "ZREM " BUDGET_WAITERS " %s", id);
+    if (r) {
+        freeReplyObject(r);
+        r = redisconn_command(b->redis, err, sizeof(err), "HDEL " BUDGET_SEEN " %s", id);
+    }
+    pthread_mutex_unlock(&b->lock);
+    if (r) freeReplyObject(r);
+    else
+        log_msg(LOG_WARN, "budget_leave_failed", NULL,
+                "a waiter that gave up stays in the budget's queue up to 2 s (%s)", err);
+}
+
 /* Sleeps ms, in slices of 20 ms, until either flag (may be NULL) is set. */
 static void nap_unless(int64_t ms, const atomic_int *a, const atomic_int *c) {
     while (ms > 0 && !(a && atomic_load(a)) && !(c && atomic_load(c))) {
@@ -200,9 +227,12 @@ int budget_take(budget_t *b, budget_priority_t prio, int64_t deadline_mono_ms,
             }
             return 0;
         }
-        if ((abandon && atomic_load(abandon)) || (canceled && atomic_load(canceled)))
+        if ((abandon && atomic_load(abandon)) || (canceled && atomic_load(canceled))) {
+            leave_queue(b, id);
             return 1;
+        }
         if (now >= deadline_mono_ms) {
+            leave_queue(b, id);
             metrics_add(M_BUDGET_TIMEOUTS, 1, pname, NULL);
             return 1;
         }

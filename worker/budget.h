@@ -41,9 +41,10 @@ typedef struct budget budget_t;
 budget_t *budget_new(const config_t *cfg, char *err, size_t errlen);
 void budget_free(budget_t *b);
 
-/* Waits for a token.  Returns 0 when granted (or when Redis cannot be
- * reached: unpaced), 1 when deadline_mono_ms passed or *abandon or
- * *canceled (each may be NULL) became set first. */
+/* Waits for a token, in the queue from its first ask.  Returns 0 when
+ * granted (or when Redis cannot be reached: unpaced), 1 when
+ * deadline_mono_ms passed or *abandon or *canceled (each may be NULL)
+ * became set first; a caller that gives up leaves the queue at once. */
 int budget_take(budget_t *b, budget_priority_t prio, int64_t deadline_mono_ms,
                 const atomic_int *abandon, const atomic_int *canceled);
 

@@ -20,7 +20,10 @@
  * likely to fare the same, and is retried at the next turn, so
  * a crash between the DELETE and its record repeats the DELETE, which the
  * broker answers alike.  A turn stops at its deadline, so that the
- * follower's own work waits a second at most.
+ * follower's own work waits a second at most; while a DELETE waits for a
+ * token, the follower asks for none of its own (fills.c: the budget's
+ * order puts cancels first, and the follower's calls could otherwise take
+ * the call a cancel waits for, between its turns).
  *
  * Targets marked but not at the broker (received .. submitting) are not
  * this file's: the pipeline refuses to send an order being canceled and
@@ -44,9 +47,10 @@ static const char *sent_result(alpaca_result_t r) {
     }
 }
 
-int cancel_sender_turn(ledger_t *l, alpaca_t *a, int64_t until_mono_ms) {
+int cancel_sender_turn(ledger_t *l, alpaca_t *a, int64_t until_mono_ms, int *short_of_budget) {
     char err[256];
     ledger_unsent_cancel_t c[TURN_MAX];
+    *short_of_budget = 0;
     int n = ledger_operator_cancels_unsent(l, c, TURN_MAX, err, sizeof(err));
     if (n < 0) {
         log_msg(LOG_WARN, "operator_cancel_failed", NULL, "%s", err);
@@ -62,6 +66,7 @@ int cancel_sender_turn(ledger_t *l, alpaca_t *a, int64_t until_mono_ms) {
         if (!result) {
             /* Unreachable, breaker open, no budget: the others would fare
              * the same; the next turn tries again. */
+            *short_of_budget = r == ALPACA_NO_BUDGET;
             log_msg(LOG_WARN, "operator_cancel_failed", c[i].intent_id,
                     "DELETE of order %s: %s (tried again in %d ms)", c[i].order_id, e.message,
                     CANCEL_SENDER_CHECK_MS);

@@ -21,8 +21,10 @@
  * been answered yet, oldest mark first, at the budget's cancel priority,
  * each waiting for a token until until_mono_ms at most (the rest waits for
  * the next turn), and records each answer (ok, not found, or too late to
- * cancel: all "sent") in the ledger.  Returns how many were sent, or -1 if
- * the ledger failed (logged; check ledger_ok). */
-int cancel_sender_turn(ledger_t *l, alpaca_t *a, int64_t until_mono_ms);
+ * cancel: all "sent") in the ledger.  *short_of_budget: 1 when a DELETE was
+ * left for want of a token (the caller's own calls, behind cancels in the
+ * budget's order, should not take the next one), else 0.  Returns how many
+ * were sent, or -1 if the ledger failed (logged; check ledger_ok). */
+int cancel_sender_turn(ledger_t *l, alpaca_t *a, int64_t until_mono_ms, int *short_of_budget);
 
 #endif

@@ -395,11 +395,30 @@ static void pause_ms(follower_t *f, int64_t ms) {
     pthread_mutex_unlock(&f->lock);
 }
 
+/* The deadline of a wait of the leader's loop for budget tokens that would
+ * last want_ms: cut to half the lease after its last renewal.  The loop
+ * renews the lease between its steps; a wait beyond the lease let another
+ * replica take it meanwhile (two leaders at once), and under a starved
+ * budget each new leader's reconciliation waited again, past the lease,
+ * while the operators' cancels got a turn between such waits only. */
+static int64_t token_deadline(const follower_t *f, int64_t want_ms) {
+    int64_t until = timefmt_mono_ms() + want_ms;
+    int64_t lease_half = f->renewed_ms + f->cfg->follow_lease_ms / 2;
+    return until < lease_half ? until : lease_half;
+}
+
 /* Last in the budget's queue, waiting at most one longest interval for its
- * turn. */
+ * turn (and half the lease).  Put off while operators' cancels wait for
+ * tokens: they come first, and a call of the follower's between their
+ * turns would take the token one of them waits for. */
 int fills_check_orders(follower_t *f, ledger_open_order_t *o, size_t n) {
+    if (f->cancels_waiting) {
+        log_msg(LOG_DEBUG, "follow_put_off", NULL,
+                "%zu open orders: operators' cancels wait for budget tokens first", n);
+        return -1;
+    }
     alpaca_set_call_context(f->alpaca, BUDGET_FOLLOW,
-                            timefmt_mono_ms() + f->cfg->follow_max_interval_ms, NULL);
+                            token_deadline(f, f->cfg->follow_max_interval_ms), NULL);
     int64_t t0 = timefmt_mono_us();
     int rc = follow_cycle(f, o, n);
     metrics_stage("follow", "poll", t0, 1);
@@ -420,8 +439,10 @@ static void lease_tick(follower_t *f) {
         /* Published marks and lock releases are written once per batch. */
         ledger_defer_on(f->ledger);
     }
+    int64_t asked = timefmt_mono_ms();
     int held = ledger_take_lease(f->ledger, LEASE_NAME, f->cfg->replica_id,
                                  f->cfg->follow_lease_ms, err, sizeof(err));
+    if (held > 0) f->renewed_ms = asked;
     if (held < 0 || !ledger_ok(f->ledger)) {
         log_msg(LOG_WARN, "dependency_failed", NULL, "follower: %s", err);
         ledger_close(f->ledger);
@@ -512,12 +533,18 @@ static void set_mode(follower_t *f) {
 }
 
 /* Operators' cancels: the leader's DELETEs, when their time has come.  A
- * turn waits for budget tokens one second at most. */
+ * turn waits for budget tokens one second at most (and half the lease);
+ * one that leaves a DELETE waiting for a token comes again as soon as the
+ * stream's waiting events are recorded, the follower's own calls put off
+ * meanwhile, so that the DELETE is in the budget's queue, first, nearly
+ * all the time until it goes. */
 static void cancel_turn(follower_t *f) {
     int64_t now = timefmt_mono_ms();
+    if (!f->leader || !f->ledger) f->cancels_waiting = 0;  /* not this replica's */
     if (!f->leader || !f->ledger || now < f->next_cancel_ms) return;
     f->next_cancel_ms = now + CANCEL_SENDER_CHECK_MS;
-    int sent = cancel_sender_turn(f->ledger, f->alpaca, now + 1000);
+    int sent = cancel_sender_turn(f->ledger, f->alpaca, token_deadline(f, 1000),
+                                  &f->cancels_waiting);
     if (sent < 0 && !ledger_ok(f->ledger)) {
         ledger_close(f->ledger);
         f->ledger = NULL;

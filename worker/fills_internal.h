@@ -38,6 +38,7 @@ struct follower {
     ledger_t *ledger;            /* this thread's own connection; NULL after a failure */
     alpaca_t *alpaca;
     int leader;                  /* holds the follower's lease */
+    int64_t renewed_ms;          /* monotonic: just before the lease was last taken or renewed */
     follow_mode_t mode;
     /* polling */
     int64_t interval_ms;
@@ -46,6 +47,7 @@ struct follower {
     int deferred;                /* this poll was put off for placements */
     struct batch *batch;         /* fills_batch's storage */
     int64_t next_cancel_ms;      /* monotonic: the next look for operators' cancels */
+    int cancels_waiting;         /* the last look left a DELETE waiting for a token */
     /* the stream, held by the leader only */
     tradestream_t *stream;       /* set and cleared by the thread under lock */
     int64_t stream_retry_ms;     /* monotonic: when to try starting it again */
@@ -78,7 +80,8 @@ typedef enum {
 int fills_batch(follower_t *f, alpaca_order_t *const *snaps, int n, snap_result_t *res);
 
 /* One REST cycle over the ledger's open orders o (n > 0): 1 if any order
- * changed, 0 if none, -1 if Alpaca or the ledger could not be read. */
+ * changed, 0 if none, -1 if Alpaca or the ledger could not be read, or the
+ * cycle is put off (operators' cancels wait for tokens: they go first). */
 int fills_check_orders(follower_t *f, ledger_open_order_t *o, size_t n);
 
 int fills_stopping(follower_t *f);

@@ -297,21 +297,20 @@ static int64_t pending_due(const follower_t *f) {
 
 void fills_stream_turn(follower_t *f, int64_t until_ms) {
     stream_reconcile(f);
-    for (;;) {
+    /* The first pass runs even when until_ms has passed (the loop's other
+     * steps took its time: an operator's cancel waiting for a token, turn
+     * after turn): the events that came are taken and recorded, unwaited. */
+    for (int pass = 0;; pass++) {
         int64_t now = timefmt_mono_ms();
-        if (now >= until_ms || fills_stopping(f) || !f->ledger) return;
+        if ((pass > 0 && now >= until_ms) || fills_stopping(f) || !f->ledger) return;
         int64_t wake = until_ms;
         int64_t due = pending_due(f);
         if (due < wake) wake = due;
         if (f->next_reconcile_ms < wake) wake = f->next_reconcile_ms;
         if (f->settle_before_ms && f->next_settle_ms < wake) wake = f->next_settle_ms;
         tradestream_event_t ev;
-        int got = 0;
-        if (wake > now) {
-            int r = tradestream_next(f->stream, &ev, wake - now);
-            if (r < 0) return;
-            got = r;
-        }
+        int got = tradestream_next(f->stream, &ev, wake > now ? wake - now : 0);
+        if (got < 0) return;
         for (int taken = 0; got == 1; taken++) {
             stream_take(f, &ev);
             if (taken + 1 >= DRAIN_MAX || tradestream_next(f->stream, &ev, 0) != 1) break;
