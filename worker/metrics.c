@@ -175,6 +175,10 @@ static const family_t families[M_COUNT] = {
     [M_QUOTA_REFUSALS] = {"order_worker_quota_refusals_total", COUNTER,
                           "Intents refused by a trade quota, by subject (bot, user).",
                           {"subject", NULL}},
+    [M_REDIS_ROUND_TRIPS] = {"order_worker_redis_round_trips_total", COUNTER,
+                             "Round trips to Redis by use: quota (a lane's quota decisions, "
+                             "a batch's all in one).",
+                             {"use", NULL}},
     [M_UNAUTHORIZED] = {"order_worker_unauthorized_total", COUNTER,
                         "Intents refused as unauthorized, by why: no_signature, "
                         "bad_signature_format, no_usable_key (unknown bot, or every key "

@@ -51,6 +51,8 @@ typedef enum {
     M_POSITION_CHECKS,       /* counter {result}: ok, failed */
     /* quotas */
     M_QUOTA_REFUSALS,        /* counter {subject} */
+    /* Redis */
+    M_REDIS_ROUND_TRIPS,     /* counter {use}: quota */
     /* who may trade */
     M_UNAUTHORIZED,          /* counter {why} */
     /* readiness, refreshed by admin.c at every scrape */
