@@ -146,8 +146,9 @@ static const setting_t SETTINGS[] = {
     {"RECONCILE_AFTER_MS", "300000", K_MS, NUM(reconcile_after_ms), 100, 86400000,
      "an intent unmoved for this long is stuck and run again", NULL},
     {"WORKER_FAILPOINT", "", K_STR, STR(failpoint), 0, 0,
-     "tests only: exit abruptly at after_submitting, after_post, after_publish or "
-     "after_cancel (a cancel request's DELETE answered, not yet recorded)", NULL},
+     "tests only: exit abruptly at after_quota (a batch's quotas charged, not yet recorded), "
+     "after_submitting, after_post, after_publish or after_cancel (a cancel request's "
+     "DELETE answered, not yet recorded)", NULL},
     {"WORKER_CONCURRENCY", "8", K_INT, NUM(concurrency), 1, 256,
      "lanes for bot intents: intents with different keys handled in parallel", NULL},
     {"WORKER_USER_LANES", "2", K_INT, NUM(user_lanes), 1, 64,
