@@ -141,6 +141,10 @@ static const setting_t SETTINGS[] = {
      "share of the Alpaca budget that bot placements and order following may not "
      "use: kept for user placements (three quarters of it) and cancels (all of it), so a bot "
      "flood never leaves them waiting for the window to free", NULL},
+    {"ALPACA_BUDGET_LEASE_TOKENS", "8", K_INT, NUM(budget_lease_tokens), 0, 64,
+     "tokens of the Alpaca budget one request takes at once while the fleet's window "
+     "is far from full and nobody waits, spent by this replica within a second "
+     "(0 or 1: one token per call)", NULL},
     {"RECONCILE_INTERVAL_MS", "60000", K_MS, NUM(reconcile_interval_ms), 100, 86400000,
      "how often one replica looks for intents stuck in a non-terminal state", NULL},
     {"RECONCILE_AFTER_MS", "300000", K_MS, NUM(reconcile_after_ms), 100, 86400000,
