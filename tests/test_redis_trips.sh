@@ -24,7 +24,8 @@
 #       (blocks spent at most 90 tokens; at least 30 came one by one).  After
 #       each, the log counts at least the calls the simulator saw and at most
 #       the unspent tokens of the blocks still held (and calls in flight)
-#       more; no 429; every intent filled.
+#       more, and once the replicas have stopped (giving back what they
+#       held), exactly those; no 429; every intent filled.
 # Every wait is bounded; the last line is "N passed, M failed".
 set -euo pipefail
 
@@ -229,3 +230,8 @@ if ((spent <= 90 && grants - spent >= 30)); then ok "past it, tokens came one by
     bad "past it, tokens came one by one ($((grants - spent)); blocks: $spent <= 90)"
 fi
 expect_eq "no 429 from the simulator" 0 "$(sim_stat responses_429)"
+# Stopped, the replicas give their blocks' unspent tokens back at once.
+workers 0
+made=$(sim_stat trading_requests)
+expect_eq "the replicas stopped: the log counts exactly the calls made" "$made" \
+    "$("$IC" quota alpaca --json | jq -r '.used')"

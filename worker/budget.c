@@ -161,8 +161,41 @@ budget_t *budget_new(const config_t *cfg, char *err, size_t errlen) {
     return b;
 }
 
+/* Sends the pending return of unspent tokens (budget_lease_returning)
+ * itself, all its members in one round trip, when no script call will
+ * carry it: at shutdown.  Best effort: tokens not taken out stay counted,
+ * and leave the window with the rest.  How many went back. */
+static int send_return(budget_t *b) {
+    char err[256];
+    const char *id;
+    int from, to, queued = 0;
+    int n = budget_lease_returning(&b->lease, &id, &from, &to);
+    if (n <= 0 || b->unpaced) return 0;
+    for (int i = from; i <= to; i++, queued++)
+        if (redisconn_append(b->redis, err, sizeof(err), "ZREM " BUDGET_CALLS " %s:%d", id, i) < 0)
+            break;
+    int done = queued;
+    for (int i = 0; i < queued; i++) {
+        redisReply *r = redisconn_reply(b->redis, err, sizeof(err));
+        if (!r) {
+            done = i;
+            break;
+        }
+        freeReplyObject(r);
+    }
+    budget_lease_returned(&b->lease);
+    return done;
+}
+
 void budget_free(budget_t *b) {
     if (!b) return;
+    /* Nobody takes a token any more: what this replica holds goes back to
+     * the fleet now, not a window later (a rolling restart would otherwise
+     * cost a block per replica for a whole period). */
+    int n = send_return(b);
+    budget_lease_end(&b->lease);
+    n += send_return(b);
+    if (n > 0) log_msg(LOG_INFO, "budget_returned", NULL, "%d unspent token(s) given back", n);
     redisconn_free(b->redis);
     pthread_mutex_destroy(&b->lock);
     free(b);

@@ -7,7 +7,8 @@
  * as that many calls; the replica's callers then spend them without asking
  * Redis, until the block is spent or its time runs out (budget_lease_ms).
  * The tokens of a block not spent in time are returned: taken out of the
- * shared log again, with the replica's next script call. */
+ * shared log again, with the replica's next script call (or at once, as
+ * the replica stops). */
 #ifndef BUDGET_LEASE_H
 #define BUDGET_LEASE_H
 
