@@ -9,7 +9,10 @@
  *                                  stops polling, e.g. a dead replica, is
  *                                  dropped from the head of the queue)
  *   ow:budget:blocked_until  STRING ms until which Alpaca said "no more"
- * One script decides a grant atomically with Redis's clock. */
+ * One script decides a grant atomically with Redis's clock: one token, or,
+ * while the window is far from its ceiling and nobody waits, a block of
+ * them for this replica to spend itself (budget_lease.h: the blocks and why
+ * they keep the log exact), whose members are "<id>:1".."<id>:<n>". */
 #include "budget.h"
 
 #include <openssl/sha.h>

@@ -40,6 +40,15 @@
  * (a new or restarted Redis, SCRIPT FLUSH) it is sent once with EVAL, which
  * also caches it.
  *
+ * A lane's batch is decided in one round trip (quota_charge_many; a single
+ * charge is the batch of one): every script written at once on the
+ * connection, Redis running them in order, each as atomic as alone, and the
+ * answers read in order.  Pipelining changes nothing a decision depends
+ * on: each script still reads and writes its own intent's record, so a
+ * redelivered intent finds its decision whether it was charged alone or in
+ * a batch, and when the connection breaks part way, the scripts Redis ran
+ * are remembered there and the others never ran.
+ *
  * While Redis is down, in "local" mode the same GCRA runs in memory, per
  * lane.  That is exact, not an approximation: a bot's intents are keyed by
  * bot_id and a user's by user_id, so all of one subject's intents go to one
