@@ -303,6 +303,21 @@ since() {
     done
 }
 
+# failpoint_hit SECONDS: waits (bounded) until a worker's log says it exited
+# at its WORKER_FAILPOINT, and prints that log's path (nothing when none
+# did).  The failpoint lines are then moved aside (event "failpoint-seen"),
+# so that the next wait sees only its own.  Needs STATE.
+failpoint_hit() {
+    local died="" i f
+    for ((i = 0; i < $1 * 2; i++)); do
+        died=$(grep -l '"event":"failpoint"' "$STATE"/logs/worker-*.log 2>/dev/null | head -n1) || true
+        [[ -n $died ]] && break
+        sleep 0.5
+    done
+    for f in "$STATE"/logs/worker-*.log; do sed -i 's/"event":"failpoint"/"event":"failpoint-seen"/' "$f"; done
+    printf '%s\n' "$died"
+}
+
 # keep_logs [NAME DIR]: what DIR (default WORK) holds of the processes'
 # output, kept as NAME for tests/test_secrets.sh before DIR goes
 # (tests/keep_logs.sh); a failure is counted.

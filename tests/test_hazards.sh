@@ -95,19 +95,11 @@ crash_at() {
     before=$(sim_orders)
     dups=$(dup_cids)
     send_lines "$WORK/$point.jsonl"
-    local died=""
-    for _ in $(seq 1 120); do
-        if grep -l '"event":"failpoint"' "$STATE"/logs/worker-*.log >/dev/null 2>&1; then
-            died=$(grep -l '"event":"failpoint"' "$STATE"/logs/worker-*.log | head -n1)
-            break
-        fi
-        sleep 0.5
-    done
+    local died
+    died=$(failpoint_hit 60)
     if [[ -n $died ]]; then ok "a replica died at $point ($(basename "$died" .log))"; else
         bad "a replica died at $point within 60 s"
     fi
-    # The failpoint lines stay in the logs: move them aside for the next round.
-    for f in "$STATE"/logs/worker-*.log; do sed -i 's/"event":"failpoint"/"event":"failpoint-seen"/' "$f"; done
     unset WORKER_FAILPOINT
     restart 2 || die "workers-restart without the failpoint failed"
     one_outcome "$point" "$WORK/$point.ids" "$before" "$reason"

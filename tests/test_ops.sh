@@ -153,6 +153,7 @@ for fam in intents_consumed_total intent_processing_seconds intents_in_flight pa
     dead_letters_total alpaca_requests_total alpaca_request_seconds breaker_state \
     breaker_transitions_total alpaca_budget_used_calls alpaca_budget_limit_calls \
     alpaca_budget_grants_total alpaca_budget_wait_seconds alpaca_budget_timeouts_total \
+    alpaca_budget_leases_total alpaca_budget_leased_tokens_total redis_round_trips_total \
     cache_requests_total quota_refusals_total stage_seconds; do
     grep -q "^# TYPE order_worker_$fam " "$WORK/one.prom" || echo "missing: order_worker_$fam"
 done >"$WORK/missing"

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "redis_fixture.h"
 #include "unit.h"
 
 static char run_tag[40];   /* "<pid>-<ms>", unique per run */
@@ -384,28 +385,6 @@ static void test_race(void) {
     EXPECT_INT(total, 10);
 }
 
-/* Connects a plain hiredis context for administrative commands. */
-static redisContext *admin_connect(const redis_url_t *u) {
-    struct timeval tv = {2, 0};
-    redisContext *c = redisConnectWithTimeout(u->host, u->port, tv);
-    if (c == NULL || c->err) {
-        if (c) redisFree(c);
-        return NULL;
-    }
-    if (u->password[0]) {
-        redisReply *r = u->user[0]
-            ? redisCommand(c, "AUTH %s %s", u->user, u->password)
-            : redisCommand(c, "AUTH %s", u->password);
-        int ok = r != NULL && r->type != REDIS_REPLY_ERROR;
-        if (r) freeReplyObject(r);
-        if (!ok) {
-            redisFree(c);
-            return NULL;
-        }
-    }
-    return c;
-}
-
 /* Reads Redis's clock in ms (the script's clock), or -1. */
 static long long redis_now_ms(redisContext *c) {
     redisReply *r = redisCommand(c, "TIME");
@@ -510,30 +489,6 @@ static void test_exact_boundaries(void) {
         printf("  exact boundaries: %d samples with a pinned clock\n", exact);
     EXPECT_MSG(bad == 0, "%d boundary sample(s) off, the first: %s", bad, first_bad);
     redisFree(c);
-}
-
-/* Kills this process's quota connections (named with our pid); how many. */
-static int kill_our_connections(redisContext *c) {
-    char name[64];
-    snprintf(name, sizeof(name), "name=order-worker-quota-%ld ", (long)getpid());
-    redisReply *r = redisCommand(c, "CLIENT LIST");
-    int killed = 0;
-    if (r != NULL && r->type == REDIS_REPLY_STRING) {
-        char *line = r->str;
-        while (line && *line) {
-            char *nl = strchr(line, '\n');
-            if (nl) *nl = '\0';
-            if (strstr(line, name) != NULL && strncmp(line, "id=", 3) == 0) {
-                long long id = atoll(line + 3);
-                redisReply *k = redisCommand(c, "CLIENT KILL ID %lld", id);
-                if (k && k->type == REDIS_REPLY_INTEGER) killed += (int)k->integer;
-                if (k) freeReplyObject(k);
-            }
-            line = nl ? nl + 1 : NULL;
-        }
-    }
-    if (r) freeReplyObject(r);
-    return killed;
 }
 
 /* NOSCRIPT fallback after SCRIPT FLUSH; reconnect after our connection is
@@ -719,15 +674,8 @@ static const unit_test_t TESTS[] = {
     {NULL, NULL}};
 
 int main(int argc, char **argv) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    snprintf(run_tag, sizeof(run_tag), "%ld-%lld", (long)getpid(),
-             (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-    redis_url = getenv("REDIS_URL");
-    if (redis_url && !redis_url[0])
-        redis_url = NULL;
-    if (redis_url && redisurl_parse(redis_url, &url_parts, connect_err, sizeof(connect_err)) == 0)
-        q = quota_connect(redis_url, connect_err, sizeof(connect_err));
+    q = fixture_quota(run_tag, sizeof(run_tag), &redis_url, &url_parts, connect_err,
+                      sizeof(connect_err));
     int rc = unit_main(TESTS, argc, argv);
     quota_close(q);
     explicit_bzero(&url_parts, sizeof(url_parts));

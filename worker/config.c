@@ -141,13 +141,18 @@ static const setting_t SETTINGS[] = {
      "share of the Alpaca budget that bot placements and order following may not "
      "use: kept for user placements (three quarters of it) and cancels (all of it), so a bot "
      "flood never leaves them waiting for the window to free", NULL},
+    {"ALPACA_BUDGET_LEASE_TOKENS", "8", K_INT, NUM(budget_lease_tokens), 0, 64,
+     "tokens of the Alpaca budget one request takes at once while the fleet's window "
+     "is far from full and nobody waits, spent by this replica within a second "
+     "(0 or 1: one token per call)", NULL},
     {"RECONCILE_INTERVAL_MS", "60000", K_MS, NUM(reconcile_interval_ms), 100, 86400000,
      "how often one replica looks for intents stuck in a non-terminal state", NULL},
     {"RECONCILE_AFTER_MS", "300000", K_MS, NUM(reconcile_after_ms), 100, 86400000,
      "an intent unmoved for this long is stuck and run again", NULL},
     {"WORKER_FAILPOINT", "", K_STR, STR(failpoint), 0, 0,
-     "tests only: exit abruptly at after_submitting, after_post, after_publish or "
-     "after_cancel (a cancel request's DELETE answered, not yet recorded)", NULL},
+     "tests only: exit abruptly at after_quota (a batch's quotas charged, not yet recorded), "
+     "after_submitting, after_post, after_publish or after_cancel (a cancel request's "
+     "DELETE answered, not yet recorded)", NULL},
     {"WORKER_CONCURRENCY", "8", K_INT, NUM(concurrency), 1, 256,
      "lanes for bot intents: intents with different keys handled in parallel", NULL},
     {"WORKER_USER_LANES", "2", K_INT, NUM(user_lanes), 1, 64,

@@ -67,6 +67,7 @@ typedef struct config {
     int64_t budget_margin_ms;    /* Alpaca budget: safety margin on the period */
     int budget_reserve_pct;      /* Alpaca budget: share kept from bots for users
                                     and cancels */
+    int budget_lease_tokens;     /* Alpaca budget: tokens leased at once (0, 1: none) */
     int64_t reconcile_interval_ms; /* how often the reconciler looks */
     int64_t reconcile_after_ms;  /* an intent this long unmoved is stuck */
     char failpoint[32];          /* tests only: crash at this point */

@@ -116,6 +116,16 @@ static const family_t families[M_COUNT] = {
     [M_BUDGET_TIMEOUTS] = {"order_worker_alpaca_budget_timeouts_total", COUNTER,
                            "Waits for a token that ended at the caller's deadline.",
                            {"priority", NULL}},
+    [M_BUDGET_LEASES] = {"order_worker_alpaca_budget_leases_total", COUNTER,
+                         "Blocks of tokens of the shared Alpaca budget leased to this "
+                         "replica at once (ALPACA_BUDGET_LEASE_TOKENS each), while the "
+                         "fleet's window was far from its ceiling and nobody waited.",
+                         {NULL, NULL}},
+    [M_BUDGET_LEASED_TOKENS] = {"order_worker_alpaca_budget_leased_tokens_total", COUNTER,
+                                "Tokens of leased blocks, by fate: spent (handed to a call "
+                                "of this replica), returned (unspent when the block ended, "
+                                "taken out of the shared window again).",
+                                {"fate", NULL}},
     [M_CACHE_REQUESTS] = {"order_worker_cache_requests_total", COUNTER,
                           "Market data lookups by kind (quote, bars) and result: hit (fresh "
                           "from Redis), miss (fetched from Alpaca), stale (Alpaca failed; "
@@ -175,6 +185,11 @@ static const family_t families[M_COUNT] = {
     [M_QUOTA_REFUSALS] = {"order_worker_quota_refusals_total", COUNTER,
                           "Intents refused by a trade quota, by subject (bot, user).",
                           {"subject", NULL}},
+    [M_REDIS_ROUND_TRIPS] = {"order_worker_redis_round_trips_total", COUNTER,
+                             "Round trips to Redis by use: quota (a lane's quota decisions, "
+                             "a batch's all in one), budget (the shared Alpaca budget's "
+                             "script, for a token or a block of them).",
+                             {"use", NULL}},
     [M_UNAUTHORIZED] = {"order_worker_unauthorized_total", COUNTER,
                         "Intents refused as unauthorized, by why: no_signature, "
                         "bad_signature_format, no_usable_key (unknown bot, or every key "

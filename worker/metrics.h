@@ -36,6 +36,8 @@ typedef enum {
     M_BUDGET_GRANTS,         /* counter {priority} */
     M_BUDGET_WAIT_SECONDS,   /* histogram {priority} */
     M_BUDGET_TIMEOUTS,       /* counter {priority} */
+    M_BUDGET_LEASES,         /* counter: blocks of tokens leased to this replica */
+    M_BUDGET_LEASED_TOKENS,  /* counter {fate}: spent, returned */
     M_CACHE_REQUESTS,        /* counter {kind, result} */
     /* the trade_updates stream (tradestream.h) */
     M_STREAM_LISTENING,      /* gauge: 1 listening, 0 not */
@@ -51,6 +53,8 @@ typedef enum {
     M_POSITION_CHECKS,       /* counter {result}: ok, failed */
     /* quotas */
     M_QUOTA_REFUSALS,        /* counter {subject} */
+    /* Redis */
+    M_REDIS_ROUND_TRIPS,     /* counter {use}: quota, budget */
     /* who may trade */
     M_UNAUTHORIZED,          /* counter {why} */
     /* readiness, refreshed by admin.c at every scrape */

@@ -388,44 +388,22 @@ static step_t pre_trade(pipeline_t *p, job_t *j) {
     return STEP_RETRY;
 }
 
-/* State "validated": expiry, the kill switch and the risk checks, then the
- * quota.  STEP_GRANTED when the quota granted the trade: the caller moves
- * the intent on to "submitting". */
-static step_t validated(pipeline_t *p, job_t *j, int64_t now) {
-    char err[256];
+/* State "validated" up to its quota: expiry, the kill switch and the risk
+ * checks.  STEP_NEXT when the intent goes on to its quota. */
+static step_t before_quota(pipeline_t *p, job_t *j, int64_t now) {
     if (intent_is_expired(&j->in, now))
         return pipeline_reject(p, j, "validated", "expired",
                                "the intent expired before it could be sent", -1, NULL);
-    step_t s = pre_trade(p, j);
-    if (s != STEP_NEXT) return s;
-    int bot = j->in.source == INTENT_SOURCE_BOT;
-    quota_decision_t d;
-    int64_t t0 = timefmt_mono_us();
-    int charged = quota_charge(p->quota, bot ? "bot" : "user",
-                               bot ? j->in.bot_id : j->in.user_id, j->in.intent_id,
-                               bot ? p->cfg->bot_trades_per_min : p->cfg->user_trades_per_min,
-                               p->cfg->rate_period_ms, &d, err, sizeof(err));
-    metrics_stage("intake", "quota", t0, 1);
-    if (charged < 0) {
-        log_msg(LOG_WARN, "dependency_failed", j->in.intent_id, "%s", err);
-        return STEP_RETRY;
-    }
-    if (d.unavailable || !d.allowed)
-        metrics_add(M_QUOTA_REFUSALS, 1, bot ? "bot" : "user", NULL);
-    if (d.unavailable)
-        return pipeline_reject(p, j, "validated", "quota_exceeded",
-                               "the quota service (Redis) is unreachable and "
-                               "QUOTA_REDIS_DOWN_MODE=closed refuses trades meanwhile",
-                               (long long)d.retry_after_ms, NULL);
-    if (!d.allowed) {
-        char msg[200];
-        snprintf(msg, sizeof(msg), "%s %s has used its %lld trades per %lld ms",
-                 bot ? "bot" : "user", bot ? j->in.bot_id : j->in.user_id,
-                 (long long)d.limit, (long long)p->cfg->rate_period_ms);
-        return pipeline_reject(p, j, "validated", "quota_exceeded", msg,
-                               (long long)d.retry_after_ms, NULL);
-    }
-    return STEP_GRANTED;
+    return pre_trade(p, j);
+}
+
+/* State "validated": the checks, then the quota (pipeline_quota.c).
+ * STEP_GRANTED when the quota granted the trade: the caller moves the
+ * intent on to "submitting". */
+static step_t validated(pipeline_t *p, job_t *j, int64_t now) {
+    step_t s = before_quota(p, j, now);
+    if (s == STEP_NEXT) pipeline_quota(p, &j, 1, &s);
+    return s;
 }
 
 /* State "received": a valid intent is recorded "validated" at once; one
@@ -653,7 +631,8 @@ static void commit_collected(pipeline_t *p) {
  * their common steps together, each step one round trip for all of them:
  *
  *   record and lock them all (one statement) -> per intent: expiry, kill
- *   switch, risk, quota -> move the granted ones to "submitting" (one
+ *   switch, risk -> the quota of those that passed (one round trip to
+ *   Redis) -> move the granted ones to "submitting" (one
  *   durable statement: each one's state is durable before its order is
  *   sent) -> per intent: place the order -> record every outcome (one
  *   durable statement) and publish all their events (one wait).
@@ -692,7 +671,9 @@ static void run_fast(pipeline_t *p) {
         return;
     }
     atomic_store(&p->shared->ledger_down, 0);
-    int g = 0;  /* granted ones, gathered at the front of c */
+    job_t *ask[PIPELINE_BATCH_MAX];  /* those that reach the quota */
+    step_t st[PIPELINE_BATCH_MAX];
+    int a = 0, g = 0;                /* g: granted ones, gathered at the front of c */
     for (int k = 0; k < m; k++) {
         job_t *j = c[k];
         if (b[k].busy) continue;
@@ -700,8 +681,12 @@ static void run_fast(pipeline_t *p) {
         if (b[k].seen == LEDGER_FRESH) j->recorded = 1;
         if (b[k].seen != LEDGER_FRESH || strcmp(b[k].state, "validated") != 0) continue;
         j->collect = j->one_shot = 1;
-        if (validated(p, j, timefmt_now_ms()) == STEP_GRANTED) c[g++] = j;
+        if (before_quota(p, j, timefmt_now_ms()) == STEP_NEXT) ask[a++] = j;
     }
+    /* Their quotas together, in one round trip to Redis. */
+    pipeline_quota(p, ask, a, st);
+    for (int k = 0; k < a; k++)
+        if (st[k] == STEP_GRANTED) c[g++] = ask[k];
     /* When the budget is short, placements would wait for their tokens
      * in "submitting", holding the batch: the granted ones go on one by
      * one instead (job_run; their quota decision is remembered), each

@@ -1,6 +1,7 @@
 /* pipeline_internal.h -- what the parts of the pipeline share (pipeline.c,
- * the state machine and the batch; pipeline_order.c, the broker order);
- * not part of its interface, which is pipeline.h. */
+ * the state machine and the batch; pipeline_quota.c, the quota step;
+ * pipeline_order.c, the broker order); not part of its interface, which is
+ * pipeline.h. */
 #ifndef PIPELINE_INTERNAL_H
 #define PIPELINE_INTERNAL_H
 
@@ -120,6 +121,12 @@ step_t pipeline_reject(pipeline_t *p, job_t *j, const char *from, const char *re
  * it was in `from`.  STEP_NEXT, or STEP_RETRY when the ledger failed. */
 step_t pipeline_transition(pipeline_t *p, job_t *j, const char *from, const char *via,
                            const char *to, int *moved);
+
+/* The quota of the n jobs (state "validated", every other check passed),
+ * charged in one round trip to Redis; steps[i] is what became of jobs[i]:
+ * STEP_GRANTED (the caller moves it on), its rejection's step, or
+ * STEP_RETRY (pipeline_quota.c). */
+void pipeline_quota(pipeline_t *p, job_t **jobs, int n, step_t *steps);
 
 /* State "submitting" (pipeline_order.c). */
 step_t pipeline_submit(pipeline_t *p, job_t *j);

@@ -40,6 +40,15 @@
  * (a new or restarted Redis, SCRIPT FLUSH) it is sent once with EVAL, which
  * also caches it.
  *
+ * A lane's batch is decided in one round trip (quota_charge_many; a single
+ * charge is the batch of one): every script written at once on the
+ * connection, Redis running them in order, each as atomic as alone, and the
+ * answers read in order.  Pipelining changes nothing a decision depends
+ * on: each script still reads and writes its own intent's record, so a
+ * redelivered intent finds its decision whether it was charged alone or in
+ * a batch, and when the connection breaks part way, the scripts Redis ran
+ * are remembered there and the others never ran.
+ *
  * While Redis is down, in "local" mode the same GCRA runs in memory, per
  * lane.  That is exact, not an approximation: a bot's intents are keyed by
  * bot_id and a user's by user_id, so all of one subject's intents go to one
@@ -57,6 +66,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "redisconn.h"
 #include "timefmt.h"
 
@@ -166,6 +176,7 @@ static quota_t *quota_alloc(const char *redis_url, quota_down_mode_t mode, char 
         return NULL;
     }
     q->mode = mode;
+    metrics_add(M_REDIS_ROUND_TRIPS, 0, "quota", NULL);  /* the series exists from the start */
     unsigned char md[SHA_DIGEST_LENGTH];
     SHA1((const unsigned char *)quota_script, strlen(quota_script), md);
     for (int i = 0; i < SHA_DIGEST_LENGTH; i++) snprintf(q->sha + 2 * i, 3, "%02x", md[i]);
@@ -214,41 +225,93 @@ int quota_limit_exact(int64_t limit, int64_t period_ms) {
     return limit >= 1 && period_ms >= 1 && limit <= QUOTA_MAX_TICKS / period_ms;
 }
 
-/* The decision from Redis.  0, or -1 with err. */
-static int charge_redis(quota_t *q, const char *tatkey, const char *deckey,
-                        const char *limkey, int limit, int64_t period_ms,
-                        quota_decision_t *out, char *err, size_t errlen) {
-    redisReply *r = redisconn_command_raw(q->conn, err, errlen,
-                                          "EVALSHA %s 3 %s %s %s %d %lld %lld", q->sha, tatkey,
-                                          deckey, limkey, limit, (long long)period_ms,
-                                          (long long)QUOTA_DECISION_TTL_MS);
-    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
-        freeReplyObject(r);
-        r = redisconn_command_raw(q->conn, err, errlen, "EVAL %s 3 %s %s %s %d %lld %lld",
-                                  quota_script, tatkey, deckey, limkey, limit,
-                                  (long long)period_ms, (long long)QUOTA_DECISION_TTL_MS);
+/* A request's state inside quota_charge_many, in rc until it ends 0 or -1. */
+enum { CHARGE_ASK = 1, CHARGE_NOSCRIPT, CHARGE_FAILED };
+
+/* The names of the keys request r's script reads and writes (quota_key). */
+typedef struct charge_keys {
+    char tat[64 + 2 * QUOTA_MAX_ID_LEN];
+    char dec[64 + 3 * QUOTA_MAX_ID_LEN];
+    char lim[64 + 2 * QUOTA_MAX_ID_LEN];
+} charge_keys_t;
+
+static void charge_keys(charge_keys_t *k, const quota_request_t *r) {
+    char decsuffix[16 + QUOTA_MAX_ID_LEN];
+    snprintf(decsuffix, sizeof(decsuffix), "intent:%s", r->intent_id);
+    quota_key(k->tat, sizeof(k->tat), r->subject, r->id, "tat");
+    quota_key(k->lim, sizeof(k->lim), r->subject, r->id, "limit");
+    quota_key(k->dec, sizeof(k->dec), r->subject, r->id, decsuffix);
+}
+
+/* Queues r's script on the connection: by its SHA-1, or (eval) the script
+ * itself, which also caches it.  0, or -1 with err. */
+static int append_charge(quota_t *q, const quota_request_t *r, int eval, char *err,
+                         size_t errlen) {
+    charge_keys_t k;
+    charge_keys(&k, r);
+    return redisconn_append(q->conn, err, errlen, "%s %s 3 %s %s %s %d %lld %lld",
+                            eval ? "EVAL" : "EVALSHA", eval ? quota_script : q->sha, k.tat,
+                            k.dec, k.lim, r->limit, (long long)r->period_ms,
+                            (long long)QUOTA_DECISION_TTL_MS);
+}
+
+/* The next script's reply, into r->d: 0, 1 for NOSCRIPT (the script must
+ * be sent), -1 with err; -2 with err when the connection failed (no reply
+ * after it can be read). */
+static int read_decision(quota_t *q, quota_request_t *r, char *err, size_t errlen) {
+    redisReply *rep = redisconn_reply(q->conn, err, errlen);
+    if (!rep) return -2;
+    if (rep->type == REDIS_REPLY_ERROR) {  /* err already says what Redis answered */
+        int noscript = strncmp(rep->str, "NOSCRIPT", 8) == 0;
+        freeReplyObject(rep);
+        return noscript ? 1 : -1;
     }
-    if (!r) return -1;
-    if (r->type == REDIS_REPLY_ERROR) {
-        freeReplyObject(r);  /* err already says what Redis answered */
-        return -1;
-    }
-    int ok = r->type == REDIS_REPLY_ARRAY && r->elements == 5;
-    for (size_t i = 0; ok && i < 5; i++) ok = r->element[i]->type == REDIS_REPLY_INTEGER;
+    int ok = rep->type == REDIS_REPLY_ARRAY && rep->elements == 5;
+    for (size_t i = 0; ok && i < 5; i++) ok = rep->element[i]->type == REDIS_REPLY_INTEGER;
     if (!ok) {
         snprintf(err, errlen, "%s: quota script: unexpected reply", redisconn_where(q->conn));
-        freeReplyObject(r);
+        freeReplyObject(rep);
         return -1;
     }
-    out->allowed = r->element[0]->integer != 0;
-    out->retry_after_ms = r->element[1]->integer;
-    out->remaining = r->element[2]->integer;
-    out->limit = r->element[3]->integer;
-    out->replayed = r->element[4]->integer != 0;
-    out->local = 0;
-    out->unavailable = 0;
-    freeReplyObject(r);
+    r->d.allowed = rep->element[0]->integer != 0;
+    r->d.retry_after_ms = rep->element[1]->integer;
+    r->d.remaining = rep->element[2]->integer;
+    r->d.limit = rep->element[3]->integer;
+    r->d.replayed = rep->element[4]->integer != 0;
+    r->d.local = 0;
+    r->d.unavailable = 0;
+    freeReplyObject(rep);
     return 0;
+}
+
+/* Redis's decisions for the requests in state CHARGE_ASK, all their
+ * scripts in one write and their replies read in order (then, if Redis
+ * had lost the script, the script itself for those, once more in one
+ * round trip).  Each request answered ends rc 0; the others end
+ * CHARGE_FAILED, err saying the first failure.  Returns how many failed. */
+static int charge_redis_many(quota_t *q, quota_request_t *reqs, int n, char *err,
+                             size_t errlen) {
+    int failed = 0, broken = 0;
+    char why[256];
+    for (int pass = 0; pass < 2; pass++) {
+        int want = pass == 0 ? CHARGE_ASK : CHARGE_NOSCRIPT, queued = 0;
+        for (int i = 0; i < n && !broken; i++) {
+            if (reqs[i].rc != want) continue;
+            /* No connection: what was queued went with it. */
+            if (append_charge(q, &reqs[i], pass, why, sizeof(why)) < 0) broken = 1;
+            else queued++;
+        }
+        if (queued && !broken) metrics_add(M_REDIS_ROUND_TRIPS, 1, "quota", NULL);
+        for (int i = 0; i < n; i++) {
+            if (reqs[i].rc != want) continue;
+            int rc = broken ? -2 : read_decision(q, &reqs[i], why, sizeof(why));
+            if (rc == -2) broken = 1;
+            reqs[i].rc = rc == 0 ? 0 : rc == 1 && pass == 0 ? CHARGE_NOSCRIPT : CHARGE_FAILED;
+            if (reqs[i].rc == CHARGE_FAILED && failed++ == 0) snprintf(err, errlen, "%s", why);
+        }
+        if (broken) redisconn_drop(q->conn);  /* replies still due are not read */
+    }
+    return failed;
 }
 
 /* The same GCRA as the script, in memory (see the comment at the top). */
@@ -309,53 +372,81 @@ static void charge_local(quota_t *q, const char *subject, const char *id,
     d->d = *out;
 }
 
-int quota_charge(quota_t *q, const char *subject, const char *id,
-                 const char *intent_id, int limit, int64_t period_ms,
-                 quota_decision_t *out, char *err, size_t errlen) {
-    if (!valid_key_part(subject) || !valid_key_part(id) || !valid_key_part(intent_id)) {
-        snprintf(err, errlen, "quota: subject, id and intent_id must be 1..%d "
-                              "characters of [A-Za-z0-9._-]", QUOTA_MAX_ID_LEN);
-        return -1;
+/* rc CHARGE_ASK for a request whose arguments are good; -1 with err (the
+ * first one's) for one whose are not.  How many are bad. */
+static int check_requests(quota_request_t *reqs, int n, char *err, size_t errlen) {
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        quota_request_t *r = &reqs[i];
+        memset(&r->d, 0, sizeof(r->d));
+        r->rc = CHARGE_ASK;
+        if (!valid_key_part(r->subject) || !valid_key_part(r->id) ||
+            !valid_key_part(r->intent_id)) {
+            if (bad == 0)
+                snprintf(err, errlen, "quota: subject, id and intent_id must be 1..%d "
+                                      "characters of [A-Za-z0-9._-]", QUOTA_MAX_ID_LEN);
+            r->rc = -1;
+        } else if (!quota_limit_exact(r->limit, r->period_ms)) {
+            if (bad == 0)
+                snprintf(err, errlen, "quota: bad limit %d per %lld ms", r->limit,
+                         (long long)r->period_ms);
+            r->rc = -1;
+        }
+        bad += r->rc == -1;
     }
-    if (!quota_limit_exact(limit, period_ms)) {
-        snprintf(err, errlen, "quota: bad limit %d per %lld ms", limit, (long long)period_ms);
-        return -1;
-    }
-    char tatkey[64 + 2 * QUOTA_MAX_ID_LEN];
-    char deckey[64 + 3 * QUOTA_MAX_ID_LEN];
-    char limkey[64 + 2 * QUOTA_MAX_ID_LEN];
-    char decsuffix[16 + QUOTA_MAX_ID_LEN];
-    snprintf(decsuffix, sizeof(decsuffix), "intent:%s", intent_id);
-    quota_key(tatkey, sizeof(tatkey), subject, id, "tat");
-    quota_key(limkey, sizeof(limkey), subject, id, "limit");
-    quota_key(deckey, sizeof(deckey), subject, id, decsuffix);
+    return bad;
+}
 
+/* What the mode says of a request Redis did not decide. */
+static void charge_down(quota_t *q, quota_request_t *r) {
+    r->rc = 0;
+    if (q->mode == QUOTA_DOWN_LOCAL) {
+        charge_local(q, r->subject, r->id, r->intent_id, r->limit, r->period_ms, &r->d);
+        return;
+    }
+    memset(&r->d, 0, sizeof(r->d));
+    r->d.unavailable = 1;
+    r->d.limit = r->limit;
+    r->d.retry_after_ms = QUOTA_RETRY_MS;
+}
+
+int quota_charge_many(quota_t *q, quota_request_t *reqs, int n, char *err, size_t errlen) {
+    int bad = check_requests(reqs, n, err, errlen);
     int64_t now = timefmt_mono_ms();
-    if (q->mode == QUOTA_DOWN_FAIL || !q->down || now >= q->retry_at_ms) {
-        if (charge_redis(q, tatkey, deckey, limkey, limit, period_ms, out, err, errlen) == 0) {
+    if (bad < n && (q->mode == QUOTA_DOWN_FAIL || !q->down || now >= q->retry_at_ms)) {
+        char why[256] = "";
+        int failed = charge_redis_many(q, reqs, n, why, sizeof(why));
+        if (failed == 0) {
             if (q->down)
                 log_msg(LOG_INFO, "quota_mode", NULL,
                         "quota decisions are shared again (Redis answers)");
             q->down = 0;
-            return 0;
+        } else if (q->mode == QUOTA_DOWN_FAIL) {
+            for (int i = 0; i < n; i++)
+                if (reqs[i].rc == CHARGE_FAILED) reqs[i].rc = -1;
+            if (bad == 0) snprintf(err, errlen, "%s", why);
+            return -1;
+        } else {
+            if (!q->down)
+                log_msg(LOG_WARN, "quota_mode", NULL, "quota decisions are %s: %s",
+                        q->mode == QUOTA_DOWN_LOCAL ? "local to this replica"
+                                                    : "refused (QUOTA_REDIS_DOWN_MODE=closed)",
+                        why);
+            q->down = 1;
+            q->retry_at_ms = now + QUOTA_RETRY_MS;
         }
-        if (q->mode == QUOTA_DOWN_FAIL) return -1;
-        if (!q->down)
-            log_msg(LOG_WARN, "quota_mode", NULL, "quota decisions are %s: %s",
-                    q->mode == QUOTA_DOWN_LOCAL ? "local to this replica"
-                                                : "refused (QUOTA_REDIS_DOWN_MODE=closed)",
-                    err);
-        q->down = 1;
-        q->retry_at_ms = now + QUOTA_RETRY_MS;
     }
-    if (q->mode == QUOTA_DOWN_CLOSED) {
-        memset(out, 0, sizeof(*out));
-        out->unavailable = 1;
-        out->limit = limit;
-        out->retry_after_ms = QUOTA_RETRY_MS;
-        return 0;
-    }
-    charge_local(q, subject, id, intent_id, limit, period_ms, out);
+    for (int i = 0; i < n; i++)
+        if (reqs[i].rc > 0) charge_down(q, &reqs[i]);
+    return bad ? -1 : 0;
+}
+
+int quota_charge(quota_t *q, const char *subject, const char *id,
+                 const char *intent_id, int limit, int64_t period_ms,
+                 quota_decision_t *out, char *err, size_t errlen) {
+    quota_request_t r = {subject, id, intent_id, limit, period_ms, 0, {0}};
+    if (quota_charge_many(q, &r, 1, err, errlen) < 0) return -1;
+    *out = r.d;
     return 0;
 }
 

@@ -3,7 +3,9 @@
  * One atomic Lua script per decision (GCRA: no burst at a window's edge),
  * keyed by the intent_id in the same script so that a redelivered intent is
  * never charged twice: the first decision for an intent_id is remembered and
- * returned again.  Each worker lane owns one quota_t (one connection). */
+ * returned again.  A batch's decisions share one round trip
+ * (quota_charge_many).  Each worker lane owns one quota_t (one
+ * connection). */
 #ifndef QUOTA_H
 #define QUOTA_H
 
@@ -53,6 +55,29 @@ int quota_is_local(const quota_t *q);
 int quota_charge(quota_t *q, const char *subject, const char *id,
                  const char *intent_id, int limit, int64_t period_ms,
                  quota_decision_t *out, char *err, size_t errlen);
+
+/* One charge of a batch (quota_charge_many): quota_charge's arguments, and
+ * what came of them. */
+typedef struct quota_request {
+    const char *subject;      /* "bot" or "user" */
+    const char *id;
+    const char *intent_id;
+    int limit;
+    int64_t period_ms;
+    int rc;                   /* out: 0 decided (d), -1 not (bad arguments, or
+                                 mode FAIL and Redis failed) */
+    quota_decision_t d;       /* out, when rc is 0 */
+} quota_request_t;
+
+/* Charges each of the n requests exactly as quota_charge would, with one
+ * round trip to Redis for all of them (their scripts pipelined on this
+ * quota_t's connection, run in order): idempotent per intent_id, the same
+ * modes while Redis cannot be reached.  When Redis fails part way, the
+ * requests it answered keep its decisions and the others are decided as
+ * the mode says (FAIL: not at all).  Returns 0 when every request was
+ * decided, else -1 with err (the first failure; each request's rc says
+ * which). */
+int quota_charge_many(quota_t *q, quota_request_t *reqs, int n, char *err, size_t errlen);
 
 void quota_close(quota_t *q);
 

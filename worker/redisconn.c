@@ -19,6 +19,7 @@ struct redisconn {
     char name[64];
     int timeout_ms;
     redisContext *ctx;     /* NULL while disconnected */
+    int pending;           /* replies of appended commands not yet read */
 };
 
 /* Writes "redis HOST:PORT: WHAT: TEXT"; a reply that contains the password
@@ -36,6 +37,7 @@ void redisconn_drop(redisconn_t *c) {
         redisFree(c->ctx);
         c->ctx = NULL;
     }
+    c->pending = 0;
 }
 
 static int simple(redisconn_t *c, char *err, size_t errlen, const char *what,
@@ -124,13 +126,14 @@ static int needs_reconnect(const redisReply *r) {
            !strncmp(r->str, "MASTERDOWN", 10) || !strncmp(r->str, "NOAUTH", 6);
 }
 
-static redisReply *run(redisconn_t *c, char *err, size_t errlen, int keep_errors,
-                       const char *fmt, va_list ap) {
-    if (!c->ctx && open_conn(c, err, errlen) != 0) return NULL;
-    redisReply *r = redisvCommand(c->ctx, fmt, ap);
+/* What came back for one command: NULL (the connection failed: err says
+ * how, and it is dropped), an error reply (err says which; freed unless
+ * keep_errors), or the reply. */
+static redisReply *checked(redisconn_t *c, redisReply *r, char *err, size_t errlen,
+                           int keep_errors) {
     if (!r) {
         set_err(c, err, errlen, "command failed",
-                c->ctx->errstr[0] ? c->ctx->errstr : "connection lost");
+                c->ctx && c->ctx->errstr[0] ? c->ctx->errstr : "connection lost");
         redisconn_drop(c);
         return NULL;
     }
@@ -143,6 +146,39 @@ static redisReply *run(redisconn_t *c, char *err, size_t errlen, int keep_errors
         }
     }
     return r;
+}
+
+static redisReply *run(redisconn_t *c, char *err, size_t errlen, int keep_errors,
+                       const char *fmt, va_list ap) {
+    if (c->pending) redisconn_drop(c);  /* replies nobody read: never take one for ours */
+    if (!c->ctx && open_conn(c, err, errlen) != 0) return NULL;
+    return checked(c, redisvCommand(c->ctx, fmt, ap), err, errlen, keep_errors);
+}
+
+int redisconn_append(redisconn_t *c, char *err, size_t errlen, const char *fmt, ...) {
+    if (!c->ctx && open_conn(c, err, errlen) != 0) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = redisvAppendCommand(c->ctx, fmt, ap);
+    va_end(ap);
+    if (rc != REDIS_OK) {
+        set_err(c, err, errlen, "command not queued", "out of memory");
+        redisconn_drop(c);
+        return -1;
+    }
+    c->pending++;
+    return 0;
+}
+
+redisReply *redisconn_reply(redisconn_t *c, char *err, size_t errlen) {
+    if (!c->ctx || c->pending <= 0) {
+        set_err(c, err, errlen, "no reply", c->ctx ? "none is due" : "connection lost");
+        return NULL;
+    }
+    void *r = NULL;
+    if (redisGetReply(c->ctx, &r) != REDIS_OK) r = NULL;
+    else c->pending--;
+    return checked(c, r, err, errlen, 1);
 }
 
 redisReply *redisconn_command(redisconn_t *c, char *err, size_t errlen, const char *fmt, ...) {

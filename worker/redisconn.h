@@ -31,6 +31,19 @@ redisReply *redisconn_command(redisconn_t *c, char *err, size_t errlen,
 redisReply *redisconn_command_raw(redisconn_t *c, char *err, size_t errlen,
                                   const char *fmt, ...);
 
+/* Pipelining: several commands sent in one write, their replies read in
+ * order, so that N commands cost one round trip.  redisconn_append queues a
+ * command (hiredis format), connecting first if needed: 0, or -1 with err
+ * (no connection).  Nothing is sent until redisconn_reply, which sends
+ * what is queued and returns the next reply in order, error replies
+ * included (as redisconn_command_raw), or NULL with err when none can be
+ * read: the connection is then dropped, and every reply still due with
+ * it.  A caller reads as many replies as it queued; a command run before
+ * that (redisconn_command) first drops the connection, so that it never
+ * reads a reply meant for another. */
+int redisconn_append(redisconn_t *c, char *err, size_t errlen, const char *fmt, ...);
+redisReply *redisconn_reply(redisconn_t *c, char *err, size_t errlen);
+
 /* Closes the connection (the next command reconnects). */
 void redisconn_drop(redisconn_t *c);
 
