@@ -52,15 +52,22 @@ int quotaload_prepare(ceiling_run_t *run, long *pid, char *err, size_t errlen) {
     return ok ? 0 : -1;
 }
 
-/* The batch's quota decisions: the one place that charges, so that a
- * pipelined call for a whole batch (quota_charge_many) replaces the loop
- * here alone.  0, or -1 with err. */
+/* The batch's quota decisions, as a lane's batch takes them: one
+ * pipelined round trip (quota_charge_many).  0, or -1 with err. */
 static int charge_batch(quota_t *q, const char *const *bots, const char *const *ids, int n,
                         int64_t period_ms, quota_decision_t *d, char *err, size_t errlen) {
+    quota_request_t r[CEILING_BATCH_MAX];
     for (int i = 0; i < n; i++)
-        if (quota_charge(q, "bot", bots[i], ids[i], LIFTED_TRADES, period_ms, &d[i], err,
-                         errlen) < 0)
+        r[i] = (quota_request_t){"bot", bots[i], ids[i], LIFTED_TRADES, period_ms, 0, {0}};
+    /* The batch's decisions in one round trip, as a lane's batch takes them. */
+    if (quota_charge_many(q, r, n, err, errlen) < 0) return -1;
+    for (int i = 0; i < n; i++) {
+        if (r[i].rc < 0) {
+            snprintf(err, errlen, "intent %s: no quota decision", ids[i]);
             return -1;
+        }
+        d[i] = r[i].d;
+    }
     return 0;
 }
 

@@ -33,7 +33,7 @@ static const char *const LEDGER_WHAT[] = {
     "ledger_unlock_intent of each intent of the batch, deferred (the deferred list written "
     "whenever it is full)"};
 static const char *const QUOTA_WHAT[] = {
-    "the batch's quota decisions (quota_charge for each intent, one round trip each)",
+    "the batch's quota decisions (quota_charge_many: one pipelined round trip)",
     "budget_take: one placement's token of the Alpaca budget"};
 
 const char *const *ceiling_call_names(ceiling_mode_t mode) {
