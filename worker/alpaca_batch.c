@@ -25,6 +25,7 @@ struct alpaca_batch {
     CURLM *multi;
     alpaca_t **c;   /* max clients: the i-th order of a call uses c[i] */
     int max;
+    char *url;      /* POST /v2/orders's, built once */
 };
 
 alpaca_batch_t *alpaca_batch_new(const config_t *cfg, int max, circuits_t *circuits,
@@ -34,7 +35,10 @@ alpaca_batch_t *alpaca_batch_new(const config_t *cfg, int max, circuits_t *circu
     b->max = max < 1 ? 1 : max;
     b->multi = curl_multi_init();
     b->c = calloc((size_t)b->max, sizeof(*b->c));
-    if (!b->multi || !b->c) {
+    size_t ulen = strlen(cfg->alpaca_base_url) + sizeof("/v2/orders");
+    b->url = malloc(ulen);
+    if (b->url) snprintf(b->url, ulen, "%s/v2/orders", cfg->alpaca_base_url);
+    if (!b->multi || !b->c || !b->url) {
         alpaca_batch_free(b);
         return NULL;
     }
@@ -56,6 +60,7 @@ void alpaca_batch_free(alpaca_batch_t *b) {
     if (!b) return;
     for (int i = 0; b->c && i < b->max; i++) alpaca_free(b->c[i]);
     free(b->c);
+    free(b->url);
     if (b->multi) curl_multi_cleanup(b->multi);
     free(b);
 }
@@ -63,7 +68,8 @@ void alpaca_batch_free(alpaca_batch_t *b) {
 int alpaca_batch_max(const alpaca_batch_t *b) { return b->max; }
 
 /* Runs the transfers added to the multi handle until none is left; each
- * one's result in rc[] (by client), CURLE_OK for none finished. */
+ * one's result in rc[] (by client; one that never finished keeps what the
+ * caller put there). */
 static void run_all(alpaca_batch_t *b, const int *sent, int n, CURLcode *rc) {
     int running = 1;
     while (running) {
@@ -80,14 +86,11 @@ static void run_all(alpaca_batch_t *b, const int *sent, int n, CURLcode *rc) {
 void alpaca_batch_place(alpaca_batch_t *b, const intent_t *const *in, const char *const *cids,
                         int n, alpaca_order_t *out, alpaca_error_t *err,
                         alpaca_result_t *res) {
-    char *body[ALPACA_BATCH_MAX] = {0}, *url = NULL;
+    char *body[ALPACA_BATCH_MAX] = {0};
     int sent[ALPACA_BATCH_MAX] = {0};
     CURLcode rc[ALPACA_BATCH_MAX];
     if (n > b->max) n = b->max;
     if (n > ALPACA_BATCH_MAX) n = ALPACA_BATCH_MAX;
-    size_t ulen = strlen(b->c[0]->cfg->alpaca_base_url) + sizeof("/v2/orders");
-    url = malloc(ulen);
-    if (url) snprintf(url, ulen, "%s/v2/orders", b->c[0]->cfg->alpaca_base_url);
     for (int i = 0; i < n; i++) {
         alpaca_t *a = b->c[i];
         memset(&out[i], 0, sizeof(out[i]));
@@ -98,7 +101,7 @@ void alpaca_batch_place(alpaca_batch_t *b, const intent_t *const *in, const char
             continue;
         }
         body[i] = alpaca_order_body(in[i], cids[i]);
-        if (alpaca_perform_setup(a, "POST", body[i] ? url : NULL, "/v2/orders", body[i],
+        if (alpaca_perform_setup(a, "POST", body[i] ? b->url : NULL, "/v2/orders", body[i],
                                  &err[i]) < 0 ||
             curl_multi_add_handle(b->multi, a->curl) != CURLM_OK) {
             if (!err[i].message[0])
@@ -126,5 +129,4 @@ void alpaca_batch_place(alpaca_batch_t *b, const intent_t *const *in, const char
         res[i] = alpaca_order_answer(a, r, &out[i], &err[i]);
     }
     for (int i = 0; i < n; i++) free(body[i]);
-    free(url);
 }

@@ -296,16 +296,20 @@ static void placing_init(job_t *j, placing_t *pl) {
     pl->attempt = 0;
 }
 
+/* A round up to the POST: find the order when it may exist, then check
+ * that a POST may go (ROUND_ON). */
+static round_t before_post(pipeline_t *p, job_t *j, placing_t *pl, step_t *s) {
+    if (atomic_load(j->abandon)) return ROUND_END;
+    round_t r = find_order(p, j, pl, s);
+    return r == ROUND_ON ? may_place(p, j, s) : r;
+}
+
 /* The rounds of pipeline_submit from pl->attempt on, until one ends the
  * step (*s). */
 static void rounds(pipeline_t *p, job_t *j, placing_t *pl, step_t *s) {
     for (;; pl->attempt++) {
-        round_t r = ROUND_END;
-        if (!atomic_load(j->abandon)) {
-            r = find_order(p, j, pl, s);
-            if (r == ROUND_ON) r = may_place(p, j, s);
-            if (r == ROUND_ON) r = place(p, j, pl, s);
-        }
+        round_t r = before_post(p, j, pl, s);
+        if (r == ROUND_ON) r = place(p, j, pl, s);
         if (r == ROUND_END) break;
     }
 }
@@ -321,17 +325,16 @@ step_t pipeline_submit(pipeline_t *p, job_t *j) {
     return s;
 }
 
-/* The first round of each job up to its POST (find_order, may_place,
- * post_token: the same checks as one by one); ready[k] says whether job k
- * holds its token and may be sent, else r[k] says how its round ended. */
+/* The first round of each job up to its POST (before_post, then its
+ * token: the same checks as one by one); ready[k] says whether job k holds
+ * its token and may be sent, else r[k] says how its round ended. */
 static void first_rounds(pipeline_t *p, job_t **jobs, int n, placing_t *pl, step_t *s,
                          round_t *r, int *ready) {
     for (int k = 0; k < n; k++) {
         job_t *j = jobs[k];
         placing_init(j, &pl[k]);
         s[k] = STEP_RETRY;
-        r[k] = atomic_load(j->abandon) ? ROUND_END : find_order(p, j, &pl[k], &s[k]);
-        if (r[k] == ROUND_ON) r[k] = may_place(p, j, &s[k]);
+        r[k] = before_post(p, j, &pl[k], &s[k]);
         if (r[k] == ROUND_ON) r[k] = post_token(p, j, &s[k]);
         /* The token just taken is this job's POST's, sent below. */
         alpaca_set_prepaid(p->alpaca, 0);
