@@ -142,6 +142,55 @@ static void test_parse_trade_update(void) {
     free(m);
 }
 
+/* The order's raw text (what the ledger stores) is its own bytes, compact:
+ * numbers as sent, not as a double would print them; a REST answer's too. */
+static void test_parse_raw_as_sent(void) {
+    const char *m = "{ \"stream\": \"trade_updates\", \"data\": { \"event\": \"fill\",\n"
+                    "  \"order\": { \"id\": \"o2\", \"status\": \"filled\", "
+                    "\"filled_qty\": 1.50, \"note\": \"a b\\\"c\" } } }";
+    const char *want = "{\"id\":\"o2\",\"status\":\"filled\",\"filled_qty\":1.50,"
+                       "\"note\":\"a b\\\"c\"}";
+    tradestream_event_t ev;
+    const char *bad = NULL;
+    EXPECT_INT(tradestream_parse(m, strlen(m), &ev, &bad), TRADESTREAM_MSG_TRADE_UPDATE);
+    EXPECT_STR(ev.order.raw ? ev.order.raw : "(null)", want);
+    EXPECT_STR(ev.order.filled_qty, "1.5");
+    tradestream_event_clear(&ev);
+    const char *body = strstr(m, "{ \"id\"");
+    alpaca_order_t o;
+    EXPECT_INT(alpaca_parse_order(body, strlen(body) - 4, &o, &bad), 0);
+    EXPECT_STR(o.raw ? o.raw : "(null)", want);
+    alpaca_order_clear(&o);
+}
+
+/* The event's name read without the parse; anything but a plain
+ * trade_updates message is left to tradestream_parse. */
+static void test_peek_event(void) {
+    char name[32];
+    char *m = update_json("new", 3, "new", "0");
+    EXPECT_INT(tradestream_peek_event(m, strlen(m), name, sizeof(name)), 1);
+    EXPECT_STR(name, "new");
+    EXPECT_INT(tradestream_event_moves(name), 0);
+    free(m);
+    m = update_json("partial_fill", 3, "partially_filled", "1");
+    EXPECT_INT(tradestream_peek_event(m, strlen(m), name, sizeof(name)), 1);
+    EXPECT_STR(name, "partial_fill");
+    EXPECT_INT(tradestream_event_moves(name), 1);
+    free(m);
+    static const char *const not_plain[] = {
+        "{\"stream\":\"authorization\",\"data\":{\"status\":\"authorized\"}}",
+        "{\"stream\":\"trade_updates\",\"data\":{\"event\":\"n\\u0065w\"}}",
+        "{\"stream\":\"trade_updates\",\"data\":{\"event\":7}}",
+        "{\"stream\":\"trade_updates\",\"data\":{\"event\":\"new\"",
+        "{\"stream\":\"trade_updates\",\"data\":{\"event\":\"0123456789012345678901234567890123\"}}",
+        "[\"trade_updates\"]",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(not_plain) / sizeof(not_plain[0]); i++)
+        EXPECT_INT(tradestream_peek_event(not_plain[i], strlen(not_plain[i]), name, sizeof(name)),
+                   0);
+}
+
 static void test_parse_unknown_event(void) {
     char *m = update_json("held_for_review", 1, "held", "0");
     tradestream_event_t ev;
@@ -664,17 +713,18 @@ static void test_events_in_order(void) {
     EXPECT_MSG(idle_cpu < 50000, "%lld us of CPU in 500 ms idle", (long long)idle_cpu);
     EXPECT_INT(status_of(s).epoch, 1);
     EXPECT_INT(srv_get(sv, &sv->bad_keys), 0);
-    /* Text and binary, whole and fragmented, an unknown event, and a
-     * message of another stream that is skipped. */
+    /* Text and binary, whole and fragmented, and a message of another
+     * stream that is skipped.  Events that do not move an order (new, and
+     * an unknown one) are counted and not queued. */
     static const struct {
         const char *event, *status;
-        int binary, frags;
+        int binary, frags, moves;
     } sent[] = {
-        {"new", "new", 0, 1},           {"partial_fill", "partially_filled", 1, 1},
-        {"partial_fill", "partially_filled", 1, 3}, {"held_for_review", "held", 0, 4},
-        {"fill", "filled", 1, 2},       {"canceled", "canceled", 0, 1},
+        {"new", "new", 0, 1, 0},           {"partial_fill", "partially_filled", 1, 1, 1},
+        {"partial_fill", "partially_filled", 1, 3, 1}, {"held_for_review", "held", 0, 4, 0},
+        {"fill", "filled", 1, 2, 1},       {"canceled", "canceled", 0, 1, 1},
     };
-    size_t n = sizeof(sent) / sizeof(sent[0]);
+    size_t n = sizeof(sent) / sizeof(sent[0]), queued = 0;
     for (size_t i = 0; i < n; i++) {
         char *m = update_json(sent[i].event, (int)i, sent[i].status, "1");
         srv_send(sv, m, sent[i].binary, sent[i].frags);
@@ -683,6 +733,8 @@ static void test_events_in_order(void) {
     }
     int64_t last = 0;
     for (size_t i = 0; i < n; i++) {
+        if (!sent[i].moves) continue;
+        queued++;
         tradestream_event_t ev;
         if (!next_event(s, &ev, 3000)) break;
         char id[32];
@@ -696,7 +748,8 @@ static void test_events_in_order(void) {
         tradestream_event_clear(&ev);
     }
     tradestream_status_t st = status_of(s);
-    EXPECT_INT(st.events, n);
+    EXPECT_INT(st.events, queued);
+    EXPECT(metrics_have("order_worker_stream_events_total{event=\"new\"}"));
     EXPECT_INT(st.dropped, 0);
     EXPECT_INT(st.reconnects, 0);
     EXPECT_INT(srv_get(sv, &sv->connections), 1);
@@ -867,7 +920,7 @@ static void test_queue_overflow(void) {
     EXPECT(WAIT_UNTIL(status_of(s).listening, 3000));
     const int extra = 3, total = TRADESTREAM_QUEUE_MAX + extra;
     for (int i = 0; i < total; i++) {
-        char *u = update_json("new", i, "new", "0");
+        char *u = update_json("partial_fill", i, "partially_filled", "1");
         srv_send(sv, u, 1, 1);
         free(u);
     }
@@ -1078,6 +1131,8 @@ static const unit_test_t TESTS[] = {
     {"parse_authorization", test_parse_authorization},
     {"parse_listening", test_parse_listening},
     {"parse_trade_update", test_parse_trade_update},
+    {"parse_raw_as_sent", test_parse_raw_as_sent},
+    {"peek_event", test_peek_event},
     {"parse_unknown_event", test_parse_unknown_event},
     {"parse_malformed", test_parse_malformed},
     {"url", test_url},

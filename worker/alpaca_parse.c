@@ -28,6 +28,7 @@
 #include <strings.h>
 
 #include "decimal.h"
+#include "jsonscan.h"
 
 /* ---- what an answer says ------------------------------------------------------ */
 
@@ -199,9 +200,12 @@ static json_t *load_json(const char *body, size_t len, json_type want, const cha
     return j;
 }
 
-/* Reads one order object; shared by the single-order calls and the list.
- * Returns 0, or -1 with what is wrong in bad. */
-static int order_from_json(json_t *j, alpaca_order_t *o, const char **bad) {
+/* Reads one order object; shared by the single-order calls, the list and
+ * the stream.  text (len bytes, or NULL) is the object as it came: its
+ * compact copy is the order's raw text, numbers as sent; without it, raw is
+ * jansson's rendering.  Returns 0, or -1 with what is wrong in bad. */
+static int order_from_json(json_t *j, const char *text, size_t len, alpaca_order_t *o,
+                           const char **bad) {
     memset(o, 0, sizeof(*o));
     if (!json_is_object(j) || !json_is_string(json_object_get(j, "id"))) {
         *bad = "no id";
@@ -214,7 +218,12 @@ static int order_from_json(json_t *j, alpaca_order_t *o, const char **bad) {
     }
     if (!o->filled_qty[0]) snprintf(o->filled_qty, sizeof(o->filled_qty), "0");
     o->extended_hours = flag_field(j, "extended_hours");
-    o->raw = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    size_t n;
+    /* A NUL byte between tokens, which jansson lets pass, would cut the
+     * copy short: then jansson's rendering. */
+    o->raw = text && !memchr(text, '\0', len)
+                 ? jsonscan_compact(text, len, &n)
+                 : json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (!o->raw) {
         *bad = "out of memory";
         return -1;
@@ -227,8 +236,14 @@ int alpaca_parse_order(const char *body, size_t len, alpaca_order_t *out,
     memset(out, 0, sizeof(*out));
     json_t *j = load_json(body, len, JSON_OBJECT, bad);
     if (!j) return -1;
-    int rc = order_from_json(j, out, bad);
+    int rc = alpaca_parse_order_json(j, body, len, out, bad);
     json_decref(j);
+    return rc;
+}
+
+int alpaca_parse_order_json(struct json_t *j, const char *text, size_t len,
+                            alpaca_order_t *out, const char **bad) {
+    int rc = order_from_json(j, text, len, out, bad);
     if (rc != 0) {
         alpaca_order_clear(out);
         memset(out, 0, sizeof(*out));
@@ -250,7 +265,7 @@ int alpaca_parse_orders(const char *body, size_t len, alpaca_order_t **out,
         return -1;
     }
     for (size_t i = 0; i < count; i++) {
-        if (order_from_json(json_array_get(j, i), &orders[i], bad) != 0) {
+        if (order_from_json(json_array_get(j, i), NULL, 0, &orders[i], bad) != 0) {
             alpaca_orders_free(orders, i + 1);
             json_decref(j);
             return -1;

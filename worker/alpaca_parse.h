@@ -127,6 +127,12 @@ typedef struct alpaca_ratelimit {
  * free out with alpaca_order_clear(). */
 int alpaca_parse_order(const char *body, size_t len, alpaca_order_t *out,
                        const char **bad);
+/* One order object already parsed by jansson (a json_t *), as above;
+ * text (len bytes) is the object as it came, kept compact as the order's
+ * raw text (NULL: jansson's rendering of j). */
+struct json_t;
+int alpaca_parse_order_json(struct json_t *j, const char *text, size_t len,
+                            alpaca_order_t *out, const char **bad);
 /* An array of orders (GET /v2/orders); free with alpaca_orders_free(). */
 int alpaca_parse_orders(const char *body, size_t len, alpaca_order_t **out,
                         size_t *n, const char **bad);

@@ -181,6 +181,7 @@ static void share_once(circuits_t *c) {
 
 static void *share_main(void *arg) {
     circuits_t *c = arg;
+    pthread_setname_np(pthread_self(), "ow-circuits");  /* top -H, perf */
     pthread_mutex_lock(&c->lock);
     while (!c->stop) {
         pthread_mutex_unlock(&c->lock);

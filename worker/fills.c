@@ -180,12 +180,9 @@ static int judge(const ledger_follow_t *e, const alpaca_order_t *now) {
     return -1;
 }
 
-/* Records and publishes what the snapshots of n distinct orders call for:
- * their intents found and locked, read, judged, and every move written in
- * one durable statement whose events are published with one wait.
- * res[i] says what became of snaps[i].  Returns how many orders moved, or -1
- * when the ledger failed (every result SNAP_WAIT). */
-int fills_batch(follower_t *f, alpaca_order_t *const *snaps, int n, snap_result_t *res) {
+/* fills_batch for snapshots none of which is known settled. */
+static int batch_from_ledger(follower_t *f, alpaca_order_t *const *snaps, int n,
+                             snap_result_t *res) {
     batch_t *b = f->batch;
     char err[256];
     const char *cids[LEDGER_FOLLOW_MAX];
@@ -252,6 +249,32 @@ int fills_batch(follower_t *f, alpaca_order_t *const *snaps, int n, snap_result_
         f->ledger = NULL;
     }
     ledger_follow_clear(b->lf, n);
+    return moved;
+}
+
+/* Records and publishes what the snapshots of n distinct orders call for:
+ * their intents found and locked, read, judged, and every move written in
+ * one durable statement whose events are published with one wait.  An
+ * order this replica's lanes saw end (settled.h) is done without the
+ * ledger: its intent is terminal, and judge() would find just that.
+ * res[i] says what became of snaps[i].  Returns how many orders moved, or -1
+ * when the ledger failed (every other result SNAP_WAIT). */
+int fills_batch(follower_t *f, alpaca_order_t *const *snaps, int n, snap_result_t *res) {
+    alpaca_order_t *rest[LEDGER_FOLLOW_MAX];
+    snap_result_t rest_res[LEDGER_FOLLOW_MAX];
+    int at[LEDGER_FOLLOW_MAX], m = 0;
+    for (int i = 0; i < n; i++) {
+        if (settled_has(f->settled, snaps[i]->client_order_id)) {
+            res[i] = SNAP_DONE;
+        } else {
+            at[m] = i;
+            rest[m++] = snaps[i];
+        }
+    }
+    if (m < n) metrics_add(M_FOLLOW_SETTLED, (double)(n - m), NULL, NULL);
+    if (m == 0) return 0;
+    int moved = batch_from_ledger(f, rest, m, rest_res);
+    for (int k = 0; k < m; k++) res[at[k]] = rest_res[k];
     return moved;
 }
 
@@ -558,6 +581,7 @@ static void cancel_turn(follower_t *f) {
 
 static void *follower_main(void *arg) {
     follower_t *f = arg;
+    pthread_setname_np(pthread_self(), "ow-follow");  /* top -H, perf */
     /* The lease and the ledger are looked at often (cheap); Alpaca only at
      * the interval or, with the stream, to reconcile. */
     int64_t step = f->cfg->follow_interval_ms < 250 ? f->cfg->follow_interval_ms : 250;
@@ -592,7 +616,7 @@ static void follower_free(follower_t *f) {
 }
 
 follower_t *fills_start(const config_t *cfg, publisher_t *pub, circuits_t *circuits,
-                        budget_t *budget, char *err, size_t errlen) {
+                        budget_t *budget, settled_t *settled, char *err, size_t errlen) {
     follower_t *f = calloc(1, sizeof(*f));
     if (!f) {
         snprintf(err, errlen, "out of memory");
@@ -600,6 +624,7 @@ follower_t *fills_start(const config_t *cfg, publisher_t *pub, circuits_t *circu
     }
     f->cfg = cfg;
     f->pub = pub;
+    f->settled = settled;
     f->interval_ms = cfg->follow_interval_ms;
     f->mode = MODE_STANDBY;
     for (int i = 0; i < 3; i++) metrics_set(M_FOLLOW_MODE, i == MODE_STANDBY, mode_names[i], NULL);

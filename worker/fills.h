@@ -21,6 +21,7 @@
 #include "config.h"
 #include "intent.h"
 #include "publish.h"
+#include "settled.h"
 
 #define FILLS_MAX_EVENTS 3
 
@@ -49,9 +50,10 @@ typedef struct follower follower_t;
 
 /* Starts the follower thread; it competes for the follower lease and, while
  * it holds it, follows every open order in the ledger (orders left open by a
- * previous run included). */
-follower_t *fills_start(const config_t *cfg, publisher_t *pub,
-                        circuits_t *circuits, budget_t *budget, char *err, size_t errlen);
+ * previous run included).  An order in `settled` (may be NULL) is over: its
+ * snapshots are let go without reading the ledger. */
+follower_t *fills_start(const config_t *cfg, publisher_t *pub, circuits_t *circuits,
+                        budget_t *budget, settled_t *settled, char *err, size_t errlen);
 
 /* Stops and joins the thread, releasing nothing the ledger needs: the lease
  * simply runs out and another replica takes over. */

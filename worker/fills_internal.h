@@ -31,6 +31,7 @@ typedef struct pending {
 struct follower {
     const config_t *cfg;
     publisher_t *pub;
+    settled_t *settled;          /* orders a lane saw end (settled.h); NULL: none */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;

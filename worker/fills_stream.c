@@ -160,20 +160,16 @@ static void pending_push(follower_t *f, pending_t *p) {
     f->n_pending++;
 }
 
-/* Only these events move an order; the others (new, accepted,
- * pending_cancel, ...) say nothing the ledger records. */
-static int moves_order(const char *event) {
-    static const char *const moving[] = {"partial_fill", "fill",     "canceled",
-                                         "expired",      "rejected", "replaced"};
-    for (size_t i = 0; i < sizeof(moving) / sizeof(moving[0]); i++)
-        if (!strcmp(event, moving[i])) return 1;
-    return 0;
-}
-
 /* Queues one event; the time it spent from Alpaca's timestamp to its
  * arrival is the stage stream_in (meaningful where both clocks agree). */
 static void stream_take(follower_t *f, tradestream_event_t *ev) {
-    if (!moves_order(ev->event) || !ev->order.client_order_id[0]) {
+    if (!tradestream_event_moves(ev->event) || !ev->order.client_order_id[0]) {
+        tradestream_event_clear(ev);
+        return;
+    }
+    if (settled_has(f->settled, ev->order.client_order_id)) {
+        /* Its intent is over (fills_batch would let it go just the same). */
+        metrics_add(M_FOLLOW_SETTLED, 1, NULL, NULL);
         tradestream_event_clear(ev);
         return;
     }

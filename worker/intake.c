@@ -225,6 +225,9 @@ static void lane_finish(lane_t *lane, job_t **jobs, const pipeline_item_t *items
 static void *lane_main(void *arg) {
     lane_t *lane = arg;
     const config_t *cfg = lane->owner->cfg;
+    char name[16];
+    snprintf(name, sizeof(name), "ow-lane-%d", (int)(lane - lane->owner->lanes));
+    pthread_setname_np(pthread_self(), name);  /* top -H, perf */
     job_t *jobs[PIPELINE_BATCH_MAX];
     pipeline_item_t items[PIPELINE_BATCH_MAX];
     int max = cfg->batch_max < PIPELINE_BATCH_MAX ? cfg->batch_max : PIPELINE_BATCH_MAX;
@@ -699,10 +702,12 @@ static int start_shared(intake_t *k) {
     if (s->budget) s->trading = trading_start(cfg, err, sizeof(err));
     if (s->trading) s->auth = auth_start(cfg, err, sizeof(err));
     s->watch = cancelwatch_new();
+    s->settled = settled_new();
     s->queued_before = queued_before;
     s->find_queued = find_queued;
     s->queued_ctx = k;
-    if (s->gate && s->circuits && s->budget && s->trading && s->auth && s->watch) return 0;
+    if (s->gate && s->circuits && s->budget && s->trading && s->auth && s->watch && s->settled)
+        return 0;
     log_msg(LOG_ERROR, "start_failed", NULL, "%s", s->gate ? err : "out of memory");
     return -1;
 }
@@ -764,8 +769,8 @@ static int start_consumer(intake_t *k) {
  * intents are still taken (their failure is logged, not fatal). */
 static void start_helpers(intake_t *k) {
     char err[512];
-    k->follower = fills_start(k->cfg, k->pub, k->shared.circuits, k->shared.budget, err,
-                              sizeof(err));
+    k->follower = fills_start(k->cfg, k->pub, k->shared.circuits, k->shared.budget,
+                              k->shared.settled, err, sizeof(err));
     if (!k->follower) log_msg(LOG_ERROR, "start_failed", NULL, "follower: %s", err);
     k->reconciler = reconcile_start(k->cfg, &k->shared, err, sizeof(err));
     if (!k->reconciler) log_msg(LOG_ERROR, "start_failed", NULL, "reconciler: %s", err);
@@ -870,6 +875,7 @@ static void intake_teardown(intake_t *k) {
     trading_stop(k->shared.trading);
     auth_stop(k->shared.auth);
     cancelwatch_free(k->shared.watch);
+    settled_free(k->shared.settled);
     publish_free(k->pub);
     offsets_free(k->offsets);
     kafkastats_free(k->stats);

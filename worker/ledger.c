@@ -154,6 +154,8 @@ ledger_t *ledger_connect(const char *database_url, const char *replica,
 
 void ledger_set_stage_path(ledger_t *l, const char *path) { l->stage_path = path; }
 
+void ledger_set_settled(ledger_t *l, settled_t *s) { l->settled = s; }
+
 void ledger_close(ledger_t *l) {
     if (!l) return;
     char err[256];
@@ -668,6 +670,10 @@ int ledger_commit_many(ledger_t *l, publisher_t *pub, ledger_outcome_t *c, int n
         int k = atoi(PQgetvalue(r, row, 0));
         if (k >= 0 && k < n && PQgetvalue(r, row, 1)[0] == 't') c[k].moved = 1;
     }
+    /* Durable: an order whose intent ended here can no longer move. */
+    for (int i = 0; i < n; i++)
+        if (c[i].moved && c[i].order && ledger_state_is_terminal(c[i].to))
+            settled_add(l->settled, c[i].order->client_order_id);
     /* Durable now: out to Kafka, without reading them back. */
     t0 = timefmt_mono_us();
     int rc = pub ? publish_rows(l, pub, NULL, 9, r, 2, 0, err, errlen) : 0;

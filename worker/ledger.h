@@ -16,6 +16,7 @@
 #include "origin.h"
 #include "pgadmin.h"
 #include "publish.h"
+#include "settled.h"
 #include "trading.h"
 
 /* An embedded migration (generated from schemas/migrations). */
@@ -45,6 +46,9 @@ void ledger_close(ledger_t *l);
  * (the path label: "intake", the default, or "follow"); a string that
  * outlives the connection. */
 void ledger_set_stage_path(ledger_t *l, const char *path);
+/* The set told of every order whose intent this connection's commits make
+ * terminal, once that is durable (settled.h; NULL: none). */
+void ledger_set_settled(ledger_t *l, settled_t *s);
 
 /* 0 once the connection is broken: close it and connect again (its
  * advisory locks are gone with it). */

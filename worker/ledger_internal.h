@@ -42,6 +42,7 @@ struct ledger {
     int broken;              /* a flush failed: the owner must reconnect so
                                 that no lock outlives the list that held it */
     const char *stage_path;  /* ledger_set_stage_path: "intake" by default */
+    settled_t *settled;      /* ledger_set_settled; NULL: none */
     jsonw_t rows;            /* the JSON rows of the batch statements, its
                                 buffer kept from statement to statement */
 };

@@ -163,6 +163,10 @@ static const family_t families[M_COUNT] = {
                              "be recorded for too long), settle (again after one of those "
                              "while the placements then in progress have not all moved on).",
                              {"why", NULL}},
+    [M_FOLLOW_SETTLED] = {"order_worker_follow_settled_total", COUNTER,
+                          "Order updates (stream events or polled snapshots) let go without "
+                          "reading the ledger: a lane of this replica had already recorded "
+                          "their order's end.", {NULL, NULL}},
     [M_OPERATOR_CANCELS] = {"order_worker_operator_cancels_total", COUNTER,
                             "DELETEs of orders an operator is canceling (intentctl cancel, "
                             "halt --cancel-open), sent by the follower's leader, by result: "

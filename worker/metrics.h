@@ -47,6 +47,7 @@ typedef enum {
     /* following accepted orders (fills.c) */
     M_FOLLOW_MODE,           /* gauge {mode}: stream, poll, standby */
     M_FOLLOW_RECONCILES,     /* counter {why} */
+    M_FOLLOW_SETTLED,        /* counter */
     M_OPERATOR_CANCELS,      /* counter {result}: operators' cancels' DELETEs (cancel_sender.c) */
     /* positions: the ledger's against Alpaca's (positions_check.c) */
     M_POSITION_MISMATCH,     /* gauge {symbol}: Alpaca's qty - the ledger's */

@@ -176,6 +176,7 @@ static void refresh(pgview_t *v) {
 
 static void *refresher(void *arg) {
     pgview_t *v = arg;
+    pthread_setname_np(pthread_self(), "ow-pgview");  /* top -H, perf */
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
     for (;;) {

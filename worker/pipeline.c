@@ -139,7 +139,10 @@ static int ensure_ledger(pipeline_t *p, char *err, size_t errlen) {
     if (p->ledger && !ledger_ok(p->ledger)) drop_ledger(p);
     if (p->ledger) return 0;
     p->ledger = ledger_connect(p->cfg->database_url, p->cfg->replica_id, err, errlen);
-    if (p->ledger) ledger_defer_on(p->ledger);  /* flushed by pipeline_idle */
+    if (p->ledger) {
+        ledger_defer_on(p->ledger);  /* flushed by pipeline_idle */
+        ledger_set_settled(p->ledger, p->shared->settled);
+    }
     return p->ledger ? 0 : -1;
 }
 

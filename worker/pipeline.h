@@ -22,6 +22,7 @@
 #include "intent.h"
 #include "origin.h"
 #include "publish.h"
+#include "settled.h"
 
 typedef struct pipeline pipeline_t;
 typedef struct pipeline_copy pipeline_copy_t;
@@ -47,6 +48,8 @@ typedef struct pipeline_shared {
                        pipeline_copy_t *out);
     void *queued_ctx;
     atomic_int ledger_down;   /* set while PostgreSQL fails: intake pauses */
+    settled_t *settled;       /* orders whose terminal outcome a lane wrote;
+                                 NULL: none kept */
 } pipeline_shared_t;
 
 pipeline_t *pipeline_new(const config_t *cfg, pipeline_shared_t *shared,

@@ -231,6 +231,7 @@ static int64_t turn(positions_check_t *c, int64_t retry_ms) {
 
 static void *check_main(void *arg) {
     positions_check_t *c = arg;
+    pthread_setname_np(pthread_self(), "ow-positions");  /* top -H, perf */
     int64_t retry = c->cfg->position_check_ms / 4;
     if (retry > TRY_MAX_MS) retry = TRY_MAX_MS;
     if (retry < TRY_MIN_MS) retry = TRY_MIN_MS;

@@ -82,6 +82,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *ud) {
 
 static void *poll_loop(void *arg) {
     publisher_t *p = arg;
+    pthread_setname_np(pthread_self(), "ow-publish");  /* top -H, perf */
     for (;;) {
         pthread_mutex_lock(&p->lock);
         int stop = p->stop;

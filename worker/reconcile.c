@@ -124,6 +124,7 @@ static void pass(reconciler_t *r) {
 
 static void *reconcile_main(void *arg) {
     reconciler_t *r = arg;
+    pthread_setname_np(pthread_self(), "ow-reconcile");  /* top -H, perf */
     pthread_mutex_lock(&r->lock);
     while (!r->stop) {
         struct timespec ts;

@@ -127,9 +127,14 @@ static const char *event_label(const char *event) {
 /* Moves the epoch: the consumer must reconcile.  Caller holds lock. */
 static void epoch_bump_locked(tradestream_t *s) { s->st.epoch++; }
 
-/* Queues *ev (ownership of its order's raw moves), or drops it when full. */
+/* Queues *ev (ownership of its order's raw moves) if it moves an order,
+ * or drops it when the queue is full. */
 static void queue_push(tradestream_t *s, tradestream_event_t *ev) {
     metrics_add(M_STREAM_EVENTS, 1, event_label(ev->event), NULL);
+    if (!tradestream_event_moves(ev->event)) {
+        tradestream_event_clear(ev);
+        return;
+    }
     node_t *n = NULL;
     pthread_mutex_lock(&s->lock);
     if (s->queued < TRADESTREAM_QUEUE_MAX) n = malloc(sizeof(*n));
@@ -397,6 +402,14 @@ static int write_due(tradestream_t *s, struct lws *wsi) {
 static int on_message(tradestream_t *s, int64_t now) {
     tradestream_event_t ev;
     const char *bad = "";
+    /* Most events move no order (new, accepted, ...): counted unread. */
+    char name[sizeof(ev.event)];
+    if (s->phase == PHASE_LISTENING &&
+        tradestream_peek_event(s->msg, s->msg_len, name, sizeof(name)) &&
+        !tradestream_event_moves(name)) {
+        metrics_add(M_STREAM_EVENTS, 1, event_label(name), NULL);
+        return 0;
+    }
     int kind = tradestream_parse(s->msg, s->msg_len, &ev, &bad);
     switch (kind) {
     case TRADESTREAM_MSG_AUTHORIZED:
@@ -552,6 +565,7 @@ static const struct lws_protocols PROTOCOLS[] = {
 
 static void *run(void *arg) {
     tradestream_t *s = arg;
+    pthread_setname_np(pthread_self(), "ow-stream");  /* top -H, perf */
     while (!atomic_load(&s->stop)) {
         if (lws_service(s->ctx, 0) < 0) {
             /* Not expected; said loudly, since nothing reconnects now. */

@@ -4,9 +4,11 @@
  * of its own (libwebsockets): it authenticates, asks for trade_updates,
  * pings every ALPACA_STREAM_PING_MS, takes a connection that stays silent
  * for one interval after a ping as dead, and reconnects with exponential
- * backoff and full jitter, for as long as it runs.  The events go into a
- * bounded queue that another thread reads with tradestream_next(), in the
- * order they arrived.
+ * backoff and full jitter, for as long as it runs.  The events that move
+ * an order (tradestream_event_moves) go into a bounded queue that another
+ * thread reads with tradestream_next(), in the order they arrived; the
+ * others (new, accepted, pending_cancel, ... and names never heard of) are
+ * counted and let go, so that a follower is not woken for them.
  *
  * Alpaca replays nothing: events sent while no connection listened, or
  * dropped because the queue was full, or unreadable, are lost.  The epoch
@@ -94,6 +96,17 @@ typedef enum {
     TRADESTREAM_MSG_LISTENING,        /* listening, trade_updates among its streams */
     TRADESTREAM_MSG_TRADE_UPDATE      /* *ev filled */
 } tradestream_msg_t;
+
+/* 1 when a trade_update's event moves an order as the ledger records it:
+ * partial_fill, fill, canceled, expired, rejected, replaced; 0 for the
+ * others, which say nothing the ledger records. */
+int tradestream_event_moves(const char *event);
+
+/* The event name of a trade_updates message, read without parsing the
+ * rest (the message is not checked beyond its outline): 1 with the name
+ * in event, or 0 when msg is not plainly one (then tradestream_parse
+ * says what it is). */
+int tradestream_peek_event(const char *msg, size_t len, char *event, size_t event_len);
 
 /* Classifies one message (len bytes, not necessarily NUL-terminated).
  * Returns its kind, with *ev filled for a trade_update (free it with

@@ -7,8 +7,9 @@
  * are alpaca_parse.c's: unknown fields are ignored, absent or null text
  * fields become "", a field too long for its buffer makes the message
  * unreadable instead of being cut, and the order is read by
- * alpaca_parse_order() from its own JSON, exactly as a REST answer is, so
- * that the stream and the polls see the same order.  Event names are
+ * alpaca_parse_order_json() from the message's one jansson tree, exactly
+ * as a REST answer is, so that the stream and the polls see the same order;
+ * its raw text is its own bytes, compact (jsonscan.h).  Event names are
  * passed on as sent: an event this code has never heard of is still an
  * order's move, for the consumer to judge. */
 #include "tradestream.h"
@@ -18,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "jsonscan.h"
 
 /* Copies the string field key of o into buf: "" when absent or null.
  * Returns 0, or -1 when it is of another type, holds a NUL or does not fit. */
@@ -37,8 +40,33 @@ static int is_stream(json_t *msg, const char *name) {
     return json_is_string(s) && !strcmp(json_string_value(s), name);
 }
 
-/* {"stream":"trade_updates","data":{"event":...,"order":{...},...}} */
-static int read_trade_update(json_t *data, tradestream_event_t *ev, const char **bad) {
+/* Where the member key (quotes included in its token) of the object text
+ * (len bytes) lies; the last one, as jansson keeps the last of duplicates.
+ * 0, or -1 when absent or the scanner cannot follow the text. */
+static int member_span(const char *text, size_t len, const char *key, size_t *off,
+                       size_t *vlen) {
+    jsonscan_t sc;
+    size_t klen = strlen(key);
+    int found = -1;
+    if (jsonscan_object(text, len, &sc) == 0) {
+        for (size_t i = 0; i < sc.n; i++) {
+            const jsonscan_member_t *m = &sc.m[i];
+            if (m->key_len == klen + 2 && !memcmp(text + m->key_off + 1, key, klen)) {
+                *off = m->val_off;
+                *vlen = m->val_len;
+                found = 0;
+            }
+        }
+    }
+    jsonscan_free(&sc);
+    return found;
+}
+
+/* {"stream":"trade_updates","data":{"event":...,"order":{...},...}}; msg
+ * (len bytes) is the whole message, whose data.order bytes become the
+ * order's raw text. */
+static int read_trade_update(json_t *data, const char *msg, size_t len,
+                             tradestream_event_t *ev, const char **bad) {
     static const struct {
         const char *key;
         size_t offset, size;
@@ -69,13 +97,13 @@ static int read_trade_update(json_t *data, tradestream_event_t *ev, const char *
         *bad = "trade_update without order";
         return -1;
     }
-    char *text = json_dumps(order, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!text) {
-        *bad = "out of memory";
-        return -1;
-    }
-    int rc = alpaca_parse_order(text, strlen(text), &ev->order, bad);
-    free(text);
+    /* The order's bytes, read once by jansson (above) and kept as sent. */
+    size_t d_off, d_len, o_off, o_len;
+    const char *text = NULL;
+    if (member_span(msg, len, "data", &d_off, &d_len) == 0 &&
+        member_span(msg + d_off, d_len, "order", &o_off, &o_len) == 0)
+        text = msg + d_off + o_off;
+    int rc = alpaca_parse_order_json(order, text, text ? o_len : 0, &ev->order, bad);
     if (rc == 0 && !ev->order.id[0]) {
         *bad = "order with an empty id";
         rc = -1;
@@ -115,7 +143,7 @@ int tradestream_parse(const char *msg, size_t len, tradestream_event_t *ev, cons
                 kind = TRADESTREAM_MSG_LISTENING;
         }
     } else if (is_stream(j, "trade_updates")) {
-        kind = read_trade_update(data, ev, bad) ? -1 : TRADESTREAM_MSG_TRADE_UPDATE;
+        kind = read_trade_update(data, msg, len, ev, bad) ? -1 : TRADESTREAM_MSG_TRADE_UPDATE;
         if (kind < 0) {
             tradestream_event_clear(ev);
             memset(ev, 0, sizeof(*ev));
@@ -123,6 +151,32 @@ int tradestream_parse(const char *msg, size_t len, tradestream_event_t *ev, cons
     }
     json_decref(j);
     return kind;
+}
+
+int tradestream_peek_event(const char *msg, size_t len, char *event, size_t event_len) {
+    size_t s_off, s_len, d_off, d_len, e_off, e_len;
+    static const char want[] = "\"trade_updates\"";
+    if (member_span(msg, len, "stream", &s_off, &s_len) < 0 || s_len != sizeof(want) - 1 ||
+        memcmp(msg + s_off, want, s_len) != 0)
+        return 0;
+    if (member_span(msg, len, "data", &d_off, &d_len) < 0 ||
+        member_span(msg + d_off, d_len, "event", &e_off, &e_len) < 0)
+        return 0;
+    const char *e = msg + d_off + e_off;
+    /* A plain string token: no escapes to undo, and it fits. */
+    if (e_len < 2 || e[0] != '"' || e_len - 2 >= event_len || memchr(e + 1, '\\', e_len - 2))
+        return 0;
+    memcpy(event, e + 1, e_len - 2);
+    event[e_len - 2] = '\0';
+    return 1;
+}
+
+int tradestream_event_moves(const char *event) {
+    static const char *const moving[] = {"partial_fill", "fill",     "canceled",
+                                         "expired",      "rejected", "replaced"};
+    for (size_t i = 0; i < sizeof(moving) / sizeof(moving[0]); i++)
+        if (!strcmp(event, moving[i])) return 1;
+    return 0;
 }
 
 void tradestream_event_clear(tradestream_event_t *ev) {
