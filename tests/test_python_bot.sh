@@ -103,10 +103,14 @@ if "$SYSPY" -m venv --system-site-packages "$VENV" >"$WORK/venv.log" 2>&1 &&
 else
     bad "the package installs into a venv offline" "$WORK/venv.log"
 fi
-if "$VENV/bin/pip" check >"$WORK/pipcheck.log" 2>&1; then
-    ok "pip check: the dependencies are met ($(grep -E -o '^(confluent-kafka|jsonschema)' <("$VENV/bin/pip" list 2>/dev/null) | paste -sd' ' -), by Debian's packages)"
+# pip check judges every distribution the venv sees, Debian's too: only a
+# complaint about orderbot counts here (the others are the system's own).
+"$VENV/bin/pip" check >"$WORK/pipcheck.log" 2>&1 || :
+if ! grep -qi '^orderbot' "$WORK/pipcheck.log" &&
+    "$VENV/bin/pip" show orderbot 2>/dev/null | grep -qx 'Requires: confluent-kafka, jsonschema'; then
+    ok "pip check: orderbot's requirements are met ($(grep -E -o '^(confluent-kafka|jsonschema) +[0-9.]+' <("$VENV/bin/pip" list 2>/dev/null) | tr -s ' ' | paste -sd, -), Debian's)"
 else
-    bad "pip check passes in the venv" "$WORK/pipcheck.log"
+    bad "pip check: orderbot's requirements are met" "$WORK/pipcheck.log"
 fi
 where=$(cd "$WORK" && "$PY" -c 'import orderbot; print(orderbot.__file__)' 2>&1)
 expect_eq "orderbot is imported from the venv, with py.typed and its schema" \

@@ -165,6 +165,12 @@ def test_enums_are_their_values() -> None:
 
 # ---------------------------------------------------------------- the schema and the CLI
 
+def test_the_installed_package_is_tested() -> None:
+    if os.environ.get("ORDERBOT_EXPECT_INSTALLED") != "1":
+        pytest.skip("not run from an installed package (ORDERBOT_EXPECT_INSTALLED)")
+    assert "site-packages" in orderbot.__file__, orderbot.__file__
+
+
 def test_package_schema_is_the_repository_schema() -> None:
     assert SCHEMA_TEXT == (REPO / "schemas" / "intent.schema.json").read_bytes(), \
         "orderbot/intent.schema.json differs from schemas/intent.schema.json: copy it over"
