@@ -106,8 +106,9 @@ fi
 # pip check judges every distribution the venv sees, Debian's too: only a
 # complaint about orderbot counts here (the others are the system's own).
 "$VENV/bin/pip" check >"$WORK/pipcheck.log" 2>&1 || :
-if ! grep -qi '^orderbot' "$WORK/pipcheck.log" &&
-    "$VENV/bin/pip" show orderbot 2>/dev/null | grep -qx 'Requires: confluent-kafka, jsonschema'; then
+"$VENV/bin/pip" show orderbot >>"$WORK/pipcheck.log" 2>&1 || :
+if ! grep -qi '^orderbot [0-9]' "$WORK/pipcheck.log" &&
+    grep -qx 'Requires: confluent-kafka, jsonschema' "$WORK/pipcheck.log"; then
     ok "pip check: orderbot's requirements are met ($(grep -E -o '^(confluent-kafka|jsonschema) +[0-9.]+' <("$VENV/bin/pip" list 2>/dev/null) | tr -s ' ' | paste -sd, -), Debian's)"
 else
     bad "pip check: orderbot's requirements are met" "$WORK/pipcheck.log"
