@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2016 # jq programs: their $names are jq variables
-# tests/test_python_bot.sh -- the Python bot library (producers/python/orderbot)
-# and its example bot, through the whole stack of `compose/dev test`:
-#   [1] the library's client-side checks (producers/python/tests, unittest):
-#       float money, lower-case symbols, qty with notional, ... are refused
-#       with a ValueError naming the field; the wire form holds exact strings;
-#   [2] example_bot.py sends its intents (fills, IOC bids the broker cancels,
-#       an oversized buy the broker rejects) under a bot id of this run, exits
-#       0, and reports exactly one terminal outcome for every intent;
+# tests/test_python_bot.sh -- the Python package orderbot (producers/python)
+# and its examples, installed as a bot author installs them, through the
+# whole stack of `compose/dev test`:
+#   [1] the package installs offline into a venv made with
+#       --system-site-packages (Debian's python3-confluent-kafka and
+#       python3-jsonschema serve it; `pip check` agrees), is imported from
+#       there, passes mypy --strict and compileall, and its pytest suite passes
+#       from the venv: the unit tests (float money, lower-case symbols, qty
+#       with notional, ... refused naming the field; the wire form; the schema
+#       copy identical to schemas/intent.schema.json; the verdicts of
+#       `python -m orderbot.check` equal to intentctl's on the samples and a
+#       corpus of broken intents; keys never shown) and the stack tests (await
+#       place, events(), cancel, OutcomeTimeout, the blocking place);
+#   [2] examples/example_bot.py (the blocking interface), run from the venv,
+#       sends its intents (fills, IOC bids the broker cancels, an oversized buy
+#       the broker rejects) under a bot id of this run, exits 0, and reports
+#       exactly one terminal outcome for every intent;
 #   [3] what the bot reports equals what `intentctl tail` shows on the result
 #       topics for those intents: the same event ids, the same terminal
 #       status and rejection reason;
@@ -20,20 +29,27 @@
 #       Bot.cancel of it: the library reads back the target's canceled event
 #       naming the request (and the request's outcome is that event), the
 #       topics agree, the request is keyed like its target; Bot.cancel of an
-#       intent nobody sent: rejected not_cancelable.
+#       intent nobody sent: rejected not_cancelable;
+#   [7] examples/async_bot.py (await bot.place, bot.cancel) from the venv:
+#       exits 0, its market buy ended, its resting bid canceled by its
+#       request; its output is printed here.
 # Every wait is bounded; the last line is "N passed, M failed".
 set -euo pipefail
 
 # shellcheck source=tests/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 stack_test pybot
-PY=/usr/bin/python3 # Debian's, which has python3-confluent-kafka
+SYSPY=/usr/bin/python3 # Debian's: its venv sees python3-confluent-kafka, -jsonschema, mypy, pytest
 PYDIR="$ROOT/producers/python"
+VENV="$WORK/venv"
+PY="$VENV/bin/python" # what every Python program below runs with: the package installed
 
 trap test_exit EXIT
 
-"$PY" -c 'import confluent_kafka' 2>/dev/null ||
-    die "$PY cannot import confluent_kafka (compose/dev install: python3-confluent-kafka)"
+for m in confluent_kafka jsonschema mypy pytest venv; do
+    "$SYSPY" -c "import $m" 2>/dev/null ||
+        die "$SYSPY cannot import $m (compose/dev install: python3-confluent-kafka, python3-jsonschema, mypy, python3-pytest, python3-venv)"
+done
 
 # bot_view REPORT: one line per intent from the bot's --json report:
 # "id status reason terminal_count sorted,event,ids".
@@ -60,7 +76,7 @@ say "== order-worker: the Python bot library and example bot (run $RUN) =="
 # The outcomes checked below assume an open market and an account that can
 # afford a few shares (tests before this one move the simulator around): say
 # so plainly rather than fail obscurely.  Python, so the keys stay off argv.
-"$PY" - >"$WORK/pre.err" 2>&1 <<'EOF' || die "the simulator is not ready to trade: $(tail -n 1 "$WORK/pre.err")"
+"$SYSPY" - >"$WORK/pre.err" 2>&1 <<'EOF' || die "the simulator is not ready to trade: $(tail -n 1 "$WORK/pre.err")"
 import json, os, urllib.request
 from decimal import Decimal
 def get(path, auth):
@@ -76,20 +92,68 @@ assert Decimal(acct["buying_power"]) >= 5000, f"buying power {acct['buying_power
 EOF
 
 say ""
-say "[1] the library's client-side checks (unittest)"
-if (cd "$PYDIR" && "$PY" -m unittest discover -s tests -v) >"$WORK/unit.log" 2>&1; then
-    ok "producers/python/tests: $(grep -Eo '^Ran [0-9]+ tests' "$WORK/unit.log")"
+say "[1] the package: installed into a venv, typed, its pytest suite"
+# A copy, so that the build's files (build/, *.egg-info) stay out of the tree.
+cp -r "$PYDIR" "$WORK/pysrc"
+rm -rf "$WORK/pysrc/build" "$WORK"/pysrc/*.egg-info
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+if "$SYSPY" -m venv --system-site-packages "$VENV" >"$WORK/venv.log" 2>&1 &&
+    "$VENV/bin/pip" install --no-build-isolation --no-index "$WORK/pysrc" >>"$WORK/venv.log" 2>&1; then
+    ok "pip install --no-build-isolation --no-index: installed into a --system-site-packages venv"
 else
-    bad "producers/python/tests pass" "$WORK/unit.log"
+    bad "the package installs into a venv offline" "$WORK/venv.log"
 fi
-n=$(grep -Eo '^Ran [0-9]+' "$WORK/unit.log" | grep -Eo '[0-9]+' || echo 0)
-if ((n >= 20)); then ok "the unit tests ran ($n of them)"; else bad "at least 20 unit tests ran, not $n"; fi
+# pip check judges every distribution the venv sees, Debian's too: only a
+# complaint about orderbot counts here (the others are the system's own).
+"$VENV/bin/pip" check >"$WORK/pipcheck.log" 2>&1 || :
+"$VENV/bin/pip" show orderbot >>"$WORK/pipcheck.log" 2>&1 || :
+if ! grep -qi '^orderbot [0-9]' "$WORK/pipcheck.log" &&
+    grep -qx 'Requires: confluent-kafka, jsonschema' "$WORK/pipcheck.log"; then
+    ok "pip check: orderbot's requirements are met ($(grep -E -o '^(confluent-kafka|jsonschema) +[0-9.]+' <("$VENV/bin/pip" list 2>/dev/null) | tr -s ' ' | paste -sd, -), Debian's)"
+else
+    bad "pip check: orderbot's requirements are met" "$WORK/pipcheck.log"
+fi
+where=$(cd "$WORK" && "$PY" -c 'import orderbot; print(orderbot.__file__)' 2>&1)
+expect_eq "orderbot is imported from the venv, with py.typed and its schema" \
+    "$VENV ok" "$(cd "$WORK" && "$PY" -c '
+import importlib.resources as r, sys, orderbot
+f = r.files("orderbot")
+print(sys.prefix, "ok" if f.joinpath("py.typed").is_file() and f.joinpath("intent.schema.json").is_file() else "missing")' 2>&1)"
+if [[ $where == "$VENV"/lib/python3*/site-packages/orderbot/__init__.py ]]; then
+    ok "import orderbot: ${where#"$WORK"/}"
+else
+    bad "orderbot comes from the venv's site-packages, not $where"
+fi
+if (cd "$WORK/pysrc" && "$PY" -m mypy --strict --config-file pyproject.toml -p orderbot &&
+    "$PY" -m mypy --strict --config-file pyproject.toml examples/async_bot.py) >"$WORK/mypy.log" 2>&1; then
+    ok "mypy --strict: the package and examples/async_bot.py ($(tail -n 1 "$WORK/mypy.log"))"
+else
+    bad "mypy --strict passes" "$WORK/mypy.log"
+fi
+if "$PY" -m compileall -q "$WORK/pysrc/orderbot" "$WORK/pysrc/examples" "$WORK/pysrc/tests" \
+    >"$WORK/compile.log" 2>&1; then
+    ok "python3 -m compileall: the package, the examples and the tests compile"
+else
+    bad "compileall passes" "$WORK/compile.log"
+fi
+# From $WORK, so that the installed package is the one imported.
+if (cd "$WORK" && ORDERBOT_STACK=1 ORDERBOT_EXPECT_INSTALLED=1 ORDERBOT_RUN="$RUN" \
+    ORDERBOT_USER="py-user-$RUN" INTENTCTL="$IC" timeout 400 \
+    "$PY" -m pytest -v -p no:cacheprovider "$WORK/pysrc/tests") >"$WORK/pytest.log" 2>&1; then
+    ok "pytest from the venv: $(tail -n 1 "$WORK/pytest.log" | tr -d '=')"
+else
+    bad "pytest from the venv passes" "$WORK/pytest.log"
+fi
+n=$(grep -cE '(test_unit|test_stack)\.py::.* PASSED' "$WORK/pytest.log" || true)
+if ((n >= 60)); then ok "the tests ran ($n passed, unit and stack)"; else bad "at least 60 tests passed, not $n" "$WORK/pytest.log"; fi
+expect_eq "no test was skipped (the stack tests and the cross-check with intentctl ran)" 0 \
+    "$(grep -cE ' SKIPPED' "$WORK/pytest.log" || true)"
 
 say ""
-say "[2] example_bot.py against the stack"
+say "[2] examples/example_bot.py (blocking interface) from the venv against the stack"
 BOT="py-$RUN" USER_ID="py-user-$RUN"
 rc=0
-timeout 300 "$PY" "$PYDIR/example_bot.py" --json --bot-id "$BOT" --user-id "$USER_ID" \
+timeout 300 "$PY" "$PYDIR/examples/example_bot.py" --json --bot-id "$BOT" --user-id "$USER_ID" \
     --timeout 120 >"$WORK/report.json" 2>"$WORK/bot.err" || rc=$?
 if ((rc == 0)); then ok "example_bot.py exits 0"; else
     bad "example_bot.py exits 0 (it exited $rc)" "$WORK/bot.err"
@@ -140,19 +204,17 @@ say ""
 say "[4] a duplicate terminal event (same event_id) is dropped"
 cat >"$WORK/dup.py" <<'EOF'
 import json, os, sys, time
-sys.path.insert(0, os.environ["PYDIR"])
 from decimal import Decimal
 from confluent_kafka import Producer
-from orderbot import Bot
+from orderbot import Bot, OrderIntent, Side, Status
 with Bot(os.environ["DUP_BOT"], os.environ["DUP_USER"]) as bot:
-    iid = bot.submit("AAPL", "buy", qty=Decimal("1"), meta={"strategy": "example-mean-reversion"})
-    o = bot.wait([iid], 120)[iid]
-    if not o.done:
-        sys.exit(f"no outcome for {iid}")
-    term = {k: v for k, v in o.terminal.items() if not k.startswith("_")}
+    o = bot.place(OrderIntent("AAPL", Side.BUY, qty=Decimal("1"),
+                              meta={"strategy": "example-mean-reversion"}), timeout=120)
+    iid = o.intent_id
+    term = dict(o.terminal.raw)
     p = Producer({"bootstrap.servers": os.environ["KAFKA_BROKERS"], "enable.idempotence": True})
-    p.produce(bot.topic_fills if o.status != "rejected" else bot.topic_rejections,
-              key=bot.bot_id.encode(), value=json.dumps(term).encode())
+    p.produce(bot.topic_fills if o.status != Status.REJECTED else bot.topic_rejections,
+              key=bot.bot_id.encode(), value=json.dumps(term, default=str).encode())
     if p.flush(30) != 0:
         sys.exit("the duplicate was not written")
     deadline = time.monotonic() + 60
@@ -161,7 +223,7 @@ with Bot(os.environ["DUP_BOT"], os.environ["DUP_USER"]) as bot:
     print(json.dumps({"intent_id": iid, "status": o.status, "terminal_events": o.terminal_events,
                       "duplicates_dropped": o.duplicates_dropped, "events": len(o.events)}))
 EOF
-PYDIR="$PYDIR" DUP_BOT="py-dup-$RUN" DUP_USER="$USER_ID" timeout 300 "$PY" "$WORK/dup.py" \
+DUP_BOT="py-dup-$RUN" DUP_USER="$USER_ID" timeout 300 "$PY" "$WORK/dup.py" \
     >"$WORK/dup.json" 2>"$WORK/dup.err" || bad "the duplicate check ran" "$WORK/dup.err"
 expect_eq "the duplicate: dropped, still one terminal outcome, a fill" "1 1 fill" \
     "$(jq -r '"\(.duplicates_dropped) \(.terminal_events) \(.status)"' "$WORK/dup.json" 2>/dev/null)"
@@ -187,7 +249,7 @@ else
 fi
 # No time to wait: the outcome cannot have arrived; exit 1, the intent named.
 rc=0
-timeout 120 "$PY" "$PYDIR/example_bot.py" --json --bot-id "py-late-$RUN" --user-id "$USER_ID" \
+timeout 120 "$PY" "$PYDIR/examples/example_bot.py" --json --bot-id "py-late-$RUN" --user-id "$USER_ID" \
     --symbols AAPL --oversize-probe 0 --timeout 0 >"$WORK/late.json" 2>"$WORK/late.err" || rc=$?
 expect_eq "--timeout 0: exit 1, ok false, its one intent pending" "1 false 1" \
     "$rc $(jq -r '"\(.ok) \(.pending | length)"' "$WORK/late.json" 2>/dev/null)"
@@ -198,7 +260,7 @@ else
 fi
 # A notional with 3 decimal places: refused client-side, nothing sent.
 rc=0
-timeout 120 "$PY" "$PYDIR/example_bot.py" --bot-id "py-bad-$RUN" --user-id "$USER_ID" \
+timeout 120 "$PY" "$PYDIR/examples/example_bot.py" --bot-id "py-bad-$RUN" --user-id "$USER_ID" \
     --symbols AAPL --notional 10.001 >"$WORK/badn.out" 2>"$WORK/badn.err" || rc=$?
 expect_eq "--notional 10.001: exit 2" 2 "$rc"
 if grep -q 'notional must have at most 2 decimal places' "$WORK/badn.err" &&
@@ -222,7 +284,6 @@ say "[6] cancel requests through the library"
 # not_cancelable.  Bot.cancel keys the request like its target (the bot id).
 cat >"$WORK/cancel.py" <<'EOF'
 import json, os, sys, time, uuid, urllib.request
-sys.path.insert(0, os.environ["PYDIR"])
 from decimal import ROUND_DOWN, Decimal
 from orderbot import Bot
 req = urllib.request.Request(
@@ -234,7 +295,7 @@ with urllib.request.urlopen(req, timeout=10) as r:
 limit = (bid / 2).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
 meta = {"strategy": "example-mean-reversion"}
 with Bot(os.environ["CX_BOT"], os.environ["CX_USER"]) as bot:
-    target = bot.submit("IBM", "buy", type="limit", qty=1, limit_price=limit,
+    target = bot.submit("IBM", "buy", type="limit", qty=Decimal(1), limit_price=limit,
                         time_in_force="gtc", meta=meta)
     deadline = time.monotonic() + 60
     while "accepted" not in bot.outcome(target).event_types and time.monotonic() < deadline:
@@ -250,7 +311,7 @@ with Bot(os.environ["CX_BOT"], os.environ["CX_USER"]) as bot:
     print(json.dumps({"target": got[target].summary(), "cancel": got[cx].summary(),
                       "ghost": got[ghost].summary()}))
 EOF
-PYDIR="$PYDIR" CX_BOT="py-cx-$RUN" CX_USER="$USER_ID" timeout 300 "$PY" "$WORK/cancel.py" \
+CX_BOT="py-cx-$RUN" CX_USER="$USER_ID" timeout 300 "$PY" "$WORK/cancel.py" \
     >"$WORK/cancel.json" 2>"$WORK/cancel.err" || bad "the cancel round trip ran" "$WORK/cancel.err"
 CX=$(jq -r '.cancel.intent_id' "$WORK/cancel.json" 2>/dev/null)
 TARGET=$(jq -r '.target.intent_id' "$WORK/cancel.json" 2>/dev/null)
@@ -278,3 +339,21 @@ jq -r --arg c "$CX" --arg t "$TARGET" 'select(.intent_id == $t or .intent_id == 
     "$WORK/cx-topic.json" | sort | uniq -c | awk '{print $1, $2}' >"$WORK/cx.keys"
 expect_eq "the cancel request was keyed like its target (the bot id)" "2 py-cx-$RUN" \
     "$(cat "$WORK/cx.keys")"
+
+say ""
+say "[7] examples/async_bot.py (asyncio: await bot.place, bot.cancel) from the venv"
+rc=0
+(cd "$WORK" && timeout 300 "$PY" "$PYDIR/examples/async_bot.py" --bot-id "py-async-$RUN" \
+    --user-id "$USER_ID" --symbol AAPL) >"$WORK/async.out" 2>"$WORK/async.err" || rc=$?
+say "  --- its output:"
+sed 's/^/  | /' "$WORK/async.out" "$WORK/async.err"
+say "  ---"
+expect_eq "async_bot.py exits 0" 0 "$rc"
+expect_eq "its market buy filled; its resting bid and its cancel request: canceled" "fill canceled canceled" \
+    "$(awk '/^market buy/ {a=$4} /^limit buy/ {b=$4} /^cancel request/ {c=$4} END {print a, b, c}' "$WORK/async.out")"
+CXA=$(awk '/^cancel request/ {sub(":", "", $3); print $3}' "$WORK/async.out")
+if [[ -n $CXA ]] && grep -q "^limit buy .*(by $CXA, requested)" "$WORK/async.out"; then
+    ok "the resting bid's canceled event names the example's cancel request"
+else
+    bad "the resting bid's canceled event names the example's cancel request" "$WORK/async.out"
+fi

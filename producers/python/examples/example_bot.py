@@ -1,10 +1,10 @@
-#!/usr/bin/python3
-# producers/python/example_bot.py -- an example strategy bot on the orderbot library.
+#!/usr/bin/env python3
+# producers/python/examples/example_bot.py -- an example strategy bot on the orderbot library.
 #
 # Owns: a small, honest mean-reversion bot that shows a bot author the whole
 # round trip: read market data (the Alpaca data API of the simulator, or real
-# Alpaca), decide, send intents with orderbot.Bot, wait for their outcomes and
-# report them.  Why: the README's usage example in a runnable form, and what
+# Alpaca), decide, send intents with orderbot.Bot (the blocking interface),
+# wait for their outcomes and report them.  Why: the README's usage example in a runnable form, and what
 # tests/test_python_bot.sh drives against the stack of `compose/dev test`.
 #
 # The strategy, once per run: for each symbol, the mid of the latest quote
@@ -23,6 +23,7 @@
 # Exit 0 when every intent ended within --timeout seconds, 1 when one did not,
 # 2 on a usage, market data or Kafka error.
 #
+# Needs the orderbot package installed (producers/python/README.md).
 # Environment: KAFKA_BROKERS (and TOPIC_* overrides), ALPACA_DATA_URL,
 # ALPACA_API_KEY_ID, ALPACA_API_SECRET_KEY (sent as headers, never printed).
 import argparse
@@ -34,8 +35,7 @@ import urllib.parse
 import urllib.request
 from decimal import ROUND_DOWN, Decimal
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from orderbot import Bot, IntentError, decimal_text  # noqa: E402
+from orderbot import Bot, IntentError, canonical_decimal as decimal_text
 
 CENT = Decimal("0.01")
 
