@@ -83,7 +83,12 @@ export class IntentProducer<S extends IntentSource = 'user'> {
       await this.#keys?.get()
       await this.#producer.connect()
       this.#state = 'connected'
-    })()
+    })().catch((e: unknown) => {
+      // A later call tries again.
+      this.#connected = null
+      if (this.#state === 'connecting') this.#state = 'new'
+      throw e
+    })
     return this.#connected
   }
 
@@ -116,7 +121,14 @@ export class IntentProducer<S extends IntentSource = 'user'> {
     if (built.source !== this.source) {
       throw new TypeError(`IntentProducer(${this.source}): this intent was built for the ${built.source} topic`)
     }
-    if (this.#state !== 'connected') await this.connect()
+    if (this.#state !== 'connected') {
+      try {
+        await this.connect()
+      } catch (e) {
+        if (e instanceof OrderWorkerError) throw e // the key, or closed
+        throw new IntentSendError(built.intent.intent_id, this.topic, e)
+      }
+    }
     const headers: Record<string, string> = {}
     if (this.#keys) headers[SIGNATURE_HEADER] = signIntent(await this.#keys.get(), built.bytes)
     let meta: KafkaJS.RecordMetadata[]
