@@ -16,8 +16,10 @@
 #   with a summary; cancel requests (intentctl send --cancel): a resting order's
 #   canceled event names its request (cancel_intent_id, requested) and ends the
 #   listed request too, a cancel of an unknown intent ends rejected:
-#   not_cancelable, and the cancel fields' types compile (test/*.check.ts, with
-#   misspellings refused); the package's node tests (guard units, redelivery of a
+#   not_cancelable, and the cancel fields' types and the producer's input types
+#   compile (test/*.check.ts, with misspellings and wrong inputs refused); the
+#   package's node tests (guard units, the producer's builders, verdicts,
+#   signature and outcome waits, redelivery of a
 #   failed callback, commits, stop() committing the message in hand, a consumer
 #   killed inside a callback leaving it for the group) pass against the broker.
 # Every wait is bounded; the last line is "N passed, M failed".
@@ -70,7 +72,7 @@ if (cd "$TS" && timeout 120 node node_modules/typescript/bin/tsc --noEmit -p .) 
     ok "tsc --noEmit (strict) passes"
 else bad "tsc --noEmit failed" "$WORK/tsc.out"; fi
 if (cd "$TS" && timeout 120 node node_modules/typescript/bin/tsc -p test) >"$WORK/tsc-test.out" 2>&1; then
-    ok "the cancel fields' types: test/*.check.ts compiles (strict), misspellings refused"
+    ok "the cancel fields' and the producer's input types: test/*.check.ts compiles (strict), misspellings refused"
 else bad "tsc -p test failed" "$WORK/tsc-test.out"; fi
 
 say "== intents: fills, an expired one, a validation failure"

@@ -3,15 +3,18 @@
 // every message with the runtime guard, drops repeated event_ids, hands typed
 // events to the caller's callbacks, tells when an intent reached its terminal
 // outcome, and commits a message's offset only after its callbacks resolved
-// (at-least-once: a crash or a failing callback means the message comes again).
+// (at-least-once: a crash or a failing callback means the message comes again),
+// and lets a caller await one intent's terminal outcome (awaitOutcome, with
+// outcomes.ts).
 // Why a class of its own: these rules are the contract's consumer side
 // (contract section 4) and every backend process must apply them the same way.
 // Kafka client: @confluentinc/kafka-javascript (Confluent's maintained client,
 // librdkafka underneath) through its KafkaJS-compatible API.
-import confluentKafka from '@confluentinc/kafka-javascript'
 import type { KafkaJS } from '@confluentinc/kafka-javascript'
 import type { OrderFillV1, OrderRejectionV1, ResultEvent } from './generated/events.js'
 import { parseResultEvent, terminalOutcome, type CancelReason, type Outcome, type ResultKind } from './guard.js'
+import { LogLevel, StderrSink, newKafka } from './kafka.js'
+import { OutcomeTracker, type AwaitOutcomeOptions } from './outcomes.js'
 
 /** Topic names of the contract (section 2); env TOPIC_FILLS / TOPIC_REJECTIONS override. */
 export const DEFAULT_TOPICS = { fills: 'orders.fills', rejections: 'orders.rejections' } as const
@@ -123,65 +126,6 @@ function topicsFromEnv(given: ResultConsumerOptions['topics']): { fills: string;
   }
 }
 
-function brokersFromEnv(given: string[] | undefined): string[] {
-  const list = given ?? (process.env.KAFKA_BROKERS ?? '').split(',')
-  const brokers = list.map((b) => b.trim()).filter((b) => b.length > 0)
-  if (brokers.length === 0) throw new Error('no Kafka brokers: pass brokers or set KAFKA_BROKERS')
-  return brokers
-}
-
-const { Kafka, logLevel: LogLevel } = confluentKafka.KafkaJS
-
-const LEVEL_NAMES = ['NOTHING', 'ERROR', 'WARN', 'INFO', 'DEBUG']
-
-// Where the client's log lines go: stderr, with a line repeated within 10 s
-// (librdkafka reports "all broker connections are down" every few ms while a
-// broker is unreachable) counted instead of printed again.
-class StderrSink {
-  #last = ''
-  #since = 0
-  #repeats = 0
-  write(line: string): void {
-    const now = Date.now()
-    if (line === this.#last && now - this.#since < 10_000) {
-      this.#repeats++
-      return
-    }
-    this.flush()
-    process.stderr.write(line + '\n')
-    this.#last = line
-    this.#since = now
-  }
-  flush(): void {
-    if (this.#repeats > 0) process.stderr.write(`${this.#last} (${this.#repeats} more times)\n`)
-    this.#repeats = 0
-  }
-}
-
-// The client logs through this: one line per entry (level, librdkafka
-// facility, text), never a message body.
-class StderrLogger implements KafkaJS.Logger {
-  constructor(
-    private level: KafkaJS.logLevel,
-    private readonly sink: StderrSink,
-    private readonly ns = '',
-  ) {}
-  #write(level: KafkaJS.logLevel, message: string, extra?: object): void {
-    if (level > this.level) return
-    const fac = (extra as { fac?: unknown } | undefined)?.fac
-    const where = [this.ns, typeof fac === 'string' ? fac : ''].filter((x) => x).join(' ')
-    this.sink.write(`kafka ${LEVEL_NAMES[level] ?? level}${where ? ' ' + where : ''}: ${message}`)
-  }
-  error = (message: string, extra?: object) => this.#write(LogLevel.ERROR, message, extra)
-  warn = (message: string, extra?: object) => this.#write(LogLevel.WARN, message, extra)
-  info = (message: string, extra?: object) => this.#write(LogLevel.INFO, message, extra)
-  debug = (message: string, extra?: object) => this.#write(LogLevel.DEBUG, message, extra)
-  namespace = (ns: string, level?: KafkaJS.logLevel): KafkaJS.Logger => new StderrLogger(level ?? this.level, this.sink, ns)
-  setLogLevel = (level: KafkaJS.logLevel): void => {
-    this.level = level
-  }
-}
-
 export class ResultConsumer {
   readonly topics: { fills: string; rejections: string }
   readonly stats: ResultConsumerStats = { handled: 0, duplicates: 0, invalid: 0, terminal: 0 }
@@ -192,21 +136,13 @@ export class ResultConsumer {
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
   #stopped: Promise<void> | null = null
   readonly #inFlight = new Set<Promise<void>>()
+  readonly #outcomes = new OutcomeTracker()
 
   constructor(opts: ResultConsumerOptions) {
     this.#opts = opts
     this.topics = topicsFromEnv(opts.topics)
     this.#dedup = opts.dedup ?? new MemoryDedupStore()
-    const level = opts.logLevel ?? LogLevel.ERROR
-    const kafka = new Kafka({
-      kafkaJS: {
-        clientId: opts.clientId ?? 'order-results-consumer',
-        brokers: brokersFromEnv(opts.brokers),
-        logLevel: level,
-        logger: new StderrLogger(level, this.#log),
-        ...opts.kafka,
-      },
-    })
+    const kafka = newKafka(opts.clientId ?? 'order-results-consumer', opts, this.#log)
     this.#consumer = kafka.consumer({
       ...opts.librdkafka,
       'enable.auto.commit': false, // not even through opts.librdkafka
@@ -292,11 +228,40 @@ export class ResultConsumer {
               ...(event.cancel_reason !== undefined ? { cancel_reason: event.cancel_reason } : {}),
               event,
             }
+      this.#outcomes.record(terminal)
       await this.#opts.onTerminal?.(terminal, ctx)
     }
     // Remembered only once handled: a failed callback must see it again.
     await this.#dedup.add(event.event_id)
     this.stats.handled++
+  }
+
+  /**
+   * Resolves once the group gave this consumer its partitions (or rejects
+   * after timeoutMs).  A backend that awaits outcomes with a group of its own
+   * and fromBeginning false sends its first intent after this, so that the
+   * events of that intent cannot come before the consumer's starting offsets.
+   */
+  async ready(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (this.#consumer.assignment().length === 0) {
+      if (this.#state !== 'running') throw new Error('ResultConsumer.ready: not running')
+      if (Date.now() > deadline) throw new Error(`ResultConsumer.ready: no partitions assigned within ${timeoutMs} ms`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+
+  /**
+   * The terminal outcome of one intent (an order intent, or a cancel request:
+   * its target's canceled event naming it, or its own rejection), from this
+   * consumer's events, deduplicated by event_id: at once when already seen
+   * (the last 10,000 are kept), else when it arrives; rejects with
+   * OutcomeTimeoutError (naming the intent) after opts.timeoutMs (default
+   * 60000).  It sees only the partitions this consumer reads: give each
+   * process that waits a group of its own.
+   */
+  awaitOutcome(intentId: string, opts?: AwaitOutcomeOptions): Promise<TerminalOutcome> {
+    return this.#outcomes.wait(intentId, opts)
   }
 
   /**
@@ -317,6 +282,7 @@ export class ResultConsumer {
         this.#log.flush()
       }
       this.#state = 'stopped'
+      this.#outcomes.close()
     })()
     return this.#stopped
   }

@@ -8,7 +8,8 @@
 // may name the request that ended it (cancel_intent_id, cancel_reason), and a
 // request that could not cancel gets its own rejection (reason not_cancelable);
 // canceledBy() tells which request a canceled event ends too.
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js'
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js'
+import { ajv } from './ajv.js'
 import type { OrderFillV1, OrderRejectionV1, ResultEvent } from './generated/events.js'
 import { orderFillSchema, orderRejectionSchema } from './generated/schemas.js'
 
@@ -22,12 +23,6 @@ export type ParseResult =
   | { ok: true; event: ResultEvent }
   | { ok: false; error: string }
 
-// RFC 3339 date-time (the "date-time" format of the schemas).
-const RFC3339 =
-  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/
-
-const ajv = new Ajv2020({ allErrors: true, strict: false })
-ajv.addFormat('date-time', RFC3339)
 const validateFill = ajv.compile(orderFillSchema) as ValidateFunction<OrderFillV1>
 const validateRejection = ajv.compile(orderRejectionSchema) as ValidateFunction<OrderRejectionV1>
 
