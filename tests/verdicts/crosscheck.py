@@ -15,7 +15,8 @@ output this script turns into the same shape).
 A case passes when every validator gives the same valid/invalid verdict and,
 for a case that breaks a named field, every validator names that field.
 Prints a line per failing case (what each said) and a summary; the last
-line is "N passed, M failed".  Exit 0 when all passed, 1 otherwise.  With
+line is "N passed, M failed".  Exit 0 when all passed, 1 otherwise.
+A validator may exit 0 or 1 (1: some line refused, as intentctl does).  With
 --expect-disagreement the exit status is inverted (the self-check: a
 validator that accepts everything must be caught). Why: docs/testing.md,
 "The intent verdicts"."""
@@ -56,7 +57,8 @@ def run_validator(command, source, lines):
     argv = shlex.split(command) + ["--source", source]
     p = subprocess.run(argv, input=text, capture_output=True, text=True, timeout=120)
     out = [l for l in p.stdout.splitlines() if l.strip()]
-    if p.returncode != 0 or len(out) != len(lines):
+    # 0, or 1 when some line was refused (as intentctl): both answered.
+    if p.returncode not in (0, 1) or len(out) != len(lines):
         raise RuntimeError(f"{command} exited {p.returncode} with {len(out)} lines for "
                            f"{len(lines)} ({source}): {p.stderr.strip()[-300:]}")
     return [json.loads(l) for l in out]
