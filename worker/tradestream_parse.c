@@ -98,7 +98,7 @@ static int read_trade_update(json_t *data, const char *msg, size_t len,
         return -1;
     }
     /* The order's bytes, read once by jansson (above) and kept as sent. */
-    size_t d_off, d_len, o_off, o_len;
+    size_t d_off = 0, d_len = 0, o_off = 0, o_len = 0;
     const char *text = NULL;
     if (member_span(msg, len, "data", &d_off, &d_len) == 0 &&
         member_span(msg + d_off, d_len, "order", &o_off, &o_len) == 0)
@@ -154,7 +154,7 @@ int tradestream_parse(const char *msg, size_t len, tradestream_event_t *ev, cons
 }
 
 int tradestream_peek_event(const char *msg, size_t len, char *event, size_t event_len) {
-    size_t s_off, s_len, d_off, d_len, e_off, e_len;
+    size_t s_off = 0, s_len = 0, d_off = 0, d_len = 0, e_off = 0, e_len = 0;
     static const char want[] = "\"trade_updates\"";
     if (member_span(msg, len, "stream", &s_off, &s_len) < 0 || s_len != sizeof(want) - 1 ||
         memcmp(msg + s_off, want, s_len) != 0)
