@@ -40,26 +40,37 @@ static int is_stream(json_t *msg, const char *name) {
     return json_is_string(s) && !strcmp(json_string_value(s), name);
 }
 
-/* Where the member key (quotes included in its token) of the object text
- * (len bytes) lies; the last one, as jansson keeps the last of duplicates.
- * 0, or -1 when absent or the scanner cannot follow the text. */
-static int member_span(const char *text, size_t len, const char *key, size_t *off,
-                       size_t *vlen) {
+/* Where the members keys[0..n-1] of the object text (len bytes) lie, from
+ * one scan: for each, the last one, as jansson keeps the last of
+ * duplicates.  0 when all are there, -1 when one is absent or the scanner
+ * cannot follow the text. */
+static int member_spans(const char *text, size_t len, int n, const char *const *keys,
+                        size_t *off, size_t *vlen) {
     jsonscan_t sc;
-    size_t klen = strlen(key);
-    int found = -1;
+    int found = 0;
+    unsigned seen = 0;  /* n is at most 2 */
     if (jsonscan_object(text, len, &sc) == 0) {
         for (size_t i = 0; i < sc.n; i++) {
             const jsonscan_member_t *m = &sc.m[i];
-            if (m->key_len == klen + 2 && !memcmp(text + m->key_off + 1, key, klen)) {
-                *off = m->val_off;
-                *vlen = m->val_len;
-                found = 0;
+            for (int k = 0; k < n; k++) {
+                size_t klen = strlen(keys[k]);
+                if (m->key_len == klen + 2 && !memcmp(text + m->key_off + 1, keys[k], klen)) {
+                    off[k] = m->val_off;
+                    vlen[k] = m->val_len;
+                    seen |= 1u << k;
+                }
             }
         }
     }
     jsonscan_free(&sc);
+    for (int k = 0; k < n; k++)
+        if (!(seen & (1u << k))) found = -1;
     return found;
+}
+
+static int member_span(const char *text, size_t len, const char *key, size_t *off,
+                       size_t *vlen) {
+    return member_spans(text, len, 1, &key, off, vlen);
 }
 
 /* {"stream":"trade_updates","data":{"event":...,"order":{...},...}}; msg
@@ -154,14 +165,14 @@ int tradestream_parse(const char *msg, size_t len, tradestream_event_t *ev, cons
 }
 
 int tradestream_peek_event(const char *msg, size_t len, char *event, size_t event_len) {
-    size_t s_off = 0, s_len = 0, d_off = 0, d_len = 0, e_off = 0, e_len = 0;
+    static const char *const top[] = {"stream", "data"};
     static const char want[] = "\"trade_updates\"";
-    if (member_span(msg, len, "stream", &s_off, &s_len) < 0 || s_len != sizeof(want) - 1 ||
-        memcmp(msg + s_off, want, s_len) != 0)
+    size_t off[2] = {0, 0}, vlen[2] = {0, 0}, e_off = 0, e_len = 0;
+    if (member_spans(msg, len, 2, top, off, vlen) < 0 || vlen[0] != sizeof(want) - 1 ||
+        memcmp(msg + off[0], want, vlen[0]) != 0)
         return 0;
-    if (member_span(msg, len, "data", &d_off, &d_len) < 0 ||
-        member_span(msg + d_off, d_len, "event", &e_off, &e_len) < 0)
-        return 0;
+    size_t d_off = off[1], d_len = vlen[1];
+    if (member_span(msg + d_off, d_len, "event", &e_off, &e_len) < 0) return 0;
     const char *e = msg + d_off + e_off;
     /* A plain string token: no escapes to undo, and it fits. */
     if (e_len < 2 || e[0] != '"' || e_len - 2 >= event_len || memchr(e + 1, '\\', e_len - 2))
