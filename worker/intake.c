@@ -49,6 +49,7 @@
 #include "budget.h"
 #include "consumer.h"
 #include "fills.h"
+#include "fnv.h"
 #include "jsonscan.h"
 #include "kafkastats.h"
 #include "keyqueue.h"
@@ -243,14 +244,8 @@ static void *lane_main(void *arg) {
 
 static unsigned int key_hash_of(const void *key, size_t key_len, int32_t partition) {
     /* FNV-1a of the key; messages without a key stay in partition order. */
-    unsigned int h = 2166136261u;
-    if (key && key_len) {
-        const unsigned char *s = key;
-        for (size_t i = 0; i < key_len; i++) h = (h ^ s[i]) * 16777619u;
-    } else {
-        h = (h ^ (unsigned int)partition) * 16777619u;
-    }
-    return h;
+    if (key && key_len) return fnv1a(FNV1A_BASIS, key, key_len);
+    return fnv1a_mix(FNV1A_BASIS, (uint32_t)partition);
 }
 
 static unsigned int key_hash(const rd_kafka_message_t *m) {

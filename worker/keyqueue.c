@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv.h"
+
 typedef struct node {
     void *item;
     struct node *next;
@@ -62,10 +64,7 @@ void keyqueue_free(keyqueue_t *q) {
 }
 
 static unsigned int key_hash(keyqueue_class_t cls, const void *key, size_t len) {
-    const unsigned char *s = key;
-    unsigned int h = 2166136261u ^ (unsigned int)cls;
-    for (size_t i = 0; i < len; i++) h = (h ^ s[i]) * 16777619u;
-    return h;
+    return fnv1a(FNV1A_BASIS ^ (uint32_t)cls, key, len);
 }
 
 static void ring_push(ring_t *r, keyq_t *k) {

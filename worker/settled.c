@@ -9,9 +9,10 @@
 #include "settled.h"
 
 #include <pthread.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "fnv.h"
 
 #define SETTLED_SLOTS 16384   /* a power of two */
 #define SETTLED_ID_MAX 64     /* alpaca_order_t.client_order_id */
@@ -33,14 +34,8 @@ void settled_free(settled_t *s) {
     free(s);
 }
 
-/* FNV-1a. */
 static size_t slot_of(const char *id) {
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
-        h ^= *p;
-        h *= 16777619u;
-    }
-    return h & (SETTLED_SLOTS - 1);
+    return fnv1a(FNV1A_BASIS, id, strlen(id)) & (SETTLED_SLOTS - 1);
 }
 
 void settled_add(settled_t *s, const char *client_order_id) {
